@@ -1,0 +1,142 @@
+// Package config parses and validates a fedarms node's configuration file (TOML). It is pure: it
+// reads from an io.Reader, never touches the disk or the network, and reports every problem at once,
+// each naming its field and the bad value. It may import only record-free leaf packages (reference).
+package config
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Version is the config file format this build reads.
+const Version = 1
+
+// Roles a node may play in the federation.
+const (
+	RoleCentral = "central"
+	RoleNCB     = "ncb"
+	RoleEdge    = "edge"
+)
+
+// Config is one node's configuration.
+type Config struct {
+	Version  int    `toml:"version"`
+	Name     string `toml:"name"`
+	Role     string `toml:"role"`
+	Country  string `toml:"country"`
+	DataDir  string `toml:"data_dir"`
+	HTTPAddr string `toml:"http_addr"`
+	// Shards lists the shards this node holds; "*" means all.
+	Shards []string `toml:"shards"`
+	// MaxStaleness marks answers from a copy whose last contact with its leader is older as stale.
+	MaxStaleness Duration `toml:"max_staleness"`
+	// ShardMap overrides the default country -> shard assignment (one shard per INTERPOL region).
+	ShardMap map[string]string `toml:"shard_map"`
+	Raft     Raft              `toml:"raft"`
+	Audit    Audit             `toml:"audit"`
+	Limits   Limits            `toml:"limits"`
+	Log      Log               `toml:"log"`
+}
+
+// Raft tunes the raft groups.
+type Raft struct {
+	// SnapshotThreshold is how many log entries trigger a snapshot.
+	SnapshotThreshold uint64 `toml:"snapshot_threshold"`
+	// TrailingLogs is how many entries are kept after a snapshot, so lagging holders catch up from
+	// the log instead of a full snapshot.
+	TrailingLogs uint64 `toml:"trailing_logs"`
+	// ApplyBatch is the most records carried by one raft log entry during an import.
+	ApplyBatch int `toml:"apply_batch"`
+}
+
+// Audit sets how searches are written to the audit log.
+type Audit struct {
+	// Durability is "sync" (a search answer waits until its audit entry is on disk) or "async"
+	// (the entry is queued and committed within milliseconds; a crash can lose the last few).
+	Durability string `toml:"durability"`
+}
+
+// Limits bound what one request may cost.
+type Limits struct {
+	MaxBodyBytes   int64 `toml:"max_body_bytes"`
+	MaxImportBytes int64 `toml:"max_import_bytes"`
+	MaxSearchLimit int   `toml:"max_search_limit"`
+}
+
+// Log sets the log format.
+type Log struct {
+	Format string `toml:"format"` // text or json
+	Level  string `toml:"level"`  // debug, info, warn, error
+}
+
+// Duration is a time.Duration written as "90s", "10m" or "48h" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like 90s, 10m or 48h: %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Parse reads a config file, applies defaults and validates it. A *Problems error lists every
+// problem found.
+func Parse(r io.Reader) (*Config, error) {
+	c := Default()
+	md, err := toml.NewDecoder(r).Decode(c)
+	if err != nil {
+		return nil, &Problems{List: []Problem{{Field: "", Message: err.Error()}}}
+	}
+	var ps []Problem
+	for _, k := range md.Undecoded() {
+		ps = append(ps, Problem{Field: k.String(), Message: "unknown key"})
+	}
+	ps = append(ps, c.validate()...)
+	if len(ps) > 0 {
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Field < ps[j].Field })
+		return nil, &Problems{List: ps}
+	}
+	return c, nil
+}
+
+// Problem is one thing wrong with a config.
+type Problem struct {
+	Field   string
+	Value   string
+	Message string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Field != "" {
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	if p.Value != "" {
+		fmt.Fprintf(&b, " (got %q)", p.Value)
+	}
+	return b.String()
+}
+
+// Problems is every problem found in a config.
+type Problems struct{ List []Problem }
+
+func (e *Problems) Error() string {
+	lines := make([]string, len(e.List))
+	for i, p := range e.List {
+		lines[i] = p.String()
+	}
+	return fmt.Sprintf("%d problem(s) in config:\n  %s", len(lines), strings.Join(lines, "\n  "))
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse(strings.NewReader(`
+version = 1
+name = "edge-cdg"
+role = "edge"
+country = "FR"
+data_dir = "/var/lib/fedarms"
+http_addr = "0.0.0.0:8080"
+shards = ["europe", "africa"]
+max_staleness = "2h"
+[raft]
+apply_batch = 500
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "edge-cdg" || c.MaxStaleness.Hours() != 2 || c.Raft.ApplyBatch != 500 || c.Raft.TrailingLogs != Default().Raft.TrailingLogs {
+		t.Fatalf("unexpected config %+v", c)
+	}
+	if got := c.Held(c.ShardMapFull()); strings.Join(got, ",") != "africa,europe" {
+		t.Fatalf("held %v", got)
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	_, err := Parse(strings.NewReader(`
+version = 2
+name = "Bad Name"
+role = "edge"
+country = "XX"
+colour = "blue"
+shards = ["europe", "atlantis"]
+max_staleness = "-1s"
+[audit]
+durability = "maybe"
+[raft]
+snapshot_treshold = 10
+`))
+	var ps *Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want *Problems, got %v", err)
+	}
+	want := map[string]string{
+		"version": "2", "name": "Bad Name", "country": "XX", "colour": "", "shards[1]": "atlantis",
+		"max_staleness": "-1s", "audit.durability": "maybe", "raft.snapshot_treshold": "",
+	}
+	got := map[string]string{}
+	for _, p := range ps.List {
+		got[p.Field] = p.Value
+	}
+	for f, v := range want {
+		gv, ok := got[f]
+		if !ok || gv != v {
+			t.Errorf("problem for %s: got %q (present %v), want value %q\n%v", f, gv, ok, v, err)
+		}
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	_, err := Parse(strings.NewReader("version = \nname="))
+	if err == nil || !strings.Contains(err.Error(), "line") {
+		t.Fatalf("want a syntax error naming the line, got %v", err)
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if ps := Default().validate(); len(ps) > 0 {
+		t.Fatalf("defaults invalid: %v", ps)
+	}
+}
+
+func TestShardMapDefaultsAndOverrides(t *testing.T) {
+	c := Default()
+	m := c.ShardMapFull()
+	if s, _ := m.Shard("FR"); s != "europe" {
+		t.Fatalf("FR -> %s", s)
+	}
+	if len(m.Shards()) != 5 {
+		t.Fatalf("shards %v", m.Shards())
+	}
+	c.ShardMap = map[string]string{"US": "north-america"}
+	m = c.ShardMapFull()
+	if s, _ := m.Shard("US"); s != "north-america" {
+		t.Fatalf("US -> %s", s)
+	}
+}

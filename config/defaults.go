@@ -1,0 +1,29 @@
+package config
+
+import "time"
+
+// Default returns a config with every default set; Parse starts from it, and `fedarms dev` uses it
+// as is. This is the one place defaults live.
+func Default() *Config {
+	return &Config{
+		Version:      Version,
+		Name:         "dev",
+		Role:         RoleCentral,
+		DataDir:      "./fedarms-data",
+		HTTPAddr:     "127.0.0.1:8080",
+		Shards:       []string{"*"},
+		MaxStaleness: Duration{10 * time.Minute},
+		Raft: Raft{
+			SnapshotThreshold: 8192,
+			TrailingLogs:      10240,
+			ApplyBatch:        1000,
+		},
+		Audit: Audit{Durability: "sync"},
+		Limits: Limits{
+			MaxBodyBytes:   1 << 20,
+			MaxImportBytes: 4 << 30,
+			MaxSearchLimit: 100,
+		},
+		Log: Log{Format: "text", Level: "info"},
+	}
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	"github.com/fedarms/fedarms/reference"
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	bad := func(field, value, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Value: value, Message: fmt.Sprintf(format, args...)})
+	}
+	if c.Version != Version {
+		bad("version", fmt.Sprint(c.Version), "must be %d", Version)
+	}
+	if !nameRE.MatchString(c.Name) {
+		bad("name", c.Name, "must be 1-63 of a-z 0-9 - starting with a letter or digit")
+	}
+	switch c.Role {
+	case RoleCentral:
+		if c.Country != "" {
+			if _, ok := reference.Country(c.Country); !ok {
+				bad("country", c.Country, "is not an ISO 3166-1 alpha-2 country code")
+			}
+		}
+	case RoleNCB, RoleEdge:
+		if _, ok := reference.Country(c.Country); !ok {
+			bad("country", c.Country, "a %s node needs the ISO 3166-1 alpha-2 code of its country", c.Role)
+		}
+	default:
+		bad("role", c.Role, "must be one of central, ncb, edge")
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", c.DataDir, "is required")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("http_addr", c.HTTPAddr, "must be host:port")
+	}
+	shards := map[string]bool{}
+	for _, s := range c.ShardMapFull().Shards() {
+		shards[s] = true
+	}
+	if len(c.Shards) == 0 {
+		bad("shards", "", "must name at least one shard, or \"*\" for all")
+	}
+	for i, s := range c.Shards {
+		if s != "*" && !shards[s] {
+			bad(fmt.Sprintf("shards[%d]", i), s, "unknown shard (known: %s)", strings.Join(c.ShardMapFull().Shards(), ", "))
+		}
+	}
+	for country, shard := range c.ShardMap {
+		if _, ok := reference.Country(country); !ok {
+			bad("shard_map."+country, country, "is not an ISO 3166-1 alpha-2 country code")
+		}
+		if !nameRE.MatchString(shard) {
+			bad("shard_map."+country, shard, "shard names are 1-63 of a-z 0-9 -")
+		}
+	}
+	if c.MaxStaleness.Duration <= 0 {
+		bad("max_staleness", c.MaxStaleness.String(), "must be positive")
+	}
+	if c.Raft.SnapshotThreshold == 0 {
+		bad("raft.snapshot_threshold", "0", "must be positive")
+	}
+	if c.Raft.ApplyBatch < 1 || c.Raft.ApplyBatch > 100000 {
+		bad("raft.apply_batch", fmt.Sprint(c.Raft.ApplyBatch), "must be between 1 and 100000")
+	}
+	if c.Audit.Durability != "sync" && c.Audit.Durability != "async" {
+		bad("audit.durability", c.Audit.Durability, "must be sync or async")
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		bad("limits.max_body_bytes", fmt.Sprint(c.Limits.MaxBodyBytes), "must be at least 1024")
+	}
+	if c.Limits.MaxImportBytes < c.Limits.MaxBodyBytes {
+		bad("limits.max_import_bytes", fmt.Sprint(c.Limits.MaxImportBytes), "must be at least limits.max_body_bytes")
+	}
+	if c.Limits.MaxSearchLimit < 1 {
+		bad("limits.max_search_limit", fmt.Sprint(c.Limits.MaxSearchLimit), "must be positive")
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", c.Log.Format, "must be text or json")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
+	}
+	return ps
+}

@@ -1,0 +1,94 @@
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// codecVersion is the first byte of every encoded record, so the format can evolve.
+const codecVersion = 1
+
+// ErrCorrupt is returned when encoded bytes are not a record.
+var ErrCorrupt = errors.New("record: corrupt encoding")
+
+// AppendBinary appends the compact binary form of r to dst. The form is deterministic: the same
+// record always gives the same bytes, which the shard digest relies on.
+func (r *Record) AppendBinary(dst []byte) []byte {
+	dst = append(dst, codecVersion)
+	for _, s := range [...]string{r.ID, r.Serial, r.Make, r.Model, r.Calibre, r.Type,
+		r.CountryOfManufacture, r.RecordingCountry, r.Status, r.EventDate, r.CaseReference,
+		r.Remarks, r.ReviewDate} {
+		dst = appendString(dst, s)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(r.OtherSerials)))
+	for _, s := range r.OtherSerials {
+		dst = appendString(dst, s)
+	}
+	return dst
+}
+
+// MarshalBinary encodes r; see AppendBinary.
+func (r *Record) MarshalBinary() ([]byte, error) {
+	return r.AppendBinary(make([]byte, 0, 128)), nil
+}
+
+// UnmarshalBinary decodes bytes made by AppendBinary. It never panics on bad input.
+func (r *Record) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != codecVersion {
+		return ErrCorrupt
+	}
+	d := decoder{b: b[1:]}
+	for _, p := range [...]*string{&r.ID, &r.Serial, &r.Make, &r.Model, &r.Calibre, &r.Type,
+		&r.CountryOfManufacture, &r.RecordingCountry, &r.Status, &r.EventDate, &r.CaseReference,
+		&r.Remarks, &r.ReviewDate} {
+		*p = d.string()
+	}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return ErrCorrupt
+	}
+	r.OtherSerials = nil
+	if n > 0 {
+		r.OtherSerials = make([]string, n)
+		for i := range r.OtherSerials {
+			r.OtherSerials[i] = d.string()
+		}
+	}
+	if d.bad || len(d.b) != 0 {
+		return ErrCorrupt
+	}
+	return nil
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		d.b = nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
