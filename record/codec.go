@@ -92,3 +92,16 @@ func (d *decoder) string() string {
 	d.b = d.b[n:]
 	return s
 }
+
+// IDOf returns the id of an encoded record without decoding the rest.
+func IDOf(b []byte) (string, error) {
+	if len(b) == 0 || b[0] != codecVersion {
+		return "", ErrCorrupt
+	}
+	d := decoder{b: b[1:]}
+	id := d.string()
+	if d.bad {
+		return "", ErrCorrupt
+	}
+	return id, nil
+}

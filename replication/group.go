@@ -1,0 +1,224 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Sentinel errors; the API maps them with errors.Is.
+var (
+	// ErrNotLeader means this node cannot order the write now (no leader, or leadership moved).
+	ErrNotLeader = errors.New("no raft leader for this shard on this node")
+	// ErrClosed means the group was closed.
+	ErrClosed = errors.New("shard group closed")
+)
+
+// GroupConfig configures one shard's raft group on this node.
+type GroupConfig struct {
+	Shard   string
+	Dir     string // holds raft.db, state.db and snapshots/
+	LocalID string // this node's raft server id
+	// Transport carries raft between nodes; nil gives an in-memory transport (a one-node group).
+	Transport raft.Transport
+	// Bootstrap makes this node the group's single initial voter when the group has no state yet.
+	Bootstrap         bool
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	Observer          Observer
+	Logger            *slog.Logger
+	// Tune, when set, adjusts raft's config after the defaults (tests use shorter timeouts).
+	Tune func(*raft.Config)
+}
+
+// Group is one shard's raft group on this node.
+type Group struct {
+	shard   string
+	localID raft.ServerID
+	raft  *raft.Raft
+	logs  *LogStore
+	state *State
+	trans raft.Transport
+	log   *slog.Logger
+}
+
+// OpenGroup opens (or creates) the shard's stores under cfg.Dir and starts its raft.
+func OpenGroup(cfg GroupConfig) (*Group, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	lg := cfg.Logger.With("shard", cfg.Shard)
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
+	}
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{})
+	if err != nil {
+		return nil, err
+	}
+	state, err := OpenState(filepath.Join(cfg.Dir, "state.db"))
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, log: lg}
+	fail := func(err error) (*Group, error) {
+		state.Close()
+		logs.Close()
+		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
+	}
+	hw := &hclogWriter{log: lg.With("subsystem", "raft")}
+	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, hw)
+	if err != nil {
+		return fail(err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.LocalID)
+	rc.Logger = newHCLogger(lg.With("subsystem", "raft"))
+	rc.BatchApplyCh = true
+	// The state file is durable and knows its applied index, so a restart does not reload the last
+	// snapshot; raft replays only the entries after it and the FSM skips those it already holds.
+	rc.NoSnapshotRestoreOnStart = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(rc)
+	}
+	trans := cfg.Transport
+	if trans == nil {
+		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.LocalID))
+	}
+	g.trans = trans
+	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, logs, snaps)
+		if err != nil {
+			return fail(err)
+		}
+		if !has {
+			err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: []raft.Server{
+				{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()},
+			}})
+			if err != nil {
+				return fail(fmt.Errorf("bootstrap: %w", err))
+			}
+		}
+	}
+	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	if err != nil {
+		return fail(err)
+	}
+	g.raft = r
+	return g, nil
+}
+
+// Shard is the group's shard name.
+func (g *Group) Shard() string { return g.shard }
+
+// State is the shard's state file.
+func (g *Group) State() *State { return g.state }
+
+// Apply orders a command through raft and waits until it is committed and applied here.
+func (g *Group) Apply(ctx context.Context, cmd *Command) (Result, error) {
+	data, err := cmd.MarshalBinary()
+	if err != nil {
+		return Result{}, err
+	}
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := g.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+			errors.Is(err, raft.ErrEnqueueTimeout):
+			return Result{}, fmt.Errorf("shard %s: %w: %v", g.shard, ErrNotLeader, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return Result{}, ErrClosed
+		}
+		return Result{}, fmt.Errorf("shard %s: apply: %w", g.shard, err)
+	}
+	switch v := f.Response().(type) {
+	case Result:
+		return v, nil
+	case error:
+		return Result{}, v
+	}
+	return Result{}, fmt.Errorf("shard %s: unexpected apply response %T", g.shard, f.Response())
+}
+
+// WaitForLeader blocks until the group has a leader or ctx ends.
+func (g *Group) WaitForLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if addr, _ := g.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("shard %s: no leader: %w", g.shard, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Snapshot asks raft for a snapshot now (operators and tests; raft also takes them by threshold).
+func (g *Group) Snapshot() error { return g.raft.Snapshot().Error() }
+
+// Status is what an operator needs to know of the group on this node.
+type Status struct {
+	Shard        string
+	Role         string // voter or nonvoter
+	Leader       string // leader's server id, empty when unknown
+	AppliedIndex uint64
+	Records      uint64
+	Digest       Digest
+	LastContact  time.Time // last contact with the leader; now when this node leads
+}
+
+// Status reports the group's role, leader, applied index, records and digest.
+func (g *Group) Status() Status {
+	st := g.state.Stats()
+	s := Status{Shard: g.shard, Role: "nonvoter", AppliedIndex: st.AppliedIndex, Records: st.Records, Digest: st.Digest}
+	_, id := g.raft.LeaderWithID()
+	s.Leader = string(id)
+	if g.raft.State() == raft.Leader {
+		s.LastContact = time.Now()
+	} else {
+		s.LastContact = g.raft.LastContact()
+	}
+	if cf := g.raft.GetConfiguration(); cf.Error() == nil {
+		for _, srv := range cf.Configuration().Servers {
+			if srv.ID == g.localID && srv.Suffrage == raft.Voter {
+				s.Role = "voter"
+			}
+		}
+	}
+	return s
+}
+
+// Close shuts raft down and closes the stores.
+func (g *Group) Close() error {
+	err := g.raft.Shutdown().Error()
+	if c, ok := g.trans.(raft.WithClose); ok {
+		_ = c.Close()
+	}
+	if e := g.state.Close(); err == nil {
+		err = e
+	}
+	if e := g.logs.Close(); err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,43 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// newHCLogger routes raft's hclog output into slog (subsystem=raft). Raft logs a lot at info level
+// on elections and snapshots; that is useful to operators, so it is kept at info.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: &hclogWriter{log: l},
+		// Plain lines: the writer turns each into one slog record.
+		DisableTime: true,
+	})
+}
+
+// hclogWriter turns each line hclog writes into one slog record, keeping hclog's level.
+type hclogWriter struct{ log *slog.Logger }
+
+func (w *hclogWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
+		level := slog.LevelInfo
+		switch {
+		case bytes.Contains(line, []byte("[ERROR]")):
+			level = slog.LevelError
+		case bytes.Contains(line, []byte("[WARN]")):
+			level = slog.LevelWarn
+		case bytes.Contains(line, []byte("[DEBUG]")), bytes.Contains(line, []byte("[TRACE]")):
+			level = slog.LevelDebug
+		}
+		w.log.Log(context.Background(), level, string(bytes.TrimSpace(line)))
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*hclogWriter)(nil)

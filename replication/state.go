@@ -1,0 +1,362 @@
+package replication
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/record"
+)
+
+// Item error codes returned in a Result.
+const (
+	CodeForbidden = "forbidden"
+	CodeNotFound  = "not_found"
+	CodeConflict  = "conflict"
+	CodeInvalid   = "invalid_field"
+)
+
+var (
+	bucketRecords = []byte("records")
+	bucketMeta    = []byte("meta")
+	keyApplied    = []byte("applied_index")
+	keyTerm       = []byte("applied_term")
+	keyDigest     = []byte("digest")
+	keyCount      = []byte("count")
+)
+
+// ItemError says why one item of a command was not applied.
+type ItemError struct {
+	Index   int    // position in the command's Records or IDs
+	ID      string // record id
+	Code    string // CodeForbidden, CodeNotFound, CodeConflict, CodeInvalid
+	Message string
+}
+
+// Result is what applying one command did.
+type Result struct {
+	Applied int
+	Errors  []ItemError
+}
+
+// Change is one applied change, reported to the Observer after it is durable.
+type Change struct {
+	ID  string
+	New *record.Record // nil for a delete
+	Old *record.Record // nil for a create
+}
+
+// Digest is an order-independent hash of a shard's records: the lane-wise sum (mod 2^64) of the
+// SHA-256 of each record's binary encoding. Same records, same digest, on every node, however and in
+// whatever order they were applied; it can be kept current on every add, change and delete.
+type Digest [4]uint64
+
+func (d *Digest) add(h [32]byte, sign int) {
+	for i := range d {
+		v := binary.BigEndian.Uint64(h[i*8:])
+		if sign > 0 {
+			d[i] += v
+		} else {
+			d[i] -= v
+		}
+	}
+}
+
+// String is the digest in hex.
+func (d Digest) String() string {
+	var b [32]byte
+	for i, v := range d {
+		binary.BigEndian.PutUint64(b[i*8:], v)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// State is a shard's state file: its records by id, plus the applied index, count and digest, all
+// updated in the same bbolt transaction as the records they describe.
+type State struct {
+	path string
+	// mu guards db, which is replaced when a snapshot is restored. Readers hold it shared; the apply
+	// path (a single goroutine) and restore hold it exclusively only to swap the file.
+	mu sync.RWMutex
+	db *bolt.DB
+	// The fields below mirror meta; written only by the apply path (one goroutine, raft's FSM loop),
+	// read by Stats under the mirror's mutex.
+	mirror stateMirror
+}
+
+// OpenState opens (or creates) a state file.
+func OpenState(path string) (*State, error) {
+	db, err := openStateDB(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{path: path, db: db}
+	if err := db.View(func(tx *bolt.Tx) error { s.mirror.load(tx.Bucket(bucketMeta)); return nil }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openStateDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         2 * time.Second,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: 256 << 20,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open state %s: locked by another process (is another fedarms running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketRecords); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(bucketMeta)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init state %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// swap replaces the state file by a restored one and reloads the meta mirror.
+func (s *State) swap(restored string, st Stats) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state for restore: %w", err)
+	}
+	if err := os.Rename(restored, s.path); err != nil {
+		return fmt.Errorf("swap restored state: %w", err)
+	}
+	db, err := openStateDB(s.path)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	s.mirror.set(st)
+	return nil
+}
+
+// Close closes the state file.
+func (s *State) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
+
+// Path is the state file's path.
+func (s *State) Path() string { return s.path }
+
+// Get returns a record by id.
+func (s *State) Get(id string) (record.Record, bool, error) {
+	var r record.Record
+	var found bool
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRecords).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return r.UnmarshalBinary(v)
+	})
+	return r, found, err
+}
+
+// ForEach calls fn for every record in id order, inside one read transaction.
+func (s *State) ForEach(fn func(r *record.Record) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(func(tx *bolt.Tx) error {
+		var r record.Record
+		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+			if err := r.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("record %q: %w", k, err)
+			}
+			return fn(&r)
+		})
+	})
+}
+
+// Stats is a point-in-time summary of the state.
+type Stats struct {
+	AppliedIndex uint64
+	AppliedTerm  uint64
+	Records      uint64
+	Digest       Digest
+}
+
+// Stats returns the state's applied index, record count and digest.
+func (s *State) Stats() Stats { return s.mirror.get() }
+
+// applyBatch applies commands (already decoded, with their raft index and term) in one transaction.
+// Entries at or below the applied index are skipped: they were applied before a restart.
+func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
+	var changes []Change
+	st := s.mirror.get()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		recs.FillPercent = 0.7
+		var buf []byte
+		var mem arena
+		for _, e := range entries {
+			if e.index <= st.AppliedIndex {
+				*e.result = Result{}
+				continue
+			}
+			if e.cmd != nil {
+				var err error
+				buf, changes, err = applyCommand(recs, e.cmd, e.result, &st.Digest, &st.Records, buf, &mem, changes)
+				if err != nil {
+					return err
+				}
+			}
+			st.AppliedIndex, st.AppliedTerm = e.index, e.term
+		}
+		return writeMeta(tx.Bucket(bucketMeta), st)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mirror.set(st)
+	return changes, nil
+}
+
+type appliedEntry struct {
+	index, term uint64
+	cmd         *Command // nil for entries that carry no command (raft internals)
+	result      *Result
+}
+
+func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *uint64, buf []byte, mem *arena, changes []Change) ([]byte, []Change, error) {
+	fail := func(i int, id, code, msg string) {
+		res.Errors = append(res.Errors, ItemError{Index: i, ID: id, Code: code, Message: msg})
+	}
+	owns := func(country string) bool { return c.Principal.Admin || country == c.Principal.Country }
+	if c.Op == OpDelete {
+		for i, id := range c.IDs {
+			old := recs.Get([]byte(id))
+			if old == nil {
+				fail(i, id, CodeNotFound, "no record with this id")
+				continue
+			}
+			var o record.Record
+			if err := o.UnmarshalBinary(old); err != nil {
+				return buf, changes, fmt.Errorf("stored record %q: %w", id, err)
+			}
+			if !owns(o.RecordingCountry) {
+				fail(i, id, CodeForbidden, fmt.Sprintf("record belongs to %s; only its NCB may delete it", o.RecordingCountry))
+				continue
+			}
+			d.add(sha256.Sum256(old), -1)
+			if err := recs.Delete([]byte(id)); err != nil {
+				return buf, changes, err
+			}
+			*count--
+			res.Applied++
+			changes = append(changes, Change{ID: id, Old: &o})
+		}
+		return buf, changes, nil
+	}
+	for i := range c.Records {
+		r := &c.Records[i]
+		if !owns(r.RecordingCountry) {
+			fail(i, r.ID, CodeForbidden, fmt.Sprintf("recording_country %s is not %s; only that country's NCB may write it", r.RecordingCountry, c.Principal.Country))
+			continue
+		}
+		key := []byte(r.ID)
+		old := recs.Get(key)
+		var o *record.Record
+		if old != nil {
+			o = new(record.Record)
+			if err := o.UnmarshalBinary(old); err != nil {
+				return buf, changes, fmt.Errorf("stored record %q: %w", r.ID, err)
+			}
+		}
+		switch {
+		case old != nil && c.Op == OpCreate:
+			fail(i, r.ID, CodeConflict, "a record with this id exists")
+			continue
+		case old == nil && c.Op == OpUpdate:
+			fail(i, r.ID, CodeNotFound, "no record with this id")
+			continue
+		case o != nil && !owns(o.RecordingCountry):
+			fail(i, r.ID, CodeForbidden, fmt.Sprintf("record belongs to %s; only its NCB may change it", o.RecordingCountry))
+			continue
+		case o != nil && o.RecordingCountry != r.RecordingCountry:
+			fail(i, r.ID, CodeInvalid, "recording_country cannot change; delete the record and create it again")
+			continue
+		}
+		buf = r.AppendBinary(buf[:0])
+		if old != nil {
+			d.add(sha256.Sum256(old), -1)
+		} else {
+			*count++
+		}
+		d.add(sha256.Sum256(buf), +1)
+		if err := recs.Put(key, mem.copy(buf)); err != nil {
+			return buf, changes, err
+		}
+		res.Applied++
+		changes = append(changes, Change{ID: r.ID, New: r, Old: o})
+	}
+	return buf, changes, nil
+}
+
+func writeMeta(b *bolt.Bucket, st Stats) error {
+	var d [32]byte
+	for i, v := range st.Digest {
+		binary.BigEndian.PutUint64(d[i*8:], v)
+	}
+	for _, kv := range []struct {
+		k []byte
+		v []byte
+	}{
+		{keyApplied, binary.BigEndian.AppendUint64(nil, st.AppliedIndex)},
+		{keyTerm, binary.BigEndian.AppendUint64(nil, st.AppliedTerm)},
+		{keyCount, binary.BigEndian.AppendUint64(nil, st.Records)},
+		{keyDigest, d[:]},
+	} {
+		if err := b.Put(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// arena hands out byte slices that stay untouched until the transaction commits: bbolt keeps
+// references to the values given to Put until then, so a reused buffer would corrupt them.
+type arena struct{ chunk []byte }
+
+func (a *arena) copy(b []byte) []byte {
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, max(len(b), 1<<20))
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return a.chunk[start:len(a.chunk):len(a.chunk)]
+}
