@@ -41,11 +41,11 @@ type GroupConfig struct {
 type Group struct {
 	shard   string
 	localID raft.ServerID
-	raft  *raft.Raft
-	logs  *LogStore
-	state *State
-	trans raft.Transport
-	log   *slog.Logger
+	raft    *raft.Raft
+	logs    *LogStore
+	state   *State
+	trans   raft.Transport
+	log     *slog.Logger
 }
 
 // OpenGroup opens (or creates) the shard's stores under cfg.Dir and starts its raft.
