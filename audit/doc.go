@@ -1,0 +1,42 @@
+// Package audit keeps a node's tamper-evident audit log: every search and every write made through a
+// node is appended as an Entry (who, on whose behalf, what was asked or changed, what came back), as
+// EU SIS rules require for search data and user ids.
+//
+// The package owns two buckets of the node's local bbolt file and nothing else; the caller opens and
+// closes the file. It must not import other fedarms packages, so that the offline verifier and the
+// node share exactly one definition of the chain.
+//
+// # Writing
+//
+// AppendTx appends inside the caller's write transaction, so an audit entry and whatever it audits
+// (for example a hit notification in the outbox) become durable together or not at all. Append hands
+// the entry to one writer goroutine that commits every entry queued meanwhile in a single transaction
+// (group commit): one fsync is shared by all concurrent searches, without any artificial delay.
+//
+// # Storage
+//
+// Bucket "audit" maps the 8-byte big-endian sequence number (1, 2, ...) to the entry encoded as JSON.
+// Bucket "audit_meta" holds the key "head" with the JSON value {"seq":N,"hash":"<hex>"}: the last
+// sequence number and its hash, so that a truncated tail is detected.
+//
+// # Hash chain
+//
+// An outside verifier can check the chain with SHA-256 and string handling only, no JSON encoder:
+//
+//	value     = the bytes stored under key n in bucket "audit"
+//	canonical = value with the hash member emptied: value ends with "hash":"<64 hex>"} and canonical
+//	            ends with "hash":""}, every byte before that being identical
+//	hash      = lowercase hex of SHA-256(prev_hash || canonical)
+//
+// where prev_hash is the ASCII text of the previous entry's hash, and the empty string for entry 1.
+// The entry's own prev_hash and hash members must hold exactly these values, and its seq member must
+// equal n. The stored value is what Go's encoding/json produces for Entry with its members in
+// declaration order: compact, members with omitempty left out when empty, the characters <, > and &
+// inside strings escaped as \u003c, \u003e and \u0026, the query embedded as compact JSON, and the
+// time in UTC as RFC 3339 with nanoseconds and trailing zeros trimmed (time.RFC3339Nano). Re-encoding
+// a decoded entry with encoding/json and Hash set to "" yields canonical again, byte for byte.
+//
+// A hash chain shows that entries were changed, removed or reordered; it cannot show that the whole
+// tail was rewritten consistently by someone with write access to the file. Publishing the head hash
+// elsewhere from time to time (Report.Head) closes that gap.
+package audit

@@ -1,0 +1,104 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// openDB opens a fresh bbolt file under dir; the test closes it at the end.
+func openDB(t testing.TB, path string, readOnly bool) *bbolt.DB {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second, ReadOnly: readOnly})
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newLog opens a log with a fake clock on a new file and returns both plus the file's path.
+func newLog(t testing.TB, opts Options) (*Log, *bbolt.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "node.db")
+	db := openDB(t, path, false)
+	if opts.Now == nil {
+		opts.Now = fakeClock()
+	}
+	l, err := Open(db, opts)
+	if err != nil {
+		t.Fatalf("open log: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, db, path
+}
+
+// fakeClock ticks one second per call from a fixed start, so entry times are predictable.
+func fakeClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Second)
+		return t
+	}
+}
+
+// searchEntry is a typical entry for the n-th search.
+func searchEntry(n int) Entry {
+	return Entry{
+		TokenID:   "a1b2c3d4e5f6",
+		Agency:    "FR-NCB",
+		Country:   "FR",
+		Action:    ActionSearch,
+		Query:     json.RawMessage(fmt.Sprintf(`{"serial": "AB%05d", "make": "Glock"}`, n)),
+		ResultIDs: []string{fmt.Sprintf("FR-2019-%06d", n)},
+		Outcome:   OutcomeOK,
+	}
+}
+
+// appendN appends n entries through the group-commit path and waits for each.
+func appendN(t testing.TB, l *Log, n int) []Entry {
+	t.Helper()
+	out := make([]Entry, 0, n)
+	for i := range n {
+		e, err := l.Append(searchEntry(i)).Wait(context.Background())
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// mustVerifyOK fails the test unless the chain is intact with want entries.
+func mustVerifyOK(t testing.TB, db *bbolt.DB, want uint64) Report {
+	t.Helper()
+	r, err := Verify(db)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if !r.OK() || r.Entries != want {
+		t.Fatalf("verify: entries %d (want %d), problems %+v", r.Entries, want, r.Problems)
+	}
+	return r
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

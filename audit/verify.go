@@ -1,0 +1,127 @@
+package audit
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// Kinds of Problem that Verify reports.
+const (
+	// KindChanged: the entry's bytes no longer hash to its stored hash, or cannot be decoded.
+	KindChanged = "changed"
+	// KindMissing: sequence numbers are skipped, so entries were removed.
+	KindMissing = "missing"
+	// KindOutOfOrder: an entry sits under a key that is not its own sequence number.
+	KindOutOfOrder = "out_of_order"
+	// KindBadLink: an entry's prev_hash is not its predecessor's hash.
+	KindBadLink = "bad_link"
+	// KindHeadMismatch: the recorded head is not the last entry, so the tail was cut or replaced.
+	KindHeadMismatch = "head_mismatch"
+)
+
+// Report is the outcome of Verify; the chain is intact when Problems is empty.
+type Report struct {
+	Entries  uint64    `json:"entries"`
+	Head     string    `json:"head"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one break in the chain, located by sequence number.
+type Problem struct {
+	Seq    uint64 `json:"seq"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
+// OK reports whether the chain is intact.
+func (r Report) OK() bool {
+	return len(r.Problems) == 0
+}
+
+// Verify walks the whole chain and reports every problem it finds rather than stopping at the
+// first. It only reads, so it works on the file of a stopped node opened read-only.
+func Verify(db *bbolt.DB) (Report, error) {
+	var w walker
+	err := db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketEntries); b != nil {
+			if err := b.ForEach(w.visit); err != nil {
+				return err
+			}
+		}
+		return w.checkHead(tx.Bucket(bucketMeta))
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("audit verify: %w", err)
+	}
+	return w.report, nil
+}
+
+// walker carries what one entry needs to know about the one before it.
+type walker struct {
+	report   Report
+	lastSeq  uint64
+	lastHash string
+	linked   bool // lastHash is trustworthy for checking the next prev_hash
+}
+
+func (w *walker) problem(seq uint64, kind, format string, args ...any) {
+	w.report.Problems = append(w.report.Problems, Problem{Seq: seq, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (w *walker) visit(k, v []byte) error {
+	w.report.Entries++
+	if len(k) != 8 {
+		w.problem(w.lastSeq, KindOutOfOrder, "key %x after entry %d is not a sequence number", k, w.lastSeq)
+		w.linked = false
+		return nil
+	}
+	seq := binary.BigEndian.Uint64(k)
+	linked := w.linked || seq == 1
+	if want := w.lastSeq + 1; seq != want {
+		w.problem(want, KindMissing, "entries %d to %d are absent", want, seq-1)
+		linked = false
+	}
+	w.lastSeq = seq
+	e, err := decodeEntry(v)
+	if err != nil {
+		w.problem(seq, KindChanged, "%v", err)
+		w.linked = false
+		return nil
+	}
+	if e.Seq != seq {
+		w.problem(seq, KindOutOfOrder, "entry under key %d says seq %d", seq, e.Seq)
+	}
+	if canon, ok := canonicalOf(v, e.Hash); !ok {
+		w.problem(seq, KindChanged, "stored bytes do not end with the hash member")
+	} else if got := chainHash(e.PrevHash, canon); got != e.Hash {
+		w.problem(seq, KindChanged, "content hashes to %s, entry says %s", got, e.Hash)
+	}
+	if linked && e.PrevHash != w.lastHash {
+		w.problem(seq, KindBadLink, "prev_hash %s, entry %d has hash %s", e.PrevHash, seq-1, w.lastHash)
+	}
+	w.lastHash = e.Hash
+	w.linked = true
+	w.report.Head = e.Hash
+	return nil
+}
+
+// checkHead catches a removed tail, which leaves every remaining link intact.
+func (w *walker) checkHead(meta *bbolt.Bucket) error {
+	h, found, err := readHead(meta)
+	if err != nil {
+		w.problem(w.lastSeq, KindHeadMismatch, "%v", err)
+		return nil
+	}
+	switch {
+	case !found && w.report.Entries == 0:
+	case !found:
+		w.problem(w.lastSeq, KindHeadMismatch, "no head recorded but %d entries present", w.report.Entries)
+	case h.Seq != w.lastSeq:
+		w.problem(h.Seq, KindHeadMismatch, "head says entry %d, last entry present is %d", h.Seq, w.lastSeq)
+	case h.Hash != w.lastHash:
+		w.problem(h.Seq, KindHeadMismatch, "head hash %s, last entry has %s", h.Hash, w.lastHash)
+	}
+	return nil
+}
