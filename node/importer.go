@@ -1,0 +1,294 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/replication"
+)
+
+// maxLine bounds one import line; a longer line is rejected and skipped, not fatal.
+const maxLine = 64 << 10
+
+// inFlight bounds the raft applies one import keeps outstanding: enough to overlap parsing, the
+// log write and the state write, few enough to bound memory.
+const inFlight = 4
+
+// Rejection is one import line that was not stored.
+type Rejection struct {
+	Line  int    `json:"line"`
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error"`
+}
+
+// ImportResponse is the answer to POST /v1/import.
+type ImportResponse struct {
+	Accepted int         `json:"accepted"`
+	Rejected []Rejection `json:"rejected"`
+}
+
+// importer batches valid records per shard and applies the batches through raft, several at once.
+type importer struct {
+	n   *Node
+	p   auth.Principal
+	ctx context.Context
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	pending map[string]*importBatch // by shard; used only by the reading goroutine
+
+	mu       sync.Mutex // guards accepted, rejected
+	accepted int
+	rejected []Rejection
+}
+
+type importBatch struct {
+	shard   string
+	lines   []int
+	records []record.Record
+}
+
+func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	imp := &importer{n: n, p: p, ctx: r.Context(), sem: make(chan struct{}, inFlight), pending: map[string]*importBatch{}}
+	var err error
+	switch mt {
+	case "application/x-ndjson", "application/jsonl", "application/json-lines", "application/json", "":
+		err = imp.readJSONLines(r.Body)
+	case "text/csv":
+		err = imp.readCSV(r.Body)
+	default:
+		return errf(415, "unsupported_media_type", "Content-Type %q: use application/x-ndjson (JSON lines) or text/csv", mt)
+	}
+	for shard := range imp.pending {
+		imp.flush(shard)
+	}
+	imp.wg.Wait()
+	if err != nil {
+		return err
+	}
+	sort.Slice(imp.rejected, func(i, j int) bool { return imp.rejected[i].Line < imp.rejected[j].Line })
+	n.met.imported.WithLabelValues("accepted").Add(float64(imp.accepted))
+	n.met.imported.WithLabelValues("rejected").Add(float64(len(imp.rejected)))
+	if imp.rejected == nil {
+		imp.rejected = []Rejection{}
+	}
+	writeJSON(w, http.StatusOK, ImportResponse{Accepted: imp.accepted, Rejected: imp.rejected})
+	return nil
+}
+
+func (imp *importer) readJSONLines(body io.Reader) error {
+	br := bufio.NewReaderSize(body, 1<<20)
+	for line := 1; ; line++ {
+		b, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || len(b) > maxLine {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			imp.reject(line, "", fmt.Sprintf("line is longer than %d bytes", maxLine))
+		} else if len(bytes.TrimSpace(b)) > 0 {
+			var rec record.Record
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if derr := dec.Decode(&rec); derr != nil {
+				imp.reject(line, "", jsonError(derr).Error())
+			} else {
+				imp.add(line, rec)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if imp.ctx.Err() != nil {
+			return imp.ctx.Err()
+		}
+	}
+}
+
+// csvFields maps CSV header names to record fields; other_serials are '|'-separated in one cell.
+var csvFields = map[string]func(*record.Record, string){
+	"id": func(r *record.Record, v string) { r.ID = v }, "serial": func(r *record.Record, v string) { r.Serial = v },
+	"other_serials": func(r *record.Record, v string) {
+		if v != "" {
+			r.OtherSerials = strings.Split(v, "|")
+		}
+	},
+	"make": func(r *record.Record, v string) { r.Make = v }, "model": func(r *record.Record, v string) { r.Model = v },
+	"calibre": func(r *record.Record, v string) { r.Calibre = v }, "type": func(r *record.Record, v string) { r.Type = v },
+	"country_of_manufacture": func(r *record.Record, v string) { r.CountryOfManufacture = v },
+	"recording_country":      func(r *record.Record, v string) { r.RecordingCountry = v },
+	"status":                 func(r *record.Record, v string) { r.Status = v },
+	"event_date":             func(r *record.Record, v string) { r.EventDate = v },
+	"case_reference":         func(r *record.Record, v string) { r.CaseReference = v },
+	"remarks":                func(r *record.Record, v string) { r.Remarks = v },
+	"review_date":            func(r *record.Record, v string) { r.ReviewDate = v },
+}
+
+func (imp *importer) readCSV(body io.Reader) error {
+	cr := csv.NewReader(bufio.NewReaderSize(body, 1<<20))
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return errf(400, "invalid_csv", "cannot read the CSV header row: %v", err)
+	}
+	setters := make([]func(*record.Record, string), len(header))
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if setters[i] = csvFields[h]; setters[i] == nil {
+			return &apiError{Status: 400, Code: "invalid_field", Field: h, Message: fmt.Sprintf("unknown CSV column %q", h)}
+		}
+	}
+	for {
+		row, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		line, _ := cr.FieldPos(0)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			imp.reject(pe.StartLine, "", pe.Err.Error())
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(row) != len(setters) {
+			imp.reject(line, "", fmt.Sprintf("has %d fields, the header has %d", len(row), len(setters)))
+			continue
+		}
+		var rec record.Record
+		for i, v := range row {
+			setters[i](&rec, v)
+		}
+		imp.add(line, rec)
+		if imp.ctx.Err() != nil {
+			return imp.ctx.Err()
+		}
+	}
+}
+
+func (imp *importer) reject(line int, id, msg string) {
+	imp.mu.Lock()
+	imp.rejected = append(imp.rejected, Rejection{Line: line, ID: id, Error: msg})
+	imp.mu.Unlock()
+}
+
+// add validates one record and queues it for its shard.
+func (imp *importer) add(line int, rec record.Record) {
+	rec.Normalize()
+	if err := rec.Validate(isCountry); err != nil {
+		imp.reject(line, rec.ID, err.Error())
+		return
+	}
+	shard, err := imp.n.ownedShard(imp.p, &rec)
+	if err != nil {
+		ae := toAPIError(err)
+		imp.reject(line, rec.ID, ae.Code+": "+ae.Message)
+		return
+	}
+	b := imp.pending[shard]
+	if b == nil {
+		b = &importBatch{shard: shard}
+		imp.pending[shard] = b
+	}
+	b.lines = append(b.lines, line)
+	b.records = append(b.records, rec)
+	if len(b.records) >= imp.n.cfg.Raft.ApplyBatch {
+		imp.flush(shard)
+	}
+}
+
+// flush applies a shard's pending batch in the background, waiting for a free slot first.
+func (imp *importer) flush(shard string) {
+	b := imp.pending[shard]
+	delete(imp.pending, shard)
+	if b == nil || len(b.records) == 0 {
+		return
+	}
+	imp.sem <- struct{}{}
+	imp.wg.Add(1)
+	go func() {
+		defer func() { <-imp.sem; imp.wg.Done() }()
+		imp.apply(b)
+	}()
+}
+
+func (imp *importer) apply(b *importBatch) {
+	cmd := &replication.Command{Op: replication.OpUpsert, Principal: principalOf(imp.p), Records: b.records}
+	// The apply goes on even if the client went away: the batch is already ordered or about to be.
+	res, err := imp.n.groups[b.shard].Apply(context.WithoutCancel(imp.ctx), cmd)
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	if err != nil {
+		for i, line := range b.lines {
+			imp.rejected = append(imp.rejected, Rejection{Line: line, ID: b.records[i].ID, Error: toAPIError(err).Message})
+		}
+		return
+	}
+	failed := make(map[int]bool, len(res.Errors))
+	for _, e := range res.Errors {
+		failed[e.Index] = true
+		imp.rejected = append(imp.rejected, Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+	}
+	imp.accepted += res.Applied
+	ids := make([]string, 0, res.Applied)
+	for i := range b.records {
+		if !failed[i] {
+			ids = append(ids, b.records[i].ID)
+		}
+	}
+	imp.n.audit.Append(audit.Entry{TokenID: imp.p.TokenID, Agency: imp.p.Agency, Country: imp.p.Country,
+		Action: "import", ResultIDs: ids, Outcome: "ok"})
+}
+
+// ownedShard checks, when a write is ordered, that the principal may write the record, and returns
+// the shard that holds it. The shard's FSM checks again when the write is applied.
+func (n *Node) ownedShard(p auth.Principal, rec *record.Record) (string, error) {
+	if !p.Has("admin") && rec.RecordingCountry != p.Country {
+		return "", errf(403, "forbidden", "recording_country %s: %s may only write records of %s",
+			rec.RecordingCountry, p.Agency, orNone(p.Country))
+	}
+	shard, ok := n.shardMap.Shard(rec.RecordingCountry)
+	if !ok {
+		return "", &apiError{Status: 400, Code: "invalid_field", Field: "recording_country", Message: "no shard for recording_country " + rec.RecordingCountry}
+	}
+	if _, held := n.groups[shard]; !held {
+		return "", errf(503, "unavailable", "shard %s (recording_country %s) is not held by this node", shard, rec.RecordingCountry)
+	}
+	return shard, nil
+}
+
+func principalOf(p auth.Principal) replication.Principal {
+	return replication.Principal{Agency: p.Agency, Country: p.Country, Admin: p.Has("admin")}
+}
+
+func isCountry(code string) bool {
+	_, ok := reference.Country(code)
+	return ok
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no country"
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fedarms/fedarms/matcher"
+)
+
+// metrics are the node's Prometheus metrics, on a registry of its own (no global state, so several
+// nodes can run in one test process).
+type metrics struct {
+	reg        *prometheus.Registry
+	httpReqs   *prometheus.CounterVec
+	httpDur    *prometheus.HistogramVec
+	searchDur  *prometheus.HistogramVec
+	hits       prometheus.Counter
+	imported   *prometheus.CounterVec
+	shardApply *prometheus.Desc
+	shardRecs  *prometheus.Desc
+	shardAge   *prometheus.Desc
+	indexRecs  *prometheus.Desc
+	n          *Node
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), n: n}
+	m.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_http_requests_total",
+		Help: "HTTP API requests by route and status code."}, []string{"route", "code"})
+	m.httpDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fedarms_http_request_duration_seconds",
+		Help: "HTTP API request latency by route.", Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14)}, []string{"route"})
+	m.searchDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fedarms_search_duration_seconds",
+		Help: "Search latency inside the node (match, records, audit) by kind of best match.",
+		Buckets: prometheus.ExponentialBuckets(10e-6, 2.5, 14)}, []string{"kind"})
+	m.hits = prometheus.NewCounter(prometheus.CounterOpts{Name: "fedarms_hits_total", Help: "Search results at or above the hit threshold."})
+	m.imported = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_import_records_total",
+		Help: "Records received by bulk import, by result."}, []string{"result"})
+	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
+	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
+	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
+	m.indexRecs = prometheus.NewDesc("fedarms_index_records", "Records in the node's match index.", nil, nil)
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.imported, m,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Describe implements prometheus.Collector for the per-shard gauges.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.shardApply
+	ch <- m.shardRecs
+	ch <- m.shardAge
+	ch <- m.indexRecs
+}
+
+// Collect reads the shards' state when scraped.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range m.n.held {
+		st := m.n.groups[s].Status()
+		ch <- prometheus.MustNewConstMetric(m.shardApply, prometheus.GaugeValue, float64(st.AppliedIndex), s)
+		ch <- prometheus.MustNewConstMetric(m.shardRecs, prometheus.GaugeValue, float64(st.Records), s)
+		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, time.Since(st.LastContact).Seconds(), s)
+	}
+	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) observeHTTP(route string, code int, d time.Duration) {
+	if code == 0 {
+		code = 200
+	}
+	m.httpReqs.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.httpDur.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *metrics) observeSearch(found []matcher.Result, d time.Duration) {
+	kind := "none"
+	if len(found) > 0 {
+		kind = "fuzzy"
+		if found[0].Why["serial"] == "exact" {
+			kind = "exact"
+		}
+	}
+	m.searchDur.WithLabelValues(kind).Observe(d.Seconds())
+}

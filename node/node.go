@@ -1,0 +1,183 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/replication"
+)
+
+// Version is this build's version, reported in health and membership.
+const Version = "0.1.0"
+
+// Node is one running fedarms node.
+type Node struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	shardMap config.ShardMap
+	// groups holds the raft group of every shard this node holds; fixed after Open.
+	groups map[string]*replication.Group
+	held   []string // sorted shard names of groups
+	db     *bolt.DB // node.db: tokens, audit, hits
+	audit  *audit.Log
+	tokens *auth.Store
+	index  *liveIndex
+	met    *metrics
+	start  time.Time
+
+	httpSrv *http.Server
+	ln      net.Listener
+}
+
+// Options are what a node needs besides its config.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock for audit entries and hits; default time.Now.
+	Now func() time.Time
+}
+
+// Open opens the node's data dir (creating it on first start), its shards and its index.
+func Open(cfg *config.Config, opts Options) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: time.Now()}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	var err error
+	n.db, err = bolt.Open(filepath.Join(cfg.DataDir, "node.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("data dir %s is in use by another fedarms process", cfg.DataDir)
+		}
+		return nil, fmt.Errorf("open node.db: %w", err)
+	}
+	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now}); err != nil {
+		n.db.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if n.tokens, err = auth.OpenStore(n.db, opts.Now); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	if err := initHits(n.db); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.met = newMetrics(n)
+	n.index = newLiveIndex(n.log.With("subsystem", "index"))
+	t0 := time.Now()
+	for _, shard := range cfg.Held(n.shardMap) {
+		g, err := replication.OpenGroup(replication.GroupConfig{
+			Shard:             shard,
+			Dir:               filepath.Join(cfg.DataDir, "shards", shard),
+			LocalID:           cfg.Name,
+			Bootstrap:         true,
+			SnapshotThreshold: cfg.Raft.SnapshotThreshold,
+			TrailingLogs:      cfg.Raft.TrailingLogs,
+			Observer:          n.index,
+			Logger:            n.log.With("subsystem", "replication"),
+			Tune:              tuneRaft,
+		})
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.groups[shard] = g
+		n.held = append(n.held, shard)
+	}
+	sort.Strings(n.held)
+	if err := n.index.load(n.groups); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.log.Info("index loaded", "records", n.index.Len(), "took", time.Since(t0).Round(time.Millisecond))
+	return n, nil
+}
+
+// WaitReady blocks until every held shard has a leader.
+func (n *Node) WaitReady(ctx context.Context) error {
+	for _, s := range n.held {
+		if err := n.groups[s].WaitForLeader(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Listen binds the HTTP address; Addr then reports the bound address (useful with port 0).
+func (n *Node) Listen() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", n.cfg.HTTPAddr, err)
+	}
+	n.ln = ln
+	n.httpSrv = &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.With("subsystem", "http").Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Addr is the HTTP listener's address.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Serve serves HTTP until Shutdown; it returns nil after a clean shutdown.
+func (n *Node) Serve() error {
+	if err := n.httpSrv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting requests, lets running ones finish (until ctx ends), then closes
+// everything.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	if n.httpSrv != nil {
+		err = n.httpSrv.Shutdown(ctx)
+	}
+	if cerr := n.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the shards, the audit log and node.db. Prefer Shutdown on a serving node.
+func (n *Node) Close() error {
+	var errs []error
+	for _, s := range n.held {
+		errs = append(errs, n.groups[s].Close())
+	}
+	if n.audit != nil {
+		errs = append(errs, n.audit.Close())
+	}
+	if n.db != nil {
+		errs = append(errs, n.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Tokens is the node's token store (the CLI's dev command mints the admin token with it).
+func (n *Node) Tokens() *auth.Store { return n.tokens }
+
+// Config is the node's config.
+func (n *Node) Config() *config.Config { return n.cfg }

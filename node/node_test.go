@@ -1,0 +1,171 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/record"
+)
+
+// testNode is a one-node federation served by httptest, with tokens for a few principals.
+type testNode struct {
+	*Node
+	srv    *httptest.Server
+	tokens map[string]string // name -> secret
+}
+
+func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *testNode {
+	t.Helper()
+	c := config.Default()
+	c.DataDir = dir
+	c.HTTPAddr = "127.0.0.1:0"
+	for _, m := range mutate {
+		m(c)
+	}
+	n, err := Open(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNode{Node: n, srv: httptest.NewServer(n.Handler()), tokens: map[string]string{}}
+	for _, p := range []struct{ name, agency, country, roles string }{
+		{"admin", "GS-ADMIN", "", "admin"},
+		{"fr", "FR-NCB", "FR", "recorder,searcher"},
+		{"de", "DE-NCB", "DE", "recorder,searcher"},
+		{"wco", "WCO-I2C", "", "searcher"},
+		{"ops", "GS-OPS", "", "operator"},
+	} {
+		secret, _, err := n.Tokens().Create(p.agency, p.country, strings.Split(p.roles, ","), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.tokens[p.name] = secret
+	}
+	t.Cleanup(func() {
+		tn.srv.Close()
+		n.Close()
+	})
+	return tn
+}
+
+type answer struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (a answer) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.body, v); err != nil {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+}
+
+// errorCode returns the error shape's code and field, failing if the body is not the error shape.
+func (a answer) errorCode(t *testing.T) (string, string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message, Field string } `json:"error"`
+	}
+	a.decode(t, &e)
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not the error shape: %s", a.body)
+	}
+	return e.Error.Code, e.Error.Field
+}
+
+func (tn *testNode) call(t *testing.T, who, method, path, ctype string, body io.Reader) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, tn.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+tn.tokens[who])
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: b, header: resp.Header}
+}
+
+func (tn *testNode) json(t *testing.T, who, method, path string, v any) answer {
+	t.Helper()
+	var body io.Reader
+	if v != nil {
+		b, _ := json.Marshal(v)
+		body = bytes.NewReader(b)
+	}
+	return tn.call(t, who, method, path, "application/json", body)
+}
+
+func frRecord(id, serial string) record.Record {
+	return record.Record{ID: id, Serial: serial, Make: "Glock", Model: "17", Calibre: "9x19",
+		Type: "pistol", RecordingCountry: "FR", Status: "stolen"}
+}
+
+func jsonLines(recs ...any) string {
+	var b strings.Builder
+	for _, r := range recs {
+		switch v := r.(type) {
+		case string:
+			b.WriteString(v)
+		default:
+			j, _ := json.Marshal(v)
+			b.Write(j)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (tn *testNode) importLines(t *testing.T, who, body string) ImportResponse {
+	t.Helper()
+	a := tn.call(t, who, "POST", "/v1/import", "application/x-ndjson", strings.NewReader(body))
+	if a.status != 200 {
+		t.Fatalf("import: %d %s", a.status, a.body)
+	}
+	var r ImportResponse
+	a.decode(t, &r)
+	return r
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func recordsN(n int, country string) []any {
+	out := make([]any, n)
+	for i := range out {
+		r := frRecord(fmt.Sprintf("%s-%06d", country, i), fmt.Sprintf("GLK%06d", i))
+		r.RecordingCountry = country
+		out[i] = r
+	}
+	return out
+}

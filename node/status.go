@@ -1,0 +1,86 @@
+package node
+
+import (
+	"net/http"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/auth"
+)
+
+// ShardStatus is one shard as GET /v1/shards reports it.
+type ShardStatus struct {
+	Shard        string    `json:"shard"`
+	Role         string    `json:"role"`
+	Leader       string    `json:"leader"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Records      uint64    `json:"records"`
+	Digest       string    `json:"digest"`
+	LastContact  time.Time `json:"last_contact,omitzero"`
+	Stale        bool      `json:"stale"`
+}
+
+// Shards reports every shard this node holds.
+func (n *Node) Shards() []ShardStatus {
+	out := make([]ShardStatus, 0, len(n.held))
+	for _, s := range n.held {
+		st := n.groups[s].Status()
+		out = append(out, ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
+			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
+			Stale: time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration})
+	}
+	return out
+}
+
+func (n *Node) handleShards(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]any{"shards": n.Shards()})
+	return nil
+}
+
+type healthCheck struct {
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Health is the answer to GET /v1/health.
+type Health struct {
+	Status  string                 `json:"status"` // ok or degraded
+	Node    string                 `json:"node"`
+	Role    string                 `json:"role"`
+	Version string                 `json:"version"`
+	Uptime  int64                  `json:"uptime_s"`
+	Records int                    `json:"records"`
+	Checks  map[string]healthCheck `json:"checks"`
+}
+
+// Health checks every subsystem.
+func (n *Node) Health() Health {
+	h := Health{Status: "ok", Node: n.cfg.Name, Role: n.cfg.Role, Version: Version,
+		Uptime: int64(time.Since(n.start).Seconds()), Records: n.index.Len(), Checks: map[string]healthCheck{}}
+	for _, s := range n.Shards() {
+		c := healthCheck{Status: "ok"}
+		switch {
+		case s.Leader == "":
+			c = healthCheck{Status: "degraded", Detail: "no leader: writes to this shard are refused"}
+		case s.Stale:
+			c = healthCheck{Status: "degraded", Detail: "copy is older than max_staleness"}
+		}
+		if c.Status != "ok" {
+			h.Status = "degraded"
+		}
+		h.Checks["shard:"+s.Shard] = c
+	}
+	h.Checks["node_db"] = healthCheck{Status: "ok"}
+	if err := n.db.View(func(*bolt.Tx) error { return nil }); err != nil {
+		h.Status = "degraded"
+		h.Checks["node_db"] = healthCheck{Status: "degraded", Detail: err.Error()}
+	}
+	return h
+}
+
+// handleHealth answers 200 with the status in the body, degraded or not, so a monitor can always
+// read why.
+func (n *Node) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, n.Health())
+}
