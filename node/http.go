@@ -190,6 +190,8 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /v1/hits/{id}", n.route("hits.get", "", lim, n.handleHitGet))
 	mux.HandleFunc("GET /v1/health", n.handleHealth)
 	mux.Handle("GET /metrics", n.met.handler())
+	mux.Handle("GET /console/", consoleHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.Handle("/v1/", n.route("unknown", "", lim, func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 		return errf(404, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}))

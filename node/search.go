@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -16,7 +17,8 @@ import (
 	"github.com/fedarms/fedarms/record"
 )
 
-type searchRequest struct {
+// SearchRequest is the body of POST /v1/search.
+type SearchRequest struct {
 	Serial     string `json:"serial"`
 	Make       string `json:"make"`
 	Model      string `json:"model"`
@@ -61,19 +63,30 @@ type ShardCoverage struct {
 }
 
 func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	t0 := time.Now()
-	var req searchRequest
+	var req SearchRequest
 	if err := decodeStrict(r.Body, &req); err != nil {
 		return err
 	}
+	resp, err := n.Search(r.Context(), p, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// Search matches a query against the held shards, makes every hit's notification durable with the
+// search's audit entry, and returns the ranked answer with its coverage.
+func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, error) {
+	t0 := time.Now()
 	if strings.TrimSpace(req.Serial) == "" {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
+		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
 	}
 	if len(req.Serial) > 256 {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
+		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
 	}
 	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + itoa(n.cfg.Limits.MaxSearchLimit)}
+		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + itoa(n.cfg.Limits.MaxSearchLimit)}
 	}
 	if req.Limit == 0 {
 		req.Limit = matcher.DefaultLimit
@@ -113,22 +126,21 @@ func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Princ
 			return putHits(tx, hits)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		n.met.hits.Add(float64(len(hits)))
 	} else {
 		pending := n.audit.Append(entry)
 		if n.cfg.Audit.Durability == "sync" {
-			if _, err := pending.Wait(r.Context()); err != nil {
-				return err
+			if _, err := pending.Wait(ctx); err != nil {
+				return nil, err
 			}
 		}
 	}
 	took := time.Since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(found, took)
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return &resp, nil
 }
 
 // coverage reports every shard of the shard map: held ones are searched locally.

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// client calls a node's HTTP API with a bearer token.
+type client struct {
+	addr      string
+	tokenFile string
+	asJSON    bool
+	http      *http.Client
+}
+
+// addClientFlags adds --addr, --token-file and --json to a client command.
+func addClientFlags(cmd *cobra.Command, c *client) {
+	cmd.Flags().StringVar(&c.addr, "addr", "http://127.0.0.1:8080", "node API address")
+	cmd.Flags().StringVar(&c.tokenFile, "token-file", "", "file holding the bearer token (default: $FEDARMS_TOKEN, else ./fedarms-data/admin.token)")
+	cmd.Flags().BoolVar(&c.asJSON, "json", false, "print machine-readable JSON")
+}
+
+func (c *client) token() (string, error) {
+	if c.tokenFile == "" {
+		if t := strings.TrimSpace(os.Getenv("FEDARMS_TOKEN")); t != "" {
+			return t, nil
+		}
+		c.tokenFile = "./fedarms-data/admin.token"
+	}
+	b, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("no token: %w (pass --token-file or set FEDARMS_TOKEN)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// apiError is the API's error shape as the client reads it.
+type apiError struct {
+	Status int
+	Error  struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (when non-nil).
+func (c *client) do(method, path, contentType string, body io.Reader, out any) error {
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.addr, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	hc := c.http
+	if hc == nil {
+		hc = &http.Client{Timeout: 0}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the node at %s: %w (is it running? see --addr)", c.addr, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var ae apiError
+		if json.Unmarshal(raw, &ae) == nil && ae.Error.Message != "" {
+			return fmt.Errorf("%s (%d %s)", ae.Error.Message, resp.StatusCode, ae.Error.Code)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil && len(raw) > 0 {
+		if raw2, ok := out.(*json.RawMessage); ok {
+			*raw2 = raw
+			return nil
+		}
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (c *client) postJSON(path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return c.do("POST", path, "application/json", bytes.NewReader(b), out)
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}

@@ -1,0 +1,132 @@
+package matcher
+
+import "strings"
+
+// unseen is the id of a query attribute that no record carries.
+const unseen = ^uint32(0)
+
+// queryAttrs are the query's descriptive fields resolved against the index's interned values,
+// read-only so that Search never writes.
+type queryAttrs struct {
+	make, spelling uint32
+	makeKnown      bool // the tables know the query's make (not just its spelling)
+	calibre        uint32
+	calibreID      string
+	calSpell       uint32
+	types          uint32
+	hasType        bool
+	model          string
+}
+
+// resolveQuery resolves q's make, calibre, type and model.
+func (ix *Index) resolveQuery(q *Query) queryAttrs {
+	t := &ix.recs
+	var a queryAttrs
+	if id := resolveMake(ix.ref, q.Make); id != "" {
+		a.make = lookupOr(&t.makes, id)
+		a.makeKnown = !strings.HasPrefix(id, "~")
+		a.spelling = lookupOr(&t.spellings, foldName(q.Make))
+	}
+	if id := resolveCalibre(ix.ref, q.Calibre); id != "" {
+		a.calibre, a.calibreID = lookupOr(&t.calibres, id), id
+		a.calSpell = lookupOr(&t.spellings, foldName(q.Calibre))
+	}
+	for _, ty := range resolveTypes(ix.ref, q.Type) {
+		a.hasType = true
+		if id, ok := t.types.lookup(ty); ok {
+			a.types |= typeBit(id)
+		}
+	}
+	a.model = foldName(q.Model)
+	return a
+}
+
+func lookupOr(in *interner, s string) uint32 {
+	if id, ok := in.lookup(s); ok {
+		return id
+	}
+	return unseen
+}
+
+// attrEvidence is what the descriptive fields say about one candidate.
+type attrEvidence struct {
+	bits                    float64
+	makeAgree, calibreAgree bool
+	makeDiffer              bool
+	makeWhy, calibreWhy     string
+	typeWhy, modelWhy       string
+}
+
+// compareAttrs weighs the query's fields against the record in slot. Absent or unknown values on
+// either side are no evidence either way.
+func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
+	t := &ix.recs
+	r := &t.attrs[slot]
+	var ev attrEvidence
+	switch {
+	case q.make == none:
+	case r.make == none:
+		ev.makeWhy = "not recorded"
+	case q.make == r.make:
+		ev.bits += bitsMakeAgree
+		ev.makeAgree = true
+		ev.makeWhy = "alias"
+		if q.spelling == r.spelling {
+			ev.makeWhy = "same"
+		}
+	case !q.makeKnown || strings.HasPrefix(t.makes.names[r.make], "~"):
+		ev.bits -= costMakeUnsure
+		ev.makeWhy = "differs (unrecognised spelling)"
+	default:
+		ev.bits -= costMakeDiffer
+		ev.makeDiffer = true
+		ev.makeWhy = "differs"
+	}
+	switch {
+	case q.calibre == none:
+	case r.calibre == none:
+		ev.calibreWhy = "not recorded"
+	case q.calibre == r.calibre:
+		ev.bits += bitsCalibreAgree
+		ev.calibreAgree = true
+		ev.calibreWhy = "equivalent"
+		if q.calSpell == r.calSpell {
+			ev.calibreWhy = "same"
+		}
+	case ix.ref.CalibresClose(q.calibreID, t.calibres.names[r.calibre]):
+		ev.bits += bitsCalibreClose
+		ev.calibreWhy = "close"
+	default:
+		ev.bits -= costCalibre
+		ev.calibreWhy = "differs"
+	}
+	switch {
+	case !q.hasType:
+	case r.types == 0:
+		ev.typeWhy = "not recorded"
+	case q.types&r.types != 0:
+		ev.bits += bitsTypeAgree
+		ev.typeWhy = "same"
+	default:
+		ev.bits -= costTypeDiffer
+		ev.typeWhy = "differs"
+	}
+	if q.model != "" {
+		rm := t.models.names[r.model]
+		switch {
+		case rm == "":
+			ev.modelWhy = "not recorded"
+		case rm == q.model:
+			ev.bits += bitsModelAgree
+			ev.modelWhy = "same"
+		case len(q.model) >= 2 && len(rm) >= 2 &&
+			(strings.Contains(rm, q.model) || strings.Contains(q.model, rm)):
+			ev.bits += bitsModelSimilar
+			ev.modelWhy = "similar"
+		default:
+			ev.bits -= costModelDiffer
+			ev.modelWhy = "differs"
+		}
+	}
+	return ev
+}

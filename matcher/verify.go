@@ -1,0 +1,148 @@
+package matcher
+
+// osaWithin returns the optimal-string-alignment distance between a record skeleton a and a query
+// skeleton b ('?' in b matches any one character), or k+1 as soon as it must exceed k. Only the
+// diagonal band of width 2k+1 is computed, so checking a candidate costs a few dozen operations.
+func osaWithin(a, b []byte, k int) int {
+	n, m := len(a), len(b)
+	if n-m > k || m-n > k {
+		return k + 1
+	}
+	const far = 1 << 10
+	var rows [3][maxSerialLen + 2]int16
+	pp, p, c := &rows[0], &rows[1], &rows[2]
+	for i := 0; i <= m; i++ {
+		p[i] = int16(i)
+	}
+	for j := 1; j <= n; j++ {
+		lo, hi := max(1, j-k), min(m, j+k)
+		c[lo-1] = far
+		if lo == 1 {
+			c[0] = int16(j)
+		}
+		best := c[lo-1]
+		for i := lo; i <= hi; i++ {
+			cost := int16(1)
+			if a[j-1] == b[i-1] || b[i-1] == '?' {
+				cost = 0
+			}
+			v := min(p[i-1]+cost, p[i]+1, c[i-1]+1)
+			if i > 1 && j > 1 && a[j-1] == b[i-2] && a[j-2] == b[i-1] && a[j-1] != a[j-2] {
+				v = min(v, pp[i-2]+1)
+			}
+			c[i] = v
+			best = min(best, v)
+		}
+		if hi < m {
+			c[hi+1] = far
+		}
+		if int(best) > k {
+			return k + 1
+		}
+		pp, p, c = p, c, pp
+	}
+	return min(int(p[m]), k+1)
+}
+
+// Costs of the detailed alignment: an edit outweighs any number of confusions, so the alignment
+// first minimises edits (the skeleton distance) and then confusions.
+const (
+	alignEdit      = 64
+	alignConfusion = 1
+)
+
+// alignment is what the detailed alignment of a record's normal form and the query found.
+type alignment struct {
+	edits, confusions int
+}
+
+// align aligns the normal form r of a record's serial with the normalised query q (which may hold
+// '?' for one unreadable character and '*' for a run) by a weighted optimal string alignment:
+// confusable substitutions cost little, other edits much, wildcards nothing. Leading characters
+// that read as zero are padding on either side and are skipped first.
+func align(r, q []byte) alignment {
+	r, q = trimZeroish(r), trimZeroish(q)
+	n, m := len(r), len(q)
+	var rows [3][maxSerialLen + 2]int32
+	pp, p, c := &rows[0], &rows[1], &rows[2]
+	p[0] = 0
+	for i := 1; i <= m; i++ {
+		p[i] = p[i-1] + alignEdit
+		if q[i-1] == '*' {
+			p[i] = p[i-1]
+		}
+	}
+	for j := 1; j <= n; j++ {
+		c[0] = int32(j) * alignEdit
+		rc := r[j-1]
+		for i := 1; i <= m; i++ {
+			qc := q[i-1]
+			if qc == '*' {
+				c[i] = min(c[i-1], p[i])
+				continue
+			}
+			var sub int32
+			switch {
+			case qc == rc || qc == '?':
+			case confusable(qc, rc):
+				sub = alignConfusion
+			default:
+				sub = alignEdit
+			}
+			v := min(p[i-1]+sub, p[i]+alignEdit, c[i-1]+alignEdit)
+			if i > 1 && j > 1 {
+				// A transposition as the skeleton sees it, plus any confusion inside it.
+				a, b := r[j-2], q[i-2]
+				if skeletonOf[rc] == skeletonOf[b] && skeletonOf[a] == skeletonOf[qc] &&
+					skeletonOf[rc] != skeletonOf[qc] {
+					v = min(v, pp[i-2]+alignEdit+confCost(rc, b)+confCost(a, qc))
+				}
+			}
+			c[i] = v
+		}
+		pp, p, c = p, c, pp
+	}
+	d := p[m]
+	return alignment{edits: int(d / alignEdit), confusions: int(d % alignEdit)}
+}
+
+// confCost is the alignment cost of reading a where b is marked, when their skeletons agree.
+func confCost(a, b byte) int32 {
+	if a == b {
+		return 0
+	}
+	return alignConfusion
+}
+
+// trimZeroish drops leading characters whose skeleton is '0' (0, O, D, Q), keeping at least one.
+func trimZeroish(s []byte) []byte {
+	for len(s) > 1 && skeletonOf[s[0]] == '0' {
+		s = s[1:]
+	}
+	return s
+}
+
+// firstConfusion names the first confusable pair between r and q in reading order, aligning them
+// at the start and, failing that, at the end.
+func firstConfusion(r, q []byte) string {
+	r, q = trimZeroish(r), trimZeroish(q)
+	for i := 0; i < min(len(r), len(q)); i++ {
+		if confusable(r[i], q[i]) {
+			return confusionPair(r[i], q[i])
+		}
+	}
+	for i := 1; i <= min(len(r), len(q)); i++ {
+		if a, b := r[len(r)-i], q[len(q)-i]; confusable(a, b) {
+			return confusionPair(a, b)
+		}
+	}
+	return ""
+}
+
+// confusionPair names a confusable pair letter first, as officers say it: "O/0", "S/5".
+func confusionPair(x, y byte) string {
+	if isDigit(x) && !isDigit(y) {
+		x, y = y, x
+	}
+	return string([]byte{x, '/', y})
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/node"
+)
+
+// searchInproc opens a stopped node's data dir in this process (timing open-to-ready, which is the
+// restart time), then times node.Search (match, record fetch, audit) for exact serials.
+func searchInproc(args []string) error {
+	fs := newFlags("search-inproc")
+	in := fs.String("in", "", "records, JSON lines (queries are drawn from them)")
+	data := fs.String("data", "", "data dir of a stopped node")
+	n := fs.Int("n", 20000, "searches")
+	durability := fs.String("audit", "async", "audit durability for the timed searches: sync or async")
+	fs.Parse(args)
+	recs, err := readRecords(*in)
+	if err != nil {
+		return err
+	}
+	queries := sample(recs, *n, 42)
+	recs = nil
+	c := config.Default()
+	c.DataDir = *data
+	c.HTTPAddr = "127.0.0.1:0"
+	c.Audit.Durability = *durability
+	heapBefore := heapMB()
+	t0 := time.Now()
+	nd, err := node.Open(c, node.Options{})
+	if err != nil {
+		return err
+	}
+	defer nd.Close()
+	ctx := context.Background()
+	if err := nd.WaitReady(ctx); err != nil {
+		return err
+	}
+	ready := time.Since(t0)
+	heapAfter := heapMB()
+	p := auth.Principal{Agency: "BENCH", Roles: []string{"searcher"}}
+	// Warm up, then time.
+	for _, q := range queries[:min(1000, len(queries))] {
+		nd.Search(ctx, p, node.SearchRequest{Serial: q.Serial})
+	}
+	ds := make([]time.Duration, 0, len(queries))
+	misses := 0
+	for _, q := range queries {
+		t := time.Now()
+		resp, err := nd.Search(ctx, p, node.SearchRequest{Serial: q.Serial, Make: q.Make})
+		ds = append(ds, time.Since(t))
+		if err != nil {
+			return err
+		}
+		if !found(resp, q.ID) {
+			misses++
+		}
+	}
+	return emit(map[string]any{
+		"mode": "search-inproc", "audit": *durability, "records": nd.Health().Records,
+		"ready_after_restart_s": ready.Seconds(), "heap_mb_before_open": heapBefore, "heap_mb_after_open": heapAfter,
+		"latency": summarise(ds), "truth_not_in_results": misses,
+	})
+}
+
+func found(resp *node.SearchResponse, id string) bool {
+	for _, r := range resp.Results {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// searchHTTP times exact searches over the API, one client at a time, then with -clients at once
+// for throughput.
+func searchHTTP(args []string) error {
+	fs := newFlags("search-http")
+	in := fs.String("in", "", "records, JSON lines")
+	addr := fs.String("addr", "http://127.0.0.1:8080", "node address")
+	tokenFile := fs.String("token-file", "", "admin token file")
+	n := fs.Int("n", 20000, "searches")
+	clients := fs.Int("clients", 4, "concurrent clients for the throughput run")
+	fs.Parse(args)
+	recs, err := readRecords(*in)
+	if err != nil {
+		return err
+	}
+	queries := sample(recs, *n, 43)
+	recs = nil
+	tok, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	do := func(serial string) (time.Duration, error) {
+		body, _ := json.Marshal(map[string]any{"serial": serial})
+		req, _ := http.NewRequest("POST", *addr+"/v1/search", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req.Header.Set("Content-Type", "application/json")
+		t := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d := time.Since(t)
+		if resp.StatusCode != 200 {
+			return d, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return d, nil
+	}
+	for _, q := range queries[:min(500, len(queries))] {
+		do(q.Serial)
+	}
+	ds := make([]time.Duration, 0, len(queries))
+	for _, q := range queries {
+		d, err := do(q.Serial)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, d)
+	}
+	// Throughput with several clients.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var cds []time.Duration
+	t0 := time.Now()
+	for c := 0; c < *clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			local := make([]time.Duration, 0, len(queries) / *clients)
+			for i := c; i < len(queries); i += *clients {
+				d, err := do(queries[i].Serial)
+				if err == nil {
+					local = append(local, d)
+				}
+			}
+			mu.Lock()
+			cds = append(cds, local...)
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	took := time.Since(t0)
+	return emit(map[string]any{
+		"mode": "search-http", "serial_client": summarise(ds),
+		"concurrent": map[string]any{"clients": *clients, "searches_per_s": float64(len(cds)) / took.Seconds(), "latency": summarise(cds)},
+	})
+}
