@@ -80,7 +80,9 @@ func TestImportCSV(t *testing.T) {
 	if a.status != 200 || r.Accepted != 2 || len(r.Rejected) != 1 || r.Rejected[0].Line != 3 {
 		t.Fatalf("%d %+v", a.status, r)
 	}
-	var rec struct{ OtherSerials []string `json:"other_serials"` }
+	var rec struct {
+		OtherSerials []string `json:"other_serials"`
+	}
 	tn.json(t, "fr", "GET", "/v1/records/FR-10", nil).decode(t, &rec)
 	if len(rec.OtherSerials) != 2 {
 		t.Fatalf("other_serials %v", rec.OtherSerials)

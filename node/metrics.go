@@ -35,7 +35,7 @@ func newMetrics(n *Node) *metrics {
 	m.httpDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fedarms_http_request_duration_seconds",
 		Help: "HTTP API request latency by route.", Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14)}, []string{"route"})
 	m.searchDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fedarms_search_duration_seconds",
-		Help: "Search latency inside the node (match, records, audit) by kind of best match.",
+		Help:    "Search latency inside the node (match, records, audit) by kind of best match.",
 		Buckets: prometheus.ExponentialBuckets(10e-6, 2.5, 14)}, []string{"kind"})
 	m.hits = prometheus.NewCounter(prometheus.CounterOpts{Name: "fedarms_hits_total", Help: "Search results at or above the hit threshold."})
 	m.imported = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_import_records_total",
