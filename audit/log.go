@@ -43,6 +43,7 @@ type Log struct {
 // request is one queued entry; the writer fills entry and err, then closes done.
 type request struct {
 	entry Entry
+	with  func(*bbolt.Tx) error // optional: runs in the same transaction as the entry
 	err   error
 	done  chan struct{}
 }
@@ -118,8 +119,13 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 
 // Append queues e for the writer and returns at once, or blocks while the queue is full; entries
 // are never dropped. Entries queued while a commit is in flight share the next commit.
-func (l *Log) Append(e Entry) Pending {
-	r := &request{entry: e, done: make(chan struct{})}
+func (l *Log) Append(e Entry) Pending { return l.AppendWith(e, nil) }
+
+// AppendWith is Append with fn run in the same transaction, right after the entry is appended, so
+// that what the entry audits (a hit notification, say) becomes durable with it or not at all. An
+// error from fn fails the whole group commit it shares, so fn should fail only on storage errors.
+func (l *Log) AppendWith(e Entry, fn func(*bbolt.Tx) error) Pending {
+	r := &request{entry: e, with: fn, done: make(chan struct{})}
 	if err := validate(&r.entry); err != nil {
 		return r.fail(fmt.Errorf("audit append: %w", err))
 	}
@@ -211,6 +217,11 @@ func (l *Log) commit(batch []*request) {
 					continue
 				}
 				return err
+			}
+			if r.with != nil {
+				if err := r.with(tx); err != nil {
+					return err
+				}
 			}
 			r.entry = e
 		}

@@ -247,3 +247,39 @@ func TestWaitGivesUpWithContext(t *testing.T) {
 		t.Errorf("wait: %v, want context.Canceled", err)
 	}
 }
+
+func TestAppendWithCommitsTogether(t *testing.T) {
+	l, db, _ := newLog(t, Options{})
+	e, err := l.AppendWith(searchEntry(1), func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("hit-1"), []byte("{}"))
+	}).Wait(context.Background())
+	if err != nil || e.Seq != 1 {
+		t.Fatalf("append with: %v %+v", err, e)
+	}
+	db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte("outbox")).Get([]byte("hit-1")) == nil {
+			t.Error("the write made with the entry is missing")
+		}
+		return nil
+	})
+	// A failing fn leaves neither the entry nor its write.
+	boom := errors.New("disk full")
+	_, err = l.AppendWith(searchEntry(2), func(tx *bbolt.Tx) error {
+		tx.Bucket([]byte("outbox")).Put([]byte("hit-2"), []byte("{}"))
+		return boom
+	}).Wait(context.Background())
+	if !errors.Is(err, boom) {
+		t.Fatalf("want the fn's error, got %v", err)
+	}
+	db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte("outbox")).Get([]byte("hit-2")) != nil {
+			t.Error("write of a failed commit is present")
+		}
+		return nil
+	})
+	mustVerifyOK(t, db, 1)
+}

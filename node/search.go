@@ -79,53 +79,21 @@ func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Princ
 // search's audit entry, and returns the ranked answer with its coverage.
 func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, error) {
 	t0 := time.Now()
-	if strings.TrimSpace(req.Serial) == "" {
-		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
+	if err := n.checkSearch(&req); err != nil {
+		return nil, err
 	}
-	if len(req.Serial) > 256 {
-		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
-	}
-	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
-		return nil, &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + itoa(n.cfg.Limits.MaxSearchLimit)}
-	}
-	if req.Limit == 0 {
-		req.Limit = matcher.DefaultLimit
-	}
-	found := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
-		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
-	resp := SearchResponse{SearchID: newID("s"), Results: make([]searchResult, 0, len(found)), Coverage: n.coverage()}
-	ids := make([]string, 0, len(found))
-	var hits []Hit
-	now := time.Now().UTC()
-	for _, f := range found {
-		rec, ok := n.getRecord(f.Key)
-		if !ok {
-			continue // deleted between the index read and now
-		}
-		res := searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &rec, Why: f.Why}
-		if f.Hit {
-			h := Hit{ID: newID("h"), RecordID: rec.ID, RecordingCountry: rec.RecordingCountry,
-				SearchID: resp.SearchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
-				SearchedAt: now, Score: f.Score, Why: f.Why, Decision: "pending",
-				Receipts: map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339Nano)}}
-			res.NotificationID = h.ID
-			hits = append(hits, h)
-		}
-		ids = append(ids, f.Key)
-		resp.Results = append(resp.Results, res)
-	}
+	resp, found, hits := n.match(p, req)
 	query, _ := json.Marshal(req)
 	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
-		Action: "search", Query: query, ResultIDs: ids, Outcome: "ok"}
+		Action: "search", Query: query, Outcome: "ok"}
+	for _, r := range resp.Results {
+		entry.ResultIDs = append(entry.ResultIDs, r.ID)
+	}
 	if len(hits) > 0 {
-		// A hit's notification and its audit entry become durable together, before the answer leaves.
-		err := n.db.Update(func(tx *bolt.Tx) error {
-			if err := n.audit.AppendTx(tx, &entry); err != nil {
-				return err
-			}
-			return putHits(tx, hits)
-		})
-		if err != nil {
+		// A hit's notification and its audit entry become durable together, before the answer
+		// leaves; concurrent searches share the commit.
+		pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return putHits(tx, hits) })
+		if _, err := pending.Wait(ctx); err != nil {
 			return nil, err
 		}
 		n.met.hits.Add(float64(len(hits)))
@@ -140,7 +108,55 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 	took := time.Since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(found, took)
-	return &resp, nil
+	return resp, nil
+}
+
+func (n *Node) checkSearch(req *SearchRequest) error {
+	if strings.TrimSpace(req.Serial) == "" {
+		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
+	}
+	if len(req.Serial) > 256 {
+		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
+	}
+	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
+		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + itoa(n.cfg.Limits.MaxSearchLimit)}
+	}
+	if req.Limit == 0 {
+		req.Limit = matcher.DefaultLimit
+	}
+	return nil
+}
+
+// match is the read-only part of a search: the index, the records and the coverage. It writes
+// nothing; the hits it returns still have to be made durable.
+func (n *Node) match(p auth.Principal, req SearchRequest) (*SearchResponse, []matcher.Result, []Hit) {
+	found := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
+		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
+	resp := &SearchResponse{SearchID: newID("s"), Results: make([]searchResult, 0, len(found)), Coverage: n.coverage()}
+	var hits []Hit
+	now := time.Now().UTC()
+	ids := make([]string, len(found))
+	for i, f := range found {
+		ids[i] = f.Key
+	}
+	recs, ok := n.getRecords(ids)
+	for i, f := range found {
+		if !ok[i] {
+			continue // deleted between the index read and now
+		}
+		rec := &recs[i]
+		res := searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: rec, Why: f.Why}
+		if f.Hit {
+			h := Hit{ID: newID("h"), RecordID: rec.ID, RecordingCountry: rec.RecordingCountry,
+				SearchID: resp.SearchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
+				SearchedAt: now, Score: f.Score, Why: f.Why, Decision: "pending",
+				Receipts: map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339Nano)}}
+			res.NotificationID = h.ID
+			hits = append(hits, h)
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, found, hits
 }
 
 // coverage reports every shard of the shard map: held ones are searched locally.
@@ -153,10 +169,10 @@ func (n *Node) coverage() Coverage {
 			c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "missing"})
 			continue
 		}
-		st := g.Status()
-		stale := time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration
-		c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "local", AppliedIndex: st.AppliedIndex,
-			LastContact: st.LastContact.UTC(), Stale: stale})
+		applied, contact := g.Freshness()
+		stale := time.Since(contact) > n.cfg.MaxStaleness.Duration
+		c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "local", AppliedIndex: applied,
+			LastContact: contact.UTC(), Stale: stale})
 	}
 	return c
 }
@@ -169,6 +185,28 @@ func (n *Node) getRecord(id string) (record.Record, bool) {
 		}
 	}
 	return record.Record{}, false
+}
+
+// getRecords finds several records in the held shards, one read transaction per shard.
+func (n *Node) getRecords(ids []string) ([]record.Record, []bool) {
+	recs := make([]record.Record, len(ids))
+	found := make([]bool, len(ids))
+	left := len(ids)
+	for _, s := range n.held {
+		if left == 0 {
+			break
+		}
+		if err := n.groups[s].State().GetMany(ids, recs, found); err != nil {
+			n.log.Error("reading records", "shard", s, "error", err)
+		}
+		left = 0
+		for _, f := range found {
+			if !f {
+				left++
+			}
+		}
+	}
+	return recs, found
 }
 
 // newID makes a random, unguessable id with a readable prefix.

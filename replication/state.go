@@ -178,6 +178,28 @@ func (s *State) Get(id string) (record.Record, bool, error) {
 	return r, found, err
 }
 
+// GetMany looks up several ids in one read transaction. out[i] is set for every id found (found[i]
+// true); ids already marked found are skipped, so a caller can try several shards in turn.
+func (s *State) GetMany(ids []string, out []record.Record, found []bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		for i, id := range ids {
+			if found[i] {
+				continue
+			}
+			if v := b.Get([]byte(id)); v != nil {
+				if err := out[i].UnmarshalBinary(v); err != nil {
+					return fmt.Errorf("record %q: %w", id, err)
+				}
+				found[i] = true
+			}
+		}
+		return nil
+	})
+}
+
 // ForEach calls fn for every record in id order, inside one read transaction.
 func (s *State) ForEach(fn func(r *record.Record) error) error {
 	s.mu.RLock()
@@ -354,7 +376,7 @@ type arena struct{ chunk []byte }
 
 func (a *arena) copy(b []byte) []byte {
 	if cap(a.chunk)-len(a.chunk) < len(b) {
-		a.chunk = make([]byte, 0, max(len(b), 1<<20))
+		a.chunk = make([]byte, 0, max(len(b), 64<<10))
 	}
 	start := len(a.chunk)
 	a.chunk = append(a.chunk, b...)

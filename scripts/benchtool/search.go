@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ func searchInproc(args []string) error {
 	data := fs.String("data", "", "data dir of a stopped node")
 	n := fs.Int("n", 20000, "searches")
 	durability := fs.String("audit", "async", "audit durability for the timed searches: sync or async")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches here")
 	fs.Parse(args)
 	recs, err := readRecords(*in)
 	if err != nil {
@@ -53,6 +55,14 @@ func searchInproc(args []string) error {
 	// Warm up, then time.
 	for _, q := range queries[:min(1000, len(queries))] {
 		nd.Search(ctx, p, node.SearchRequest{Serial: q.Serial})
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	ds := make([]time.Duration, 0, len(queries))
 	misses := 0

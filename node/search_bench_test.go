@@ -1,0 +1,112 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/synth"
+)
+
+// BenchmarkSearchExact times exact searches in-process: "match" is the read path (index, records,
+// coverage), "search" adds the audit entry and, for a hit, the durable notification (one fsync,
+// shared by concurrent searches). "negative" queries serials that are not recorded. It reports p50
+// and p99 besides the mean. Set FEDARMS_BENCH_DATA to a stopped node's data dir (for example the
+// one scripts/bench-import.sh leaves in bench-out/data) to run on a full load instead of the
+// generated sizes.
+func BenchmarkSearchExact(b *testing.B) {
+	if dir := os.Getenv("FEDARMS_BENCH_DATA"); dir != "" {
+		c := config.Default()
+		c.DataDir = dir
+		c.Audit.Durability = "async"
+		n, err := Open(c, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
+		n.WaitReady(context.Background())
+		benchSearches(b, n, serialsOf(b, n, 5000))
+		return
+	}
+	for _, size := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("records=%d", size), func(b *testing.B) {
+			tn := startNode(&testing.T{}, b.TempDir(), func(c *config.Config) { c.Audit.Durability = "async" })
+			defer tn.srv.Close()
+			defer tn.Close()
+			var buf bytes.Buffer
+			w := bufio.NewWriter(&buf)
+			synth.WriteJSONLines(w, size, 5)
+			w.Flush()
+			req := httptest.NewRequest("POST", "/v1/import", &buf)
+			req.Header.Set("Authorization", "Bearer "+tn.tokens["admin"])
+			rec := httptest.NewRecorder()
+			tn.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatal(rec.Body.String())
+			}
+			benchSearches(b, tn.Node, serialsOf(b, tn.Node, 5000))
+		})
+	}
+}
+
+// serialsOf picks up to n recorded serials from the node's shards.
+func serialsOf(b *testing.B, n *Node, max int) []string {
+	var out []string
+	for _, s := range n.held {
+		n.groups[s].State().ForEach(func(r *record.Record) error {
+			if len(out) < max && len(out)%3 == 0 || len(out) < max/len(n.held) {
+				out = append(out, r.Serial)
+			}
+			return nil
+		})
+	}
+	if len(out) == 0 {
+		b.Fatal("no records")
+	}
+	return out
+}
+
+func benchSearches(b *testing.B, n *Node, serials []string) {
+	p := auth.Principal{Agency: "BENCH", Roles: []string{"searcher"}}
+	ctx := context.Background()
+	run := func(name string, fn func(i int)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			ds := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t := time.Now()
+				fn(i)
+				ds = append(ds, time.Since(t))
+			}
+			slices.Sort(ds)
+			b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds())/1e3, "p50-us")
+			b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds())/1e3, "p99-us")
+		})
+	}
+	run("match", func(i int) {
+		n.match(p, SearchRequest{Serial: serials[i%len(serials)], Limit: 10})
+	})
+	run("match-negative", func(i int) {
+		n.match(p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
+	})
+	run("search", func(i int) {
+		if _, err := n.Search(ctx, p, SearchRequest{Serial: serials[i%len(serials)]}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("search-negative", func(i int) {
+		if _, err := n.Search(ctx, p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i)}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
