@@ -83,6 +83,7 @@ func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	sort.Slice(imp.rejected, func(i, j int) bool { return imp.rejected[i].Line < imp.rejected[j].Line })
+	n.log.Info("import done", "agency", p.Agency, "accepted", imp.accepted, "rejected", len(imp.rejected))
 	n.met.imported.WithLabelValues("accepted").Add(float64(imp.accepted))
 	n.met.imported.WithLabelValues("rejected").Add(float64(len(imp.rejected)))
 	if imp.rejected == nil {
@@ -249,7 +250,11 @@ func (imp *importer) apply(b *importBatch) {
 		failed[e.Index] = true
 		imp.rejected = append(imp.rejected, Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
 	}
+	before := imp.accepted
 	imp.accepted += res.Applied
+	if imp.accepted/100000 != before/100000 {
+		imp.n.log.Info("import progress", "agency", imp.p.Agency, "accepted", imp.accepted, "rejected", len(imp.rejected))
+	}
 	ids := make([]string, 0, res.Applied)
 	for i := range b.records {
 		if !failed[i] {

@@ -34,9 +34,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	results := make([]Result, len(logs))
 	entries := make([]appliedEntry, 0, len(logs))
+	applied := f.state.Stats().AppliedIndex
 	for i, l := range logs {
 		e := appliedEntry{index: l.Index, term: l.Term, result: &results[i]}
-		if l.Type == raft.LogCommand {
+		// Entries the state already holds (replayed after a restart) are skipped undecoded.
+		if l.Type == raft.LogCommand && l.Index > applied {
 			cmd := new(Command)
 			if err := cmd.UnmarshalBinary(l.Data); err != nil {
 				// A corrupt entry is a bug or disk damage; applying nothing keeps every replica equal.
