@@ -82,6 +82,8 @@ func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
+	// What is acknowledged is durable and searchable.
+	n.index.caughtUp()
 	sort.Slice(imp.rejected, func(i, j int) bool { return imp.rejected[i].Line < imp.rejected[j].Line })
 	n.log.Info("import done", "agency", p.Agency, "accepted", imp.accepted, "rejected", len(imp.rejected))
 	n.met.imported.WithLabelValues("accepted").Add(float64(imp.accepted))

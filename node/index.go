@@ -23,18 +23,104 @@ func tuneRaft(c *raft.Config) {
 }
 
 // liveIndex is the node's match index over every held shard, kept current by the shards' FSMs
-// (it is their replication.Observer). Searches hold mu shared; an applied batch holds it exclusively
-// while it updates the index.
+// (it is their replication.Observer).
+//
+// The FSMs hand applied changes to a queue and go on; one worker goroutine applies them to the index
+// in apply order. So the index update of one batch overlaps the storage writes of the next, and a
+// write that must be searchable before it is acknowledged waits with caughtUp. The worker holds mu
+// exclusively for at most indexChunk changes at a time, so a large import never stalls searches
+// (which hold mu shared) for long.
+//
+// Lock order: prog before nothing; mu before nothing. They are never held together.
 type liveIndex struct {
 	log *slog.Logger
 	mu  sync.RWMutex // guards ix
 	ix  *matcher.Index
 	// groups is set once by load, for rebuilding after a snapshot restore.
 	groups map[string]*replication.Group
+
+	work    chan indexWork
+	stopped chan struct{}
+	prog    sync.Mutex // guards queued, done
+	cond    *sync.Cond // signalled (with prog) when done advances
+	queued  uint64     // sequence number of the last work queued
+	done    uint64     // sequence number of the last work applied to ix
+}
+
+// indexChunk bounds the changes applied under one exclusive hold of mu.
+const indexChunk = 256
+
+type indexWork struct {
+	seq     uint64
+	shard   string
+	changes []replication.Change
+	rebuild bool // reload everything from the state files (after a snapshot restore)
 }
 
 func newLiveIndex(log *slog.Logger) *liveIndex {
-	return &liveIndex{log: log, ix: matcher.New(referenceTables{}, matcher.Options{})}
+	li := &liveIndex{log: log, ix: matcher.New(referenceTables{}, matcher.Options{}),
+		work: make(chan indexWork, 64), stopped: make(chan struct{})}
+	li.cond = sync.NewCond(&li.prog)
+	go li.run()
+	return li
+}
+
+// enqueue queues work (blocking while the queue is full: back-pressure on the FSM).
+func (li *liveIndex) enqueue(w indexWork) {
+	li.prog.Lock()
+	li.queued++
+	w.seq = li.queued
+	li.prog.Unlock()
+	li.work <- w
+}
+
+func (li *liveIndex) run() {
+	defer close(li.stopped)
+	for w := range li.work {
+		if w.rebuild {
+			t0 := time.Now()
+			if err := li.load(li.groups); err != nil {
+				li.log.Error("rebuilding index after restore failed", "shard", w.shard, "error", err)
+			} else {
+				li.log.Info("index rebuilt after restore", "shard", w.shard, "took", time.Since(t0))
+			}
+		}
+		for start := 0; start < len(w.changes); start += indexChunk {
+			li.apply(w.changes[start:min(start+indexChunk, len(w.changes))])
+		}
+		li.prog.Lock()
+		li.done = w.seq
+		li.cond.Broadcast()
+		li.prog.Unlock()
+	}
+}
+
+func (li *liveIndex) apply(changes []replication.Change) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	for _, c := range changes {
+		if c.New == nil {
+			li.ix.Delete(c.ID)
+		} else {
+			li.ix.Put(entryOf(c.New))
+		}
+	}
+}
+
+// caughtUp waits until every change applied to the states so far is in the index.
+func (li *liveIndex) caughtUp() {
+	li.prog.Lock()
+	defer li.prog.Unlock()
+	target := li.queued
+	for li.done < target {
+		li.cond.Wait()
+	}
+}
+
+// close stops the worker once the queue is drained; call it after the groups are closed.
+func (li *liveIndex) close() {
+	close(li.work)
+	<-li.stopped
 }
 
 func entryOf(r *record.Record) matcher.Entry {
@@ -74,28 +160,15 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	return nil
 }
 
-// Applied updates the index with changes that are durable in a shard's state.
-func (li *liveIndex) Applied(_ string, changes []replication.Change) {
-	li.mu.Lock()
-	defer li.mu.Unlock()
-	for _, c := range changes {
-		if c.New == nil {
-			li.ix.Delete(c.ID)
-		} else {
-			li.ix.Put(entryOf(c.New))
-		}
-	}
+// Applied queues changes that are durable in a shard's state for the index.
+func (li *liveIndex) Applied(shard string, changes []replication.Change) {
+	li.enqueue(indexWork{shard: shard, changes: changes})
 }
 
-// Restored rebuilds the whole index: a restore is rare, and the index does not track which keys
-// came from which shard.
+// Restored queues a rebuild of the whole index: a restore is rare, and the index does not track
+// which keys came from which shard.
 func (li *liveIndex) Restored(shard string, _ *replication.State) {
-	t0 := time.Now()
-	if err := li.load(li.groups); err != nil {
-		li.log.Error("rebuilding index after restore failed", "shard", shard, "error", err)
-		return
-	}
-	li.log.Info("index rebuilt after restore", "shard", shard, "took", time.Since(t0))
+	li.enqueue(indexWork{shard: shard, rebuild: true})
 }
 
 // Search runs a query against the index.

@@ -167,6 +167,9 @@ func (n *Node) Close() error {
 	for _, s := range n.held {
 		errs = append(errs, n.groups[s].Close())
 	}
+	if n.index != nil {
+		n.index.close()
+	}
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())
 	}

@@ -59,6 +59,7 @@ func (n *Node) writeOne(ctx context.Context, p auth.Principal, op replication.Op
 		}
 	}
 	res, err := n.groups[shard].Apply(ctx, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
+	n.index.caughtUp()
 	outcome := "ok"
 	if err == nil && len(res.Errors) > 0 {
 		err = itemError(res.Errors[0])
@@ -109,6 +110,7 @@ func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err == nil {
 		var res replication.Result
 		res, err = n.groups[shard].Apply(r.Context(), &replication.Command{Op: replication.OpDelete, Principal: principalOf(p), IDs: []string{id}})
+		n.index.caughtUp()
 		if err == nil && len(res.Errors) > 0 {
 			err = itemError(res.Errors[0])
 		}
