@@ -261,3 +261,17 @@ func TestShardsReportDigests(t *testing.T) {
 		}
 	}
 }
+
+func TestImportToleratesBOMAndCRLF(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	body := "\ufeff" + strings.ReplaceAll(jsonLines(frRecord("FR-b1", "B1"), frRecord("FR-b2", "B2")), "\n", "\r\n")
+	r := tn.importLines(t, "fr", body)
+	if r.Accepted != 2 || len(r.Rejected) != 0 {
+		t.Fatalf("%+v", r)
+	}
+	long := `{"id":"FR-long","serial":"` + strings.Repeat("9", 70<<10) + `"}`
+	r = tn.importLines(t, "fr", jsonLines(frRecord("FR-b3", "B3"), long, frRecord("FR-b4", "B4")))
+	if r.Accepted != 2 || len(r.Rejected) != 1 || r.Rejected[0].Line != 2 {
+		t.Fatalf("long line: %+v", r)
+	}
+}

@@ -99,20 +99,18 @@ func (imp *importer) readJSONLines(body io.Reader) error {
 	br := bufio.NewReaderSize(body, 1<<20)
 	for line := 1; ; line++ {
 		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) || len(b) > maxLine {
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
+		tooLong := len(b) > maxLine
+		for errors.Is(err, bufio.ErrBufferFull) {
+			tooLong = true
+			_, err = br.ReadSlice('\n')
+		}
+		switch {
+		case tooLong:
 			imp.reject(line, "", fmt.Sprintf("line is longer than %d bytes", maxLine))
-		} else if len(bytes.TrimSpace(b)) > 0 {
-			var rec record.Record
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if derr := dec.Decode(&rec); derr != nil {
-				imp.reject(line, "", jsonError(derr).Error())
-			} else {
-				imp.add(line, rec)
-			}
+		case line == 1:
+			imp.decodeLine(line, bytes.TrimPrefix(b, []byte("\ufeff"))) // spreadsheet exports may start with a byte order mark
+		default:
+			imp.decodeLine(line, b)
 		}
 		if err == io.EOF {
 			return nil
@@ -124,6 +122,20 @@ func (imp *importer) readJSONLines(body io.Reader) error {
 			return imp.ctx.Err()
 		}
 	}
+}
+
+func (imp *importer) decodeLine(line int, b []byte) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return
+	}
+	var rec record.Record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		imp.reject(line, "", jsonError(err).Error())
+		return
+	}
+	imp.add(line, rec)
 }
 
 // csvFields maps CSV header names to record fields; other_serials are '|'-separated in one cell.
