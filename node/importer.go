@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -129,10 +128,12 @@ func (imp *importer) decodeLine(line int, b []byte) {
 		return
 	}
 	var rec record.Record
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rec); err != nil {
-		imp.reject(line, "", jsonError(err).Error())
+	if err := rec.UnmarshalJSONLine(b); err != nil {
+		msg := err.Error()
+		if !errors.Is(err, record.ErrTrailingData) {
+			msg = jsonError(err).Error()
+		}
+		imp.reject(line, "", msg)
 		return
 	}
 	imp.add(line, rec)
