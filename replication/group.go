@@ -27,8 +27,11 @@ type GroupConfig struct {
 	LocalID string // this node's raft server id
 	// Transport carries raft between nodes; nil gives an in-memory transport (a one-node group).
 	Transport raft.Transport
-	// Bootstrap makes this node the group's single initial voter when the group has no state yet.
+	// Bootstrap starts the group when it has no state yet: with Voters as its initial voters, or
+	// with this node as the single voter when Voters is empty. Every initial voter bootstraps with
+	// the same Voters; nodes that join later do not bootstrap and are added by the leader.
 	Bootstrap         bool
+	Voters            []raft.Server
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	Observer          Observer
@@ -105,9 +108,11 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 			return fail(err)
 		}
 		if !has {
-			err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: []raft.Server{
-				{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()},
-			}})
+			voters := cfg.Voters
+			if len(voters) == 0 {
+				voters = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
+			}
+			err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: voters})
 			if err != nil {
 				return fail(fmt.Errorf("bootstrap: %w", err))
 			}
@@ -171,6 +176,56 @@ func (g *Group) WaitForLeader(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// IsLeader reports whether this node leads the group now.
+func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
+
+// Leader is the current leader's server id and address, empty when unknown.
+func (g *Group) Leader() (raft.ServerID, raft.ServerAddress) {
+	addr, id := g.raft.LeaderWithID()
+	return id, addr
+}
+
+// AddNonvoter makes a node a non-voting holder of the shard (leader only). It is idempotent: an
+// existing member keeps its suffrage.
+func (g *Group) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
+	cf := g.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == id && s.Address == addr {
+			return nil
+		}
+	}
+	if err := g.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("shard %s: %w", g.shard, ErrNotLeader)
+		}
+		return fmt.Errorf("shard %s: add non-voter %s: %w", g.shard, id, err)
+	}
+	return nil
+}
+
+// RemoveServer takes a node out of the group (leader only).
+func (g *Group) RemoveServer(id raft.ServerID) error {
+	if err := g.raft.RemoveServer(id, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("shard %s: %w", g.shard, ErrNotLeader)
+		}
+		return fmt.Errorf("shard %s: remove %s: %w", g.shard, id, err)
+	}
+	return nil
+}
+
+// Servers is the group's current raft configuration.
+func (g *Group) Servers() ([]raft.Server, error) {
+	cf := g.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, err
+	}
+	return cf.Configuration().Servers, nil
 }
 
 // Snapshot asks raft for a snapshot now (operators and tests; raft also takes them by threshold).
