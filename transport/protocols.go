@@ -1,10 +1,13 @@
-// Package transport will own each node's libp2p host: its Ed25519 identity, the roster-checking
-// connection gater, and the adapters that carry raft (raft.StreamLayer) and memberlist
-// (memberlist.NodeAwareTransport) over libp2p streams. It must not import node or replication.
+// Package transport owns each node's libp2p host and everything that crosses it: the node's
+// persisted Ed25519 identity, the federation roster (entries signed by the root key) and the
+// connection gater that admits only roster members, the circuit relay on central nodes and relay
+// reservations on NATed edges, the registry of protocol ids, and the adapters that carry raft
+// (RaftLayer, a raft.StreamLayer) and memberlist (GossipTransport, a memberlist.NodeAwareTransport)
+// over libp2p streams, plus the health blob members gossip and a fault switch for tests.
 //
-// This version holds only the registry of protocol ids, so that every use of the wire is named in one
-// place from the start; one-node federations (fedarms dev, and agents of this version) keep raft on an
-// in-memory transport and need no network between nodes.
+// It must not import node, replication or any other fedarms package: they build on it, and the
+// roster's authority (the control raft group) lives in replication, which feeds Roster.Add and
+// Roster.Remove. See DESIGN.md for why it is built this way.
 package transport
 
 // Protocol ids, one per use of a libp2p stream. The version suffix changes when a wire format does.

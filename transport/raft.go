@@ -1,0 +1,143 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// raftHeaderTimeout bounds how long an incoming raft stream may take to name its group.
+const raftHeaderTimeout = 10 * time.Second
+
+// ErrGroupExists is returned when a raft group already has a layer on this host.
+var ErrGroupExists = errors.New("raft group already has a stream layer on this host")
+
+// RaftLayer is a raft.StreamLayer for one raft group over libp2p streams. A node runs several
+// groups (control plus one per shard) over one host, so every stream on ProtoRaft starts with a
+// header naming its group (one length byte, then the name) and the host hands it to that group's
+// layer. The raft ServerAddress of a node is its peer id string, which is also Addr().String():
+//
+//	layer, _ := transport.NewRaftLayer(host, "shard-europe")
+//	trans := raft.NewNetworkTransport(layer, 3, 10*time.Second, logw)
+type RaftLayer struct {
+	h      *Host
+	group  string
+	accept chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+var _ raft.StreamLayer = (*RaftLayer)(nil)
+
+// NewRaftLayer registers group on h and returns its stream layer.
+func NewRaftLayer(h *Host, group string) (*RaftLayer, error) {
+	if group == "" || len(group) > 255 {
+		return nil, fmt.Errorf("raft layer: group name %q: want 1-255 bytes", group)
+	}
+	h.raftMu.Lock()
+	defer h.raftMu.Unlock()
+	if h.raftGroups == nil {
+		if err := h.Handle(ProtoRaft, h.serveRaft); err != nil {
+			return nil, fmt.Errorf("raft layer: %w", err)
+		}
+		h.raftGroups = map[string]*RaftLayer{}
+	}
+	if _, ok := h.raftGroups[group]; ok {
+		return nil, fmt.Errorf("raft layer %s: %w", group, ErrGroupExists)
+	}
+	l := &RaftLayer{h: h, group: group, accept: make(chan net.Conn), closed: make(chan struct{})}
+	h.raftGroups[group] = l
+	return l, nil
+}
+
+// ServerAddress is the raft address of the node with peer id p.
+func ServerAddress(p peer.ID) raft.ServerAddress { return raft.ServerAddress(p.String()) }
+
+// Accept waits for the next incoming raft connection of this group.
+func (l *RaftLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.accept:
+		return c, nil
+	case <-l.closed:
+		return nil, fmt.Errorf("raft layer %s: %w", l.group, net.ErrClosed)
+	}
+}
+
+// Close unregisters the group; raft's NetworkTransport calls it on shutdown.
+func (l *RaftLayer) Close() error {
+	l.once.Do(func() {
+		close(l.closed)
+		l.h.raftMu.Lock()
+		if l.h.raftGroups[l.group] == l {
+			delete(l.h.raftGroups, l.group)
+		}
+		l.h.raftMu.Unlock()
+	})
+	return nil
+}
+
+// Addr is this node's raft address: its peer id.
+func (l *RaftLayer) Addr() net.Addr { return peerAddr{l.h.id} }
+
+// Dial opens a stream to the node whose raft address (peer id) is address.
+func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	id, err := peer.Decode(string(address))
+	if err != nil {
+		return nil, fmt.Errorf("raft dial %q: not a peer id: %w", address, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := l.h.NewStream(ctx, id, ProtoRaft)
+	if err != nil {
+		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
+	}
+	hdr := append([]byte{byte(len(l.group))}, l.group...)
+	_ = s.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := s.Write(hdr); err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("raft dial %s: header: %w", l.group, err)
+	}
+	_ = s.SetWriteDeadline(time.Time{})
+	return streamConn{Stream: s, local: peerAddr{l.h.id}, remote: peerAddr{id}}, nil
+}
+
+// serveRaft reads the group header of an incoming raft stream and hands the stream to that
+// group's layer; a stream for a group this node does not run is reset.
+func (h *Host) serveRaft(s network.Stream) {
+	_ = s.SetReadDeadline(time.Now().Add(raftHeaderTimeout))
+	var n [1]byte
+	if _, err := io.ReadFull(s, n[:]); err != nil {
+		s.Reset()
+		return
+	}
+	name := make([]byte, n[0])
+	if _, err := io.ReadFull(s, name); err != nil {
+		s.Reset()
+		return
+	}
+	_ = s.SetReadDeadline(time.Time{})
+	h.raftMu.Lock()
+	l := h.raftGroups[string(name)]
+	h.raftMu.Unlock()
+	if l == nil {
+		h.log.Debug("raft stream for unknown group", "group", string(name), "peer", s.Conn().RemotePeer())
+		s.Reset()
+		return
+	}
+	c := streamConn{Stream: s, local: peerAddr{h.id}, remote: peerAddr{s.Conn().RemotePeer()}}
+	select {
+	case l.accept <- c:
+	case <-l.closed:
+		s.Reset()
+	case <-h.closed:
+		s.Reset()
+	}
+}
