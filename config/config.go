@@ -41,6 +41,24 @@ type Config struct {
 	Audit    Audit             `toml:"audit"`
 	Limits   Limits            `toml:"limits"`
 	Log      Log               `toml:"log"`
+	// Federation, when set, makes this node a member of a multi-node federation over libp2p;
+	// without it the node is a one-node federation.
+	Federation *Federation `toml:"federation"`
+}
+
+// Federation configures membership in a multi-node federation.
+type Federation struct {
+	// Listen are the libp2p listen multiaddrs (TCP and QUIC), e.g. "/ip4/0.0.0.0/tcp/4001".
+	Listen []string `toml:"listen"`
+	// RootPub is the federation's root public key (as `fedarms federation init` prints it); every
+	// roster entry must be signed by it.
+	RootPub string `toml:"root_pub"`
+	// RosterFile holds the signed roster entries (JSON array); relative paths are relative to the
+	// config file.
+	RosterFile string `toml:"roster_file"`
+	// TestFaults enables POST /v1/debug/faults (cut, heal, isolate, rejoin) for drills and tests.
+	// Never set it in production.
+	TestFaults bool `toml:"test_faults"`
 }
 
 // Raft tunes the raft groups.

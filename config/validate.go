@@ -83,6 +83,22 @@ func (c *Config) validate() []Problem {
 	if c.Limits.MaxSearchLimit < 1 {
 		bad("limits.max_search_limit", fmt.Sprint(c.Limits.MaxSearchLimit), "must be positive")
 	}
+	if f := c.Federation; f != nil {
+		if len(f.Listen) == 0 {
+			bad("federation.listen", "", "needs at least one libp2p multiaddr, e.g. /ip4/0.0.0.0/tcp/4001")
+		}
+		for i, a := range f.Listen {
+			if !strings.HasPrefix(a, "/ip4/") && !strings.HasPrefix(a, "/ip6/") && !strings.HasPrefix(a, "/dns") {
+				bad(fmt.Sprintf("federation.listen[%d]", i), a, "must be a multiaddr like /ip4/0.0.0.0/tcp/4001")
+			}
+		}
+		if f.RootPub == "" {
+			bad("federation.root_pub", "", "is required (the federation's root public key)")
+		}
+		if f.RosterFile == "" {
+			bad("federation.roster_file", "", "is required (the signed roster entries)")
+		}
+	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", c.Log.Format, "must be text or json")
 	}

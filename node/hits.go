@@ -74,3 +74,23 @@ func (n *Node) handleHitGet(w http.ResponseWriter, r *http.Request, p auth.Princ
 	writeJSON(w, http.StatusOK, h)
 	return nil
 }
+
+// outboxDepth is the number of stored hits still waiting for a recipient's receipt.
+func (n *Node) outboxDepth() int {
+	depth := 0
+	_ = n.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketHits).ForEach(func(_, v []byte) error {
+			var h Hit
+			if json.Unmarshal(v, &h) == nil {
+				for _, r := range h.Receipts {
+					if r == "" {
+						depth++
+						break
+					}
+				}
+			}
+			return nil
+		})
+	})
+	return depth
+}

@@ -182,6 +182,8 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("PUT /v1/records/{id}", n.route("records.update", "recorder", lim, n.handleUpdate))
 	mux.Handle("DELETE /v1/records/{id}", n.route("records.delete", "recorder", lim, n.handleDelete))
 	mux.Handle("GET /v1/shards", n.route("shards", "", lim, n.handleShards))
+	mux.Handle("GET /v1/cluster/members", n.route("members", "", lim, n.handleMembers))
+	mux.Handle("POST /v1/debug/faults", n.route("faults", "admin", lim, n.handleFaults))
 	mux.Handle("GET /v1/tokens", n.route("tokens.list", "admin", lim, n.handleTokenList))
 	mux.Handle("POST /v1/tokens", n.route("tokens.create", "admin", lim, n.handleTokenCreate))
 	mux.Handle("DELETE /v1/tokens/{id}", n.route("tokens.revoke", "admin", lim, n.handleTokenRevoke))

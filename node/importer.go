@@ -251,7 +251,7 @@ func (imp *importer) flush(shard string) {
 func (imp *importer) apply(b *importBatch) {
 	cmd := &replication.Command{Op: replication.OpUpsert, Principal: principalOf(imp.p), Records: b.records}
 	// The apply goes on even if the client went away: the batch is already ordered or about to be.
-	res, err := imp.n.groups[b.shard].Apply(context.WithoutCancel(imp.ctx), cmd)
+	res, err := imp.n.apply(context.WithoutCancel(imp.ctx), b.shard, cmd)
 	imp.mu.Lock()
 	defer imp.mu.Unlock()
 	if err != nil {
@@ -291,7 +291,7 @@ func (n *Node) ownedShard(p auth.Principal, rec *record.Record) (string, error) 
 	if !ok {
 		return "", &apiError{Status: 400, Code: "invalid_field", Field: "recording_country", Message: "no shard for recording_country " + rec.RecordingCountry}
 	}
-	if _, held := n.groups[shard]; !held {
+	if _, held := n.groups[shard]; !held && n.fed == nil {
 		return "", errf(503, "unavailable", "shard %s (recording_country %s) is not held by this node", shard, rec.RecordingCountry)
 	}
 	return shard, nil

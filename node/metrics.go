@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/fedarms/fedarms/matcher"
 )
 
 // metrics are the node's Prometheus metrics, on a registry of its own (no global state, so several
@@ -80,7 +78,7 @@ func (m *metrics) observeHTTP(route string, code int, d time.Duration) {
 	m.httpDur.WithLabelValues(route).Observe(d.Seconds())
 }
 
-func (m *metrics) observeSearch(found []matcher.Result, d time.Duration) {
+func (m *metrics) observeSearch(found []searchResult, d time.Duration) {
 	kind := "none"
 	if len(found) > 0 {
 		kind = "fuzzy"

@@ -35,6 +35,7 @@ type Node struct {
 	audit  *audit.Log
 	tokens *auth.Store
 	index  *liveIndex
+	fed    *fed // nil for a one-node federation
 	met    *metrics
 	start  time.Time
 
@@ -83,9 +84,15 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	n.met = newMetrics(n)
 	n.index = newLiveIndex(n.log.With("subsystem", "index"))
+	if cfg.Federation != nil {
+		if n.fed, err = openFederation(cfg, n.log); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	t0 := time.Now()
 	for _, shard := range cfg.Held(n.shardMap) {
-		g, err := replication.OpenGroup(replication.GroupConfig{
+		gc := replication.GroupConfig{
 			Shard:             shard,
 			Dir:               filepath.Join(cfg.DataDir, "shards", shard),
 			LocalID:           cfg.Name,
@@ -95,7 +102,14 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			Observer:          n.index,
 			Logger:            n.log.With("subsystem", "replication"),
 			Tune:              tuneRaft,
-		})
+		}
+		if n.fed != nil {
+			if err := n.fed.groupConfig(&gc); err != nil {
+				n.Close()
+				return nil, err
+			}
+		}
+		g, err := replication.OpenGroup(gc)
 		if err != nil {
 			n.Close()
 			return nil, err
@@ -109,7 +123,30 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.log.Info("index loaded", "records", n.index.Len(), "took", time.Since(t0).Round(time.Millisecond))
+	if n.fed != nil {
+		if err := n.startFederation(); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// startFederation starts what a member runs besides its groups: non-voter reconciliation, gossip,
+// and the handlers for forwarded writes and remote searches.
+func (n *Node) startFederation() error {
+	if err := n.serveApply(); err != nil {
+		return err
+	}
+	if err := n.serveSearch(); err != nil {
+		return err
+	}
+	if err := n.startGossip(); err != nil {
+		return err
+	}
+	n.fed.wg.Add(1)
+	go n.reconcile()
+	return nil
 }
 
 // WaitReady blocks until every held shard has a leader.
@@ -164,6 +201,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // Close closes the shards, the audit log and node.db. Prefer Shutdown on a serving node.
 func (n *Node) Close() error {
 	var errs []error
+	if n.fed != nil {
+		n.fed.close()
+		// Closing the host first ends raft's in-flight dials, so the groups shut down at once.
+		errs = append(errs, n.fed.host.Close())
+	}
 	for _, s := range n.held {
 		errs = append(errs, n.groups[s].Close())
 	}

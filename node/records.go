@@ -58,7 +58,7 @@ func (n *Node) writeOne(ctx context.Context, p auth.Principal, op replication.Op
 			return errf(409, "conflict", "record id %s is already used by a record of %s", rec.ID, other.RecordingCountry)
 		}
 	}
-	res, err := n.groups[shard].Apply(ctx, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
+	res, err := n.apply(ctx, shard, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
 	n.index.caughtUp()
 	outcome := "ok"
 	if err == nil && len(res.Errors) > 0 {
@@ -109,7 +109,7 @@ func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request, p auth.Princ
 	shard, err := n.ownedShard(p, &rec)
 	if err == nil {
 		var res replication.Result
-		res, err = n.groups[shard].Apply(r.Context(), &replication.Command{Op: replication.OpDelete, Principal: principalOf(p), IDs: []string{id}})
+		res, err = n.apply(r.Context(), shard, &replication.Command{Op: replication.OpDelete, Principal: principalOf(p), IDs: []string{id}})
 		n.index.caughtUp()
 		if err == nil && len(res.Errors) > 0 {
 			err = itemError(res.Errors[0])

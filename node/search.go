@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -60,6 +61,7 @@ type ShardCoverage struct {
 	AppliedIndex uint64    `json:"applied_index"`
 	LastContact  time.Time `json:"last_contact,omitzero"`
 	Stale        bool      `json:"stale"`
+	Node         string    `json:"node,omitempty"` // the member that searched it, for a remote shard
 }
 
 func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -82,7 +84,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 	if err := n.checkSearch(&req); err != nil {
 		return nil, err
 	}
-	resp, found, hits := n.match(p, req)
+	resp, hits := n.match(ctx, p, req)
 	query, _ := json.Marshal(req)
 	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
 		Action: "search", Query: query, Outcome: "ok"}
@@ -107,7 +109,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 	}
 	took := time.Since(t0)
 	resp.TookUS = took.Microseconds()
-	n.met.observeSearch(found, took)
+	n.met.observeSearch(resp.Results, took)
 	return resp, nil
 }
 
@@ -127,36 +129,64 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 	return nil
 }
 
-// match is the read-only part of a search: the index, the records and the coverage. It writes
-// nothing; the hits it returns still have to be made durable.
-func (n *Node) match(p auth.Principal, req SearchRequest) (*SearchResponse, []matcher.Result, []Hit) {
-	found := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
-		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
-	resp := &SearchResponse{SearchID: newID("s"), Results: make([]searchResult, 0, len(found)), Coverage: n.coverage()}
+// match is the read-only part of a search: the local index and records, the peers holding the
+// shards this node does not, and the coverage. It writes nothing; the hits it returns still have to
+// be made durable.
+func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, []Hit) {
+	resp := &SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
+	resp.Results = n.localResults(req, nil)
+	if n.fed != nil && !resp.Coverage.Complete {
+		n.searchRemote(ctx, req, resp)
+	}
+	sort.SliceStable(resp.Results, func(i, j int) bool {
+		a, b := resp.Results[i], resp.Results[j]
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		return a.ID < b.ID
+	})
+	if len(resp.Results) > req.Limit {
+		resp.Results = resp.Results[:req.Limit]
+	}
 	var hits []Hit
 	now := time.Now().UTC()
+	for i := range resp.Results {
+		res := &resp.Results[i]
+		if !res.Hit {
+			continue
+		}
+		h := Hit{ID: newID("h"), RecordID: res.ID, RecordingCountry: res.Record.RecordingCountry,
+			SearchID: resp.SearchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
+			SearchedAt: now, Score: res.Score, Why: res.Why, Decision: "pending",
+			Receipts: map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339Nano)}}
+		res.NotificationID = h.ID
+		hits = append(hits, h)
+	}
+	return resp, hits
+}
+
+// localResults searches the local index; with only set, it keeps records of those shards alone.
+func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchResult {
+	found := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
+		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
 	ids := make([]string, len(found))
 	for i, f := range found {
 		ids[i] = f.Key
 	}
 	recs, ok := n.getRecords(ids)
+	out := make([]searchResult, 0, len(found))
 	for i, f := range found {
 		if !ok[i] {
 			continue // deleted between the index read and now
 		}
-		rec := &recs[i]
-		res := searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: rec, Why: f.Why}
-		if f.Hit {
-			h := Hit{ID: newID("h"), RecordID: rec.ID, RecordingCountry: rec.RecordingCountry,
-				SearchID: resp.SearchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
-				SearchedAt: now, Score: f.Score, Why: f.Why, Decision: "pending",
-				Receipts: map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339Nano)}}
-			res.NotificationID = h.ID
-			hits = append(hits, h)
+		if only != nil {
+			if s, _ := n.shardMap.Shard(recs[i].RecordingCountry); !only[s] {
+				continue
+			}
 		}
-		resp.Results = append(resp.Results, res)
+		out = append(out, searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why})
 	}
-	return resp, found, hits
+	return out
 }
 
 // coverage reports every shard of the shard map: held ones are searched locally.

@@ -94,10 +94,10 @@ func benchSearches(b *testing.B, n *Node, serials []string) {
 		})
 	}
 	run("match", func(i int) {
-		n.match(p, SearchRequest{Serial: serials[i%len(serials)], Limit: 10})
+		n.match(ctx, p, SearchRequest{Serial: serials[i%len(serials)], Limit: 10})
 	})
 	run("match-negative", func(i int) {
-		n.match(p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
+		n.match(ctx, p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
 	})
 	run("search", func(i int) {
 		if _, err := n.Search(ctx, p, SearchRequest{Serial: serials[i%len(serials)]}); err != nil {

@@ -155,11 +155,24 @@ func (g *Group) Apply(ctx context.Context, cmd *Command) (Result, error) {
 	}
 	switch v := f.Response().(type) {
 	case Result:
+		v.Index = f.Index()
 		return v, nil
 	case error:
 		return Result{}, v
 	}
 	return Result{}, fmt.Errorf("shard %s: unexpected apply response %T", g.shard, f.Response())
+}
+
+// WaitApplied blocks until this node's copy has applied index, or ctx ends.
+func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
+	for g.state.Stats().AppliedIndex < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("shard %s: waiting for index %d: %w", g.shard, index, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // WaitForLeader blocks until the group has a leader or ctx ends.

@@ -9,6 +9,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// HCLogger routes hclog output (raft's transport, for one) into slog; see newHCLogger.
+func HCLogger(l *slog.Logger, name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: &hclogWriter{log: l}, DisableTime: true})
+}
+
 // newHCLogger routes raft's hclog output into slog (subsystem=raft). Raft logs a lot at info level
 // on elections and snapshots; that is useful to operators, so it is kept at info.
 func newHCLogger(l *slog.Logger) hclog.Logger {

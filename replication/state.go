@@ -44,6 +44,7 @@ type ItemError struct {
 type Result struct {
 	Applied int
 	Errors  []ItemError
+	Index   uint64 // the raft index the command was committed at
 }
 
 // Change is one applied change, reported to the Observer after it is durable.

@@ -18,7 +18,9 @@ const (
 	ProtoMessage      = "/fedarms/msg/1"
 	ProtoSearch       = "/fedarms/search/1"
 	ProtoSnapshot     = "/fedarms/snapshot/1"
+	// ProtoApply forwards a write to the leader of its shard.
+	ProtoApply = "/fedarms/apply/1"
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot}
+var Protocols = []string{ProtoRaft, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply}

@@ -1,0 +1,123 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+type applyRequest struct {
+	Shard   string `json:"shard"`
+	Command []byte `json:"command"`
+	Hops    int    `json:"hops"`
+}
+
+// apply orders a command on its shard: here when this node leads the shard's group, otherwise on
+// the leader, over libp2p. It returns once the command is committed and, when this node holds the
+// shard, applied to its own copy too (so the writer reads its own write).
+func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command) (replication.Result, error) {
+	g := n.groups[shard]
+	if n.fed == nil || (g != nil && g.IsLeader()) {
+		if g == nil {
+			return replication.Result{}, errf(503, "unavailable", "shard %s is not held by this node", shard)
+		}
+		return g.Apply(ctx, cmd)
+	}
+	data, err := cmd.MarshalBinary()
+	if err != nil {
+		return replication.Result{}, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		target, ok := n.writeTarget(shard)
+		if !ok {
+			lastErr = fmt.Errorf("shard %s: %w", shard, replication.ErrNotLeader)
+		} else {
+			var res replication.Result
+			lastErr = n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: shard, Command: data}, &res)
+			if lastErr == nil {
+				if g != nil {
+					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					_ = g.WaitApplied(wctx, res.Index) // committed either way; a slow local copy only delays reads
+					cancel()
+				}
+				return res, nil
+			}
+			// Network errors and "unavailable" (a leader change) are retried; any other answer is final.
+			var re rpcError
+			if errors.As(lastErr, &re) && re.Code != "unavailable" {
+				return replication.Result{}, lastErr
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return replication.Result{}, ctx.Err()
+		case <-time.After(time.Duration(50+rand.IntN(100)) * time.Millisecond):
+		}
+	}
+	return replication.Result{}, fmt.Errorf("%w (last: %v)", replication.ErrNotLeader, lastErr)
+}
+
+// writeTarget is the peer to send a write of shard to: its leader when known, else a central node.
+func (n *Node) writeTarget(shard string) (peer.ID, bool) {
+	if g := n.groups[shard]; g != nil {
+		if id, _ := g.Leader(); id != "" {
+			if p, ok := n.fed.peerOf(string(id)); ok {
+				return p, true
+			}
+		}
+	}
+	var centrals []peer.ID
+	for _, e := range n.fed.roster.List() {
+		if e.Role == transport.RoleCentral && e.PeerID != n.fed.id.ID {
+			centrals = append(centrals, e.PeerID)
+		}
+	}
+	if len(centrals) == 0 {
+		return "", false
+	}
+	return centrals[rand.IntN(len(centrals))], true
+}
+
+// serveApply takes writes forwarded by other members. The forwarder is an authenticated roster
+// member; a non-central member may only forward writes of its own country's principals, never as an
+// admin, so a compromised edge cannot order writes for another country.
+func (n *Node) serveApply() error {
+	return serve(n.fed, transport.ProtoApply, func(ctx context.Context, from peer.ID, req *applyRequest) (any, error) {
+		e, ok := n.fed.roster.Get(from)
+		if !ok {
+			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+		}
+		var cmd replication.Command
+		if err := cmd.UnmarshalBinary(req.Command); err != nil {
+			return nil, errf(400, "bad_request", "%v", err)
+		}
+		if e.Role != transport.RoleCentral && (cmd.Principal.Admin || cmd.Principal.Country != e.Country) {
+			return nil, errf(403, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
+		}
+		g := n.groups[req.Shard]
+		if g == nil {
+			return nil, errf(503, "unavailable", "shard %s is not held by %s", req.Shard, n.cfg.Name)
+		}
+		if !g.IsLeader() {
+			if req.Hops > 0 {
+				return nil, errf(503, "unavailable", "%s does not lead shard %s", n.cfg.Name, req.Shard)
+			}
+			target, ok := n.writeTarget(req.Shard)
+			if !ok {
+				return nil, errf(503, "unavailable", "no leader known for shard %s", req.Shard)
+			}
+			var res replication.Result
+			err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: req.Shard, Command: req.Command, Hops: req.Hops + 1}, &res)
+			return res, err
+		}
+		return g.Apply(ctx, &cmd)
+	})
+}

@@ -1,0 +1,189 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// fed is the node's membership of a multi-node federation; nil for a one-node federation.
+type fed struct {
+	log    *slog.Logger
+	id     *transport.Identity
+	roster *transport.Roster
+	host   *transport.Host
+	faults *transport.Faults // nil unless federation.test_faults
+	self   transport.Entry
+	gossip *gossip
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// LoadRoster reads a JSON array of signed roster entries.
+func LoadRoster(path string) ([]transport.SignedEntry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	var entries []transport.SignedEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("roster %s: %w", path, err)
+	}
+	return entries, nil
+}
+
+func openFederation(cfg *config.Config, log *slog.Logger) (*fed, error) {
+	fc := cfg.Federation
+	id, err := transport.LoadOrCreateIdentity(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	rootPub, err := transport.ParseRootPub(fc.RootPub)
+	if err != nil {
+		return nil, fmt.Errorf("federation.root_pub: %w", err)
+	}
+	roster, err := transport.NewRoster(rootPub)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := LoadRoster(fc.RosterFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, se := range entries {
+		if err := roster.Add(se); err != nil {
+			return nil, fmt.Errorf("roster entry %s (%s): %w", se.Entry.Name, se.Entry.PeerID, err)
+		}
+	}
+	self, ok := roster.Get(id.ID)
+	if !ok {
+		return nil, fmt.Errorf("this node (peer id %s) is not in the roster %s: the General Secretariat must sign an entry for it", id.ID, fc.RosterFile)
+	}
+	if self.Name != cfg.Name || string(self.Role) != cfg.Role {
+		return nil, fmt.Errorf("roster entry of this node says %s/%s, the config %s/%s", self.Name, self.Role, cfg.Name, cfg.Role)
+	}
+	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{})}
+	if fc.TestFaults {
+		f.faults = transport.NewFaults(uint64(time.Now().UnixNano()))
+	}
+	f.host, err = transport.NewHost(context.Background(), transport.Config{
+		Identity: id, Roster: roster, ListenAddrs: fc.Listen, Logger: log.With("subsystem", "libp2p"),
+		Relay: self.Role == transport.RoleCentral, ReserveRelays: self.Role == transport.RoleEdge,
+		EnableHolePunching: self.Role == transport.RoleEdge, Faults: f.faults, Limits: transport.DefaultLimits(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// voters are the central members: the initial voters of every shard group.
+func (f *fed) voters() []raft.Server {
+	var out []raft.Server
+	for _, e := range f.roster.List() {
+		if e.Role == transport.RoleCentral {
+			out = append(out, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(e.Name), Address: transport.ServerAddress(e.PeerID)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// groupConfig fills in what a shard group needs to run over libp2p.
+func (f *fed) groupConfig(gc *replication.GroupConfig) error {
+	layer, err := transport.NewRaftLayer(f.host, "shard/"+gc.Shard)
+	if err != nil {
+		return err
+	}
+	gc.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
+		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "shard", gc.Shard), "raft-net"),
+	})
+	gc.Bootstrap = f.self.Role == transport.RoleCentral
+	gc.Voters = f.voters()
+	gc.Tune = tuneFederatedRaft
+	return nil
+}
+
+// tuneFederatedRaft keeps raft's defaults (one second to notice a dead leader) but snapshots less
+// eagerly by time: holders that were offline catch up from the trailing log.
+func tuneFederatedRaft(c *raft.Config) {
+	c.SnapshotInterval = 60 * time.Second
+}
+
+// peerOf finds a member's peer id by its raft server id (its roster name).
+func (f *fed) peerOf(name string) (peer.ID, bool) {
+	e, ok := f.roster.ByName(name)
+	return e.PeerID, ok
+}
+
+// reconcile keeps each shard group's non-voters equal to the roster: every non-central member
+// that holds the shard is added, members no longer in the roster are removed. Only the leader acts.
+func (n *Node) reconcile() {
+	f := n.fed
+	defer f.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		for _, shard := range n.held {
+			g := n.groups[shard]
+			if !g.IsLeader() {
+				continue
+			}
+			servers, err := g.Servers()
+			if err != nil {
+				continue
+			}
+			have := map[raft.ServerID]raft.Server{}
+			for _, s := range servers {
+				have[s.ID] = s
+			}
+			for _, e := range f.roster.List() {
+				if e.Role == transport.RoleCentral || !e.Holds(shard) {
+					continue
+				}
+				if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
+					continue
+				}
+				if err := g.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
+					f.log.Warn("adding non-voter", "shard", shard, "member", e.Name, "error", err)
+				} else {
+					f.log.Info("added non-voter", "shard", shard, "member", e.Name)
+				}
+			}
+			for id := range have {
+				if _, ok := f.roster.ByName(string(id)); !ok {
+					if err := g.RemoveServer(id); err == nil {
+						f.log.Info("removed member no longer in the roster", "shard", shard, "member", id)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (f *fed) close() {
+	close(f.stop)
+	f.wg.Wait()
+	if f.gossip != nil {
+		f.gossip.close()
+	}
+}

@@ -1,0 +1,309 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// fedCluster is a whole federation in one process: every member a real node over libp2p on
+// loopback, with its own data dir.
+type fedCluster struct {
+	t      *testing.T
+	layout *Layout
+	nodes  map[string]*Node
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func startFederation(t *testing.T, specs []MemberSpec, tune func(*config.Config)) *fedCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a federation of nodes over libp2p; skipped with -short")
+	}
+	for i := range specs {
+		specs[i].HTTPAddr = "127.0.0.1:0"
+		specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))}
+	}
+	layout, err := WriteFederation(t.TempDir(), specs, func(c *config.Config) {
+		c.Federation.TestFaults = true
+		if tune != nil {
+			tune(c)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fedCluster{t: t, layout: layout, nodes: map[string]*Node{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(specs))
+	for _, c := range layout.Configs {
+		wg.Add(1)
+		go func(c *config.Config) {
+			defer wg.Done()
+			n, err := Open(c, Options{Logger: testLogger(t, c.Name)})
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", c.Name, err)
+				return
+			}
+			mu.Lock()
+			fc.nodes[c.Name] = n
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	t.Cleanup(func() {
+		for _, n := range fc.nodes {
+			n.Close()
+		}
+	})
+	for err := range errs {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, n := range fc.nodes {
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return fc
+}
+
+func (fc *fedCluster) admin() auth.Principal {
+	return auth.Principal{Agency: "GS-ADMIN", Roles: []string{"admin"}}
+}
+
+// digests returns, per shard, the digest each holder reports.
+func (fc *fedCluster) digests() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for name, n := range fc.nodes {
+		for _, s := range n.Shards() {
+			if out[s.Shard] == nil {
+				out[s.Shard] = map[string]string{}
+			}
+			out[s.Shard][name] = s.Digest
+		}
+	}
+	return out
+}
+
+func (fc *fedCluster) converged() bool {
+	for _, holders := range fc.digests() {
+		first := ""
+		for _, d := range holders {
+			if first == "" {
+				first = d
+			}
+			if d != first {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (fc *fedCluster) importAt(name string, p auth.Principal, recs []record.Record) {
+	fc.t.Helper()
+	n := fc.nodes[name]
+	ctx := context.Background()
+	byShard := map[string][]record.Record{}
+	for _, r := range recs {
+		s, _ := n.shardMap.Shard(r.RecordingCountry)
+		byShard[s] = append(byShard[s], r)
+	}
+	for s, rs := range byShard {
+		res, err := n.apply(ctx, s, &replication.Command{Op: replication.OpUpsert, Principal: principalOf(p), Records: rs})
+		if err != nil || len(res.Errors) > 0 {
+			fc.t.Fatalf("import at %s: %v %+v", name, err, res.Errors)
+		}
+	}
+}
+
+func fedSpecs() []MemberSpec {
+	return []MemberSpec{
+		{Name: "lyon-1", Role: "central", Shards: []string{"*"}},
+		{Name: "lyon-2", Role: "central", Shards: []string{"*"}},
+		{Name: "lyon-3", Role: "central", Shards: []string{"*"}},
+		{Name: "ncb-fr", Role: "ncb", Country: "FR", Shards: []string{"europe"}},
+		{Name: "ncb-ke", Role: "ncb", Country: "KE", Shards: []string{"africa"}},
+		{Name: "edge-cdg", Role: "edge", Country: "FR", Shards: []string{"europe", "africa"}},
+		{Name: "edge-nbo", Role: "edge", Country: "KE", Shards: []string{"africa", "mena"}},
+	}
+}
+
+func fedRecords(country string, from, to int) []record.Record {
+	var out []record.Record
+	for i := from; i < to; i++ {
+		r := frRecord(fmt.Sprintf("%s-%06d", country, i), fmt.Sprintf("%sX%06d", country, i))
+		r.RecordingCountry = country
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestFederationReplicatesForwardsAndSearchesRemotely(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder", "searcher"}}
+	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder", "searcher"}}
+	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 1000))
+	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 500))
+	waitFor(t, 30*time.Second, fc.converged)
+	for name, n := range fc.nodes {
+		for _, s := range n.Shards() {
+			want := map[string]uint64{"europe": 1000, "africa": 500}[s.Shard]
+			if s.Records != want {
+				t.Errorf("%s holds %d records of %s, want %d", name, s.Records, s.Shard, want)
+			}
+		}
+	}
+	// The Nairobi edge holds africa and mena: a French record is found on a peer, and said so.
+	resp, err := fc.nodes["edge-nbo"].Search(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Roles: []string{"searcher"}},
+		SearchRequest{Serial: "FRX000123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) == 0 || resp.Results[0].ID != "FR-000123" {
+		t.Fatalf("remote search: %+v", resp.Results)
+	}
+	for _, c := range resp.Coverage.Shards {
+		wantSource := map[string]string{"africa": "local", "mena": "local"}[c.Shard]
+		if wantSource == "" {
+			wantSource = "remote"
+		}
+		if c.Source != wantSource {
+			t.Errorf("coverage %+v, want source %s", c, wantSource)
+		}
+	}
+	if !resp.Coverage.Complete {
+		t.Error("coverage incomplete although every shard was reachable")
+	}
+	// Members see each other alive.
+	waitFor(t, 20*time.Second, func() bool {
+		for _, m := range fc.nodes["lyon-1"].Members() {
+			if m.Status != "alive" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestFederationNCBCannotWriteAnotherCountrysRecordThroughAnyNode(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
+	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 10))
+	waitFor(t, 30*time.Second, fc.converged)
+	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}
+	changed := fedRecords("FR", 0, 1)[0]
+	changed.Serial = "STOLEN-BY-KE"
+	ctx := context.Background()
+	for name, n := range fc.nodes {
+		// Through the API path: refused when ordered.
+		if err := n.writeOne(ctx, ke, replication.OpUpdate, &changed); toAPIError(err).Status != 403 {
+			t.Errorf("KE update of a FR record via %s: %v", name, err)
+		}
+	}
+	// A member forwarding a forged command (KE's node claiming a FR principal) is refused by the
+	// leader, and an honest-looking command with KE's principal is refused on apply.
+	keNode := fc.nodes["ncb-ke"]
+	for _, p := range []replication.Principal{{Agency: "FR-NCB", Country: "FR"}, {Agency: "GS", Admin: true}, {Agency: "KE-NCB", Country: "KE"}} {
+		cmd := &replication.Command{Op: replication.OpUpdate, Principal: p, Records: []record.Record{changed}}
+		data, _ := cmd.MarshalBinary()
+		target, _ := keNode.writeTarget("europe")
+		var res replication.Result
+		err := keNode.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: "europe", Command: data}, &res)
+		if err == nil && len(res.Errors) == 0 {
+			t.Errorf("forwarded command with principal %+v was applied", p)
+		}
+	}
+	for name, n := range fc.nodes {
+		if r, ok := n.getRecord("FR-000000"); ok && r.Serial != "FRX000000" {
+			t.Fatalf("%s: FR record changed to %q", name, r.Serial)
+		}
+	}
+}
+
+func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), func(c *config.Config) { c.MaxStaleness = config.Duration{Duration: 2 * time.Second} })
+	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
+	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 200))
+	waitFor(t, 30*time.Second, fc.converged)
+	edge := fc.nodes["edge-cdg"]
+	edge.fed.faults.Isolate(edge.fed.id.ID)
+	fc.importAt("ncb-fr", fr, fedRecords("FR", 200, 2000))
+	// The cut edge still answers from its copy, and says it is stale once max_staleness has passed.
+	waitFor(t, 15*time.Second, func() bool {
+		resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000100"})
+		if err != nil || len(resp.Results) == 0 {
+			return false
+		}
+		for _, c := range resp.Coverage.Shards {
+			if c.Shard == "europe" {
+				return c.Stale
+			}
+		}
+		return false
+	})
+	for _, s := range edge.Shards() {
+		if s.Shard == "europe" && s.Records != 200 {
+			t.Fatalf("the cut edge received writes: %+v", s)
+		}
+	}
+	t0 := time.Now()
+	edge.fed.faults.Rejoin(edge.fed.id.ID)
+	waitFor(t, 60*time.Second, fc.converged)
+	t.Logf("edge converged %v after heal", time.Since(t0))
+	for _, s := range edge.Shards() {
+		if s.Shard == "europe" && (s.Records != 2000 || s.Stale) {
+			t.Fatalf("edge after heal: %+v", s)
+		}
+	}
+}
+
+// testLogger keeps a node's log and prints it when the test fails.
+func testLogger(t *testing.T, name string) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("---- log of %s ----\n%s", name, buf.String())
+			mu.Unlock()
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}

@@ -1,0 +1,191 @@
+package node
+
+import (
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/transport"
+)
+
+// gossip is the node's memberlist over libp2p: it spreads each member's health (role, shards with
+// applied index and lag, outbox depth, last contact with a central node, version).
+type gossip struct {
+	ml   *memberlist.Memberlist
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (n *Node) startGossip() error {
+	f := n.fed
+	gt, err := transport.NewGossipTransport(f.host)
+	if err != nil {
+		return err
+	}
+	mc := transport.GossipConfig(f.host, gt)
+	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth}
+	mc.Logger = slog.NewLogLogger(n.log.With("subsystem", "memberlist").Handler(), slog.LevelDebug)
+	mc.LogOutput = nil
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return err
+	}
+	g := &gossip{ml: ml, stop: make(chan struct{}), done: make(chan struct{})}
+	f.gossip = g
+	go g.keepJoined(n)
+	return nil
+}
+
+// keepJoined joins the other members whenever this node sees fewer than the roster holds (at
+// start, and after an outage in which the others declared it dead), and refreshes the health it
+// gossips.
+func (g *gossip) keepJoined(n *Node) {
+	defer close(g.done)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		members := n.fed.roster.List()
+		if g.ml.NumMembers() < len(members) {
+			var addrs []string
+			for _, e := range members {
+				if e.PeerID != n.fed.id.ID {
+					addrs = append(addrs, transport.JoinAddress(e.PeerID))
+				}
+			}
+			_, _ = g.ml.Join(addrs)
+		}
+		_ = g.ml.UpdateNode(time.Second)
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (g *gossip) close() {
+	close(g.stop)
+	<-g.done
+	_ = g.ml.Leave(time.Second)
+	_ = g.ml.Shutdown()
+}
+
+// gossipHealth is what this node tells the others about itself.
+func (n *Node) gossipHealth() transport.Health {
+	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: n.outboxDepth()}
+	var lastCentral time.Time
+	for _, s := range n.held {
+		applied, contact := n.groups[s].Freshness()
+		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: int64(time.Since(contact).Seconds())})
+		if contact.After(lastCentral) {
+			lastCentral = contact
+		}
+	}
+	if !lastCentral.IsZero() {
+		h.LastCentral = lastCentral.Unix()
+	}
+	return h
+}
+
+// Member is one federation member as GET /v1/cluster/members reports it.
+type Member struct {
+	Name        string        `json:"name"`
+	PeerID      string        `json:"peer_id"`
+	Role        string        `json:"role"`
+	Country     string        `json:"country,omitempty"`
+	Status      string        `json:"status"` // alive, suspect, dead, left
+	Shards      []MemberShard `json:"shards"`
+	Outbox      int           `json:"outbox_depth"`
+	LastCentral time.Time     `json:"last_contact,omitzero"`
+	Version     string        `json:"version,omitempty"`
+	Self        bool          `json:"self,omitempty"`
+	Addrs       []string      `json:"addrs,omitempty"`
+	health      *transport.Health
+}
+
+// MemberShard is one shard's progress on a member; the lag is measured against the most advanced
+// copy any member reports.
+type MemberShard struct {
+	Shard      string `json:"shard"`
+	Applied    uint64 `json:"applied_index"`
+	LagEntries uint64 `json:"lag_entries"`
+	LagSeconds int64  `json:"lag_seconds"`
+}
+
+// Members reports every roster member with what gossip says of it.
+func (n *Node) Members() []Member {
+	if n.fed == nil {
+		h := n.localHealthAsMember()
+		return []Member{h}
+	}
+	states := map[peer.ID]*memberlist.Node{}
+	if n.fed.gossip != nil {
+		for _, m := range n.fed.gossip.ml.Members() {
+			if id, err := peer.Decode(m.Name); err == nil {
+				states[id] = m
+			}
+		}
+	}
+	var out []Member
+	best := map[string]uint64{}
+	for _, e := range n.fed.roster.List() {
+		m := Member{Name: e.Name, PeerID: e.PeerID.String(), Role: string(e.Role), Country: e.Country, Status: "dead", Addrs: e.Addrs}
+		var h transport.Health
+		var ok bool
+		if e.PeerID == n.fed.id.ID {
+			m.Self, m.Status = true, "alive"
+			h, ok = n.gossipHealth(), true
+		} else if st, seen := states[e.PeerID]; seen {
+			m.Status = memberStatus(st.State)
+			if dh, err := transport.DecodeHealth(st.Meta); err == nil {
+				h, ok = dh, true
+			}
+		}
+		if ok {
+			m.health = &h
+			m.Outbox, m.Version = h.Outbox, h.Version
+			if h.LastCentral > 0 {
+				m.LastCentral = time.Unix(h.LastCentral, 0).UTC()
+			}
+			for _, s := range h.Shards {
+				m.Shards = append(m.Shards, MemberShard{Shard: s.Shard, Applied: s.Applied, LagSeconds: s.LagSeconds})
+				best[s.Shard] = max(best[s.Shard], s.Applied)
+			}
+		}
+		out = append(out, m)
+	}
+	for i := range out {
+		for j := range out[i].Shards {
+			s := &out[i].Shards[j]
+			s.LagEntries = best[s.Shard] - s.Applied
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func memberStatus(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "dead"
+}
+
+// localHealthAsMember describes a one-node federation as its only member.
+func (n *Node) localHealthAsMember() Member {
+	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true, Outbox: n.outboxDepth()}
+	for _, s := range n.held {
+		applied, contact := n.groups[s].Freshness()
+		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: int64(time.Since(contact).Seconds())})
+		m.LastCentral = contact.UTC()
+	}
+	return m
+}
