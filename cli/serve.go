@@ -64,6 +64,9 @@ func agentCmd(e *env) *cobra.Command {
 				}
 				return err
 			}
+			if c.Federation != nil && c.Federation.RosterFile != "" && !filepath.IsAbs(c.Federation.RosterFile) {
+				c.Federation.RosterFile = filepath.Join(filepath.Dir(path), c.Federation.RosterFile)
+			}
 			if check {
 				fmt.Fprintf(e.stdout, "%s: ok (node %s, role %s)\n", path, c.Name, c.Role)
 				return nil

@@ -41,6 +41,15 @@ func (ix *Index) resolveQuery(q *Query) queryAttrs {
 	return a
 }
 
+// makeTag is the tag the edit tier filters candidates with: every make when the query names none
+// (or one no record carries: the query's make may then be misread too), its own bit otherwise.
+func (a *queryAttrs) makeTag() uint32 {
+	if a.make == none || a.make == unseen {
+		return anyMake
+	}
+	return uint32(makeTag(a.make))
+}
+
 func lookupOr(in *interner, s string) uint32 {
 	if id, ok := in.lookup(s); ok {
 		return id
@@ -50,18 +59,18 @@ func lookupOr(in *interner, s string) uint32 {
 
 // attrEvidence is what the descriptive fields say about one candidate.
 type attrEvidence struct {
-	bits                    float64
-	makeAgree, calibreAgree bool
-	makeDiffer              bool
-	makeWhy, calibreWhy     string
-	typeWhy, modelWhy       string
+	bits                      float64
+	makeAgree, calibreAgree   bool
+	makeDiffer, calibreDiffer bool
+	makeWhy, calibreWhy       string
+	typeWhy, modelWhy         string
 }
 
 // compareAttrs weighs the query's fields against the record in slot. Absent or unknown values on
 // either side are no evidence either way.
 func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
 	t := &ix.recs
-	r := &t.attrs[slot]
+	r := &t.rec[slot].attrs
 	var ev attrEvidence
 	switch {
 	case q.make == none:
@@ -98,6 +107,7 @@ func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
 		ev.calibreWhy = "close"
 	default:
 		ev.bits -= costCalibre
+		ev.calibreDiffer = true
 		ev.calibreWhy = "differs"
 	}
 	switch {

@@ -7,14 +7,13 @@ import (
 
 // Bounds on candidate generation, chosen on the evaluation suite (see DESIGN.md).
 const (
-	minKnownFuzzy  = 4      // read characters a query needs before edits are tried at all
-	minKnownTwo    = 7      // ... before two edits are tried
-	minKnownWild   = 3      // ... before a pattern with '?' or '*' is searched
-	minKnownNoise  = 5      // ... before prefix or suffix tokens are added or dropped
-	maxNoiseExtra  = 6      // longest prefix or suffix token a record may have that the query lacks
-	maxNoiseGroups = 64     // groups examined per missing-token direction
-	maxWalkNodes   = 400000 // trie nodes a wildcard walk may visit
-	maxWildGroups  = 20000  // groups a wildcard walk may report
+	minKnownFuzzy = 4      // read characters a query needs before edits are tried at all
+	minKnownTwo   = 5      // ... before two edits are tried
+	minKnownWild  = 3      // ... before a pattern with '?' or '*' is searched
+	minKnownNoise = 5      // ... before prefix or suffix tokens are added or dropped
+	maxNoiseExtra = 6      // longest prefix or suffix token that may be added or dropped
+	maxWalkNodes  = 400000 // trie nodes a wildcard walk may visit
+	maxWildGroups = 20000  // groups a wildcard walk may report
 )
 
 // queryInfo is the normalised query serial and what the tiers need to know about it.
@@ -22,10 +21,13 @@ type queryInfo struct {
 	raw                  string
 	qn, qskel            []byte
 	known, unread, stars int
+	// makeTag is the tag of the query's make, or anyMake when the query names none; with a make,
+	// misread serials are sought among that make (and records without one) only.
+	makeTag uint32
 }
 
 func newQueryInfo(raw string, sc *scratch) queryInfo {
-	qi := queryInfo{raw: raw}
+	qi := queryInfo{raw: raw, makeTag: anyMake}
 	qi.qn = normalize(sc.buf[:0], raw, true)
 	if len(qi.qn) > maxSerialLen {
 		qi.qn = qi.qn[:maxSerialLen]
@@ -83,7 +85,7 @@ func (ix *Index) generate(qi *queryInfo, sc *scratch) {
 
 // offer adds a serial match to the candidates, keeping the better one per record.
 func (ix *Index) offer(sc *scratch, m serialMatch) {
-	slot := ix.ser.slot[m.id]
+	slot := ix.ser.rec[m.id].slot
 	if i, ok := sc.slots.get(slot); ok {
 		if better(&m, &sc.cands[i].m) {
 			sc.cands[i].m = m
@@ -107,7 +109,11 @@ func better(a, b *serialMatch) bool {
 // offerGroup verifies every serial of group g against the query and offers the matches that stay
 // within maxEdits.
 func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) {
-	for id := ix.groups.head[g]; id != noSerial; id = ix.ser.nextInG[id] {
+	filter := maxEdits > 0 && qi.makeTag != anyMake && ix.groups.rec[g].tag == anyMake
+	for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
+		if filter && !tagMatches(uint32(makeTag(ix.recs.rec[ix.ser.rec[id].slot].make)), qi.makeTag) {
+			continue // a short serial many makers use: only the query's make is worth aligning
+		}
 		norm := ix.ser.norm(id)
 		a := align(norm, qi.qn)
 		if a.edits > maxEdits {
@@ -133,29 +139,35 @@ func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) 
 }
 
 // exactTier offers the serials whose skeleton equals the query's, and those equal once letters
-// embedded between digits are ignored on either side.
-func (ix *Index) exactTier(qi *queryInfo, sc *scratch) {
-	if g := ix.groups.lookup(qi.qskel); g != 0 {
+// embedded between digits are ignored on either side. It reports whether some serial's skeleton
+// equals the query's.
+func (ix *Index) exactTier(qi *queryInfo, sc *scratch) (found bool) {
+	if g := ix.groups.lookup(qi.qskel); g != 0 && ix.groups.rec[g].live > 0 {
 		sc.groups.put(g, 0)
 		ix.offerGroup(qi, sc, g, 0)
+		found = true
 	}
-	embedded := func(g uint32, known int) {
-		for id := ix.groups.head[g]; id != noSerial; id = ix.ser.nextInG[id] {
+	embeddedGroup := func(g uint32, known int) {
+		for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
 			ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: known})
 		}
 	}
-	for _, g := range ix.strip[string(qi.qskel)] {
-		embedded(g, len(qi.qskel))
+	embeddedAux := func(want []byte) {
+		ix.aux.lookup(auxHash(auxEmbedded, want), func(id, _ uint32) {
+			if ix.embeddedMatch(id, want) {
+				ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: len(want)})
+			}
+		})
 	}
-	if hasEmbedded(qi.qskel) {
-		qs := appendStripEmbedded(nil, qi.qskel)
+	embeddedAux(qi.qskel)
+	if hasEmbedded(qi.qn) {
+		qs := strippedSkeleton(qi.qn)
 		if g := ix.groups.lookup(qs); g != 0 {
-			embedded(g, len(qs))
+			embeddedGroup(g, len(qs))
 		}
-		for _, g := range ix.strip[string(qs)] {
-			embedded(g, len(qs))
-		}
+		embeddedAux(qs)
 	}
+	return found
 }
 
 // editTier offers the serials within k edits of the query (beyond its '?'s) through the deletion
@@ -177,14 +189,24 @@ func (ix *Index) editTier(qi *queryInfo, sc *scratch, k int) {
 	if len(q0) > maxDeletionLen {
 		return
 	}
+	if !sc.pt.compile(qi.qskel) {
+		return
+	}
 	sc.hashes = appendVariants(sc.hashes[:0], q0, k)
+	sc.probes += len(sc.hashes)
 	for _, h := range sc.hashes {
-		ix.del.lookup(h, func(g uint32) {
-			if _, seen := sc.groups.get(g); seen || ix.groups.live[g] == 0 {
+		ix.del.lookup(h, func(g, meta uint32) {
+			sc.matched++
+			if !tagMatches(meta, qi.makeTag) {
+				return // another make's serial: it could only rank below this make's
+			}
+			if _, seen := sc.groups.get(g); seen || ix.groups.rec[g].live == 0 {
 				return
 			}
 			sc.groups.put(g, 0)
-			if osaWithin(ix.groups.skel(g), qi.qskel, k) <= k {
+			sc.checked++
+			if sc.pt.osa(ix.groups.skel(g)) <= k {
+				sc.verified++
 				ix.offerGroup(qi, sc, g, k)
 			}
 		})
@@ -211,7 +233,7 @@ func (ix *Index) walkTier(qi *queryInfo, sc *scratch) {
 	found := 0
 	sc.w.maxNodes = maxWalkNodes
 	sc.w.walk(t, p, 0, func(g uint32, _ int) {
-		if found >= maxWildGroups || ix.groups.live[g] == 0 {
+		if found >= maxWildGroups || ix.groups.rec[g].live == 0 {
 			return
 		}
 		if _, seen := sc.groups.get(g); seen {
@@ -235,55 +257,19 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 		if g == 0 {
 			continue
 		}
-		for id := ix.groups.head[g]; id != noSerial; id = ix.ser.nextInG[id] {
+		for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
 			a := align(ix.ser.norm(id), sub)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: len(sub), noise: 1,
 				confusions: a.confusions, edits: a.edits})
 		}
 	}
-	ix.missingToken(qi, sc, false)
-	ix.missingToken(qi, sc, true)
-}
-
-// missingToken offers records whose skeleton is the query's plus a whole token before it (reverse)
-// or after it.
-func (ix *Index) missingToken(qi *queryInfo, sc *scratch, reverse bool) {
-	q := qi.qskel
-	t := &ix.fwd
-	if reverse {
-		t = &ix.rev
-		q = appendReversed(make([]byte, 0, len(q)), q)
-	}
-	n := t.find(q)
-	if n == 0 {
-		return
-	}
-	seen := 0
-	t.collect(n, func(g uint32) bool {
-		seen++
-		skel := ix.groups.skel(g)
-		extra := len(skel) - len(qi.qskel)
-		if extra > maxNoiseExtra || ix.groups.live[g] == 0 {
-			return seen < maxNoiseGroups
-		}
-		for id := ix.groups.head[g]; id != noSerial; id = ix.ser.nextInG[id] {
-			norm := ix.ser.norm(id)
-			cut := len(norm) - extra // suffix token starts here
-			if reverse {
-				cut = len(norm) - len(qi.qskel) // prefix token ends here
-			}
-			if cut <= 0 || cut >= len(norm) || isDigit(norm[cut-1]) == isDigit(norm[cut]) {
-				continue
-			}
-			part := norm[:cut]
-			if reverse {
-				part = norm[cut:]
-			}
+	// The record has a token the query lacks.
+	ix.aux.lookup(auxHash(auxToken, qi.qskel), func(id, _ uint32) {
+		if part, dropped := ix.tokenMatch(id, qi.qskel); part != nil {
 			a := align(part, qi.qn)
-			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: 1,
+			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: dropped,
 				confusions: a.confusions, edits: a.edits})
 		}
-		return seen < maxNoiseGroups
 	})
 }
 

@@ -49,7 +49,8 @@ func TestMeasureDeletion(t *testing.T) {
 			p := appendSkeleton(nil, normalize(nil, q, true))
 			st := time.Now()
 			seen := map[uint32]bool{}
-			for _, h := range appendVariants(nil, p, k) {
+			vs := appendVariants(nil, p, k)
+			for _, h := range vs {
 				lookup(h, func(g uint32) {
 					if seen[g] {
 						return

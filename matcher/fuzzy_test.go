@@ -15,6 +15,8 @@ func TestSearchFuzzyTiers(t *testing.T) {
 		{Key: "C", Serial: "XK-7781234", Make: "Colt", Calibre: ".45 ACP", Type: "pistol"},
 		{Key: "D", Serial: "55210", OtherSerials: []string{"IMP-88213"}, Make: "Beretta", Type: "pistol"},
 		{Key: "E", Serial: "PV 1234567", Make: "Izhmash", Type: "rifle"},
+		{Key: "F", Serial: "BTE-014", Make: "Glock", Type: "pistol"},
+		{Key: "G", Serial: "BER382652G", Make: "Beretta", Calibre: "9mm", Type: "pistol"},
 	} {
 		ix.Put(e)
 	}
@@ -42,6 +44,11 @@ func TestSearchFuzzyTiers(t *testing.T) {
 			"1 prefix/suffix token ignored on other serial"},
 		{"run neighbours tie on a dropped digit", Query{Serial: "AB12345", Make: "Glock"}, "A", false, "1 edit"},
 		{"too vague", Query{Serial: "1*"}, "", false, ""},
+		{"a letter prefix is not embedded", Query{Serial: "BRU014", Make: "Glock"}, "F", false, "2 edits"},
+		{"serial inside another", Query{Serial: "382652", Make: "Beretta"}, "G", false,
+			"2 prefix/suffix tokens ignored"},
+		{"partial serial, calibre differs", Query{Serial: "XK77?1234", Make: "Colt", Calibre: "9mm"}, "C", false,
+			"1 unreadable character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

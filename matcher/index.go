@@ -48,14 +48,14 @@ type Index struct {
 	ref  Reference
 	opts Options
 
-	recs   recordTable         // records by slot, with their interned attributes
-	ser    serialTable         // every serial and other serial, normalised
-	groups groupTable          // distinct skeletons, each with its serials
-	strip  map[string][]uint32 // skeleton without embedded letters -> groups that had some
-	del    delIndex            // deletion variants of skeletons -> groups (edit tier)
-	fwd    trie                // skeletons, for '*' runs and missing suffixes
-	rev    trie                // reversed skeletons, for leading '*' and missing prefixes
-	bulk   bool                // PutMany in progress: fuzzy structures are rebuilt at the end
+	recs   recordTable // records by slot, with their interned attributes
+	ser    serialTable // every serial and other serial, normalised
+	groups groupTable  // distinct skeletons, each with its serials
+	del    multimap    // deletion variants of skeletons -> groups (edit tier)
+	aux    multimap    // embedded-letter and token-dropped forms -> serials (see aux.go)
+	fwd    trie        // skeletons, for patterns with '*'
+	rev    trie        // reversed skeletons, for patterns that start with '*'
+	bulk   bool        // PutMany in progress: fuzzy structures are rebuilt at the end
 }
 
 // New returns an empty index that resolves makes, calibres and types through ref (which may be
@@ -67,7 +67,6 @@ func New(ref Reference, opts Options) *Index {
 	ix := &Index{ref: ref, opts: opts.withDefaults()}
 	ix.recs.init()
 	ix.groups.init()
-	ix.strip = make(map[string][]uint32)
 	ix.fwd.init()
 	ix.rev.init()
 	return ix
@@ -77,20 +76,20 @@ func New(ref Reference, opts Options) *Index {
 func (ix *Index) Options() Options { return ix.opts }
 
 // Len returns the number of records in the index.
-func (ix *Index) Len() int { return len(ix.recs.bySlotKey) }
+func (ix *Index) Len() int { return ix.recs.live }
 
 // Put adds e, or replaces the record with the same Key. It costs a few microseconds, except that
 // every so often (after about an eighth of the index has been added since the last bulk build) it
 // rebuilds the edit tier, which takes about as long as PutMany of the whole index.
 func (ix *Index) Put(e Entry) {
 	ix.put(e)
-	if !ix.bulk && ix.del.extraN > max(1<<20, len(ix.del.ent)/8) {
+	if !ix.bulk && ix.del.extraN+ix.aux.extraN > max(1<<20, (len(ix.del.ent)+len(ix.aux.ent))/8) {
 		ix.rebuild()
 	}
 }
 
 func (ix *Index) put(e Entry) {
-	if slot, ok := ix.recs.bySlotKey[e.Key]; ok {
+	if slot, ok := ix.recs.lookup(e.Key); ok {
 		ix.remove(slot)
 	}
 	slot := ix.recs.add(e, ix.ref)
@@ -119,7 +118,7 @@ func (ix *Index) PutMany(es []Entry) {
 
 // Delete removes the record with the given key; deleting an absent key does nothing.
 func (ix *Index) Delete(key string) {
-	if slot, ok := ix.recs.bySlotKey[key]; ok {
+	if slot, ok := ix.recs.lookup(key); ok {
 		ix.remove(slot)
 	}
 }
@@ -137,51 +136,71 @@ func (ix *Index) addSerial(slot uint32, raw string, other bool) {
 	var sbuf [maxSerialLen]byte
 	skel := appendSkeleton(sbuf[:0], norm)
 	id := ix.ser.add(slot, norm, other)
-	ix.ser.nextInR[id] = ix.recs.first[slot]
-	ix.recs.first[slot] = id
+	ix.ser.rec[id].nextInR = ix.recs.rec[slot].first
+	ix.recs.rec[slot].first = id
 	g, created := ix.groups.intern(skel)
-	ix.ser.group[id] = g
-	ix.ser.nextInG[id] = ix.groups.head[g]
-	ix.groups.head[g] = id
-	ix.groups.live[g]++
-	if created && !ix.bulk {
-		ix.indexGroup(g)
+	old := ix.groups.rec[g].tag
+	ix.groups.rec[g].tag = joinTag(old, makeTag(ix.recs.rec[slot].make))
+	grew := !created && ix.groups.rec[g].tag != old
+	ix.ser.rec[id].group = g
+	ix.ser.rec[id].nextInG = ix.groups.rec[g].head
+	ix.groups.rec[g].head = id
+	ix.groups.rec[g].live++
+	if ix.bulk {
+		return
 	}
+	if created {
+		ix.indexGroup(g)
+	} else if grew {
+		ix.retagGroup(g)
+	}
+	var keys [8]uint32
+	ix.aux.add(id, appendAuxKeys(keys[:0], norm), nil)
 }
 
 // indexGroup enters a new group in the fuzzy structures.
 func (ix *Index) indexGroup(g uint32) {
 	skel := ix.groups.skel(g)
-	if len(skel) <= maxDeletionLen {
-		ix.del.add(g, skel)
-	}
+	var keys [512]uint32
+	var meta [512]uint8
+	k, m := deletionKeys(keys[:0], meta[:0], skel, ix.groups.rec[g].tag)
+	ix.del.add(g, k, m)
 	if len(skel) <= maxFuzzyLen {
 		ix.fwd.group[ix.fwd.insert(skel)] = g
 		var rb [maxFuzzyLen]byte
 		ix.rev.group[ix.rev.insert(appendReversed(rb[:0], skel))] = g
 	}
-	if hasEmbedded(skel) {
-		k := string(appendStripEmbedded(nil, skel))
-		ix.strip[k] = append(ix.strip[k], g)
+}
+
+// retagGroup spreads group g's new make tag (anyMake: OR-ing it in sets every bit) to its
+// deletion-index entries.
+func (ix *Index) retagGroup(g uint32) {
+	if len(ix.groups.skel(g)) > maxDeletionLen {
+		return
+	}
+	var keys [512]uint32
+	k := appendVariants(keys[:0], ix.groups.skel(g), maxDeletions)
+	for _, h := range k {
+		ix.del.orMeta(h, g, ix.groups.rec[g].tag)
 	}
 }
 
 // remove takes the record in slot out of its groups and frees the slot. Emptied groups stay in the
 // fuzzy structures (searches skip them) until the next rebuild.
 func (ix *Index) remove(slot uint32) {
-	for id := ix.recs.first[slot]; id != noSerial; {
-		next := ix.ser.nextInR[id]
-		g := ix.ser.group[id]
-		if ix.groups.head[g] == id {
-			ix.groups.head[g] = ix.ser.nextInG[id]
+	for id := ix.recs.rec[slot].first; id != noSerial; {
+		next := ix.ser.rec[id].nextInR
+		g := ix.ser.rec[id].group
+		if ix.groups.rec[g].head == id {
+			ix.groups.rec[g].head = ix.ser.rec[id].nextInG
 		} else {
-			p := ix.groups.head[g]
-			for ix.ser.nextInG[p] != id {
-				p = ix.ser.nextInG[p]
+			p := ix.groups.rec[g].head
+			for ix.ser.rec[p].nextInG != id {
+				p = ix.ser.rec[p].nextInG
 			}
-			ix.ser.nextInG[p] = ix.ser.nextInG[id]
+			ix.ser.rec[p].nextInG = ix.ser.rec[id].nextInG
 		}
-		ix.groups.live[g]--
+		ix.groups.rec[g].live--
 		ix.ser.remove(id)
 		id = next
 	}

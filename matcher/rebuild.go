@@ -13,7 +13,7 @@ func (ix *Index) rebuild() {
 	old := &ix.groups
 	var live []uint32
 	for g := uint32(1); g < uint32(old.count()); g++ {
-		if old.live[g] > 0 {
+		if old.rec[g].live > 0 {
 			live = append(live, g)
 		}
 	}
@@ -21,6 +21,7 @@ func (ix *Index) rebuild() {
 
 	var ng groupTable
 	ng.init()
+	ng.reserve(len(live))
 	remap := make([]uint32, old.count())
 	for _, g := range live {
 		remap[g], _ = ng.intern(old.skel(g))
@@ -30,50 +31,55 @@ func (ix *Index) rebuild() {
 
 	ix.fwd.init()
 	ix.rev.init()
-	clear(ix.strip)
 	n := uint32(ng.count())
 	for g := uint32(1); g < n; g++ {
-		skel := ng.skel(g)
-		if len(skel) <= maxFuzzyLen {
+		if skel := ng.skel(g); len(skel) <= maxFuzzyLen {
 			ix.fwd.group[ix.fwd.insert(skel)] = g
-		}
-		if hasEmbedded(skel) {
-			k := string(appendStripEmbedded(nil, skel))
-			ix.strip[k] = append(ix.strip[k], g)
 		}
 	}
 	ix.buildReverse()
-	ix.del.build(ng.count(), ng.skel, func(g uint32) bool { return len(ng.skel(g)) <= maxDeletionLen })
+	ix.del.build(ng.count(), ix.del.size()+ix.del.size()/8+1024, deletionMetaBits,
+		func(g uint32, dst []uint32, meta []uint8) ([]uint32, []uint8) {
+			if g == 0 {
+				return dst, meta
+			}
+			return deletionKeys(dst, meta, ng.skel(g), ng.rec[g].tag)
+		})
+	t := &ix.ser
+	ix.aux.build(len(t.rec), ix.aux.size()+ix.aux.size()/8+1024, 0,
+		func(id uint32, dst []uint32, meta []uint8) ([]uint32, []uint8) {
+			if t.rec[id].n == 0 {
+				return dst, meta
+			}
+			return appendAuxKeys(dst, t.norm(id)), meta
+		})
 }
 
 // compactSerials moves every live serial's bytes into a fresh arena and relinks the group chains
 // under the new group ids.
 func (ix *Index) compactSerials(ng *groupTable, remap []uint32) {
 	t := &ix.ser
-	arena := make([]byte, 0, len(t.arena)-garbage(t))
-	for id := range t.off {
-		if t.n[id] == 0 {
+	liveBytes := 0
+	for i := range t.rec {
+		liveBytes += int(t.rec[i].n)
+	}
+	arena := make([]byte, 0, liveBytes)
+	for id := range t.rec {
+		r := &t.rec[id]
+		if r.n == 0 {
 			continue
 		}
-		norm := t.arena[t.off[id] : t.off[id]+uint32(t.n[id])]
-		t.off[id] = uint32(len(arena))
+		norm := t.arena[r.off : r.off+uint32(r.n)]
+		r.off = uint32(len(arena))
 		arena = append(arena, norm...)
-		g := remap[t.group[id]]
-		t.group[id] = g
-		t.nextInG[id] = ng.head[g]
-		ng.head[g] = uint32(id)
-		ng.live[g]++
+		g := remap[r.group]
+		r.group = g
+		r.nextInG = ng.rec[g].head
+		ng.rec[g].head = uint32(id)
+		ng.rec[g].live++
+		ng.rec[g].tag = joinTag(ng.rec[g].tag, makeTag(ix.recs.rec[r.slot].make))
 	}
 	t.arena = arena
-}
-
-// garbage estimates the dead bytes in the serial arena (never more than its length).
-func garbage(t *serialTable) int {
-	liveBytes := 0
-	for _, n := range t.n {
-		liveBytes += int(n)
-	}
-	return len(t.arena) - liveBytes
 }
 
 // buildReverse fills the reverse trie in the order of reversed skeletons, so its subtrees are

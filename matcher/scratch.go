@@ -9,9 +9,13 @@ type scratch struct {
 	slots  u32map // record slot -> index in cands
 	groups u32map // groups already verified in this search
 	w      walker
+	pt     pattern
 	hashes []uint32
 	qskel  []byte
 	buf    []byte
+	// probes, checked and verified count deletion-index probes, groups checked with the banded
+	// alignment and groups verified in full, for DebugSearch.
+	probes, matched, checked, verified int
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -19,6 +23,7 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
+	sc.probes, sc.matched, sc.checked, sc.verified = 0, 0, 0, 0
 	sc.slots.reset()
 	sc.groups.reset()
 	return sc

@@ -1,9 +1,9 @@
 package matcher
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
-	"strings"
 )
 
 // Query is one search.
@@ -46,16 +46,17 @@ func (ix *Index) Search(q Query) []Result {
 	if qi.known == 0 {
 		return nil
 	}
+	qa := ix.resolveQuery(&q)
+	qi.makeTag = qa.makeTag()
 	ix.generate(&qi, sc)
 	if len(sc.cands) == 0 {
 		return nil
 	}
-	qa := ix.resolveQuery(&q)
 	for i := range sc.cands {
 		c := &sc.cands[i]
 		c.ev = ix.compareAttrs(&qa, c.slot)
-		c.bits = c.m.serialBits(int(ix.groups.live[ix.ser.group[c.m.id]])) + c.ev.bits
-		if ix.ser.other[c.m.id] {
+		c.bits = c.m.serialBits(int(ix.groups.rec[ix.ser.rec[c.m.id].group].live)) + c.ev.bits
+		if ix.ser.rec[c.m.id].other {
 			c.bits -= costOtherSerial
 		}
 	}
@@ -94,7 +95,7 @@ func (ix *Index) rank(cands []candidate, limit int) []Result {
 		if c := cmp.Compare(b.bits, a.bits); c != 0 {
 			return c
 		}
-		return strings.Compare(ix.recs.keys[a.slot], ix.recs.keys[b.slot])
+		return bytes.Compare(ix.recs.key(a.slot), ix.recs.key(b.slot))
 	})
 	out := make([]Result, 0, min(limit, len(cands)))
 	for i := range cands[:min(limit, len(cands))] {
@@ -105,7 +106,7 @@ func (ix *Index) rank(cands []candidate, limit int) []Result {
 
 // result turns a ranked candidate into a Result.
 func (ix *Index) result(c *candidate) Result {
-	why := map[string]string{"serial": c.m.describe(ix.ser.other[c.m.id])}
+	why := map[string]string{"serial": c.m.describe(ix.ser.rec[c.m.id].other)}
 	for _, kv := range [...][2]string{{"make", c.ev.makeWhy}, {"calibre", c.ev.calibreWhy},
 		{"type", c.ev.typeWhy}, {"model", c.ev.modelWhy}, {"hit", c.withheld}} {
 		if kv[1] != "" {
@@ -113,7 +114,7 @@ func (ix *Index) result(c *candidate) Result {
 		}
 	}
 	return Result{
-		Key:    ix.recs.keys[c.slot],
+		Key:    string(ix.recs.key(c.slot)),
 		Score:  c.score,
 		Hit:    c.score >= ix.opts.HitThreshold,
 		Review: c.score >= ix.opts.ReviewThreshold,
@@ -131,6 +132,10 @@ func (ix *Index) withheld(c *candidate, runnerUp float64) string {
 		return "withheld: make differs"
 	case m.edits > 0:
 		return "withheld: a misread serial is a lead, not a hit"
+	case m.noise > 1:
+		return "withheld: a serial found inside another is a lead, not a hit"
+	case m.kind > kindConfusable && c.ev.calibreDiffer:
+		return "withheld: partial serial and calibre differs"
 	case m.known < minLongSerial && !agree:
 		return "withheld: short serial needs make or calibre agreement"
 	case m.kind > kindConfusable && !agree:

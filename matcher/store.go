@@ -1,88 +1,133 @@
 package matcher
 
+import "slices"
+
 // maxSerialLen bounds the normalised length of an indexed serial; longer ones are cut, which only
 // matters for garbage input (real serials are under 20 characters).
 const maxSerialLen = 64
 
+// noSerial ends a chain of serial ids.
+const noSerial = ^uint32(0)
+
+// serialRec is one indexed serial. The fields a search reads together sit together, so verifying
+// a candidate costs one cache miss, not one per field.
+type serialRec struct {
+	off     uint32 // normal form: arena[off:off+n]
+	slot    uint32 // the record's slot
+	group   uint32 // the skeleton group
+	nextInG uint32 // next serial id of the same group, noSerial at the end
+	nextInR uint32 // next serial id of the same record, noSerial at the end
+	n       uint8  // 0 for a removed serial
+	other   bool   // an other serial (slide, barrel, import mark), not the frame's
+}
+
 // serialTable holds every indexed serial (the serial of record and each other serial) under a
 // dense serial id. Strings live in one byte arena, so the table is pointer-free: the garbage
 // collector never scans it, whatever the record count. Removed serials leave their bytes in the
-// arena until the next bulk load; their ids are reused.
+// arena until the next rebuild; their ids are reused.
 type serialTable struct {
 	arena    []byte
-	off      []uint32 // normal form: arena[off:off+n]
-	n        []uint8
-	other    []bool   // an other serial (slide, barrel, import mark), not the frame's
-	slot     []uint32 // the record's slot
-	group    []uint32 // the skeleton group
-	nextInG  []uint32 // next serial id of the same group, noSerial at the end
-	nextInR  []uint32 // next serial id of the same record, noSerial at the end
+	rec      []serialRec
 	free     []uint32
 	liveSize int
 }
 
-// noSerial ends a chain of serial ids.
-const noSerial = ^uint32(0)
-
 // add stores one normalised serial and returns its id; the caller links it into its chains.
 func (t *serialTable) add(slot uint32, norm []byte, other bool) uint32 {
-	off := uint32(len(t.arena))
+	r := serialRec{off: uint32(len(t.arena)), slot: slot, nextInG: noSerial, nextInR: noSerial,
+		n: uint8(len(norm)), other: other}
 	t.arena = append(t.arena, norm...)
 	t.liveSize++
 	if k := len(t.free); k > 0 {
 		id := t.free[k-1]
 		t.free = t.free[:k-1]
-		t.off[id], t.n[id], t.other[id], t.slot[id] = off, uint8(len(norm)), other, slot
-		t.group[id], t.nextInG[id], t.nextInR[id] = 0, noSerial, noSerial
+		t.rec[id] = r
 		return id
 	}
-	t.off = append(t.off, off)
-	t.n = append(t.n, uint8(len(norm)))
-	t.other = append(t.other, other)
-	t.slot = append(t.slot, slot)
-	t.group = append(t.group, 0)
-	t.nextInG = append(t.nextInG, noSerial)
-	t.nextInR = append(t.nextInR, noSerial)
-	return uint32(len(t.off) - 1)
+	t.rec = append(t.rec, r)
+	return uint32(len(t.rec) - 1)
 }
 
 // norm returns the normal form of serial id; it aliases the arena and must not be kept across
 // a write.
 func (t *serialTable) norm(id uint32) []byte {
-	return t.arena[t.off[id] : t.off[id]+uint32(t.n[id])]
+	r := &t.rec[id]
+	return t.arena[r.off : r.off+uint32(r.n)]
 }
 
 // remove frees id; the caller has unlinked it.
 func (t *serialTable) remove(id uint32) {
-	t.n[id], t.group[id] = 0, 0
+	t.rec[id] = serialRec{nextInG: noSerial, nextInR: noSerial}
 	t.free = append(t.free, id)
 	t.liveSize--
 }
 
+// bytes returns the memory the serial table holds.
+func (t *serialTable) bytes() int {
+	return cap(t.arena) + 24*cap(t.rec) + 4*cap(t.free)
+}
+
+// inlineSkel is how long a skeleton may be to live inside its group record; most serials fit, so
+// checking a candidate group touches one cache line.
+const inlineSkel = 10
+
+// groupRec is one distinct skeleton and its serials.
+type groupRec struct {
+	head   uint32 // first serial id, noSerial when the group is empty
+	live   uint32 // serials in the group
+	off    uint32 // skeleton in the arena when longer than inlineSkel
+	n      uint8
+	tag    uint8 // make tag (see makeTag) of the group's serials' records, for the edit tier
+	inline [inlineSkel]byte
+}
+
 // groupTable gives each distinct skeleton a group id (from 1; 0 is none) with the chain of serials
 // that have it. Groups are never removed, only emptied, so ids stay valid for the tries and the
-// deletion index between bulk loads; an emptied group is revived when its skeleton comes back.
+// deletion index between rebuilds; an emptied group is revived when its skeleton comes back.
 type groupTable struct {
 	arena []byte
-	off   []uint32
-	n     []uint8
-	head  []uint32 // first serial id, noSerial when empty
-	live  []uint32 // serials in the group
+	rec   []groupRec
 	slots []uint32 // open addressing over group ids by skeleton hash; 0 is empty
 	used  int
 }
 
 func (t *groupTable) init() {
-	t.arena, t.off, t.n, t.head, t.live = t.arena[:0], []uint32{0}, []uint8{0}, []uint32{noSerial}, []uint32{0}
+	t.arena, t.rec = nil, []groupRec{{head: noSerial}}
 	t.slots = make([]uint32, 1024)
 	t.used = 0
 }
 
-// skel returns the skeleton of group g, aliasing the arena.
-func (t *groupTable) skel(g uint32) []byte { return t.arena[t.off[g] : t.off[g]+uint32(t.n[g])] }
+// reserve sizes the hash table for n groups, so a rebuild never grows it.
+func (t *groupTable) reserve(n int) {
+	size := 1024
+	for size < 2*n+2 {
+		size *= 2
+	}
+	if size > len(t.slots) {
+		t.slots = make([]uint32, size)
+		mask := uint32(size - 1)
+		for g := uint32(1); g < uint32(len(t.rec)); g++ {
+			i := variantHash(t.skel(g)) & mask
+			for t.slots[i] != 0 {
+				i = (i + 1) & mask
+			}
+			t.slots[i] = g
+		}
+	}
+	t.rec = slices.Grow(t.rec, n)
+}
+
+// skel returns the skeleton of group g, aliasing the table.
+func (t *groupTable) skel(g uint32) []byte {
+	r := &t.rec[g]
+	if r.n <= inlineSkel {
+		return r.inline[:r.n]
+	}
+	return t.arena[r.off : r.off+uint32(r.n)]
+}
 
 // count returns the number of group ids handed out, plus one for the unused id 0.
-func (t *groupTable) count() int { return len(t.off) }
+func (t *groupTable) count() int { return len(t.rec) }
 
 // lookup returns the group of skeleton s, or 0.
 func (t *groupTable) lookup(s []byte) uint32 {
@@ -107,12 +152,15 @@ func (t *groupTable) intern(s []byte) (g uint32, created bool) {
 			return g, false
 		}
 	}
-	g = uint32(len(t.off))
-	t.off = append(t.off, uint32(len(t.arena)))
-	t.arena = append(t.arena, s...)
-	t.n = append(t.n, uint8(len(s)))
-	t.head = append(t.head, noSerial)
-	t.live = append(t.live, 0)
+	r := groupRec{head: noSerial, n: uint8(len(s))}
+	if len(s) <= inlineSkel {
+		copy(r.inline[:], s)
+	} else {
+		r.off = uint32(len(t.arena))
+		t.arena = append(t.arena, s...)
+	}
+	g = uint32(len(t.rec))
+	t.rec = append(t.rec, r)
 	t.slots[i] = g
 	t.used++
 	return g, true
@@ -136,11 +184,5 @@ func (t *groupTable) grow() {
 
 // bytes returns the memory the group table holds.
 func (t *groupTable) bytes() int {
-	return cap(t.arena) + 4*(cap(t.off)+cap(t.head)+cap(t.live)+cap(t.slots)) + cap(t.n)
-}
-
-// bytes returns the memory the serial table holds.
-func (t *serialTable) bytes() int {
-	return cap(t.arena) + cap(t.n) + cap(t.other) +
-		4*(cap(t.off)+cap(t.slot)+cap(t.group)+cap(t.nextInG)+cap(t.nextInR)+cap(t.free))
+	return cap(t.arena) + 24*cap(t.rec) + 4*cap(t.slots)
 }

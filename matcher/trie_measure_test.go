@@ -59,27 +59,6 @@ func TestMeasureTrie(t *testing.T) {
 		t.Logf("plain k=%d p50=%v p99=%v nodes/query=%d found/query=%.1f", k, lat[len(lat)/2],
 			lat[len(lat)*99/100], nodes/len(lat), float64(found)/float64(len(lat)))
 	}
-	for _, sp := range []struct{ k, num int }{{1, 2}, {2, 2}, {2, 3}, {2, 4}, {2, 5}} {
-		k := sp.k
-		var lat []time.Duration
-		nodes, found := 0, 0
-		for range 2000 {
-			q := corrupt(r, serials[r.IntN(len(serials))], k)
-			p := appendSkeleton(nil, normalize(nil, q, true))
-			st := time.Now()
-			w.nodes = 0
-			seen := map[uint32]bool{}
-			h := len(p) * sp.num / 6
-			w.walkCapped(&tr, p, k, h-1, k/2, func(g uint32, _ int) { seen[g] = true })
-			w.walkCapped(&rv, reversed(p), k, len(p)-h-1, (k-1)/2, func(g uint32, _ int) { seen[g] = true })
-			found += len(seen)
-			lat = append(lat, time.Since(st))
-			nodes += w.nodes
-		}
-		slices.Sort(lat)
-		t.Logf("split %d/6 k=%d p50=%v p99=%v nodes/query=%d found/query=%.1f", sp.num, k, lat[len(lat)/2],
-			lat[len(lat)*99/100], nodes/len(lat), float64(found)/float64(len(lat)))
-	}
 }
 
 func reversed(s []byte) []byte {

@@ -11,11 +11,6 @@ type walker struct {
 	t     *trie
 	p     []byte
 	k     uint8
-	star  bool
-	// capCol and capTo restrict alignments: a cell in a column up to capCol may cost at most
-	// capTo, which splits a search for k edits in two halves that each allow k/2 (pigeonhole).
-	capCol int
-	capTo  uint8
 	rows  [maxFuzzyLen + 2][maxFuzzyLen + 2]uint8
 	path  [maxFuzzyLen + 2]byte
 	visit func(group uint32, dist int)
@@ -26,29 +21,17 @@ type walker struct {
 
 // walk reports, through visit, every group whose skeleton is within k of p.
 func (w *walker) walk(t *trie, p []byte, k int, visit func(group uint32, dist int)) {
-	w.walkCapped(t, p, k, 0, 0, visit)
-}
-
-// walkCapped is walk restricted to alignments in which the first capCol pattern characters cost at
-// most capTo edits.
-func (w *walker) walkCapped(t *trie, p []byte, k, capCol, capTo int, visit func(group uint32, dist int)) {
 	if len(p) > maxFuzzyLen {
 		return
 	}
 	w.t, w.p, w.k, w.visit = t, p, uint8(k), visit
 	w.nodes = 0
-	w.capCol, w.capTo = capCol, uint8(capTo)
-	w.star = false
 	r := &w.rows[0]
 	r[0] = 0
 	for i, c := range p {
 		r[i+1] = sat(r[i] + 1)
 		if c == '*' {
-			w.star = true
 			r[i+1] = r[i]
-		}
-		if i+1 <= capCol && r[i+1] > uint8(capTo) {
-			r[i+1] = 8
 		}
 	}
 	if t.group[0] != 0 && int(r[len(p)]) <= k {
@@ -57,7 +40,7 @@ func (w *walker) walkCapped(t *trie, p []byte, k, capCol, capTo int, visit func(
 	w.dfs(0, 0)
 }
 
-// sat caps a distance so uint8 rows never wrap; anything past maxEdits+1 is "too far" anyway.
+// sat caps a distance so uint8 rows never wrap; anything past the edit budget is too far anyway.
 func sat(v uint8) uint8 { return min(v, 8) }
 
 func (w *walker) dfs(node uint32, d int) {
@@ -88,9 +71,6 @@ func (w *walker) dfs(node uint32, d int) {
 					v = min(v, w.rows[d-1][i-2]+1)
 				}
 				v = sat(v)
-			}
-			if i <= w.capCol && v > w.capTo {
-				v = 8
 			}
 			row[i] = v
 			best = min(best, v)

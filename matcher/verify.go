@@ -1,49 +1,5 @@
 package matcher
 
-// osaWithin returns the optimal-string-alignment distance between a record skeleton a and a query
-// skeleton b ('?' in b matches any one character), or k+1 as soon as it must exceed k. Only the
-// diagonal band of width 2k+1 is computed, so checking a candidate costs a few dozen operations.
-func osaWithin(a, b []byte, k int) int {
-	n, m := len(a), len(b)
-	if n-m > k || m-n > k {
-		return k + 1
-	}
-	const far = 1 << 10
-	var rows [3][maxSerialLen + 2]int16
-	pp, p, c := &rows[0], &rows[1], &rows[2]
-	for i := 0; i <= m; i++ {
-		p[i] = int16(i)
-	}
-	for j := 1; j <= n; j++ {
-		lo, hi := max(1, j-k), min(m, j+k)
-		c[lo-1] = far
-		if lo == 1 {
-			c[0] = int16(j)
-		}
-		best := c[lo-1]
-		for i := lo; i <= hi; i++ {
-			cost := int16(1)
-			if a[j-1] == b[i-1] || b[i-1] == '?' {
-				cost = 0
-			}
-			v := min(p[i-1]+cost, p[i]+1, c[i-1]+1)
-			if i > 1 && j > 1 && a[j-1] == b[i-2] && a[j-2] == b[i-1] && a[j-1] != a[j-2] {
-				v = min(v, pp[i-2]+1)
-			}
-			c[i] = v
-			best = min(best, v)
-		}
-		if hi < m {
-			c[hi+1] = far
-		}
-		if int(best) > k {
-			return k + 1
-		}
-		pp, p, c = p, c, pp
-	}
-	return min(int(p[m]), k+1)
-}
-
 // Costs of the detailed alignment: an edit outweighs any number of confusions, so the alignment
 // first minimises edits (the skeleton distance) and then confusions.
 const (

@@ -1,27 +1,6 @@
 package matcher
 
-import (
-	"math/rand/v2"
-	"testing"
-)
-
-func TestOSAWithinAgreesWithFullDP(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
-	serials := testSerials(300, 3)
-	for i := range 5000 {
-		a := []byte(Skeleton(serials[r.IntN(len(serials))]))
-		b := []byte(Skeleton(corrupt(r, string(a), r.IntN(4))))
-		if i%7 == 0 && len(b) > 2 {
-			b[r.IntN(len(b))] = '?'
-		}
-		for k := 0; k <= 2; k++ {
-			want := min(osa(a, b), k+1)
-			if got := osaWithin(a, b, k); got != want {
-				t.Fatalf("osaWithin(%s, %s, %d) = %d, want %d", a, b, k, got, want)
-			}
-		}
-	}
-}
+import "testing"
 
 func TestAlign(t *testing.T) {
 	tests := []struct {

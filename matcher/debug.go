@@ -1,0 +1,31 @@
+package matcher
+
+import "fmt"
+
+// DebugStats describes the index's structures and their sizes, for the evaluation suite and
+// DESIGN.md.
+func DebugStats(ix *Index) string {
+	return fmt.Sprintf("records=%d serials=%d groups=%d serialMB=%d groupMB=%d delEntries=%d delMB=%d "+
+		"auxEntries=%d auxMB=%d fwdNodes=%d fwdMB=%d revNodes=%d revMB=%d",
+		ix.Len(), ix.ser.liveSize, ix.groups.count()-1, ix.ser.bytes()>>20, ix.groups.bytes()>>20,
+		ix.del.size(), ix.del.bytes()>>20, ix.aux.size(), ix.aux.bytes()>>20, ix.fwd.nodes(),
+		ix.fwd.bytes()>>20, ix.rev.nodes(), ix.rev.bytes()>>20)
+}
+
+// SearchStats counts the work one search did, for the evaluation suite.
+type SearchStats struct {
+	Probes, Matched, Checked, Verified, Candidates int
+}
+
+// DebugSearch runs q and reports how much work candidate generation did.
+func DebugSearch(ix *Index, q Query) SearchStats {
+	sc := getScratch()
+	defer putScratch(sc)
+	qi := newQueryInfo(q.Serial, sc)
+	qa := ix.resolveQuery(&q)
+	qi.makeTag = qa.makeTag()
+	if qi.known > 0 {
+		ix.generate(&qi, sc)
+	}
+	return SearchStats{Probes: sc.probes, Matched: sc.matched, Checked: sc.checked, Verified: sc.verified, Candidates: len(sc.cands)}
+}

@@ -1,0 +1,311 @@
+package eval
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fedarms/fedarms/matcher"
+)
+
+// Config says how big an evaluation to run.
+type Config struct {
+	Records          int   // synthetic records in the index
+	Seed             int64 // seed of the records and of the queries
+	PerClass         int   // queries per class
+	BaselinePerClass int   // of which this many also go through the linear-scan baseline
+	Workers          int   // goroutines for the ceiling computation; 0 means GOMAXPROCS
+	Throughput       time.Duration
+	Options          matcher.Options
+}
+
+// ClassReport is what one query class measured.
+type ClassReport struct {
+	Class                string
+	N                    int
+	Recall1, Recall10    float64 // truth ranked first / in the top 10
+	Ceil1, Ceil10        float64 // the same for the best possible ranker (see Run)
+	ExpectedRank         float64 // the truth's expected rank under that ranker
+	Hit                  float64 // positives: the truth is a HIT
+	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
+	Review               float64 // positives: the truth deserves review; negatives: anything does
+	P50, P99             time.Duration
+	BaseN                int
+	BaseRecall1          float64
+	BaseRecall10         float64
+	BaseP50, BaseP99     time.Duration
+	Misses               map[string]int // positives without a HIT on the truth, by reason
+	latencies, baseLat   []time.Duration
+	sumC1, sumC10, sumER float64
+}
+
+// Report is the whole evaluation.
+type Report struct {
+	Records     int
+	Build       time.Duration
+	HeapMB      float64
+	Stats       string
+	Classes     []ClassReport
+	Recall1     float64 // over all positives
+	Ceil1       float64
+	Throughput  float64 // searches per second with 4 goroutines searching at once
+	CeilingTime time.Duration
+}
+
+// Run generates the data and queries, builds the index and measures it. The ceiling of a
+// positive query is computed from every record's rankKey (make and type agreement, confusable-
+// aware distance, plain distance) with ties broken at random: the truth's chance of being in the
+// top k is (k - above)/(ties + 1), clamped to [0,1].
+func Run(cfg Config) *Report {
+	d := NewDataset(cfg.Records, cfg.Seed)
+	cases := NewGenerator(d, uint64(cfg.Seed)).Cases(cfg.PerClass)
+	c := newCorpus(d)
+	entries := d.Entries
+	d = nil // the records' own strings stay alive only through the entries, then the index
+
+	rep := &Report{Records: cfg.Records}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	ix := matcher.New(Tables{}, cfg.Options)
+	ix.PutMany(entries)
+	rep.Build = time.Since(start)
+	entries = nil
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	// What the index holds beyond the record ids, makes and models it shares with the entries
+	// (the node holds those strings anyway).
+	rep.HeapMB = float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / (1 << 20)
+	rep.Stats = matcher.DebugStats(ix)
+
+	byClass := map[string]*ClassReport{}
+	for _, class := range Classes {
+		rep.Classes = append(rep.Classes, ClassReport{Class: class})
+	}
+	for i := range rep.Classes {
+		byClass[rep.Classes[i].Class] = &rep.Classes[i]
+	}
+	for _, cs := range cases {
+		cr := byClass[cs.Class]
+		q := cs.Query
+		q.Limit = 10
+		t0 := time.Now()
+		res := ix.Search(q)
+		cr.latencies = append(cr.latencies, time.Since(t0))
+		cr.N++
+		score(cr, c, cs, res)
+	}
+	ceilings(cfg, rep, byClass, c, cases)
+	baselines(cfg, byClass, c, cases)
+	if cfg.Throughput > 0 {
+		rep.Throughput = throughput(ix, cases, 4, cfg.Throughput)
+	}
+	pos, r1, c1 := 0, 0.0, 0.0
+	for i := range rep.Classes {
+		cr := &rep.Classes[i]
+		finish(cr)
+		if !IsNegative(cr.Class) {
+			pos += cr.N
+			r1 += cr.Recall1 * float64(cr.N)
+			c1 += cr.Ceil1 * float64(cr.N)
+		}
+	}
+	if pos > 0 {
+		rep.Recall1, rep.Ceil1 = r1/float64(pos), c1/float64(pos)
+	}
+	return rep
+}
+
+// score records one answer: where the truth ranks, and which HITs it carries.
+func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
+	if cs.Truth < 0 {
+		for _, r := range res {
+			if r.Hit {
+				cr.WrongHit++
+				break
+			}
+		}
+		for _, r := range res {
+			if r.Review {
+				cr.Review++
+				break
+			}
+		}
+		return
+	}
+	truth := c.id(cs.Truth)
+	wrong, hit := false, false
+	defer func() {
+		if hit {
+			return
+		}
+		reason := "not in top 10"
+		for _, r := range res {
+			if r.Key == truth {
+				reason = r.Why["hit"]
+				if reason == "" {
+					reason = "score below threshold"
+				}
+			}
+		}
+		if cr.Misses == nil {
+			cr.Misses = map[string]int{}
+		}
+		cr.Misses[reason]++
+	}()
+	for rank, r := range res {
+		if r.Key == truth {
+			if rank == 0 {
+				cr.Recall1++
+			}
+			cr.Recall10++
+			if r.Hit {
+				cr.Hit++
+				hit = true
+			}
+			if r.Review {
+				cr.Review++
+			}
+			continue
+		}
+		if r.Hit && !sameFirearm(c, cs.Truth, c.index(r.Key)) {
+			wrong = true
+		}
+	}
+	if wrong {
+		cr.WrongHit++
+	}
+}
+
+// sameFirearm reports whether two records describe the same firearm as far as a HIT is concerned:
+// same serial (as the skeleton reads it) and same make. Such duplicates may both be HITs.
+func sameFirearm(c *corpus, a, b int) bool {
+	if b < 0 || c.makeID[a] != c.makeID[b] {
+		return false
+	}
+	for i := c.first[a]; i < c.first[a+1]; i++ {
+		for j := c.first[b]; j < c.first[b+1]; j++ {
+			if string(c.skel(int(i))) == string(c.skel(int(j))) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ceilings computes every positive case's ceiling, in parallel.
+func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpus, cases []Case) {
+	start := time.Now()
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type out struct {
+		class         string
+		c1, c10, rank float64
+	}
+	results := make([]out, len(cases))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(cases) {
+					return
+				}
+				cs := cases[i]
+				if cs.Truth < 0 {
+					continue
+				}
+				above, ties := c.scanner(cs.Query).ceiling(int32(cs.Truth))
+				results[i] = out{cs.Class, ceilingRecall(above, ties, 1), ceilingRecall(above, ties, 10),
+					float64(above) + float64(ties)/2 + 1}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.class == "" {
+			continue
+		}
+		cr := byClass[r.class]
+		cr.sumC1 += r.c1
+		cr.sumC10 += r.c10
+		cr.sumER += r.rank
+	}
+	rep.CeilingTime = time.Since(start)
+}
+
+// baselines runs the first cases of every class through the linear scan.
+func baselines(cfg Config, byClass map[string]*ClassReport, c *corpus, cases []Case) {
+	for _, cs := range cases {
+		cr := byClass[cs.Class]
+		if cr.BaseN >= cfg.BaselinePerClass {
+			continue
+		}
+		t0 := time.Now()
+		top := c.scanner(cs.Query).baseline(10)
+		cr.baseLat = append(cr.baseLat, time.Since(t0))
+		cr.BaseN++
+		if cs.Truth >= 0 {
+			if i := slices.Index(top, int32(cs.Truth)); i >= 0 {
+				cr.BaseRecall10++
+				if i == 0 {
+					cr.BaseRecall1++
+				}
+			}
+		}
+	}
+}
+
+// throughput runs the cases' queries from n goroutines for about dur and returns searches/s.
+func throughput(ix *matcher.Index, cases []Case, n int, dur time.Duration) float64 {
+	var done atomic.Int64
+	stop := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; time.Now().Before(stop); i += n {
+				q := cases[i%len(cases)].Query
+				q.Limit = 10
+				ix.Search(q)
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+// finish turns counts into rates and sorts the latencies into percentiles.
+func finish(cr *ClassReport) {
+	if cr.N > 0 {
+		n := float64(cr.N)
+		cr.Recall1 /= n
+		cr.Recall10 /= n
+		cr.Hit /= n
+		cr.WrongHit /= n
+		cr.Review /= n
+		cr.Ceil1, cr.Ceil10, cr.ExpectedRank = cr.sumC1/n, cr.sumC10/n, cr.sumER/n
+		cr.P50, cr.P99 = percentiles(cr.latencies)
+	}
+	if cr.BaseN > 0 {
+		cr.BaseRecall1 /= float64(cr.BaseN)
+		cr.BaseRecall10 /= float64(cr.BaseN)
+		cr.BaseP50, cr.BaseP99 = percentiles(cr.baseLat)
+	}
+}
+
+func percentiles(ls []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(ls)
+	return ls[len(ls)/2], ls[min(len(ls)-1, len(ls)*99/100)]
+}
