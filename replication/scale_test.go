@@ -151,3 +151,36 @@ func leaderSeconds(t *testing.T, raw []byte) (leader, total float64) {
 	}
 	return leader, total
 }
+
+// TestScaleSnapshotCatchUp measures how long a holder whose log position was compacted away takes
+// to catch up by snapshot. Opt-in: FEDARMS_SCALE_SNAPSHOT_RECORDS=1400000.
+func TestScaleSnapshotCatchUp(t *testing.T) {
+	total, _ := strconv.Atoi(os.Getenv("FEDARMS_SCALE_SNAPSHOT_RECORDS"))
+	if total == 0 {
+		t.Skip("opt-in: set FEDARMS_SCALE_SNAPSHOT_RECORDS")
+	}
+	tune := func(rc *raft.Config) {
+		clusterTune(rc)
+		rc.HeartbeatTimeout = time.Second
+		rc.ElectionTimeout = time.Second
+		rc.LeaderLeaseTimeout = 500 * time.Millisecond
+		rc.SnapshotThreshold = 8
+		rc.SnapshotInterval = 200 * time.Millisecond
+		rc.TrailingLogs = 4
+	}
+	c := newCluster(t, 3, 1, tune)
+	edge := c.members[3]
+	c.setCut(edge, true)
+	t0 := time.Now()
+	c.write(0, total, 2000)
+	t.Logf("wrote %d records in %v", total, time.Since(t0).Round(time.Millisecond))
+	l := c.leader()
+	waitFor(t, 30*time.Second, func() bool {
+		first, _ := l.g.logs.FirstIndex()
+		return first > edge.g.State().Stats().AppliedIndex+1
+	})
+	t1 := time.Now()
+	c.setCut(edge, false)
+	waitFor(t, 10*time.Minute, c.converged)
+	t.Logf("edge caught up by snapshot: %d records in %v", edge.g.State().Stats().Records, time.Since(t1).Round(time.Millisecond))
+}
