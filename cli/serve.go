@@ -111,12 +111,21 @@ func runNode(e *env, c *config.Config, sample int) error {
 		log.Info("stopped", "error", err)
 		return err
 	}
-	readyCtx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	// A member of a federation serves its local copy even when it cannot reach a leader (an edge
+	// whose link is down must still answer); a one-node federation elects itself within a second.
+	wait := time.Minute
+	if c.Federation != nil {
+		wait = 15 * time.Second
+	}
+	readyCtx, cancel := context.WithTimeout(e.ctx, wait)
 	err = n.WaitReady(readyCtx)
 	cancel()
-	if err != nil {
+	if err != nil && c.Federation == nil {
 		stop()
 		return err
+	}
+	if err != nil {
+		log.Warn("no leader reachable yet for some shards; serving the local copy, answers will say how stale it is", "error", err)
 	}
 	tokenFile, err := ensureAdminToken(n, c.DataDir)
 	if err != nil {
