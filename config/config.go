@@ -44,6 +44,14 @@ type Config struct {
 	// Federation, when set, makes this node a member of a multi-node federation over libp2p;
 	// without it the node is a one-node federation.
 	Federation *Federation `toml:"federation"`
+	Notify     Notify      `toml:"notify"`
+}
+
+// Notify sets the hit-confirmation deadlines the recording NCB is held to (after US NCIC practice:
+// 10 minutes when the searcher marks the hit urgent, 1 hour otherwise).
+type Notify struct {
+	Routine Duration `toml:"routine_deadline"`
+	Urgent  Duration `toml:"urgent_deadline"`
 }
 
 // Federation configures membership in a multi-node federation.

@@ -99,6 +99,9 @@ func (c *Config) validate() []Problem {
 			bad("federation.roster_file", "", "is required (the signed roster entries)")
 		}
 	}
+	if c.Notify.Routine.Duration <= 0 || c.Notify.Urgent.Duration <= 0 {
+		bad("notify", "", "routine_deadline and urgent_deadline must be positive")
+	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", c.Log.Format, "must be text or json")
 	}

@@ -2,95 +2,212 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/notify"
 )
 
-// Hit is a match that must be notified to the General Secretariat, the recording country's NCB and
-// the searching agency. This version stores it durably with its audit entry; routing it to the
-// recipients and collecting their receipts is the notification subsystem's job.
-type Hit struct {
-	ID               string            `json:"id"`
-	RecordID         string            `json:"record_id"`
-	RecordingCountry string            `json:"recording_country"`
-	SearchID         string            `json:"search_id"`
-	Origin           string            `json:"origin"`
-	Agency           string            `json:"agency"`
-	OnBehalfOf       string            `json:"on_behalf_of"`
-	SearchedAt       time.Time         `json:"searched_at"`
-	Score            float64           `json:"score"`
-	Why              map[string]string `json:"why,omitempty"`
-	Decision         string            `json:"decision"`
-	Receipts         map[string]string `json:"receipts"`
-}
-
-var bucketHits = []byte("hits")
-
-func initHits(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketHits)
-		return err
-	})
-}
-
-func putHits(tx *bolt.Tx, hits []Hit) error {
-	b := tx.Bucket(bucketHits)
-	for _, h := range hits {
-		v, err := json.Marshal(h)
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte(h.ID), v); err != nil {
-			return fmt.Errorf("store hit: %w", err)
-		}
+// newHit makes the notification of one hit found by a search on this node. The receipts of the
+// roles this node itself plays are in at once: it stores the hit durably before the answer leaves.
+func (n *Node) newHit(res *searchResult, searchID string, p auth.Principal, req SearchRequest, now time.Time) notify.Hit {
+	deadline := n.cfg.Notify.Routine.Duration
+	if req.Urgent {
+		deadline = n.cfg.Notify.Urgent.Duration
 	}
-	return nil
+	h := notify.Hit{ID: newID("h"), RecordID: res.ID, RecordingCountry: res.Record.RecordingCountry,
+		SearchID: searchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
+		SearchedAt: now, Score: res.Score, Why: res.Why, Urgent: req.Urgent, Deadline: now.Add(deadline),
+		Decision: notify.Pending, Receipts: map[string]string{notify.RoleGS: "", notify.RoleNCB: "", notify.RoleOrigin: ""}}
+	stamp := now.Format(time.RFC3339Nano)
+	for _, role := range n.ownRoles(h.RecordingCountry) {
+		h.Receipts[role] = stamp
+	}
+	return h
+}
+
+// ownRoles are the recipient roles this node plays for a hit on a record of country: always the
+// origin; the General Secretariat on a central node (and on a one-node federation); the NCB on the
+// recording country's NCB node (and on a one-node federation).
+func (n *Node) ownRoles(country string) []string {
+	roles := []string{notify.RoleOrigin}
+	if n.fed == nil {
+		return append(roles, notify.RoleGS, notify.RoleNCB)
+	}
+	if n.cfg.Role == "central" {
+		roles = append(roles, notify.RoleGS)
+	}
+	if n.cfg.Role == "ncb" && n.cfg.Country == country {
+		roles = append(roles, notify.RoleNCB)
+	}
+	return roles
+}
+
+// visible says whether a principal may see a hit: the General Secretariat (admin, operator) all of
+// them, an NCB the hits on its country's records, a searching agency its own.
+func visible(p auth.Principal, h *notify.Hit) bool {
+	switch {
+	case p.Has("admin"), p.Has("operator") && p.Country == "":
+		return true
+	case p.Country != "" && p.Country == h.RecordingCountry && p.Has("recorder"):
+		return true
+	}
+	return h.Agency == p.Agency || (h.OnBehalfOf != "" && h.OnBehalfOf == p.Agency)
 }
 
 func (n *Node) handleHitGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
-	var h Hit
-	var found bool
-	err := n.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketHits).Get([]byte(id))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &h)
-	})
+	h, err := n.hits.Get(id)
+	if errors.Is(err, notify.ErrNotFound) || (err == nil && !visible(p, &h)) {
+		return errf(404, "not_found", "no hit %q visible to %s on this node", id, p.Agency)
+	}
 	if err != nil {
 		return err
-	}
-	// GS (admin) sees all, an NCB the hits on its records, a searching agency its own.
-	if !found || !(p.Has("admin") || h.Agency == p.Agency || (p.Country != "" && p.Country == h.RecordingCountry && p.Has("recorder"))) {
-		return errf(404, "not_found", "no hit %q visible to %s", id, p.Agency)
 	}
 	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 
-// outboxDepth is the number of stored hits still waiting for a recipient's receipt.
-func (n *Node) outboxDepth() int {
-	depth := 0
-	_ = n.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHits).ForEach(func(_, v []byte) error {
-			var h Hit
-			if json.Unmarshal(v, &h) == nil {
-				for _, r := range h.Receipts {
-					if r == "" {
-						depth++
-						break
-					}
-				}
-			}
-			return nil
-		})
+func (n *Node) handleHitList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	q := r.URL.Query()
+	status := q.Get("status")
+	switch status {
+	case "", notify.Pending, notify.Confirmed, notify.Denied, "overdue", "undelivered":
+	default:
+		return &apiError{Status: 400, Code: "invalid_field", Field: "status", Message: "status: one of pending, confirmed, denied, overdue, undelivered"}
+	}
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return &apiError{Status: 400, Code: "invalid_field", Field: "since", Message: "since: an RFC 3339 time, e.g. 2026-11-25T10:00:00Z"}
+		}
+		since = t
+	}
+	now := time.Now()
+	hits, err := n.hits.List(func(h *notify.Hit) bool {
+		if !visible(p, h) || h.SearchedAt.Before(since) {
+			return false
+		}
+		switch status {
+		case "overdue":
+			return h.Overdue(now)
+		case "undelivered":
+			return !h.Delivered()
+		case "":
+			return true
+		}
+		return h.Decision == status
 	})
-	return depth
+	if err != nil {
+		return err
+	}
+	if hits == nil {
+		hits = []notify.Hit{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hits": hits})
+	return nil
+}
+
+// handleHitStream sends every hit stored or changed on this node that the caller may see, as
+// server-sent events, until the client goes away.
+func (n *Node) handleHitStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return errf(500, "internal", "streaming unsupported")
+	}
+	feed, stop := n.hits.Subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": fedarms hits\n\n")
+	fl.Flush()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		case h := <-feed:
+			if !visible(p, &h) {
+				continue
+			}
+			b, _ := json.Marshal(h)
+			fmt.Fprintf(w, "event: hit\nid: %s\ndata: %s\n\n", h.ID, b)
+		}
+		fl.Flush()
+	}
+}
+
+type decisionRequest struct {
+	Decision string `json:"decision"`
+	Comment  string `json:"comment"`
+}
+
+// handleDecision records the owning NCB's decision and routes it to the origin and the General
+// Secretariat.
+func (n *Node) handleDecision(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req decisionRequest
+	if err := decodeStrict(r.Body, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	h, err := n.hits.Get(id)
+	if errors.Is(err, notify.ErrNotFound) {
+		return errf(404, "not_found", "no hit %q on this node", id)
+	}
+	if err != nil {
+		return err
+	}
+	if !p.Has("admin") && !(p.Has("recorder") && p.Country == h.RecordingCountry) {
+		return errf(403, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
+	}
+	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
+		DecidedBy: p.Agency, DecidedAt: time.Now().UTC()}
+	var to []string
+	if n.fed != nil {
+		for _, role := range []string{notify.RoleOrigin, notify.RoleGS} {
+			if !n.playsRole(role, &h) {
+				to = append(to, role)
+			}
+		}
+	}
+	h, err = n.hits.Decide(d, to)
+	switch {
+	case errors.Is(err, notify.ErrBadDecision):
+		return &apiError{Status: 400, Code: "invalid_field", Field: "decision", Message: err.Error()}
+	case errors.Is(err, notify.ErrDecided):
+		return errf(409, "conflict", "hit %s was already %s", id, h.Decision)
+	case err != nil:
+		return err
+	}
+	n.kickDelivery()
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// playsRole says whether this node is itself the recipient of role for h.
+func (n *Node) playsRole(role string, h *notify.Hit) bool {
+	if role == notify.RoleOrigin {
+		return h.Origin == n.cfg.Name
+	}
+	for _, r := range n.ownRoles(h.RecordingCountry) {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// outboxDepth is the number of hits this node made that still wait for a recipient's receipt.
+func (n *Node) outboxDepth() int {
+	out, _ := n.hits.Outbox(n.cfg.Name)
+	return len(out)
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fedarms/fedarms/notify"
 )
 
 // metrics are the node's Prometheus metrics, on a registry of its own (no global state, so several
@@ -18,6 +20,9 @@ type metrics struct {
 	httpDur    *prometheus.HistogramVec
 	searchDur  *prometheus.HistogramVec
 	hits       prometheus.Counter
+	delivery   prometheus.Histogram
+	pending    *prometheus.Desc
+	overdue    *prometheus.Desc
 	imported   *prometheus.CounterVec
 	shardApply *prometheus.Desc
 	shardRecs  *prometheus.Desc
@@ -36,13 +41,17 @@ func newMetrics(n *Node) *metrics {
 		Help:    "Search latency inside the node (match, records, audit) by kind of best match.",
 		Buckets: prometheus.ExponentialBuckets(10e-6, 2.5, 14)}, []string{"kind"})
 	m.hits = prometheus.NewCounter(prometheus.CounterOpts{Name: "fedarms_hits_total", Help: "Search results at or above the hit threshold."})
+	m.delivery = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fedarms_notification_delivery_seconds",
+		Help: "Time from a hit to a recipient's receipt at the origin.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)})
+	m.pending = prometheus.NewDesc("fedarms_notifications_pending", "Hits made here still waiting for a recipient's receipt.", nil, nil)
+	m.overdue = prometheus.NewDesc("fedarms_hits_overdue", "Hits stored here whose NCB decision is past its deadline.", nil, nil)
 	m.imported = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_import_records_total",
 		Help: "Records received by bulk import, by result."}, []string{"result"})
 	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
 	m.indexRecs = prometheus.NewDesc("fedarms_index_records", "Records in the node's match index.", nil, nil)
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.imported, m,
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -53,6 +62,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.shardRecs
 	ch <- m.shardAge
 	ch <- m.indexRecs
+	ch <- m.pending
+	ch <- m.overdue
 }
 
 // Collect reads the shards' state when scraped.
@@ -64,6 +75,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, time.Since(st.LastContact).Seconds(), s)
 	}
 	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
+	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(m.n.outboxDepth()))
+	now := time.Now()
+	overdue, _ := m.n.hits.List(func(h *notify.Hit) bool { return h.Overdue(now) })
+	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(len(overdue)))
 }
 
 func (m *metrics) handler() http.Handler {

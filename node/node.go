@@ -17,6 +17,7 @@ import (
 	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/replication"
 )
 
@@ -35,6 +36,9 @@ type Node struct {
 	audit  *audit.Log
 	tokens *auth.Store
 	index  *liveIndex
+	hits   *notify.Store
+	// deliver retries hit notifications and decisions; nil on a one-node federation.
+	deliver *deliverer
 	fed    *fed // nil for a one-node federation
 	met    *metrics
 	start  time.Time
@@ -78,7 +82,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	if err := initHits(n.db); err != nil {
+	if n.hits, err = notify.Open(n.db, opts.Now); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -141,11 +145,16 @@ func (n *Node) startFederation() error {
 	if err := n.serveSearch(); err != nil {
 		return err
 	}
+	if err := n.serveMessages(); err != nil {
+		return err
+	}
 	if err := n.startGossip(); err != nil {
 		return err
 	}
-	n.fed.wg.Add(1)
+	n.deliver = &deliverer{kick: make(chan struct{}, 1), backoff: map[string]retry{}}
+	n.fed.wg.Add(2)
 	go n.reconcile()
+	go n.runDelivery()
 	return nil
 }
 

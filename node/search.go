@@ -15,6 +15,7 @@ import (
 	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/matcher"
+	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/record"
 )
 
@@ -28,6 +29,8 @@ type SearchRequest struct {
 	OnBehalfOf string `json:"on_behalf_of"`
 	Reference  string `json:"reference"`
 	Limit      int    `json:"limit"`
+	// Urgent asks the recording NCB to decide on any hit within the urgent deadline.
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 type searchResult struct {
@@ -94,10 +97,12 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 	if len(hits) > 0 {
 		// A hit's notification and its audit entry become durable together, before the answer
 		// leaves; concurrent searches share the commit.
-		pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return putHits(tx, hits) })
+		pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
 		if _, err := pending.Wait(ctx); err != nil {
 			return nil, err
 		}
+		n.hits.Published(hits...)
+		n.kickDelivery()
 		n.met.hits.Add(float64(len(hits)))
 	} else {
 		pending := n.audit.Append(entry)
@@ -132,7 +137,7 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 // match is the read-only part of a search: the local index and records, the peers holding the
 // shards this node does not, and the coverage. It writes nothing; the hits it returns still have to
 // be made durable.
-func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, []Hit) {
+func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, []notify.Hit) {
 	resp := &SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
 	resp.Results = n.localResults(req, nil)
 	if n.fed != nil && !resp.Coverage.Complete {
@@ -148,17 +153,14 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (
 	if len(resp.Results) > req.Limit {
 		resp.Results = resp.Results[:req.Limit]
 	}
-	var hits []Hit
+	var hits []notify.Hit
 	now := time.Now().UTC()
 	for i := range resp.Results {
 		res := &resp.Results[i]
 		if !res.Hit {
 			continue
 		}
-		h := Hit{ID: newID("h"), RecordID: res.ID, RecordingCountry: res.Record.RecordingCountry,
-			SearchID: resp.SearchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
-			SearchedAt: now, Score: res.Score, Why: res.Why, Decision: "pending",
-			Receipts: map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339Nano)}}
+		h := n.newHit(res, resp.SearchID, p, req, now)
 		res.NotificationID = h.ID
 		hits = append(hits, h)
 	}

@@ -1,0 +1,177 @@
+// What the console concludes from the API's answers: grouping by region and country, lag, alerts,
+// deadlines. Pure functions of their arguments (no DOM, no clock, no fetch), so the browser test
+// can drive them with tables.
+
+import { duration as fmtS } from './format.js';
+
+/** The INTERPOL regions (the default shards) as people name them, in display order. */
+export const REGIONS = [
+  ['central', 'General Secretariat (central sites)'],
+  ['africa', 'Africa'],
+  ['americas', 'Americas'],
+  ['asia_south_pacific', 'Asia and South Pacific'],
+  ['europe', 'Europe'],
+  ['mena', 'Middle East and North Africa'],
+  ['unknown', 'Country not in the reference table'],
+];
+
+/** Defaults for the thresholds an operator can change in the console (kept per browser). */
+export const DEFAULT_SETTINGS = Object.freeze({
+  downAfterS: 30, // a member unreachable this long raises an alert
+  staleAfterS: 600, // a copy older than this is stale: the nodes' default max_staleness
+  undeliveredAfterS: 300, // a notification without every receipt this long raises an alert
+});
+
+/** The region key of a member: central sites have no country; others by the reference table. */
+export function regionOf(m, countries) {
+  if (!m.country) return m.role === 'central' ? 'central' : 'unknown';
+  const c = countries[m.country];
+  return c ? c[1] : 'unknown';
+}
+
+/** Members grouped as [{region, label, countries: [{code, name, members}]}], each level sorted. */
+export function groupMembers(members, countries) {
+  const byRegion = new Map(REGIONS.map(([k, label]) => [k, { region: k, label, countries: new Map() }]));
+  for (const m of members) {
+    const r = byRegion.get(regionOf(m, countries)) || byRegion.get('unknown');
+    const code = m.country || '';
+    if (!r.countries.has(code)) {
+      const name = code ? (countries[code] ? countries[code][0] : code) : 'No country (General Secretariat)';
+      r.countries.set(code, { code, name, members: [] });
+    }
+    r.countries.get(code).members.push(m);
+  }
+  const out = [];
+  for (const r of byRegion.values()) {
+    if (r.countries.size === 0) continue;
+    const cs = [...r.countries.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const c of cs) c.members.sort((a, b) => a.name.localeCompare(b.name));
+    out.push({ region: r.region, label: r.label, countries: cs });
+  }
+  return out;
+}
+
+/** The worst lag over a member's shards: {entries, seconds}, null fields when it reports none. */
+export function memberLag(m) {
+  const shards = m.shards || [];
+  if (shards.length === 0) return { entries: null, seconds: null };
+  let entries = 0;
+  let seconds = 0;
+  for (const s of shards) {
+    entries = Math.max(entries, s.lag_entries || 0);
+    seconds = Math.max(seconds, s.lag_seconds || 0);
+  }
+  return { entries, seconds };
+}
+
+/** True for the states a person should look at: not alive, or a copy past the stale threshold. */
+export function needsAttention(m, settings = DEFAULT_SETTINGS) {
+  if (m.status !== 'alive') return true;
+  const lag = memberLag(m);
+  return lag.seconds !== null && lag.seconds >= settings.staleAfterS;
+}
+
+/**
+ * Since when a member has been unreachable, in ms: the earlier of when this console first saw it
+ * down and its last reported contact (which stops advancing once it is cut off). null when alive.
+ */
+export function downSinceMs(m, firstSeenDownMs) {
+  if (m.status === 'alive' || m.status === 'left') return null;
+  let since = firstSeenDownMs ?? null;
+  const lc = m.last_contact ? Date.parse(m.last_contact) : NaN;
+  if (!Number.isNaN(lc) && lc > 0 && (since === null || lc < since)) since = lc;
+  return since;
+}
+
+/**
+ * The alerts for the states that need a person, each {key, level: 'bad'|'warn', text, view}.
+ * in: {members, shards (this node's), hits (or null), firstSeenDown: Map name->ms, nowMs, settings}.
+ */
+export function computeAlerts({ members = [], shards = [], hits = null, firstSeenDown = new Map(), nowMs, settings = DEFAULT_SETTINGS }) {
+  const out = [];
+  for (const m of members) {
+    const since = downSinceMs(m, firstSeenDown.get(m.name));
+    if (since !== null && (nowMs - since) / 1000 >= settings.downAfterS) {
+      const where = [m.role, m.country].filter(Boolean).join(', ');
+      out.push({ key: `down:${m.name}`, level: 'bad', view: 'federation', member: m.name,
+        text: `${m.name} (${where}) is unreachable (${m.status}) for ${fmtS((nowMs - since) / 1000)}` });
+    }
+    if (m.status !== 'alive') continue;
+    for (const s of m.shards || []) {
+      if ((s.lag_seconds || 0) >= settings.staleAfterS) {
+        out.push({ key: `stale:${m.name}:${s.shard}`, level: 'warn', view: 'shards',
+          text: `${m.name}'s copy of ${s.shard} is stale: no contact with its leader for ${fmtS(s.lag_seconds)}` });
+      }
+    }
+  }
+  for (const s of shards) {
+    if (!s.leader) {
+      out.push({ key: `leaderless:${s.shard}`, level: 'bad', view: 'shards',
+        text: `Shard ${s.shard} has no leader: writes to it are refused` });
+    }
+    if (s.stale) {
+      out.push({ key: `stale-self:${s.shard}`, level: 'bad', view: 'shards',
+        text: `This node's copy of ${s.shard} is older than max_staleness: answers say so` });
+    }
+  }
+  for (const hit of hits || []) {
+    const late = undelivered(hit, nowMs).filter((u) => u.ageS >= settings.undeliveredAfterS);
+    if (late.length) {
+      out.push({ key: `undelivered:${hit.id}`, level: 'bad', view: 'hits',
+        text: `Hit ${hit.id} not delivered to ${late.map((u) => u.to).join(', ')} for ${fmtS(late[0].ageS)}` });
+    }
+    const dl = hitDeadline(hit);
+    if (hit.decision === 'pending' && dl && nowMs > dl.ms) {
+      out.push({ key: `deadline:${hit.id}`, level: 'bad', view: 'hits',
+        text: `Hit ${hit.id} on ${hit.record_id} (${hit.recording_country}) awaits a decision past its deadline` });
+    }
+  }
+  const rank = { bad: 0, warn: 1 };
+  return out.sort((a, b) => rank[a.level] - rank[b.level] || a.key.localeCompare(b.key));
+}
+
+/**
+ * The deadline of a hit's decision: the hit's own `deadline` when the node sends one, otherwise
+ * assumed from the searched time (urgent 10 minutes, routine 1 hour, as the domain sets).
+ */
+export function hitDeadline(hit) {
+  if (hit.deadline) {
+    const t = Date.parse(hit.deadline);
+    if (!Number.isNaN(t)) return { ms: t, assumed: false };
+  }
+  const at = Date.parse(hit.searched_at);
+  if (Number.isNaN(at)) return null;
+  const urgent = hit.urgent === true || hit.priority === 'urgent';
+  return { ms: at + (urgent ? 10 : 60) * 60 * 1000, assumed: true };
+}
+
+/** The recipients still without a receipt for a hit, with how long it has waited: [{to, ageS}]. */
+export function undelivered(hit, nowMs) {
+  const at = Date.parse(hit.searched_at);
+  const ageS = Number.isNaN(at) ? 0 : Math.max(0, (nowMs - at) / 1000);
+  return Object.entries(hit.receipts || {}).filter(([, v]) => !v).map(([to]) => ({ to, ageS }));
+}
+
+/** Each member's progress on a shard: [{name, status, voter, applied, lagEntries, lagSeconds, digest}]. */
+export function shardHolders(shard, members) {
+  const out = [];
+  for (const m of members) {
+    const s = (m.shards || []).find((x) => x.shard === shard);
+    if (!s) continue;
+    out.push({ name: m.name, self: !!m.self, status: m.status, role: m.role, voter: m.role === 'central',
+      applied: s.applied_index, lagEntries: s.lag_entries, lagSeconds: s.lag_seconds, digest: s.digest || '' });
+  }
+  return out.sort((a, b) => (b.voter - a.voter) || a.name.localeCompare(b.name));
+}
+
+/**
+ * Whether the holders of a shard agree on its digest. Members gossip no digest in this version, so
+ * only this node's is known: returns {known, agree, differ: [names]} counting the members that do
+ * report one, or null when none does.
+ */
+export function digestAgreement(selfDigest, holders) {
+  const reported = holders.filter((x) => x.digest && !x.self);
+  if (reported.length === 0) return null;
+  const differ = reported.filter((x) => x.digest !== selfDigest).map((x) => x.name);
+  return { known: reported.length + 1, agree: reported.length - differ.length + 1, differ };
+}

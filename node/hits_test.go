@@ -1,0 +1,146 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/notify"
+)
+
+func TestHitListDecisionAndStreamOnOneNode(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	tn.importLines(t, "fr", jsonLines(frRecord("FR-H1", "HIT12345")))
+	// Follow the stream as the FR NCB.
+	req, _ := http.NewRequest("GET", tn.srv.URL+"/v1/hits/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tn.tokens["fr"])
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	events := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				events <- sc.Text()
+			}
+		}
+	}()
+	var resp SearchResponse
+	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "HIT12345", "make": "glock", "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
+	if len(resp.Results) == 0 || !resp.Results[0].Hit || resp.Results[0].NotificationID == "" {
+		t.Fatalf("no hit: %+v", resp.Results)
+	}
+	id := resp.Results[0].NotificationID
+	select {
+	case e := <-events:
+		if !strings.Contains(e, id) {
+			t.Fatalf("event %s", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event on the stream")
+	}
+	var list struct{ Hits []notify.Hit }
+	tn.json(t, "fr", "GET", "/v1/hits?status=pending", nil).decode(t, &list)
+	if len(list.Hits) != 1 || list.Hits[0].ID != id || !list.Hits[0].Delivered() || list.Hits[0].Deadline.IsZero() {
+		t.Fatalf("FR NCB's list: %+v", list.Hits)
+	}
+	tn.json(t, "de", "GET", "/v1/hits", nil).decode(t, &list)
+	if len(list.Hits) != 0 {
+		t.Fatalf("DE NCB sees FR's hit: %+v", list.Hits)
+	}
+	tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
+	if len(list.Hits) != 1 {
+		t.Fatalf("the searching agency does not see its hit: %+v", list.Hits)
+	}
+	if a := tn.json(t, "de", "POST", "/v1/hits/"+id+"/decision", map[string]string{"decision": "denied"}); a.status != 403 {
+		t.Fatalf("DE deciding on FR's hit: %d %s", a.status, a.body)
+	}
+	if a := tn.json(t, "fr", "POST", "/v1/hits/"+id+"/decision", map[string]string{"decision": "perhaps"}); a.status != 400 {
+		t.Fatalf("bad decision: %d", a.status)
+	}
+	if a := tn.json(t, "fr", "POST", "/v1/hits/"+id+"/decision", map[string]string{"decision": "confirmed", "comment": "seized"}); a.status != 200 {
+		t.Fatalf("decision: %d %s", a.status, a.body)
+	}
+	if a := tn.json(t, "fr", "POST", "/v1/hits/"+id+"/decision", map[string]string{"decision": "denied"}); a.status != 409 {
+		t.Fatalf("second decision: %d", a.status)
+	}
+	var h notify.Hit
+	tn.json(t, "wco", "GET", "/v1/hits/"+id, nil).decode(t, &h)
+	if h.Decision != "confirmed" || h.DecidedBy != "FR-NCB" {
+		t.Fatalf("hit after decision %+v", h)
+	}
+}
+
+func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder", "searcher"}}
+	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 50))
+	waitFor(t, 30*time.Second, fc.converged)
+	edge := fc.nodes["edge-cdg"]
+	customs := auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}
+	var ids []string
+	for i := 0; i < 10; i++ {
+		resp, err := edge.Search(context.Background(), customs, SearchRequest{Serial: fmtSerial("KE", i), Make: "glock"})
+		if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
+			t.Fatalf("search %d: %v %+v", i, err, resp)
+		}
+		ids = append(ids, resp.Results[0].NotificationID)
+	}
+	delivered := func() bool {
+		out, _ := edge.hits.Outbox("edge-cdg")
+		return len(out) == 0
+	}
+	waitFor(t, 20*time.Second, delivered)
+	// Every central node that received a copy holds it once; the NCB of Kenya holds all ten.
+	for _, id := range ids {
+		n := 0
+		for _, name := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+			if _, err := fc.nodes[name].hits.Get(id); err == nil {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatalf("hit %s reached no central node", id)
+		}
+		if _, err := fc.nodes["ncb-ke"].hits.Get(id); err != nil {
+			t.Fatalf("hit %s not at the NCB of Kenya: %v", id, err)
+		}
+		if _, err := fc.nodes["ncb-fr"].hits.Get(id); err == nil {
+			t.Fatalf("hit %s went to the NCB of France", id)
+		}
+	}
+	// Kenya decides; the decision reaches the origin.
+	if _, err := fc.nodes["ncb-ke"].hits.Decide(notify.Decision{HitID: ids[0], Decision: notify.Confirmed, DecidedBy: "KE-NCB", DecidedAt: time.Now()}, []string{notify.RoleOrigin, notify.RoleGS}); err != nil {
+		t.Fatal(err)
+	}
+	fc.nodes["ncb-ke"].kickDelivery()
+	waitFor(t, 20*time.Second, func() bool {
+		h, err := edge.hits.Get(ids[0])
+		return err == nil && h.Decision == notify.Confirmed
+	})
+	// A cut edge keeps its hits until the heal, then delivers them.
+	edge.fed.faults.Isolate(edge.fed.id.ID)
+	resp, err := edge.Search(context.Background(), customs, SearchRequest{Serial: fmtSerial("KE", 20), Make: "glock"})
+	if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
+		t.Fatalf("search while cut: %v %+v", err, resp)
+	}
+	time.Sleep(time.Second)
+	if delivered() {
+		t.Fatal("a hit made while cut off was delivered")
+	}
+	t0 := time.Now()
+	edge.fed.faults.Rejoin(edge.fed.id.ID)
+	waitFor(t, 30*time.Second, delivered)
+	t.Logf("hit made while cut delivered %v after the heal", time.Since(t0))
+}
+
+func fmtSerial(country string, i int) string {
+	return country + "X" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
+}

@@ -1,0 +1,270 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketHits        = []byte("hits")
+	bucketDecisionOut = []byte("decision_out") // key: hit id + "/" + role; value: Decision
+)
+
+// Store is the node's hits, in its bbolt file.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	mu   sync.Mutex // guards subs
+	subs map[chan Hit]struct{}
+}
+
+// Open creates the buckets if needed.
+func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
+	if now == nil {
+		now = time.Now
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketHits, bucketDecisionOut} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return &Store{db: db, now: now, subs: map[chan Hit]struct{}{}}, nil
+}
+
+// PutTx stores new hits inside the caller's transaction (the search's audit entry shares it, so
+// both are durable before the answer leaves). Call Published after the transaction commits.
+func PutTx(tx *bolt.Tx, hits []Hit) error {
+	b := tx.Bucket(bucketHits)
+	for _, h := range hits {
+		if err := putHit(b, &h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putHit(b *bolt.Bucket, h *Hit) error {
+	v, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := b.Put([]byte(h.ID), v); err != nil {
+		return fmt.Errorf("store hit %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Published tells subscribers about hits that are now durable.
+func (s *Store) Published(hits ...Hit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range hits {
+		for ch := range s.subs {
+			select {
+			case ch <- h:
+			default: // a slow subscriber misses live updates, never blocks delivery; it can re-list
+			}
+		}
+	}
+}
+
+// Subscribe returns a feed of hits stored or changed on this node, and a function to stop it.
+func (s *Store) Subscribe() (<-chan Hit, func()) {
+	ch := make(chan Hit, 64)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.subs, ch)
+		s.mu.Unlock()
+	}
+}
+
+// update changes one stored hit in its own transaction and publishes it.
+func (s *Store) update(id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, error) {
+	var h Hit
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHits)
+		v := b.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		if err := json.Unmarshal(v, &h); err != nil {
+			return err
+		}
+		if err := fn(tx, &h); err != nil {
+			return err
+		}
+		return putHit(b, &h)
+	})
+	if err == nil {
+		s.Published(h)
+	}
+	return h, err
+}
+
+// Receive stores a hit delivered by its origin, once: a hit already stored keeps its copy, and the
+// receipt time returned is when it was first stored, so a redelivery gets the same receipt.
+func (s *Store) Receive(h Hit, role string) (time.Time, error) {
+	var at time.Time
+	var fresh bool
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHits)
+		if v := b.Get([]byte(h.ID)); v != nil {
+			var old Hit
+			if err := json.Unmarshal(v, &old); err != nil {
+				return err
+			}
+			if r := old.Receipts[role]; r != "" {
+				at, _ = time.Parse(time.RFC3339Nano, r)
+				return nil
+			}
+			h = old
+		}
+		at = s.now().UTC()
+		if h.Receipts == nil {
+			h.Receipts = map[string]string{}
+		}
+		h.Receipts[role] = at.Format(time.RFC3339Nano)
+		fresh = true
+		return putHit(b, &h)
+	})
+	if err == nil && fresh {
+		s.Published(h)
+	}
+	return at, err
+}
+
+// SetReceipt records at the origin that a recipient stored the hit.
+func (s *Store) SetReceipt(id, role string, at time.Time) error {
+	_, err := s.update(id, func(_ *bolt.Tx, h *Hit) error {
+		if h.Receipts == nil {
+			h.Receipts = map[string]string{}
+		}
+		if h.Receipts[role] == "" {
+			h.Receipts[role] = at.UTC().Format(time.RFC3339Nano)
+		}
+		return nil
+	})
+	return err
+}
+
+// Get returns a stored hit.
+func (s *Store) Get(id string) (Hit, error) {
+	var h Hit
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketHits).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &h)
+	})
+	return h, err
+}
+
+// List returns the stored hits that keep says yes to, newest first.
+func (s *Store) List(keep func(*Hit) bool) ([]Hit, error) {
+	var out []Hit
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketHits).ForEach(func(_, v []byte) error {
+			var h Hit
+			if err := json.Unmarshal(v, &h); err != nil {
+				return err
+			}
+			if keep(&h) {
+				out = append(out, h)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].SearchedAt.After(out[j].SearchedAt) })
+	return out, err
+}
+
+// Outbox lists the hits this node made (origin) that still miss a recipient's receipt.
+func (s *Store) Outbox(origin string) ([]Hit, error) {
+	return s.List(func(h *Hit) bool { return h.Origin == origin && !h.Delivered() })
+}
+
+// Decide records the owning NCB's decision on a hit it holds and queues the decision for delivery
+// to the origin and the General Secretariat, in one transaction.
+func (s *Store) Decide(d Decision, to []string) (Hit, error) {
+	if d.Decision != Confirmed && d.Decision != Denied {
+		return Hit{}, ErrBadDecision
+	}
+	return s.update(d.HitID, func(tx *bolt.Tx, h *Hit) error {
+		if h.Decision != Pending && h.Decision != "" {
+			return ErrDecided
+		}
+		applyDecision(h, d)
+		out := tx.Bucket(bucketDecisionOut)
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		for _, role := range to {
+			if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func applyDecision(h *Hit, d Decision) {
+	h.Decision, h.Comment, h.DecidedBy, h.DecidedAt = d.Decision, d.Comment, d.DecidedBy, d.DecidedAt
+}
+
+// ReceiveDecision applies a decision routed from the NCB to this node's copy of the hit.
+func (s *Store) ReceiveDecision(d Decision) error {
+	_, err := s.update(d.HitID, func(_ *bolt.Tx, h *Hit) error {
+		if h.Decision == Pending || h.Decision == "" {
+			applyDecision(h, d)
+		}
+		return nil
+	})
+	return err
+}
+
+// PendingDecision is a decision still to deliver to one recipient role.
+type PendingDecision struct {
+	Role     string
+	Decision Decision
+}
+
+// DecisionsOut lists decisions not yet acknowledged.
+func (s *Store) DecisionsOut() ([]PendingDecision, error) {
+	var out []PendingDecision
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDecisionOut).ForEach(func(k, v []byte) error {
+			var d Decision
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			role := string(k[len(d.HitID)+1:])
+			out = append(out, PendingDecision{Role: role, Decision: d})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DecisionDelivered removes a delivered decision from the outbox.
+func (s *Store) DecisionDelivered(hitID, role string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDecisionOut).Delete([]byte(hitID + "/" + role))
+	})
+}
