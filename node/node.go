@@ -39,9 +39,9 @@ type Node struct {
 	hits   *notify.Store
 	// deliver retries hit notifications and decisions; nil on a one-node federation.
 	deliver *deliverer
-	fed    *fed // nil for a one-node federation
-	met    *metrics
-	start  time.Time
+	fed     *fed // nil for a one-node federation
+	met     *metrics
+	start   time.Time
 
 	httpSrv *http.Server
 	ln      net.Listener
