@@ -83,6 +83,13 @@ func TestImportSearchRecordsRoundTrip(t *testing.T) {
 	if code, out = run("tokens", "list"); code != 0 || !strings.Contains(out, "FR-NCB") {
 		t.Fatalf("tokens list: exit %d\n%s", code, out)
 	}
+	if code, out = run("hits"); code != 0 || !strings.Contains(out, "FR-1") || !strings.Contains(out, "ok/ok/ok") {
+		t.Fatalf("hits: exit %d\n%s", code, out)
+	}
+	hitID := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if code, out = run("hits", "decide", hitID, "confirmed", "--comment", "seized at CDG"); code != 0 || !strings.Contains(out, "confirmed") {
+		t.Fatalf("hits decide: exit %d\n%s", code, out)
+	}
 	if code, out = run("audit", "tail", "-n", "5"); code != 0 || !strings.Contains(out, "search") {
 		t.Fatalf("audit tail: exit %d\n%s", code, out)
 	}
