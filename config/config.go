@@ -52,6 +52,10 @@ type Config struct {
 type Notify struct {
 	Routine Duration `toml:"routine_deadline"`
 	Urgent  Duration `toml:"urgent_deadline"`
+	// LateWindow is how long searches are re-checked against newer records (delayed inquiry).
+	LateWindow Duration `toml:"late_window"`
+	// LateMaxSearches bounds the searches remembered for re-checking.
+	LateMaxSearches int `toml:"late_max_searches"`
 }
 
 // Federation configures membership in a multi-node federation.

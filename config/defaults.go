@@ -25,6 +25,7 @@ func Default() *Config {
 			MaxSearchLimit: 100,
 		},
 		Log:    Log{Format: "text", Level: "info"},
-		Notify: Notify{Routine: Duration{time.Hour}, Urgent: Duration{10 * time.Minute}},
+		Notify: Notify{Routine: Duration{time.Hour}, Urgent: Duration{10 * time.Minute},
+			LateWindow: Duration{72 * time.Hour}, LateMaxSearches: 100000},
 	}
 }

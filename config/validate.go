@@ -99,8 +99,11 @@ func (c *Config) validate() []Problem {
 			bad("federation.roster_file", "", "is required (the signed roster entries)")
 		}
 	}
-	if c.Notify.Routine.Duration <= 0 || c.Notify.Urgent.Duration <= 0 {
-		bad("notify", "", "routine_deadline and urgent_deadline must be positive")
+	if c.Notify.Routine.Duration <= 0 || c.Notify.Urgent.Duration <= 0 || c.Notify.LateWindow.Duration <= 0 {
+		bad("notify", "", "routine_deadline, urgent_deadline and late_window must be positive")
+	}
+	if c.Notify.LateMaxSearches < 0 || c.Notify.LateMaxSearches > 10_000_000 {
+		bad("notify.late_max_searches", fmt.Sprint(c.Notify.LateMaxSearches), "must be between 0 and 10000000")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", c.Log.Format, "must be text or json")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,4 +144,59 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 
 func fmtSerial(country string, i int) string {
 	return country + "X" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
+}
+
+func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	tn := startNodeWithClock(t, t.TempDir(), clock)
+	var resp SearchResponse
+	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "LATE-77123", "make": "Beretta", "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
+	if len(resp.Results) != 0 {
+		t.Fatalf("found before the record exists: %+v", resp.Results)
+	}
+	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "OLD-55555", "make": "Beretta"})
+	tn.late.sync()
+	advance(time.Hour)
+	late := frRecord("FR-LATE", "LATE77123")
+	late.Make = "Beretta"
+	tn.importLines(t, "fr", jsonLines(late))
+	var list struct{ Hits []notify.Hit }
+	waitFor(t, 10*time.Second, func() bool {
+		tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
+		return len(list.Hits) == 1
+	})
+	h := list.Hits[0]
+	if !h.Late || h.RecordID != "FR-LATE" || h.SearchID != resp.SearchID || h.OnBehalfOf != "KE-CUSTOMS" || !h.SearchedAt.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("late hit %+v", h)
+	}
+	// Past the window (72 h), a search is not re-checked.
+	advance(73 * time.Hour)
+	old := frRecord("FR-OLD", "OLD55555")
+	old.Make = "Beretta"
+	tn.importLines(t, "fr", jsonLines(old))
+	time.Sleep(300 * time.Millisecond)
+	tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
+	if len(list.Hits) != 1 {
+		t.Fatalf("a search older than the window produced a late hit: %+v", list.Hits)
+	}
+}
+
+func TestLateWindowSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	tn := startNode(t, dir)
+	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "REST-4242", "make": "Colt"})
+	tn.late.sync()
+	tn.srv.Close()
+	tn.Close()
+	tn2 := startNode(t, dir)
+	r := frRecord("FR-REST", "REST4242")
+	r.Make = "Colt"
+	tn2.importLines(t, "fr", jsonLines(r))
+	waitFor(t, 10*time.Second, func() bool {
+		hits, _ := tn2.hits.List(func(h *notify.Hit) bool { return h.Late && h.RecordID == "FR-REST" })
+		return len(hits) == 1
+	})
 }

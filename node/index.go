@@ -39,6 +39,10 @@ type liveIndex struct {
 	// groups is set once by load, for rebuilding after a snapshot restore.
 	groups map[string]*replication.Group
 
+	// onApplied, when set, is called by the worker with each batch of changes once they are
+	// searchable (outside the lock); the node re-checks recent searches with it.
+	onApplied func([]replication.Change)
+
 	work    chan indexWork
 	stopped chan struct{}
 	prog    sync.Mutex // guards queued, done
@@ -87,6 +91,9 @@ func (li *liveIndex) run() {
 		}
 		for start := 0; start < len(w.changes); start += indexChunk {
 			li.apply(w.changes[start:min(start+indexChunk, len(w.changes))])
+		}
+		if li.onApplied != nil && len(w.changes) > 0 {
+			li.onApplied(w.changes)
 		}
 		li.prog.Lock()
 		li.done = w.seq

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,6 +38,8 @@ type Node struct {
 	tokens *auth.Store
 	index  *liveIndex
 	hits   *notify.Store
+	late   *lateWindow
+	now    func() time.Time
 	// deliver retries hit notifications and decisions; nil on a one-node federation.
 	deliver *deliverer
 	fed     *fed // nil for a one-node federation
@@ -45,6 +48,9 @@ type Node struct {
 
 	httpSrv *http.Server
 	ln      net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Options are what a node needs besides its config.
@@ -62,7 +68,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: time.Now()}
+	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: time.Now(), now: opts.Now}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -88,6 +94,12 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	n.met = newMetrics(n)
 	n.index = newLiveIndex(n.log.With("subsystem", "index"))
+	n.late = newLateWindow(cfg.Notify.LateWindow.Duration, cfg.Notify.LateMaxSearches)
+	if err := n.loadLateWindow(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
 		if n.fed, err = openFederation(cfg, n.log); err != nil {
 			n.Close()
@@ -207,8 +219,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close closes the shards, the audit log and node.db. Prefer Shutdown on a serving node.
+// Close closes the shards, the audit log and node.db (once; later calls return the same error).
+// Prefer Shutdown on a serving node.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	var errs []error
 	if n.fed != nil {
 		n.fed.close()
@@ -220,6 +238,9 @@ func (n *Node) Close() error {
 	}
 	if n.index != nil {
 		n.index.close()
+	}
+	if n.late != nil {
+		n.late.close()
 	}
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())

@@ -25,13 +25,18 @@ type testNode struct {
 
 func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *testNode {
 	t.Helper()
+	return startNodeWithClock(t, dir, nil, mutate...)
+}
+
+func startNodeWithClock(t *testing.T, dir string, clock func() time.Time, mutate ...func(*config.Config)) *testNode {
+	t.Helper()
 	c := config.Default()
 	c.DataDir = dir
 	c.HTTPAddr = "127.0.0.1:0"
 	for _, m := range mutate {
 		m(c)
 	}
-	n, err := Open(c, Options{})
+	n, err := Open(c, Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

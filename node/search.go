@@ -88,7 +88,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 		return nil, err
 	}
 	resp, hits := n.match(ctx, p, req)
-	query, _ := json.Marshal(req)
+	query, _ := json.Marshal(auditedSearch{SearchID: resp.SearchID, SearchRequest: req})
 	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
 		Action: "search", Query: query, Outcome: "ok"}
 	for _, r := range resp.Results {
@@ -112,6 +112,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 			}
 		}
 	}
+	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req}, entry.ResultIDs)
 	took := time.Since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(resp.Results, took)
@@ -154,7 +155,7 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (
 		resp.Results = resp.Results[:req.Limit]
 	}
 	var hits []notify.Hit
-	now := time.Now().UTC()
+	now := n.now().UTC()
 	for i := range resp.Results {
 		res := &resp.Results[i]
 		if !res.Hit {

@@ -90,6 +90,7 @@ export function sseParser(onEvent) {
     buf += chunk;
     let i;
     while ((i = buf.search(/\r\n|\r|\n/)) >= 0) {
+      if (buf[i] === '\r' && i === buf.length - 1) break; // a CRLF split across chunks: wait for the LF
       const line = buf.slice(0, i);
       buf = buf.slice(buf[i] === '\r' && buf[i + 1] === '\n' ? i + 2 : i + 1);
       if (line === '') {
