@@ -24,7 +24,7 @@ func Default() *Config {
 			MaxImportBytes: 4 << 30,
 			MaxSearchLimit: 100,
 		},
-		Log:    Log{Format: "text", Level: "info"},
+		Log: Log{Format: "text", Level: "info"},
 		Notify: Notify{Routine: Duration{time.Hour}, Urgent: Duration{10 * time.Minute},
 			LateWindow: Duration{72 * time.Hour}, LateMaxSearches: 100000},
 	}
