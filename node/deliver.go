@@ -20,10 +20,13 @@ import (
 // is retried with backoff; nothing is dropped for age.
 
 type message struct {
-	Kind     string           `json:"kind"` // hit or decision
+	Kind     string           `json:"kind"` // hit, decision, carry (a hit to deliver for its origin) or receipt
 	Role     string           `json:"role"` // the recipient role the sender addresses
 	Hit      *notify.Hit      `json:"hit,omitempty"`
 	Decision *notify.Decision `json:"decision,omitempty"`
+	// For a receipt carried back to the origin:
+	HitID    string    `json:"hit_id,omitempty"`
+	StoredAt time.Time `json:"stored_at,omitzero"`
 }
 
 type messageAnswer struct {
@@ -84,6 +87,13 @@ func (d *deliverer) failed(key string) {
 	d.backoff[key] = r
 }
 
+// hold keeps key from being tried for a while.
+func (d *deliverer) hold(key string, wait time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.backoff[key] = retry{next: time.Now().Add(wait), delay: wait}
+}
+
 func (d *deliverer) done(key string) {
 	d.mu.Lock()
 	delete(d.backoff, key)
@@ -106,6 +116,7 @@ func (n *Node) deliverOnce() {
 			at, err := n.send(role, h.RecordingCountry, message{Kind: "hit", Role: role, Hit: h})
 			if err != nil {
 				n.deliver.failed(key)
+				n.handToCarrier(h, role)
 				continue
 			}
 			n.deliver.done(key)
@@ -115,6 +126,7 @@ func (n *Node) deliverOnce() {
 			n.met.delivery.Observe(time.Since(h.SearchedAt).Seconds())
 		}
 	}
+	n.deliverCarried()
 	decisions, err := n.hits.DecisionsOut()
 	if err != nil {
 		n.log.Error("reading decisions to deliver", "error", err)
@@ -207,6 +219,20 @@ func (n *Node) serveMessages() error {
 			}
 			n.audit.Append(audit.Entry{Agency: "member:" + e.Name, Action: "hit.received", ResultIDs: []string{m.Hit.ID, m.Hit.RecordID}, Outcome: "ok"})
 			return messageAnswer{StoredAt: at}, nil
+		case "carry":
+			if m.Hit == nil {
+				return nil, errf(400, "bad_request", "hit missing")
+			}
+			if err := n.hits.Carry(*m.Hit, m.Role); err != nil {
+				return nil, err
+			}
+			n.kickDelivery()
+			return messageAnswer{StoredAt: time.Now().UTC()}, nil
+		case "receipt":
+			if err := n.hits.SetReceipt(m.HitID, m.Role, m.StoredAt); err != nil {
+				return nil, err
+			}
+			return messageAnswer{StoredAt: time.Now().UTC()}, nil
 		case "decision":
 			if m.Decision == nil {
 				return nil, errf(400, "bad_request", "decision missing")
@@ -219,4 +245,72 @@ func (n *Node) serveMessages() error {
 		}
 		return nil, errf(400, "bad_request", "unknown message kind %q", m.Kind)
 	})
+}
+
+// handToCarrier gives a hit that no recipient of role could take to a member this node can reach
+// (one that does not play role itself: it has already been tried), at most once per 10 s.
+func (n *Node) handToCarrier(h *notify.Hit, role string) {
+	key := "carry/" + h.ID + "/" + role
+	if !n.deliver.due(key) {
+		return
+	}
+	tried := map[peer.ID]bool{}
+	for _, p := range n.recipients(role, h.RecordingCountry) {
+		tried[p] = true
+	}
+	var carriers []peer.ID
+	for _, e := range n.fed.roster.List() {
+		if e.PeerID != n.fed.id.ID && !tried[e.PeerID] {
+			carriers = append(carriers, e.PeerID)
+		}
+	}
+	sort.SliceStable(carriers, func(i, j int) bool {
+		return n.fed.host.Connected(carriers[i]) && !n.fed.host.Connected(carriers[j])
+	})
+	for _, p := range carriers {
+		if _, err := n.sendTo([]peer.ID{p}, message{Kind: "carry", Role: role, Hit: h}); err == nil {
+			n.log.Info("hit handed to a carrier", "hit", h.ID, "role", role, "carrier", p)
+			n.deliver.hold(key, 10*time.Second)
+			return
+		}
+	}
+}
+
+// deliverCarried delivers the hits this node carries for others, then carries each receipt back.
+func (n *Node) deliverCarried() {
+	items, err := n.hits.CarriedItems()
+	if err != nil {
+		n.log.Error("reading carried hits", "error", err)
+		return
+	}
+	for _, c := range items {
+		key := "carried/" + c.Hit.ID + "/" + c.Role
+		if !n.deliver.due(key) {
+			continue
+		}
+		if c.StoredAt.IsZero() {
+			var at time.Time
+			if n.playsRole(c.Role, &c.Hit) {
+				at, err = n.hits.Receive(c.Hit, c.Role)
+			} else {
+				at, err = n.send(c.Role, c.Hit.RecordingCountry, message{Kind: "hit", Role: c.Role, Hit: &c.Hit})
+			}
+			if err != nil {
+				n.deliver.failed(key)
+				continue
+			}
+			c.StoredAt = at
+			_ = n.hits.CarryDelivered(c.Hit.ID, c.Role, at)
+		}
+		origin, ok := n.fed.roster.ByName(c.Hit.Origin)
+		if !ok {
+			continue
+		}
+		if _, err := n.sendTo([]peer.ID{origin.PeerID}, message{Kind: "receipt", Role: c.Role, HitID: c.Hit.ID, StoredAt: c.StoredAt}); err != nil {
+			n.deliver.failed(key)
+			continue
+		}
+		n.deliver.done(key)
+		_ = n.hits.CarryDone(c.Hit.ID, c.Role)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/notify"
 )
@@ -199,4 +200,41 @@ func TestLateWindowSurvivesRestart(t *testing.T) {
 		hits, _ := tn2.hits.List(func(h *notify.Hit) bool { return h.Late && h.RecordID == "FR-REST" })
 		return len(hits) == 1
 	})
+}
+
+func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}
+	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 20))
+	waitFor(t, 30*time.Second, fc.converged)
+	edge := fc.nodes["edge-cdg"]
+	// Cut the Paris edge from the central nodes and Kenya's NCB, not from the Nairobi edge.
+	for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-ke"} {
+		edge.fed.faults.Cut(edge.fed.id.ID, fc.nodes[name].fed.id.ID)
+	}
+	resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, SearchRequest{Serial: fmtSerial("KE", 7), Make: "glock"})
+	if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
+		t.Fatalf("search: %v %+v", err, resp)
+	}
+	id := resp.Results[0].NotificationID
+	t0 := time.Now()
+	waitFor(t, 30*time.Second, func() bool {
+		h, err := edge.hits.Get(id)
+		return err == nil && h.Delivered()
+	})
+	t.Logf("hit delivered through the other edge in %v", time.Since(t0))
+	if _, err := fc.nodes["ncb-ke"].hits.Get(id); err != nil {
+		t.Fatalf("not at Kenya's NCB: %v", err)
+	}
+	// Kenya's NCB was handed the hit by a carrier, not by the cut edge.
+	entries, _ := audit.Tail(fc.nodes["ncb-ke"].db, 50)
+	var from []string
+	for _, e := range entries {
+		if e.Action == "hit.received" && len(e.ResultIDs) > 0 && e.ResultIDs[0] == id {
+			from = append(from, e.Agency)
+		}
+	}
+	if len(from) != 1 || from[0] == "member:edge-cdg" {
+		t.Fatalf("the NCB received the hit from %v", from)
+	}
 }
