@@ -116,6 +116,11 @@ func (n *Node) serveApply() error {
 			}
 			var res replication.Result
 			err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: req.Shard, Command: req.Command, Hops: req.Hops + 1}, &res)
+			var re rpcError
+			if err != nil && !errors.As(err, &re) {
+				// The leader this node knew is unreachable: the origin retries, by then with a new leader.
+				return nil, errf(503, "unavailable", "leader of shard %s unreachable from %s: %v", req.Shard, n.cfg.Name, err)
+			}
 			return res, err
 		}
 		return g.Apply(ctx, &cmd)

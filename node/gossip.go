@@ -3,6 +3,7 @@ package node
 import (
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -17,6 +18,41 @@ type gossip struct {
 	ml   *memberlist.Memberlist
 	stop chan struct{}
 	done chan struct{}
+
+	// memberlist's Members() hands out pointers it keeps writing to, so the node keeps its own
+	// copies, fed by memberlist's events (which run under memberlist's lock).
+	mu   sync.Mutex // guards seen
+	seen map[string]seenMember
+}
+
+type seenMember struct {
+	state memberlist.NodeStateType
+	meta  []byte
+}
+
+// NotifyJoin records a member that joined (or came back).
+func (g *gossip) NotifyJoin(m *memberlist.Node) { g.record(m) }
+
+// NotifyLeave records a member that left or was declared dead.
+func (g *gossip) NotifyLeave(m *memberlist.Node) { g.record(m) }
+
+// NotifyUpdate records a member's new metadata.
+func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.record(m) }
+
+func (g *gossip) record(m *memberlist.Node) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.seen[m.Name] = seenMember{state: m.State, meta: append([]byte(nil), m.Meta...)}
+}
+
+func (g *gossip) snapshot() map[string]seenMember {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]seenMember, len(g.seen))
+	for k, v := range g.seen {
+		out[k] = v
+	}
+	return out
 }
 
 func (n *Node) startGossip() error {
@@ -29,11 +65,13 @@ func (n *Node) startGossip() error {
 	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth}
 	mc.Logger = slog.NewLogLogger(n.log.With("subsystem", "memberlist").Handler(), slog.LevelDebug)
 	mc.LogOutput = nil
+	g := &gossip{stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
+	mc.Events = g
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return err
 	}
-	g := &gossip{ml: ml, stop: make(chan struct{}), done: make(chan struct{})}
+	g.ml = ml
 	f.gossip = g
 	go g.keepJoined(n)
 	return nil
@@ -121,10 +159,10 @@ func (n *Node) Members() []Member {
 		h := n.localHealthAsMember()
 		return []Member{h}
 	}
-	states := map[peer.ID]*memberlist.Node{}
+	states := map[peer.ID]seenMember{}
 	if n.fed.gossip != nil {
-		for _, m := range n.fed.gossip.ml.Members() {
-			if id, err := peer.Decode(m.Name); err == nil {
+		for name, m := range n.fed.gossip.snapshot() {
+			if id, err := peer.Decode(name); err == nil {
 				states[id] = m
 			}
 		}
@@ -139,8 +177,8 @@ func (n *Node) Members() []Member {
 			m.Self, m.Status = true, "alive"
 			h, ok = n.gossipHealth(), true
 		} else if st, seen := states[e.PeerID]; seen {
-			m.Status = memberStatus(st.State)
-			if dh, err := transport.DecodeHealth(st.Meta); err == nil {
+			m.Status = memberStatus(st.state)
+			if dh, err := transport.DecodeHealth(st.meta); err == nil {
 				h, ok = dh, true
 			}
 		}

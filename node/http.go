@@ -52,6 +52,9 @@ func toAPIError(err error) *apiError {
 
 func writeError(w http.ResponseWriter, err error) {
 	ae := toAPIError(err)
+	if ae.Status < 400 || ae.Status > 599 {
+		ae.Status = http.StatusInternalServerError
+	}
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}

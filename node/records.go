@@ -87,7 +87,7 @@ func itemError(e replication.ItemError) error {
 
 func (n *Node) handleGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
-	rec, ok := n.getRecord(id)
+	rec, ok := n.fetchRecord(r.Context(), id)
 	outcome := "ok"
 	if !ok {
 		outcome = "not_found"
@@ -102,9 +102,9 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request, p auth.Principa
 
 func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
-	rec, ok := n.getRecord(id)
+	rec, ok := n.fetchRecord(r.Context(), id)
 	if !ok {
-		return errf(404, "not_found", "no record %q on this node", id)
+		return errf(404, "not_found", "no record %q", id)
 	}
 	shard, err := n.ownedShard(p, &rec)
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/record"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -18,11 +19,37 @@ const remoteSearchTimeout = 2 * time.Second
 type remoteSearchRequest struct {
 	Request SearchRequest `json:"request"`
 	Shards  []string      `json:"shards"`
+	// GetID, when set, asks for one record by id instead of a search.
+	GetID string `json:"get_id,omitempty"`
 }
 
 type remoteSearchAnswer struct {
 	Results  []searchResult  `json:"results"`
 	Coverage []ShardCoverage `json:"coverage"`
+	Record   *record.Record  `json:"record,omitempty"`
+}
+
+// fetchRecord finds a record here, or on a central node (which holds every shard) when this node
+// does not hold it.
+func (n *Node) fetchRecord(ctx context.Context, id string) (record.Record, bool) {
+	if r, ok := n.getRecord(id); ok || n.fed == nil {
+		return r, ok
+	}
+	ctx, cancel := context.WithTimeout(ctx, remoteSearchTimeout)
+	defer cancel()
+	for _, e := range n.fed.roster.List() {
+		if e.Role != transport.RoleCentral || e.PeerID == n.fed.id.ID {
+			continue
+		}
+		var ans remoteSearchAnswer
+		if err := n.fed.call(ctx, e.PeerID, transport.ProtoSearch, remoteSearchRequest{GetID: id}, &ans); err == nil {
+			if ans.Record != nil {
+				return *ans.Record, true
+			}
+			return record.Record{}, false
+		}
+	}
+	return record.Record{}, false
 }
 
 // searchRemote asks members that hold the shards this node lacks, in parallel, and merges what
@@ -110,6 +137,14 @@ func (n *Node) serveSearch() error {
 		e, ok := n.fed.roster.Get(from)
 		if !ok {
 			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+		}
+		if req.GetID != "" {
+			var ans remoteSearchAnswer
+			if r, ok := n.getRecord(req.GetID); ok {
+				ans.Record = &r
+			}
+			n.audit.Append(audit.Entry{Agency: "member:" + e.Name, Action: "record.get.remote", ResultIDs: []string{req.GetID}, Outcome: "ok"})
+			return ans, nil
 		}
 		r := req.Request
 		if err := n.checkSearch(&r); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -21,8 +22,11 @@ import (
 const maxRPCBytes = 64 << 20
 
 type rpcAnswer struct {
-	Error *apiError       `json:"error,omitempty"`
-	Body  json.RawMessage `json:"body,omitempty"`
+	Error *apiError `json:"error,omitempty"`
+	// Status is the error's HTTP status (apiError keeps it out of its JSON), so a forwarded
+	// error reaches the client with the status the remote chose.
+	Status int             `json:"status,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
 }
 
 // rpcError carries the remote's error shape back to the caller.
@@ -81,6 +85,10 @@ func (f *fed) call(ctx context.Context, p peer.ID, proto string, req, resp any) 
 		return fmt.Errorf("answer from %s: %w", p, err)
 	}
 	if ans.Error != nil {
+		ans.Error.Status = ans.Status
+		if ans.Error.Status == 0 {
+			ans.Error.Status = http.StatusBadGateway
+		}
 		return rpcError{ans.Error}
 	}
 	return json.Unmarshal(ans.Body, resp)
@@ -104,6 +112,9 @@ func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.
 			} else if ans.Body, err = json.Marshal(body); err != nil {
 				ans.Error = toAPIError(err)
 			}
+		}
+		if ans.Error != nil {
+			ans.Status = ans.Error.Status
 		}
 		if err := writeFrame(s, ans); err != nil {
 			s.Reset()
