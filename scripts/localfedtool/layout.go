@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/node"
+)
+
+// defaultMembers is the federation `up` lays out: three central voters, an NCB in Europe and one in
+// Africa, and two edges whose shard sets differ (and overlap), so that each edge holds some shards
+// and must search others on a peer.
+func defaultMembers() []node.MemberSpec {
+	return []node.MemberSpec{
+		{Name: "lyon-1", Role: config.RoleCentral, Shards: []string{"*"}},
+		{Name: "lyon-2", Role: config.RoleCentral, Shards: []string{"*"}},
+		{Name: "lyon-3", Role: config.RoleCentral, Shards: []string{"*"}},
+		{Name: "ncb-fr", Role: config.RoleNCB, Country: "FR", Shards: []string{"europe"}},
+		{Name: "ncb-ke", Role: config.RoleNCB, Country: "KE", Shards: []string{"africa"}},
+		{Name: "edge-cdg", Role: config.RoleEdge, Country: "FR", Shards: []string{"europe", "africa"}},
+		{Name: "edge-nbo", Role: config.RoleEdge, Country: "KE", Shards: []string{"africa", "mena"}},
+	}
+}
+
+// freePorts finds n distinct free TCP ports on loopback. Every listener stays open until all are
+// found, so the ports differ; another process may still take one before the node binds it, which
+// the node then reports in its log.
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// assignAddrs gives each member an HTTP address and a libp2p TCP address from ports (two per
+// member, in order).
+func assignAddrs(specs []node.MemberSpec, ports []int) error {
+	if len(ports) < 2*len(specs) {
+		return fmt.Errorf("%d ports for %d members: want two each", len(ports), len(specs))
+	}
+	for i := range specs {
+		specs[i].HTTPAddr = fmt.Sprintf("127.0.0.1:%d", ports[2*i])
+		specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", ports[2*i+1])}
+	}
+	return nil
+}
+
+// tuneFor sets what a drill needs in every member's config: the fault switch, a short
+// max_staleness and the log level.
+func tuneFor(s settings) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Federation.TestFaults = true
+		c.MaxStaleness = config.Duration{Duration: s.maxStaleness}
+		c.Log.Level = s.logLevel
+	}
+}
+
+// layOut writes a new federation under dir: keys, signed roster and configs.
+func layOut(dir string, s settings) error {
+	specs := defaultMembers()
+	ports, err := freePorts(2 * len(specs))
+	if err != nil {
+		return err
+	}
+	if err := assignAddrs(specs, ports); err != nil {
+		return err
+	}
+	if _, err := node.WriteFederation(dir, specs, tuneFor(s)); err != nil {
+		return fmt.Errorf("lay out federation in %s: %w", dir, err)
+	}
+	return nil
+}
