@@ -24,6 +24,7 @@ type message struct {
 	Role     string           `json:"role"` // the recipient role the sender addresses
 	Hit      *notify.Hit      `json:"hit,omitempty"`
 	Decision *notify.Decision `json:"decision,omitempty"`
+	Trace    *notify.Trace    `json:"trace,omitempty"`
 	// For a receipt carried back to the origin:
 	HitID    string    `json:"hit_id,omitempty"`
 	StoredAt time.Time `json:"stored_at,omitzero"`
@@ -127,6 +128,7 @@ func (n *Node) deliverOnce() {
 		}
 	}
 	n.deliverCarried()
+	n.deliverTraces()
 	decisions, err := n.hits.DecisionsOut()
 	if err != nil {
 		n.log.Error("reading decisions to deliver", "error", err)
@@ -219,6 +221,8 @@ func (n *Node) serveMessages() error {
 			}
 			n.audit.Append(audit.Entry{Agency: "member:" + e.Name, Action: "hit.received", ResultIDs: []string{m.Hit.ID, m.Hit.RecordID}, Outcome: "ok"})
 			return messageAnswer{StoredAt: at}, nil
+		case "trace":
+			return n.receiveTrace(e, m)
 		case "carry":
 			if m.Hit == nil {
 				return nil, errf(400, "bad_request", "hit missing")

@@ -174,3 +174,20 @@ func recordsN(n int, country string) []any {
 	}
 	return out
 }
+
+// recorder is an httptest.ResponseRecorder with a decode helper.
+type recorder struct{ *httptest.ResponseRecorder }
+
+func newRecorder() recorder { return recorder{httptest.NewRecorder()} }
+
+func (r recorder) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body.String(), err)
+	}
+}
+
+func newRequest(t *testing.T, method, path string, body []byte) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(method, path, bytes.NewReader(body))
+}

@@ -1,0 +1,82 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/notify"
+)
+
+func TestTraceOnOneNode(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	r := frRecord("FR-T1", "TR12345")
+	r.CountryOfManufacture = "AT"
+	tn.importLines(t, "fr", jsonLines(r))
+	var tr notify.Trace
+	a := tn.json(t, "wco", "POST", "/v1/traces", map[string]any{"record_id": "FR-T1", "last_import_country": "DE"})
+	a.decode(t, &tr)
+	if a.status != 201 || tr.Firearm.Make != "Glock" || len(tr.Recipients) != 3 || tr.Status != "open" {
+		t.Fatalf("create: %d %s", a.status, a.body)
+	}
+	if a := tn.json(t, "wco", "POST", "/v1/traces", map[string]any{"firearm": map[string]string{"serial": "X"}}); a.status != 400 {
+		t.Fatalf("trace without make: %d", a.status)
+	}
+	if a := tn.json(t, "fr", "POST", "/v1/traces/"+tr.ID+"/answer", map[string]string{"text": "not ours"}); a.status != 403 {
+		t.Fatalf("FR answering a trace sent to AT and DE: %d", a.status)
+	}
+	if a := tn.json(t, "de", "POST", "/v1/traces/"+tr.ID+"/answer", map[string]string{"text": "imported 2011 by Waffen Meier, Munich; sold 2014"}); a.status != 200 {
+		t.Fatalf("DE answer: %d %s", a.status, a.body)
+	}
+	tn.json(t, "wco", "GET", "/v1/traces/"+tr.ID, nil).decode(t, &tr)
+	if tr.Status != "answered" || len(tr.Answers) != 1 || tr.Answers[0].Country != "DE" {
+		t.Fatalf("after answer %+v", tr)
+	}
+	if a := tn.json(t, "wco", "POST", "/v1/traces/"+tr.ID+"/close", nil); a.status != 200 {
+		t.Fatalf("close: %d %s", a.status, a.body)
+	}
+	var list struct{ Traces []notify.Trace }
+	tn.json(t, "de", "GET", "/v1/traces?status=closed", nil).decode(t, &list)
+	if len(list.Traces) != 1 {
+		t.Fatalf("DE's list: %+v", list)
+	}
+}
+
+func TestFederationTraceRoutedAndAnswered(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	edge := fc.nodes["edge-cdg"]
+	var tr notify.Trace
+	req := traceRequest{Firearm: &notify.Firearm{Serial: "AK123", Make: "Izhmash", CountryOfManufacture: "KE"}, LastImportCountry: "FR"}
+	// Create through the handler's logic by calling the API in-process.
+	w := newRecorder()
+	body := mustJSON(req)
+	r := newRequest(t, "POST", "/v1/traces", body)
+	if err := edge.handleTraceCreate(w, r, auth.Principal{Agency: "FR-DOUANE", Country: "FR", Roles: []string{"searcher"}}); err != nil {
+		t.Fatal(err)
+	}
+	w.decode(t, &tr)
+	waitFor(t, 20*time.Second, func() bool {
+		got, err := edge.hits.GetTrace(tr.ID)
+		return err == nil && got.Receipts["gs"] != "" && got.Receipts["ncb:KE"] != "" && got.Receipts["ncb:FR"] != ""
+	})
+	// Kenya answers at its node; the answer reaches the origin and the General Secretariat.
+	ke := fc.nodes["ncb-ke"]
+	w = newRecorder()
+	r = newRequest(t, "POST", "/v1/traces/"+tr.ID+"/answer", mustJSON(map[string]string{"text": "exported 2009 to FR"}))
+	r.SetPathValue("id", tr.ID)
+	if err := ke.handleTraceAnswer(w, r, auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		got, err := edge.hits.GetTrace(tr.ID)
+		if err != nil || got.Status != notify.TraceAnswered {
+			return false
+		}
+		for _, name := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+			if g, err := fc.nodes[name].hits.GetTrace(tr.ID); err == nil && len(g.Answers) == 1 {
+				return true
+			}
+		}
+		return false
+	})
+}
