@@ -90,6 +90,12 @@ func TestImportSearchRecordsRoundTrip(t *testing.T) {
 	if code, out = run("hits", "decide", hitID, "confirmed", "--comment", "seized at CDG"); code != 0 || !strings.Contains(out, "confirmed") {
 		t.Fatalf("hits decide: exit %d\n%s", code, out)
 	}
+	if code, out = run("traces", "create", "--record", "FR-1", "--last-import", "DE"); code != 0 || !strings.Contains(out, "ncb:DE") {
+		t.Fatalf("traces create: exit %d\n%s", code, out)
+	}
+	if code, out = run("traces"); code != 0 || !strings.Contains(out, "Glock") {
+		t.Fatalf("traces: exit %d\n%s", code, out)
+	}
 	if code, out = run("audit", "tail", "-n", "5"); code != 0 || !strings.Contains(out, "search") {
 		t.Fatalf("audit tail: exit %d\n%s", code, out)
 	}
