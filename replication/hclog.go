@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -30,18 +31,22 @@ func newHCLogger(l *slog.Logger) hclog.Logger {
 type hclogWriter struct{ log *slog.Logger }
 
 func (w *hclogWriter) Write(p []byte) (int, error) {
-	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
-		level := slog.LevelInfo
-		switch {
-		case bytes.Contains(line, []byte("[ERROR]")):
-			level = slog.LevelError
-		case bytes.Contains(line, []byte("[WARN]")):
-			level = slog.LevelWarn
-		case bytes.Contains(line, []byte("[DEBUG]")), bytes.Contains(line, []byte("[TRACE]")):
-			level = slog.LevelDebug
-		}
-		w.log.Log(context.Background(), level, string(bytes.TrimSpace(line)))
+	// hclog writes one entry per call; a multi-line entry (an error with its causes) stays one record.
+	line := bytes.TrimSpace(p)
+	if len(line) == 0 {
+		return len(p), nil
 	}
+	level := slog.LevelInfo
+	switch {
+	case bytes.Contains(line, []byte("[ERROR]")):
+		level = slog.LevelError
+	case bytes.Contains(line, []byte("[WARN]")):
+		level = slog.LevelWarn
+	case bytes.Contains(line, []byte("[DEBUG]")), bytes.Contains(line, []byte("[TRACE]")):
+		level = slog.LevelDebug
+	}
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(string(line), "\n", " | ")), " ")
+	w.log.Log(context.Background(), level, msg)
 	return len(p), nil
 }
 
