@@ -30,19 +30,20 @@ type seenMember struct {
 	meta  []byte
 }
 
-// NotifyJoin records a member that joined (or came back).
-func (g *gossip) NotifyJoin(m *memberlist.Node) { g.record(m) }
+// NotifyJoin records a member that joined (or came back). The events say what happened; the
+// Node's own State field is not kept current by memberlist.
+func (g *gossip) NotifyJoin(m *memberlist.Node) { g.record(m, memberlist.StateAlive) }
 
 // NotifyLeave records a member that left or was declared dead.
-func (g *gossip) NotifyLeave(m *memberlist.Node) { g.record(m) }
+func (g *gossip) NotifyLeave(m *memberlist.Node) { g.record(m, memberlist.StateDead) }
 
 // NotifyUpdate records a member's new metadata.
-func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.record(m) }
+func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.record(m, memberlist.StateAlive) }
 
-func (g *gossip) record(m *memberlist.Node) {
+func (g *gossip) record(m *memberlist.Node, st memberlist.NodeStateType) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.seen[m.Name] = seenMember{state: m.State, meta: append([]byte(nil), m.Meta...)}
+	g.seen[m.Name] = seenMember{state: st, meta: append([]byte(nil), m.Meta...)}
 }
 
 func (g *gossip) snapshot() map[string]seenMember {

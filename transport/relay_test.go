@@ -54,9 +54,15 @@ func TestEdgeReachableOnlyThroughCentralRelay(t *testing.T) {
 	waitFor(t, 10*time.Second, "edge to reconnect to the relay and reserve again", func() bool {
 		return edge.host.Connected(central.ident.ID) && slices.Contains(edge.host.Reservations(), central.ident.ID)
 	})
-	if _, err := roundTrip(ctx, ncb, edge, []byte("after the relay link dropped")); err != nil {
-		t.Fatalf("round trip after re-reservation: %v", err)
-	}
+	// The dialer may hold a stale circuit for a moment after the relay link dropped: the edge must
+	// become reachable again, not necessarily on the first try.
+	var lastErr error
+	waitFor(t, 15*time.Second, "a round trip through the relay after re-reservation", func() bool {
+		rctx, rcancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer rcancel()
+		_, lastErr = roundTrip(rctx, ncb, edge, []byte("after the relay link dropped"))
+		return lastErr == nil
+	})
 }
 
 // Without a reservation the relay cannot reach the edge, so the dial fails: the relayed path in the
