@@ -50,6 +50,28 @@ func (a *queryAttrs) makeTag() uint32 {
 	return uint32(makeTag(a.make))
 }
 
+// maxBits is the most the query's fields can add to any record's evidence.
+func (a *queryAttrs) maxBits() float64 {
+	b := 0.0
+	if a.make != none && a.make != unseen {
+		b += bitsMakeAgree
+	}
+	switch {
+	case a.calibre == none:
+	case a.calibre != unseen:
+		b += bitsCalibreAgree
+	default:
+		b += bitsCalibreClose
+	}
+	if a.hasType {
+		b += bitsTypeAgree
+	}
+	if a.model != "" {
+		b += bitsModelAgree
+	}
+	return b
+}
+
 func lookupOr(in *interner, s string) uint32 {
 	if id, ok := in.lookup(s); ok {
 		return id
@@ -70,7 +92,7 @@ type attrEvidence struct {
 // either side are no evidence either way.
 func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
 	t := &ix.recs
-	r := &t.rec[slot].attrs
+	r := &t.rec.at(slot).attrs
 	var ev attrEvidence
 	switch {
 	case q.make == none:

@@ -10,11 +10,12 @@ const (
 	auxToken    = 'T'
 )
 
-// auxHash hashes one auxiliary key: a kind byte and a skeleton.
+// auxHash hashes one auxiliary key: a kind byte and a skeleton. Its low bit is clear (the
+// auxiliary index uses no flag).
 func auxHash(kind byte, skel []byte) uint32 {
 	var buf [maxSerialLen + 1]byte
 	b := append(append(buf[:0], kind), skel...)
-	return variantHash(b)
+	return uint32(hash64(b)) &^ 1
 }
 
 // span is a part of a normal form, [lo, hi).
@@ -68,7 +69,7 @@ func appendAuxKeys(dst []uint32, norm []byte) []uint32 {
 
 // embeddedMatch reports whether serial id, stripped of its embedded letters, has skeleton want.
 func (ix *Index) embeddedMatch(id uint32, want []byte) bool {
-	if ix.ser.rec[id].n == 0 {
+	if ix.ser.rec.at(id).n == 0 {
 		return false
 	}
 	norm := ix.ser.norm(id)
@@ -86,7 +87,7 @@ func strippedSkeleton(norm []byte) []byte {
 // tokenMatch returns the part of serial id that is left, once a token (or one at each end) is
 // dropped, with skeleton want, and how many tokens were dropped; nil when there is none.
 func (ix *Index) tokenMatch(id uint32, want []byte) ([]byte, int) {
-	if ix.ser.rec[id].n == 0 {
+	if ix.ser.rec.at(id).n == 0 {
 		return nil, 0
 	}
 	norm := ix.ser.norm(id)

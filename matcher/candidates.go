@@ -7,13 +7,15 @@ import (
 
 // Bounds on candidate generation, chosen on the evaluation suite (see DESIGN.md).
 const (
-	minKnownFuzzy = 4      // read characters a query needs before edits are tried at all
-	minKnownTwo   = 5      // ... before two edits are tried
-	minKnownWild  = 3      // ... before a pattern with '?' or '*' is searched
-	minKnownNoise = 5      // ... before prefix or suffix tokens are added or dropped
-	maxNoiseExtra = 6      // longest prefix or suffix token that may be added or dropped
-	maxWalkNodes  = 400000 // trie nodes a wildcard walk may visit
-	maxWildGroups = 20000  // groups a wildcard walk may report
+	minKnownFuzzy   = 4      // read characters a query needs before edits are tried at all
+	minKnownTwo     = 5      // ... before two edits are tried
+	minKnownWild    = 3      // ... before a pattern with '?' or '*' is searched
+	minKnownNoise   = 5      // ... before prefix or suffix tokens are added or dropped
+	maxNoiseExtra   = 6      // longest prefix or suffix token that may be added or dropped
+	maxFuzzyLen     = 40     // longest pattern the wildcard tier searches
+	maxWildScan     = 400000 // groups a wildcard search may look at
+	maxWildGroups   = 20000  // groups a wildcard search may report
+	maxWildPrefixes = 27     // prefixes a '?' in a pattern's fixed end may expand into
 )
 
 // queryInfo is the normalised query serial and what the tiers need to know about it.
@@ -63,11 +65,19 @@ func editBudget(known int) int {
 }
 
 // generate collects into sc.cands every record whose serial or other serial matches the query, one
-// candidate per record with its best serial match.
+// candidate per record with its best serial match, except those two edits away from a query
+// without wildcards: those come from secondEdit, which Search runs only when they could still
+// rank (see collect).
 func (ix *Index) generate(qi *queryInfo, sc *scratch) {
 	if !qi.wild() {
+		if qi.known >= minKnownNoise {
+			sc.subs = droppedTokens(qi, sc.subs[:0])
+		}
+		ix.warm(qi, sc)
 		ix.exactTier(qi, sc)
-		ix.editTier(qi, sc, editBudget(qi.known))
+		if k := editBudget(qi.known); k > 0 {
+			ix.editTier(qi, sc, 1, qi.qskel, flagOneDel)
+		}
 		if qi.known >= minKnownNoise {
 			ix.noiseTier(qi, sc)
 		}
@@ -77,15 +87,43 @@ func (ix *Index) generate(qi *queryInfo, sc *scratch) {
 		return
 	}
 	if qi.stars == 0 && qi.unread <= maxDeletions {
-		ix.editTier(qi, sc, min(editBudget(qi.known), maxDeletions-qi.unread))
+		k := min(editBudget(qi.known), maxDeletions-qi.unread)
+		q0 := make([]byte, 0, len(qi.qskel))
+		for _, c := range qi.qskel {
+			if c != '?' {
+				q0 = append(q0, c)
+			}
+		}
+		accept := uint32(flagAnyDel)
+		if qi.unread+k <= 1 {
+			accept = flagOneDel
+		}
+		ix.editTier(qi, sc, k, q0, accept)
 		return
 	}
 	ix.walkTier(qi, sc)
 }
 
+// warm reads the first memory the exact and noise tiers of a query without wildcards will read
+// (hash slots, groups, auxiliary buckets) in one pass of independent loads. Each of those tiers
+// starts with a cache miss into a table of tens of megabytes; taken one after another they
+// were a fifth of an exact query's time.
+func (ix *Index) warm(qi *queryInfo, sc *scratch) {
+	t := ix.groups.touch(qi.qskel)
+	for _, sub := range sc.subs {
+		var buf [maxSerialLen]byte
+		t += ix.groups.touch(appendSkeleton(buf[:0], sub))
+	}
+	t += ix.aux.touch(auxHash(auxEmbedded, qi.qskel))
+	if qi.known >= minKnownNoise {
+		t += ix.aux.touch(auxHash(auxToken, qi.qskel))
+	}
+	sc.touch += t
+}
+
 // offer adds a serial match to the candidates, keeping the better one per record.
 func (ix *Index) offer(sc *scratch, m serialMatch) {
-	slot := ix.ser.rec[m.id].slot
+	slot := ix.ser.rec.at(m.id).slot
 	if i, ok := sc.slots.get(slot); ok {
 		if better(&m, &sc.cands[i].m) {
 			sc.cands[i].m = m
@@ -109,17 +147,25 @@ func better(a, b *serialMatch) bool {
 // offerGroup verifies every serial of group g against the query and offers the matches that stay
 // within maxEdits.
 func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) {
-	filter := maxEdits > 0 && qi.makeTag != anyMake && ix.groups.rec[g].tag == anyMake
-	for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
-		if filter && !tagMatches(uint32(makeTag(ix.recs.rec[ix.ser.rec[id].slot].make)), qi.makeTag) {
+	filter := maxEdits > 0 && qi.makeTag != anyMake && ix.groups.rec.at(g).tag == anyMake
+	for id := ix.groups.rec.at(g).head; id != noSerial; {
+		sr := ix.ser.rec.at(id)
+		cur := id
+		id = sr.nextInG
+		if filter && !tagMatches(uint32(sr.tag), qi.makeTag) {
 			continue // a short serial many makers use: only the query's make is worth aligning
 		}
-		norm := ix.ser.norm(id)
-		a := align(norm, qi.qn)
+		norm := ix.ser.norm(cur)
+		var a alignment
+		if maxEdits == 0 && qi.stars == 0 {
+			a = alignSameSkeleton(norm, qi.qn)
+		} else {
+			a = align(norm, qi.qn)
+		}
 		if a.edits > maxEdits {
 			continue
 		}
-		m := serialMatch{id: id, known: qi.known, confusions: a.confusions, edits: a.edits,
+		m := serialMatch{id: cur, known: qi.known, confusions: a.confusions, edits: a.edits,
 			unread: qi.unread, stars: qi.stars}
 		switch {
 		case a.edits > 0:
@@ -138,145 +184,84 @@ func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) 
 	}
 }
 
+// Values of scratch.groups: a group verified in full, or the skeleton distance of one checked and
+// left for a wider search.
+const groupOffered = -1
+
+// acceptPlain is the accept mask of the auxiliary index, whose keys carry no flag.
+const acceptPlain = flagOneDel
+
 // exactTier offers the serials whose skeleton equals the query's, and those equal once letters
-// embedded between digits are ignored on either side. It reports whether some serial's skeleton
-// equals the query's.
-func (ix *Index) exactTier(qi *queryInfo, sc *scratch) (found bool) {
-	if g := ix.groups.lookup(qi.qskel); g != 0 && ix.groups.rec[g].live > 0 {
-		sc.groups.put(g, 0)
+// embedded between digits are ignored on either side.
+func (ix *Index) exactTier(qi *queryInfo, sc *scratch) {
+	if g := ix.groups.lookup(qi.qskel); g != 0 && ix.groups.rec.at(g).live > 0 {
+		sc.groups.put(g, groupOffered)
 		ix.offerGroup(qi, sc, g, 0)
-		found = true
 	}
 	embeddedGroup := func(g uint32, known int) {
-		for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
+		for id := ix.groups.rec.at(g).head; id != noSerial; id = ix.ser.rec.at(id).nextInG {
 			ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: known})
 		}
 	}
 	embeddedAux := func(want []byte) {
-		ix.aux.lookup(auxHash(auxEmbedded, want), func(id, _ uint32) {
+		sc.vals = ix.aux.lookup(sc.vals[:0], auxHash(auxEmbedded, want), acceptPlain)
+		for _, id := range sc.vals {
 			if ix.embeddedMatch(id, want) {
 				ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: len(want)})
 			}
-		})
+		}
 	}
-	embeddedAux(qi.qskel)
+	// What is matched with letters ignored must keep enough significant characters: "2HPG12"
+	// without its letters is "212", which dozens of import marks carry.
+	if len(qi.qskel) >= minKnownFuzzy {
+		embeddedAux(qi.qskel)
+	}
 	if hasEmbedded(qi.qn) {
-		qs := strippedSkeleton(qi.qn)
-		if g := ix.groups.lookup(qs); g != 0 {
-			embeddedGroup(g, len(qs))
-		}
-		embeddedAux(qs)
-	}
-	return found
-}
-
-// editTier offers the serials within k edits of the query (beyond its '?'s) through the deletion
-// index: every deletion variant of the query skeleton (with its '?'s deleted) is looked up, and
-// each group found is checked with a banded alignment before its serials are verified in full.
-func (ix *Index) editTier(qi *queryInfo, sc *scratch, k int) {
-	if k == 0 && !qi.wild() {
-		return
-	}
-	q0 := qi.qskel
-	if qi.unread > 0 {
-		q0 = make([]byte, 0, len(qi.qskel))
-		for _, c := range qi.qskel {
-			if c != '?' {
-				q0 = append(q0, c)
+		if qs := strippedSkeleton(qi.qn); len(qs) >= minKnownFuzzy {
+			if g := ix.groups.lookup(qs); g != 0 {
+				embeddedGroup(g, len(qs))
 			}
+			embeddedAux(qs)
 		}
 	}
-	if len(q0) > maxDeletionLen {
-		return
-	}
-	if !sc.pt.compile(qi.qskel) {
-		return
-	}
-	sc.hashes = appendVariants(sc.hashes[:0], q0, k)
-	sc.probes += len(sc.hashes)
-	for _, h := range sc.hashes {
-		ix.del.lookup(h, func(g, meta uint32) {
-			sc.matched++
-			if !tagMatches(meta, qi.makeTag) {
-				return // another make's serial: it could only rank below this make's
-			}
-			if _, seen := sc.groups.get(g); seen || ix.groups.rec[g].live == 0 {
-				return
-			}
-			sc.groups.put(g, 0)
-			sc.checked++
-			if sc.pt.osa(ix.groups.skel(g)) <= k {
-				sc.verified++
-				ix.offerGroup(qi, sc, g, k)
-			}
-		})
-	}
-}
-
-// walkTier offers the serials matching a pattern with '*' (or many '?') by walking the trie that
-// reads the pattern from its longer fixed end: the forward trie for "AB12*", the reverse one for
-// "*3456".
-func (ix *Index) walkTier(qi *queryInfo, sc *scratch) {
-	p := qi.qskel
-	lead, trail := 0, 0
-	for lead < len(p) && p[lead] != '*' {
-		lead++
-	}
-	for trail < len(p) && p[len(p)-1-trail] != '*' {
-		trail++
-	}
-	t := &ix.fwd
-	if trail > lead {
-		t = &ix.rev
-		p = appendReversed(make([]byte, 0, len(p)), p)
-	}
-	found := 0
-	sc.w.maxNodes = maxWalkNodes
-	sc.w.walk(t, p, 0, func(g uint32, _ int) {
-		if found >= maxWildGroups || ix.groups.rec[g].live == 0 {
-			return
-		}
-		if _, seen := sc.groups.get(g); seen {
-			return
-		}
-		sc.groups.put(g, 0)
-		found++
-		ix.offerGroup(qi, sc, g, 0)
-	})
 }
 
 // noiseTier offers serials that match once a prefix or suffix token is dropped from the query
 // (an import mark read as part of the serial) or added to it (a maker's prefix the officer left
 // out). A token is a run of letters or of digits, or a part between separators as typed.
 func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
-	for _, sub := range droppedTokens(qi) {
-		if len(sub) < minKnownFuzzy {
+	for _, sub := range sc.subs {
+		var buf [maxSerialLen]byte
+		skel := appendSkeleton(buf[:0], sub)
+		if len(skel) < minKnownFuzzy {
+			// What is left must have enough significant characters: "NJ0532" without "NJ" is
+			// "532" to the skeleton, which dozens of import marks carry.
 			continue
 		}
-		g := ix.groups.lookup(appendSkeleton(nil, sub))
+		g := ix.groups.lookup(skel)
 		if g == 0 {
 			continue
 		}
-		for id := ix.groups.rec[g].head; id != noSerial; id = ix.ser.rec[id].nextInG {
+		for id := ix.groups.rec.at(g).head; id != noSerial; id = ix.ser.rec.at(id).nextInG {
 			a := align(ix.ser.norm(id), sub)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: len(sub), noise: 1,
 				confusions: a.confusions, edits: a.edits})
 		}
 	}
 	// The record has a token the query lacks.
-	ix.aux.lookup(auxHash(auxToken, qi.qskel), func(id, _ uint32) {
+	sc.vals = ix.aux.lookup(sc.vals[:0], auxHash(auxToken, qi.qskel), acceptPlain)
+	for _, id := range sc.vals {
 		if part, dropped := ix.tokenMatch(id, qi.qskel); part != nil {
 			a := align(part, qi.qn)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: dropped,
 				confusions: a.confusions, edits: a.edits})
 		}
-	})
+	}
 }
 
 // droppedTokens returns the query without its first token and without its last one, by letter and
 // digit runs and by the separators as typed.
-func droppedTokens(qi *queryInfo) [][]byte {
-	var subs [][]byte
+func droppedTokens(qi *queryInfo, subs [][]byte) [][]byte {
 	addSub := func(s []byte) {
 		for _, x := range subs {
 			if string(x) == string(s) {

@@ -8,71 +8,102 @@ import "slices"
 const maxDeletions = 2
 
 // maxDeletionLen bounds the skeletons the deletion index holds (a skeleton of n characters has
-// about n*n/2 variants); longer ones are left to the exact tiers and the tries.
+// about n*n/2 variants); longer ones are left to the exact tiers and the wildcard index.
 const maxDeletionLen = 24
 
-// variantHash hashes a deletion variant. FNV-1a over at most maxFuzzyLen bytes, then mixed so the
-// top bits (the directory) are as good as the low ones.
-func variantHash(b []byte) uint32 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+// maxVariants is the most variants appendVariants returns for a string of maxDeletionLen.
+const maxVariants = 1 + maxDeletionLen + maxDeletionLen*(maxDeletionLen-1)/2
+
+// maxIndexedGroup bounds the group ids the deletion index can hold (26 bits beside a 6-bit make
+// tag). Groups past it, which would take 67 million distinct skeletons, are found by the exact
+// tiers only.
+const maxIndexedGroup = 1<<26 - 1
+
+// Keys of the deletion index: the hash of a variant with its low bit set when the variant deletes
+// two characters. Two skeletons within one edit share a variant that deletes at most one
+// character from each, so a search for one edit accepts only keys with the bit clear and skips
+// most of what the index holds for two.
+const (
+	flagOneDel   = 1 // accept mask: variants of zero or one deletion
+	flagTwoDel   = 2 // accept mask: variants of two deletions
+	flagAnyDel   = flagOneDel | flagTwoDel
+	twoDelKeyBit = 1
+)
+
+// variantPrime is the base of the polynomial hash that lets every deletion variant of a string be
+// hashed in constant time from prefix hashes, without building the variant.
+const variantPrime = 0x100000001b3
+
+// mixVariant finishes a polynomial hash of a string of length n into a key with its low bit clear.
+func mixVariant(h uint64, n int) uint32 {
+	h ^= uint64(n) * 0x9e3779b97f4a7c15
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 32
-	return uint32(h)
+	return uint32(h) &^ 1
 }
 
-// appendVariants appends the hashes of every string made by deleting up to k characters of s,
-// without duplicates: s itself, then the one-deletion variants, then the two-deletion ones.
-// Deleting one character of a run gives the same string whichever goes, so only the first of
-// each run is deleted.
-func appendVariants(dst []uint32, s []byte, k int) []uint32 {
-	dst = append(dst, variantHash(s))
-	if k == 0 || len(s) <= 1 {
-		return dst
+// appendVariants appends the keys of every string made by deleting up to k (at most 2) characters
+// of s (at most maxDeletionLen long): s itself, then the one-deletion variants, then from index
+// level2 on the two-deletion ones (with twoDelKeyBit set). Deleting one character of a run gives
+// the same string whichever goes, so only the first of each run is deleted; the two-deletion
+// variants can still repeat (deleting either "12" of "1212" leaves "12"), which dedup removes
+// (a query probes each key once; the index keeps the 1.3% duplicates rather than sort every
+// skeleton's variants).
+func appendVariants(dst []uint32, s []byte, k int, dedup bool) (out []uint32, level2 int) {
+	n := len(s)
+	var pre, pw [maxDeletionLen + 2]uint64
+	pw[0] = 1
+	for i, c := range s {
+		pre[i+1] = pre[i]*variantPrime + uint64(c) + 1
+		pw[i+1] = pw[i] * variantPrime
 	}
-	var buf [maxFuzzyLen]byte
+	sub := func(a, b int) uint64 { return pre[b] - pre[a]*pw[b-a] }
+	dst = append(dst, mixVariant(pre[n], n))
+	if k == 0 || n <= 1 {
+		return dst, len(dst)
+	}
 	for i := range s {
 		if i > 0 && s[i] == s[i-1] {
 			continue
 		}
-		dst = append(dst, variantHash(append(append(buf[:0], s[:i]...), s[i+1:]...)))
+		dst = append(dst, mixVariant(pre[i]*pw[n-1-i]+sub(i+1, n), n-1))
 	}
-	level2 := len(dst) // one-deletion variants are distinct: only runs collide, and those were skipped
-	if k < 2 || len(s) <= 2 {
-		return dst
+	level2 = len(dst) // one-deletion variants are distinct: only runs collide, and those were skipped
+	if k < 2 || n <= 2 {
+		return dst, level2
 	}
 	for i := range s {
 		if i > 0 && s[i] == s[i-1] {
 			continue
 		}
-		v := append(append(buf[:0], s[:i]...), s[i+1:]...)
-		var buf2 [maxFuzzyLen]byte
-		for j := i; j < len(v); j++ {
-			if j > i && v[j] == v[j-1] {
+		for j := i + 1; j < n; j++ {
+			if j > i+1 && s[j] == s[j-1] {
 				continue
 			}
-			dst = append(dst, variantHash(append(append(buf2[:0], v[:j]...), v[j+1:]...)))
+			h := pre[i]*pw[n-2-i] + sub(i+1, j)*pw[n-1-j] + sub(j+1, n)
+			dst = append(dst, mixVariant(h, n-2)|twoDelKeyBit)
 		}
+	}
+	if !dedup {
+		return dst, level2
 	}
 	tail := dst[level2:]
 	slices.Sort(tail)
-	return dst[:level2+len(slices.Compact(tail))]
+	return dst[:level2+len(slices.Compact(tail))], level2
 }
 
-// The metadata of a deletion-index entry is the make tag of its group: 1 to 62 for the one make
-// its serials' records carry (a hash of it), anyMake when they carry several or none. A query that names a make looks for misread serials among
+// The metadata of a deletion-index entry is a make tag: 1 to 62 for a make (a hash of it),
+// anyMake for records without one. A group is entered under the tag of every make its serials'
+// records carry (see Index.claimTag). A query that names a make looks for misread serials among
 // that make only (another make's record ranks below every record of the query's make, and can
-// never be a HIT), and the tag lets it skip the others without touching their groups: at 1.4M
-// records this checks about five times fewer groups. Serials of other makes are still found by
-// the exact tiers, for REVIEW.
+// never be a HIT), and the tag lets it skip the others without touching their groups. Serials of
+// other makes are still found by the exact tiers, for REVIEW.
 const (
-	deletionMetaBits = 6
-	anyMake          = 63
-	noTag            = 0 // a group with no serial yet
+	anyMake   = 63
+	noTag     = 0  // a group with no serial yet, or not yet in the fuzzy indexes
+	multiTags = 64 // groupRec.itag of a group entered under several tags
+	tagBits   = 26
 )
 
 // makeTag is the tag of an interned make; a record without a make matches every query.
@@ -83,7 +114,8 @@ func makeTag(mk uint32) uint8 {
 	return uint8(1 + hash32(mk)%62)
 }
 
-// joinTag is the tag of a group after a serial with tag t joins it.
+// joinTag is the tag of a group after a serial with tag t joins it: the one make tag its serials
+// share, or anyMake once they differ.
 func joinTag(cur, t uint8) uint8 {
 	if cur == noTag || cur == t {
 		return t
@@ -94,16 +126,17 @@ func joinTag(cur, t uint8) uint8 {
 // tagMatches reports whether an entry with tag e may hold a record of the query's make tag q.
 func tagMatches(e, q uint32) bool { return e == q || e == anyMake || q == anyMake }
 
-// deletionKeys appends the deletion-index keys of a skeleton and their metadata (tag is the
-// group's make tag): its variants when it is short enough to have few, none otherwise.
-func deletionKeys(dst []uint32, meta []uint8, skel []byte, tag uint8) ([]uint32, []uint8) {
-	if len(skel) == 0 || len(skel) > maxDeletionLen {
-		return dst, meta
+// appendDeletionEntries appends the deletion-index entries (key<<32 | tag<<26 | group) of group g
+// with skeleton skel and make tag tag: one per variant, none for a skeleton too long to have few.
+func appendDeletionEntries(dst []uint64, skel []byte, g uint32, tag uint8) []uint64 {
+	if len(skel) == 0 || len(skel) > maxDeletionLen || g > maxIndexedGroup {
+		return dst
 	}
-	start := len(dst)
-	dst = appendVariants(dst, skel, maxDeletions)
-	for range len(dst) - start {
-		meta = append(meta, tag)
+	var buf [maxVariants]uint32
+	keys, _ := appendVariants(buf[:0], skel, maxDeletions, false)
+	v := uint64(tag)<<tagBits | uint64(g)
+	for _, k := range keys {
+		dst = append(dst, uint64(k)<<32|v)
 	}
-	return dst, meta
+	return dst
 }

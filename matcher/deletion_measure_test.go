@@ -25,7 +25,7 @@ func TestMeasureDeletion(t *testing.T) {
 	var entries []uint64
 	var hs []uint32
 	for g, s := range skels {
-		hs = appendVariants(hs[:0], s, 2)
+		hs, _ = appendVariants(hs[:0], s, 2, true)
 		for _, h := range hs {
 			entries = append(entries, uint64(h)<<32|uint64(g))
 		}
@@ -49,7 +49,7 @@ func TestMeasureDeletion(t *testing.T) {
 			p := appendSkeleton(nil, normalize(nil, q, true))
 			st := time.Now()
 			seen := map[uint32]bool{}
-			vs := appendVariants(nil, p, k)
+			vs, _ := appendVariants(nil, p, k, true)
 			for _, h := range vs {
 				lookup(h, func(g uint32) {
 					if seen[g] {

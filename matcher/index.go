@@ -51,11 +51,21 @@ type Index struct {
 	recs   recordTable // records by slot, with their interned attributes
 	ser    serialTable // every serial and other serial, normalised
 	groups groupTable  // distinct skeletons, each with its serials
-	del    multimap    // deletion variants of skeletons -> groups (edit tier)
-	aux    multimap    // embedded-letter and token-dropped forms -> serials (see aux.go)
-	fwd    trie        // skeletons, for patterns with '*'
-	rev    trie        // reversed skeletons, for patterns that start with '*'
-	bulk   bool        // PutMany in progress: fuzzy structures are rebuilt at the end
+	del    hashIndex   // deletion variants of skeletons -> make tag and group (edit tier)
+	aux    hashIndex   // embedded-letter and token-dropped forms -> serials (see aux.go)
+	fwd    skelIndex   // groups in skeleton order, for patterns with '*'
+	rev    skelIndex   // groups in reversed-skeleton order, for patterns that start with '*'
+
+	// multi holds, for each group whose serials carry several make tags, the set of tags its
+	// deletion entries were entered under (bit t for tag t); see claimTag.
+	multi map[uint32]uint64
+
+	// bulk is set while PutMany defers the fuzzy indexes' entries to flush; pending lists the
+	// groups to enter (group<<8 | first<<7 | tag) and pendingAux the auxiliary entries.
+	bulk       bool
+	pending    []uint64
+	pendingN   int
+	pendingAux []uint64
 }
 
 // New returns an empty index that resolves makes, calibres and types through ref (which may be
@@ -64,9 +74,11 @@ func New(ref Reference, opts Options) *Index {
 	if ref == nil {
 		ref = noReference{}
 	}
-	ix := &Index{ref: ref, opts: opts.withDefaults()}
+	ix := &Index{ref: ref, opts: opts.withDefaults(), multi: map[uint32]uint64{}}
 	ix.recs.init()
 	ix.groups.init()
+	ix.del.init()
+	ix.aux.init()
 	ix.fwd.init()
 	ix.rev.init()
 	return ix
@@ -78,42 +90,37 @@ func (ix *Index) Options() Options { return ix.opts }
 // Len returns the number of records in the index.
 func (ix *Index) Len() int { return ix.recs.live }
 
-// Put adds e, or replaces the record with the same Key. It costs a few microseconds, except that
-// every so often (after about an eighth of the index has been added since the last bulk build) it
-// rebuilds the edit tier, which takes about as long as PutMany of the whole index.
+// Put adds e, or replaces the record with the same Key. It costs a few microseconds, the same at
+// any index size: the fuzzy indexes take its entries in small buffers and merge their runs a
+// bounded amount per write (see tiers), so no Put ever pays for a rebuild.
 func (ix *Index) Put(e Entry) {
-	ix.put(e)
-	if !ix.bulk && ix.del.extraN+ix.aux.extraN > max(1<<20, (len(ix.del.ent)+len(ix.aux.ent))/8) {
-		ix.rebuild()
-	}
+	ix.put(&e)
+	ix.settle()
 }
 
-func (ix *Index) put(e Entry) {
+// settle advances the fuzzy indexes' merges by what the last write added to them.
+func (ix *Index) settle() {
+	ix.del.settle()
+	ix.aux.settle()
+	ix.fwd.settle()
+	ix.rev.settle()
+}
+
+// put adds or replaces one record; with ix.bulk its fuzzy entries wait for flush.
+func (ix *Index) put(e *Entry) {
 	if slot, ok := ix.recs.lookup(e.Key); ok {
+		if ix.sameSerials(slot, e) {
+			ix.recs.setAttrs(slot, e, ix.ref)
+			return
+		}
 		ix.remove(slot)
 	}
 	slot := ix.recs.add(e, ix.ref)
-	ix.addSerial(slot, e.Serial, false)
+	tag := makeTag(ix.recs.rec.at(slot).make)
+	ix.addSerial(slot, e.Serial, false, tag)
 	for _, s := range e.OtherSerials {
-		ix.addSerial(slot, s, true)
+		ix.addSerial(slot, s, true, tag)
 	}
-}
-
-// PutMany adds or replaces every entry, as Put would one by one, but builds the fuzzy structures
-// once at the end when the batch is large: this is how a restarted node loads its records.
-func (ix *Index) PutMany(es []Entry) {
-	if len(es) < max(1024, ix.Len()/8) {
-		for i := range es {
-			ix.Put(es[i])
-		}
-		return
-	}
-	ix.bulk = true
-	for i := range es {
-		ix.put(es[i])
-	}
-	ix.bulk = false
-	ix.rebuild()
 }
 
 // Delete removes the record with the given key; deleting an absent key does nothing.
@@ -123,10 +130,41 @@ func (ix *Index) Delete(key string) {
 	}
 }
 
+// sameSerials reports whether e carries exactly the serials the record in slot has, under the
+// same make tag: then a Put only replaces its attributes (records are rewritten far more often
+// than their serials change).
+func (ix *Index) sameSerials(slot uint32, e *Entry) bool {
+	a := ix.recs.cache.resolve(&ix.recs, ix.ref, e)
+	tag := makeTag(a.make)
+	// The chain holds the serials newest first: other serials in reverse, then the frame's.
+	id := ix.recs.rec.at(slot).first
+	var buf [maxSerialLen]byte
+	for i := len(e.OtherSerials); i >= 0; i-- {
+		raw, other := e.Serial, false
+		if i > 0 {
+			raw, other = e.OtherSerials[i-1], true
+		}
+		norm := normalize(buf[:0], raw, false)
+		if len(norm) == 0 {
+			continue
+		}
+		norm = norm[:min(len(norm), maxSerialLen)]
+		if id == noSerial {
+			return false
+		}
+		r := ix.ser.rec.at(id)
+		if r.tag != tag || r.other != other || string(ix.ser.norm(id)) != string(norm) {
+			return false
+		}
+		id = r.nextInR
+	}
+	return id == noSerial
+}
+
 // addSerial normalises one serial of the record in slot and links it into its group, creating and
 // indexing the group when its skeleton is new. Serials that normalise to nothing (no letter or
 // digit) cannot be matched and are skipped.
-func (ix *Index) addSerial(slot uint32, raw string, other bool) {
+func (ix *Index) addSerial(slot uint32, raw string, other bool, tag uint8) {
 	var buf [maxSerialLen]byte
 	norm := normalize(buf[:0], raw, false)
 	if len(norm) == 0 {
@@ -135,72 +173,102 @@ func (ix *Index) addSerial(slot uint32, raw string, other bool) {
 	norm = norm[:min(len(norm), maxSerialLen)]
 	var sbuf [maxSerialLen]byte
 	skel := appendSkeleton(sbuf[:0], norm)
-	id := ix.ser.add(slot, norm, other)
-	ix.ser.rec[id].nextInR = ix.recs.rec[slot].first
-	ix.recs.rec[slot].first = id
-	g, created := ix.groups.intern(skel)
-	old := ix.groups.rec[g].tag
-	ix.groups.rec[g].tag = joinTag(old, makeTag(ix.recs.rec[slot].make))
-	grew := !created && ix.groups.rec[g].tag != old
-	ix.ser.rec[id].group = g
-	ix.ser.rec[id].nextInG = ix.groups.rec[g].head
-	ix.groups.rec[g].head = id
-	ix.groups.rec[g].live++
-	if ix.bulk {
-		return
-	}
-	if created {
-		ix.indexGroup(g)
-	} else if grew {
-		ix.retagGroup(g)
-	}
+	id := ix.ser.add(slot, norm, other, tag)
+	sr := ix.ser.rec.at(id)
+	rr := ix.recs.rec.at(slot)
+	sr.nextInR = rr.first
+	rr.first = id
+	g, _ := ix.groups.intern(skel)
+	gr := ix.groups.rec.at(g)
+	gr.tag = joinTag(gr.tag, tag)
+	sr.group = g
+	sr.nextInG = gr.head
+	gr.head = id
+	gr.live++
 	var keys [8]uint32
-	ix.aux.add(id, appendAuxKeys(keys[:0], norm), nil)
-}
-
-// indexGroup enters a new group in the fuzzy structures.
-func (ix *Index) indexGroup(g uint32) {
-	skel := ix.groups.skel(g)
-	var keys [512]uint32
-	var meta [512]uint8
-	k, m := deletionKeys(keys[:0], meta[:0], skel, ix.groups.rec[g].tag)
-	ix.del.add(g, k, m)
-	if len(skel) <= maxFuzzyLen {
-		ix.fwd.group[ix.fwd.insert(skel)] = g
-		var rb [maxFuzzyLen]byte
-		ix.rev.group[ix.rev.insert(appendReversed(rb[:0], skel))] = g
-	}
-}
-
-// retagGroup spreads group g's new make tag (anyMake: OR-ing it in sets every bit) to its
-// deletion-index entries.
-func (ix *Index) retagGroup(g uint32) {
-	if len(ix.groups.skel(g)) > maxDeletionLen {
+	aux := appendAuxKeys(keys[:0], norm)
+	enter, first := ix.claimTag(g, tag)
+	if ix.bulk {
+		if enter {
+			p := uint64(g)<<8 | uint64(tag)
+			if first {
+				p |= 128
+			}
+			ix.pending = append(ix.pending, p)
+			ix.pendingN += 2 * len(skel) * len(skel) / 3
+		}
+		for _, k := range aux {
+			ix.pendingAux = append(ix.pendingAux, uint64(k)<<32|uint64(id))
+		}
 		return
 	}
-	var keys [512]uint32
-	k := appendVariants(keys[:0], ix.groups.skel(g), maxDeletions)
-	for _, h := range k {
-		ix.del.orMeta(h, g, ix.groups.rec[g].tag)
+	if enter {
+		ix.indexGroup(g, tag, first)
+	}
+	for _, k := range aux {
+		ix.aux.add(k, id)
 	}
 }
 
-// remove takes the record in slot out of its groups and frees the slot. Emptied groups stay in the
-// fuzzy structures (searches skip them) until the next rebuild.
-func (ix *Index) remove(slot uint32) {
-	for id := ix.recs.rec[slot].first; id != noSerial; {
-		next := ix.ser.rec[id].nextInR
-		g := ix.ser.rec[id].group
-		if ix.groups.rec[g].head == id {
-			ix.groups.rec[g].head = ix.ser.rec[id].nextInG
-		} else {
-			p := ix.groups.rec[g].head
-			for ix.ser.rec[p].nextInG != id {
-				p = ix.ser.rec[p].nextInG
-			}
-			ix.ser.rec[p].nextInG = ix.ser.rec[id].nextInG
+// claimTag records that group g holds a serial whose record has make tag t, and reports whether
+// the deletion index must take g's entries under t, and whether g is new to the fuzzy indexes.
+// A group is entered once under every make tag its serials carry (a short serial that several
+// makers use is found under each make, so a query naming a make skips the others without
+// touching them), or once under anyMake, which every query takes, when a record has no make.
+func (ix *Index) claimTag(g uint32, t uint8) (enter, first bool) {
+	r := ix.groups.rec.at(g)
+	switch r.itag {
+	case noTag:
+		r.itag = t
+		return true, true
+	case t, anyMake:
+		return false, false
+	case multiTags:
+		set := ix.multi[g]
+		if set&(1<<anyMake|1<<t) != 0 {
+			return false, false
 		}
-		ix.groups.rec[g].live--
+		ix.multi[g] = set | 1<<t
+		return true, false
+	}
+	ix.multi[g] = 1<<r.itag | 1<<t
+	r.itag = multiTags
+	return true, false
+}
+
+// indexGroup enters group g in the deletion index under make tag tag, and in the wildcard
+// indexes when it is new to them.
+func (ix *Index) indexGroup(g uint32, tag uint8, first bool) {
+	skel := ix.groups.skel(g)
+	var buf [maxVariants]uint64
+	for _, e := range appendDeletionEntries(buf[:0], skel, g, tag) {
+		ix.del.add(uint32(e>>32), uint32(e))
+	}
+	if first {
+		ix.fwd.add(skel, g)
+		var rb [maxSerialLen]byte
+		ix.rev.add(appendReversed(rb[:0], skel), g)
+	}
+}
+
+// remove takes the record in slot out of its groups and frees the slot. Emptied groups stay in
+// the fuzzy indexes (searches skip them) and are revived when their skeleton comes back.
+func (ix *Index) remove(slot uint32) {
+	for id := ix.recs.rec.at(slot).first; id != noSerial; {
+		sr := ix.ser.rec.at(id)
+		next := sr.nextInR
+		g := sr.group
+		gr := ix.groups.rec.at(g)
+		if gr.head == id {
+			gr.head = sr.nextInG
+		} else {
+			p := gr.head
+			for ix.ser.rec.at(p).nextInG != id {
+				p = ix.ser.rec.at(p).nextInG
+			}
+			ix.ser.rec.at(p).nextInG = sr.nextInG
+		}
+		gr.live--
 		ix.ser.remove(id)
 		id = next
 	}

@@ -43,8 +43,9 @@ func TestMakeFilter(t *testing.T) {
 	}
 }
 
-// TestRebuildKeepsAnswers checks that a rebuild (compaction after live writes) changes no answer.
-func TestRebuildKeepsAnswers(t *testing.T) {
+// TestCompactKeepsAnswers checks that Compact (all runs merged into one after live writes,
+// deletions and rewrites) changes no answer.
+func TestCompactKeepsAnswers(t *testing.T) {
 	ix := New(fakeRef{}, Options{})
 	entries := bulkOf(3000, "Beretta")
 	for _, e := range entries {
@@ -70,9 +71,9 @@ func TestRebuildKeepsAnswers(t *testing.T) {
 		before[i] = ix.Search(q)
 	}
 	n := ix.Len()
-	ix.rebuild()
+	ix.Compact()
 	if ix.Len() != n {
-		t.Fatalf("Len %d after rebuild, was %d", ix.Len(), n)
+		t.Fatalf("Len %d after Compact, was %d", ix.Len(), n)
 	}
 	for i, q := range queries {
 		after := ix.Search(q)

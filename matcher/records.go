@@ -49,156 +49,152 @@ type attrs struct {
 // slotRec is one record: where its key is and its first serial id, beside its attributes.
 type slotRec struct {
 	attrs
-	keyOff uint32
-	keyLen uint16 // 0 for a free slot
-	first  uint32 // first serial id of the record's chain (serialRec.nextInR), noSerial if none
+	keyAddr uint32 // in recordTable.keys
+	keyLen  uint16 // 0 for a free slot
+	keyCap  uint16 // bytes reserved at keyAddr: a reused slot keeps its key's space
+	first   uint32 // first serial id of the record's chain (serialRec.nextInR), noSerial if none
 }
 
-// recordTable holds one row per slot; slots of deleted records are reused. Keys live in a byte
-// arena and are found through an open-addressing table of slots, so the table is pointer-free.
+// recordTable holds one row per slot; slots of deleted records are reused, with their key bytes
+// when the new key fits. Rows and keys live in pages (paged.go) and keys are found through
+// hashRows, so the table is pointer-free and no Put ever copies or rehashes all of it.
 type recordTable struct {
-	rec      []slotRec
-	keyArena []byte
-	keySlots []uint32 // slot+1 by key hash; 0 is empty, tombstone marks a deleted key
-	used     int      // occupied keySlots, tombstones included
-	live     int
-	free     []uint32
+	rec   paged[slotRec]
+	keys  arena
+	index hashRows
+	live  int
+	free  []uint32
 
 	makes, spellings, calibres, models, types interner
+	cache                                     attrCache
 }
 
-const tombstone = ^uint32(0)
-
 func (t *recordTable) init() {
-	t.keySlots = make([]uint32, 1024)
+	t.index.init()
 	for _, in := range []*interner{&t.makes, &t.spellings, &t.calibres, &t.models, &t.types} {
 		in.init()
 	}
+	t.cache.init()
 }
 
 // key returns the key of slot, aliasing the arena.
 func (t *recordTable) key(slot uint32) []byte {
-	r := &t.rec[slot]
-	return t.keyArena[r.keyOff : r.keyOff+uint32(r.keyLen)]
+	r := t.rec.at(slot)
+	return t.keys.get(r.keyAddr, int(r.keyLen))
 }
 
 // lookup returns the slot of key.
 func (t *recordTable) lookup(key string) (uint32, bool) {
-	mask := uint32(len(t.keySlots) - 1)
-	for i := keyHash(key) & mask; ; i = (i + 1) & mask {
-		switch v := t.keySlots[i]; {
-		case v == 0:
-			return 0, false
-		case v != tombstone && string(t.key(v-1)) == key:
-			return v - 1, true
-		}
-	}
+	key = key[:min(len(key), maxArenaString-1)]
+	return t.index.find([]byte(key), hash64String(key), t.key)
 }
 
 // add stores e in a free slot and returns it; its serials are linked by the caller. The key must
 // not be present.
-func (t *recordTable) add(e Entry, ref Reference) uint32 {
-	a := attrs{
-		spelling: t.spellings.intern(foldName(e.Make)),
-		model:    t.models.intern(foldName(e.Model)),
-		calSpell: t.spellings.intern(foldName(e.Calibre)),
-	}
-	if id := resolveMake(ref, e.Make); id != "" {
-		a.make = t.makes.intern(id)
-	}
-	if id := resolveCalibre(ref, e.Calibre); id != "" {
-		a.calibre = t.calibres.intern(id)
-	}
-	for _, ty := range resolveTypes(ref, e.Type) {
-		a.types |= typeBit(t.types.intern(ty))
-	}
-	key := e.Key[:min(len(e.Key), 1<<16-1)]
-	r := slotRec{attrs: a, keyOff: uint32(len(t.keyArena)), keyLen: uint16(len(key)), first: noSerial}
-	t.keyArena = append(t.keyArena, key...)
+func (t *recordTable) add(e *Entry, ref Reference) uint32 {
+	key := e.Key[:min(len(e.Key), maxArenaString-1)]
+	r := slotRec{attrs: t.cache.resolve(t, ref, e), keyLen: uint16(len(key)), first: noSerial}
 	var slot uint32
 	if n := len(t.free); n > 0 {
 		slot = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.rec[slot] = r
+		old := t.rec.at(slot)
+		if int(old.keyCap) >= len(key) {
+			r.keyAddr, r.keyCap = old.keyAddr, old.keyCap
+			copy(t.keys.get(r.keyAddr, len(key)), key)
+		}
 	} else {
-		slot = uint32(len(t.rec))
-		t.rec = append(t.rec, r)
+		slot = t.rec.push(slotRec{})
 	}
-	if 2*(t.used+1) > len(t.keySlots) {
-		t.rehash(max(len(t.keySlots), 4*t.live))
+	if r.keyCap == 0 && len(key) > 0 {
+		r.keyAddr, r.keyCap = t.keys.addString(key), uint16(len(key))
 	}
-	mask := uint32(len(t.keySlots) - 1)
-	i := keyHash(key) & mask
-	for t.keySlots[i] != 0 && t.keySlots[i] != tombstone {
-		i = (i + 1) & mask
-	}
-	if t.keySlots[i] == 0 {
-		t.used++
-	}
-	t.keySlots[i] = slot + 1
+	*t.rec.at(slot) = r
+	t.index.insert([]byte(key), hash64String(key), slot)
 	t.live++
 	return slot
 }
 
-// remove frees slot; the serial ids were unlinked by the caller.
+// setAttrs replaces the attributes of the record in slot (a Put whose serials did not change).
+func (t *recordTable) setAttrs(slot uint32, e *Entry, ref Reference) {
+	t.rec.at(slot).attrs = t.cache.resolve(t, ref, e)
+}
+
+// remove frees slot; the serial ids were unlinked by the caller. The key bytes stay reserved for
+// the slot's next record.
 func (t *recordTable) remove(slot uint32) {
-	mask := uint32(len(t.keySlots) - 1)
-	for i := keyHash(string(t.key(slot))) & mask; ; i = (i + 1) & mask {
-		if t.keySlots[i] == slot+1 {
-			t.keySlots[i] = tombstone
-			break
-		}
-	}
-	t.rec[slot] = slotRec{first: noSerial}
+	key := t.key(slot)
+	t.index.remove(key, hash64(key), slot)
+	r := t.rec.at(slot)
+	*r = slotRec{keyAddr: r.keyAddr, keyCap: r.keyCap, first: noSerial}
 	t.free = append(t.free, slot)
 	t.live--
 }
 
-// rehash rebuilds the key table with at least size positions, dropping tombstones, and compacts
-// the key arena when deleted keys take much of it.
-func (t *recordTable) rehash(size int) {
-	n := 1024
-	for n < size {
-		n *= 2
-	}
-	liveBytes := 0
-	for i := range t.rec {
-		liveBytes += int(t.rec[i].keyLen)
-	}
-	if liveBytes < len(t.keyArena)/2 {
-		arena := make([]byte, 0, liveBytes)
-		for i := range t.rec {
-			k := t.key(uint32(i))
-			t.rec[i].keyOff = uint32(len(arena))
-			arena = append(arena, k...)
-		}
-		t.keyArena = arena
-	}
-	t.keySlots = make([]uint32, n)
-	t.used = 0
-	mask := uint32(n - 1)
-	for slot := range t.rec {
-		if t.rec[slot].keyLen == 0 {
-			continue
-		}
-		i := keyHash(string(t.key(uint32(slot)))) & mask
-		for t.keySlots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t.keySlots[i] = uint32(slot) + 1
-		t.used++
-	}
+// attrCache remembers how the raw spellings of makes, calibres, models and types resolved, so a
+// Put of a record whose fields were seen before (nearly all of them: a few hundred makes and
+// calibres, a few thousand models) costs a map lookup per field instead of folding and asking
+// the reference tables. It is bounded: past maxCached spellings a field is resolved each time.
+type attrCache struct {
+	makes    map[string][2]uint32 // make, spelling
+	calibres map[string][2]uint32 // calibre, calSpell
+	models   map[string]uint32
+	types    map[string]uint32
 }
 
-// keyHash hashes a record key (FNV-1a, mixed).
-func keyHash(s string) uint32 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+const maxCached = 1 << 14
+
+func (c *attrCache) init() {
+	c.makes = map[string][2]uint32{}
+	c.calibres = map[string][2]uint32{}
+	c.models = map[string]uint32{}
+	c.types = map[string]uint32{}
+}
+
+// resolve returns e's attributes, interning new values in t.
+func (c *attrCache) resolve(t *recordTable, ref Reference, e *Entry) attrs {
+	var a attrs
+	if v, ok := c.makes[e.Make]; ok {
+		a.make, a.spelling = v[0], v[1]
+	} else {
+		a.spelling = t.spellings.intern(foldName(e.Make))
+		if id := resolveMake(ref, e.Make); id != "" {
+			a.make = t.makes.intern(id)
+		}
+		if len(c.makes) < maxCached {
+			c.makes[e.Make] = [2]uint32{a.make, a.spelling}
+		}
 	}
-	h ^= h >> 32
-	return uint32(h)
+	if v, ok := c.calibres[e.Calibre]; ok {
+		a.calibre, a.calSpell = v[0], v[1]
+	} else {
+		a.calSpell = t.spellings.intern(foldName(e.Calibre))
+		if id := resolveCalibre(ref, e.Calibre); id != "" {
+			a.calibre = t.calibres.intern(id)
+		}
+		if len(c.calibres) < maxCached {
+			c.calibres[e.Calibre] = [2]uint32{a.calibre, a.calSpell}
+		}
+	}
+	if v, ok := c.models[e.Model]; ok {
+		a.model = v
+	} else {
+		a.model = t.models.intern(foldName(e.Model))
+		if len(c.models) < maxCached {
+			c.models[e.Model] = a.model
+		}
+	}
+	if v, ok := c.types[e.Type]; ok {
+		a.types = v
+	} else {
+		for _, ty := range resolveTypes(ref, e.Type) {
+			a.types |= typeBit(t.types.intern(ty))
+		}
+		if len(c.types) < maxCached {
+			c.types[e.Type] = a.types
+		}
+	}
+	return a
 }
 
 // typeBit maps an interned type id to its bit; ids past 31 share the last bit, which only makes

@@ -77,7 +77,8 @@ func (m *serialMatch) serialBits(sharing int) float64 {
 
 // describe is the serial's "why": what had to be forgiven for it to match.
 func (m *serialMatch) describe(other bool) string {
-	var parts []string
+	var buf [6]string
+	parts := buf[:0]
 	switch {
 	case m.kind == kindExact:
 		parts = append(parts, "exact")

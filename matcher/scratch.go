@@ -8,14 +8,19 @@ type scratch struct {
 	cands  []candidate
 	slots  u32map // record slot -> index in cands
 	groups u32map // groups already verified in this search
-	w      walker
 	pt     pattern
 	hashes []uint32
+	vals   []uint32 // values of one index lookup
+	found  []uint32 // groups one probe found
+	subs   [][]byte // the query without a prefix or suffix token (noise tier)
+	ls     lookupScratch
+	touch  int // sums what prefetching loops read, so the compiler keeps the loads
 	qskel  []byte
 	buf    []byte
 	// probes, checked and verified count deletion-index probes, groups checked with the banded
 	// alignment and groups verified in full, for DebugSearch.
 	probes, matched, checked, verified int
+	skipped                            bool // the second edit was not needed
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -23,7 +28,8 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
-	sc.probes, sc.matched, sc.checked, sc.verified = 0, 0, 0, 0
+	sc.probes, sc.matched, sc.checked, sc.verified, sc.skipped = 0, 0, 0, 0, false
+	sc.subs = sc.subs[:0]
 	sc.slots.reset()
 	sc.groups.reset()
 	return sc
@@ -33,7 +39,6 @@ func putScratch(sc *scratch) {
 	if cap(sc.cands) > 1<<16 {
 		sc.cands = nil // one huge answer must not pin its memory in the pool
 	}
-	sc.w.visit = nil
 	scratchPool.Put(sc)
 }
 
@@ -66,6 +71,16 @@ func (m *u32map) get(k uint32) (int32, bool) {
 			return m.vals[i], true
 		}
 	}
+}
+
+// keysWith appends to dst every key whose value is v.
+func (m *u32map) keysWith(dst []uint32, v int32) []uint32 {
+	for _, i := range m.used {
+		if m.vals[i] == v {
+			dst = append(dst, m.keys[i]-1)
+		}
+	}
+	return dst
 }
 
 // put sets k to v.

@@ -62,6 +62,27 @@ func align(r, q []byte) alignment {
 	return alignment{edits: int(d / alignEdit), confusions: int(d % alignEdit)}
 }
 
+// alignSameSkeleton is align for a record and a query (without '*') whose skeletons are equal
+// (up to the query's '?'): the alignment is then position by position, and only confusions are
+// left to count. It falls back to align when the lengths say otherwise.
+func alignSameSkeleton(r, q []byte) alignment {
+	r, q = trimZeroish(r), trimZeroish(q)
+	if len(r) != len(q) {
+		return align(r, q)
+	}
+	var a alignment
+	for i, c := range q {
+		switch {
+		case c == r[i] || c == '?':
+		case confusable(c, r[i]):
+			a.confusions++
+		default:
+			return align(r, q)
+		}
+	}
+	return a
+}
+
 // confCost is the alignment cost of reading a where b is marked, when their skeletons agree.
 func confCost(a, b byte) int32 {
 	if a == b {

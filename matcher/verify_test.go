@@ -29,3 +29,25 @@ func TestAlign(t *testing.T) {
 		}
 	}
 }
+
+// TestAlignSameSkeleton checks the positional fast path against the full alignment on pairs
+// with equal skeletons: confusable letters swapped, leading zeros added, '?' in the query.
+func TestAlignSameSkeleton(t *testing.T) {
+	tests := []struct{ r, q string }{
+		{"AB123456", "AB123456"},
+		{"AB123456", "A8I23456"},
+		{"OO123", "0123"},
+		{"SZ5", "52S"},
+		{"BG60", "8G6O"},
+		{"AB123456", "AB12?456"},
+		{"0012", "12"},
+		{"D0I", "O01"},
+	}
+	for _, tt := range tests {
+		r, q := []byte(tt.r), normalize(nil, tt.q, true)
+		got, want := alignSameSkeleton(r, q), align(r, q)
+		if got != want {
+			t.Errorf("alignSameSkeleton(%s, %s) = %+v, align says %+v", tt.r, tt.q, got, want)
+		}
+	}
+}

@@ -2,10 +2,13 @@
 # bench-matcher.sh runs the matcher's evaluation suite (matcher/eval) at full size and prints its
 # report: per query class recall@1 and @10 beside their ceilings, HIT and false-HIT rates,
 # latency p50/p99, index heap, build time and 4-goroutine throughput, with a linear-scan baseline
-# measured in the same run. It takes about a minute on 2 cores.
+# measured in the same run. It takes about a minute and a half on 2 cores.
 #
 # Usage: scripts/bench-matcher.sh [RECORDS [QUERIES_PER_CLASS]]   (defaults: 1400000 200)
-# Extra flags for the eval command can be passed in MATCHER_EVAL_FLAGS (e.g. "-v -seed 3").
+# Extra flags for the eval command can be passed in MATCHER_EVAL_FLAGS, e.g. "-v -seed 3",
+# "-repeat 5" (each query's latency is its median over 5 runs), "-live" (build by Put, one record
+# at a time), "-batch 8192" (build as a node starts) or "-prepare" (then compact while serving);
+# see matcher/DESIGN.md.
 set -eu
 cd "$(dirname "$0")/.."
 records=${1:-1400000}

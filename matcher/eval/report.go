@@ -12,15 +12,37 @@ import (
 func (r *Report) Print(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "records=%d build=%v index heap=%.0f MB ceiling computed in %v\n", r.Records,
 		r.Build.Round(time.Millisecond), r.HeapMB, r.CeilingTime.Round(time.Millisecond))
+	if r.SlowestPut > 0 {
+		fmt.Fprintf(w, "built by Put one record at a time: %.0f records/s, slowest Put %v\n",
+			float64(r.Records)/r.Build.Seconds(), r.SlowestPut.Round(time.Microsecond))
+	}
+	if r.Prepared {
+		fmt.Fprintf(w, "compacted after the build: PrepareCompaction %v, InstallCompaction %v\n",
+			r.PrepareTime.Round(time.Millisecond), r.InstallTime.Round(time.Microsecond))
+	}
+	if r.Compact > 0 {
+		fmt.Fprintf(w, "built by PutMany in batches, then Compact: the Compact took %v\n", r.Compact.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "%s\n", r.Stats)
-	fmt.Fprintf(w, "%-11s %5s %6s %6s %6s %6s %7s %6s %6s %6s %9s %9s | %5s %6s %6s %9s\n",
+	if r.Repeat > 1 {
+		fmt.Fprintf(w, "latency: each query's median over %d runs; raw p99 over every run in the last column\n", r.Repeat)
+	}
+	raw := ""
+	if r.Repeat > 1 {
+		raw = "   raw p99"
+	}
+	fmt.Fprintf(w, "%-11s %5s %6s %6s %6s %6s %7s %6s %6s %6s %9s %9s | %5s %6s %6s %9s%s\n",
 		"class", "n", "r@1", "ceil1", "r@10", "ceil10", "E[rank]", "hit", "wrong", "review",
-		"p50", "p99", "scan", "r@1", "r@10", "p50")
+		"p50", "p99", "scan", "r@1", "r@10", "p50", raw)
 	for _, c := range r.Classes {
-		fmt.Fprintf(w, "%-11s %5d %6.3f %6.3f %6.3f %6.3f %7.2f %6.3f %6.4f %6.3f %9v %9v | %5d %6.3f %6.3f %9v\n",
+		raw = ""
+		if r.Repeat > 1 {
+			raw = fmt.Sprintf(" %9v", c.RawP99.Round(100*time.Nanosecond))
+		}
+		fmt.Fprintf(w, "%-11s %5d %6.3f %6.3f %6.3f %6.3f %7.2f %6.3f %6.4f %6.3f %9v %9v | %5d %6.3f %6.3f %9v%s\n",
 			c.Class, c.N, c.Recall1, c.Ceil1, c.Recall10, c.Ceil10, c.ExpectedRank, c.Hit, c.WrongHit,
 			c.Review, c.P50.Round(100*time.Nanosecond), c.P99.Round(100*time.Nanosecond), c.BaseN,
-			c.BaseRecall1, c.BaseRecall10, c.BaseP50.Round(10*time.Microsecond))
+			c.BaseRecall1, c.BaseRecall10, c.BaseP50.Round(10*time.Microsecond), raw)
 	}
 	for _, c := range r.Classes {
 		if len(c.Misses) == 0 || !verbose {
@@ -31,6 +53,22 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 			fmt.Fprintf(w, " %q=%d", k, c.Misses[k])
 		}
 		fmt.Fprintln(w)
+	}
+	for _, c := range r.Classes {
+		if st := c.Work; st.Probes+st.Candidates > 0 && c.N > 0 {
+			n := float64(c.N)
+			fmt.Fprintf(w, "  %s: per query %.0f probes, %.0f entries matched, %.0f groups checked, %.0f verified, %.0f candidates\n",
+				c.Class, float64(st.Probes)/n, float64(st.Matched)/n, float64(st.Checked)/n,
+				float64(st.Verified)/n, float64(st.Candidates)/n)
+		}
+	}
+	for _, c := range r.Classes {
+		for _, sq := range c.Slow {
+			st := sq.Stats
+			fmt.Fprintf(w, "  slow %s %v: %q make=%q: %d probes, %d matched, %d checked, %d verified, %d candidates, second edit %v\n",
+				c.Class, sq.Took.Round(time.Microsecond), sq.Query.Serial, sq.Query.Make, st.Probes, st.Matched,
+				st.Checked, st.Verified, st.Candidates, st.SecondEdit)
+		}
 	}
 	fmt.Fprintf(w, "positives: recall@1=%.3f ceiling@1=%.3f\n", r.Recall1, r.Ceil1)
 	if r.Throughput > 0 {

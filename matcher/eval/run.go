@@ -19,6 +19,31 @@ type Config struct {
 	Workers          int   // goroutines for the ceiling computation; 0 means GOMAXPROCS
 	Throughput       time.Duration
 	Options          matcher.Options
+	// NoCeiling skips the ceiling computation (the slowest part), for quick latency runs.
+	NoCeiling bool
+	// Batch, when positive, builds the index as the node loads it at start: PutMany in batches
+	// of this many entries, then one Compact (timed apart in the report).
+	Batch int
+	// Prepare, after the build, compacts the index as a node would while serving searches
+	// (PrepareCompaction, then InstallCompaction), when it NeedsCompaction; both are timed.
+	Prepare bool
+	// Live builds the index with one Put per record, as a node that imports through its API does,
+	// instead of one PutMany; the report then also gives the slowest single Put.
+	Live bool
+	// Slowest, when positive, keeps the slowest queries of every class for the report.
+	Slowest int
+	// Only, when set, keeps the queries of these classes only (for profiling one class).
+	Only []string
+	// Stats also runs every query through matcher.DebugSearch and reports the mean work per class.
+	Stats bool
+	// Repeat runs the queries this many times (at least once). With more than one run, every
+	// query's latency is its median over the runs, which keeps what the query costs and drops
+	// what the machine did meanwhile (other processes, a collection); RawP99 keeps the plain
+	// 99th percentile over every run.
+	Repeat int
+	// Phase, when set, is called as each phase ("build", "search", "done") starts, so a caller can
+	// profile one phase alone.
+	Phase func(name string)
 }
 
 // ClassReport is what one query class measured.
@@ -32,19 +57,29 @@ type ClassReport struct {
 	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
 	Review               float64 // positives: the truth deserves review; negatives: anything does
 	P50, P99             time.Duration
+	RawP99               time.Duration // over every run of every query (see Config.Repeat)
 	BaseN                int
 	BaseRecall1          float64
 	BaseRecall10         float64
 	BaseP50, BaseP99     time.Duration
-	Misses               map[string]int // positives without a HIT on the truth, by reason
+	Misses               map[string]int      // positives without a HIT on the truth, by reason
+	Work                 matcher.SearchStats // mean candidate-generation work per query (Config.Stats)
+	Slow                 []SlowQuery         // the slowest queries (Config.Slowest)
 	latencies, baseLat   []time.Duration
+	rawLat               []time.Duration
 	sumC1, sumC10, sumER float64
 }
 
 // Report is the whole evaluation.
 type Report struct {
 	Records     int
+	Repeat      int // runs of every query (see Config.Repeat)
 	Build       time.Duration
+	SlowestPut  time.Duration // with Config.Live: the longest single Put
+	Compact     time.Duration // with Config.Batch: the final Compact, included in Build
+	Prepared    bool          // with Config.Prepare: a compaction was needed and done
+	PrepareTime time.Duration // PrepareCompaction (searches may run meanwhile)
+	InstallTime time.Duration // InstallCompaction (holds the write lock)
 	HeapMB      float64
 	Stats       string
 	Classes     []ClassReport
@@ -61,18 +96,49 @@ type Report struct {
 func Run(cfg Config) *Report {
 	d := NewDataset(cfg.Records, cfg.Seed)
 	cases := NewGenerator(d, uint64(cfg.Seed)).Cases(cfg.PerClass)
+	if len(cfg.Only) > 0 {
+		cases = slices.DeleteFunc(cases, func(c Case) bool { return !slices.Contains(cfg.Only, c.Class) })
+	}
 	c := newCorpus(d)
 	entries := d.Entries
 	d = nil // the records' own strings stay alive only through the entries, then the index
 
-	rep := &Report{Records: cfg.Records}
+	rep := &Report{Records: cfg.Records, Repeat: max(cfg.Repeat, 1)}
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
+	phase := func(string) {}
+	if cfg.Phase != nil {
+		phase = cfg.Phase
+	}
+	phase("build")
 	start := time.Now()
 	ix := matcher.New(Tables{}, cfg.Options)
-	ix.PutMany(entries)
+	switch {
+	case cfg.Live:
+		for i := range entries {
+			t0 := time.Now()
+			ix.Put(entries[i])
+			rep.SlowestPut = max(rep.SlowestPut, time.Since(t0))
+		}
+	case cfg.Batch > 0:
+		for i := 0; i < len(entries); i += cfg.Batch {
+			ix.PutMany(entries[i:min(i+cfg.Batch, len(entries))])
+		}
+		t0 := time.Now()
+		ix.Compact()
+		rep.Compact = time.Since(t0)
+	default:
+		ix.PutMany(entries)
+	}
 	rep.Build = time.Since(start)
+	if cfg.Prepare && ix.NeedsCompaction() {
+		t0 := time.Now()
+		c := ix.PrepareCompaction()
+		t1 := time.Now()
+		ix.InstallCompaction(c)
+		rep.Prepared, rep.PrepareTime, rep.InstallTime = true, t1.Sub(t0), time.Since(t1)
+	}
 	entries = nil
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
@@ -88,17 +154,55 @@ func Run(cfg Config) *Report {
 	for i := range rep.Classes {
 		byClass[rep.Classes[i].Class] = &rep.Classes[i]
 	}
-	for _, cs := range cases {
-		cr := byClass[cs.Class]
-		q := cs.Query
-		q.Limit = 10
-		t0 := time.Now()
-		res := ix.Search(q)
-		cr.latencies = append(cr.latencies, time.Since(t0))
-		cr.N++
-		score(cr, c, cs, res)
+	phase("search")
+	runs := max(cfg.Repeat, 1)
+	perQuery := make([][]time.Duration, len(cases))
+	for run := range runs {
+		for ci, cs := range cases {
+			cr := byClass[cs.Class]
+			q := cs.Query
+			q.Limit = 10
+			t0 := time.Now()
+			res := ix.Search(q)
+			took := time.Since(t0)
+			cr.rawLat = append(cr.rawLat, took)
+			perQuery[ci] = append(perQuery[ci], took)
+			if run == 0 {
+				cr.N++
+				score(cr, c, cs, res)
+			}
+		}
 	}
-	ceilings(cfg, rep, byClass, c, cases)
+	phase("done")
+	for ci, cs := range cases {
+		ls := perQuery[ci]
+		slices.Sort(ls)
+		cr := byClass[cs.Class]
+		cr.latencies = append(cr.latencies, ls[len(ls)/2])
+		if cfg.Slowest > 0 {
+			cr.Slow = keepSlowest(cr.Slow, SlowQuery{Query: cs.Query, Took: ls[len(ls)/2]}, cfg.Slowest)
+		}
+	}
+	for i := range rep.Classes {
+		for j := range rep.Classes[i].Slow {
+			sq := &rep.Classes[i].Slow[j]
+			sq.Stats = matcher.DebugSearch(ix, sq.Query)
+		}
+	}
+	if cfg.Stats {
+		for _, cs := range cases {
+			w := &byClass[cs.Class].Work
+			st := matcher.DebugSearch(ix, cs.Query)
+			w.Probes += st.Probes
+			w.Matched += st.Matched
+			w.Checked += st.Checked
+			w.Verified += st.Verified
+			w.Candidates += st.Candidates
+		}
+	}
+	if !cfg.NoCeiling {
+		ceilings(cfg, rep, byClass, c, cases)
+	}
 	baselines(cfg, byClass, c, cases)
 	if cfg.Throughput > 0 {
 		rep.Throughput = throughput(ix, cases, 4, cfg.Throughput)
@@ -297,6 +401,7 @@ func finish(cr *ClassReport) {
 		cr.Review /= n
 		cr.Ceil1, cr.Ceil10, cr.ExpectedRank = cr.sumC1/n, cr.sumC10/n, cr.sumER/n
 		cr.P50, cr.P99 = percentiles(cr.latencies)
+		_, cr.RawP99 = percentiles(cr.rawLat)
 	}
 	if cr.BaseN > 0 {
 		cr.BaseRecall1 /= float64(cr.BaseN)
@@ -308,4 +413,21 @@ func finish(cr *ClassReport) {
 func percentiles(ls []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(ls)
 	return ls[len(ls)/2], ls[min(len(ls)-1, len(ls)*99/100)]
+}
+
+// SlowQuery is one of the slowest queries of a class, with the work it did.
+type SlowQuery struct {
+	Query matcher.Query
+	Took  time.Duration
+	Stats matcher.SearchStats
+}
+
+// keepSlowest adds q to the n slowest, slowest first.
+func keepSlowest(slow []SlowQuery, q SlowQuery, n int) []SlowQuery {
+	i, _ := slices.BinarySearchFunc(slow, q, func(a, b SlowQuery) int { return int(b.Took - a.Took) })
+	if i >= n {
+		return slow
+	}
+	slow = slices.Insert(slow, i, q)
+	return slow[:min(len(slow), n)]
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/fedarms/fedarms/matcher/eval"
@@ -28,23 +29,67 @@ func run(args []string) error {
 	base := fs.Int("baseline", 10, "queries per class also run through the linear scan")
 	tput := fs.Duration("throughput", 2*time.Second, "how long to measure 4-goroutine throughput (0 to skip)")
 	verbose := fs.Bool("v", false, "also print why positives missed their HIT")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	profPhase := fs.String("profile-phase", "", "profile only this phase: build or search (default: the whole run)")
+	noCeiling := fs.Bool("noceiling", false, "skip the ceiling computation (quick latency runs)")
+	batch := fs.Int("batch", 0, "build with PutMany in batches of this many entries, then Compact (as a node starts)")
+	prepare := fs.Bool("prepare", false, "after the build, compact as a serving node would (PrepareCompaction, InstallCompaction) if needed")
+	live := fs.Bool("live", false, "build with one Put per record instead of one PutMany")
+	stats := fs.Bool("stats", false, "also report the mean candidate-generation work per query and class")
+	slowest := fs.Int("slowest", 0, "report this many of the slowest queries of every class, with their work")
+	only := fs.String("only", "", "comma-separated query classes to run (default: all)")
+	repeat := fs.Int("repeat", 1, "run the queries this many times (latencies over every run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var classes []string
+	if *only != "" {
+		classes = strings.Split(*only, ",")
+	}
+	cfg := eval.Config{Only: classes, Records: *records, Seed: *seed, PerClass: *perClass,
+		BaselinePerClass: *base, Throughput: *tput, NoCeiling: *noCeiling, Live: *live, Batch: *batch, Prepare: *prepare, Repeat: *repeat, Stats: *stats, Slowest: *slowest}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return fmt.Errorf("create profile: %w", err)
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("start profile: %w", err)
+		profiling := false
+		start := func() error {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("start profile: %w", err)
+			}
+			profiling = true
+			return nil
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			if profiling {
+				pprof.StopCPUProfile()
+			}
+		}()
+		if *profPhase == "" {
+			if err := start(); err != nil {
+				return err
+			}
+		} else {
+			var perr error
+			cfg.Phase = func(name string) {
+				switch {
+				case name == *profPhase && !profiling:
+					perr = start()
+				case name != *profPhase && profiling:
+					pprof.StopCPUProfile()
+					profiling = false
+				}
+			}
+			defer func() {
+				if perr != nil {
+					fmt.Fprintln(os.Stderr, "matcher-eval:", perr)
+				}
+			}()
+		}
 	}
-	rep := eval.Run(eval.Config{Records: *records, Seed: *seed, PerClass: *perClass,
-		BaselinePerClass: *base, Throughput: *tput})
+	rep := eval.Run(cfg)
 	rep.Print(os.Stdout, *verbose)
 	return nil
 }

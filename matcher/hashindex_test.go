@@ -1,0 +1,131 @@
+package matcher
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestHashIndexMatchesMap checks the log-structured multimap against a plain map at every stage
+// of its life: entries in the mutable buffer, frozen runs, merges half done, and one compacted
+// run large enough that keys keep fewer than 16 bits beside the value. Keys come from a small
+// space so that many keys carry several values, with both flag values.
+func TestHashIndexMatchesMap(t *testing.T) {
+	tests := []struct {
+		name     string
+		n        int
+		bulk     bool // enter entries as runs (PutMany) rather than one by one (Put)
+		compact  bool
+		keySpace uint32
+	}{
+		{"buffer only", 1000, false, false, 200},
+		{"several runs, merges in progress", 3 * bufferEntries / 2, false, false, 1 << 20},
+		{"many runs, then compacted", 5 * bufferEntries, false, true, 1 << 22},
+		{"bulk runs large enough for short lo", 3 << 20, true, true, 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tt.n), 9))
+			var x hashIndex
+			x.init()
+			want := map[uint32][]uint32{}
+			var bulk []uint64
+			for i := range tt.n {
+				k := r.Uint32N(tt.keySpace) * 0x9e3779b1 // spread over all 32 bits
+				v := uint32(i)
+				want[k] = append(want[k], v)
+				if tt.bulk {
+					bulk = append(bulk, uint64(k)<<32|uint64(v))
+					if len(bulk) == 1<<20 {
+						x.addEntries(bulk)
+						x.settle()
+						bulk = nil
+					}
+					continue
+				}
+				x.add(k, v)
+				x.settle()
+			}
+			x.addEntries(bulk)
+			x.settle()
+			if tt.compact {
+				x.compact()
+				if runs, merging := x.tiers.runs(); runs != 1 || merging != 0 || len(x.key) != 0 {
+					t.Fatalf("after compact: %d runs, %d merges, %d buffered", runs, merging, len(x.key))
+				}
+			}
+			if x.size() != tt.n {
+				t.Fatalf("size %d, want %d", x.size(), tt.n)
+			}
+			checked := 0
+			for k, vs := range want {
+				if checked++; checked > 20000 {
+					break
+				}
+				for _, accept := range []uint32{1, 2, 3} {
+					var exp []uint32
+					for _, v := range vs {
+						if k|1 == k && accept&2 != 0 || k|1 != k && accept&1 != 0 {
+							exp = append(exp, v)
+						}
+					}
+					for _, other := range want[k^1] {
+						if k^1 == k|1 && accept&2 != 0 || k^1 != k|1 && accept&1 != 0 {
+							exp = append(exp, other)
+						}
+					}
+					got := x.lookup(nil, k&^1, accept)
+					slices.Sort(got)
+					slices.Sort(exp)
+					if !slices.Equal(got, exp) {
+						t.Fatalf("key %#x accept %d: got %d values, want %d", k, accept, len(got), len(exp))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestHashRowsLifecycle checks the incrementally rehashed key table through growth, removal and
+// reinsertion, against a map.
+func TestHashRowsLifecycle(t *testing.T) {
+	var h hashRows
+	h.init()
+	keys := map[string]uint32{}
+	keyOf := func(row uint32) []byte { return []byte(fmt.Sprintf("key-%d", row)) }
+	r := rand.New(rand.NewPCG(4, 4))
+	for row := uint32(0); row < 60000; row++ {
+		k := keyOf(row)
+		h.insert(k, hash64(k), row)
+		keys[string(k)] = row
+		if r.IntN(3) == 0 { // remove a random earlier key
+			victim := r.Uint32N(row + 1)
+			vk := keyOf(victim)
+			if _, ok := keys[string(vk)]; ok {
+				h.remove(vk, hash64(vk), victim)
+				delete(keys, string(vk))
+			}
+		}
+		if row%997 == 0 {
+			for k, want := range keys {
+				got, ok := h.find([]byte(k), hash64([]byte(k)), keyOf)
+				if !ok || got != want {
+					t.Fatalf("after %d inserts: %s -> %d %v, want %d", row, k, got, ok, want)
+				}
+				break
+			}
+		}
+	}
+	if h.len() != len(keys) {
+		t.Fatalf("len %d, want %d", h.len(), len(keys))
+	}
+	for row := uint32(0); row < 60000; row++ {
+		k := keyOf(row)
+		got, ok := h.find(k, hash64(k), keyOf)
+		want, present := keys[string(k)]
+		if ok != present || ok && got != want {
+			t.Fatalf("%s: got %d %v, want %d %v", k, got, ok, want, present)
+		}
+	}
+}
