@@ -95,6 +95,7 @@ func (li *liveIndex) run() {
 		if li.onApplied != nil && len(w.changes) > 0 {
 			li.onApplied(w.changes)
 		}
+		li.compactIfDue()
 		li.prog.Lock()
 		li.done = w.seq
 		li.cond.Broadcast()
@@ -112,6 +113,25 @@ func (li *liveIndex) apply(changes []replication.Change) {
 			li.ix.Put(entryOf(c.New))
 		}
 	}
+}
+
+// compactIfDue merges the index's runs when writes have left many: the new generation is built under
+// the read lock (searches go on) and installed under a short write lock. Only the worker writes, so
+// nothing else changes the index in between except what the matcher tracks itself.
+func (li *liveIndex) compactIfDue() {
+	li.mu.RLock()
+	due := li.ix.NeedsCompaction()
+	var c *matcher.Compaction
+	if due {
+		c = li.ix.PrepareCompaction()
+	}
+	li.mu.RUnlock()
+	if !due {
+		return
+	}
+	li.mu.Lock()
+	li.ix.InstallCompaction(c)
+	li.mu.Unlock()
 }
 
 // caughtUp waits until every change applied to the states so far is in the index.
@@ -163,6 +183,7 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 		}
 	}
 	ix.PutMany(batch)
+	ix.Compact()
 	li.ix = ix
 	return nil
 }
