@@ -16,7 +16,7 @@ func Default() *Config {
 		Raft: Raft{
 			SnapshotThreshold: 8192,
 			TrailingLogs:      10240,
-			ApplyBatch:        1000,
+			ApplyBatch:        4000,
 		},
 		Audit: Audit{Durability: "sync"},
 		Limits: Limits{

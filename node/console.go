@@ -20,8 +20,9 @@ import (
 // nothing fetched from outside the node. console/index.html is the shell, console/app.css the one
 // style sheet, console/js/app.js the entry module (router, session, live data), console/js/views/
 // one module per page; pure logic (grouping, alerts, formatting) sits in modules without DOM access.
+// Only asset types are embedded, so notes beside them (console/DESIGN.md) are never served.
 //
-//go:embed console
+//go:embed console/*.html console/*.css console/*.svg console/js
 var consoleFiles embed.FS
 
 // consoleCSP forbids everything the console does not need: scripts and styles come from the node

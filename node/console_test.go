@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -9,7 +10,11 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/reference"
 )
 
 // consoleGet fetches a console path from a bare console handler (no node needed).
@@ -63,6 +68,7 @@ func TestConsoleServesAssetsAndRoutes(t *testing.T) {
 		// A missing asset is a 404, never the page served as a script.
 		{"/console/js/missing.js", "404", "text/plain; charset=utf-8", "no such console file"},
 		{"/console/app.min.css", "404", "text/plain; charset=utf-8", "no such console file"},
+		{"/console/DESIGN.md", "404", "text/plain; charset=utf-8", "no such console file"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, body := consoleGet(t, srv, tc.path)
@@ -210,5 +216,150 @@ func TestNodeServesConsole(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/" {
 		t.Fatalf("GET /: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+}
+
+// fakeFederation answers the console's API calls for n simulated members whose states move on
+// every poll, so the console can be measured at a size no in-process federation reaches. It is
+// built from the API's own types, so it cannot drift from their JSON.
+type fakeFederation struct {
+	n      int
+	noHits bool         // answer as a node version without the hit list
+	down   atomic.Bool  // answer 503 to every API call, as a node that cannot serve
+	polls  atomic.Int64 // member list requests served
+}
+
+var fakeCountries = []string{"FR", "DE", "IT", "ES", "PL", "GB", "NL", "KE", "NG", "ZA", "SN", "BR", "US",
+	"MX", "AR", "CO", "JP", "IN", "AU", "ID", "TH", "AE", "SA", "JO", "EG", "MA"}
+
+func (f *fakeFederation) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/", consoleHandler())
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, Health{Status: "ok", Node: "lyon-1", Role: "central", Version: Version})
+	})
+	api := http.NewServeMux()
+	api.HandleFunc("GET /v1/cluster/members", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, map[string]any{"members": f.members(f.polls.Add(1))})
+	})
+	api.HandleFunc("GET /v1/shards", func(w http.ResponseWriter, _ *http.Request) {
+		var out []ShardStatus
+		for _, s := range reference.Regions() {
+			out = append(out, ShardStatus{Shard: s, Role: "voter", Leader: "lyon-1", AppliedIndex: uint64(1000 + f.polls.Load()*3),
+				Records: 280000, Digest: "9f2c4e7a1b3d5f60", LastContact: time.Now().UTC()})
+		}
+		writeJSON(w, 200, map[string]any{"shards": out})
+	})
+	if !f.noHits {
+		api.HandleFunc("GET /v1/hits", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 200, map[string]any{"hits": []any{}})
+		})
+		api.HandleFunc("GET /v1/hits/stream", f.hitStream)
+	}
+	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errf(404, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "):
+			writeError(w, errf(401, "unauthenticated", "missing Authorization: Bearer TOKEN header"))
+		case f.down.Load():
+			writeError(w, &apiError{Status: 503, Code: "unavailable", Message: "node is shutting down", RetryAfter: 5})
+		default:
+			api.ServeHTTP(w, r)
+		}
+	}))
+	return mux
+}
+
+// hitStream sends a keep-alive every second and a new hit every ten, like a busy node's stream.
+func (f *fakeFederation) hitStream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl := w.(http.Flusher)
+	fmt.Fprint(w, ": fake hits\n\n")
+	fl.Flush()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+		if i%10 != 0 {
+			fmt.Fprint(w, ": keep-alive\n\n")
+		} else {
+			now := time.Now().UTC()
+			b, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("h-fake-%d-%d", now.UnixNano(), i), "record_id": "FR-000001",
+				"recording_country": "FR", "origin": "edge-fr-001", "agency": "FR-DOUANE", "searched_at": now,
+				"score": 0.97, "decision": "pending", "deadline": now.Add(time.Hour), "receipts": map[string]string{"gs": "", "ncb": "", "origin": now.Format(time.RFC3339)}})
+			fmt.Fprintf(w, "event: hit\ndata: %s\n\n", b)
+		}
+		fl.Flush()
+	}
+}
+
+// members describes the federation at the given poll: a few members dead or suspect, moving
+// every ten polls, and lag that changes on each.
+func (f *fakeFederation) members(poll int64) []Member {
+	now := time.Now().UTC()
+	out := make([]Member, 0, f.n)
+	for i := range f.n {
+		m := Member{Role: "edge", Status: "alive", Outbox: i % 4, Version: Version, LastCentral: now.Add(-time.Duration(i%20) * time.Second)}
+		switch {
+		case i < 3:
+			m.Role, m.Name, m.Self = "central", fmt.Sprintf("lyon-%d", i+1), i == 0
+		case i%5 == 0:
+			m.Role = "ncb"
+		}
+		shards := reference.Regions()
+		if m.Role != "central" {
+			m.Country = fakeCountries[i%len(fakeCountries)]
+			c, _ := reference.Country(m.Country)
+			shards = []string{c.Region}
+			m.Name = fmt.Sprintf("%s-%s-%03d", m.Role, strings.ToLower(m.Country), i)
+		}
+		k := i + int(poll/10)
+		switch {
+		case i < 3: // the central sites, this node among them, stay up
+		case k%37 == 0:
+			m.Status, m.LastCentral = "dead", now.Add(-5*time.Minute)
+		case k%53 == 0:
+			m.Status = "suspect"
+		}
+		lag := uint64((i + int(poll)) % 7)
+		for _, s := range shards {
+			m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: uint64(1000+poll*3) - lag, LagEntries: lag, LagSeconds: int64(lag)})
+		}
+		m.PeerID = fmt.Sprintf("12D3KooWfake%04d", i)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestFakeFederationAnswersLikeANode(t *testing.T) {
+	f := &fakeFederation{n: 200}
+	srv := httptest.NewServer(f.handler())
+	defer srv.Close()
+	if resp, _ := consoleGet(t, srv, "/v1/cluster/members"); resp.StatusCode != 401 {
+		t.Fatalf("without a token: %s", resp.Status)
+	}
+	resp, body := consoleGet(t, srv, "/v1/cluster/members", "Authorization", "Bearer x")
+	if resp.StatusCode != 200 {
+		t.Fatalf("members: %s", resp.Status)
+	}
+	var got struct{ Members []Member }
+	dec := json.NewDecoder(strings.NewReader(body))
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	status := map[string]int{}
+	for _, m := range got.Members {
+		names[m.Name] = true
+		status[m.Status]++
+	}
+	if len(names) != 200 || status["dead"] == 0 || status["alive"] < 180 {
+		t.Fatalf("%d distinct members, statuses %v", len(names), status)
 	}
 }

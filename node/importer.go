@@ -26,7 +26,7 @@ const maxLine = 64 << 10
 
 // inFlight bounds the raft applies one import keeps outstanding: enough to overlap parsing, the
 // log write and the state write, few enough to bound memory.
-const inFlight = 4
+const inFlight = 8
 
 // Rejection is one import line that was not stored.
 type Rejection struct {

@@ -59,14 +59,16 @@ func BenchmarkSearchExact(b *testing.B) {
 	}
 }
 
-// serialsOf picks up to n recorded serials from the node's shards.
-func serialsOf(b *testing.B, n *Node, max int) []string {
-	var out []string
+// serialsOf picks up to max recorded serials (with their makes) spread over the node's shards.
+func serialsOf(b *testing.B, n *Node, max int) []record.Record {
+	var out []record.Record
 	for _, s := range n.held {
+		i := 0
 		n.groups[s].State().ForEach(func(r *record.Record) error {
-			if len(out) < max && len(out)%3 == 0 || len(out) < max/len(n.held) {
-				out = append(out, r.Serial)
+			if i%97 == 0 && len(out) < max {
+				out = append(out, *r)
 			}
+			i++
 			return nil
 		})
 	}
@@ -76,7 +78,7 @@ func serialsOf(b *testing.B, n *Node, max int) []string {
 	return out
 }
 
-func benchSearches(b *testing.B, n *Node, serials []string) {
+func benchSearches(b *testing.B, n *Node, recs []record.Record) {
 	p := auth.Principal{Agency: "BENCH", Roles: []string{"searcher"}}
 	ctx := context.Background()
 	run := func(name string, fn func(i int)) {
@@ -94,13 +96,17 @@ func benchSearches(b *testing.B, n *Node, serials []string) {
 		})
 	}
 	run("match", func(i int) {
-		n.match(ctx, p, SearchRequest{Serial: serials[i%len(serials)], Limit: 10})
+		n.match(ctx, p, SearchRequest{Serial: recs[i%len(recs)].Serial, Limit: 10})
+	})
+	run("match-with-make", func(i int) {
+		r := &recs[i%len(recs)]
+		n.match(ctx, p, SearchRequest{Serial: r.Serial, Make: r.Make, Limit: 10})
 	})
 	run("match-negative", func(i int) {
 		n.match(ctx, p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
 	})
 	run("search", func(i int) {
-		if _, err := n.Search(ctx, p, SearchRequest{Serial: serials[i%len(serials)]}); err != nil {
+		if _, err := n.Search(ctx, p, SearchRequest{Serial: recs[i%len(recs)].Serial}); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -19,8 +19,10 @@ echo "== gen $N records"
 /usr/bin/time -f "gen: %e s" "$OUT/fedarms" gen --records "$N" --seed 7 --out "$OUT/records.jsonl"
 ls -l "$OUT/records.jsonl"
 
-echo "== baseline: raw bbolt batched writes (1000 records per fsynced transaction)"
-"$OUT/benchtool" bolt-baseline --in "$OUT/records.jsonl" --dir "$OUT/baseline" | tee "$OUT/baseline.json"
+echo "== baseline: raw bbolt batched writes of the same records (one fsynced transaction per batch)"
+for B in 1000 4000 32000; do
+  "$OUT/benchtool" bolt-baseline --in "$OUT/records.jsonl" --dir "$OUT/baseline" --batch "$B" | tee "$OUT/baseline-$B.json"
+done
 rm -rf "$OUT/baseline"
 
 echo "== fedarms dev, import through raft"

@@ -22,6 +22,18 @@ export const DEFAULT_SETTINGS = Object.freeze({
   undeliveredAfterS: 300, // a notification without every receipt this long raises an alert
 });
 
+/**
+ * A lag this long means "never": a member that has not heard from a shard's leader since it
+ * started reports the time since the zero time (centuries), not an absence.
+ */
+export const NEVER_S = 10 * 365 * 86400;
+
+/** A shard's lag in time as people read it: a duration, "never" for no contact yet, "—" for none. */
+export function lagText(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  return seconds >= NEVER_S ? 'never' : fmtS(seconds);
+}
+
 /** The region key of a member: central sites have no country; others by the reference table. */
 export function regionOf(m, countries) {
   if (!m.country) return m.role === 'central' ? 'central' : 'unknown';
@@ -100,7 +112,8 @@ export function computeAlerts({ members = [], shards = [], hits = null, firstSee
     for (const s of m.shards || []) {
       if ((s.lag_seconds || 0) >= settings.staleAfterS) {
         out.push({ key: `stale:${m.name}:${s.shard}`, level: 'warn', view: 'shards',
-          text: `${m.name}'s copy of ${s.shard} is stale: no contact with its leader for ${fmtS(s.lag_seconds)}` });
+          text: s.lag_seconds >= NEVER_S ? `${m.name}'s copy of ${s.shard} has had no contact with its leader yet`
+            : `${m.name}'s copy of ${s.shard} is stale: no contact with its leader for ${fmtS(s.lag_seconds)}` });
       }
     }
   }

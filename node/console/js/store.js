@@ -82,6 +82,8 @@ export class Store extends EventTarget {
       if ((tick - 1) % HITS_EVERY === 0 && this.hitsState !== 'absent') await this.fetchHits();
       if ((tick - 1) % 15 === 0) this.health = await api('/v1/health').catch(() => this.health);
       this.accept(m.members || [], s.shards || []);
+      // Every fetch leaves a resource-timing entry; a page open for days does not need them.
+      if (tick % 100 === 0) performance.clearResourceTimings();
       this.failures = 0;
       this.emit('state', { state: 'ok' });
     } catch (e) {
@@ -93,10 +95,14 @@ export class Store extends EventTarget {
     if (this.running && !document.hidden) this.timer = setTimeout(() => this.tick(), backoffMs(this.failures));
   }
 
+  // fetchHits reads only the hits an alert can be about (undelivered, or overdue for a decision),
+  // so the General Secretariat's long history is not fetched every ten seconds.
   async fetchHits() {
     try {
-      const r = await api('/v1/hits');
-      this.hits = Array.isArray(r) ? r : (r && r.hits) || [];
+      const lists = await Promise.all(['undelivered', 'overdue'].map((s) => api(`/v1/hits?status=${s}`)));
+      const byID = new Map();
+      for (const r of lists) for (const x of Array.isArray(r) ? r : (r && r.hits) || []) byID.set(x.id, x);
+      this.hits = [...byID.values()];
       this.hitsState = 'ok';
     } catch (e) {
       this.hits = null;

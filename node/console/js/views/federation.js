@@ -3,7 +3,7 @@
 
 import { h, setText, setAttr, badge, scroller } from '../dom.js';
 import { ago, duration, num, clock } from '../format.js';
-import { groupMembers, memberLag, needsAttention, downSinceMs } from '../model.js';
+import { groupMembers, memberLag, needsAttention, downSinceMs, lagText } from '../model.js';
 import { countries } from '../countries.js';
 import { settingsPanel } from './settings.js';
 
@@ -11,7 +11,7 @@ import { settingsPanel } from './settings.js';
 export const title = 'Federation';
 
 const COLUMNS = [
-  ['Member'], ['Role'], ['Status'], ['Last contact with a central node'],
+  ['Member'], ['Role'], ['Status'], ['Last contact'],
   ['Lag (entries)', 'num'], ['Lag (time)', 'num'], ['Outbox', 'num'], ['Version'], ['Shards'],
 ];
 
@@ -25,6 +25,8 @@ export function mount(main, { store }) {
   main.append(
     h('h1', { tabindex: -1 }, 'Federation'),
     summary,
+    h('p', { class: 'muted' }, 'Last contact: with a central node. Lag: the most-behind shard, against the most advanced copy any member reports. ',
+      'Live: refreshed every 2 s, more slowly while the node does not answer.'),
     h('div', { class: 'toolbar' },
       h('label', { for: 'member-filter' }, 'Filter members', filter),
       h('label', { for: 'only-attention' }, onlyBad, 'Only members needing attention')),
@@ -48,6 +50,28 @@ export function mount(main, { store }) {
     }
     update(table, members, store, summary);
     none.hidden = applyFilter(table, filter.value.trim().toLowerCase(), onlyBad.checked);
+    followHash();
+  };
+  // An alert's link names a member (#m-NAME) or asks for the members needing attention
+  // (#attention): honour it once the rows exist, then forget it. (Following another alert
+  // remounts the view, which reads the new fragment.)
+  let hash = location.hash;
+  const followHash = () => {
+    if (!hash) return;
+    if (hash === '#attention') {
+      onlyBad.checked = true;
+      hash = '';
+      draw();
+      return;
+    }
+    const row = table.rows.get(decodeURIComponent(hash.slice(3)));
+    hash = '';
+    if (!row) return;
+    row.tr.hidden = false;
+    row.tr.tabIndex = -1;
+    row.tr.scrollIntoView({ block: 'center' });
+    row.tr.focus();
+    flash(row.tr);
   };
   filter.addEventListener('input', draw);
   onlyBad.addEventListener('change', draw);
@@ -91,7 +115,8 @@ function newRow(m) {
   const td = (cls) => h('td', { class: cls });
   const cells = { name: h('th', { scope: 'row' }), role: td(), status: td(), contact: td(), lagE: td('num'),
     lagS: td('num'), outbox: td('num'), version: td(), shards: td() };
-  const tr = h('tr', { 'data-member': m.name }, Object.values(cells));
+  cells.status.className = 'status';
+  const tr = h('tr', { 'data-member': m.name, id: `m-${m.name}` }, Object.values(cells));
   setText(cells.name, m.name);
   if (m.self) cells.name.classList.add('self');
   if (m.peer_id) cells.name.title = `peer ${m.peer_id}`;
@@ -122,7 +147,7 @@ function update(table, members, store, summary) {
     c.contact.title = m.last_contact ? clock(m.last_contact, now) : '';
     const lag = memberLag(m);
     setText(c.lagE, num(lag.entries));
-    setText(c.lagS, lag.seconds === null ? '—' : duration(lag.seconds));
+    setText(c.lagS, lagText(lag.seconds));
     setText(c.outbox, num(m.outbox_depth));
     setText(c.version, m.version || '—');
     setText(c.shards, (m.shards || []).map((s) => s.shard).join(', ') || '—');

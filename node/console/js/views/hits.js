@@ -14,6 +14,7 @@ export const title = 'Hits';
 
 const KEEP = 500; // hits kept in memory: the newest ones
 const POLL_MS = 5000;
+const RECENT_MS = 24 * 3600 * 1000; // how far back "recent hits" reach
 
 /** Draws the view into main; returns the function that tears it down. */
 export function mount(main) {
@@ -21,6 +22,7 @@ export function mount(main) {
   const body = h('div', { id: 'hits-body' });
   main.append(h('h1', { tabindex: -1 }, 'Hits'), state, body, lookupForm());
   const hits = new Map();
+  const controls = new Map(); // hit id -> its decide controls, kept across redraws
   const abort = new AbortController();
   let pollTimer = 0;
   let clockTimer = 0;
@@ -45,21 +47,38 @@ export function mount(main) {
       .sort((a, b) => (hitDeadline(a)?.ms ?? 0) - (hitDeadline(b)?.ms ?? 0));
     const undelivered = all.filter((x) => Object.values(x.receipts || {}).some((v) => !v))
       .sort((a, b) => Date.parse(a.searched_at) - Date.parse(b.searched_at));
-    const recent = all.sort((a, b) => Date.parse(b.searched_at) - Date.parse(a.searched_at)).slice(0, 100);
-    const onDecided = (x) => { hits.set(x.id, x); draw(); };
+    const recent = all.filter((x) => now - Date.parse(x.searched_at) <= RECENT_MS)
+      .sort((a, b) => Date.parse(b.searched_at) - Date.parse(a.searched_at)).slice(0, 100);
+    const onDecided = (x) => {
+      hits.set(x.id, x);
+      controls.delete(x.id);
+      announce(`Hit ${x.id} on ${x.record_id}: ${x.decision}`);
+      draw();
+    };
+    for (const id of controls.keys()) if (!pending.some((x) => x.id === id)) controls.delete(id);
+    const active = document.activeElement;
     replace(body,
       h('h2', {}, `Pending decisions (${pending.length})`),
-      pending.length ? hitTable(pending, { now, decide: true, onDecided, label: 'Pending decisions' }) : h('p', { class: 'muted' }, 'None.'),
+      pending.length ? hitTable(pending, { now, decide: true, onDecided, controls, label: 'Pending decisions' }) : h('p', { class: 'muted' }, 'None.'),
       h('h2', {}, `Undelivered notifications (${undelivered.length})`),
       undelivered.length ? hitTable(undelivered, { now, label: 'Undelivered notifications' }) : h('p', { class: 'muted' }, 'None: every recipient has stored every hit.'),
-      h('h2', {}, 'Recent hits'),
-      recent.length ? hitTable(recent, { now, label: 'Recent hits' }) : h('p', { class: 'muted' }, 'No hit visible to this token yet.'));
+      h('h2', {}, 'Hits of the last 24 hours'),
+      recent.length ? hitTable(recent, { now, label: 'Recent hits' }) : h('p', { class: 'muted' }, 'No hit visible to this token in the last 24 hours.'));
+    // The decide controls are the same elements as before the redraw: give focus back to them.
+    if (active && active !== document.body && body.contains(active)) active.focus();
   };
 
+  // poll reads what the page shows: every pending decision, every undelivered notification, and
+  // the last day's hits; not the whole history a General Secretariat node holds.
   const poll = async () => {
     try {
-      const r = await api('/v1/hits', { signal: abort.signal });
-      merge(Array.isArray(r) ? r : (r && r.hits) || [], false);
+      const since = new Date(Date.now() - RECENT_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+      const lists = await Promise.all(['status=pending', 'status=undelivered', `since=${since}`]
+        .map((q) => api(`/v1/hits?${q}`, { signal: abort.signal })));
+      // The answers are the whole truth for what the page shows: a hit decided elsewhere since
+      // the last poll leaves the pending list here too.
+      hits.clear();
+      merge(lists.flatMap((r) => (Array.isArray(r) ? r : (r && r.hits) || [])), false);
       return true;
     } catch (e) {
       if (e.name === 'AbortError') return false;
@@ -79,6 +98,8 @@ export function mount(main) {
   const follow = async () => {
     let failures = 0;
     while (alive) {
+      // After a dropped stream, catch up on what was missed before listening again.
+      if (failures > 0 && !(await poll())) break;
       try {
         setText(state, 'Live: new hits appear as they are made.');
         await stream('/v1/hits/stream', (ev) => {

@@ -9,17 +9,23 @@ const DECISION_BADGE = { pending: 'b-warn', confirmed: 'b-bad', denied: 'b-off' 
 
 /**
  * hitTable lists hits: record, owner, origin, when, score, decision with its deadline, receipts.
- * opts: {now, label, decide: show confirm/deny, onDecided(hit)}.
+ * opts: {now, label, decide: show confirm/deny, onDecided(hit), controls: a Map that keeps each
+ * hit's decide controls across redraws, so a comment being typed survives new hits arriving}.
  */
-export function hitTable(list, { now, label, decide = false, onDecided = () => {} }) {
+export function hitTable(list, { now, label, decide = false, onDecided = () => {}, controls = new Map() }) {
   const cols = ['Hit', 'Record', 'Recorded by', 'Origin', 'Searched', 'Score', 'Decision', 'Receipts'];
   if (decide) cols.push('Decide');
   return scroller(label, h('table', {},
     h('thead', {}, h('tr', {}, cols.map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, list.map((x) => hitRow(x, now, decide, onDecided)))));
+    h('tbody', {}, list.map((x) => hitRow(x, now, decide && controlsFor(x, controls, onDecided))))));
 }
 
-function hitRow(x, now, decide, onDecided) {
+function controlsFor(x, controls, onDecided) {
+  if (!controls.has(x.id)) controls.set(x.id, decideControls(x, onDecided));
+  return controls.get(x.id);
+}
+
+function hitRow(x, now, decideBox) {
   const dl = hitDeadline(x);
   const missing = undelivered(x, now);
   return h('tr', { 'data-hit': x.id, class: missing.length ? 'uneasy' : null },
@@ -30,19 +36,31 @@ function hitRow(x, now, decide, onDecided) {
     h('td', {}, clock(x.searched_at, now)),
     h('td', { class: 'num' }, percent(x.score)),
     h('td', {}, badge(x.decision, DECISION_BADGE[x.decision] || 'b-off'),
+      x.decided_by ? h('span', { class: 'muted' }, ` by ${x.decided_by}${x.comment ? `: ${x.comment}` : ''}`) : null,
       x.decision === 'pending' && dl ? [h('br'),
         h('span', { class: `countdown${now > dl.ms ? ' late' : ''}`, 'data-deadline': String(dl.ms) }, countdown(dl.ms, now)),
         dl.assumed ? h('span', { class: 'muted', title: 'The node sent no deadline; assumed from the hit time (urgent 10 min, routine 1 h).' }, ' (assumed)') : null] : null),
-    h('td', {}, h('ul', { class: 'why-list' }, Object.entries(x.receipts || {}).map(([to, at]) =>
-      h('li', {}, `${to}: `, at ? `stored ${clock(at, now)}` : h('strong', {}, `undelivered for ${duration(missing[0]?.ageS ?? 0)}`))))),
-    decide ? h('td', {}, decideControls(x, onDecided)) : null);
+    h('td', {}, h('ul', { class: 'receipts' }, Object.entries(x.receipts || {}).map(([to, at]) =>
+      h('li', {}, at ? `✓ ${to} ${clock(at, now)}` : h('strong', {}, `✗ ${to} waiting ${duration(missing[0]?.ageS ?? 0)}`))))),
+    decideBox ? h('td', {}, decideBox) : null);
 }
 
+// decideControls asks twice, in the page rather than in a browser dialog, so a stray tap at a gate
+// cannot decide and the question is read out like any other content.
 function decideControls(x, onDecided) {
   const comment = h('input', { type: 'text', 'aria-label': `Comment on hit ${x.id}`, placeholder: 'comment' });
   const msg = h('span', { role: 'status', class: 'muted' });
+  const box = h('div', { class: 'decide', 'data-decide': x.id });
+  const ask = (decision) => {
+    const verb = decision === 'confirmed' ? 'Confirm' : 'Deny';
+    const yes = h('button', { type: 'button', 'data-answer': decision }, `Yes, ${verb.toLowerCase()}`);
+    const no = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+    yes.addEventListener('click', () => send(decision, yes));
+    no.addEventListener('click', start);
+    replace(box, h('span', {}, `${verb} hit on ${x.record_id}?`), yes, no, msg);
+    yes.focus();
+  };
   const send = async (decision, btn) => {
-    if (!window.confirm(`${decision === 'confirmed' ? 'Confirm' : 'Deny'} hit ${x.id} on record ${x.record_id}?`)) return;
     btn.disabled = true;
     try {
       const r = await api(`/v1/hits/${encodeURIComponent(x.id)}/decision`, { method: 'POST', body: { decision, comment: comment.value.trim() } });
@@ -50,15 +68,18 @@ function decideControls(x, onDecided) {
     } catch (e) {
       msg.textContent = e.status === 404 ? 'Deciding is not available on this node version.'
         : e.status === 403 ? 'Only the recording country\'s NCB may decide.' : `Failed: ${e.message}`;
-    } finally {
       btn.disabled = false;
     }
   };
-  const yes = h('button', { type: 'button' }, 'Confirm');
-  const no = h('button', { type: 'button', class: 'secondary' }, 'Deny');
-  yes.addEventListener('click', () => send('confirmed', yes));
-  no.addEventListener('click', () => send('denied', no));
-  return h('div', { class: 'decide' }, comment, yes, no, msg);
+  function start() {
+    const yes = h('button', { type: 'button', 'data-decision': 'confirmed' }, 'Confirm');
+    const no = h('button', { type: 'button', class: 'secondary', 'data-decision': 'denied' }, 'Deny');
+    yes.addEventListener('click', () => ask('confirmed'));
+    no.addEventListener('click', () => ask('denied'));
+    replace(box, comment, yes, no, msg);
+  }
+  start();
+  return box;
 }
 
 /** A form that shows one hit by id (GET /v1/hits/{id}), which every node version offers. */
@@ -79,5 +100,5 @@ export function lookupForm() {
       replace(out, h('p', { class: 'error', role: 'alert' }, err.status === 404 ? `No hit ${v} visible to this token.` : `Look-up failed: ${err.message}.`));
     }
   });
-  return h('section', {}, h('h2', { id: 'lookup-title' }, 'Look up a hit'), form, out);
+  return h('section', { id: 'hit-lookup' }, h('h2', { id: 'lookup-title' }, 'Look up a hit'), form, out);
 }

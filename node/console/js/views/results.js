@@ -22,10 +22,10 @@ export function renderResults(results) {
       r.hit ? h('p', {}, 'A hit is a request to the recording country to confirm, not proof. ',
         r.notification_id ? ['Notification ', h('code', {}, r.notification_id),
           ` is stored on this node for the General Secretariat, the NCB of ${rec.recording_country || 'the recording country'} and your agency.`] : '') : null,
-      r.review ? h('p', {}, 'Close but not certain: compare the firearm with the record before acting.') : null,
+      !r.hit && r.review ? h('p', {}, 'Close but not certain: compare the firearm with the record before acting.') : null,
       h('dl', {}, RECORD_FIELDS.flatMap(([k, label]) => {
         const v = Array.isArray(rec[k]) ? rec[k].join(', ') : rec[k];
-        return v ? [h('dt', {}, label), h('dd', {}, v)] : [];
+        return v ? [h('div', {}, h('dt', {}, label), h('dd', {}, v))] : [];
       })),
       whyList(r.why));
   }));
@@ -34,8 +34,8 @@ export function renderResults(results) {
 function whyList(why) {
   const entries = Object.entries(why || {});
   if (!entries.length) return null;
-  return h('div', { class: 'why-block' }, h('p', { class: 'muted' }, 'Why it matched:'),
-    h('ul', { class: 'why-list' }, entries.map(([k, v]) => h('li', {}, h('strong', {}, k), `: ${v}`))));
+  return h('div', { class: 'why-block' }, h('span', { class: 'muted', id: null }, 'Why: '),
+    h('ul', { class: 'why-inline' }, entries.map(([k, v]) => h('li', {}, h('strong', {}, k), `: ${v}`))));
 }
 
 /** The coverage table: each shard, where it was searched, how fresh the copy was. */

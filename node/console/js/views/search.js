@@ -35,6 +35,8 @@ export function mount(main) {
   errors.type = h('span', { id: 'q-type-err', class: 'error' });
   inputs.limit = h('input', { id: 'q-limit', name: 'limit', type: 'number', min: 1, max: 100, value: '10', 'aria-describedby': 'q-limit-err' });
   errors.limit = h('span', { id: 'q-limit-err', class: 'error' });
+  // Sent only when ticked: a node older than the urgent flag rejects unknown fields.
+  const urgent = h('input', { id: 'q-urgent', name: 'urgent', type: 'checkbox' });
   const submit = h('button', { type: 'submit' }, 'Search');
   const formError = h('p', { class: 'error', role: 'alert' });
   const out = h('div', { id: 'search-out', 'aria-live': 'off' });
@@ -43,6 +45,7 @@ export function mount(main) {
     h('label', { for: 'q-type' }, 'Type', inputs.type, errors.type),
     fields.slice(4),
     h('label', { for: 'q-limit' }, 'Results at most', inputs.limit, errors.limit),
+    h('label', { for: 'q-urgent', class: 'inline' }, urgent, 'Urgent: a hit must be confirmed within the urgent deadline (10 minutes by default)'),
     h('div', { class: 'actions' }, submit, h('button', { type: 'reset', class: 'secondary' }, 'Clear')));
 
   form.addEventListener('reset', () => { replace(out); last = null; clearErrors(); });
@@ -51,6 +54,7 @@ export function mount(main) {
     clearErrors();
     const q = { limit: Number(inputs.limit.value) || 10 };
     for (const k of [...FIELDS.map((f) => f[0]), 'type']) q[k] = inputs[k].value.trim();
+    if (urgent.checked) q.urgent = true;
     if (!q.serial) return fieldError('serial', 'Enter the serial number as you read it; use ? or * for what you cannot read.');
     submit.disabled = true;
     submit.textContent = 'Searching…';
@@ -83,6 +87,7 @@ export function mount(main) {
   main.append(h('h1', { id: 'search-title', tabindex: -1 }, 'Search a firearm'), form, formError, out);
   if (last) {
     for (const [k, v] of Object.entries(last.query)) if (inputs[k]) inputs[k].value = String(v);
+    urgent.checked = !!last.query.urgent;
     show(out, last.resp, false);
   }
   return () => {};

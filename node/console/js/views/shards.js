@@ -2,8 +2,8 @@
 // shard, every holder's progress as the members list reports it.
 
 import { h, replace, badge, scroller, setText } from '../dom.js';
-import { ago, duration, num, shortDigest, clock } from '../format.js';
-import { shardHolders, digestAgreement } from '../model.js';
+import { ago, num, shortDigest, clock } from '../format.js';
+import { shardHolders, digestAgreement, lagText } from '../model.js';
 
 /** The page title. */
 export const title = 'Shards';
@@ -85,7 +85,7 @@ function fill(sec, name, store) {
   const self = store.shards.find((s) => s.shard === name);
   const leader = self ? (self.leader || 'none') : 'not known here';
   setText(sec.summary, `· leader ${leader} · ${voters} voter${voters === 1 ? '' : 's'}, ` +
-    `${holders.length - voters} non-voter${holders.length - voters === 1 ? '' : 's'} · most behind: ${num(maxLag)} entries`);
+    `${holders.length - voters} non-voter${holders.length - voters === 1 ? '' : 's'} · most behind: ${num(maxLag)} entr${maxLag === 1 ? 'y' : 'ies'}`);
   const ag = self ? digestAgreement(self.digest, holders) : null;
   setText(sec.agreement, ag === null
     ? (self ? `Digest here: ${shortDigest(self.digest)}. Other holders' digests: not available on this node version.` : 'Not held by this node.')
@@ -97,5 +97,5 @@ function fill(sec, name, store) {
     h('td', {}, badge(x.status, `s-${x.status}`)),
     h('td', { class: 'num' }, num(x.applied)),
     h('td', { class: 'num' }, num(x.lagEntries)),
-    h('td', { class: 'num' }, duration(x.lagSeconds)))));
+    h('td', { class: 'num' }, lagText(x.lagSeconds)))));
 }
