@@ -96,6 +96,12 @@ func TestImportSearchRecordsRoundTrip(t *testing.T) {
 	if code, out = run("traces"); code != 0 || !strings.Contains(out, "Glock") {
 		t.Fatalf("traces: exit %d\n%s", code, out)
 	}
+	if code, out = run("ref", "makes", "S&W"); code != 0 || !strings.Contains(out, "Smith") {
+		t.Fatalf("ref makes: exit %d\n%s", code, out)
+	}
+	if code, out = run("ref", "calibres", "9mm Parabellum"); code != 0 || !strings.Contains(out, "9") {
+		t.Fatalf("ref calibres: exit %d\n%s", code, out)
+	}
 	if code, out = run("audit", "tail", "-n", "5"); code != 0 || !strings.Contains(out, "search") {
 		t.Fatalf("audit tail: exit %d\n%s", code, out)
 	}

@@ -190,6 +190,8 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /v1/traces/{id}", n.route("traces.get", "", lim, n.handleTraceGet))
 	mux.Handle("POST /v1/traces/{id}/answer", n.route("traces.answer", "recorder", lim, n.handleTraceAnswer))
 	mux.Handle("POST /v1/traces/{id}/close", n.route("traces.close", "", lim, n.handleTraceClose))
+	mux.Handle("GET /v1/reference/makes", n.route("reference.makes", "", lim, n.handleRefMakes))
+	mux.Handle("GET /v1/reference/calibres", n.route("reference.calibres", "", lim, n.handleRefCalibres))
 	mux.Handle("GET /v1/cluster/members", n.route("members", "", lim, n.handleMembers))
 	mux.Handle("POST /v1/debug/faults", n.route("faults", "admin", lim, n.handleFaults))
 	mux.Handle("GET /v1/tokens", n.route("tokens.list", "admin", lim, n.handleTokenList))
