@@ -118,7 +118,7 @@ func (n *Node) gossipHealth() transport.Health {
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: int64(time.Since(contact).Seconds())})
+		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact)})
 		if contact.After(lastCentral) {
 			lastCentral = contact
 		}
@@ -223,8 +223,16 @@ func (n *Node) localHealthAsMember() Member {
 	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true, Outbox: n.outboxDepth()}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: int64(time.Since(contact).Seconds())})
+		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact)})
 		m.LastCentral = contact.UTC()
 	}
 	return m
+}
+
+// lagSeconds is how long ago the copy heard from its leader; -1 when it never has.
+func lagSeconds(contact time.Time) int64 {
+	if contact.IsZero() {
+		return -1
+	}
+	return int64(time.Since(contact).Seconds())
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +29,9 @@ type metrics struct {
 	shardRecs  *prometheus.Desc
 	shardAge   *prometheus.Desc
 	indexRecs  *prometheus.Desc
+	leader     *prometheus.Desc
+	stale      *prometheus.Desc
+	members    *prometheus.Desc
 	n          *Node
 }
 
@@ -51,6 +55,9 @@ func newMetrics(n *Node) *metrics {
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
 	m.indexRecs = prometheus.NewDesc("fedarms_index_records", "Records in the node's match index.", nil, nil)
+	m.leader = prometheus.NewDesc("fedarms_shard_has_leader", "1 when this node knows a leader for the shard, else 0.", []string{"shard"}, nil)
+	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness.", []string{"shard"}, nil)
+	m.members = prometheus.NewDesc("fedarms_members", "Federation members this node knows, by status.", []string{"status"}, nil)
 	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -62,6 +69,9 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.shardRecs
 	ch <- m.shardAge
 	ch <- m.indexRecs
+	ch <- m.leader
+	ch <- m.stale
+	ch <- m.members
 	ch <- m.pending
 	ch <- m.overdue
 }
@@ -72,7 +82,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		st := m.n.groups[s].Status()
 		ch <- prometheus.MustNewConstMetric(m.shardApply, prometheus.GaugeValue, float64(st.AppliedIndex), s)
 		ch <- prometheus.MustNewConstMetric(m.shardRecs, prometheus.GaugeValue, float64(st.Records), s)
-		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, time.Since(st.LastContact).Seconds(), s)
+		age := math.Inf(1) // never in contact
+		if !st.LastContact.IsZero() {
+			age = time.Since(st.LastContact).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, age, s)
+		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != ""), s)
+		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds()), s)
+	}
+	counts := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+	for _, mb := range m.n.Members() {
+		counts[mb.Status]++
+	}
+	for status, c := range counts {
+		ch <- prometheus.MustNewConstMetric(m.members, prometheus.GaugeValue, float64(c), status)
 	}
 	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(m.n.outboxDepth()))
@@ -102,4 +125,11 @@ func (m *metrics) observeSearch(found []searchResult, d time.Duration) {
 		}
 	}
 	m.searchDur.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
