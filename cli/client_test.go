@@ -102,7 +102,7 @@ func TestImportSearchRecordsRoundTrip(t *testing.T) {
 	if code, out = run("ref", "calibres", "9mm Parabellum"); code != 0 || !strings.Contains(out, "9") {
 		t.Fatalf("ref calibres: exit %d\n%s", code, out)
 	}
-	if code, out = run("audit", "tail", "-n", "5"); code != 0 || !strings.Contains(out, "search") {
+	if code, out = run("audit", "tail", "-n", "30"); code != 0 || !strings.Contains(out, "search") {
 		t.Fatalf("audit tail: exit %d\n%s", code, out)
 	}
 	if code, out = run("audit", "verify"); code != 0 || !strings.Contains(out, "intact") {
