@@ -41,6 +41,8 @@ type lateWindow struct {
 	// index update; it blocks only when 4096 searches wait, which bounds memory.
 	queue chan pendingSearch
 	done  chan struct{}
+	// loaded is closed once the window has been rebuilt from the audit log.
+	loaded chan struct{}
 
 	mu       sync.Mutex // guards everything below
 	ix       *matcher.Index
@@ -57,7 +59,7 @@ type pendingSearch struct {
 func newLateWindow(window time.Duration, max int) *lateWindow {
 	w := &lateWindow{window: window, max: max, ix: matcher.New(referenceTables{}, matcher.Options{}),
 		searches: map[string]*rememberedSearch{}, seen: map[string]bool{},
-		queue: make(chan pendingSearch, 4096), done: make(chan struct{})}
+		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for p := range w.queue {
@@ -82,6 +84,7 @@ func (w *lateWindow) sync() {
 }
 
 func (w *lateWindow) close() {
+	<-w.loaded
 	close(w.queue)
 	<-w.done
 }
@@ -147,6 +150,7 @@ func (w *lateWindow) markSeen(searchID, recordID string) {
 // lateCheck re-checks remembered searches against records just applied (called by the index
 // worker once the changes are searchable).
 func (n *Node) lateCheck(changes []replication.Change) {
+	<-n.late.loaded
 	now := n.now().UTC()
 	for _, c := range changes {
 		if c.New == nil {

@@ -95,10 +95,14 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	n.met = newMetrics(n)
 	n.index = newLiveIndex(n.log.With("subsystem", "index"))
 	n.late = newLateWindow(cfg.Notify.LateWindow.Duration, cfg.Notify.LateMaxSearches)
-	if err := n.loadLateWindow(); err != nil {
-		n.Close()
-		return nil, err
-	}
+	// Reading the window back from the audit log takes seconds with a busy log; the node serves
+	// meanwhile, and re-checks wait for it (lateCheck).
+	go func() {
+		defer close(n.late.loaded)
+		if err := n.loadLateWindow(); err != nil {
+			n.log.Error("rebuilding the delayed-inquiry window from the audit log", "error", err)
+		}
+	}()
 	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
 		if n.fed, err = openFederation(cfg, n.log); err != nil {
