@@ -30,6 +30,8 @@ type metrics struct {
 	shardAge   *prometheus.Desc
 	indexRecs  *prometheus.Desc
 	leader     *prometheus.Desc
+	lag        *prometheus.Desc
+	snapshot   *prometheus.Desc
 	stale      *prometheus.Desc
 	members    *prometheus.Desc
 	n          *Node
@@ -55,6 +57,8 @@ func newMetrics(n *Node) *metrics {
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
 	m.indexRecs = prometheus.NewDesc("fedarms_index_records", "Records in the node's match index.", nil, nil)
+	m.lag = prometheus.NewDesc("fedarms_shard_lag_entries", "Committed entries this node knows of but has not applied yet.", []string{"shard"}, nil)
+	m.snapshot = prometheus.NewDesc("fedarms_shard_last_snapshot_index", "Raft index of this node's latest snapshot of the shard (0: none).", []string{"shard"}, nil)
 	m.leader = prometheus.NewDesc("fedarms_shard_has_leader", "1 when this node knows a leader for the shard, else 0.", []string{"shard"}, nil)
 	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness.", []string{"shard"}, nil)
 	m.members = prometheus.NewDesc("fedarms_members", "Federation members this node knows, by status.", []string{"status"}, nil)
@@ -70,6 +74,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.shardAge
 	ch <- m.indexRecs
 	ch <- m.leader
+	ch <- m.lag
+	ch <- m.snapshot
 	ch <- m.stale
 	ch <- m.members
 	ch <- m.pending
@@ -88,6 +94,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, age, s)
 		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != ""), s)
+		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(st.CommitIndex-min(st.CommitIndex, st.AppliedIndex)), s)
+		ch <- prometheus.MustNewConstMetric(m.snapshot, prometheus.GaugeValue, float64(st.LastSnapshotIndex), s)
 		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds()), s)
 	}
 	counts := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}

@@ -30,7 +30,8 @@ func TestMetricsScrapeParses(t *testing.T) {
 		"fedarms_hits_total", "fedarms_notification_delivery_seconds", "fedarms_notifications_pending",
 		"fedarms_hits_overdue", "fedarms_import_records_total", "fedarms_shard_applied_index",
 		"fedarms_shard_records", "fedarms_shard_last_contact_age_seconds", "fedarms_shard_has_leader",
-		"fedarms_shard_stale", "fedarms_members", "fedarms_index_records",
+		"fedarms_shard_stale", "fedarms_members", "fedarms_index_records", "fedarms_shard_lag_entries",
+		"fedarms_shard_last_snapshot_index",
 	} {
 		if _, ok := families[name]; !ok {
 			t.Errorf("metric %s missing", name)

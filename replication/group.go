@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -253,6 +254,11 @@ type Status struct {
 	Records      uint64
 	Digest       Digest
 	LastContact  time.Time // last contact with the leader; now when this node leads
+	// CommitIndex is the highest index this node knows to be committed; CommitIndex-AppliedIndex is
+	// how far its copy is behind what it has heard of.
+	CommitIndex uint64
+	// LastSnapshotIndex is the index of this node's latest snapshot (0: none yet).
+	LastSnapshotIndex uint64
 }
 
 // Freshness is what every search answer reports of the shard: its applied index and the last
@@ -272,6 +278,9 @@ func (g *Group) Status() Status {
 	s := Status{Shard: g.shard, Role: "nonvoter", AppliedIndex: st.AppliedIndex, Records: st.Records, Digest: st.Digest}
 	_, id := g.raft.LeaderWithID()
 	s.Leader = string(id)
+	stats := g.raft.Stats()
+	s.CommitIndex, _ = strconv.ParseUint(stats["commit_index"], 10, 64)
+	s.LastSnapshotIndex, _ = strconv.ParseUint(stats["last_snapshot_index"], 10, 64)
 	if g.raft.State() == raft.Leader {
 		s.LastContact = time.Now()
 	} else {
