@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -94,6 +95,8 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 // node is empty, serves until the context ends, then shuts down cleanly.
 func runNode(e *env, c *config.Config, sample int) error {
 	log := newLogger(e.stderr, c.Log.Format, c.Log.Level)
+	// go-libp2p logs through a process-wide slog handler: route it into ours, tagged.
+	gologshim.SetDefaultHandler(log.Handler().WithAttrs([]slog.Attr{slog.String("subsystem", "libp2p")}))
 	n, err := node.Open(c, node.Options{Logger: log})
 	if err != nil {
 		return err
