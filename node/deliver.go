@@ -72,7 +72,8 @@ func (n *Node) runDelivery() {
 }
 
 // due reports whether key may be tried now; failed marks a failed try (exponential backoff, 250 ms
-// doubling to 15 s), done forgets it.
+// doubling to 5 s), done forgets it. A new connection to any member clears every backoff (reset):
+// a healed link is used at once, not after the retry delay an outage has built up.
 func (d *deliverer) due(key string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -83,7 +84,7 @@ func (d *deliverer) failed(key string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := d.backoff[key]
-	r.delay = min(max(2*r.delay, 250*time.Millisecond), 15*time.Second)
+	r.delay = min(max(2*r.delay, 250*time.Millisecond), 5*time.Second)
 	r.next = time.Now().Add(r.delay)
 	d.backoff[key] = r
 }
@@ -93,6 +94,12 @@ func (d *deliverer) hold(key string, wait time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.backoff[key] = retry{next: time.Now().Add(wait), delay: wait}
+}
+
+func (d *deliverer) reset() {
+	d.mu.Lock()
+	clear(d.backoff)
+	d.mu.Unlock()
 }
 
 func (d *deliverer) done(key string) {

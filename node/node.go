@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/audit"
@@ -168,6 +169,10 @@ func (n *Node) startFederation() error {
 		return err
 	}
 	n.deliver = &deliverer{kick: make(chan struct{}, 1), backoff: map[string]retry{}}
+	n.fed.host.P2P().Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) {
+		n.deliver.reset()
+		n.kickDelivery()
+	}})
 	n.fed.wg.Add(2)
 	go n.reconcile()
 	go n.runDelivery()
