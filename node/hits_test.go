@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -236,5 +237,84 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 	}
 	if len(from) != 1 || from[0] == "member:edge-cdg" {
 		t.Fatalf("the NCB received the hit from %v", from)
+	}
+}
+
+// TestFederationHitsSurviveSeededChaos is the short, in-process version of the randomised drill
+// (scripts/drills TestDrillHitsChaos runs the long one over separate processes): while members are
+// cut off and healed at random (seeded), the edges keep searching and making hits; once everything
+// heals, every hit is at its recipients, none lost, and each inbox holds it once.
+func TestFederationHitsSurviveSeededChaos(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 0, 200))
+	fc.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 200))
+	waitFor(t, 30*time.Second, fc.converged)
+	rng := rand.New(rand.NewPCG(7, 7))
+	names := []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr", "ncb-ke", "edge-cdg", "edge-nbo"}
+	type made struct{ id, origin, country string }
+	var hits []made
+	deadline := time.Now().Add(8 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		// A fault: isolate someone, or cut a pair, or heal someone.
+		victim := fc.nodes[names[rng.IntN(len(names))]]
+		switch rng.IntN(3) {
+		case 0:
+			victim.fed.faults.Isolate(victim.fed.id.ID)
+		case 1:
+			other := fc.nodes[names[rng.IntN(len(names))]]
+			if other != victim {
+				victim.fed.faults.Cut(victim.fed.id.ID, other.fed.id.ID)
+			}
+		default:
+			victim.fed.faults.HealAll()
+		}
+		origin := []string{"edge-cdg", "edge-nbo"}[rng.IntN(2)]
+		country := []string{"FR", "KE"}[rng.IntN(2)]
+		resp, err := fc.nodes[origin].Search(context.Background(), auth.Principal{Agency: "CUSTOMS", Roles: []string{"searcher"}},
+			SearchRequest{Serial: fmtSerial(country, rng.IntN(200)), Make: "glock"})
+		if err == nil {
+			for _, r := range resp.Results {
+				if r.NotificationID != "" {
+					hits = append(hits, made{r.NotificationID, origin, country})
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, n := range fc.nodes {
+		n.fed.faults.HealAll()
+	}
+	if len(hits) < 20 {
+		t.Fatalf("only %d hits made", len(hits))
+	}
+	t0 := time.Now()
+	waitFor(t, 60*time.Second, func() bool {
+		for _, h := range hits {
+			got, err := fc.nodes[h.origin].hits.Get(h.id)
+			if err != nil || !got.Delivered() {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d hits made under chaos, all delivered %v after the last heal", len(hits), time.Since(t0))
+	ncb := map[string]string{"FR": "ncb-fr", "KE": "ncb-ke"}
+	for _, h := range hits {
+		if _, err := fc.nodes[ncb[h.country]].hits.Get(h.id); err != nil {
+			t.Fatalf("hit %s missing at %s", h.id, ncb[h.country])
+		}
+		other := map[string]string{"FR": "ncb-ke", "KE": "ncb-fr"}[h.country]
+		if _, err := fc.nodes[other].hits.Get(h.id); err == nil {
+			t.Fatalf("hit %s went to %s", h.id, other)
+		}
+		central := 0
+		for _, c := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+			if _, err := fc.nodes[c].hits.Get(h.id); err == nil {
+				central++
+			}
+		}
+		if central == 0 {
+			t.Fatalf("hit %s reached no central node", h.id)
+		}
 	}
 }
