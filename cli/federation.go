@@ -139,7 +139,7 @@ func membersCmd(e *env) *cobra.Command {
 
 func printMembers(e *env, ms []node.Member) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSTATUS\tSHARDS (applied/lag entries/lag s)\tOUTBOX\tLAST CONTACT\tVERSION")
+	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSTATUS\tSHARDS (applied/lag entries/lag s)\tOUTBOX\tOVERDUE\tLAST CONTACT\tVERSION")
 	for _, m := range ms {
 		var sh []string
 		for _, s := range m.Shards {
@@ -149,7 +149,7 @@ func printMembers(e *env, ms []node.Member) {
 		if m.Self {
 			name += " *"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, m.Role, m.Country, m.Status, strings.Join(sh, ", "), m.Outbox, ago(m.LastCentral), m.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", name, m.Role, m.Country, m.Status, strings.Join(sh, ", "), m.Outbox, m.Overdue, ago(m.LastCentral), m.Version)
 	}
 	tw.Flush()
 }

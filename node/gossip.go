@@ -114,7 +114,7 @@ func (g *gossip) close() {
 
 // gossipHealth is what this node tells the others about itself.
 func (n *Node) gossipHealth() transport.Health {
-	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: n.outboxDepth()}
+	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: n.outboxDepth(), Overdue: n.overdueCount()}
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
@@ -138,6 +138,7 @@ type Member struct {
 	Status      string        `json:"status"` // alive, suspect, dead, left
 	Shards      []MemberShard `json:"shards"`
 	Outbox      int           `json:"outbox_depth"`
+	Overdue     int           `json:"overdue_hits"`
 	LastCentral time.Time     `json:"last_contact,omitzero"`
 	Version     string        `json:"version,omitempty"`
 	Self        bool          `json:"self,omitempty"`
@@ -185,7 +186,7 @@ func (n *Node) Members() []Member {
 		}
 		if ok {
 			m.health = &h
-			m.Outbox, m.Version = h.Outbox, h.Version
+			m.Outbox, m.Overdue, m.Version = h.Outbox, h.Overdue, h.Version
 			if h.LastCentral > 0 {
 				m.LastCentral = time.Unix(h.LastCentral, 0).UTC()
 			}
@@ -220,7 +221,8 @@ func memberStatus(s memberlist.NodeStateType) string {
 
 // localHealthAsMember describes a one-node federation as its only member.
 func (n *Node) localHealthAsMember() Member {
-	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true, Outbox: n.outboxDepth()}
+	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
+		Outbox: n.outboxDepth(), Overdue: n.overdueCount()}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
 		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact)})

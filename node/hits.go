@@ -211,3 +211,10 @@ func (n *Node) outboxDepth() int {
 	out, _ := n.hits.Outbox(n.cfg.Name)
 	return len(out)
 }
+
+// overdueCount is the number of hits stored here whose NCB decision is past its deadline.
+func (n *Node) overdueCount() int {
+	now := n.now()
+	hits, _ := n.hits.List(func(h *notify.Hit) bool { return h.Overdue(now) })
+	return len(hits)
+}

@@ -9,8 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/fedarms/fedarms/notify"
 )
 
 // metrics are the node's Prometheus metrics, on a registry of its own (no global state, so several
@@ -107,9 +105,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(m.n.outboxDepth()))
-	now := time.Now()
-	overdue, _ := m.n.hits.List(func(h *notify.Hit) bool { return h.Overdue(now) })
-	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(len(overdue)))
+	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(m.n.overdueCount()))
 }
 
 func (m *metrics) handler() http.Handler {

@@ -25,6 +25,8 @@ type Health struct {
 	Shards []ShardHealth `json:"s,omitempty"`
 	// Outbox is the number of notifications waiting for a receipt.
 	Outbox int `json:"o"`
+	// Overdue is the number of hits the member holds whose decision is past its deadline.
+	Overdue int `json:"od,omitempty"`
 	// LastCentral is when the member last heard from a central node, in Unix seconds (0: never).
 	LastCentral int64 `json:"lc,omitempty"`
 	// Truncated is set when Shards was left out to fit the size cap.
