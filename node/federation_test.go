@@ -200,14 +200,30 @@ func TestFederationReplicatesForwardsAndSearchesRemotely(t *testing.T) {
 	if !resp.Coverage.Complete {
 		t.Error("coverage incomplete although every shard was reachable")
 	}
-	// Members see each other alive.
+	// Members see each other alive, and their gossiped digests agree per shard (the central nodes
+	// hold all five shards, so this also shows the health blob is not truncated).
 	waitFor(t, 20*time.Second, func() bool {
+		digests := map[string]map[string]bool{}
 		for _, m := range fc.nodes["lyon-1"].Members() {
-			if m.Status != "alive" {
+			if m.Status != "alive" || len(m.Shards) == 0 {
+				return false
+			}
+			for _, s := range m.Shards {
+				if s.Digest == "" {
+					return false
+				}
+				if digests[s.Shard] == nil {
+					digests[s.Shard] = map[string]bool{}
+				}
+				digests[s.Shard][s.Digest] = true
+			}
+		}
+		for _, d := range digests {
+			if len(d) != 1 {
 				return false
 			}
 		}
-		return true
+		return len(digests) == 5
 	})
 }
 

@@ -118,7 +118,8 @@ func (n *Node) gossipHealth() transport.Health {
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact)})
+		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
+			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
 		if contact.After(lastCentral) {
 			lastCentral = contact
 		}
@@ -153,6 +154,8 @@ type MemberShard struct {
 	Applied    uint64 `json:"applied_index"`
 	LagEntries uint64 `json:"lag_entries"`
 	LagSeconds int64  `json:"lag_seconds"`
+	// Digest is the start of the copy's content digest (GET /v1/shards on the member has it whole).
+	Digest string `json:"digest,omitempty"`
 }
 
 // Members reports every roster member with what gossip says of it.
@@ -191,7 +194,7 @@ func (n *Node) Members() []Member {
 				m.LastCentral = time.Unix(h.LastCentral, 0).UTC()
 			}
 			for _, s := range h.Shards {
-				m.Shards = append(m.Shards, MemberShard{Shard: s.Shard, Applied: s.Applied, LagSeconds: s.LagSeconds})
+				m.Shards = append(m.Shards, MemberShard{Shard: s.Shard, Applied: s.Applied, LagSeconds: s.LagSeconds, Digest: s.Digest})
 				best[s.Shard] = max(best[s.Shard], s.Applied)
 			}
 		}
@@ -225,7 +228,8 @@ func (n *Node) localHealthAsMember() Member {
 		Outbox: n.outboxDepth(), Overdue: n.overdueCount()}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact)})
+		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
+			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
 		m.LastCentral = contact.UTC()
 	}
 	return m
@@ -238,3 +242,6 @@ func lagSeconds(contact time.Time) int64 {
 	}
 	return int64(time.Since(contact).Seconds())
 }
+
+// shortDigest is the part of a shard digest members gossip: enough to tell copies apart.
+func shortDigest(d string) string { return d[:min(12, len(d))] }

@@ -43,6 +43,9 @@ type ShardHealth struct {
 	LagEntries uint64 `json:"l"`
 	// LagSeconds is how long ago the copy was last in contact with the leader.
 	LagSeconds int64 `json:"ls"`
+	// Digest is the start (12 hex digits) of the copy's content digest, so members can see whether
+	// their copies agree without exchanging them.
+	Digest string `json:"d,omitempty"`
 }
 
 // EncodeHealth renders h as JSON no longer than limit bytes; when the shard list does not fit it is

@@ -178,13 +178,13 @@ export function shardHolders(shard, members) {
 }
 
 /**
- * Whether the holders of a shard agree on its digest. Members gossip no digest in this version, so
- * only this node's is known: returns {known, agree, differ: [names]} counting the members that do
- * report one, or null when none does.
+ * Whether the holders of a shard agree on its digest. Members gossip the start of their digest
+ * (12 hex digits); this node's is known whole. Returns {known, agree, differ: [names]} counting the
+ * members that report one, or null when none does.
  */
 export function digestAgreement(selfDigest, holders) {
   const reported = holders.filter((x) => x.digest && !x.self);
   if (reported.length === 0) return null;
-  const differ = reported.filter((x) => x.digest !== selfDigest).map((x) => x.name);
+  const differ = reported.filter((x) => !String(selfDigest || '').startsWith(x.digest)).map((x) => x.name);
   return { known: reported.length + 1, agree: reported.length - differ.length + 1, differ };
 }

@@ -22,9 +22,8 @@ export function mount(main, { store }) {
       h('thead', {}, h('tr', {}, ['Shard', 'Role here', 'Leader', 'Applied index', 'Records', 'Digest',
         'Last contact with leader', 'Copy'].map((t, i) => h('th', { scope: 'col', class: i >= 3 && i <= 4 ? 'num' : null }, t)))),
       own)),
-    h('p', { class: 'note' }, 'Digest agreement: members do not gossip their digests in this version, so only this ',
-      "node's digest is shown; compare it with another node's shards view, or ", h('code', {}, 'GET /v1/shards'),
-      ' on each node. Agreement across nodes appears here once the members list carries digests.'),
+    h('p', { class: 'note' }, 'Digest agreement: every member gossips the start of each copy\'s digest; a copy that ',
+      'differs from this node\'s is named below. ', h('code', {}, 'GET /v1/shards'), ' on a member gives its digest whole.'),
     h('h2', {}, 'Every holder'),
     perShard);
 
