@@ -47,8 +47,10 @@ type lateWindow struct {
 	mu       sync.Mutex // guards everything below
 	ix       *matcher.Index
 	searches map[string]*rememberedSearch
-	order    []string        // search ids, oldest first
-	seen     map[string]bool // searchID/recordID pairs already answered (at search time or late)
+	order    []string // search ids, oldest first
+	// seen holds, per search, the records already answered (at search time or late); it is
+	// dropped with its search, so forgetting costs the same however full the window is.
+	seen map[string]map[string]bool
 }
 
 type pendingSearch struct {
@@ -58,7 +60,7 @@ type pendingSearch struct {
 
 func newLateWindow(window time.Duration, max int) *lateWindow {
 	w := &lateWindow{window: window, max: max, ix: matcher.New(referenceTables{}, matcher.Options{}),
-		searches: map[string]*rememberedSearch{}, seen: map[string]bool{},
+		searches: map[string]*rememberedSearch{}, seen: map[string]map[string]bool{},
 		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -102,9 +104,11 @@ func (w *lateWindow) remember(s rememberedSearch, found []string) {
 	}
 	w.searches[s.ID] = &s
 	w.order = append(w.order, s.ID)
+	seen := make(map[string]bool, len(found))
 	for _, id := range found {
-		w.seen[s.ID+"/"+id] = true
+		seen[id] = true
 	}
+	w.seen[s.ID] = seen
 	w.ix.Put(matcher.Entry{Key: s.ID, Serial: s.Req.Serial, Make: s.Req.Make, Model: s.Req.Model, Calibre: s.Req.Calibre, Type: s.Req.Type})
 	for len(w.order) > w.max {
 		w.forgetOldest()
@@ -115,12 +119,8 @@ func (w *lateWindow) forgetOldest() {
 	id := w.order[0]
 	w.order = w.order[1:]
 	delete(w.searches, id)
+	delete(w.seen, id)
 	w.ix.Delete(id)
-	for k := range w.seen {
-		if strings.HasPrefix(k, id+"/") {
-			delete(w.seen, k)
-		}
-	}
 }
 
 // candidates are the remembered searches that a record might answer.
@@ -133,7 +133,7 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 	var out []rememberedSearch
 	for _, serial := range append([]string{r.Serial}, r.OtherSerials...) {
 		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50}) {
-			if s := w.searches[res.Key]; s != nil && res.Review && !w.seen[s.ID+"/"+r.ID] {
+			if s := w.searches[res.Key]; s != nil && res.Review && !w.seen[s.ID][r.ID] {
 				out = append(out, *s)
 			}
 		}
@@ -143,7 +143,9 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 
 func (w *lateWindow) markSeen(searchID, recordID string) {
 	w.mu.Lock()
-	w.seen[searchID+"/"+recordID] = true
+	if s := w.seen[searchID]; s != nil {
+		s[recordID] = true
+	}
 	w.mu.Unlock()
 }
 

@@ -102,6 +102,7 @@ func searchHTTP(args []string) error {
 	tokenFile := fs.String("token-file", "", "admin token file")
 	n := fs.Int("n", 20000, "searches")
 	clients := fs.Int("clients", 4, "concurrent clients for the throughput run")
+	negative := fs.Float64("negative", 0, "fraction of queries for serials that are not recorded (hits are rare in real traffic)")
 	fs.Parse(args)
 	recs, err := readRecords(*in)
 	if err != nil {
@@ -109,6 +110,11 @@ func searchHTTP(args []string) error {
 	}
 	queries := sample(recs, *n, 43)
 	recs = nil
+	for i := range queries {
+		if float64(i%1000) < *negative*1000 {
+			queries[i].Serial = fmt.Sprintf("NX%08dQ", i) // no such serial
+		}
+	}
 	tok, err := os.ReadFile(*tokenFile)
 	if err != nil {
 		return err
@@ -167,7 +173,7 @@ func searchHTTP(args []string) error {
 	wg.Wait()
 	took := time.Since(t0)
 	return emit(map[string]any{
-		"mode": "search-http", "serial_client": summarise(ds),
+		"mode": "search-http", "negative_fraction": *negative, "serial_client": summarise(ds),
 		"concurrent": map[string]any{"clients": *clients, "searches_per_s": float64(len(cds)) / took.Seconds(), "latency": summarise(cds)},
 	})
 }
