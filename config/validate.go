@@ -84,8 +84,10 @@ func (c *Config) validate() []Problem {
 		bad("limits.max_search_limit", fmt.Sprint(c.Limits.MaxSearchLimit), "must be positive")
 	}
 	if f := c.Federation; f != nil {
-		if len(f.Listen) == 0 {
-			bad("federation.listen", "", "needs at least one libp2p multiaddr, e.g. /ip4/0.0.0.0/tcp/4001")
+		// An edge behind NAT may listen nowhere: it dials out and is reached through the central
+		// nodes' relays.
+		if len(f.Listen) == 0 && c.Role != RoleEdge {
+			bad("federation.listen", "", "needs at least one libp2p multiaddr, e.g. /ip4/0.0.0.0/tcp/4001 (only an edge may listen nowhere)")
 		}
 		for i, a := range f.Listen {
 			if !strings.HasPrefix(a, "/ip4/") && !strings.HasPrefix(a, "/ip6/") && !strings.HasPrefix(a, "/dns") {

@@ -43,7 +43,9 @@ func startFederation(t *testing.T, specs []MemberSpec, tune func(*config.Config)
 	}
 	for i := range specs {
 		specs[i].HTTPAddr = "127.0.0.1:0"
-		specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))}
+		if specs[i].P2PAddrs == nil {
+			specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))}
+		}
 	}
 	layout, err := WriteFederation(t.TempDir(), specs, func(c *config.Config) {
 		c.Federation.TestFaults = true
@@ -322,4 +324,28 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// An edge behind NAT listens nowhere: it dials out to the central nodes, holds relay reservations
+// on them, and still replicates its shards and gossips its health.
+func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
+	specs := fedSpecs()
+	specs = append(specs, MemberSpec{Name: "edge-nat", Role: "edge", Country: "FR", Shards: []string{"europe"}, P2PAddrs: []string{}})
+	fc := startFederation(t, specs, nil)
+	fc.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 300))
+	waitFor(t, 30*time.Second, fc.converged)
+	nat := fc.nodes["edge-nat"]
+	for _, s := range nat.Shards() {
+		if s.Shard == "europe" && s.Records != 300 {
+			t.Fatalf("NATed edge holds %d europe records", s.Records)
+		}
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		for _, m := range fc.nodes["lyon-1"].Members() {
+			if m.Name == "edge-nat" {
+				return m.Status == "alive" && len(m.Shards) == 1
+			}
+		}
+		return false
+	})
 }
