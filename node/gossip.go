@@ -114,7 +114,8 @@ func (g *gossip) close() {
 
 // gossipHealth is what this node tells the others about itself.
 func (n *Node) gossipHealth() transport.Health {
-	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: n.outboxDepth(), Overdue: n.overdueCount()}
+	outbox, overdue := n.hitCounts()
+	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue}
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
@@ -224,8 +225,9 @@ func memberStatus(s memberlist.NodeStateType) string {
 
 // localHealthAsMember describes a one-node federation as its only member.
 func (n *Node) localHealthAsMember() Member {
+	outbox, overdue := n.hitCounts()
 	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
-		Outbox: n.outboxDepth(), Overdue: n.overdueCount()}
+		Outbox: outbox, Overdue: overdue}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
 		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),

@@ -206,15 +206,19 @@ func (n *Node) playsRole(role string, h *notify.Hit) bool {
 	return false
 }
 
-// outboxDepth is the number of hits this node made that still wait for a recipient's receipt.
-func (n *Node) outboxDepth() int {
-	out, _ := n.hits.Outbox(n.cfg.Name)
-	return len(out)
-}
-
-// overdueCount is the number of hits stored here whose NCB decision is past its deadline.
-func (n *Node) overdueCount() int {
+// hitCounts reads the stored hits once for the two numbers operators watch: the hits this node made
+// that still wait for a recipient's receipt (its outbox), and the hits stored here whose NCB decision
+// is past its deadline.
+func (n *Node) hitCounts() (outbox, overdue int) {
 	now := n.now()
-	hits, _ := n.hits.List(func(h *notify.Hit) bool { return h.Overdue(now) })
-	return len(hits)
+	_, _ = n.hits.List(func(h *notify.Hit) bool {
+		if h.Origin == n.cfg.Name && !h.Delivered() {
+			outbox++
+		}
+		if h.Overdue(now) {
+			overdue++
+		}
+		return false
+	})
+	return outbox, overdue
 }

@@ -104,8 +104,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.members, prometheus.GaugeValue, float64(c), status)
 	}
 	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
-	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(m.n.outboxDepth()))
-	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(m.n.overdueCount()))
+	outbox, overdue := m.n.hitCounts()
+	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(outbox))
+	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(overdue))
 }
 
 func (m *metrics) handler() http.Handler {
