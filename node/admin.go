@@ -91,5 +91,3 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, _ *http.Request, _ auth.
 	writeJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
 	return nil
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -145,7 +146,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 }
 
 func fmtSerial(country string, i int) string {
-	return country + "X" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
+	return fmt.Sprintf("%sX%06d", country, i) // as fedRecords writes them
 }
 
 func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {

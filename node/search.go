@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,7 +128,7 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
 	}
 	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + itoa(n.cfg.Limits.MaxSearchLimit)}
+		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + strconv.Itoa(n.cfg.Limits.MaxSearchLimit)}
 	}
 	if req.Limit == 0 {
 		req.Limit = matcher.DefaultLimit
