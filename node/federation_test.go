@@ -290,8 +290,25 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 			t.Fatalf("the cut edge received writes: %+v", s)
 		}
 	}
+	// The central nodes stop counting the silent edge alive (suspect first when its silence
+	// outlasts suspectAfter before memberlist declares it dead), and nobody else.
+	var seen []string
+	waitFor(t, 30*time.Second, func() bool {
+		st := memberStatusOf(fc.nodes["lyon-1"], "edge-cdg")
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+		return st == "dead"
+	})
+	t.Logf("edge-cdg as lyon-1 saw it during the cut: %v", seen)
+	for _, m := range fc.nodes["lyon-1"].Members() {
+		if m.Name != "edge-cdg" && m.Status != "alive" {
+			t.Errorf("%s is %s while only edge-cdg was cut", m.Name, m.Status)
+		}
+	}
 	t0 := time.Now()
 	edge.fed.faults.Rejoin(edge.fed.id.ID)
+	waitFor(t, 30*time.Second, func() bool { return memberStatusOf(fc.nodes["lyon-1"], "edge-cdg") == "alive" })
 	waitFor(t, 60*time.Second, fc.converged)
 	t.Logf("edge converged %v after heal", time.Since(t0))
 	for _, s := range edge.Shards() {
@@ -299,6 +316,15 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 			t.Fatalf("edge after heal: %+v", s)
 		}
 	}
+}
+
+func memberStatusOf(n *Node, name string) string {
+	for _, m := range n.Members() {
+		if m.Name == name {
+			return m.Status
+		}
+	}
+	return ""
 }
 
 // testLogger keeps a node's log and prints it when the test fails.

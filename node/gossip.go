@@ -28,7 +28,18 @@ type gossip struct {
 type seenMember struct {
 	state memberlist.NodeStateType
 	meta  []byte
+	heard time.Time // when this node last received the member's health
 }
+
+// healthRefresh is how often a member republishes its health; each refresh changes its metadata
+// (Health.At), so the others hear from every live member at this pace.
+const healthRefresh = 2 * time.Second
+
+// suspectAfter is how long a member memberlist still counts alive may go unheard before it is
+// reported suspect: two refreshes missed, plus a second for gossip to spread one. memberlist has a
+// suspect state of its own but reports it to no delegate (its events say only joined, updated,
+// left), so the node derives the operator's "suspect" from silence.
+const suspectAfter = 2*healthRefresh + time.Second
 
 // NotifyJoin records a member that joined (or came back). The events say what happened; the
 // Node's own State field is not kept current by memberlist.
@@ -43,7 +54,7 @@ func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.record(m, memberlist.State
 func (g *gossip) record(m *memberlist.Node, st memberlist.NodeStateType) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.seen[m.Name] = seenMember{state: st, meta: append([]byte(nil), m.Meta...)}
+	g.seen[m.Name] = seenMember{state: st, meta: append([]byte(nil), m.Meta...), heard: time.Now()}
 }
 
 func (g *gossip) snapshot() map[string]seenMember {
@@ -83,7 +94,7 @@ func (n *Node) startGossip() error {
 // gossips.
 func (g *gossip) keepJoined(n *Node) {
 	defer close(g.done)
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(healthRefresh)
 	defer t.Stop()
 	for {
 		members := n.fed.roster.List()
@@ -115,7 +126,8 @@ func (g *gossip) close() {
 // gossipHealth is what this node tells the others about itself.
 func (n *Node) gossipHealth() transport.Health {
 	outbox, overdue := n.hitCounts()
-	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue}
+	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue,
+		At: time.Now().UnixMilli()}
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
@@ -183,7 +195,7 @@ func (n *Node) Members() []Member {
 			m.Self, m.Status = true, "alive"
 			h, ok = n.gossipHealth(), true
 		} else if st, seen := states[e.PeerID]; seen {
-			m.Status = memberStatus(st.state)
+			m.Status = memberStatus(st.state, time.Since(st.heard))
 			if dh, err := transport.DecodeHealth(st.meta); err == nil {
 				h, ok = dh, true
 			}
@@ -211,9 +223,14 @@ func (n *Node) Members() []Member {
 	return out
 }
 
-func memberStatus(s memberlist.NodeStateType) string {
+// memberStatus is a member's status as operators see it: memberlist's state, with a member that is
+// alive to memberlist but unheard for longer than suspectAfter reported as suspect.
+func memberStatus(s memberlist.NodeStateType, unheard time.Duration) string {
 	switch s {
 	case memberlist.StateAlive:
+		if unheard > suspectAfter {
+			return "suspect"
+		}
 		return "alive"
 	case memberlist.StateSuspect:
 		return "suspect"
