@@ -110,7 +110,7 @@ func printSearch(w io.Writer, r *node.SearchResponse) {
 		}
 		rec := res.Record
 		fmt.Fprintf(tw, "%d\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, verdict, res.Score, res.ID,
-			rec.Serial, rec.Make, rec.Model, rec.Calibre, rec.RecordingCountry, rec.Status, whyString(res.Why))
+			rec.Serial, rec.Make, rec.Model, rec.Calibre, rec.RecordingCountry, rec.Status, whyString(res.Why.Map()))
 	}
 	tw.Flush()
 	if len(r.Results) == 0 {

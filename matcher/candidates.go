@@ -157,8 +157,8 @@ func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) 
 		}
 		norm := ix.ser.norm(cur)
 		var a alignment
-		if maxEdits == 0 && qi.stars == 0 {
-			a = alignSameSkeleton(norm, qi.qn)
+		if qi.stars == 0 {
+			a = alignQuick(norm, qi.qn)
 		} else {
 			a = align(norm, qi.qn)
 		}

@@ -63,7 +63,7 @@ func TestSearchFuzzyTiers(t *testing.T) {
 				t.Fatalf("no results")
 			}
 			r := res[0]
-			if r.Key != tt.wantKey || r.Hit != tt.hit || r.Why["serial"] != tt.serial {
+			if r.Key != tt.wantKey || r.Hit != tt.hit || r.Why.Serial != tt.serial {
 				t.Fatalf("best = %s hit=%v score=%.3f why=%v; want %s hit=%v serial=%q",
 					r.Key, r.Hit, r.Score, r.Why, tt.wantKey, tt.hit, tt.serial)
 			}

@@ -77,7 +77,7 @@ func TestRewriteKeepsSerialsOrMovesThem(t *testing.T) {
 	ix.Put(Entry{Key: "X", Serial: "QQ7731904", OtherSerials: []string{"IMP-5512"}, Make: "Glock", Calibre: "9mm"})
 	ix.Put(Entry{Key: "X", Serial: "QQ7731904", OtherSerials: []string{"IMP-5512"}, Make: "Glock", Calibre: ".45 ACP"})
 	res := ix.Search(Query{Serial: "QQ7731904", Make: "Glock", Calibre: "45 auto"})
-	if len(res) == 0 || res[0].Key != "X" || res[0].Why["calibre"] != "equivalent" {
+	if len(res) == 0 || res[0].Key != "X" || res[0].Why.Calibre != "equivalent" {
 		t.Fatalf("rewritten calibre not seen: %+v", res)
 	}
 	if got := keysOf(ix.Search(Query{Serial: "IMP5512", Limit: 50})); !slices.Contains(got, "X") {
@@ -85,7 +85,7 @@ func TestRewriteKeepsSerialsOrMovesThem(t *testing.T) {
 	}
 	ix.Put(Entry{Key: "X", Serial: "QQ7731999", Make: "Glock"})
 	for _, r := range ix.Search(Query{Serial: "QQ7731904", Make: "Glock", Limit: 50}) {
-		if r.Key == "X" && r.Why["serial"] != "2 edits" {
+		if r.Key == "X" && r.Why.Serial != "2 edits" {
 			t.Fatalf("old serial still matches after the serial changed: %+v", r)
 		}
 	}

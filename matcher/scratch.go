@@ -17,6 +17,7 @@ type scratch struct {
 	touch  int // sums what prefetching loops read, so the compiler keeps the loads
 	qskel  []byte
 	buf    []byte
+	order  []rankKey // rank sorts these small keys rather than the candidates themselves
 	// probes, checked and verified count deletion-index probes, groups checked with the banded
 	// alignment and groups verified in full, for DebugSearch.
 	probes, matched, checked, verified int

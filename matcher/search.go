@@ -16,10 +16,35 @@ type Query struct {
 // Result is one ranked candidate.
 type Result struct {
 	Key    string
-	Score  float64           // [0,1]
-	Hit    bool              // score >= hit threshold (and the HIT rules hold)
-	Review bool              // score >= review threshold
-	Why    map[string]string // short human-readable reasons per field, e.g. {"serial": "exact", "make": "alias"}
+	Score  float64 // [0,1]
+	Hit    bool    // score >= hit threshold (and the HIT rules hold)
+	Review bool    // score >= review threshold
+	Why    Why     // short human-readable reasons per field
+}
+
+// Why gives a result's reasons in a few words per field, e.g. serial "exact", make "alias"; a field
+// with nothing to say is empty. Its JSON form is the object the API shows (empty fields omitted).
+// A struct rather than a map: ten maps a search were a tenth of an exact query's time.
+type Why struct {
+	Serial  string `json:"serial,omitempty"`
+	Make    string `json:"make,omitempty"`
+	Calibre string `json:"calibre,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Model   string `json:"model,omitempty"`
+	// Hit says why a score at the HIT threshold is not a HIT.
+	Hit string `json:"hit,omitempty"`
+}
+
+// Map is w as a field-to-reason map without the empty fields (the form a stored hit keeps).
+func (w Why) Map() map[string]string {
+	m := make(map[string]string, 6)
+	for _, kv := range [...][2]string{{"serial", w.Serial}, {"make", w.Make}, {"calibre", w.Calibre},
+		{"type", w.Type}, {"model", w.Model}, {"hit", w.Hit}} {
+		if kv[1] != "" {
+			m[kv[0]] = kv[1]
+		}
+	}
+	return m
 }
 
 // candidate is one record under consideration with its best serial match.
@@ -52,7 +77,7 @@ func (ix *Index) Search(q Query) []Result {
 	if len(sc.cands) == 0 {
 		return nil
 	}
-	return ix.rank(sc.cands, limit)
+	return ix.rank(sc, limit)
 }
 
 // collect generates and weighs the candidates of a query. Records two edits from a query without
@@ -125,7 +150,8 @@ func (ix *Index) weigh(qa *queryAttrs, sc *scratch) {
 
 // rank scores the candidates, applies the HIT rules, orders them (by the score shown, then by the
 // evidence, then by key) and builds the results for the best limit of them.
-func (ix *Index) rank(cands []candidate, limit int) []Result {
+func (ix *Index) rank(sc *scratch, limit int) []Result {
+	cands := sc.cands
 	best, second := -1e9, -1e9
 	for i := range cands {
 		switch b := cands[i].bits; {
@@ -148,32 +174,39 @@ func (ix *Index) rank(cands []candidate, limit int) []Result {
 			}
 		}
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
+	order := sc.order[:0]
+	for i := range cands {
+		order = append(order, rankKey{score: cands[i].score, bits: cands[i].bits, i: int32(i)})
+	}
+	slices.SortFunc(order, func(a, b rankKey) int {
 		if c := cmp.Compare(b.score, a.score); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(b.bits, a.bits); c != 0 {
 			return c
 		}
-		return bytes.Compare(ix.recs.key(a.slot), ix.recs.key(b.slot))
+		return bytes.Compare(ix.recs.key(cands[a.i].slot), ix.recs.key(cands[b.i].slot))
 	})
+	sc.order = order
 	out := make([]Result, 0, min(limit, len(cands)))
-	for i := range cands[:min(limit, len(cands))] {
-		out = append(out, ix.result(&cands[i]))
+	for _, k := range order[:min(limit, len(order))] {
+		out = append(out, ix.result(&cands[k.i]))
 	}
 	return out
 }
 
+// rankKey is what rank orders a candidate by (the score shown, then the evidence; the record key
+// breaks ties), with the candidate's position: sorting these moves 24 bytes rather than a
+// candidate.
+type rankKey struct {
+	score, bits float64
+	i           int32
+}
+
 // result turns a ranked candidate into a Result.
 func (ix *Index) result(c *candidate) Result {
-	why := make(map[string]string, 6)
-	why["serial"] = c.m.describe(ix.ser.rec.at(c.m.id).other)
-	for _, kv := range [...][2]string{{"make", c.ev.makeWhy}, {"calibre", c.ev.calibreWhy},
-		{"type", c.ev.typeWhy}, {"model", c.ev.modelWhy}, {"hit", c.withheld}} {
-		if kv[1] != "" {
-			why[kv[0]] = kv[1]
-		}
-	}
+	why := Why{Serial: c.m.describe(ix.ser.rec.at(c.m.id).other), Make: c.ev.makeWhy, Calibre: c.ev.calibreWhy,
+		Type: c.ev.typeWhy, Model: c.ev.modelWhy, Hit: c.withheld}
 	return Result{
 		Key:    string(ix.recs.key(c.slot)),
 		Score:  c.score,

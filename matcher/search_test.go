@@ -67,13 +67,13 @@ func TestSearchExactTier(t *testing.T) {
 				t.Fatalf("no results, want %s", tt.wantKey)
 			}
 			r := res[0]
-			if r.Key != tt.wantKey || r.Hit != tt.hit || r.Why["serial"] != tt.serial {
+			if r.Key != tt.wantKey || r.Hit != tt.hit || r.Why.Serial != tt.serial {
 				t.Fatalf("best = %s hit=%v score=%.3f why=%v; want %s hit=%v serial=%q",
 					r.Key, r.Hit, r.Score, r.Why, tt.wantKey, tt.hit, tt.serial)
 			}
 			for k, v := range tt.other {
-				if r.Why[k] != v {
-					t.Errorf("why[%s] = %q, want %q (%v)", k, r.Why[k], v, r.Why)
+				if r.Why.Map()[k] != v {
+					t.Errorf("why[%s] = %q, want %q (%v)", k, r.Why.Map()[k], v, r.Why)
 				}
 			}
 			if r.Score < 0 || r.Score > 1 || (r.Hit && !r.Review) {
@@ -90,7 +90,7 @@ func TestSerialReusedAcrossMakes(t *testing.T) {
 	if len(res) != 2 || res[0].Key != "DE-1" || !res[0].Hit || res[1].Hit {
 		t.Fatalf("got %+v", res)
 	}
-	if res[1].Why["make"] != "differs" || res[1].Why["hit"] != "" && res[1].Score >= 0.85 {
+	if res[1].Why.Make != "differs" || res[1].Why.Hit != "" && res[1].Score >= 0.85 {
 		t.Errorf("other maker: %+v", res[1])
 	}
 	// Without any description a serial two records carry is ambiguous: review both, no HIT.

@@ -1,6 +1,10 @@
 package matcher
 
-import "testing"
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
 
 func TestAlign(t *testing.T) {
 	tests := []struct {
@@ -30,9 +34,10 @@ func TestAlign(t *testing.T) {
 	}
 }
 
-// TestAlignSameSkeleton checks the positional fast path against the full alignment on pairs
-// with equal skeletons: confusable letters swapped, leading zeros added, '?' in the query.
-func TestAlignSameSkeleton(t *testing.T) {
+// TestAlignQuick checks the positional fast path against the full alignment: equal skeletons
+// (confusable letters swapped, leading zeros added, '?' in the query), one substitution, and the
+// cases it must hand to align (transpositions, two edits, other lengths).
+func TestAlignQuick(t *testing.T) {
 	tests := []struct{ r, q string }{
 		{"AB123456", "AB123456"},
 		{"AB123456", "A8I23456"},
@@ -42,12 +47,51 @@ func TestAlignSameSkeleton(t *testing.T) {
 		{"AB123456", "AB12?456"},
 		{"0012", "12"},
 		{"D0I", "O01"},
+		{"AB123456", "AB123457"},
+		{"AB123456", "A8123457"},
+		{"AB123456", "AB124356"},
+		{"AB123456", "8A123456"},
+		{"AB123456", "XY123456"},
+		{"AB123456", "AB12356"},
+		{"AB123456", "?B12345X"},
 	}
 	for _, tt := range tests {
 		r, q := []byte(tt.r), normalize(nil, tt.q, true)
-		got, want := alignSameSkeleton(r, q), align(r, q)
+		got, want := alignQuick(r, q), align(r, q)
 		if got != want {
-			t.Errorf("alignSameSkeleton(%s, %s) = %+v, align says %+v", tt.r, tt.q, got, want)
+			t.Errorf("alignQuick(%s, %s) = %+v, align says %+v", tt.r, tt.q, got, want)
+		}
+	}
+}
+
+// TestAlignQuickAgreesWithAlign compares the two on many random serials and misreadings of them.
+func TestAlignQuickAgreesWithAlign(t *testing.T) {
+	const alphabet = "0123456789ABDGILOQSZX?"
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		a := make([]byte, 1+r.IntN(10))
+		for i := range a {
+			a[i] = alphabet[r.IntN(len(alphabet)-1)]
+		}
+		q := slices.Clone(a)
+		for range r.IntN(4) {
+			i := r.IntN(len(q))
+			switch r.IntN(4) {
+			case 0, 1:
+				q[i] = alphabet[r.IntN(len(alphabet))]
+			case 2:
+				if i+1 < len(q) {
+					q[i], q[i+1] = q[i+1], q[i]
+				}
+			case 3:
+				q = append(q[:i], q[i+1:]...)
+				if len(q) == 0 {
+					q = append(q, '7')
+				}
+			}
+		}
+		if got, want := alignQuick(a, q), align(a, q); got != want {
+			t.Fatalf("alignQuick(%s, %s) = %+v, align says %+v", a, q, got, want)
 		}
 	}
 }

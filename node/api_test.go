@@ -191,7 +191,7 @@ func TestSearchExactWithCoverageAndAudit(t *testing.T) {
 		t.Fatalf("search: %d %s", a.status, a.body)
 	}
 	top := resp.Results[0]
-	if top.Score <= 0 || top.Score > 1 || top.Record.Serial != "ABC-00123" || top.Why["serial"] == "" {
+	if top.Score <= 0 || top.Score > 1 || top.Record.Serial != "ABC-00123" || top.Why.Serial == "" {
 		t.Fatalf("top result %+v", top)
 	}
 	if top.Hit && top.NotificationID == "" {

@@ -21,7 +21,7 @@ func (n *Node) newHit(res *searchResult, searchID string, p auth.Principal, req 
 	}
 	h := notify.Hit{ID: newID("h"), RecordID: res.ID, RecordingCountry: res.Record.RecordingCountry,
 		SearchID: searchID, Origin: n.cfg.Name, Agency: p.Agency, OnBehalfOf: req.OnBehalfOf,
-		SearchedAt: now, Score: res.Score, Why: res.Why, Urgent: req.Urgent, Deadline: now.Add(deadline),
+		SearchedAt: now, Score: res.Score, Why: res.Why.Map(), Urgent: req.Urgent, Deadline: now.Add(deadline),
 		Decision: notify.Pending, Receipts: map[string]string{notify.RoleGS: "", notify.RoleNCB: "", notify.RoleOrigin: ""}}
 	stamp := now.Format(time.RFC3339Nano)
 	for _, role := range n.ownRoles(h.RecordingCountry) {

@@ -125,7 +125,7 @@ func (m *metrics) observeSearch(found []searchResult, d time.Duration) {
 	kind := "none"
 	if len(found) > 0 {
 		kind = "fuzzy"
-		if found[0].Why["serial"] == "exact" {
+		if found[0].Why.Serial == "exact" {
 			kind = "exact"
 		}
 	}

@@ -35,13 +35,13 @@ type SearchRequest struct {
 }
 
 type searchResult struct {
-	ID             string            `json:"id"`
-	Score          float64           `json:"score"`
-	Hit            bool              `json:"hit"`
-	Review         bool              `json:"review"`
-	NotificationID string            `json:"notification_id,omitempty"`
-	Record         *record.Record    `json:"record"`
-	Why            map[string]string `json:"why"`
+	ID             string         `json:"id"`
+	Score          float64        `json:"score"`
+	Hit            bool           `json:"hit"`
+	Review         bool           `json:"review"`
+	NotificationID string         `json:"notification_id,omitempty"`
+	Record         *record.Record `json:"record"`
+	Why            matcher.Why    `json:"why"`
 }
 
 // SearchResponse is the answer to POST /v1/search.

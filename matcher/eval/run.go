@@ -249,7 +249,7 @@ func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
 		reason := "not in top 10"
 		for _, r := range res {
 			if r.Key == truth {
-				reason = r.Why["hit"]
+				reason = r.Why.Hit
 				if reason == "" {
 					reason = "score below threshold"
 				}
