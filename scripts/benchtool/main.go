@@ -1,6 +1,7 @@
 // Command benchtool measures fedarms for the bench scripts: the raw bbolt batched write rate (the
 // baseline for import), exact search latency in-process and over HTTP, and restart-to-ready time.
-// It is run by scripts/bench-import.sh; each mode prints one JSON object.
+// It is run by scripts/bench-import.sh; each of those modes prints one JSON object. snapshot-catchup
+// (scripts/bench-snapshot.sh) measures an edge's catch-up by snapshot over libp2p, one line a measure.
 package main
 
 import (
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http|snapshot-catchup [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -32,6 +33,8 @@ func main() {
 		err = searchInproc(os.Args[2:])
 	case "search-http":
 		err = searchHTTP(os.Args[2:])
+	case "snapshot-catchup":
+		err = snapshotCatchup(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
