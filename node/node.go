@@ -176,6 +176,7 @@ func (n *Node) startFederation() error {
 	n.fed.wg.Add(2)
 	go n.reconcile()
 	go n.runDelivery()
+	n.watchResumed()
 	return nil
 }
 

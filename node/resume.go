@@ -1,0 +1,58 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// resumeAfter is the outage after which a returning member's replication is restarted: by then
+// raft's retry backoff to it has grown past a second, and it doubles with every failure up to ten
+// seconds (see replication.Group.WatchResumed).
+const resumeAfter = 2 * time.Second
+
+// resumeEvery limits restarts per member and shard, so a flapping link cannot churn the group's
+// configuration.
+const resumeEvery = 10 * time.Second
+
+// watchResumed restarts the replication to a non-voter when this node leads one of its shards and
+// hears from it again after an outage: an edge back from hours offline starts catching up at once
+// instead of after raft's backoff (up to ten seconds).
+func (n *Node) watchResumed() {
+	f := n.fed
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	var stops []func()
+	for _, shard := range n.held {
+		g := n.groups[shard]
+		stops = append(stops, g.WatchResumed(func(id raft.ServerID, outage time.Duration) {
+			if outage < resumeAfter || !g.IsLeader() {
+				return
+			}
+			key := shard + "/" + string(id)
+			mu.Lock()
+			if time.Since(last[key]) < resumeEvery {
+				mu.Unlock()
+				return
+			}
+			last[key] = time.Now()
+			mu.Unlock()
+			go func() { // raft's observer must not wait on a configuration change
+				if err := g.RestartReplication(id); err != nil {
+					f.log.Warn("restarting replication to a returning member", "shard", shard, "member", id, "error", err)
+					return
+				}
+				f.log.Info("restarted replication to a returning member", "shard", shard, "member", id, "outage", outage.Round(time.Millisecond))
+			}()
+		}))
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		<-f.stop
+		for _, stop := range stops {
+			stop()
+		}
+	}()
+}
