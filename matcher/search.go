@@ -3,6 +3,7 @@ package matcher
 import (
 	"bytes"
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -56,6 +57,9 @@ type candidate struct {
 	ev       attrEvidence
 	evDone   bool // ev is computed (it depends on the record only, not on the serial match)
 	withheld string
+	// common is what term frequency took from bits: log2 of the serials sharing the skeleton. The
+	// HIT margin is judged without it (see rank).
+	common float64
 }
 
 // Search returns the records that best match q, best first, ties broken by Key. It reads the index
@@ -141,7 +145,12 @@ func (ix *Index) weigh(qa *queryAttrs, sc *scratch) {
 			c.ev, c.evDone = ix.compareAttrs(qa, c.slot), true
 		}
 		sr := ix.ser.rec.at(c.m.id)
-		c.bits = c.m.serialBits(int(ix.groups.rec.at(sr.group).live)) + c.ev.bits
+		live := int(ix.groups.rec.at(sr.group).live)
+		c.bits = c.m.serialBits(live) + c.ev.bits
+		c.common = 0
+		if live > 1 {
+			c.common = math.Log2(float64(live))
+		}
 		if sr.other {
 			c.bits -= costOtherSerial
 		}
@@ -152,9 +161,12 @@ func (ix *Index) weigh(qa *queryAttrs, sc *scratch) {
 // evidence, then by key) and builds the results for the best limit of them.
 func (ix *Index) rank(sc *scratch, limit int) []Result {
 	cands := sc.cands
+	// The HIT margin compares evidence without term frequency: a serial many records carry proves
+	// less about which of them is meant, but it is no less likely to be the one under a '?' than a
+	// rare serial beside it, so rarity must not make a HIT out of a tie.
 	best, second := -1e9, -1e9
 	for i := range cands {
-		switch b := cands[i].bits; {
+		switch b := cands[i].bits + cands[i].common; {
 		case b > best:
 			best, second = b, best
 		case b > second:
@@ -164,7 +176,7 @@ func (ix *Index) rank(sc *scratch, limit int) []Result {
 	for i := range cands {
 		c := &cands[i]
 		runnerUp := best
-		if c.bits == best {
+		if c.bits+c.common == best {
 			runnerUp = second
 		}
 		c.score = scoreOf(c.bits)
@@ -234,7 +246,7 @@ func (ix *Index) withheld(c *candidate, runnerUp float64) string {
 		return "withheld: short serial needs make or calibre agreement"
 	case m.kind > kindConfusable && !agree:
 		return "withheld: partial serial needs make or calibre agreement"
-	case c.bits-runnerUp < hitMargin && (m.kind != kindExact || !agree):
+	case c.bits+c.common-runnerUp < hitMargin && (m.kind != kindExact || !agree):
 		// Equal exact serials that agree with the description may be duplicate records of one
 		// firearm, so they may all be HITs; anything else must stand out from the crowd.
 		return "withheld: other records match as well"
