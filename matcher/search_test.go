@@ -184,3 +184,31 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("review above hit: %+v", o)
 	}
 }
+
+// Under a '?' two recorded serials of one run fit equally; that one of them is also carried by a
+// record of another maker (term frequency) must not make the other a HIT.
+func TestUnreadableTieIsNoHitWhateverTheTermFrequency(t *testing.T) {
+	ix := New(fakeRef{}, Options{})
+	for _, e := range []Entry{
+		{Key: "A", Serial: "KAN1939", Make: "Glock", Calibre: "9mm", Type: "pistol"},
+		{Key: "B", Serial: "KAN1949", Make: "Glock", Calibre: "9mm", Type: "pistol"},
+		{Key: "C", Serial: "KAN1949", Make: "Beretta", Calibre: "9mm", Type: "pistol"},
+	} {
+		ix.Put(e)
+	}
+	res := ix.Search(Query{Serial: "KAN19?9", Make: "Glock", Calibre: "9mm", Type: "pistol"})
+	if len(res) < 2 {
+		t.Fatalf("got %+v", res)
+	}
+	for _, r := range res {
+		if r.Hit {
+			t.Fatalf("a HIT on a tie: %+v", res)
+		}
+	}
+	// With the tie gone, the one serial left is a HIT.
+	ix.Delete("B")
+	res = ix.Search(Query{Serial: "KAN19?9", Make: "Glock", Calibre: "9mm", Type: "pistol"})
+	if len(res) == 0 || res[0].Key != "A" || !res[0].Hit {
+		t.Fatalf("after the delete: %+v", res)
+	}
+}
