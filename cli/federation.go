@@ -17,7 +17,7 @@ import (
 )
 
 func federationCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "federation", Short: "Set up a federation: root key, member identities, signed roster entries"}
+	cmd := &cobra.Command{Use: "federation", Short: "Set up a federation (root key, identities, signed entries) and admit or revoke members at runtime"}
 	var out string
 	initCmd := &cobra.Command{
 		Use:   "init --out DIR",
@@ -93,6 +93,7 @@ func federationCmd(e *env) *cobra.Command {
 	f.StringSliceVar(&shards, "shards", []string{"*"}, "shards the member holds")
 	f.StringSliceVar(&addrs, "addr", nil, "libp2p multiaddrs others dial it at")
 	cmd.AddCommand(initCmd, identity, sign)
+	cmd.AddCommand(federationControlCmds(e)...)
 	return cmd
 }
 

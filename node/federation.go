@@ -27,6 +27,8 @@ type fed struct {
 	faults *transport.Faults // nil unless federation.test_faults
 	self   transport.Entry
 	gossip *gossip
+	// control is the control group, the authority over the roster (control.go).
+	control *replication.Control
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -68,6 +70,9 @@ func openFederation(cfg *config.Config, log *slog.Logger) (*fed, error) {
 			return nil, fmt.Errorf("roster entry %s (%s): %w", se.Entry.Name, se.Entry.PeerID, err)
 		}
 	}
+	if err := seedFromControl(cfg, roster, id.ID, log); err != nil {
+		return nil, err
+	}
 	self, ok := roster.Get(id.ID)
 	if !ok {
 		return nil, fmt.Errorf("this node (peer id %s) is not in the roster %s: the General Secretariat must sign an entry for it", id.ID, fc.RosterFile)
@@ -85,6 +90,10 @@ func openFederation(cfg *config.Config, log *slog.Logger) (*fed, error) {
 		EnableHolePunching: self.Role == transport.RoleEdge, Faults: f.faults, Limits: transport.DefaultLimits(),
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := f.openControl(cfg); err != nil {
+		f.host.Close()
 		return nil, err
 	}
 	return f, nil

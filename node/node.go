@@ -81,7 +81,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		}
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
-	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now}); err != nil {
+	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal")}); err != nil {
 		n.db.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -168,6 +168,9 @@ func (n *Node) startFederation() error {
 	if err := n.startGossip(); err != nil {
 		return err
 	}
+	if err := n.startControl(); err != nil {
+		return err
+	}
 	n.deliver = &deliverer{kick: make(chan struct{}, 1), backoff: map[string]retry{}}
 	n.fed.host.P2P().Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) {
 		n.deliver.reset()
@@ -242,6 +245,7 @@ func (n *Node) close() error {
 		n.fed.close()
 		// Closing the host first ends raft's in-flight dials, so the groups shut down at once.
 		errs = append(errs, n.fed.host.Close())
+		errs = append(errs, n.fed.closeControl())
 	}
 	for _, s := range n.held {
 		errs = append(errs, n.groups[s].Close())

@@ -20,7 +20,9 @@ const (
 	ProtoSnapshot     = "/fedarms/snapshot/1"
 	// ProtoApply forwards a write to the leader of its shard.
 	ProtoApply = "/fedarms/apply/1"
+	// ProtoControl forwards an admission or revocation to the control group's leader.
+	ProtoControl = "/fedarms/control/1"
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply}
+var Protocols = []string{ProtoRaft, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}

@@ -1,0 +1,233 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// The control group carries the roster: admissions (signed entries) and revocations, both signed
+// by the root key. The roster file is only the seed; at start the node applies the control state
+// over it, and from then on mirrors every applied admission and revocation into transport.Roster,
+// which the gater, the peerstore and the shard reconcile follow.
+
+// controlDir is the control group's directory under the data dir.
+func controlDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "control") }
+
+// rosterVerifier reads the control group's blobs: JSON of transport.SignedEntry and
+// transport.SignedRevocation, verified against the root key. It is deterministic, as replication
+// requires: the same blob gets the same answer on every member.
+type rosterVerifier struct{ rootPub ed25519.PublicKey }
+
+// VerifyAdmit checks a signed roster entry.
+func (v rosterVerifier) VerifyAdmit(blob []byte) (string, string, error) {
+	var se transport.SignedEntry
+	if err := json.Unmarshal(blob, &se); err != nil {
+		return "", "", fmt.Errorf("signed entry: %w", err)
+	}
+	if err := transport.VerifyEntry(v.rootPub, se); err != nil {
+		return "", "", err
+	}
+	return se.Entry.PeerID.String(), se.Entry.Name, nil
+}
+
+// VerifyRevoke checks a signed revocation.
+func (v rosterVerifier) VerifyRevoke(blob []byte) (string, error) {
+	var sr transport.SignedRevocation
+	if err := json.Unmarshal(blob, &sr); err != nil {
+		return "", fmt.Errorf("signed revocation: %w", err)
+	}
+	if err := transport.VerifyRevocation(v.rootPub, sr); err != nil {
+		return "", err
+	}
+	return sr.Revocation.PeerID.String(), nil
+}
+
+// rosterMirror applies the control group's changes to the roster, in apply order.
+type rosterMirror struct {
+	self   peer.ID
+	roster *transport.Roster
+	log    *slog.Logger
+}
+
+// ControlApplied mirrors one admission or revocation.
+func (m rosterMirror) ControlApplied(c replication.ControlChange) {
+	switch c.Op {
+	case replication.ControlAdmit:
+		var se transport.SignedEntry
+		if err := json.Unmarshal(c.Blob, &se); err != nil {
+			m.log.Error("admitted entry does not decode", "index", c.Index, "error", err)
+			return
+		}
+		if err := m.roster.Add(se); err != nil {
+			// The control group checked the signature; what remains is a name this node's roster
+			// file gives another peer.
+			m.log.Error("admitted member not added to the roster", "member", c.Name, "peer", c.PeerID, "error", err)
+			return
+		}
+		m.log.Info("member admitted", "member", c.Name, "peer", c.PeerID, "index", c.Index)
+	case replication.ControlRevoke:
+		id, err := peer.Decode(c.PeerID)
+		if err != nil {
+			m.log.Error("revoked peer id does not decode", "index", c.Index, "error", err)
+			return
+		}
+		name := c.Name
+		if e, ok := m.roster.Get(id); ok {
+			name = e.Name // a member known from the roster file only
+		}
+		m.roster.Remove(id)
+		if id == m.self {
+			m.log.Error("this node has been revoked from the federation; it will not be admitted again", "index", c.Index)
+			return
+		}
+		m.log.Warn("member revoked", "member", name, "peer", c.PeerID, "index", c.Index)
+	}
+}
+
+// ControlRestored re-applies the whole state after a snapshot replaced it.
+func (m rosterMirror) ControlRestored(s replication.ControlState) {
+	if err := applyControlState(m.roster, s, m.log); err != nil {
+		m.log.Error("applying restored control state", "error", err)
+	}
+}
+
+// applyControlState lays st over the roster: revoked peers out (even when the roster file lists
+// them), admitted entries in. Entries that do not decode or clash by name are logged and skipped:
+// the control group is the authority, but one bad entry must not keep a node from starting.
+func applyControlState(roster *transport.Roster, st replication.ControlState, log *slog.Logger) error {
+	for _, r := range st.Revoked {
+		id, err := peer.Decode(r.PeerID)
+		if err != nil {
+			return fmt.Errorf("control state: revoked peer id %q: %w", r.PeerID, err)
+		}
+		roster.Remove(id)
+	}
+	for _, m := range st.Members {
+		var se transport.SignedEntry
+		err := json.Unmarshal(m.Blob, &se)
+		if err == nil {
+			err = roster.Add(se)
+		}
+		if err != nil {
+			log.Error("control state: admitted member not added to the roster", "member", m.Name, "peer", m.PeerID, "error", err)
+		}
+	}
+	return nil
+}
+
+// seedFromControl applies the control state this node left on disk over the file roster, before
+// the host starts admitting anyone.
+func seedFromControl(cfg *config.Config, roster *transport.Roster, self peer.ID, log *slog.Logger) error {
+	st, err := replication.ReadControlState(controlDir(cfg))
+	if err != nil {
+		return err
+	}
+	for _, r := range st.Revoked {
+		if r.PeerID == self.String() {
+			return fmt.Errorf("this node (peer id %s) has been revoked from the federation", self)
+		}
+	}
+	return applyControlState(roster, st, log)
+}
+
+// openControl starts this node's member of the control group over libp2p: central members are its
+// voters (they bootstrap it, as they do the shard groups); the leader adds everyone else.
+func (f *fed) openControl(cfg *config.Config) error {
+	layer, err := transport.NewRaftLayer(f.host, "control")
+	if err != nil {
+		return err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
+		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "group", "control"), "raft-net"),
+	})
+	f.control, err = replication.OpenControl(replication.ControlConfig{
+		Dir: controlDir(cfg), LocalID: cfg.Name, Transport: trans,
+		Bootstrap: f.self.Role == transport.RoleCentral, Voters: f.voters(),
+		Verifier: rosterVerifier{rootPub: f.roster.RootPub()},
+		Observer: rosterMirror{self: f.id.ID, roster: f.roster, log: f.log},
+		Logger:   f.log.With("subsystem", "replication"),
+		Tune:     tuneFederatedRaft,
+	})
+	if err != nil {
+		_ = trans.Close()
+		return err
+	}
+	return nil
+}
+
+// closeControl stops the control group; called once the host is closed, like the shard groups.
+func (f *fed) closeControl() error {
+	if f.control == nil {
+		return nil
+	}
+	return f.control.Close()
+}
+
+// startControl serves forwarded control writes and keeps the control group's members equal to the
+// roster.
+func (n *Node) startControl() error {
+	if err := n.serveControl(); err != nil {
+		return err
+	}
+	n.fed.wg.Add(1)
+	go n.reconcileControl()
+	return nil
+}
+
+// reconcileControl makes every roster member a member of the control group (non-voters, besides
+// the central voters it was bootstrapped with) and takes out members no longer in the roster.
+// Only the leader acts.
+func (n *Node) reconcileControl() {
+	f := n.fed
+	defer f.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		c := f.control
+		if !c.IsLeader() {
+			continue
+		}
+		servers, err := c.Servers()
+		if err != nil {
+			continue
+		}
+		have := map[raft.ServerID]raft.Server{}
+		for _, s := range servers {
+			have[s.ID] = s
+		}
+		for _, e := range f.roster.List() {
+			if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
+				continue
+			}
+			if err := c.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
+				f.log.Warn("adding control non-voter", "member", e.Name, "error", err)
+			} else {
+				f.log.Info("added control non-voter", "member", e.Name)
+			}
+		}
+		for id := range have {
+			if _, ok := f.roster.ByName(string(id)); !ok {
+				if err := c.RemoveServer(id); err == nil {
+					f.log.Info("removed member no longer in the roster from the control group", "member", id)
+				}
+			}
+		}
+	}
+}

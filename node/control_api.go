@@ -1,0 +1,268 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// controlRequest is a control write forwarded to the control group's leader.
+type controlRequest struct {
+	Command replication.ControlCommand `json:"command"`
+	Hops    int                        `json:"hops"`
+}
+
+// RosterChange is the answer to an admission or a revocation.
+type RosterChange struct {
+	PeerID string `json:"peer_id"`
+	Name   string `json:"name,omitempty"`
+	// Index is the control log index the change was committed at.
+	Index uint64 `json:"index"`
+	// Changed is false when the control group already said so (a repeated admission or revocation).
+	Changed bool `json:"changed"`
+}
+
+// RosterMember is one member of the roster in force on this node.
+type RosterMember struct {
+	transport.SignedEntry
+	// Source is "control" for an entry the control group admitted, "file" for one known only from
+	// this node's roster file (the seed).
+	Source string `json:"source"`
+}
+
+// RosterView is GET /v1/federation/roster: the roster in force on this node and the revocations.
+type RosterView struct {
+	Members []RosterMember               `json:"members"`
+	Revoked []transport.SignedRevocation `json:"revoked"`
+	// Leader is the control group's leader (a member name), empty when unknown.
+	Leader string `json:"leader,omitempty"`
+	// AppliedIndex is the control log index this node has applied.
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// controlApply orders a control command: here when this node leads the control group, otherwise on
+// the leader over libp2p. It returns once the command is committed and applied here too, so the
+// writer's next roster read shows it.
+func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand) (replication.ControlResult, error) {
+	c := n.fed.control
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		switch target, ok := n.controlTarget(); {
+		case c.IsLeader():
+			res, err := c.Apply(ctx, cmd)
+			if !errors.Is(err, replication.ErrNotLeader) {
+				return res, controlError(err)
+			}
+			lastErr = err
+		case !ok:
+			lastErr = fmt.Errorf("control: %w", replication.ErrNotLeader)
+		default:
+			var res replication.ControlResult
+			lastErr = n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: cmd}, &res)
+			if lastErr == nil {
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_ = c.WaitApplied(wctx, res.Index) // committed either way
+				cancel()
+				return res, nil
+			}
+			var re rpcError
+			if errors.As(lastErr, &re) && re.Code != "unavailable" {
+				return replication.ControlResult{}, lastErr
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return replication.ControlResult{}, ctx.Err()
+		case <-time.After(time.Duration(50+rand.IntN(100)) * time.Millisecond):
+		}
+	}
+	return replication.ControlResult{}, fmt.Errorf("control: %w (last: %v)", replication.ErrNotLeader, lastErr)
+}
+
+// controlTarget is the peer to send a control write to: the leader when known, else a central node.
+func (n *Node) controlTarget() (peer.ID, bool) {
+	if id, _ := n.fed.control.Leader(); id != "" {
+		if p, ok := n.fed.peerOf(string(id)); ok && p != n.fed.id.ID {
+			return p, true
+		}
+	}
+	var centrals []peer.ID
+	for _, e := range n.fed.roster.List() {
+		if e.Role == transport.RoleCentral && e.PeerID != n.fed.id.ID {
+			centrals = append(centrals, e.PeerID)
+		}
+	}
+	if len(centrals) == 0 {
+		return "", false
+	}
+	return centrals[rand.IntN(len(centrals))], true
+}
+
+// serveControl takes control writes forwarded by other members. Any member may forward: what it
+// carries is signed by the root key, and the leader and every replica verify it.
+func (n *Node) serveControl() error {
+	return serve(n.fed, transport.ProtoControl, func(ctx context.Context, from peer.ID, req *controlRequest) (any, error) {
+		if !n.fed.roster.Has(from) {
+			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+		}
+		c := n.fed.control
+		if !c.IsLeader() {
+			if req.Hops > 0 {
+				return nil, errf(503, "unavailable", "%s does not lead the control group", n.cfg.Name)
+			}
+			target, ok := n.controlTarget()
+			if !ok {
+				return nil, errf(503, "unavailable", "no leader known for the control group")
+			}
+			var res replication.ControlResult
+			err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1}, &res)
+			var re rpcError
+			if err != nil && !errors.As(err, &re) {
+				return nil, errf(503, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
+			}
+			return res, err
+		}
+		res, err := c.Apply(ctx, req.Command)
+		return res, controlError(err)
+	})
+}
+
+// controlError gives the control group's refusals their API shape; other errors pass through.
+func controlError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, transport.ErrBadSignature), errors.Is(err, transport.ErrUnsigned),
+		errors.Is(err, transport.ErrBadRevocationSignature):
+		return errf(400, "bad_signature", "%v", err)
+	case errors.Is(err, replication.ErrControlRefused), errors.Is(err, transport.ErrInvalidEntry),
+		errors.Is(err, transport.ErrInvalidRevocation):
+		return errf(400, "invalid_field", "%v", err)
+	case errors.Is(err, replication.ErrPeerRevoked), errors.Is(err, replication.ErrNameInUse):
+		return errf(409, "conflict", "%v", err)
+	}
+	return err
+}
+
+func (n *Node) notFederated() error {
+	return errf(409, "not_federated", "%s runs a one-node federation: it has no roster", n.cfg.Name)
+}
+
+// handleAdmit admits a member whose entry the root key signed (POST /v1/federation/members).
+func (n *Node) handleAdmit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if n.fed == nil {
+		return n.notFederated()
+	}
+	var se transport.SignedEntry
+	if err := decodeStrict(r.Body, &se); err != nil {
+		return err
+	}
+	blob, err := json.Marshal(se)
+	if err != nil {
+		return err
+	}
+	err = transport.VerifyEntry(n.fed.roster.RootPub(), se)
+	if err == nil {
+		// The control group does not know the roster file's names; this node does.
+		if e, ok := n.fed.roster.ByName(se.Entry.Name); ok && e.PeerID != se.Entry.PeerID {
+			err = fmt.Errorf("admit %s (%s): %w (%s)", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID)
+		}
+	}
+	var res replication.ControlResult
+	if err == nil {
+		res, err = n.controlApply(r.Context(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
+	}
+	err = controlError(err)
+	n.auditControl(p, "federation.admit", blob, []string{se.Entry.PeerID.String(), se.Entry.Name}, err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, RosterChange{PeerID: res.PeerID, Name: res.Name, Index: res.Index, Changed: res.Changed})
+	return nil
+}
+
+// handleRevoke revokes a member for good (POST /v1/federation/revocations).
+func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if n.fed == nil {
+		return n.notFederated()
+	}
+	var sr transport.SignedRevocation
+	if err := decodeStrict(r.Body, &sr); err != nil {
+		return err
+	}
+	blob, err := json.Marshal(sr)
+	if err != nil {
+		return err
+	}
+	var res replication.ControlResult
+	if err = transport.VerifyRevocation(n.fed.roster.RootPub(), sr); err == nil {
+		res, err = n.controlApply(r.Context(), replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob})
+	}
+	err = controlError(err)
+	n.auditControl(p, "federation.revoke", blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err)
+	if err != nil {
+		return err
+	}
+	name := res.Name
+	if name == "" {
+		name = sr.Revocation.Name
+	}
+	writeJSON(w, http.StatusOK, RosterChange{PeerID: res.PeerID, Name: name, Index: res.Index, Changed: res.Changed})
+	return nil
+}
+
+func (n *Node) auditControl(p auth.Principal, action string, blob []byte, ids []string, err error) {
+	outcome := audit.OutcomeOK
+	if err != nil {
+		outcome = toAPIError(err).Code
+	}
+	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: action,
+		Query: blob, ResultIDs: ids, Outcome: outcome})
+}
+
+// handleRoster reports the roster in force on this node and the revocations (GET
+// /v1/federation/roster).
+func (n *Node) handleRoster(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	view := RosterView{Members: []RosterMember{}, Revoked: []transport.SignedRevocation{}}
+	if n.fed == nil {
+		writeJSON(w, http.StatusOK, view)
+		return nil
+	}
+	c := n.fed.control
+	for _, e := range n.fed.roster.List() {
+		se, ok := n.fed.roster.GetSigned(e.PeerID)
+		if !ok {
+			continue // revoked since List
+		}
+		m := RosterMember{SignedEntry: se, Source: "file"}
+		if _, ok := c.Member(e.PeerID.String()); ok {
+			m.Source = "control"
+		}
+		view.Members = append(view.Members, m)
+	}
+	st := c.State()
+	for _, r := range st.Revoked {
+		var sr transport.SignedRevocation
+		if err := json.Unmarshal(r.Blob, &sr); err != nil {
+			return fmt.Errorf("revocation of %s in the control state: %w", r.PeerID, err)
+		}
+		view.Revoked = append(view.Revoked, sr)
+	}
+	view.AppliedIndex = st.AppliedIndex
+	if id, _ := c.Leader(); id != "" {
+		view.Leader = string(id)
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}

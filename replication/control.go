@@ -1,0 +1,276 @@
+package replication
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// ControlConfig configures the control group on this node; its fields mean what GroupConfig's do.
+type ControlConfig struct {
+	Dir     string // holds raft.db, control.db and snapshots/
+	LocalID string // this node's raft server id
+	// Transport carries raft between nodes; nil gives an in-memory transport (a one-node group).
+	Transport raft.Transport
+	// Bootstrap starts the group when it has no state yet, with Voters (or this node alone).
+	Bootstrap         bool
+	Voters            []raft.Server
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// Verifier judges every blob; required (a control group that accepts anything is refused).
+	Verifier ControlVerifier
+	Observer ControlObserver
+	Logger   *slog.Logger
+	Tune     func(*raft.Config)
+}
+
+// Control is the federation's control raft group on this node: it carries admissions and
+// revocations of members, signed by the root key, in one order for every node.
+type Control struct {
+	localID  raft.ServerID
+	raft     *raft.Raft
+	logs     *LogStore
+	store    *controlStore
+	trans    raft.Transport
+	verifier ControlVerifier
+}
+
+// OpenControl opens (or creates) the control group's stores under cfg.Dir and starts its raft.
+func OpenControl(cfg ControlConfig) (*Control, error) {
+	if cfg.Verifier == nil {
+		return nil, errors.New("control: a verifier is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	lg := cfg.Logger.With("group", "control")
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	store, err := openControlStore(controlStatePath(cfg.Dir))
+	if err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	fail := func(err error) (*Control, error) {
+		store.close()
+		logs.Close()
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, &hclogWriter{log: lg.With("subsystem", "raft")})
+	if err != nil {
+		return fail(err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.LocalID)
+	rc.Logger = newHCLogger(lg.With("subsystem", "raft"))
+	// As for shard groups: the state file is durable and knows its applied index.
+	rc.NoSnapshotRestoreOnStart = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(rc)
+	}
+	trans := cfg.Transport
+	if trans == nil {
+		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.LocalID))
+	}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, logs, snaps)
+		if err != nil {
+			return fail(err)
+		}
+		if !has {
+			voters := cfg.Voters
+			if len(voters) == 0 {
+				voters = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
+			}
+			if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: voters}); err != nil {
+				return fail(fmt.Errorf("bootstrap: %w", err))
+			}
+		}
+	}
+	f := &controlFSM{store: store, verifier: cfg.Verifier, observer: cfg.Observer, log: lg}
+	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	if err != nil {
+		return fail(err)
+	}
+	return &Control{localID: rc.LocalID, raft: r, logs: logs, store: store, trans: trans, verifier: cfg.Verifier}, nil
+}
+
+// Admit orders the admission of a member whose signed entry is blob.
+func (c *Control) Admit(ctx context.Context, blob []byte) (ControlResult, error) {
+	return c.Apply(ctx, ControlCommand{Op: ControlAdmit, Blob: blob})
+}
+
+// Revoke orders the revocation a signed revocation blob states.
+func (c *Control) Revoke(ctx context.Context, blob []byte) (ControlResult, error) {
+	return c.Apply(ctx, ControlCommand{Op: ControlRevoke, Blob: blob})
+}
+
+// Apply orders cmd through raft (leader only) and waits until it is committed and applied here.
+// A command the state would refuse is refused before it reaches the log; every replica checks it
+// again on apply.
+func (c *Control) Apply(ctx context.Context, cmd ControlCommand) (ControlResult, error) {
+	if _, _, err := c.store.decide(c.verifier, cmd); err != nil {
+		return ControlResult{}, err
+	}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return ControlResult{}, fmt.Errorf("control: %w", err)
+	}
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := c.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+			errors.Is(err, raft.ErrEnqueueTimeout):
+			return ControlResult{}, fmt.Errorf("control: %w: %v", ErrNotLeader, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return ControlResult{}, ErrClosed
+		}
+		return ControlResult{}, fmt.Errorf("control: apply: %w", err)
+	}
+	switch v := f.Response().(type) {
+	case ControlResult:
+		return v, nil
+	case error:
+		return ControlResult{}, v
+	}
+	return ControlResult{}, fmt.Errorf("control: unexpected apply response %T", f.Response())
+}
+
+// State is a copy of the current control state.
+func (c *Control) State() ControlState { return c.store.state() }
+
+// Member returns an admitted member by peer id.
+func (c *Control) Member(peerID string) (ControlMember, bool) {
+	c.store.mu.RLock()
+	defer c.store.mu.RUnlock()
+	m, ok := c.store.members[peerID]
+	return m, ok
+}
+
+// IsRevoked reports whether peerID was revoked.
+func (c *Control) IsRevoked(peerID string) bool {
+	c.store.mu.RLock()
+	defer c.store.mu.RUnlock()
+	_, ok := c.store.revoked[peerID]
+	return ok
+}
+
+// AppliedIndex is the last control log index applied here.
+func (c *Control) AppliedIndex() uint64 { return c.store.appliedIndex() }
+
+// WaitApplied blocks until this node has applied index, or ctx ends.
+func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
+	for c.store.appliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("control: waiting for index %d: %w", index, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// WaitForLeader blocks until the group has a leader or ctx ends.
+func (c *Control) WaitForLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if addr, _ := c.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("control: no leader: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// IsLeader reports whether this node leads the group now.
+func (c *Control) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// Leader is the current leader's server id and address, empty when unknown.
+func (c *Control) Leader() (raft.ServerID, raft.ServerAddress) {
+	addr, id := c.raft.LeaderWithID()
+	return id, addr
+}
+
+// AddNonvoter makes a node a non-voting member of the group (leader only); idempotent.
+func (c *Control) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
+	servers, err := c.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if s.ID == id && s.Address == addr {
+			return nil
+		}
+	}
+	if err := c.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("control: %w", ErrNotLeader)
+		}
+		return fmt.Errorf("control: add non-voter %s: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveServer takes a node out of the group (leader only).
+func (c *Control) RemoveServer(id raft.ServerID) error {
+	if err := c.raft.RemoveServer(id, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("control: %w", ErrNotLeader)
+		}
+		return fmt.Errorf("control: remove %s: %w", id, err)
+	}
+	return nil
+}
+
+// Servers is the group's current raft configuration.
+func (c *Control) Servers() ([]raft.Server, error) {
+	cf := c.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, err
+	}
+	return cf.Configuration().Servers, nil
+}
+
+// Snapshot asks raft for a snapshot now (tests; raft also takes them by threshold).
+func (c *Control) Snapshot() error { return c.raft.Snapshot().Error() }
+
+// Close shuts raft down and closes the stores.
+func (c *Control) Close() error {
+	err := c.raft.Shutdown().Error()
+	if wc, ok := c.trans.(raft.WithClose); ok {
+		_ = wc.Close()
+	}
+	if e := c.store.close(); err == nil {
+		err = e
+	}
+	if e := c.logs.Close(); err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,116 @@
+package replication
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/hashicorp/raft"
+)
+
+// ControlVerifier reads the signed blobs the control group carries; replication cannot (it must
+// not import transport). Every replica calls it again when it applies an entry, so its answer must
+// depend only on the blob (and fixed configuration such as the root key): no clock, no I/O.
+type ControlVerifier interface {
+	// VerifyAdmit checks a signed roster entry and returns the member's peer id and name.
+	VerifyAdmit(blob []byte) (peerID, name string, err error)
+	// VerifyRevoke checks a signed revocation and returns the revoked peer id.
+	VerifyRevoke(blob []byte) (peerID string, err error)
+}
+
+// ControlObserver learns of every applied change once it is durable, in apply order, from raft's
+// FSM goroutine, one call at a time. The node mirrors the changes into its roster.
+type ControlObserver interface {
+	// ControlApplied reports one admission or revocation that changed the state.
+	ControlApplied(c ControlChange)
+	// ControlRestored reports that the state was replaced by a snapshot.
+	ControlRestored(s ControlState)
+}
+
+// controlFSM is the raft.FSM of the control group: decide, then make durable, then tell.
+type controlFSM struct {
+	store    *controlStore
+	verifier ControlVerifier
+	observer ControlObserver
+	log      *slog.Logger
+}
+
+var _ raft.FSM = (*controlFSM)(nil)
+
+// Apply applies one committed control entry. A refused command still advances the applied index,
+// so every replica refuses it the same way and moves on.
+func (f *controlFSM) Apply(l *raft.Log) any {
+	if l.Index <= f.store.appliedIndex() {
+		return nil // replayed after a restart: already in the state file
+	}
+	var cmd ControlCommand
+	var c ControlChange
+	var changed bool
+	err := json.Unmarshal(l.Data, &cmd)
+	if err != nil {
+		err = fmt.Errorf("%w: entry %d: %w", ErrControlRefused, l.Index, err)
+	} else {
+		c, changed, err = f.store.decide(f.verifier, cmd)
+	}
+	if err != nil {
+		f.log.Warn("control command refused", "index", l.Index, "op", cmd.Op, "error", err)
+		changed = false
+	}
+	c.Index = l.Index
+	if serr := f.store.apply(l.Index, l.Term, &c, changed); serr != nil {
+		// The state file cannot be written: the replica must not go on as if it had applied.
+		panic(fmt.Sprintf("fedarms: control: apply to state file failed: %v", serr))
+	}
+	if err != nil {
+		return err
+	}
+	if changed && f.observer != nil {
+		f.observer.ControlApplied(c)
+	}
+	return ControlResult{Index: l.Index, PeerID: c.PeerID, Name: c.Name, Changed: changed}
+}
+
+// Snapshot copies the state; it is small (one entry per member).
+func (f *controlFSM) Snapshot() (raft.FSMSnapshot, error) {
+	return controlSnapshot{st: f.store.state()}, nil
+}
+
+// Restore replaces the state with a snapshot's.
+func (f *controlFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var snap controlSnapshotFile
+	if err := json.NewDecoder(rc).Decode(&snap); err != nil {
+		return fmt.Errorf("restore control snapshot: %w", err)
+	}
+	if snap.Format != controlSnapshotFormat {
+		return fmt.Errorf("restore control snapshot: format %q, want %q", snap.Format, controlSnapshotFormat)
+	}
+	if err := f.store.replace(snap.State); err != nil {
+		return err
+	}
+	if f.observer != nil {
+		f.observer.ControlRestored(f.store.state())
+	}
+	return nil
+}
+
+const controlSnapshotFormat = "fedarms-control/1"
+
+// controlSnapshotFile is the snapshot stream: one JSON document.
+type controlSnapshotFile struct {
+	Format string       `json:"format"`
+	State  ControlState `json:"state"`
+}
+
+type controlSnapshot struct{ st ControlState }
+
+func (s controlSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(controlSnapshotFile{Format: controlSnapshotFormat, State: s.st}); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist control snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (controlSnapshot) Release() {}
