@@ -16,16 +16,30 @@ const resumeAfter = 2 * time.Second
 // configuration.
 const resumeEvery = 10 * time.Second
 
-// watchResumed restarts the replication to a non-voter when this node leads one of its shards and
+// restartable is a raft group whose replication to a member can be restarted: a shard group or the
+// control group.
+type restartable interface {
+	WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func())
+	RestartReplication(id raft.ServerID) error
+	IsLeader() bool
+}
+
+// watchResumed restarts the replication to a non-voter when this node leads one of its shards (or the control group) and
 // hears from it again after an outage: an edge back from hours offline starts catching up at once
 // instead of after raft's backoff (up to ten seconds).
 func (n *Node) watchResumed() {
 	f := n.fed
 	var mu sync.Mutex
 	last := map[string]time.Time{}
-	var stops []func()
+	groups := map[string]restartable{}
 	for _, shard := range n.held {
-		g := n.groups[shard]
+		groups[shard] = n.groups[shard]
+	}
+	if f.control != nil {
+		groups["control"] = f.control
+	}
+	var stops []func()
+	for shard, g := range groups {
 		stops = append(stops, g.WatchResumed(func(id raft.ServerID, outage time.Duration) {
 			if outage < resumeAfter || !g.IsLeader() {
 				return

@@ -17,6 +17,15 @@ import (
 // catch-up time, so the node restarts the follower's replication when it hears of it (see
 // Restart).
 func (g *Group) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
+	return watchResumed(g.raft, fn)
+}
+
+// WatchResumed is Group.WatchResumed for the control group.
+func (c *Control) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
+	return watchResumed(c.raft, fn)
+}
+
+func watchResumed(r *raft.Raft, fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
 	ch := make(chan raft.Observation, 64)
 	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
@@ -25,7 +34,7 @@ func (g *Group) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (s
 		}
 		return false
 	})
-	g.raft.RegisterObserver(obs)
+	r.RegisterObserver(obs)
 	done := make(chan struct{})
 	go func() {
 		lastContact := map[raft.ServerID]time.Time{} // as of the first failure of the current outage
@@ -50,7 +59,7 @@ func (g *Group) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (s
 		}
 	}()
 	return func() {
-		g.raft.DeregisterObserver(obs)
+		r.DeregisterObserver(obs)
 		close(done)
 	}
 }
@@ -60,7 +69,17 @@ func (g *Group) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (s
 // a non-voter is no part of any quorum, so nothing waits on it meanwhile). Voters are left alone.
 // Leader only.
 func (g *Group) RestartReplication(id raft.ServerID) error {
-	servers, err := g.Servers()
+	return restartReplication(g.Servers, g.RemoveServer, g.AddNonvoter, id)
+}
+
+// RestartReplication is Group.RestartReplication for the control group.
+func (c *Control) RestartReplication(id raft.ServerID) error {
+	return restartReplication(c.Servers, c.RemoveServer, c.AddNonvoter, id)
+}
+
+func restartReplication(list func() ([]raft.Server, error), remove func(raft.ServerID) error,
+	add func(raft.ServerID, raft.ServerAddress) error, id raft.ServerID) error {
+	servers, err := list()
 	if err != nil {
 		return err
 	}
@@ -71,10 +90,10 @@ func (g *Group) RestartReplication(id raft.ServerID) error {
 		if s.Suffrage == raft.Voter {
 			return nil
 		}
-		if err := g.RemoveServer(id); err != nil {
+		if err := remove(id); err != nil {
 			return err
 		}
-		return g.AddNonvoter(id, s.Address)
+		return add(id, s.Address)
 	}
 	return nil
 }
