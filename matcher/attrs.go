@@ -22,14 +22,14 @@ type queryAttrs struct {
 func (ix *Index) resolveQuery(q *Query) queryAttrs {
 	t := &ix.recs
 	var a queryAttrs
-	if id := resolveMake(ix.ref, q.Make); id != "" {
+	if id, folded := resolveMakeFolded(ix.ref, q.Make); id != "" {
 		a.make = lookupOr(&t.makes, id)
 		a.makeKnown = !strings.HasPrefix(id, "~")
-		a.spelling = lookupOr(&t.spellings, foldName(q.Make))
+		a.spelling = lookupOr(&t.spellings, folded)
 	}
-	if id := resolveCalibre(ix.ref, q.Calibre); id != "" {
+	if id, folded := resolveCalibreFolded(ix.ref, q.Calibre); id != "" {
 		a.calibre, a.calibreID = lookupOr(&t.calibres, id), id
-		a.calSpell = lookupOr(&t.spellings, foldName(q.Calibre))
+		a.calSpell = lookupOr(&t.spellings, folded)
 	}
 	for _, ty := range resolveTypes(ix.ref, q.Type) {
 		a.hasType = true

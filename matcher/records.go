@@ -209,26 +209,38 @@ func typeBit(id uint32) uint32 {
 // resolveMake returns the canonical make id, the folded spelling (marked so it cannot collide with
 // a table id) when the tables do not know it, or "" when the make is absent or unknown.
 func resolveMake(ref Reference, s string) string {
+	id, _ := resolveMakeFolded(ref, s)
+	return id
+}
+
+// resolveMakeFolded is resolveMake that also returns the folded spelling, which the query needs too.
+func resolveMakeFolded(ref Reference, s string) (id, folded string) {
 	f := foldName(s)
 	if f == "" || f == "UNKNOWN" {
-		return ""
+		return "", f
 	}
 	if id, ok := ref.MakeID(s); ok {
-		return id
+		return id, f
 	}
-	return "~" + f
+	return "~" + f, f
 }
 
 // resolveCalibre is resolveMake for calibres.
 func resolveCalibre(ref Reference, s string) string {
+	id, _ := resolveCalibreFolded(ref, s)
+	return id
+}
+
+// resolveCalibreFolded is resolveCalibre that also returns the folded spelling.
+func resolveCalibreFolded(ref Reference, s string) (id, folded string) {
 	f := foldName(s)
 	if f == "" || f == "UNKNOWN" {
-		return ""
+		return "", f
 	}
 	if id, ok := ref.CalibreClass(s); ok {
-		return id
+		return id, f
 	}
-	return "~" + f
+	return "~" + f, f
 }
 
 // resolveTypes returns the record types a type word may mean; the folded word itself when the
