@@ -2,22 +2,34 @@
 // node is appended as an Entry (who, on whose behalf, what was asked or changed, what came back), as
 // EU SIS rules require for search data and user ids.
 //
-// The package owns two buckets of the node's local bbolt file and nothing else; the caller opens and
-// closes the file. It must not import other fedarms packages, so that the offline verifier and the
-// node share exactly one definition of the chain.
+// The package owns two buckets of the node's local bbolt file and, when given one, a journal file
+// beside it; the caller opens and closes the bbolt file. It must not import other fedarms packages,
+// so that the offline verifier and the node share exactly one definition of the chain.
 //
 // # Writing
 //
 // AppendTx appends inside the caller's write transaction, so an audit entry and whatever it audits
-// (for example a hit notification in the outbox) become durable together or not at all. Append hands
-// the entry to one writer goroutine that commits every entry queued meanwhile in a single transaction
-// (group commit): one fsync is shared by all concurrent searches, without any artificial delay.
+// become durable together or not at all. Append hands the entry to one writer goroutine that makes
+// every entry queued meanwhile durable in one go (group commit): one sync is shared by all
+// concurrent searches, without any artificial delay. AppendWith does the same with a function run
+// in the entry's node.db transaction (a hit's notification in the outbox).
+//
+// Without Options.Journal each group commit is a node.db transaction. With it, the writer seals the
+// batch itself, appends it to the journal as one checksummed frame and syncs that file once: the
+// entries are durable, and Pending.Wait returns, when that fdatasync has returned. The writer folds
+// journaled entries into the audit buckets later (every FoldEntries entries or FoldInterval, and
+// before any AppendWith), and recovers whatever a crash left in the journal when the log is opened
+// again. "Durable" therefore means: in node.db, or in the journal, and in node.db after the next
+// Open. Tail, Since and Verify on the file of a running log have it fold first, so they see every
+// acknowledged entry. A stopped node's journal may still hold entries (the node was killed, not
+// closed): ReadJournal and VerifyWithJournal read them, as `fedarms audit verify --data` does.
 //
 // # Storage
 //
 // Bucket "audit" maps the 8-byte big-endian sequence number (1, 2, ...) to the entry encoded as JSON.
 // Bucket "audit_meta" holds the key "head" with the JSON value {"seq":N,"hash":"<hex>"}: the last
-// sequence number and its hash, so that a truncated tail is detected.
+// sequence number and its hash, so that a truncated tail is detected. The journal holds the very
+// same value bytes, framed; its format is described in journal.go and DESIGN.md.
 //
 // # Hash chain
 //

@@ -79,36 +79,39 @@ func TestSealEncoding(t *testing.T) {
 // TestOutsideVerifier checks a stored log the way the package doc tells an outsider to: bytes,
 // string handling and SHA-256, nothing from this package.
 func TestOutsideVerifier(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	appendN(t, l, 40)
-	hashMember := regexp.MustCompile(`"hash":"([0-9a-f]{64})"}$`)
-	prevMember := regexp.MustCompile(`"prev_hash":"([0-9a-f]*)","hash"`)
-	var count int
-	err := db.View(func(tx *bbolt.Tx) error {
-		prev := ""
-		return tx.Bucket([]byte("audit")).ForEach(func(k, v []byte) error {
-			count++
-			m := hashMember.FindSubmatch(v)
-			p := prevMember.FindSubmatch(v)
-			if m == nil || p == nil {
-				t.Fatalf("entry %x: no hash or prev_hash member in %s", k, v)
-			}
-			if string(p[1]) != prev {
-				t.Errorf("entry %x: prev_hash %s, want %s", k, p[1], prev)
-			}
-			canon := append(bytes.Clone(v[:len(v)-len(m[0])]), `"hash":""}`...)
-			sum := sha256.Sum256(append([]byte(prev), canon...))
-			if got := hex.EncodeToString(sum[:]); got != string(m[1]) {
-				t.Errorf("entry %x: hash %s, recomputed %s", k, m[1], got)
-			}
-			prev = string(m[1])
-			return nil
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		appendN(t, l, 40)
+		settled(t, db)
+		hashMember := regexp.MustCompile(`"hash":"([0-9a-f]{64})"}$`)
+		prevMember := regexp.MustCompile(`"prev_hash":"([0-9a-f]*)","hash"`)
+		var count int
+		err := db.View(func(tx *bbolt.Tx) error {
+			prev := ""
+			return tx.Bucket([]byte("audit")).ForEach(func(k, v []byte) error {
+				count++
+				m := hashMember.FindSubmatch(v)
+				p := prevMember.FindSubmatch(v)
+				if m == nil || p == nil {
+					t.Fatalf("entry %x: no hash or prev_hash member in %s", k, v)
+				}
+				if string(p[1]) != prev {
+					t.Errorf("entry %x: prev_hash %s, want %s", k, p[1], prev)
+				}
+				canon := append(bytes.Clone(v[:len(v)-len(m[0])]), `"hash":""}`...)
+				sum := sha256.Sum256(append([]byte(prev), canon...))
+				if got := hex.EncodeToString(sum[:]); got != string(m[1]) {
+					t.Errorf("entry %x: hash %s, recomputed %s", k, m[1], got)
+				}
+				prev = string(m[1])
+				return nil
+			})
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if count != 40 {
+			t.Errorf("walked %d entries, want 40", count)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if count != 40 {
-		t.Errorf("walked %d entries, want 40", count)
-	}
 }

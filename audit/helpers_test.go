@@ -23,13 +23,41 @@ func openDB(t testing.TB, path string, readOnly bool) *bbolt.DB {
 	return db
 }
 
-// newLog opens a log with a fake clock on a new file and returns both plus the file's path.
+// journalHere in Options.Journal asks newLog for a journal beside the new node.db.
+const journalHere = "<beside node.db>"
+
+// mode is one way of making entries durable; tests that hold for both run once per mode.
+type mode struct {
+	name    string
+	journal string // Options.Journal
+}
+
+var modes = []mode{{"db", ""}, {"journal", journalHere}}
+
+// forModes runs test once without and once with a journal.
+func forModes(t *testing.T, test func(t *testing.T, m mode)) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { test(t, m) })
+	}
+}
+
+// opts returns o with the mode's journal setting.
+func (m mode) opts(o Options) Options {
+	o.Journal = m.journal
+	return o
+}
+
+// newLog opens a log with a fake clock on a new file and returns both plus the file's path. With
+// Journal set to journalHere, the journal is audit.journal in the same directory.
 func newLog(t testing.TB, opts Options) (*Log, *bbolt.DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.db")
 	db := openDB(t, path, false)
 	if opts.Now == nil {
 		opts.Now = fakeClock()
+	}
+	if opts.Journal == journalHere {
+		opts.Journal = filepath.Join(filepath.Dir(path), "audit.journal")
 	}
 	l, err := Open(db, opts)
 	if err != nil {
@@ -100,5 +128,32 @@ func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", timeout)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// stall holds the writer at its next commit, as a slow fsync would, until release is called:
+// without a journal by holding node.db's write lock, with one by blocking before the journal sync.
+func stall(t testing.TB, l *Log, db *bbolt.DB) (release func()) {
+	t.Helper()
+	if l.j == nil {
+		tx, err := db.Begin(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() { tx.Rollback() }
+	}
+	gate := make(chan struct{})
+	l.j.beforeSync = func() { <-gate }
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// settled folds l's journal, if any, so that node.db holds every acknowledged entry.
+func settled(t testing.TB, db *bbolt.DB) {
+	t.Helper()
+	if err := settle(db); err != nil {
+		t.Fatalf("fold journal: %v", err)
 	}
 }

@@ -23,7 +23,23 @@ type Options struct {
 	Now func() time.Time
 	// QueueSize bounds entries waiting for the writer; Append blocks when it is full. Default 4096.
 	QueueSize int
+	// Journal, when set, is the path of a write-ahead journal: a batch is durable once appended
+	// there (one fdatasync) and is folded into node.db later, off the caller's path. Empty keeps
+	// every batch a node.db commit. See DESIGN.md.
+	Journal string
+	// FoldEntries folds the journal into node.db once this many entries wait. Default 512.
+	FoldEntries int
+	// FoldInterval folds entries that have waited this long, even when few. Default 100 ms.
+	FoldInterval time.Duration
+	// JournalChunk is how much the journal file is preallocated by at a time. Default 4 MiB.
+	JournalChunk int64
 }
+
+// Defaults for the journal's folding when Options leave them 0; see BenchmarkFold.
+const (
+	DefaultFoldEntries  = 512
+	DefaultFoldInterval = 100 * time.Millisecond
+)
 
 // Log appends entries to the audit buckets of one bbolt file.
 type Log struct {
@@ -38,12 +54,33 @@ type Log struct {
 	closed bool
 	queue  chan *request
 	done   chan struct{} // closed when the writer has committed everything and exited
+
+	// With a journal (fold.go). j, jerr, backlogSince and closeErr belong to the writer goroutine
+	// (closeErr is read after done closes).
+	j            *journal
+	jerr         error // the journal failed; from then on every batch is a node.db commit
+	foldEntries  int
+	foldInterval time.Duration
+	folds        atomic.Uint64 // node.db transactions that moved journaled entries
+	foldNanos    atomic.Int64  // time the writer spent in folds of its own (not AppendWith's)
+	ready        atomic.Bool   // the writer serves: readers may ask it to fold
+	backlogSince time.Time     // when the oldest unfolded entry was journaled
+	closeErr     error
+
+	// chainMu guards head, unfolded and external: the writer seals and folds under it, AppendTx
+	// folds under it from a caller's transaction. Lock order: node.db's write lock (an open write
+	// transaction) before chainMu, never the reverse.
+	chainMu  sync.Mutex
+	head     head          // last sealed entry, journaled or in node.db
+	unfolded []sealedEntry // journaled but not yet in node.db, in sequence order
+	external bool          // AppendTx ran: node.db's head may have moved past head
 }
 
 // request is one queued entry; the writer fills entry and err, then closes done.
 type request struct {
 	entry Entry
 	with  func(*bbolt.Tx) error // optional: runs in the same transaction as the entry
+	flush bool                  // no entry: fold the journal into node.db (readers want it there)
 	err   error
 	done  chan struct{}
 }
@@ -53,7 +90,10 @@ type Pending struct {
 	r *request
 }
 
-// Open creates the audit buckets if needed and starts the group-commit writer.
+// Open creates the audit buckets if needed and starts the group-commit writer. With a journal it
+// first recovers: every entry the journal holds beyond node.db's head is folded into node.db (and
+// Open fails with ErrJournalDamaged if one does not continue the chain), then the journal starts
+// empty. Only one journaled Log may be open on a file at a time.
 func Open(db *bbolt.DB, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -79,18 +119,41 @@ func Open(db *bbolt.DB, opts Options) (*Log, error) {
 		queue:    make(chan *request, opts.QueueSize),
 		done:     make(chan struct{}),
 	}
+	if opts.Journal != "" {
+		if err := l.openJournal(opts); err != nil {
+			return nil, fmt.Errorf("open audit log: %w", err)
+		}
+	}
+	l.ready.Store(true)
 	go l.write()
 	return l, nil
 }
 
 // AppendTx appends e inside the caller's write transaction and fills in Seq, Time, PrevHash and Hash.
 // The head is read from tx itself, so an entry whose transaction rolls back leaves no trace; e then
-// holds values that were never stored. Never call Pending.Wait while holding a write transaction:
-// the writer needs the same lock.
+// holds values that were never stored. With a journal the journaled entries not yet in node.db are
+// folded into tx first, so the entry follows them. Never call Pending.Wait (nor Tail, Since or
+// Verify) while holding a write transaction: the writer needs the same lock.
 func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 	if !tx.Writable() {
 		return errors.New("audit append: transaction is read-only")
 	}
+	if l.j == nil {
+		return appendTx(tx, e, l.now)
+	}
+	// The entry follows the journaled ones: fold them into this transaction first, and tell the
+	// writer that node.db's head may move under it.
+	l.chainMu.Lock()
+	defer l.chainMu.Unlock()
+	l.external = true
+	if _, err := l.foldInto(tx); err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	return appendTx(tx, e, l.now)
+}
+
+// appendTx seals e after the head stored in tx and stores it there.
+func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time) error {
 	entries, err := tx.CreateBucketIfNotExists(bucketEntries)
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
@@ -103,7 +166,7 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
-	sealed, value, err := seal(*e, prev, l.now())
+	sealed, value, err := seal(*e, prev, now())
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
@@ -118,12 +181,15 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 }
 
 // Append queues e for the writer and returns at once, or blocks while the queue is full; entries
-// are never dropped. Entries queued while a commit is in flight share the next commit.
+// are never dropped. Entries queued while a commit is in flight share the next commit: a node.db
+// transaction, or with a journal one journal frame and one fdatasync.
 func (l *Log) Append(e Entry) Pending { return l.AppendWith(e, nil) }
 
 // AppendWith is Append with fn run in the same transaction, right after the entry is appended, so
 // that what the entry audits (a hit notification, say) becomes durable with it or not at all. An
 // error from fn fails the whole group commit it shares, so fn should fail only on storage errors.
+// With a journal the commit is still a node.db transaction: it folds every journaled entry first,
+// so the entry and fn's writes land after everything acknowledged before them.
 func (l *Log) AppendWith(e Entry, fn func(*bbolt.Tx) error) Pending {
 	r := &request{entry: e, with: fn, done: make(chan struct{})}
 	if err := validate(&r.entry); err != nil {
@@ -161,12 +227,16 @@ func (p Pending) Wait(ctx context.Context) (Entry, error) {
 	}
 }
 
-// Commits counts the transactions the writer has committed, to show how well entries are batched.
+// Commits counts the batches the writer has made durable (node.db transactions or journal frames
+// that carried entries), to show how well entries are batched. Folding the journal into node.db
+// makes nothing newly durable and is not counted.
 func (l *Log) Commits() uint64 {
 	return l.commits.Load()
 }
 
 // Close commits every queued entry, then stops the writer. Later appends fail with ErrClosed.
+// With a journal it also folds every journaled entry into node.db and leaves the journal empty; if
+// that fails the entries stay in the journal for the next Open, and Close reports why.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if !l.closed {
@@ -175,18 +245,24 @@ func (l *Log) Close() error {
 	}
 	l.mu.Unlock()
 	<-l.done
-	return nil
+	return l.closeErr
 }
 
-// write is the single writer: it takes whatever is queued, commits it in one transaction and
-// reports to each waiter. Batches grow by themselves while a commit (an fsync) is in flight.
+// write is the single writer: it takes whatever is queued, makes it durable in one go (a node.db
+// transaction, or a journal frame) and reports to each waiter. Batches grow by themselves while a
+// commit (an fsync) is in flight.
 func (l *Log) write() {
 	defer close(l.done)
 	batch := make([]*request, 0, 64)
 	for {
-		r, ok := <-l.queue
+		r, ok := l.receive()
 		if !ok {
+			l.finish()
 			return
+		}
+		if r == nil { // the journal's backlog is due for folding
+			l.fold()
+			continue
 		}
 		batch = append(batch[:0], r)
 	drain:
@@ -201,7 +277,14 @@ func (l *Log) write() {
 				break drain
 			}
 		}
-		l.commit(batch)
+		switch {
+		case l.j == nil:
+			l.commit(batch)
+		case l.jerr != nil || needsTx(batch):
+			l.commitTx(batch)
+		default:
+			l.commitJournal(batch)
+		}
 	}
 }
 
@@ -211,7 +294,7 @@ func (l *Log) commit(batch []*request) {
 	err := l.db.Update(func(tx *bbolt.Tx) error {
 		for _, r := range batch {
 			e := r.entry
-			if err := l.AppendTx(tx, &e); err != nil {
+			if err := appendTx(tx, &e, l.now); err != nil {
 				if errors.Is(err, ErrInvalidEntry) {
 					r.err = err
 					continue

@@ -13,273 +13,279 @@ import (
 )
 
 func TestAppendSealsEntriesInOrder(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	got := appendN(t, l, 5)
-	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	prev := ""
-	for i, e := range got {
-		if e.Seq != uint64(i+1) {
-			t.Errorf("entry %d: seq %d", i, e.Seq)
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		got := appendN(t, l, 5)
+		start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		prev := ""
+		for i, e := range got {
+			if e.Seq != uint64(i+1) {
+				t.Errorf("entry %d: seq %d", i, e.Seq)
+			}
+			if want := start.Add(time.Duration(i+1) * time.Second); !e.Time.Equal(want) {
+				t.Errorf("entry %d: time %v, want %v", i, e.Time, want)
+			}
+			if e.PrevHash != prev || len(e.Hash) != 64 {
+				t.Errorf("entry %d: prev %q hash %q, want prev %q", i, e.PrevHash, e.Hash, prev)
+			}
+			prev = e.Hash
 		}
-		if want := start.Add(time.Duration(i+1) * time.Second); !e.Time.Equal(want) {
-			t.Errorf("entry %d: time %v, want %v", i, e.Time, want)
+		stored, err := Tail(db, 5)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if e.PrevHash != prev || len(e.Hash) != 64 {
-			t.Errorf("entry %d: prev %q hash %q, want prev %q", i, e.PrevHash, e.Hash, prev)
+		for i := range got {
+			a, _ := json.Marshal(got[i])
+			b, _ := json.Marshal(stored[i])
+			if string(a) != string(b) {
+				t.Errorf("entry %d handed back\n%s\nbut stored\n%s", i, a, b)
+			}
 		}
-		prev = e.Hash
-	}
-	stored, err := Tail(db, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range got {
-		a, _ := json.Marshal(got[i])
-		b, _ := json.Marshal(stored[i])
-		if string(a) != string(b) {
-			t.Errorf("entry %d handed back\n%s\nbut stored\n%s", i, a, b)
-		}
-	}
-	mustVerifyOK(t, db, 5)
+		mustVerifyOK(t, db, 5)
+	})
 }
 
 func TestAppendTxCommitsWithCallersWrite(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	appendN(t, l, 2)
-	e := searchEntry(7)
-	err := db.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		appendN(t, l, 2)
+		e := searchEntry(7)
+		err := db.Update(func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("hit-1"), []byte("{}")); err != nil {
+				return err
+			}
+			return l.AppendTx(tx, &e)
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if err := b.Put([]byte("hit-1"), []byte("{}")); err != nil {
-			return err
+		if e.Seq != 3 {
+			t.Errorf("seq %d, want 3", e.Seq)
 		}
-		return l.AppendTx(tx, &e)
+		after, err := l.Append(searchEntry(8)).Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Seq != 4 || after.PrevHash != e.Hash {
+			t.Errorf("group commit after AppendTx: seq %d prev %s, want 4 and %s", after.Seq, after.PrevHash, e.Hash)
+		}
+		mustVerifyOK(t, db, 4)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Seq != 3 {
-		t.Errorf("seq %d, want 3", e.Seq)
-	}
-	after, err := l.Append(searchEntry(8)).Wait(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.Seq != 4 || after.PrevHash != e.Hash {
-		t.Errorf("group commit after AppendTx: seq %d prev %s, want 4 and %s", after.Seq, after.PrevHash, e.Hash)
-	}
-	mustVerifyOK(t, db, 4)
 }
 
 func TestAppendTxRolledBackLeavesNothing(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	before := appendN(t, l, 3)
-	errRollback := errors.New("rollback")
-	err := db.Update(func(tx *bbolt.Tx) error {
-		for i := range 10 {
-			e := searchEntry(100 + i)
-			if err := l.AppendTx(tx, &e); err != nil {
-				return err
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		before := appendN(t, l, 3)
+		errRollback := errors.New("rollback")
+		err := db.Update(func(tx *bbolt.Tx) error {
+			for i := range 10 {
+				e := searchEntry(100 + i)
+				if err := l.AppendTx(tx, &e); err != nil {
+					return err
+				}
 			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Fatalf("update: %v", err)
 		}
-		return errRollback
+		r := mustVerifyOK(t, db, 3)
+		if r.Head != before[2].Hash {
+			t.Errorf("head %s, want %s", r.Head, before[2].Hash)
+		}
+		next, err := l.Append(searchEntry(9)).Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.Seq != 4 || next.PrevHash != before[2].Hash {
+			t.Errorf("next entry seq %d prev %s, want 4 after the rolled-back ones", next.Seq, next.PrevHash)
+		}
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("update: %v", err)
-	}
-	r := mustVerifyOK(t, db, 3)
-	if r.Head != before[2].Hash {
-		t.Errorf("head %s, want %s", r.Head, before[2].Hash)
-	}
-	next, err := l.Append(searchEntry(9)).Wait(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next.Seq != 4 || next.PrevHash != before[2].Hash {
-		t.Errorf("next entry seq %d prev %s, want 4 after the rolled-back ones", next.Seq, next.PrevHash)
-	}
 }
 
 func TestAppendTxNeedsWriteTx(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	err := db.View(func(tx *bbolt.Tx) error {
-		e := searchEntry(1)
-		return l.AppendTx(tx, &e)
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		err := db.View(func(tx *bbolt.Tx) error {
+			e := searchEntry(1)
+			return l.AppendTx(tx, &e)
+		})
+		if err == nil {
+			t.Fatal("append in a read-only transaction succeeded")
+		}
 	})
-	if err == nil {
-		t.Fatal("append in a read-only transaction succeeded")
-	}
 }
 
 func TestAppendRejectsInvalidEntries(t *testing.T) {
-	tests := []struct {
-		name  string
-		entry func(e *Entry)
-	}{
-		{"no action", func(e *Entry) { e.Action = "" }},
-		{"no outcome", func(e *Entry) { e.Outcome = "" }},
-		{"query not JSON", func(e *Entry) { e.Query = json.RawMessage(`{"serial":`) }},
-	}
-	l, db, _ := newLog(t, Options{})
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := searchEntry(1)
-			tt.entry(&e)
-			if _, err := l.Append(e).Wait(context.Background()); !errors.Is(err, ErrInvalidEntry) {
-				t.Errorf("Append: err %v, want ErrInvalidEntry", err)
-			}
-			err := db.Update(func(tx *bbolt.Tx) error { return l.AppendTx(tx, &e) })
-			if !errors.Is(err, ErrInvalidEntry) {
-				t.Errorf("AppendTx: err %v, want ErrInvalidEntry", err)
-			}
-		})
-	}
-	mustVerifyOK(t, db, 0)
+	forModes(t, func(t *testing.T, m mode) {
+		tests := []struct {
+			name  string
+			entry func(e *Entry)
+		}{
+			{"no action", func(e *Entry) { e.Action = "" }},
+			{"no outcome", func(e *Entry) { e.Outcome = "" }},
+			{"query not JSON", func(e *Entry) { e.Query = json.RawMessage(`{"serial":`) }},
+		}
+		l, db, _ := newLog(t, m.opts(Options{}))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := searchEntry(1)
+				tt.entry(&e)
+				if _, err := l.Append(e).Wait(context.Background()); !errors.Is(err, ErrInvalidEntry) {
+					t.Errorf("Append: err %v, want ErrInvalidEntry", err)
+				}
+				err := db.Update(func(tx *bbolt.Tx) error { return l.AppendTx(tx, &e) })
+				if !errors.Is(err, ErrInvalidEntry) {
+					t.Errorf("AppendTx: err %v, want ErrInvalidEntry", err)
+				}
+			})
+		}
+		mustVerifyOK(t, db, 0)
+	})
 }
 
 func TestConcurrentAppendsShareCommits(t *testing.T) {
-	const clients = 50
-	l, db, _ := newLog(t, Options{})
-	// Hold the write lock so every append queues behind one commit, as it would behind a slow fsync.
-	tx, err := db.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pending := make([]Pending, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() { pending[i] = l.Append(searchEntry(i)) })
-	}
-	wg.Wait()
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[uint64]bool{}
-	for i, p := range pending {
-		e, err := p.Wait(context.Background())
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
+	forModes(t, func(t *testing.T, m mode) {
+		const clients = 50
+		l, db, _ := newLog(t, m.opts(Options{}))
+		// Every append queues behind one stalled commit, as it would behind a slow fsync.
+		release := stall(t, l, db)
+		pending := make([]Pending, clients)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() { pending[i] = l.Append(searchEntry(i)) })
 		}
-		seen[e.Seq] = true
-	}
-	if len(seen) != clients {
-		t.Errorf("%d distinct seqs, want %d", len(seen), clients)
-	}
-	if c := l.Commits(); c > 2 {
-		t.Errorf("%d commits for %d concurrent appends, want at most 2", c, clients)
-	}
-	mustVerifyOK(t, db, clients)
+		wg.Wait()
+		release()
+		seen := map[uint64]bool{}
+		for i, p := range pending {
+			e, err := p.Wait(context.Background())
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			seen[e.Seq] = true
+		}
+		if len(seen) != clients {
+			t.Errorf("%d distinct seqs, want %d", len(seen), clients)
+		}
+		if c := l.Commits(); c > 2 {
+			t.Errorf("%d commits for %d concurrent appends, want at most 2", c, clients)
+		}
+		mustVerifyOK(t, db, clients)
+	})
 }
 
 func TestAppendBlocksWhenQueueFull(t *testing.T) {
-	l, db, _ := newLog(t, Options{QueueSize: 1})
-	tx, err := db.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var queued atomic.Int32
-	pending := make(chan Pending, 5)
-	go func() {
-		for i := range 5 {
-			pending <- l.Append(searchEntry(i))
-			queued.Add(1)
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{QueueSize: 1}))
+		release := stall(t, l, db)
+		var queued atomic.Int32
+		pending := make(chan Pending, 5)
+		go func() {
+			for i := range 5 {
+				pending <- l.Append(searchEntry(i))
+				queued.Add(1)
+			}
+			close(pending)
+		}()
+		waitFor(t, 5*time.Second, func() bool { return queued.Load() >= 1 })
+		time.Sleep(50 * time.Millisecond) // give a wrongly unbounded queue the chance to take everything
+		// The writer holds at most one batch of one entry and the queue one more.
+		if n := queued.Load(); n > 2 {
+			t.Fatalf("%d appends returned while the writer was stalled, want at most 2", n)
 		}
-		close(pending)
-	}()
-	waitFor(t, 5*time.Second, func() bool { return queued.Load() >= 1 })
-	time.Sleep(50 * time.Millisecond) // give a wrongly unbounded queue the chance to take everything
-	// The writer holds at most one batch of one entry and the queue one more.
-	if n := queued.Load(); n > 2 {
-		t.Fatalf("%d appends returned while the writer was stalled, want at most 2", n)
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	for p := range pending {
-		if _, err := p.Wait(context.Background()); err != nil {
-			t.Fatal(err)
+		release()
+		for p := range pending {
+			if _, err := p.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	mustVerifyOK(t, db, 5)
+		mustVerifyOK(t, db, 5)
+	})
 }
 
 func TestCloseFlushesQueuedEntries(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	const n = 200
-	pending := make([]Pending, n)
-	for i := range n {
-		pending[i] = l.Append(searchEntry(i))
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range pending {
-		select {
-		case <-p.r.done:
-		default:
-			t.Fatalf("entry %d still pending after Close", i)
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		const n = 200
+		pending := make([]Pending, n)
+		for i := range n {
+			pending[i] = l.Append(searchEntry(i))
 		}
-		if _, err := p.Wait(context.Background()); err != nil {
-			t.Fatalf("entry %d: %v", i, err)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	mustVerifyOK(t, db, n)
-	if _, err := l.Append(searchEntry(0)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Errorf("append after close: %v, want ErrClosed", err)
-	}
-	if err := l.Close(); err != nil {
-		t.Errorf("second close: %v", err)
-	}
+		for i, p := range pending {
+			select {
+			case <-p.r.done:
+			default:
+				t.Fatalf("entry %d still pending after Close", i)
+			}
+			if _, err := p.Wait(context.Background()); err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+		}
+		mustVerifyOK(t, db, n)
+		if _, err := l.Append(searchEntry(0)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Errorf("append after close: %v, want ErrClosed", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("second close: %v", err)
+		}
+	})
 }
 
 func TestWaitGivesUpWithContext(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	tx, err := db.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := l.Append(searchEntry(1)).Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("wait: %v, want context.Canceled", err)
-	}
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		defer stall(t, l, db)()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := l.Append(searchEntry(1)).Wait(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("wait: %v, want context.Canceled", err)
+		}
+	})
 }
 
 func TestAppendWithCommitsTogether(t *testing.T) {
-	l, db, _ := newLog(t, Options{})
-	e, err := l.AppendWith(searchEntry(1), func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
-		if err != nil {
-			return err
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		e, err := l.AppendWith(searchEntry(1), func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("hit-1"), []byte("{}"))
+		}).Wait(context.Background())
+		if err != nil || e.Seq != 1 {
+			t.Fatalf("append with: %v %+v", err, e)
 		}
-		return b.Put([]byte("hit-1"), []byte("{}"))
-	}).Wait(context.Background())
-	if err != nil || e.Seq != 1 {
-		t.Fatalf("append with: %v %+v", err, e)
-	}
-	db.View(func(tx *bbolt.Tx) error {
-		if tx.Bucket([]byte("outbox")).Get([]byte("hit-1")) == nil {
-			t.Error("the write made with the entry is missing")
+		db.View(func(tx *bbolt.Tx) error {
+			if tx.Bucket([]byte("outbox")).Get([]byte("hit-1")) == nil {
+				t.Error("the write made with the entry is missing")
+			}
+			return nil
+		})
+		// A failing fn leaves neither the entry nor its write.
+		boom := errors.New("disk full")
+		_, err = l.AppendWith(searchEntry(2), func(tx *bbolt.Tx) error {
+			tx.Bucket([]byte("outbox")).Put([]byte("hit-2"), []byte("{}"))
+			return boom
+		}).Wait(context.Background())
+		if !errors.Is(err, boom) {
+			t.Fatalf("want the fn's error, got %v", err)
 		}
-		return nil
+		db.View(func(tx *bbolt.Tx) error {
+			if tx.Bucket([]byte("outbox")).Get([]byte("hit-2")) != nil {
+				t.Error("write of a failed commit is present")
+			}
+			return nil
+		})
+		mustVerifyOK(t, db, 1)
 	})
-	// A failing fn leaves neither the entry nor its write.
-	boom := errors.New("disk full")
-	_, err = l.AppendWith(searchEntry(2), func(tx *bbolt.Tx) error {
-		tx.Bucket([]byte("outbox")).Put([]byte("hit-2"), []byte("{}"))
-		return boom
-	}).Wait(context.Background())
-	if !errors.Is(err, boom) {
-		t.Fatalf("want the fn's error, got %v", err)
-	}
-	db.View(func(tx *bbolt.Tx) error {
-		if tx.Bucket([]byte("outbox")).Get([]byte("hit-2")) != nil {
-			t.Error("write of a failed commit is present")
-		}
-		return nil
-	})
-	mustVerifyOK(t, db, 1)
 }

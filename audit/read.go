@@ -8,10 +8,14 @@ import (
 )
 
 // Tail returns the last n entries, oldest first. It only reads, so it works on a file opened
-// read-only.
+// read-only. On the file of a running log with a journal it first has the log fold the journal,
+// so every acknowledged entry shows; never call it inside a write transaction on that file.
 func Tail(db *bbolt.DB, n int) ([]Entry, error) {
 	if n <= 0 {
 		return nil, nil
+	}
+	if err := settle(db); err != nil {
+		return nil, fmt.Errorf("audit tail: %w", err)
 	}
 	var out []Entry
 	err := db.View(func(tx *bbolt.Tx) error {
@@ -39,8 +43,12 @@ func Tail(db *bbolt.DB, n int) ([]Entry, error) {
 }
 
 // Since returns up to limit entries with a sequence number above afterSeq, oldest first, so a
-// reader can page through the log; limit <= 0 means no limit.
+// reader can page through the log; limit <= 0 means no limit. Like Tail, it sees the journal of a
+// running log.
 func Since(db *bbolt.DB, afterSeq uint64, limit int) ([]Entry, error) {
+	if err := settle(db); err != nil {
+		return nil, fmt.Errorf("audit since %d: %w", afterSeq, err)
+	}
 	var out []Entry
 	err := db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketEntries)

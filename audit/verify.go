@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -19,13 +20,18 @@ const (
 	KindBadLink = "bad_link"
 	// KindHeadMismatch: the recorded head is not the last entry, so the tail was cut or replaced.
 	KindHeadMismatch = "head_mismatch"
+	// KindJournal: a stopped node's journal holds entries that do not continue the chain.
+	KindJournal = "journal"
 )
 
 // Report is the outcome of Verify; the chain is intact when Problems is empty.
 type Report struct {
-	Entries  uint64    `json:"entries"`
-	Head     string    `json:"head"`
-	Problems []Problem `json:"problems,omitempty"`
+	Entries uint64 `json:"entries"`
+	Head    string `json:"head"`
+	// Journaled counts the entries, among Entries, found only in a stopped node's journal
+	// (VerifyWithJournal): acknowledged, and folded into node.db when the node starts again.
+	Journaled uint64    `json:"journaled,omitempty"`
+	Problems  []Problem `json:"problems,omitempty"`
 }
 
 // Problem is one break in the chain, located by sequence number.
@@ -41,9 +47,47 @@ func (r Report) OK() bool {
 }
 
 // Verify walks the whole chain and reports every problem it finds rather than stopping at the
-// first. It only reads, so it works on the file of a stopped node opened read-only.
+// first. It only reads, so it works on the file of a stopped node opened read-only; such a node may
+// also hold entries in its journal, which VerifyWithJournal includes. On the file of a running log
+// it first has the log fold its journal, so the report covers every acknowledged entry.
 func Verify(db *bbolt.DB) (Report, error) {
-	var w walker
+	w, err := walk(db)
+	if err != nil {
+		return Report{}, err
+	}
+	return w.report, nil
+}
+
+// VerifyWithJournal is Verify for a stopped node's files: the chain in node.db, continued by the
+// entries that only the journal at path holds (see ReadJournal). A journal that does not continue
+// the chain is reported as a problem of kind KindJournal; a missing one holds nothing.
+func VerifyWithJournal(db *bbolt.DB, path string) (Report, error) {
+	w, err := walk(db)
+	if err != nil {
+		return Report{}, err
+	}
+	live, err := readJournal(db, path)
+	if errors.Is(err, ErrJournalDamaged) {
+		w.problem(w.lastSeq+1, KindJournal, "%v", err)
+		return w.report, nil
+	}
+	if err != nil {
+		return Report{}, fmt.Errorf("audit verify: %w", err)
+	}
+	for _, s := range live {
+		if err := w.visit(seqKey(s.seq), s.value); err != nil {
+			return Report{}, fmt.Errorf("audit verify: %w", err)
+		}
+		w.report.Journaled++
+	}
+	return w.report, nil
+}
+
+func walk(db *bbolt.DB) (*walker, error) {
+	if err := settle(db); err != nil {
+		return nil, fmt.Errorf("audit verify: %w", err)
+	}
+	w := &walker{}
 	err := db.View(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketEntries); b != nil {
 			if err := b.ForEach(w.visit); err != nil {
@@ -53,9 +97,9 @@ func Verify(db *bbolt.DB) (Report, error) {
 		return w.checkHead(tx.Bucket(bucketMeta))
 	})
 	if err != nil {
-		return Report{}, fmt.Errorf("audit verify: %w", err)
+		return nil, fmt.Errorf("audit verify: %w", err)
 	}
-	return w.report, nil
+	return w, nil
 }
 
 // walker carries what one entry needs to know about the one before it.

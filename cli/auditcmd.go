@@ -65,7 +65,9 @@ func auditCmd(e *env) *cobra.Command {
 					return fmt.Errorf("open %s: %w (is the node still running? stop it, or verify through the API without --data)", filepath.Join(dataDir, "node.db"), err)
 				}
 				defer db.Close()
-				if rep, err = audit.Verify(db); err != nil {
+				// A node killed before folding its journal has its last acknowledged entries there
+				// only (until it starts again), so the offline check reads the journal too.
+				if rep, err = audit.VerifyWithJournal(db, filepath.Join(dataDir, "audit.journal")); err != nil {
 					return err
 				}
 			} else {
@@ -82,6 +84,9 @@ func auditCmd(e *env) *cobra.Command {
 				fmt.Fprintln(e.stdout, string(b))
 			} else {
 				fmt.Fprintf(e.stdout, "entries: %d\nhead: %s\n", rep.Entries, rep.Head)
+				if rep.Journaled > 0 {
+					fmt.Fprintf(e.stdout, "journaled: %d (only in audit.journal; the node folds them into node.db when it starts)\n", rep.Journaled)
+				}
 				for _, p := range rep.Problems {
 					fmt.Fprintf(e.stdout, "PROBLEM seq %d: %s: %s\n", p.Seq, p.Kind, p.Detail)
 				}

@@ -81,7 +81,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		}
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
-	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now}); err != nil {
+	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal")}); err != nil {
 		n.db.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}

@@ -1,0 +1,239 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+)
+
+// The journal file: a 16-byte magic, then frames, one per durable batch:
+//
+//	u32 body length | u32 CRC-32C of body | body
+//	body = u32 count | count × (u32 value length | value)
+//
+// little-endian, where each value is exactly the bytes the entry will have in bucket "audit". A
+// batch is one frame so that a crash mid-write tears at most the last frame, never a hole in the
+// middle of an acknowledged sequence. After everything journaled is folded into node.db the writer
+// rewinds to the first frame and overwrites; leftover frames further on hold only folded entries
+// (sequence numbers at or below node.db's head), which is how recovery tells them from live ones.
+var journalMagic = []byte("fedarms-auditj1\n")
+
+const (
+	frameHeader = 8
+	// maxFrameBody bounds a plausible frame, so that garbage read as a length is rejected early.
+	maxFrameBody = 256 << 20
+	// DefaultJournalChunk is how much the journal grows by at a time when Options.JournalChunk is 0.
+	DefaultJournalChunk = 4 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// journal is the open journal file; only the writer goroutine touches it after Open.
+type journal struct {
+	f     *os.File
+	path  string
+	off   int64 // logical end: where the next frame goes
+	size  int64 // bytes allocated; writing below it changes no file size, so fdatasync stays cheap
+	chunk int64
+	buf   []byte // frame being built, reused
+	// beforeSync, when set by a test, runs before each fdatasync (to stall the writer like a slow disk).
+	beforeSync func()
+}
+
+// openJournal opens or creates the journal file and returns it with its current contents.
+func openJournal(path string, chunk int64) (*journal, []byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read journal: %w", err)
+	}
+	return &journal{f: f, path: path, chunk: chunk}, data, nil
+}
+
+// reset empties the journal and preallocates its first chunk. Call it only once everything in it
+// is durable in node.db.
+func (j *journal) reset() error {
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	if _, err := j.f.WriteAt(journalMagic, 0); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	j.off, j.size = int64(len(journalMagic)), int64(len(journalMagic))
+	if err := j.grow(j.chunk - j.off); err != nil {
+		return err
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	return nil
+}
+
+// grow allocates at least n more bytes past the logical end.
+func (j *journal) grow(n int64) error {
+	want := (j.off + n + j.chunk - 1) / j.chunk * j.chunk
+	if want <= j.size {
+		return nil
+	}
+	if err := preallocate(j.f, j.size, want-j.size); err != nil {
+		return fmt.Errorf("grow journal: %w", err)
+	}
+	j.size = want
+	return nil
+}
+
+// rewind makes the next frame overwrite the first one. Only when every journaled entry is durable
+// in node.db.
+func (j *journal) rewind() {
+	j.off = int64(len(journalMagic))
+}
+
+// append writes values as one frame at the logical end and makes it durable with one fdatasync.
+func (j *journal) append(values [][]byte) error {
+	body := 4
+	for _, v := range values {
+		body += 4 + len(v)
+	}
+	buf := j.buf[:0]
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(body))
+	buf = binary.LittleEndian.AppendUint32(buf, 0) // CRC, filled in below
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(values)))
+	for _, v := range values {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(v)))
+		buf = append(buf, v...)
+	}
+	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[frameHeader:], castagnoli))
+	j.buf = buf
+	if j.off+int64(len(buf)) > j.size {
+		if err := j.grow(int64(len(buf))); err != nil {
+			return err
+		}
+	}
+	if _, err := j.f.WriteAt(buf, j.off); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if j.beforeSync != nil {
+		j.beforeSync()
+	}
+	if err := datasync(j.f); err != nil {
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	j.off += int64(len(buf))
+	return nil
+}
+
+// close closes the file; with empty, it first truncates it to nothing (everything was folded).
+func (j *journal) close(empty bool) error {
+	var errs []error
+	if empty {
+		if err := j.f.Truncate(0); err != nil {
+			errs = append(errs, fmt.Errorf("empty journal: %w", err))
+		} else if err := j.f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("empty journal: %w", err))
+		}
+	}
+	if err := j.f.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close journal: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// syncDir makes a created or renamed file's directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync journal dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync journal dir: %w", err)
+	}
+	return nil
+}
+
+// frame is one intact batch found in a journal.
+type frame struct {
+	off    int64
+	values [][]byte
+}
+
+// scanJournal returns every intact frame in file order and the offsets where unreadable bytes
+// begin (a torn write, leftovers of a rewound frame, or damage). It resynchronises byte by byte
+// after unreadable bytes, so that an intact frame behind a damaged one is still seen: recovery
+// needs it to tell a torn tail from a hole. Values alias data.
+func scanJournal(data []byte) ([]frame, []int64, error) {
+	if len(data) == 0 {
+		return nil, nil, nil
+	}
+	if !bytes.HasPrefix(data, journalMagic) {
+		return nil, nil, errors.New("not an audit journal (bad magic)")
+	}
+	var frames []frame
+	var bad []int64
+	inBad := false
+	for off := len(journalMagic); off+frameHeader <= len(data); {
+		if f, n, ok := parseFrame(data, off); ok {
+			frames = append(frames, f)
+			off += n
+			inBad = false
+			continue
+		}
+		// A frame's length is never 0, so its first 4 bytes are never all zero: skip zero runs
+		// (preallocated space never written) in one step.
+		nz := bytes.IndexFunc(data[off:], func(r rune) bool { return r != 0 })
+		if nz < 0 {
+			break
+		}
+		if nz < 4 && !inBad {
+			bad = append(bad, int64(off))
+			inBad = true
+		}
+		off += max(1, nz-3)
+	}
+	return frames, bad, nil
+}
+
+// parseFrame reads the frame at off, reporting its length, or false when it is not intact.
+func parseFrame(data []byte, off int) (frame, int, bool) {
+	size := int(binary.LittleEndian.Uint32(data[off:]))
+	if size < 4 || size > maxFrameBody || off+frameHeader+size > len(data) {
+		return frame{}, 0, false
+	}
+	body := data[off+frameHeader : off+frameHeader+size]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[off+4:]) {
+		return frame{}, 0, false
+	}
+	count := int(binary.LittleEndian.Uint32(body))
+	if count == 0 || count > size/4 {
+		return frame{}, 0, false
+	}
+	f := frame{off: int64(off), values: make([][]byte, 0, count)}
+	rest := body[4:]
+	for range count {
+		if len(rest) < 4 {
+			return frame{}, 0, false
+		}
+		n := int(binary.LittleEndian.Uint32(rest))
+		if n > len(rest)-4 {
+			return frame{}, 0, false
+		}
+		f.values = append(f.values, rest[4:4+n])
+		rest = rest[4+n:]
+	}
+	if len(rest) != 0 {
+		return frame{}, 0, false
+	}
+	return f, frameHeader + size, true
+}
