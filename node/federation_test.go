@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/record"
@@ -374,4 +377,94 @@ func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 		}
 		return false
 	})
+
+	// How each member reaches the NATed edge, as GET /v1/cluster/members reports it. The edge holds
+	// a connection of its own to every central node (its relay reservations), so the central nodes
+	// report it direct. Every other member has talked to it by now (gossip joins everyone) and
+	// reports it relayed (it dialled the edge through a central relay) or direct, and a direct
+	// connection to an edge that listens nowhere can only be one the edge dialled: never "none".
+	natID := nat.fed.id.ID
+	centrals := map[string]bool{}
+	for _, e := range nat.fed.roster.List() {
+		if e.Role == transport.RoleCentral {
+			centrals[e.PeerID.String()] = true
+		}
+	}
+	for name, n := range fc.nodes {
+		if name == "edge-nat" {
+			continue
+		}
+		var m Member
+		waitFor(t, 20*time.Second, func() bool {
+			m = memberOf(n, "edge-nat")
+			return m.Conn != ConnNone && (!centrals[n.fed.id.ID.String()] || m.Conn == ConnDirect)
+		})
+		if len(m.ConnAddrs) == 0 {
+			t.Fatalf("%s reports edge-nat %s with no connection addresses", name, m.Conn)
+		}
+		switch m.Conn {
+		case ConnRelayed:
+			for _, a := range m.ConnAddrs {
+				addr, err := ma.NewMultiaddr(a)
+				if err != nil {
+					t.Fatalf("%s reports a connection address %q: %v", name, a, err)
+				}
+				relay, _ := addr.ValueForProtocol(ma.P_P2P) // the first /p2p/ is the relay's
+				if !isCircuit(addr) || !centrals[relay] {
+					t.Errorf("%s reports edge-nat relayed over %s, want a circuit through a central relay", name, a)
+				}
+			}
+		case ConnDirect:
+			for _, c := range n.fed.host.P2P().Network().ConnsToPeer(natID) {
+				if !isCircuit(c.RemoteMultiaddr()) && c.Stat().Direction != network.DirInbound {
+					t.Errorf("%s dialled edge-nat directly at %s, which it does not listen on", name, c.RemoteMultiaddr())
+				}
+			}
+		default:
+			t.Errorf("%s reports edge-nat conn %q (%v)", name, m.Conn, m.ConnAddrs)
+		}
+		t.Logf("%s reaches edge-nat: %s %v", name, m.Conn, m.ConnAddrs)
+	}
+	for _, m := range nat.Members() {
+		if m.Role == string(transport.RoleCentral) && m.Conn != ConnDirect {
+			t.Errorf("edge-nat reports central %s as %q, want direct (it dials the central nodes itself)", m.Name, m.Conn)
+		}
+	}
+
+	// fedarms_peer_connections sorts the other members by how this node reaches them, as the
+	// member list does.
+	ncb := fc.nodes["ncb-fr"]
+	want := map[string]float64{}
+	for _, m := range ncb.Members() {
+		if !m.Self {
+			want[m.Conn]++
+		}
+	}
+	mfs, err := ncb.met.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "fedarms_peer_connections" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	// A connection may open or close between the two reads; the total is the roster's either way.
+	if got[ConnDirect]+got[ConnRelayed]+got[ConnNone] != float64(len(fc.nodes)-1) || got[ConnDirect] == 0 {
+		t.Errorf("fedarms_peer_connections at ncb-fr = %v, members say %v", got, want)
+	}
+}
+
+// memberOf is how n reports the member called name.
+func memberOf(n *Node, name string) Member {
+	for _, m := range n.Members() {
+		if m.Name == name {
+			return m
+		}
+	}
+	return Member{}
 }

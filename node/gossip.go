@@ -157,7 +157,12 @@ type Member struct {
 	Version     string        `json:"version,omitempty"`
 	Self        bool          `json:"self,omitempty"`
 	Addrs       []string      `json:"addrs,omitempty"`
-	health      *transport.Health
+	// Conn is how this node is connected to the member right now: direct, relayed (only through
+	// a circuit relay) or none; empty for the node itself and in a one-node federation.
+	Conn string `json:"conn,omitempty"`
+	// ConnAddrs are the remote addresses of those connections (a relayed one holds /p2p-circuit).
+	ConnAddrs []string `json:"conn_addrs,omitempty"`
+	health    *transport.Health
 }
 
 // MemberShard is one shard's progress on a member; the lag is measured against the most advanced
@@ -199,6 +204,9 @@ func (n *Node) Members() []Member {
 			if dh, err := transport.DecodeHealth(st.meta); err == nil {
 				h, ok = dh, true
 			}
+		}
+		if !m.Self {
+			m.Conn, m.ConnAddrs = n.fed.peerConn(e.PeerID)
 		}
 		if ok {
 			m.health = &h

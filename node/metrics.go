@@ -32,6 +32,7 @@ type metrics struct {
 	snapshot   *prometheus.Desc
 	stale      *prometheus.Desc
 	members    *prometheus.Desc
+	peerConns  *prometheus.Desc
 	n          *Node
 }
 
@@ -60,6 +61,9 @@ func newMetrics(n *Node) *metrics {
 	m.leader = prometheus.NewDesc("fedarms_shard_has_leader", "1 when this node knows a leader for the shard, else 0.", []string{"shard"}, nil)
 	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness.", []string{"shard"}, nil)
 	m.members = prometheus.NewDesc("fedarms_members", "Federation members this node knows, by status.", []string{"status"}, nil)
+	m.peerConns = prometheus.NewDesc("fedarms_peer_connections",
+		"Other members this node is connected to right now, by kind: direct, relayed (only through a circuit relay), none.",
+		[]string{"kind"}, nil)
 	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -76,6 +80,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.snapshot
 	ch <- m.stale
 	ch <- m.members
+	ch <- m.peerConns
 	ch <- m.pending
 	ch <- m.overdue
 }
@@ -97,11 +102,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds()), s)
 	}
 	counts := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+	conns := map[string]int{ConnDirect: 0, ConnRelayed: 0, ConnNone: 0}
 	for _, mb := range m.n.Members() {
 		counts[mb.Status]++
+		if mb.Conn != "" {
+			conns[mb.Conn]++
+		}
 	}
 	for status, c := range counts {
 		ch <- prometheus.MustNewConstMetric(m.members, prometheus.GaugeValue, float64(c), status)
+	}
+	if m.n.fed != nil {
+		for kind, c := range conns {
+			ch <- prometheus.MustNewConstMetric(m.peerConns, prometheus.GaugeValue, float64(c), kind)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(m.indexRecs, prometheus.GaugeValue, float64(m.n.index.Len()))
 	outbox, overdue := m.n.hitCounts()

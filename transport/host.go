@@ -46,7 +46,9 @@ type Config struct {
 	// members can reach it through them while it can only dial out (edges behind NAT).
 	ReserveRelays bool
 	// EnableHolePunching lets a peer reached through a relay try to upgrade to a direct connection
-	// (DCUtR). It only acts once the host has learnt a public address of its own.
+	// (DCUtR). It only acts once the host has learnt a public address of its own; the relayed
+	// connections opened before then are closed at that moment, so that they are punched when next
+	// dialled (holepunch.go).
 	EnableHolePunching bool
 	// Limits bound the resource manager; zero fields take DefaultLimits.
 	Limits Limits
@@ -161,6 +163,10 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		}})
 		h.wg.Add(1)
 		go h.reserveLoop()
+	}
+	if cfg.EnableHolePunching {
+		h.wg.Add(1)
+		go h.reconnectWhenPunchReady()
 	}
 	lg.Info("host started", "addrs", h.ListenAddrs(), "relay", cfg.Relay, "reserve_relays", cfg.ReserveRelays)
 	return h, nil
