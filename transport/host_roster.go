@@ -37,7 +37,9 @@ func (h *Host) syncAddrs() {
 		addrs := e.AddrInfo().Addrs
 		if e.Role != RoleCentral {
 			for _, c := range entries {
-				if c.Role == RoleCentral && c.PeerID != e.PeerID {
+				// Not through this node itself: such a dial can only fail, and failed dials count
+				// against the connection rate and libp2p's black-hole detection.
+				if c.Role == RoleCentral && c.PeerID != e.PeerID && c.PeerID != h.id {
 					addrs = append(addrs, circuitAddrs(c)...)
 				}
 			}

@@ -2,12 +2,15 @@ package transport
 
 import (
 	"fmt"
+	"net/netip"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/x/rate"
 )
 
 // Limits are the resource manager's explicit bounds. They are set from the federation's size, not
@@ -25,11 +28,18 @@ type Limits struct {
 	ConnsPerIP int
 	// RelayCircuits bounds relayed connections through this node when it is a relay.
 	RelayCircuits int
+	// ConnRatePerIP is how many new connections per second one IPv4 address (or IPv6 /56) may open
+	// in steady state, with ConnBurstPerIP at once. libp2p's default (0.2/s, burst 16) would hold
+	// back an airport whose edges share one NAT address when they all reconnect after an outage:
+	// each opens a connection to every member it talks to.
+	ConnRatePerIP  float64
+	ConnBurstPerIP int
 }
 
 // DefaultLimits suits a central node of a federation of a few hundred members.
 func DefaultLimits() Limits {
-	return Limits{Memory: 1 << 30, FD: 4096, Conns: 2048, ConnsPerIP: 64, RelayCircuits: 1024}
+	return Limits{Memory: 1 << 30, FD: 4096, Conns: 2048, ConnsPerIP: 64, RelayCircuits: 1024,
+		ConnRatePerIP: 2, ConnBurstPerIP: 128}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +58,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RelayCircuits <= 0 {
 		l.RelayCircuits = d.RelayCircuits
+	}
+	if l.ConnRatePerIP <= 0 {
+		l.ConnRatePerIP = d.ConnRatePerIP
+	}
+	if l.ConnBurstPerIP <= 0 {
+		l.ConnBurstPerIP = d.ConnBurstPerIP
 	}
 	return l
 }
@@ -93,9 +109,29 @@ func (l Limits) resourceManager() (network.ResourceManager, error) {
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: l.ConnsPerIP}},
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: l.ConnsPerIP}}),
+		rcmgr.WithConnRateLimiters(l.connRateLimiter()),
 		rcmgr.WithMetricsDisabled())
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
 	return rm, nil
+}
+
+// connRateLimiter is libp2p's connection rate limiter with l's per-address rate: loopback unlimited
+// (as libp2p has it), one IPv4 address or IPv6 /56 at ConnRatePerIP, a whole IPv6 /48 (a site) at
+// ten times that.
+func (l Limits) connRateLimiter() *rate.Limiter {
+	per := rate.Limit{RPS: l.ConnRatePerIP, Burst: l.ConnBurstPerIP}
+	site := rate.Limit{RPS: 10 * l.ConnRatePerIP, Burst: 10 * l.ConnBurstPerIP}
+	return &rate.Limiter{
+		NetworkPrefixLimits: []rate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Limit: rate.Limit{}},
+			{Prefix: netip.MustParsePrefix("::1/128"), Limit: rate.Limit{}},
+		},
+		SubnetRateLimiter: rate.SubnetLimiter{
+			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: per}},
+			IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: per}, {PrefixLength: 48, Limit: site}},
+			GracePeriod:      time.Minute,
+		},
+	}
 }
