@@ -97,6 +97,9 @@ func runNode(e *env, c *config.Config, sample int) error {
 	log := newLogger(e.stderr, c.Log.Format, c.Log.Level)
 	// go-libp2p logs through a process-wide slog handler: route it into ours, tagged.
 	gologshim.SetDefaultHandler(log.Handler().WithAttrs([]slog.Attr{slog.String("subsystem", "libp2p")}))
+	if err := startPprof(log); err != nil {
+		return err
+	}
 	n, err := node.Open(c, node.Options{Logger: log})
 	if err != nil {
 		return err
