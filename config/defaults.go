@@ -18,7 +18,8 @@ func Default() *Config {
 			TrailingLogs:      10240,
 			ApplyBatch:        4000,
 		},
-		Audit: Audit{Durability: "sync"},
+		Audit:  Audit{Durability: "sync"},
+		Search: Search{HugePages: true},
 		Limits: Limits{
 			MaxBodyBytes:   1 << 20,
 			MaxImportBytes: 4 << 30,

@@ -39,6 +39,9 @@ type liveIndex struct {
 	// groups is set once by load, for rebuilding after a snapshot restore.
 	groups map[string]*replication.Group
 
+	// huge backs the index's memory with huge pages after it is built or compacted (nil: never).
+	huge *hugePager
+
 	// onApplied, when set, is called by the worker with each batch of changes once they are
 	// searchable (outside the lock); the node re-checks recent searches with it.
 	onApplied func([]replication.Change)
@@ -132,6 +135,7 @@ func (li *liveIndex) compactIfDue() {
 	li.mu.Lock()
 	li.ix.InstallCompaction(c)
 	li.mu.Unlock()
+	li.huge.soon("compaction")
 }
 
 // caughtUp waits until every change applied to the states so far is in the index.
@@ -185,6 +189,7 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	ix.PutMany(batch)
 	ix.Compact()
 	li.ix = ix
+	li.huge.soon("load")
 	return nil
 }
 

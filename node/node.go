@@ -95,6 +95,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	n.met = newMetrics(n)
 	n.index = newLiveIndex(n.log.With("subsystem", "index"))
+	n.index.huge = &hugePager{on: cfg.Search.HugePages, log: n.log.With("subsystem", "index")}
 	n.late = newLateWindow(cfg.Notify.LateWindow.Duration, cfg.Notify.LateMaxSearches)
 	// Reading the window back from the audit log takes seconds with a busy log; the node serves
 	// meanwhile, and re-checks wait for it (lateCheck).

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedarms/fedarms/hugepage"
 	"github.com/fedarms/fedarms/matcher/eval"
 )
 
@@ -39,6 +40,7 @@ func run(args []string) error {
 	slowest := fs.Int("slowest", 0, "report this many of the slowest queries of every class, with their work")
 	only := fs.String("only", "", "comma-separated query classes to run (default: all)")
 	repeat := fs.Int("repeat", 1, "run the queries this many times (latencies over every run)")
+	huge := fs.Bool("hugepages", false, "after the build, back the heap with huge pages (hugepage.Collapse), as a node does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +89,20 @@ func run(args []string) error {
 					fmt.Fprintln(os.Stderr, "matcher-eval:", perr)
 				}
 			}()
+		}
+	}
+	if *huge {
+		inner := cfg.Phase
+		cfg.Phase = func(name string) {
+			if name == "search" {
+				t0 := time.Now()
+				res, err := hugepage.Collapse(64 << 20)
+				fmt.Fprintf(os.Stderr, "hugepages: %d mappings, %d MB collapsed, %d MB refused in %v (err %v)\n",
+					res.Mappings, res.Collapsed>>20, res.Failed>>20, time.Since(t0).Round(time.Millisecond), err)
+			}
+			if inner != nil {
+				inner(name)
+			}
 		}
 	}
 	rep := eval.Run(cfg)

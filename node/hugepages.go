@@ -1,0 +1,50 @@
+package node
+
+import (
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/fedarms/fedarms/hugepage"
+)
+
+// hugeMinMapping is the smallest heap mapping worth collapsing: the Go heap grows in 64 MiB arenas.
+const hugeMinMapping = 64 << 20
+
+// hugeEvery bounds how often the heap is collapsed: each pass copies most of it.
+const hugeEvery = time.Minute
+
+// hugePager backs the heap with huge pages in the background after the index was (re)built, when
+// search.huge_pages is on. A pass that finds nothing to do, or a kernel that offers nothing, costs a
+// read of /proc/self/maps.
+type hugePager struct {
+	on      bool        // search.huge_pages
+	off     atomic.Bool // the kernel offers no huge pages: stop trying
+	running atomic.Bool
+	last    atomic.Int64 // unix nanoseconds of the last pass's start
+	log     interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+}
+
+// soon starts a pass unless one runs or ran within hugeEvery.
+func (h *hugePager) soon(why string) {
+	if h == nil || !h.on || h.off.Load() || time.Since(time.Unix(0, h.last.Load())) < hugeEvery || !h.running.CompareAndSwap(false, true) {
+		return
+	}
+	h.last.Store(time.Now().UnixNano())
+	go func() {
+		defer h.running.Store(false)
+		t0 := time.Now()
+		debug.FreeOSMemory() // what the heap no longer uses is returned, so it is not collapsed back in
+		res, err := hugepage.Collapse(hugeMinMapping)
+		if err != nil {
+			h.log.Warn("huge pages not available; the index keeps 4 KiB pages", "error", err)
+			h.off.Store(true)
+			return
+		}
+		h.log.Info("index memory on huge pages", "after", why, "collapsed_mb", res.Collapsed>>20,
+			"refused_mb", res.Failed>>20, "sparse_mb", res.Sparse>>20, "took", time.Since(t0).Round(time.Millisecond))
+	}()
+}
