@@ -203,25 +203,28 @@ func (ix *Index) exactTier(qi *queryInfo, sc *scratch) {
 			ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: known})
 		}
 	}
-	embeddedAux := func(want []byte) {
+	// edits is 1 when both sides had letters between digits: the letters then differ (equal ones
+	// would have matched exactly), a misread rather than an inspection mark one side lacks, and
+	// so a lead, not a HIT ("1-EA2210-95" is not "1-EP2210-95").
+	embeddedAux := func(want []byte, edits int) {
 		sc.vals = ix.aux.lookup(sc.vals[:0], auxHash(auxEmbedded, want), acceptPlain)
 		for _, id := range sc.vals {
 			if ix.embeddedMatch(id, want) {
-				ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: len(want)})
+				ix.offer(sc, serialMatch{id: id, kind: kindEmbedded, known: len(want), edits: edits})
 			}
 		}
 	}
 	// What is matched with letters ignored must keep enough significant characters: "2HPG12"
 	// without its letters is "212", which dozens of import marks carry.
 	if len(qi.qskel) >= minKnownFuzzy {
-		embeddedAux(qi.qskel)
+		embeddedAux(qi.qskel, 0)
 	}
 	if hasEmbedded(qi.qn) {
 		if qs := strippedSkeleton(qi.qn); len(qs) >= minKnownFuzzy {
 			if g := ix.groups.lookup(qs); g != 0 {
 				embeddedGroup(g, len(qs))
 			}
-			embeddedAux(qs)
+			embeddedAux(qs, 1)
 		}
 	}
 }

@@ -212,3 +212,29 @@ func TestUnreadableTieIsNoHitWhateverTheTermFrequency(t *testing.T) {
 		t.Fatalf("after the delete: %+v", res)
 	}
 }
+
+// Letters between digits that one side lacks are ignored (the NCIC rule: inspection or date
+// marks); letters that both sides have and that differ are a misread, so the record is a lead,
+// not a HIT.
+func TestEmbeddedLettersThatDifferAreNoHit(t *testing.T) {
+	ix := New(fakeRef{}, Options{})
+	ix.Put(Entry{Key: "RO-1", Serial: "1-EP2210-95", Make: "Cugir", Calibre: "7.62x39", Type: "rifle"})
+	q := Query{Make: "Cugir", Calibre: "7.62x39", Type: "rifle"}
+	for _, tt := range []struct {
+		serial string
+		hit    bool
+	}{
+		{"1-EP2210-95", true},  // as recorded
+		{"1-2210-95", true},    // the query lacks the letters
+		{"1-EA2210-95", false}, // both have letters, and they differ
+	} {
+		q.Serial = tt.serial
+		res := ix.Search(q)
+		if len(res) == 0 || res[0].Key != "RO-1" {
+			t.Fatalf("%s: %+v", tt.serial, res)
+		}
+		if res[0].Hit != tt.hit {
+			t.Errorf("%s: hit=%v (%+v), want %v", tt.serial, res[0].Hit, res[0].Why, tt.hit)
+		}
+	}
+}

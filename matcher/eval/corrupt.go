@@ -254,7 +254,7 @@ func (g *Generator) otherMake(q *matcher.Query, i int) bool {
 func (g *Generator) clearNegative() (Case, bool) {
 	for range 100 {
 		o := g.others.Next()
-		if len(matcher.NormalizeSerial(o.Serial)) < 5 || g.present(o.Serial) {
+		if len(matcher.NormalizeSerial(o.Serial)) < 5 || g.present(o.Serial) || g.nearRecorded(o.Serial) {
 			continue
 		}
 		q := matcher.Query{Serial: o.Serial, Make: o.Make, Calibre: o.Calibre, Type: o.Type}

@@ -32,6 +32,7 @@ type Generator struct {
 	skels  map[string][]int // skeleton of every serial -> records carrying it
 	makeOf []string         // canonical make id per record ("" when unknown)
 	others *synth.Generator // records that are not in the dataset, for clear negatives
+	noisy  map[string]bool  // noise forms of the recorded serials (noisyRecorded)
 }
 
 // NewGenerator prepares a query generator over d.
