@@ -34,6 +34,7 @@ type ControlConfig struct {
 // Control is the federation's control raft group on this node: it carries admissions and
 // revocations of members, signed by the root key, in one order for every node.
 type Control struct {
+	members
 	localID  raft.ServerID
 	raft     *raft.Raft
 	logs     *LogStore
@@ -110,7 +111,8 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Control{localID: rc.LocalID, raft: r, logs: logs, store: store, trans: trans, verifier: cfg.Verifier}, nil
+	return &Control{members: members{name: "control", raft: r}, localID: rc.LocalID, raft: r, logs: logs, store: store,
+		trans: trans, verifier: cfg.Verifier}, nil
 }
 
 // Admit orders the admission of a member whose signed entry is blob.
@@ -191,74 +193,6 @@ func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
 	}
 	return nil
 }
-
-// WaitForLeader blocks until the group has a leader or ctx ends.
-func (c *Control) WaitForLeader(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if addr, _ := c.raft.LeaderWithID(); addr != "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("control: no leader: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// IsLeader reports whether this node leads the group now.
-func (c *Control) IsLeader() bool { return c.raft.State() == raft.Leader }
-
-// Leader is the current leader's server id and address, empty when unknown.
-func (c *Control) Leader() (raft.ServerID, raft.ServerAddress) {
-	addr, id := c.raft.LeaderWithID()
-	return id, addr
-}
-
-// AddNonvoter makes a node a non-voting member of the group (leader only); idempotent.
-func (c *Control) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
-	servers, err := c.Servers()
-	if err != nil {
-		return err
-	}
-	for _, s := range servers {
-		if s.ID == id && s.Address == addr {
-			return nil
-		}
-	}
-	if err := c.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return fmt.Errorf("control: %w", ErrNotLeader)
-		}
-		return fmt.Errorf("control: add non-voter %s: %w", id, err)
-	}
-	return nil
-}
-
-// RemoveServer takes a node out of the group (leader only).
-func (c *Control) RemoveServer(id raft.ServerID) error {
-	if err := c.raft.RemoveServer(id, 0, 10*time.Second).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return fmt.Errorf("control: %w", ErrNotLeader)
-		}
-		return fmt.Errorf("control: remove %s: %w", id, err)
-	}
-	return nil
-}
-
-// Servers is the group's current raft configuration.
-func (c *Control) Servers() ([]raft.Server, error) {
-	cf := c.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return nil, err
-	}
-	return cf.Configuration().Servers, nil
-}
-
-// Snapshot asks raft for a snapshot now (tests; raft also takes them by threshold).
-func (c *Control) Snapshot() error { return c.raft.Snapshot().Error() }
 
 // Close shuts raft down and closes the stores.
 func (c *Control) Close() error {

@@ -43,6 +43,7 @@ type GroupConfig struct {
 
 // Group is one shard's raft group on this node.
 type Group struct {
+	members
 	shard   string
 	localID raft.ServerID
 	raft    *raft.Raft
@@ -124,6 +125,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		return fail(err)
 	}
 	g.raft = r
+	g.members = members{name: "shard " + cfg.Shard, raft: r}
 	return g, nil
 }
 
@@ -175,75 +177,6 @@ func (g *Group) WaitApplied(ctx context.Context, index uint64) error {
 	}
 	return nil
 }
-
-// WaitForLeader blocks until the group has a leader or ctx ends.
-func (g *Group) WaitForLeader(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if addr, _ := g.raft.LeaderWithID(); addr != "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("shard %s: no leader: %w", g.shard, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// IsLeader reports whether this node leads the group now.
-func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
-
-// Leader is the current leader's server id and address, empty when unknown.
-func (g *Group) Leader() (raft.ServerID, raft.ServerAddress) {
-	addr, id := g.raft.LeaderWithID()
-	return id, addr
-}
-
-// AddNonvoter makes a node a non-voting holder of the shard (leader only). It is idempotent: an
-// existing member keeps its suffrage.
-func (g *Group) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
-	cf := g.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return err
-	}
-	for _, s := range cf.Configuration().Servers {
-		if s.ID == id && s.Address == addr {
-			return nil
-		}
-	}
-	if err := g.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return fmt.Errorf("shard %s: %w", g.shard, ErrNotLeader)
-		}
-		return fmt.Errorf("shard %s: add non-voter %s: %w", g.shard, id, err)
-	}
-	return nil
-}
-
-// RemoveServer takes a node out of the group (leader only).
-func (g *Group) RemoveServer(id raft.ServerID) error {
-	if err := g.raft.RemoveServer(id, 0, 10*time.Second).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return fmt.Errorf("shard %s: %w", g.shard, ErrNotLeader)
-		}
-		return fmt.Errorf("shard %s: remove %s: %w", g.shard, id, err)
-	}
-	return nil
-}
-
-// Servers is the group's current raft configuration.
-func (g *Group) Servers() ([]raft.Server, error) {
-	cf := g.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return nil, err
-	}
-	return cf.Configuration().Servers, nil
-}
-
-// Snapshot asks raft for a snapshot now (operators and tests; raft also takes them by threshold).
-func (g *Group) Snapshot() error { return g.raft.Snapshot().Error() }
 
 // Status is what an operator needs to know of the group on this node.
 type Status struct {

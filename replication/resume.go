@@ -16,16 +16,8 @@ import (
 // still be up to ten seconds away. After an outage of a few minutes that wait is most of an edge's
 // catch-up time, so the node restarts the follower's replication when it hears of it (see
 // Restart).
-func (g *Group) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
-	return watchResumed(g.raft, fn)
-}
-
-// WatchResumed is Group.WatchResumed for the control group.
-func (c *Control) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
-	return watchResumed(c.raft, fn)
-}
-
-func watchResumed(r *raft.Raft, fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
+func (m *members) WatchResumed(fn func(id raft.ServerID, outage time.Duration)) (stop func()) {
+	r := m.raft
 	ch := make(chan raft.Observation, 64)
 	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
@@ -68,18 +60,8 @@ func watchResumed(r *raft.Raft, fn func(id raft.ServerID, outage time.Duration))
 // its earlier failures built up: the member is removed and added again (two configuration entries;
 // a non-voter is no part of any quorum, so nothing waits on it meanwhile). Voters are left alone.
 // Leader only.
-func (g *Group) RestartReplication(id raft.ServerID) error {
-	return restartReplication(g.Servers, g.RemoveServer, g.AddNonvoter, id)
-}
-
-// RestartReplication is Group.RestartReplication for the control group.
-func (c *Control) RestartReplication(id raft.ServerID) error {
-	return restartReplication(c.Servers, c.RemoveServer, c.AddNonvoter, id)
-}
-
-func restartReplication(list func() ([]raft.Server, error), remove func(raft.ServerID) error,
-	add func(raft.ServerID, raft.ServerAddress) error, id raft.ServerID) error {
-	servers, err := list()
+func (m *members) RestartReplication(id raft.ServerID) error {
+	servers, err := m.Servers()
 	if err != nil {
 		return err
 	}
@@ -90,10 +72,10 @@ func restartReplication(list func() ([]raft.Server, error), remove func(raft.Ser
 		if s.Suffrage == raft.Voter {
 			return nil
 		}
-		if err := remove(id); err != nil {
+		if err := m.RemoveServer(id); err != nil {
 			return err
 		}
-		return add(id, s.Address)
+		return m.AddNonvoter(id, s.Address)
 	}
 	return nil
 }

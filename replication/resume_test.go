@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,9 @@ func TestWatchResumedReportsOutageAndRestartCatchesUp(t *testing.T) {
 	t.Logf("converged %v after a %v cut", time.Since(healAt), healAt.Sub(cutAt))
 	mu.Lock()
 	defer mu.Unlock()
-	if len(outages) == 0 || outages[0] < 2500*time.Millisecond {
+	// A loaded machine may add a short outage of its own (a heartbeat that timed out); the cut must
+	// be among those reported.
+	if len(outages) == 0 || slices.Max(outages) < 2500*time.Millisecond {
 		t.Fatalf("outages reported: %v, want one of about 3 s", outages)
 	}
 	servers, err := l.g.Servers()

@@ -1,0 +1,86 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// members is what a shard group and the control group share: leadership and membership of one
+// raft group. Both embed it; errors start with its name ("shard europe", "control").
+type members struct {
+	name string
+	raft *raft.Raft
+}
+
+// WaitForLeader blocks until the group has a leader or ctx ends.
+func (m *members) WaitForLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if addr, _ := m.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no leader: %w", m.name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// IsLeader reports whether this node leads the group now.
+func (m *members) IsLeader() bool { return m.raft.State() == raft.Leader }
+
+// Leader is the current leader's server id and address, empty when unknown.
+func (m *members) Leader() (raft.ServerID, raft.ServerAddress) {
+	addr, id := m.raft.LeaderWithID()
+	return id, addr
+}
+
+// AddNonvoter makes a node a non-voting member of the group (leader only). It is idempotent: an
+// existing member keeps its suffrage.
+func (m *members) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
+	servers, err := m.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if s.ID == id && s.Address == addr {
+			return nil
+		}
+	}
+	if err := m.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("%s: %w", m.name, ErrNotLeader)
+		}
+		return fmt.Errorf("%s: add non-voter %s: %w", m.name, id, err)
+	}
+	return nil
+}
+
+// RemoveServer takes a node out of the group (leader only).
+func (m *members) RemoveServer(id raft.ServerID) error {
+	if err := m.raft.RemoveServer(id, 0, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("%s: %w", m.name, ErrNotLeader)
+		}
+		return fmt.Errorf("%s: remove %s: %w", m.name, id, err)
+	}
+	return nil
+}
+
+// Servers is the group's current raft configuration.
+func (m *members) Servers() ([]raft.Server, error) {
+	cf := m.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, err
+	}
+	return cf.Configuration().Servers, nil
+}
+
+// Snapshot asks raft for a snapshot now (operators and tests; raft also takes them by threshold).
+func (m *members) Snapshot() error { return m.raft.Snapshot().Error() }
