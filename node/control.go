@@ -175,59 +175,8 @@ func (f *fed) closeControl() error {
 	return f.control.Close()
 }
 
-// startControl serves forwarded control writes and keeps the control group's members equal to the
-// roster.
+// startControl serves forwarded control writes; reconcile keeps the control group's members equal
+// to the roster.
 func (n *Node) startControl() error {
-	if err := n.serveControl(); err != nil {
-		return err
-	}
-	n.fed.wg.Add(1)
-	go n.reconcileControl()
-	return nil
-}
-
-// reconcileControl makes every roster member a member of the control group (non-voters, besides
-// the central voters it was bootstrapped with) and takes out members no longer in the roster.
-// Only the leader acts.
-func (n *Node) reconcileControl() {
-	f := n.fed
-	defer f.wg.Done()
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-		}
-		c := f.control
-		if !c.IsLeader() {
-			continue
-		}
-		servers, err := c.Servers()
-		if err != nil {
-			continue
-		}
-		have := map[raft.ServerID]raft.Server{}
-		for _, s := range servers {
-			have[s.ID] = s
-		}
-		for _, e := range f.roster.List() {
-			if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
-				continue
-			}
-			if err := c.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
-				f.log.Warn("adding control non-voter", "member", e.Name, "error", err)
-			} else {
-				f.log.Info("added control non-voter", "member", e.Name)
-			}
-		}
-		for id := range have {
-			if _, ok := f.roster.ByName(string(id)); !ok {
-				if err := c.RemoveServer(id); err == nil {
-					f.log.Info("removed member no longer in the roster from the control group", "member", id)
-				}
-			}
-		}
-	}
+	return n.serveControl()
 }

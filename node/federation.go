@@ -139,8 +139,9 @@ func (f *fed) peerOf(name string) (peer.ID, bool) {
 	return e.PeerID, ok
 }
 
-// reconcile keeps each shard group's non-voters equal to the roster: every non-central member
-// that holds the shard is added, members no longer in the roster are removed. Only the leader acts.
+// reconcile keeps the members of every raft group this node leads equal to the roster: each shard
+// group's non-voters are the non-central members that hold the shard, the control group's are every
+// member; members no longer in the roster are taken out.
 func (n *Node) reconcile() {
 	f := n.fed
 	defer f.wg.Done()
@@ -153,37 +154,55 @@ func (n *Node) reconcile() {
 		case <-t.C:
 		}
 		for _, shard := range n.held {
-			g := n.groups[shard]
-			if !g.IsLeader() {
-				continue
-			}
-			servers, err := g.Servers()
-			if err != nil {
-				continue
-			}
-			have := map[raft.ServerID]raft.Server{}
-			for _, s := range servers {
-				have[s.ID] = s
-			}
-			for _, e := range f.roster.List() {
-				if e.Role == transport.RoleCentral || !e.Holds(shard) {
-					continue
-				}
-				if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
-					continue
-				}
-				if err := g.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
-					f.log.Warn("adding non-voter", "shard", shard, "member", e.Name, "error", err)
-				} else {
-					f.log.Info("added non-voter", "shard", shard, "member", e.Name)
-				}
-			}
-			for id := range have {
-				if _, ok := f.roster.ByName(string(id)); !ok {
-					if err := g.RemoveServer(id); err == nil {
-						f.log.Info("removed member no longer in the roster", "shard", shard, "member", id)
-					}
-				}
+			f.syncMembers("shard "+shard, n.groups[shard], func(e transport.Entry) bool {
+				return e.Role != transport.RoleCentral && e.Holds(shard)
+			})
+		}
+		if f.control != nil {
+			f.syncMembers("control", f.control, func(transport.Entry) bool { return true })
+		}
+	}
+}
+
+// raftMembers is a raft group whose membership its leader keeps (a shard group, the control group).
+type raftMembers interface {
+	IsLeader() bool
+	Servers() ([]raft.Server, error)
+	AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error
+	RemoveServer(id raft.ServerID) error
+}
+
+// syncMembers adds every roster member that belongs in g as a non-voter (unless it is a member at
+// that address already) and removes members the roster no longer has. Only g's leader acts.
+func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.Entry) bool) {
+	if !g.IsLeader() {
+		return
+	}
+	servers, err := g.Servers()
+	if err != nil {
+		return
+	}
+	have := map[raft.ServerID]raft.Server{}
+	for _, s := range servers {
+		have[s.ID] = s
+	}
+	for _, e := range f.roster.List() {
+		if !belongs(e) {
+			continue
+		}
+		if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
+			continue
+		}
+		if err := g.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
+			f.log.Warn("adding non-voter", "group", group, "member", e.Name, "error", err)
+		} else {
+			f.log.Info("added non-voter", "group", group, "member", e.Name)
+		}
+	}
+	for id := range have {
+		if _, ok := f.roster.ByName(string(id)); !ok {
+			if err := g.RemoveServer(id); err == nil {
+				f.log.Info("removed member no longer in the roster", "group", group, "member", id)
 			}
 		}
 	}
