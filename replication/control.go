@@ -69,49 +69,14 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 		logs.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, &hclogWriter{log: lg.With("subsystem", "raft")})
-	if err != nil {
-		return fail(err)
-	}
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.LocalID)
-	rc.Logger = newHCLogger(lg.With("subsystem", "raft"))
-	// As for shard groups: the state file is durable and knows its applied index.
-	rc.NoSnapshotRestoreOnStart = true
-	if cfg.SnapshotThreshold > 0 {
-		rc.SnapshotThreshold = cfg.SnapshotThreshold
-	}
-	if cfg.TrailingLogs > 0 {
-		rc.TrailingLogs = cfg.TrailingLogs
-	}
-	if cfg.Tune != nil {
-		cfg.Tune(rc)
-	}
-	trans := cfg.Transport
-	if trans == nil {
-		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.LocalID))
-	}
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(logs, logs, snaps)
-		if err != nil {
-			return fail(err)
-		}
-		if !has {
-			voters := cfg.Voters
-			if len(voters) == 0 {
-				voters = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
-			}
-			if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: voters}); err != nil {
-				return fail(fmt.Errorf("bootstrap: %w", err))
-			}
-		}
-	}
 	f := &controlFSM{store: store, verifier: cfg.Verifier, observer: cfg.Observer, log: lg}
-	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
+		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune}, lg, f, logs)
 	if err != nil {
 		return fail(err)
 	}
-	return &Control{members: members{name: "control", raft: r}, localID: rc.LocalID, raft: r, logs: logs, store: store,
+	return &Control{members: members{name: "control", raft: r}, localID: raft.ServerID(cfg.LocalID), raft: r, logs: logs, store: store,
 		trans: trans, verifier: cfg.Verifier}, nil
 }
 

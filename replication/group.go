@@ -77,53 +77,14 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		logs.Close()
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	hw := &hclogWriter{log: lg.With("subsystem", "raft")}
-	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, hw)
+	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg}
+	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
+		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune, batchApply: true}, lg, f, logs)
 	if err != nil {
 		return fail(err)
-	}
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.LocalID)
-	rc.Logger = newHCLogger(lg.With("subsystem", "raft"))
-	rc.BatchApplyCh = true
-	// The state file is durable and knows its applied index, so a restart does not reload the last
-	// snapshot; raft replays only the entries after it and the FSM skips those it already holds.
-	rc.NoSnapshotRestoreOnStart = true
-	if cfg.SnapshotThreshold > 0 {
-		rc.SnapshotThreshold = cfg.SnapshotThreshold
-	}
-	if cfg.TrailingLogs > 0 {
-		rc.TrailingLogs = cfg.TrailingLogs
-	}
-	if cfg.Tune != nil {
-		cfg.Tune(rc)
-	}
-	trans := cfg.Transport
-	if trans == nil {
-		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.LocalID))
 	}
 	g.trans = trans
-	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg}
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(logs, logs, snaps)
-		if err != nil {
-			return fail(err)
-		}
-		if !has {
-			voters := cfg.Voters
-			if len(voters) == 0 {
-				voters = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
-			}
-			err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: voters})
-			if err != nil {
-				return fail(fmt.Errorf("bootstrap: %w", err))
-			}
-		}
-	}
-	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
-	if err != nil {
-		return fail(err)
-	}
 	g.raft = r
 	g.members = members{name: "shard " + cfg.Shard, raft: r}
 	return g, nil
