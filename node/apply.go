@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/replication"
@@ -67,16 +68,24 @@ func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command
 
 // writeTarget is the peer to send a write of shard to: its leader when known, else a central node.
 func (n *Node) writeTarget(shard string) (peer.ID, bool) {
+	var leader raft.ServerID
 	if g := n.groups[shard]; g != nil {
-		if id, _ := g.Leader(); id != "" {
-			if p, ok := n.fed.peerOf(string(id)); ok {
-				return p, true
-			}
+		leader, _ = g.Leader()
+	}
+	return n.fed.forwardTarget(leader)
+}
+
+// forwardTarget is the peer to forward a write to: the group's leader when known (and not this
+// node), else a central node at random, which forwards it on or answers that there is no leader.
+func (f *fed) forwardTarget(leader raft.ServerID) (peer.ID, bool) {
+	if leader != "" {
+		if p, ok := f.peerOf(string(leader)); ok && p != f.id.ID {
+			return p, true
 		}
 	}
 	var centrals []peer.ID
-	for _, e := range n.fed.roster.List() {
-		if e.Role == transport.RoleCentral && e.PeerID != n.fed.id.ID {
+	for _, e := range f.roster.List() {
+		if e.Role == transport.RoleCentral && e.PeerID != f.id.ID {
 			centrals = append(centrals, e.PeerID)
 		}
 	}

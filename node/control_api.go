@@ -92,21 +92,8 @@ func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand)
 
 // controlTarget is the peer to send a control write to: the leader when known, else a central node.
 func (n *Node) controlTarget() (peer.ID, bool) {
-	if id, _ := n.fed.control.Leader(); id != "" {
-		if p, ok := n.fed.peerOf(string(id)); ok && p != n.fed.id.ID {
-			return p, true
-		}
-	}
-	var centrals []peer.ID
-	for _, e := range n.fed.roster.List() {
-		if e.Role == transport.RoleCentral && e.PeerID != n.fed.id.ID {
-			centrals = append(centrals, e.PeerID)
-		}
-	}
-	if len(centrals) == 0 {
-		return "", false
-	}
-	return centrals[rand.IntN(len(centrals))], true
+	leader, _ := n.fed.control.Leader()
+	return n.fed.forwardTarget(leader)
 }
 
 // serveControl takes control writes forwarded by other members. Any member may forward: what it
