@@ -165,6 +165,12 @@ func (n *Node) handleAdmit(w http.ResponseWriter, r *http.Request, p auth.Princi
 		if e, ok := n.fed.roster.ByName(se.Entry.Name); ok && e.PeerID != se.Entry.PeerID {
 			err = fmt.Errorf("admit %s (%s): %w (%s)", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID)
 		}
+		// Central members are the raft voters every group was bootstrapped with. One admitted now
+		// would bootstrap groups of its own on start (there is no "join as a voter" yet), so the
+		// set of central members is fixed when the federation is created.
+		if e, ok := n.fed.roster.Get(se.Entry.PeerID); se.Entry.Role == transport.RoleCentral && (!ok || e.Role != transport.RoleCentral) {
+			err = errf(409, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
+		}
 	}
 	var res replication.ControlResult
 	if err == nil {

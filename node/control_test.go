@@ -235,6 +235,16 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 			t.Fatalf("%s admitted a forged entry", name)
 		}
 	}
+	// A new central member is refused: the voters are fixed when the federation is created.
+	central := cf.entries["edge-new"].Entry
+	central.Name, central.Role, central.Country, central.Shards = "lyon-9", transport.RoleCentral, "", []string{"*"}
+	signed, err := transport.SignEntry(cf.rootPriv, central)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := ncb.json(t, "admin", "POST", "/v1/federation/members", signed); a.status != 409 || !strings.Contains(string(a.body), "central_fixed") {
+		t.Fatalf("a new central: %d %s", a.status, a.body)
+	}
 	// Admitted through the NCB node, which is not in the control group's quorum: forwarded.
 	a := ncb.json(t, "admin", "POST", "/v1/federation/members", cf.entries["edge-new"])
 	var rc RosterChange
@@ -324,7 +334,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 				outcomes = append(outcomes, e.Outcome)
 			}
 		}
-		return slices.Equal(outcomes, []string{"bad_signature", "bad_signature", "ok", "ok"})
+		return slices.Equal(outcomes, []string{"bad_signature", "bad_signature", "central_fixed", "ok", "ok"})
 	})
 }
 
