@@ -68,7 +68,7 @@ func editBudget(known int) int {
 // candidate per record with its best serial match, except those two edits away from a query
 // without wildcards: those come from secondEdit, which Search runs only when they could still
 // rank (see collect).
-func (ix *Index) generate(qi *queryInfo, sc *scratch) {
+func (ix *Index) generate(qi *queryInfo, qa *queryAttrs, sc *scratch) {
 	if !qi.wild() {
 		if qi.known >= minKnownNoise {
 			sc.subs = droppedTokens(qi, sc.subs[:0])
@@ -79,7 +79,12 @@ func (ix *Index) generate(qi *queryInfo, sc *scratch) {
 			ix.editTier(qi, sc, 1, qi.qskel, flagOneDel)
 		}
 		if qi.known >= minKnownNoise {
-			ix.noiseTier(qi, sc)
+			// A serial recorded as read under the query's make makes a token dropped or added
+			// (an import mark, a maker's prefix) an explanation nobody needs: skip that tier.
+			ix.weigh(qa, sc)
+			if !readExactly(sc.cands) {
+				ix.noiseTier(qi, sc)
+			}
 		}
 		return
 	}

@@ -97,7 +97,7 @@ func (ix *Index) Search(q Query) []Result {
 //     0.934 (4 of 2,000), and no other class; see DESIGN.md.
 func (ix *Index) collect(qi *queryInfo, qa *queryAttrs, sc *scratch, limit int) {
 	qi.makeTag = qa.makeTag()
-	ix.generate(qi, sc)
+	ix.generate(qi, qa, sc)
 	ix.weigh(qa, sc)
 	if qi.wild() || editBudget(qi.known) < 2 {
 		return
