@@ -154,25 +154,9 @@ func (l *Log) commitTx(batch []*request) error {
 		if _, err := l.foldInto(tx); err != nil {
 			return err
 		}
-		for _, r := range batch {
-			if r.flush {
-				continue
-			}
-			e := r.entry
-			if err := appendTx(tx, &e, l.now); err != nil {
-				if errors.Is(err, ErrInvalidEntry) {
-					r.err = err
-					continue
-				}
-				return err
-			}
-			if r.with != nil {
-				if err := r.with(tx); err != nil {
-					return err
-				}
-			}
-			r.entry = e
-			entries++
+		var err error
+		if entries, err = l.appendBatch(tx, batch); err != nil {
+			return err
 		}
 		h, _, err := readHead(tx.Bucket(bucketMeta))
 		if err != nil {

@@ -288,27 +288,40 @@ func (l *Log) write() {
 	}
 }
 
+// appendBatch appends the batch's entries in tx, each followed by its fn, and counts them. An entry
+// that cannot be encoded fails alone; any other error fails the transaction. Flush requests carry
+// no entry.
+func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
+	entries := 0
+	for _, r := range batch {
+		if r.flush {
+			continue
+		}
+		e := r.entry
+		if err := appendTx(tx, &e, l.now); err != nil {
+			if errors.Is(err, ErrInvalidEntry) {
+				r.err = err
+				continue
+			}
+			return entries, err
+		}
+		if r.with != nil {
+			if err := r.with(tx); err != nil {
+				return entries, err
+			}
+		}
+		r.entry = e
+		entries++
+	}
+	return entries, nil
+}
+
 // commit writes one batch. An entry that cannot be encoded fails alone; a failed transaction fails
 // the whole batch, since none of it is durable.
 func (l *Log) commit(batch []*request) {
 	err := l.db.Update(func(tx *bbolt.Tx) error {
-		for _, r := range batch {
-			e := r.entry
-			if err := appendTx(tx, &e, l.now); err != nil {
-				if errors.Is(err, ErrInvalidEntry) {
-					r.err = err
-					continue
-				}
-				return err
-			}
-			if r.with != nil {
-				if err := r.with(tx); err != nil {
-					return err
-				}
-			}
-			r.entry = e
-		}
-		return nil
+		_, err := l.appendBatch(tx, batch)
+		return err
 	})
 	if err == nil {
 		l.commits.Add(1)
