@@ -101,20 +101,9 @@ func (c *Control) Apply(ctx context.Context, cmd ControlCommand) (ControlResult,
 	if err != nil {
 		return ControlResult{}, fmt.Errorf("control: %w", err)
 	}
-	timeout := 30 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	f := c.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-			errors.Is(err, raft.ErrEnqueueTimeout):
-			return ControlResult{}, fmt.Errorf("control: %w: %v", ErrNotLeader, err)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return ControlResult{}, ErrClosed
-		}
-		return ControlResult{}, fmt.Errorf("control: apply: %w", err)
+	f, err := c.apply(ctx, data)
+	if err != nil {
+		return ControlResult{}, err
 	}
 	switch v := f.Response().(type) {
 	case ControlResult:
@@ -160,16 +149,4 @@ func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // Close shuts raft down and closes the stores.
-func (c *Control) Close() error {
-	err := c.raft.Shutdown().Error()
-	if wc, ok := c.trans.(raft.WithClose); ok {
-		_ = wc.Close()
-	}
-	if e := c.store.close(); err == nil {
-		err = e
-	}
-	if e := c.logs.Close(); err == nil {
-		err = e
-	}
-	return err
-}
+func (c *Control) Close() error { return c.shutdown(c.trans, c.store.close, c.logs.Close) }

@@ -102,20 +102,9 @@ func (g *Group) Apply(ctx context.Context, cmd *Command) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	timeout := 30 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	f := g.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-			errors.Is(err, raft.ErrEnqueueTimeout):
-			return Result{}, fmt.Errorf("shard %s: %w: %v", g.shard, ErrNotLeader, err)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return Result{}, ErrClosed
-		}
-		return Result{}, fmt.Errorf("shard %s: apply: %w", g.shard, err)
+	f, err := g.apply(ctx, data)
+	if err != nil {
+		return Result{}, err
 	}
 	switch v := f.Response().(type) {
 	case Result:
@@ -191,16 +180,4 @@ func (g *Group) Status() Status {
 }
 
 // Close shuts raft down and closes the stores.
-func (g *Group) Close() error {
-	err := g.raft.Shutdown().Error()
-	if c, ok := g.trans.(raft.WithClose); ok {
-		_ = c.Close()
-	}
-	if e := g.state.Close(); err == nil {
-		err = e
-	}
-	if e := g.logs.Close(); err == nil {
-		err = e
-	}
-	return err
-}
+func (g *Group) Close() error { return g.shutdown(g.trans, g.state.Close, g.logs.Close) }

@@ -84,3 +84,39 @@ func (m *members) Servers() ([]raft.Server, error) {
 
 // Snapshot asks raft for a snapshot now (operators and tests; raft also takes them by threshold).
 func (m *members) Snapshot() error { return m.raft.Snapshot().Error() }
+
+// apply orders data through raft and waits until it is committed and applied here (ctx's deadline
+// bounds the wait, 30 s without one), mapping raft's errors to ErrNotLeader and ErrClosed.
+func (m *members) apply(ctx context.Context, data []byte) (raft.ApplyFuture, error) {
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := m.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+			errors.Is(err, raft.ErrEnqueueTimeout):
+			return nil, fmt.Errorf("%s: %w: %v", m.name, ErrNotLeader, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("%s: apply: %w", m.name, err)
+	}
+	return f, nil
+}
+
+// shutdown stops raft, closes its transport when it can be closed, then the stores in order, and
+// returns the first error.
+func (m *members) shutdown(trans raft.Transport, stores ...func() error) error {
+	err := m.raft.Shutdown().Error()
+	if c, ok := trans.(raft.WithClose); ok {
+		_ = c.Close()
+	}
+	for _, closeStore := range stores {
+		if e := closeStore(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
