@@ -113,17 +113,12 @@ func rosterCmd(e *env) *cobra.Command {
 		Short: "Show the roster in force on a node (file seed and control group) and the revoked members",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var raw json.RawMessage
-			if err := c.do("GET", "/v1/federation/roster", "", nil, &raw); err != nil {
+			var view node.RosterView
+			if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
 				return err
 			}
 			if c.asJSON {
-				_, err := e.stdout.Write(raw)
-				return err
-			}
-			var view node.RosterView
-			if err := json.Unmarshal(raw, &view); err != nil {
-				return err
+				return printJSON(e.stdout, view)
 			}
 			printRoster(e.stdout, view)
 			return nil
