@@ -22,12 +22,12 @@ type queryAttrs struct {
 func (ix *Index) resolveQuery(q *Query) queryAttrs {
 	t := &ix.recs
 	var a queryAttrs
-	if id, folded := resolveMakeFolded(ix.ref, q.Make); id != "" {
+	if id, folded := resolveName(q.Make, ix.ref.MakeID); id != "" {
 		a.make = lookupOr(&t.makes, id)
 		a.makeKnown = !strings.HasPrefix(id, "~")
 		a.spelling = lookupOr(&t.spellings, folded)
 	}
-	if id, folded := resolveCalibreFolded(ix.ref, q.Calibre); id != "" {
+	if id, folded := resolveName(q.Calibre, ix.ref.CalibreClass); id != "" {
 		a.calibre, a.calibreID = lookupOr(&t.calibres, id), id
 		a.calSpell = lookupOr(&t.spellings, folded)
 	}

@@ -157,8 +157,9 @@ func (c *attrCache) resolve(t *recordTable, ref Reference, e *Entry) attrs {
 	if v, ok := c.makes[e.Make]; ok {
 		a.make, a.spelling = v[0], v[1]
 	} else {
-		a.spelling = t.spellings.intern(foldName(e.Make))
-		if id := resolveMake(ref, e.Make); id != "" {
+		id, folded := resolveName(e.Make, ref.MakeID)
+		a.spelling = t.spellings.intern(folded)
+		if id != "" {
 			a.make = t.makes.intern(id)
 		}
 		if len(c.makes) < maxCached {
@@ -168,8 +169,9 @@ func (c *attrCache) resolve(t *recordTable, ref Reference, e *Entry) attrs {
 	if v, ok := c.calibres[e.Calibre]; ok {
 		a.calibre, a.calSpell = v[0], v[1]
 	} else {
-		a.calSpell = t.spellings.intern(foldName(e.Calibre))
-		if id := resolveCalibre(ref, e.Calibre); id != "" {
+		id, folded := resolveName(e.Calibre, ref.CalibreClass)
+		a.calSpell = t.spellings.intern(folded)
+		if id != "" {
 			a.calibre = t.calibres.intern(id)
 		}
 		if len(c.calibres) < maxCached {
@@ -206,38 +208,15 @@ func typeBit(id uint32) uint32 {
 	return 1 << min(id-1, 31)
 }
 
-// resolveMake returns the canonical make id, the folded spelling (marked so it cannot collide with
-// a table id) when the tables do not know it, or "" when the make is absent or unknown.
-func resolveMake(ref Reference, s string) string {
-	id, _ := resolveMakeFolded(ref, s)
-	return id
-}
-
-// resolveMakeFolded is resolveMake that also returns the folded spelling, which the query needs too.
-func resolveMakeFolded(ref Reference, s string) (id, folded string) {
+// resolveName returns the table id lookup gives a make or calibre (ref.MakeID, ref.CalibreClass),
+// the folded spelling marked "~" (so it cannot collide with a table id) when the tables do not know
+// it, or "" when it is absent or unknown; and the folded spelling, which callers need too.
+func resolveName(s string, lookup func(string) (string, bool)) (id, folded string) {
 	f := foldName(s)
 	if f == "" || f == "UNKNOWN" {
 		return "", f
 	}
-	if id, ok := ref.MakeID(s); ok {
-		return id, f
-	}
-	return "~" + f, f
-}
-
-// resolveCalibre is resolveMake for calibres.
-func resolveCalibre(ref Reference, s string) string {
-	id, _ := resolveCalibreFolded(ref, s)
-	return id
-}
-
-// resolveCalibreFolded is resolveCalibre that also returns the folded spelling.
-func resolveCalibreFolded(ref Reference, s string) (id, folded string) {
-	f := foldName(s)
-	if f == "" || f == "UNKNOWN" {
-		return "", f
-	}
-	if id, ok := ref.CalibreClass(s); ok {
+	if id, ok := lookup(s); ok {
 		return id, f
 	}
 	return "~" + f, f
