@@ -35,35 +35,54 @@ func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command
 	if err != nil {
 		return replication.Result{}, err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
+	var res replication.Result
+	err = retryForward(ctx, func() (bool, error) {
 		target, ok := n.writeTarget(shard)
 		if !ok {
-			lastErr = fmt.Errorf("shard %s: %w", shard, replication.ErrNotLeader)
-		} else {
-			var res replication.Result
-			lastErr = n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: shard, Command: data}, &res)
-			if lastErr == nil {
-				if g != nil {
-					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-					_ = g.WaitApplied(wctx, res.Index) // committed either way; a slow local copy only delays reads
-					cancel()
-				}
-				return res, nil
-			}
-			// Network errors and "unavailable" (a leader change) are retried; any other answer is final.
-			var re rpcError
-			if errors.As(lastErr, &re) && re.Code != "unavailable" {
-				return replication.Result{}, lastErr
-			}
+			return false, fmt.Errorf("shard %s: %w", shard, replication.ErrNotLeader)
 		}
+		if err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: shard, Command: data}, &res); err != nil {
+			return !retriable(err), err
+		}
+		if g != nil {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = g.WaitApplied(wctx, res.Index) // committed either way; a slow local copy only delays reads
+			cancel()
+		}
+		return true, nil
+	})
+	return res, err
+}
+
+// retryForward calls try until it is done, ctx ends or 20 attempts have passed, 50-150 ms apart:
+// while leadership settles a forwarded write finds no leader or is answered "unavailable". try
+// reports done with the final error (nil on success); after the last attempt its last error is
+// returned as ErrNotLeader.
+func retryForward(ctx context.Context, try func() (done bool, err error)) error {
+	var lastErr error
+	for range 20 {
+		done, err := try()
+		if done {
+			return err
+		}
+		lastErr = err
 		select {
 		case <-ctx.Done():
-			return replication.Result{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Duration(50+rand.IntN(100)) * time.Millisecond):
 		}
 	}
-	return replication.Result{}, fmt.Errorf("%w (last: %v)", replication.ErrNotLeader, lastErr)
+	if errors.Is(lastErr, replication.ErrNotLeader) {
+		return lastErr
+	}
+	return fmt.Errorf("%w (last: %v)", replication.ErrNotLeader, lastErr)
+}
+
+// retriable reports whether a forwarded write's error may go away by itself: a network error, or
+// the peer answering "unavailable" (a leader change). Any other answer is final.
+func retriable(err error) bool {
+	var re rpcError
+	return !errors.As(err, &re) || re.Code == "unavailable"
 }
 
 // writeTarget is the peer to send a write of shard to: its leader when known, else a central node.

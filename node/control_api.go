@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -56,38 +55,29 @@ type RosterView struct {
 // writer's next roster read shows it.
 func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand) (replication.ControlResult, error) {
 	c := n.fed.control
-	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
+	var res replication.ControlResult
+	err := retryForward(ctx, func() (bool, error) {
 		switch target, ok := n.controlTarget(); {
 		case c.IsLeader():
-			res, err := c.Apply(ctx, cmd)
-			if !errors.Is(err, replication.ErrNotLeader) {
-				return res, controlError(err)
+			var err error
+			res, err = c.Apply(ctx, cmd)
+			if errors.Is(err, replication.ErrNotLeader) {
+				return false, err
 			}
-			lastErr = err
+			return true, controlError(err)
 		case !ok:
-			lastErr = fmt.Errorf("control: %w", replication.ErrNotLeader)
+			return false, fmt.Errorf("control: %w", replication.ErrNotLeader)
 		default:
-			var res replication.ControlResult
-			lastErr = n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: cmd}, &res)
-			if lastErr == nil {
-				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_ = c.WaitApplied(wctx, res.Index) // committed either way
-				cancel()
-				return res, nil
+			if err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: cmd}, &res); err != nil {
+				return !retriable(err), err
 			}
-			var re rpcError
-			if errors.As(lastErr, &re) && re.Code != "unavailable" {
-				return replication.ControlResult{}, lastErr
-			}
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = c.WaitApplied(wctx, res.Index) // committed either way
+			cancel()
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return replication.ControlResult{}, ctx.Err()
-		case <-time.After(time.Duration(50+rand.IntN(100)) * time.Millisecond):
-		}
-	}
-	return replication.ControlResult{}, fmt.Errorf("control: %w (last: %v)", replication.ErrNotLeader, lastErr)
+	})
+	return res, err
 }
 
 // controlTarget is the peer to send a control write to: the leader when known, else a central node.
