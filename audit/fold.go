@@ -117,6 +117,7 @@ func (l *Log) commitJournal(batch []*request) {
 		}
 	}
 	l.commits.Add(1)
+	l.entries.Add(uint64(len(sealed)))
 	complete(batch, nil)
 	if len(l.unfolded) >= l.foldEntries || time.Since(l.backlogSince) >= l.foldInterval {
 		l.fold()
@@ -177,6 +178,7 @@ func (l *Log) commitTx(batch []*request) error {
 		err = fmt.Errorf("audit commit: %w", err)
 	} else if entries > 0 {
 		l.commits.Add(1)
+		l.entries.Add(uint64(entries))
 	}
 	complete(batch, err)
 	return err

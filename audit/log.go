@@ -47,6 +47,7 @@ type Log struct {
 	now      func() time.Time
 	maxBatch int
 	commits  atomic.Uint64
+	entries  atomic.Uint64 // entries made durable, over all commits
 
 	// mu guards closed and the closing of queue: Append sends under the read lock so that Close
 	// (write lock) never closes the channel under a sender.
@@ -234,6 +235,20 @@ func (l *Log) Commits() uint64 {
 	return l.commits.Load()
 }
 
+// Stats says how the writer has batched and folded so far.
+type Stats struct {
+	Commits  uint64        // batches made durable (as Commits)
+	Entries  uint64        // entries made durable by those batches
+	Folds    uint64        // node.db transactions that moved journaled entries
+	FoldTime time.Duration // time the writer spent folding, during which no batch was committed
+}
+
+// Stats returns the writer's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Commits: l.commits.Load(), Entries: l.entries.Load(), Folds: l.folds.Load(),
+		FoldTime: time.Duration(l.foldNanos.Load())}
+}
+
 // Close commits every queued entry, then stops the writer. Later appends fail with ErrClosed.
 // With a journal it also folds every journaled entry into node.db and leaves the journal empty; if
 // that fails the entries stay in the journal for the next Open, and Close reports why.
@@ -319,12 +334,15 @@ func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 // commit writes one batch. An entry that cannot be encoded fails alone; a failed transaction fails
 // the whole batch, since none of it is durable.
 func (l *Log) commit(batch []*request) {
+	entries := 0
 	err := l.db.Update(func(tx *bbolt.Tx) error {
-		_, err := l.appendBatch(tx, batch)
+		var err error
+		entries, err = l.appendBatch(tx, batch)
 		return err
 	})
 	if err == nil {
 		l.commits.Add(1)
+		l.entries.Add(uint64(entries))
 	}
 	for _, r := range batch {
 		if err != nil && r.err == nil {

@@ -33,6 +33,7 @@ type metrics struct {
 	stale      *prometheus.Desc
 	members    *prometheus.Desc
 	peerConns  *prometheus.Desc
+	audit      [4]*prometheus.Desc // commits, entries, folds, fold seconds
 	n          *Node
 }
 
@@ -64,6 +65,12 @@ func newMetrics(n *Node) *metrics {
 	m.peerConns = prometheus.NewDesc("fedarms_peer_connections",
 		"Other members this node is connected to right now, by kind: direct, relayed (only through a circuit relay), none.",
 		[]string{"kind"}, nil)
+	m.audit = [4]*prometheus.Desc{
+		prometheus.NewDesc("fedarms_audit_commits_total", "Batches of audit entries made durable (journal frames or node.db transactions); entries over commits is the batch size.", nil, nil),
+		prometheus.NewDesc("fedarms_audit_entries_total", "Audit entries made durable.", nil, nil),
+		prometheus.NewDesc("fedarms_audit_folds_total", "node.db transactions that moved journaled audit entries.", nil, nil),
+		prometheus.NewDesc("fedarms_audit_fold_seconds_total", "Time the audit writer spent folding the journal into node.db.", nil, nil),
+	}
 	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -83,6 +90,9 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.peerConns
 	ch <- m.pending
 	ch <- m.overdue
+	for _, d := range m.audit {
+		ch <- d
+	}
 }
 
 // Collect reads the shards' state when scraped.
@@ -121,6 +131,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	outbox, overdue := m.n.hitCounts()
 	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(outbox))
 	ch <- prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue, float64(overdue))
+	st := m.n.audit.Stats()
+	for i, v := range [...]float64{float64(st.Commits), float64(st.Entries), float64(st.Folds), st.FoldTime.Seconds()} {
+		ch <- prometheus.MustNewConstMetric(m.audit[i], prometheus.CounterValue, v)
+	}
 }
 
 func (m *metrics) handler() http.Handler {

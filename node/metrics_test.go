@@ -31,7 +31,8 @@ func TestMetricsScrapeParses(t *testing.T) {
 		"fedarms_hits_overdue", "fedarms_import_records_total", "fedarms_shard_applied_index",
 		"fedarms_shard_records", "fedarms_shard_last_contact_age_seconds", "fedarms_shard_has_leader",
 		"fedarms_shard_stale", "fedarms_members", "fedarms_index_records", "fedarms_shard_lag_entries",
-		"fedarms_shard_last_snapshot_index",
+		"fedarms_shard_last_snapshot_index", "fedarms_audit_commits_total", "fedarms_audit_entries_total",
+		"fedarms_audit_folds_total", "fedarms_audit_fold_seconds_total",
 	} {
 		if _, ok := families[name]; !ok {
 			t.Errorf("metric %s missing", name)
@@ -51,6 +52,12 @@ func TestMetricsScrapeParses(t *testing.T) {
 				}
 			}
 		}
+	}
+	// The search's entry was made durable, in a batch of its own or with others.
+	commits := families["fedarms_audit_commits_total"].GetMetric()[0].GetCounter().GetValue()
+	entries := families["fedarms_audit_entries_total"].GetMetric()[0].GetCounter().GetValue()
+	if commits < 1 || entries < commits {
+		t.Errorf("fedarms_audit_commits_total = %v, fedarms_audit_entries_total = %v: want at least one commit carrying at least one entry each", commits, entries)
 	}
 	if got := families["fedarms_hits_total"].GetMetric()[0].GetCounter().GetValue(); got != 1 {
 		t.Errorf("fedarms_hits_total = %v, want 1", got)
