@@ -31,16 +31,16 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	if r.Repeat > 1 {
 		raw = "   raw p99"
 	}
-	fmt.Fprintf(w, "%-11s %5s %6s %6s %6s %6s %7s %6s %6s %6s %9s %9s | %5s %6s %6s %9s%s\n",
-		"class", "n", "r@1", "ceil1", "r@10", "ceil10", "E[rank]", "hit", "wrong", "review",
+	fmt.Fprintf(w, "%-11s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %9s %9s | %5s %6s %6s %9s%s\n",
+		"class", "n", "r@1", "ceil1", "r@10", "ceil10", "E[rank]", "hit", "hitmax", "wrong", "review",
 		"p50", "p99", "scan", "r@1", "r@10", "p50", raw)
 	for _, c := range r.Classes {
 		raw = ""
 		if r.Repeat > 1 {
 			raw = fmt.Sprintf(" %9v", c.RawP99.Round(100*time.Nanosecond))
 		}
-		fmt.Fprintf(w, "%-11s %5d %6.3f %6.3f %6.3f %6.3f %7.2f %6.3f %6.4f %6.3f %9v %9v | %5d %6.3f %6.3f %9v%s\n",
-			c.Class, c.N, c.Recall1, c.Ceil1, c.Recall10, c.Ceil10, c.ExpectedRank, c.Hit, c.WrongHit,
+		fmt.Fprintf(w, "%-11s %5d %6.3f %6.3f %6.3f %6.3f %7.2f %6.3f %6.3f %6.4f %6.3f %9v %9v | %5d %6.3f %6.3f %9v%s\n",
+			c.Class, c.N, c.Recall1, c.Ceil1, c.Recall10, c.Ceil10, c.ExpectedRank, c.Hit, c.HitMax, c.WrongHit,
 			c.Review, c.P50.Round(100*time.Nanosecond), c.P99.Round(100*time.Nanosecond), c.BaseN,
 			c.BaseRecall1, c.BaseRecall10, c.BaseP50.Round(10*time.Microsecond), raw)
 	}
@@ -70,7 +70,7 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 				st.Checked, st.Verified, st.Candidates, st.SecondEdit)
 		}
 	}
-	fmt.Fprintf(w, "positives: recall@1=%.3f ceiling@1=%.3f\n", r.Recall1, r.Ceil1)
+	fmt.Fprintf(w, "positives: recall@1=%.3f ceiling@1=%.3f wrong-record HITs=%.4f\n", r.Recall1, r.Ceil1, r.WrongHit)
 	if r.Throughput > 0 {
 		fmt.Fprintf(w, "throughput with 4 concurrent searchers: %.0f searches/s\n", r.Throughput)
 	}

@@ -48,11 +48,17 @@ type Config struct {
 
 // ClassReport is what one query class measured.
 type ClassReport struct {
-	Class                string
-	N                    int
-	Recall1, Recall10    float64 // truth ranked first / in the top 10
-	Ceil1, Ceil10        float64 // the same for the best possible ranker (see Run)
-	ExpectedRank         float64 // the truth's expected rank under that ranker
+	Class             string
+	N                 int
+	Recall1, Recall10 float64 // truth ranked first / in the top 10
+	Ceil1, Ceil10     float64 // the same for the best possible ranker (see Run)
+	ExpectedRank      float64 // the truth's expected rank under that ranker
+	// HitMax is the share of queries whose truth stands alone at the top of that ranker's order:
+	// no other record outranks it or ties with it. Where that order reads all the query shows
+	// (a '?' is one unreadable character to it), HitMax bounds the HIT rate a matcher can reach
+	// without a HIT on a record the query cannot tell from the truth. It is no bound where the
+	// tied records are duplicates of one firearm (exact) or a token explains the query (token).
+	HitMax               float64
 	Hit                  float64 // positives: the truth is a HIT
 	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
 	Review               float64 // positives: the truth deserves review; negatives: anything does
@@ -68,6 +74,7 @@ type ClassReport struct {
 	latencies, baseLat   []time.Duration
 	rawLat               []time.Duration
 	sumC1, sumC10, sumER float64
+	sumAlone             float64
 }
 
 // Report is the whole evaluation.
@@ -85,6 +92,7 @@ type Report struct {
 	Classes     []ClassReport
 	Recall1     float64 // over all positives
 	Ceil1       float64
+	WrongHit    float64 // over all positives: another record is a HIT
 	Throughput  float64 // searches per second with 4 goroutines searching at once
 	CeilingTime time.Duration
 }
@@ -207,7 +215,7 @@ func Run(cfg Config) *Report {
 	if cfg.Throughput > 0 {
 		rep.Throughput = throughput(ix, cases, 4, cfg.Throughput)
 	}
-	pos, r1, c1 := 0, 0.0, 0.0
+	pos, r1, c1, wrong := 0, 0.0, 0.0, 0.0
 	for i := range rep.Classes {
 		cr := &rep.Classes[i]
 		finish(cr)
@@ -215,10 +223,11 @@ func Run(cfg Config) *Report {
 			pos += cr.N
 			r1 += cr.Recall1 * float64(cr.N)
 			c1 += cr.Ceil1 * float64(cr.N)
+			wrong += cr.WrongHit * float64(cr.N)
 		}
 	}
 	if pos > 0 {
-		rep.Recall1, rep.Ceil1 = r1/float64(pos), c1/float64(pos)
+		rep.Recall1, rep.Ceil1, rep.WrongHit = r1/float64(pos), c1/float64(pos), wrong/float64(pos)
 	}
 	return rep
 }
@@ -308,8 +317,8 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		workers = runtime.GOMAXPROCS(0)
 	}
 	type out struct {
-		class         string
-		c1, c10, rank float64
+		class                string
+		c1, c10, rank, alone float64
 	}
 	results := make([]out, len(cases))
 	var next atomic.Int64
@@ -328,8 +337,12 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 					continue
 				}
 				above, ties := c.scanner(cs.Query).ceiling(int32(cs.Truth))
+				alone := 0.0
+				if above == 0 && ties == 0 {
+					alone = 1
+				}
 				results[i] = out{cs.Class, ceilingRecall(above, ties, 1), ceilingRecall(above, ties, 10),
-					float64(above) + float64(ties)/2 + 1}
+					float64(above) + float64(ties)/2 + 1, alone}
 			}
 		}()
 	}
@@ -342,6 +355,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		cr.sumC1 += r.c1
 		cr.sumC10 += r.c10
 		cr.sumER += r.rank
+		cr.sumAlone += r.alone
 	}
 	rep.CeilingTime = time.Since(start)
 }
@@ -399,7 +413,7 @@ func finish(cr *ClassReport) {
 		cr.Hit /= n
 		cr.WrongHit /= n
 		cr.Review /= n
-		cr.Ceil1, cr.Ceil10, cr.ExpectedRank = cr.sumC1/n, cr.sumC10/n, cr.sumER/n
+		cr.Ceil1, cr.Ceil10, cr.ExpectedRank, cr.HitMax = cr.sumC1/n, cr.sumC10/n, cr.sumER/n, cr.sumAlone/n
 		cr.P50, cr.P99 = percentiles(cr.latencies)
 		_, cr.RawP99 = percentiles(cr.rawLat)
 	}
