@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -103,6 +99,7 @@ func searchHTTP(args []string) error {
 	n := fs.Int("n", 20000, "searches")
 	clients := fs.Int("clients", 4, "concurrent clients for the throughput run")
 	negative := fs.Float64("negative", 0, "fraction of queries for serials that are not recorded (hits are rare in real traffic)")
+	client := fs.String("client", "conn", "HTTP client: conn (one keep-alive connection per client, messages written and read directly) or nethttp (net/http's client)")
 	fs.Parse(args)
 	recs, err := readRecords(*in)
 	if err != nil {
@@ -119,31 +116,17 @@ func searchHTTP(args []string) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	do := func(serial string) (time.Duration, error) {
-		body, _ := json.Marshal(map[string]any{"serial": serial})
-		req, _ := http.NewRequest("POST", *addr+"/v1/search", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-		req.Header.Set("Content-Type", "application/json")
-		t := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		d := time.Since(t)
-		if resp.StatusCode != 200 {
-			return d, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return d, nil
+	token := strings.TrimSpace(string(tok))
+	serial, err := newSearcher(*client, *addr, token)
+	if err != nil {
+		return err
 	}
 	for _, q := range queries[:min(500, len(queries))] {
-		do(q.Serial)
+		serial.search(q.Serial)
 	}
 	ds := make([]time.Duration, 0, len(queries))
 	for _, q := range queries {
-		d, err := do(q.Serial)
+		d, err := serial.search(q.Serial)
 		if err != nil {
 			return err
 		}
@@ -153,27 +136,46 @@ func searchHTTP(args []string) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var cds []time.Duration
+	var failed int
+	var firstErr error
+	searchers := make([]searcher, *clients)
+	for c := range searchers {
+		if searchers[c], err = newSearcher(*client, *addr, token); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
 	for c := 0; c < *clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, len(queries) / *clients)
+			bad := 0
+			var badErr error
 			for i := c; i < len(queries); i += *clients {
-				d, err := do(queries[i].Serial)
-				if err == nil {
-					local = append(local, d)
+				d, err := searchers[c].search(queries[i].Serial)
+				if err != nil {
+					bad, badErr = bad+1, err
+					continue
 				}
+				local = append(local, d)
 			}
 			mu.Lock()
 			cds = append(cds, local...)
+			failed += bad
+			if firstErr == nil {
+				firstErr = badErr
+			}
 			mu.Unlock()
 		}(c)
 	}
 	wg.Wait()
 	took := time.Since(t0)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d concurrent searches failed, e.g. %v", failed, len(queries), firstErr)
+	}
 	return emit(map[string]any{
-		"mode": "search-http", "negative_fraction": *negative, "serial_client": summarise(ds),
+		"mode": "search-http", "client": *client, "negative_fraction": *negative, "serial_client": summarise(ds),
 		"concurrent": map[string]any{"clients": *clients, "searches_per_s": float64(len(cds)) / took.Seconds(), "latency": summarise(cds)},
 	})
 }

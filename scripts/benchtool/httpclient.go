@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// searcher sends one search and returns how long the answer took; each concurrent client has its
+// own.
+type searcher interface {
+	search(serial string) (time.Duration, error)
+}
+
+// newSearcher returns a searcher of the given kind: "conn" keeps one HTTP/1.1 keep-alive
+// connection and writes and reads the messages itself; "nethttp" uses net/http's client.
+//
+// Both send the same request to the same server. They differ in what the client costs: net/http's
+// transport hands every request and response between goroutines (a read loop and a write loop per
+// connection) and builds a request object and header maps each time, which on a 2-core machine
+// takes CPU the node under test would otherwise have. In deployment the clients are elsewhere.
+func newSearcher(kind, addr, token string) (searcher, error) {
+	switch kind {
+	case "conn":
+		u, err := url.Parse(addr)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("-addr %q: want http://HOST:PORT", addr)
+		}
+		return &connSearcher{host: u.Host, token: token}, nil
+	case "nethttp":
+		return &netSearcher{addr: addr, token: token,
+			hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}, nil
+	}
+	return nil, fmt.Errorf("-client %q: want conn or nethttp", kind)
+}
+
+// connSearcher speaks HTTP/1.1 over one connection of its own, redialled when the server closes it.
+type connSearcher struct {
+	host, token string
+	c           net.Conn
+	r           *bufio.Reader
+	w           *bufio.Writer
+}
+
+func (s *connSearcher) search(serial string) (time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"serial": serial})
+	t := time.Now()
+	if s.c == nil {
+		c, err := net.Dial("tcp", s.host)
+		if err != nil {
+			return 0, err
+		}
+		s.c, s.r, s.w = c, bufio.NewReaderSize(c, 64<<10), bufio.NewWriter(c)
+	}
+	s.w.WriteString("POST /v1/search HTTP/1.1\r\nHost: ")
+	s.w.WriteString(s.host)
+	s.w.WriteString("\r\nAuthorization: Bearer ")
+	s.w.WriteString(s.token)
+	s.w.WriteString("\r\nContent-Type: application/json\r\nContent-Length: ")
+	s.w.WriteString(strconv.Itoa(len(body)))
+	s.w.WriteString("\r\n\r\n")
+	s.w.Write(body)
+	if err := s.w.Flush(); err != nil {
+		s.close()
+		return 0, err
+	}
+	resp, err := http.ReadResponse(s.r, nil)
+	if err != nil {
+		s.close()
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(t)
+	if err != nil || resp.Close {
+		s.close()
+	}
+	if err != nil {
+		return d, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return d, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return d, nil
+}
+
+func (s *connSearcher) close() {
+	if s.c != nil {
+		s.c.Close()
+		s.c = nil
+	}
+}
+
+// netSearcher sends each search with net/http's client.
+type netSearcher struct {
+	addr, token string
+	hc          *http.Client
+}
+
+func (s *netSearcher) search(serial string) (time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"serial": serial})
+	req, err := http.NewRequest("POST", s.addr+"/v1/search", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	t := time.Now()
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(t)
+	if err != nil {
+		return d, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return d, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return d, nil
+}
