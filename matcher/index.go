@@ -6,6 +6,9 @@ type Entry struct {
 	Serial                     string
 	OtherSerials               []string
 	Make, Model, Calibre, Type string
+	// Group is the caller's, returned with the record's results: a small number the caller files
+	// the record under (the node: which shard holds it), so it can fetch the record directly.
+	Group uint8
 }
 
 // Reference is what the matcher needs from the reference tables. Implementations must be safe for

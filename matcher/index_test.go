@@ -100,6 +100,39 @@ func TestRewriteKeepsSerialsOrMovesThem(t *testing.T) {
 	}
 }
 
+// TestResultsCarryTheEntrysGroup checks that a result carries the Group its record was last put
+// with: by PutMany, by a Put that keeps the serials, one that changes them, and in a reused slot.
+func TestResultsCarryTheEntrysGroup(t *testing.T) {
+	ix := New(fakeRef{}, Options{})
+	ix.PutMany([]Entry{{Key: "A", Serial: "GRP4410", Make: "Glock", Group: 3}, {Key: "B", Serial: "GRP4411", Make: "Glock", Group: 4}})
+	group := func(serial, key string) uint8 {
+		t.Helper()
+		for _, r := range ix.Search(Query{Serial: serial, Make: "Glock"}) {
+			if r.Key == key {
+				return r.Group
+			}
+		}
+		t.Fatalf("%s not found for %s", key, serial)
+		return 0
+	}
+	if g, h := group("GRP4410", "A"), group("GRP4411", "B"); g != 3 || h != 4 {
+		t.Fatalf("groups after PutMany: A %d, B %d; want 3, 4", g, h)
+	}
+	ix.Put(Entry{Key: "A", Serial: "GRP4410", Make: "Glock", Group: 5}) // same serials: attributes only
+	if g := group("GRP4410", "A"); g != 5 {
+		t.Fatalf("group after a Put that kept the serial: %d, want 5", g)
+	}
+	ix.Put(Entry{Key: "A", Serial: "GRP9920", Make: "Glock", Group: 6}) // new serial: a new slot
+	if g := group("GRP9920", "A"); g != 6 {
+		t.Fatalf("group after a Put that changed the serial: %d, want 6", g)
+	}
+	ix.Delete("B")
+	ix.Put(Entry{Key: "C", Serial: "GRP7001", Make: "Glock"}) // reuses B's slot
+	if g := group("GRP7001", "C"); g != 0 {
+		t.Fatalf("a reused slot kept the old record's group: %d", g)
+	}
+}
+
 // TestSecondEditOnlyWhenNeeded checks when a query without wildcards looks two edits away: not
 // when its serial is recorded under its make, but when the make differs or is not given, or the
 // serial is not recorded.

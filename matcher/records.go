@@ -53,6 +53,7 @@ type slotRec struct {
 	keyLen  uint16 // 0 for a free slot
 	keyCap  uint16 // bytes reserved at keyAddr: a reused slot keeps its key's space
 	first   uint32 // first serial id of the record's chain (serialRec.nextInR), noSerial if none
+	group   uint8  // Entry.Group
 }
 
 // recordTable holds one row per slot; slots of deleted records are reused, with their key bytes
@@ -93,7 +94,7 @@ func (t *recordTable) lookup(key string) (uint32, bool) {
 // not be present.
 func (t *recordTable) add(e *Entry, ref Reference) uint32 {
 	key := e.Key[:min(len(e.Key), maxArenaString-1)]
-	r := slotRec{attrs: t.cache.resolve(t, ref, e), keyLen: uint16(len(key)), first: noSerial}
+	r := slotRec{attrs: t.cache.resolve(t, ref, e), keyLen: uint16(len(key)), first: noSerial, group: e.Group}
 	var slot uint32
 	if n := len(t.free); n > 0 {
 		slot = t.free[n-1]
@@ -115,9 +116,11 @@ func (t *recordTable) add(e *Entry, ref Reference) uint32 {
 	return slot
 }
 
-// setAttrs replaces the attributes of the record in slot (a Put whose serials did not change).
+// setAttrs replaces the attributes and group of the record in slot (a Put whose serials did not
+// change).
 func (t *recordTable) setAttrs(slot uint32, e *Entry, ref Reference) {
-	t.rec.at(slot).attrs = t.cache.resolve(t, ref, e)
+	r := t.rec.at(slot)
+	r.attrs, r.group = t.cache.resolve(t, ref, e), e.Group
 }
 
 // remove frees slot; the serial ids were unlinked by the caller. The key bytes stay reserved for

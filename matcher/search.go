@@ -21,6 +21,7 @@ type Result struct {
 	Hit    bool    // score >= hit threshold (and the HIT rules hold)
 	Review bool    // score >= review threshold
 	Why    Why     // short human-readable reasons per field
+	Group  uint8   // the record's Entry.Group
 }
 
 // Why gives a result's reasons in a few words per field, e.g. serial "exact", make "alias"; a field
@@ -237,6 +238,7 @@ func (ix *Index) result(c *candidate) Result {
 		Hit:    c.score >= ix.opts.HitThreshold,
 		Review: c.score >= ix.opts.ReviewThreshold,
 		Why:    why,
+		Group:  ix.recs.rec.at(c.slot).group,
 	}
 }
 

@@ -38,6 +38,10 @@ type liveIndex struct {
 	ix  *matcher.Index
 	// groups is set once by load, for rebuilding after a snapshot restore.
 	groups map[string]*replication.Group
+	// shards names the shard each record was filed under (matcher.Entry.Group, from 1; 0 is
+	// unknown), so a search fetches each result from its own shard. Guarded by mu; numbers are
+	// handed out as shards are first seen and never reused.
+	shards []string
 
 	// huge backs the index's memory with huge pages after it is built or compacted (nil: never).
 	huge *hugePager
@@ -93,7 +97,7 @@ func (li *liveIndex) run() {
 			}
 		}
 		for start := 0; start < len(w.changes); start += indexChunk {
-			li.apply(w.changes[start:min(start+indexChunk, len(w.changes))])
+			li.apply(w.shard, w.changes[start:min(start+indexChunk, len(w.changes))])
 		}
 		if li.onApplied != nil && len(w.changes) > 0 {
 			li.onApplied(w.changes)
@@ -106,16 +110,32 @@ func (li *liveIndex) run() {
 	}
 }
 
-func (li *liveIndex) apply(changes []replication.Change) {
+func (li *liveIndex) apply(shard string, changes []replication.Change) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
+	g := li.shardNo(shard)
 	for _, c := range changes {
 		if c.New == nil {
 			li.ix.Delete(c.ID)
 		} else {
-			li.ix.Put(entryOf(c.New))
+			li.ix.Put(entryOf(c.New, g))
 		}
 	}
+}
+
+// shardNo returns the number records of shard are filed under, handing out the next one the first
+// time; 0 (unknown: every held shard is read) once 255 are taken. Call with mu held for writing.
+func (li *liveIndex) shardNo(shard string) uint8 {
+	for i, s := range li.shards {
+		if s == shard {
+			return uint8(i + 1)
+		}
+	}
+	if len(li.shards) == 255 {
+		return 0
+	}
+	li.shards = append(li.shards, shard)
+	return uint8(len(li.shards))
 }
 
 // compactIfDue merges the index's runs when writes have left many: the new generation is built under
@@ -154,9 +174,10 @@ func (li *liveIndex) close() {
 	<-li.stopped
 }
 
-func entryOf(r *record.Record) matcher.Entry {
+// entryOf is what the index keeps of r, filed under shard number g.
+func entryOf(r *record.Record, g uint8) matcher.Entry {
 	return matcher.Entry{Key: r.ID, Serial: r.Serial, OtherSerials: r.OtherSerials, Make: r.Make,
-		Model: r.Model, Calibre: r.Calibre, Type: r.Type}
+		Model: r.Model, Calibre: r.Calibre, Type: r.Type, Group: g}
 }
 
 // load builds the index from the shards' state files (at start and after a restore). It holds the
@@ -174,8 +195,9 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	sort.Strings(shards)
 	batch := make([]matcher.Entry, 0, 8192)
 	for _, s := range shards {
+		g := li.shardNo(s)
 		err := groups[s].State().ForEach(func(r *record.Record) error {
-			batch = append(batch, entryOf(r))
+			batch = append(batch, entryOf(r, g))
 			if len(batch) == cap(batch) {
 				ix.PutMany(batch)
 				batch = batch[:0]
@@ -204,11 +226,19 @@ func (li *liveIndex) Restored(shard string, _ *replication.State) {
 	li.enqueue(indexWork{shard: shard, rebuild: true})
 }
 
-// Search runs a query against the index.
-func (li *liveIndex) Search(q matcher.Query) []matcher.Result {
+// Search runs a query against the index. shards[i] is the shard result i was filed under ("" when
+// unknown).
+func (li *liveIndex) Search(q matcher.Query) (res []matcher.Result, shards []string) {
 	li.mu.RLock()
 	defer li.mu.RUnlock()
-	return li.ix.Search(q)
+	res = li.ix.Search(q)
+	shards = make([]string, len(res))
+	for i, r := range res {
+		if r.Group > 0 && int(r.Group) <= len(li.shards) {
+			shards[i] = li.shards[r.Group-1]
+		}
+	}
+	return res, shards
 }
 
 // Len is the number of indexed records.

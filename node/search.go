@@ -171,13 +171,13 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (
 
 // localResults searches the local index; with only set, it keeps records of those shards alone.
 func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchResult {
-	found := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
+	found, shards := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
 		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
 	ids := make([]string, len(found))
 	for i, f := range found {
 		ids[i] = f.Key
 	}
-	recs, ok := n.getRecords(ids)
+	recs, ok := n.getRecords(ids, shards)
 	out := make([]searchResult, 0, len(found))
 	for i, f := range found {
 		if !ok[i] {
@@ -221,11 +221,40 @@ func (n *Node) getRecord(id string) (record.Record, bool) {
 	return record.Record{}, false
 }
 
-// getRecords finds several records in the held shards, one read transaction per shard.
-func (n *Node) getRecords(ids []string) ([]record.Record, []bool) {
+// getRecords finds several records in the held shards, one read transaction per shard. shards[i],
+// when not "", is where the index filed ids[i]: it is read there first, and in every held shard
+// only when it is not found there.
+func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 	recs := make([]record.Record, len(ids))
 	found := make([]bool, len(ids))
-	left := len(ids)
+	var sub []int
+	for _, s := range n.held {
+		sub = sub[:0]
+		for i := range ids {
+			if shards[i] == s {
+				sub = append(sub, i)
+			}
+		}
+		if len(sub) == 0 {
+			continue
+		}
+		subIDs, subRecs, subFound := make([]string, len(sub)), make([]record.Record, len(sub)), make([]bool, len(sub))
+		for j, i := range sub {
+			subIDs[j] = ids[i]
+		}
+		if err := n.groups[s].State().GetMany(subIDs, subRecs, subFound); err != nil {
+			n.log.Error("reading records", "shard", s, "error", err)
+		}
+		for j, i := range sub {
+			recs[i], found[i] = subRecs[j], subFound[j]
+		}
+	}
+	left := 0
+	for _, f := range found {
+		if !f {
+			left++
+		}
+	}
 	for _, s := range n.held {
 		if left == 0 {
 			break
