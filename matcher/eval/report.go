@@ -55,6 +55,16 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 		fmt.Fprintln(w)
 	}
 	for _, c := range r.Classes {
+		if len(c.Ties) == 0 || !verbose {
+			continue
+		}
+		fmt.Fprintf(w, "  %s: truth tied at the top of the ceiling's order, by records tied:", c.Class)
+		for _, k := range slices.Sorted(maps.Keys(c.Ties)) {
+			fmt.Fprintf(w, " %d:%d", k, c.Ties[k])
+		}
+		fmt.Fprintln(w)
+	}
+	for _, c := range r.Classes {
 		if st := c.Work; st.Probes+st.Candidates > 0 && c.N > 0 {
 			n := float64(c.N)
 			fmt.Fprintf(w, "  %s: per query %.0f probes, %.0f entries matched, %.0f groups checked, %.0f verified, %.0f candidates\n",

@@ -58,7 +58,10 @@ type ClassReport struct {
 	// (a '?' is one unreadable character to it), HitMax bounds the HIT rate a matcher can reach
 	// without a HIT on a record the query cannot tell from the truth. It is no bound where the
 	// tied records are duplicates of one firearm (exact) or a token explains the query (token).
-	HitMax               float64
+	HitMax float64
+	// Ties counts the queries whose truth shares the top of that order, by how many records share
+	// it (the truth included).
+	Ties                 map[int]int
 	Hit                  float64 // positives: the truth is a HIT
 	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
 	Review               float64 // positives: the truth deserves review; negatives: anything does
@@ -319,6 +322,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 	type out struct {
 		class                string
 		c1, c10, rank, alone float64
+		tied                 int // records sharing the top with the truth, the truth included
 	}
 	results := make([]out, len(cases))
 	var next atomic.Int64
@@ -337,12 +341,15 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 					continue
 				}
 				above, ties := c.scanner(cs.Query).ceiling(int32(cs.Truth))
-				alone := 0.0
-				if above == 0 && ties == 0 {
+				alone, tied := 0.0, 0
+				switch {
+				case above == 0 && ties == 0:
 					alone = 1
+				case above == 0:
+					tied = int(ties) + 1
 				}
 				results[i] = out{cs.Class, ceilingRecall(above, ties, 1), ceilingRecall(above, ties, 10),
-					float64(above) + float64(ties)/2 + 1, alone}
+					float64(above) + float64(ties)/2 + 1, alone, tied}
 			}
 		}()
 	}
@@ -356,6 +363,12 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		cr.sumC10 += r.c10
 		cr.sumER += r.rank
 		cr.sumAlone += r.alone
+		if r.tied > 0 {
+			if cr.Ties == nil {
+				cr.Ties = map[int]int{}
+			}
+			cr.Ties[r.tied]++
+		}
 	}
 	rep.CeilingTime = time.Since(start)
 }
