@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -44,25 +45,13 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 			c.Review, c.P50.Round(100*time.Nanosecond), c.P99.Round(100*time.Nanosecond), c.BaseN,
 			c.BaseRecall1, c.BaseRecall10, c.BaseP50.Round(10*time.Microsecond), raw)
 	}
-	for _, c := range r.Classes {
-		if len(c.Misses) == 0 || !verbose {
-			continue
+	if verbose {
+		for _, c := range r.Classes {
+			printCounts(w, c.Class+": no HIT on the truth:", " %q=%d", c.Misses)
 		}
-		fmt.Fprintf(w, "  %s: no HIT on the truth:", c.Class)
-		for _, k := range slices.Sorted(maps.Keys(c.Misses)) {
-			fmt.Fprintf(w, " %q=%d", k, c.Misses[k])
+		for _, c := range r.Classes {
+			printCounts(w, c.Class+": truth tied at the top of the ceiling's order, by records tied:", " %d:%d", c.Ties)
 		}
-		fmt.Fprintln(w)
-	}
-	for _, c := range r.Classes {
-		if len(c.Ties) == 0 || !verbose {
-			continue
-		}
-		fmt.Fprintf(w, "  %s: truth tied at the top of the ceiling's order, by records tied:", c.Class)
-		for _, k := range slices.Sorted(maps.Keys(c.Ties)) {
-			fmt.Fprintf(w, " %d:%d", k, c.Ties[k])
-		}
-		fmt.Fprintln(w)
 	}
 	for _, c := range r.Classes {
 		if st := c.Work; st.Probes+st.Candidates > 0 && c.N > 0 {
@@ -84,4 +73,17 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	if r.Throughput > 0 {
 		fmt.Fprintf(w, "throughput with 4 concurrent searchers: %.0f searches/s\n", r.Throughput)
 	}
+}
+
+// printCounts writes one indented line, label then every key of m in order with its count (format
+// takes the key and the count); nothing when m is empty.
+func printCounts[K cmp.Ordered](w io.Writer, label, format string, m map[K]int) {
+	if len(m) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %s", label)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(w, format, k, m[k])
+	}
+	fmt.Fprintln(w)
 }
