@@ -56,12 +56,12 @@ func BenchmarkFold(b *testing.B) {
 // batch and, with a journal, each fold carried.
 func benchGroup(b *testing.B, clients int, opts Options) {
 	l, _, _ := newLog(b, opts)
-	commits, folds, foldNanos := l.Commits(), l.folds.Load(), l.foldNanos.Load()
+	commits, folds, foldNanos := l.Stats().Commits, l.folds.Load(), l.foldNanos.Load()
 	runClients(b, clients, func(i int) error {
 		_, err := l.Append(searchEntry(i)).Wait(context.Background())
 		return err
 	})
-	b.ReportMetric(float64(b.N)/float64(l.Commits()-commits), "entries/commit")
+	b.ReportMetric(float64(b.N)/float64(l.Stats().Commits-commits), "entries/commit")
 	if opts.Journal != "" {
 		n := l.folds.Load() - folds
 		b.ReportMetric(float64(n), "folds")

@@ -65,7 +65,7 @@ func TestJournalFoldPolicy(t *testing.T) {
 		if got := stored(t, db); got != 20 {
 			t.Errorf("node.db holds %d of 25 entries with a fold every 10, want 20", got)
 		}
-		if c := l.Commits(); c != 25 {
+		if c := l.Stats().Commits; c != 25 {
 			t.Errorf("%d commits for 25 sequential appends, want 25 (folds are not commits)", c)
 		}
 	})

@@ -228,16 +228,12 @@ func (p Pending) Wait(ctx context.Context) (Entry, error) {
 	}
 }
 
-// Commits counts the batches the writer has made durable (node.db transactions or journal frames
-// that carried entries), to show how well entries are batched. Folding the journal into node.db
-// makes nothing newly durable and is not counted.
-func (l *Log) Commits() uint64 {
-	return l.commits.Load()
-}
-
 // Stats says how the writer has batched and folded so far.
 type Stats struct {
-	Commits  uint64        // batches made durable (as Commits)
+	// Commits counts the batches made durable (node.db transactions or journal frames that carried
+	// entries), to show how well entries are batched. Folding the journal into node.db makes
+	// nothing newly durable and is not counted.
+	Commits  uint64
 	Entries  uint64        // entries made durable by those batches
 	Folds    uint64        // node.db transactions that moved journaled entries
 	FoldTime time.Duration // time the writer spent folding, during which no batch was committed

@@ -173,7 +173,7 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 		if len(seen) != clients {
 			t.Errorf("%d distinct seqs, want %d", len(seen), clients)
 		}
-		if c := l.Commits(); c > 2 {
+		if c := l.Stats().Commits; c > 2 {
 			t.Errorf("%d commits for %d concurrent appends, want at most 2", c, clients)
 		}
 		mustVerifyOK(t, db, clients)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,47 +228,28 @@ func (n *Node) getRecord(id string) (record.Record, bool) {
 func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 	recs := make([]record.Record, len(ids))
 	found := make([]bool, len(ids))
-	var sub []int
+	read := func(s string, only []int) {
+		if err := n.groups[s].State().GetMany(ids, recs, found, only); err != nil {
+			n.log.Error("reading records", "shard", s, "error", err)
+		}
+	}
+	var filed []int
 	for _, s := range n.held {
-		sub = sub[:0]
+		filed = filed[:0]
 		for i := range ids {
 			if shards[i] == s {
-				sub = append(sub, i)
+				filed = append(filed, i)
 			}
 		}
-		if len(sub) == 0 {
-			continue
-		}
-		subIDs, subRecs, subFound := make([]string, len(sub)), make([]record.Record, len(sub)), make([]bool, len(sub))
-		for j, i := range sub {
-			subIDs[j] = ids[i]
-		}
-		if err := n.groups[s].State().GetMany(subIDs, subRecs, subFound); err != nil {
-			n.log.Error("reading records", "shard", s, "error", err)
-		}
-		for j, i := range sub {
-			recs[i], found[i] = subRecs[j], subFound[j]
-		}
-	}
-	left := 0
-	for _, f := range found {
-		if !f {
-			left++
+		if len(filed) > 0 {
+			read(s, filed)
 		}
 	}
 	for _, s := range n.held {
-		if left == 0 {
+		if !slices.Contains(found, false) {
 			break
 		}
-		if err := n.groups[s].State().GetMany(ids, recs, found); err != nil {
-			n.log.Error("reading records", "shard", s, "error", err)
-		}
-		left = 0
-		for _, f := range found {
-			if !f {
-				left++
-			}
-		}
+		read(s, nil)
 	}
 	return recs, found
 }

@@ -179,20 +179,29 @@ func (s *State) Get(id string) (record.Record, bool, error) {
 	return r, found, err
 }
 
-// GetMany looks up several ids in one read transaction. out[i] is set for every id found (found[i]
-// true); ids already marked found are skipped, so a caller can try several shards in turn.
-func (s *State) GetMany(ids []string, out []record.Record, found []bool) error {
+// GetMany looks up several ids in one read transaction: those at the positions in only, or every
+// one when only is nil. out[i] is set for every id found (found[i] true); ids already marked found
+// are skipped, so a caller can try several shards in turn.
+func (s *State) GetMany(ids []string, out []record.Record, found []bool, only []int) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRecords)
-		for i, id := range ids {
+		n := len(ids)
+		if only != nil {
+			n = len(only)
+		}
+		for k := range n {
+			i := k
+			if only != nil {
+				i = only[k]
+			}
 			if found[i] {
 				continue
 			}
-			if v := b.Get([]byte(id)); v != nil {
+			if v := b.Get([]byte(ids[i])); v != nil {
 				if err := out[i].UnmarshalBinary(v); err != nil {
-					return fmt.Errorf("record %q: %w", id, err)
+					return fmt.Errorf("record %q: %w", ids[i], err)
 				}
 				found[i] = true
 			}
