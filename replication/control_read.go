@@ -34,29 +34,12 @@ func ReadControlState(dir string) (ControlState, error) {
 func readControlTx(db *bolt.DB) (ControlState, error) {
 	var st ControlState
 	err := db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketCtlMembers); b != nil {
-			if err := b.ForEach(func(_, v []byte) error {
-				var m ControlMember
-				if err := json.Unmarshal(v, &m); err != nil {
-					return fmt.Errorf("member: %w", err)
-				}
-				st.Members = append(st.Members, m)
-				return nil
-			}); err != nil {
-				return err
-			}
+		var err error
+		if st.Members, err = decodeAll[ControlMember](tx.Bucket(bucketCtlMembers), "member"); err != nil {
+			return err
 		}
-		if b := tx.Bucket(bucketCtlRevoked); b != nil {
-			if err := b.ForEach(func(_, v []byte) error {
-				var r ControlRevoked
-				if err := json.Unmarshal(v, &r); err != nil {
-					return fmt.Errorf("revoked: %w", err)
-				}
-				st.Revoked = append(st.Revoked, r)
-				return nil
-			}); err != nil {
-				return err
-			}
+		if st.Revoked, err = decodeAll[ControlRevoked](tx.Bucket(bucketCtlRevoked), "revoked"); err != nil {
+			return err
 		}
 		if b := tx.Bucket(bucketCtlMeta); b != nil {
 			st.AppliedIndex = getU64(b, keyApplied)
@@ -65,6 +48,23 @@ func readControlTx(db *bolt.DB) (ControlState, error) {
 		return nil
 	})
 	return st, err
+}
+
+// decodeAll decodes every value of b (nil: none) as JSON, in key order; what names them in errors.
+func decodeAll[T any](b *bolt.Bucket, what string) ([]T, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var out []T
+	err := b.ForEach(func(_, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
 }
 
 func getU64(b *bolt.Bucket, k []byte) uint64 {
