@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -47,9 +48,17 @@ func newCluster(t *testing.T, voters, nonvoters int, tune func(*raft.Config)) *c
 		c.start(m, servers)
 	}
 	c.waitLeader()
-	l := c.leader()
 	for _, m := range c.members[voters:] {
-		if err := l.g.AddNonvoter(raft.ServerID(m.id), raft.ServerAddress(m.id)); err != nil {
+		// With the short timeouts of these tests leadership can move under a loaded machine
+		// between finding the leader and asking it: ask the new one.
+		var err error
+		for attempt := 0; attempt < 100; attempt++ {
+			if err = c.waitLeader().g.AddNonvoter(raft.ServerID(m.id), raft.ServerAddress(m.id)); !errors.Is(err, ErrNotLeader) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
