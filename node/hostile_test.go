@@ -1,0 +1,193 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/notify"
+)
+
+// The hostile-member suite: one admitted member of the roster (the attacker, edge-cdg, an FR edge
+// holding europe and africa) turns against the others. It runs the real node software, so it holds
+// its roster key and its libp2p identity, and it also writes whatever bytes it likes on any
+// protocol. Every attack is a test (or subtest) whose name contains "Hostile"; each asserts the
+// refusal and that nothing changed: digests equal, no panic, every hit and decision as before.
+//
+// Add to it: each new protocol handler gets its attacks here.
+
+// hostileFed is a federation of fedSpecs() with records of FR and KE in place and one hit made at
+// edge-nbo and delivered, and edge-cdg as the attacker.
+type hostileFed struct {
+	*fedCluster
+	attacker *Node
+	hitID    string // a hit on FR-000007, made at edge-nbo, delivered to Lyon and ncb-fr
+}
+
+var (
+	hostileFR = auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder", "searcher"}}
+	hostileKE = auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder", "searcher"}}
+)
+
+func startHostileFed(t *testing.T) *hostileFed {
+	t.Helper()
+	fc := startFederation(t, fedSpecs(), nil)
+	fc.importAt("ncb-fr", hostileFR, fedRecords("FR", 0, 50))
+	fc.importAt("ncb-ke", hostileKE, fedRecords("KE", 0, 50))
+	waitFor(t, 30*time.Second, fc.converged)
+	h := &hostileFed{fedCluster: fc, attacker: fc.nodes["edge-cdg"]}
+	resp, err := fc.nodes["edge-nbo"].Search(context.Background(),
+		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000007"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) == 0 || !resp.Results[0].Hit {
+		t.Fatalf("no hit on FRX000007 at edge-nbo: %+v", resp.Results)
+	}
+	h.hitID = resp.Results[0].NotificationID
+	waitFor(t, 30*time.Second, func() bool {
+		hit, err := fc.nodes["edge-nbo"].hits.Get(h.hitID)
+		return err == nil && hit.Delivered()
+	})
+	return h
+}
+
+// member is the node named name.
+func (h *hostileFed) member(t *testing.T, name string) *Node {
+	t.Helper()
+	n := h.nodes[name]
+	if n == nil {
+		t.Fatalf("no member %s", name)
+	}
+	return n
+}
+
+// rawStream opens a stream of proto from the attacker to target, writes payload as it is, closes
+// its write side and returns whatever target answers before closing (or within 10 s).
+func (h *hostileFed) rawStream(t *testing.T, target, proto string, payload []byte) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.attacker.fed.host.NewStream(ctx, h.member(t, target).fed.id.ID, proto)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := s.Write(payload); err != nil {
+		s.Reset()
+		return nil, err
+	}
+	_ = s.CloseWrite()
+	return io.ReadAll(s)
+}
+
+// frame is req as the node-to-node calls frame it: a uvarint length, then the JSON document.
+func frame(t *testing.T, req any) []byte {
+	t.Helper()
+	var b strings.Builder
+	if err := writeFrame(&b, req); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b.String())
+}
+
+// rawFrameHeader is a length prefix announcing n bytes, with nothing after it.
+func rawFrameHeader(n uint64) []byte { return binary.AppendUvarint(nil, n) }
+
+// callAs sends req on proto from the attacker to target as a well-formed node-to-node call and
+// returns the answer (its Error set when target refused).
+func (h *hostileFed) callAs(t *testing.T, target, proto string, req any) rpcAnswer {
+	t.Helper()
+	b, err := h.rawStream(t, target, proto, frame(t, req))
+	if err != nil {
+		t.Fatalf("%s on %s: %v", proto, target, err)
+	}
+	var ans rpcAnswer
+	if err := readFrame(bufio.NewReader(strings.NewReader(string(b))), &ans); err != nil {
+		t.Fatalf("%s on %s: answer %q: %v", proto, target, b, err)
+	}
+	if ans.Error != nil {
+		ans.Error.Status = ans.Status
+	}
+	return ans
+}
+
+// fedState is what an attack must not change: every holder's digest per shard, and every hit each
+// node stores with its decision and receipts.
+type fedState struct {
+	digests map[string]map[string]string // shard -> node -> digest
+	hits    map[string]string            // node -> a line per hit, sorted
+}
+
+func (h *hostileFed) state(t *testing.T) fedState {
+	t.Helper()
+	st := fedState{digests: h.digests(), hits: map[string]string{}}
+	for name, n := range h.nodes {
+		hits, err := n.hits.List(func(*notify.Hit) bool { return true })
+		if err != nil {
+			t.Fatalf("%s: hits: %v", name, err)
+		}
+		var lines []string
+		for _, x := range hits {
+			var rs []string
+			for _, role := range []string{notify.RoleGS, notify.RoleNCB, notify.RoleOrigin} {
+				rs = append(rs, role+"="+fmt.Sprint(x.Receipts[role] != ""))
+			}
+			lines = append(lines, fmt.Sprintf("%s origin=%s agency=%s record=%s decision=%s %s", x.ID, x.Origin, x.Agency, x.RecordID, x.Decision, strings.Join(rs, " ")))
+		}
+		sort.Strings(lines)
+		st.hits[name] = strings.Join(lines, "\n")
+	}
+	return st
+}
+
+// assertUnchanged waits for replication to settle, then checks that every holder's digest and
+// every node's hits are what they were before the attack, and that every member still serves.
+func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
+	t.Helper()
+	time.Sleep(500 * time.Millisecond) // let anything the attack set in motion reach the others
+	waitFor(t, 20*time.Second, h.converged)
+	after := h.state(t)
+	for shard, holders := range before.digests {
+		for name, d := range holders {
+			if got := after.digests[shard][name]; got != d {
+				t.Errorf("shard %s on %s: digest %s, before the attack %s", shard, name, got, d)
+			}
+		}
+	}
+	for name, hits := range before.hits {
+		if after.hits[name] != hits {
+			t.Errorf("hits on %s changed:\nbefore:\n%s\nafter:\n%s", name, hits, after.hits[name])
+		}
+	}
+	for name, n := range h.nodes {
+		if _, err := n.Search(context.Background(), h.admin(), SearchRequest{Serial: "FRX000001"}); err != nil {
+			t.Errorf("%s no longer serves searches: %v", name, err)
+		}
+	}
+}
+
+// TestHostileHarness shows the harness sees a change when one is made (so a test that finds
+// nothing changed means something), and that a well-formed call from the attacker is answered.
+func TestHostileHarness(t *testing.T) {
+	h := startHostileFed(t)
+	before := h.state(t)
+	h.importAt("ncb-fr", hostileFR, fedRecords("FR", 50, 51))
+	waitFor(t, 20*time.Second, h.converged)
+	after := h.state(t)
+	if after.digests["europe"]["lyon-1"] == before.digests["europe"]["lyon-1"] {
+		t.Fatal("a new FR record did not change europe's digest: the harness cannot see changes")
+	}
+	ans := h.callAs(t, "lyon-1", "/fedarms/msg/1", message{Kind: "no-such-kind"})
+	if ans.Error == nil || ans.Status != 400 {
+		t.Fatalf("an unknown message kind: %+v, want a 400 refusal", ans)
+	}
+}
