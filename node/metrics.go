@@ -23,6 +23,7 @@ type metrics struct {
 	pending    *prometheus.Desc
 	overdue    *prometheus.Desc
 	imported   *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
 	shardApply *prometheus.Desc
 	shardRecs  *prometheus.Desc
 	shardAge   *prometheus.Desc
@@ -53,6 +54,8 @@ func newMetrics(n *Node) *metrics {
 	m.overdue = prometheus.NewDesc("fedarms_hits_overdue", "Hits stored here whose NCB decision is past its deadline.", nil, nil)
 	m.imported = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_import_records_total",
 		Help: "Records received by bulk import, by result."}, []string{"result"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_peer_refusals_total",
+		Help: "Requests from federation members refused for breaking the rules of their role, by protocol and reason."}, []string{"protocol", "reason"})
 	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
@@ -71,7 +74,7 @@ func newMetrics(n *Node) *metrics {
 		prometheus.NewDesc("fedarms_audit_folds_total", "node.db transactions that moved journaled audit entries.", nil, nil),
 		prometheus.NewDesc("fedarms_audit_fold_seconds_total", "Time the audit writer spent folding the journal into node.db.", nil, nil),
 	}
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m,
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -46,6 +46,7 @@ type Node struct {
 	fed     *fed // nil for a one-node federation
 	met     *metrics
 	start   time.Time
+	refusal refusals // members' requests refused, for the log and audit (refuse.go)
 
 	httpSrv *http.Server
 	ln      net.Listener
