@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -20,7 +20,7 @@ import (
 // is retried with backoff; nothing is dropped for age.
 
 type message struct {
-	Kind     string           `json:"kind"` // hit, decision, carry (a hit to deliver for its origin) or receipt
+	Kind     string           `json:"kind"` // hit, decision, carry (a hit to deliver for its origin), receipt or trace
 	Role     string           `json:"role"` // the recipient role the sender addresses
 	Hit      *notify.Hit      `json:"hit,omitempty"`
 	Decision *notify.Decision `json:"decision,omitempty"`
@@ -28,10 +28,16 @@ type message struct {
 	// For a receipt carried back to the origin:
 	HitID    string    `json:"hit_id,omitempty"`
 	StoredAt time.Time `json:"stored_at,omitzero"`
+	// Sig is the author's signature when the sender is not the author: the origin's over a hit
+	// (carry, and a carrier's delivery), the recipient's over a receipt a carrier takes back, the
+	// deciding node's over a decision. Older nodes neither send nor read it.
+	Sig *notify.Signature `json:"sig,omitempty"`
 }
 
 type messageAnswer struct {
 	StoredAt time.Time `json:"stored_at"`
+	// Receipt is the recipient's signature over its receipt, when a carrier delivered the hit.
+	Receipt *notify.Signature `json:"receipt,omitempty"`
 }
 
 // deliverer retries undelivered hits and decisions.
@@ -121,14 +127,14 @@ func (n *Node) deliverOnce() {
 			if h.Receipts[role] != "" || !n.deliver.due(key) {
 				continue
 			}
-			at, err := n.send(role, h.RecordingCountry, message{Kind: "hit", Role: role, Hit: h})
+			ans, err := n.send(role, h.RecordingCountry, message{Kind: "hit", Role: role, Hit: h})
 			if err != nil {
 				n.deliver.failed(key)
 				n.handToCarrier(h, role)
 				continue
 			}
 			n.deliver.done(key)
-			if err := n.hits.SetReceipt(h.ID, role, at); err != nil {
+			if err := n.hits.SetReceipt(h.ID, role, ans.StoredAt); err != nil {
 				n.log.Error("recording a receipt", "hit", h.ID, "role", role, "error", err)
 			}
 			n.met.delivery.Observe(time.Since(h.SearchedAt).Seconds())
@@ -151,15 +157,19 @@ func (n *Node) deliverOnce() {
 			continue
 		}
 		d := pd.Decision
-		var sendErr error
-		if pd.Role == notify.RoleOrigin {
+		// Signed, so the decision proves its author should it ever travel through another member.
+		sig, sendErr := notify.SignDecision(n.signer(), n.cfg.Name, &d)
+		m := message{Kind: "decision", Role: pd.Role, Decision: &d, Sig: sig}
+		switch {
+		case sendErr != nil:
+		case pd.Role == notify.RoleOrigin:
 			if e, ok := n.fed.roster.ByName(h.Origin); ok {
-				_, sendErr = n.sendTo([]peer.ID{e.PeerID}, message{Kind: "decision", Role: notify.RoleOrigin, Decision: &d})
+				_, sendErr = n.sendTo([]peer.ID{e.PeerID}, m)
 			} else {
 				sendErr = fmt.Errorf("origin %s is not in the roster", h.Origin)
 			}
-		} else {
-			_, sendErr = n.send(pd.Role, h.RecordingCountry, message{Kind: "decision", Role: pd.Role, Decision: &d})
+		default:
+			_, sendErr = n.send(pd.Role, h.RecordingCountry, m)
 		}
 		if sendErr != nil {
 			n.deliver.failed(key)
@@ -187,16 +197,16 @@ func (n *Node) recipients(role, country string) []peer.ID {
 	return out
 }
 
-func (n *Node) send(role, country string, m message) (time.Time, error) {
+func (n *Node) send(role, country string, m message) (messageAnswer, error) {
 	targets := n.recipients(role, country)
 	if len(targets) == 0 {
-		return time.Time{}, fmt.Errorf("no member plays %s for %s", role, country)
+		return messageAnswer{}, fmt.Errorf("no member plays %s for %s", role, country)
 	}
 	return n.sendTo(targets, m)
 }
 
 // sendTo tries each target in turn until one stores the message.
-func (n *Node) sendTo(targets []peer.ID, m message) (time.Time, error) {
+func (n *Node) sendTo(targets []peer.ID, m message) (messageAnswer, error) {
 	var err error
 	for _, p := range targets {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -204,58 +214,17 @@ func (n *Node) sendTo(targets []peer.ID, m message) (time.Time, error) {
 		err = n.fed.call(ctx, p, transport.ProtoMessage, m, &ans)
 		cancel()
 		if err == nil {
-			return ans.StoredAt, nil
+			return ans, nil
 		}
 	}
-	return time.Time{}, err
+	return messageAnswer{}, err
 }
 
-// serveMessages stores hits and decisions delivered by other members.
-func (n *Node) serveMessages() error {
-	return serve(n.fed, transport.ProtoMessage, func(ctx context.Context, from peer.ID, m *message) (any, error) {
-		e, ok := n.fed.roster.Get(from)
-		if !ok {
-			return nil, errf(403, "forbidden", "peer %s is not a member", from)
-		}
-		switch m.Kind {
-		case "hit":
-			if m.Hit == nil || !n.playsRole(m.Role, m.Hit) {
-				return nil, errf(400, "bad_request", "%s does not play %s for this hit", n.cfg.Name, m.Role)
-			}
-			at, err := n.hits.Receive(*m.Hit, m.Role)
-			if err != nil {
-				return nil, err
-			}
-			n.audit.Append(audit.Entry{Agency: "member:" + e.Name, Action: "hit.received", ResultIDs: []string{m.Hit.ID, m.Hit.RecordID}, Outcome: "ok"})
-			return messageAnswer{StoredAt: at}, nil
-		case "trace":
-			return n.receiveTrace(e, m)
-		case "carry":
-			if m.Hit == nil {
-				return nil, errf(400, "bad_request", "hit missing")
-			}
-			if err := n.hits.Carry(*m.Hit, m.Role); err != nil {
-				return nil, err
-			}
-			n.kickDelivery()
-			return messageAnswer{StoredAt: time.Now().UTC()}, nil
-		case "receipt":
-			if err := n.hits.SetReceipt(m.HitID, m.Role, m.StoredAt); err != nil {
-				return nil, err
-			}
-			return messageAnswer{StoredAt: time.Now().UTC()}, nil
-		case "decision":
-			if m.Decision == nil {
-				return nil, errf(400, "bad_request", "decision missing")
-			}
-			if err := n.hits.ReceiveDecision(*m.Decision); err != nil {
-				return nil, errf(503, "unavailable", "%v", err) // the hit may not have arrived yet: retried
-			}
-			n.audit.Append(audit.Entry{Agency: "member:" + e.Name, Action: "hit.decision.received", ResultIDs: []string{m.Decision.HitID}, Outcome: m.Decision.Decision})
-			return messageAnswer{StoredAt: time.Now().UTC()}, nil
-		}
-		return nil, errf(400, "bad_request", "unknown message kind %q", m.Kind)
-	})
+// refusedBy reports whether err is a member's refusal (403): the message will never be taken as
+// it is, so retrying it is pointless.
+func refusedBy(err error) bool {
+	var re rpcError
+	return errors.As(err, &re) && re.Status == 403
 }
 
 // handToCarrier gives a hit that no recipient of role could take to a member this node can reach
@@ -278,8 +247,14 @@ func (n *Node) handToCarrier(h *notify.Hit, role string) {
 	sort.SliceStable(carriers, func(i, j int) bool {
 		return n.fed.host.Connected(carriers[i]) && !n.fed.host.Connected(carriers[j])
 	})
+	// Signed here, at send time, so hits made before signatures existed are carried too.
+	sig, err := notify.SignHit(n.signer(), h)
+	if err != nil {
+		n.log.Error("signing a hit to carry", "hit", h.ID, "error", err)
+		return
+	}
 	for _, p := range carriers {
-		if _, err := n.sendTo([]peer.ID{p}, message{Kind: "carry", Role: role, Hit: h}); err == nil {
+		if _, err := n.sendTo([]peer.ID{p}, message{Kind: "carry", Role: role, Hit: h, Sig: sig}); err == nil {
 			n.log.Info("hit handed to a carrier", "hit", h.ID, "role", role, "carrier", p)
 			n.deliver.hold(key, 10*time.Second)
 			return
@@ -287,7 +262,10 @@ func (n *Node) handToCarrier(h *notify.Hit, role string) {
 	}
 }
 
-// deliverCarried delivers the hits this node carries for others, then carries each receipt back.
+// deliverCarried delivers the hits this node carries for others, with the origin's signature, then
+// carries each recipient's signed receipt back. An item a member refuses (one carried before
+// signatures existed, or whose receipt an older recipient did not sign) is dropped: the origin still
+// holds the hit and retries it.
 func (n *Node) deliverCarried() {
 	items, err := n.hits.CarriedItems()
 	if err != nil {
@@ -300,28 +278,47 @@ func (n *Node) deliverCarried() {
 			continue
 		}
 		if c.StoredAt.IsZero() {
-			var at time.Time
+			var ans messageAnswer
 			if n.playsRole(c.Role, &c.Hit) {
-				at, err = n.hits.Receive(c.Hit, c.Role)
+				// Checked on arrival; checked again for items carried before signatures existed.
+				if r := n.verifyHitSig(&c.Hit, c.OriginSig, "unsigned"); r != nil {
+					n.log.Warn("dropping a carried hit without its origin's signature", "hit", c.Hit.ID, "origin", c.Hit.Origin, "error", r)
+					_ = n.hits.CarryDone(c.Hit.ID, c.Role)
+					continue
+				}
+				if ans.StoredAt, err = n.hits.Receive(c.Hit, c.Role); err == nil {
+					ans.Receipt, err = notify.SignReceipt(n.signer(), n.cfg.Name, c.Hit.ID, c.Role, ans.StoredAt)
+				}
 			} else {
-				at, err = n.send(c.Role, c.Hit.RecordingCountry, message{Kind: "hit", Role: c.Role, Hit: &c.Hit})
+				ans, err = n.send(c.Role, c.Hit.RecordingCountry, message{Kind: "hit", Role: c.Role, Hit: &c.Hit, Sig: c.OriginSig})
 			}
 			if err != nil {
+				n.dropRefusedCarry(c, err)
 				n.deliver.failed(key)
 				continue
 			}
-			c.StoredAt = at
-			_ = n.hits.CarryDelivered(c.Hit.ID, c.Role, at)
+			c.StoredAt, c.Receipt = ans.StoredAt, ans.Receipt
+			_ = n.hits.CarryDelivered(c.Hit.ID, c.Role, c.StoredAt, c.Receipt)
 		}
 		origin, ok := n.fed.roster.ByName(c.Hit.Origin)
 		if !ok {
 			continue
 		}
-		if _, err := n.sendTo([]peer.ID{origin.PeerID}, message{Kind: "receipt", Role: c.Role, HitID: c.Hit.ID, StoredAt: c.StoredAt}); err != nil {
+		if _, err := n.sendTo([]peer.ID{origin.PeerID}, message{Kind: "receipt", Role: c.Role, HitID: c.Hit.ID, StoredAt: c.StoredAt, Sig: c.Receipt}); err != nil {
+			n.dropRefusedCarry(c, err)
 			n.deliver.failed(key)
 			continue
 		}
 		n.deliver.done(key)
 		_ = n.hits.CarryDone(c.Hit.ID, c.Role)
 	}
+}
+
+// dropRefusedCarry forgets a carried item a member refused for good.
+func (n *Node) dropRefusedCarry(c notify.Carried, err error) {
+	if !refusedBy(err) {
+		return
+	}
+	n.log.Warn("dropping a carried hit a member refused", "hit", c.Hit.ID, "role", c.Role, "origin", c.Hit.Origin, "error", err)
+	_ = n.hits.CarryDone(c.Hit.ID, c.Role)
 }

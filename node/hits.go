@@ -170,7 +170,7 @@ func (n *Node) handleDecision(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return errf(403, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
 	}
 	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
-		DecidedBy: p.Agency, DecidedAt: time.Now().UTC()}
+		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: time.Now().UTC()}
 	var to []string
 	if n.fed != nil {
 		for _, role := range []string{notify.RoleOrigin, notify.RoleGS} {

@@ -12,7 +12,6 @@ import (
 	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/notify"
-	"github.com/fedarms/fedarms/transport"
 )
 
 type traceRequest struct {
@@ -84,6 +83,14 @@ func (n *Node) handleTraceCreate(w http.ResponseWriter, r *http.Request, p auth.
 			t.Receipts[rc] = now
 		}
 	}
+	if n.fed != nil {
+		// Signed once, so copies other members relay still prove who asked.
+		sig, err := notify.SignTrace(n.signer(), &t)
+		if err != nil {
+			return err
+		}
+		t.OriginSig = sig
+	}
 	if err := n.hits.CreateTrace(t); err != nil {
 		return err
 	}
@@ -141,7 +148,16 @@ func (n *Node) handleTraceAnswer(w http.ResponseWriter, r *http.Request, p auth.
 	if !p.Has("admin") && !(p.Has("recorder") && slices.Contains(t.Recipients, "ncb:"+p.Country)) {
 		return errf(403, "forbidden", "only the NCBs this trace was sent to answer it")
 	}
+	if n.fed != nil && !n.playsTrace("ncb:"+p.Country) {
+		// Other members take an answer for a country only from that country's NCB nodes.
+		return errf(409, "conflict", "answer trace %s at a node of the NCB of %s", id, p.Country)
+	}
 	a := notify.TraceAnswer{Country: p.Country, Agency: p.Agency, Text: req.Text, At: n.now().UTC()}
+	if n.fed != nil {
+		if a.Sig, err = notify.SignAnswer(n.signer(), n.cfg.Name, id, &a); err != nil {
+			return err
+		}
+	}
 	t, err = n.hits.AddAnswer(id, a)
 	if errors.Is(err, notify.ErrTraceClosed) {
 		return errf(409, "conflict", "trace %s is closed", id)
@@ -157,12 +173,16 @@ func (n *Node) handleTraceAnswer(w http.ResponseWriter, r *http.Request, p auth.
 	return nil
 }
 
-// handleTraceClose lets the requester close its trace.
+// handleTraceClose lets the requester close its trace, at its origin or a central node (other
+// members take a close only from those).
 func (n *Node) handleTraceClose(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
 	t, err := n.hits.UpdateTrace(id, func(t *notify.Trace) error {
 		if t.RequestedBy != p.Agency && !p.Has("admin") {
 			return errf(403, "forbidden", "only the requester closes a trace")
+		}
+		if n.fed != nil && t.Origin != n.cfg.Name && n.cfg.Role != "central" {
+			return errf(409, "conflict", "close trace %s at its origin %s or a central node", id, t.Origin)
 		}
 		t.Status = notify.TraceClosed
 		return nil
@@ -247,7 +267,7 @@ func (n *Node) deliverTraces() {
 					n.deliver.failed(key)
 					continue
 				}
-				at, err := n.sendTo(targets, message{Kind: "trace", Role: rc, Trace: t})
+				ans, err := n.sendTo(targets, message{Kind: "trace", Role: rc, Trace: n.traceCopy(t)})
 				if err != nil {
 					n.deliver.failed(key)
 					continue
@@ -255,7 +275,7 @@ func (n *Node) deliverTraces() {
 				n.deliver.done(key)
 				_, _ = n.hits.UpdateTrace(t.ID, func(st *notify.Trace) error {
 					if st.Receipts[rc] == "" {
-						st.Receipts[rc] = at.UTC().Format(time.RFC3339Nano)
+						st.Receipts[rc] = ans.StoredAt.UTC().Format(time.RFC3339Nano)
 					}
 					return nil
 				})
@@ -266,7 +286,7 @@ func (n *Node) deliverTraces() {
 			if !n.deliver.due(key) {
 				continue
 			}
-			if _, err := n.sendTo(n.traceTargets(t, to), message{Kind: "trace", Role: to, Trace: t}); err != nil {
+			if _, err := n.sendTo(n.traceTargets(t, to), message{Kind: "trace", Role: to, Trace: n.traceCopy(t)}); err != nil {
 				n.deliver.failed(key)
 				continue
 			}
@@ -277,23 +297,4 @@ func (n *Node) deliverTraces() {
 			})
 		}
 	}
-}
-
-// receiveTrace stores a trace (or a newer copy of it) delivered by another member.
-func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
-	if m.Trace == nil {
-		return nil, errf(400, "bad_request", "trace missing")
-	}
-	if m.Role != "origin" && !n.playsTrace(m.Role) {
-		return nil, errf(400, "bad_request", "%s does not stand for %s", n.cfg.Name, m.Role)
-	}
-	if m.Role == "origin" && m.Trace.Origin != n.cfg.Name {
-		return nil, errf(400, "bad_request", "%s is not the origin of trace %s", n.cfg.Name, m.Trace.ID)
-	}
-	at, err := n.hits.ReceiveTrace(*m.Trace, m.Role)
-	if err != nil {
-		return nil, err
-	}
-	n.audit.Append(audit.Entry{Agency: "member:" + from.Name, Action: "trace.received", ResultIDs: []string{m.Trace.ID}, Outcome: "ok"})
-	return messageAnswer{StoredAt: at}, nil
 }

@@ -13,19 +13,26 @@ import (
 
 var bucketCarry = []byte("carry") // key: hit id + "/" + role
 
-// Carried is a hit a carrier holds for one recipient role.
+// Carried is a hit a carrier holds for one recipient role. The carrier keeps the origin's
+// signature over the hit (a recipient takes a hit from a carrier only with it) and, once delivered,
+// the recipient's signed receipt (the origin takes a receipt from a carrier only with it). Items
+// stored before signatures existed have neither; recipients refuse them and the carrier drops them
+// (the origin still holds the hit in its outbox and retries).
 type Carried struct {
-	Hit      Hit       `json:"hit"`
-	Role     string    `json:"role"`
-	StoredAt time.Time `json:"stored_at,omitzero"` // the recipient's receipt, once delivered
+	Hit       Hit        `json:"hit"`
+	Role      string     `json:"role"`
+	OriginSig *Signature `json:"origin_sig,omitempty"`
+	StoredAt  time.Time  `json:"stored_at,omitzero"` // the recipient's receipt, once delivered
+	Receipt   *Signature `json:"receipt,omitempty"`  // the recipient's signature over that receipt
 }
 
 func (s *Store) carryBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return tx.CreateBucketIfNotExists(bucketCarry)
 }
 
-// Carry stores a hit to deliver on behalf of its origin (once per hit and role).
-func (s *Store) Carry(h Hit, role string) error {
+// Carry stores a hit to deliver on behalf of its origin (once per hit and role), with the origin's
+// signature over it.
+func (s *Store) Carry(h Hit, role string, originSig *Signature) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.carryBucket(tx)
 		if err != nil {
@@ -35,7 +42,7 @@ func (s *Store) Carry(h Hit, role string) error {
 		if b.Get(key) != nil {
 			return nil
 		}
-		v, err := json.Marshal(Carried{Hit: h, Role: role})
+		v, err := json.Marshal(Carried{Hit: h, Role: role, OriginSig: originSig})
 		if err != nil {
 			return err
 		}
@@ -63,8 +70,8 @@ func (s *Store) CarriedItems() ([]Carried, error) {
 	return out, err
 }
 
-// CarryDelivered records the recipient's receipt for a carried hit.
-func (s *Store) CarryDelivered(hitID, role string, at time.Time) error {
+// CarryDelivered records the recipient's receipt for a carried hit, and its signature over it.
+func (s *Store) CarryDelivered(hitID, role string, at time.Time, receipt *Signature) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.carryBucket(tx)
 		if err != nil {
@@ -79,7 +86,7 @@ func (s *Store) CarryDelivered(hitID, role string, at time.Time) error {
 		if err := json.Unmarshal(v, &c); err != nil {
 			return err
 		}
-		c.StoredAt = at
+		c.StoredAt, c.Receipt = at, receipt
 		nv, err := json.Marshal(c)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ package notify
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -50,6 +51,7 @@ type Hit struct {
 	Deadline         time.Time         `json:"deadline"` // when the NCB's decision is due
 	Decision         string            `json:"decision"`
 	DecidedBy        string            `json:"decided_by,omitempty"`
+	DecidedVia       string            `json:"decided_via,omitempty"` // the member the decision came from, as this node verified it
 	DecidedAt        time.Time         `json:"decided_at,omitzero"`
 	Comment          string            `json:"comment,omitempty"`
 	Receipts         map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
@@ -72,9 +74,46 @@ func (h *Hit) Overdue(now time.Time) bool {
 
 // Decision is the owning NCB's answer to a hit, routed to the origin and the General Secretariat.
 type Decision struct {
-	HitID     string    `json:"hit_id"`
-	Decision  string    `json:"decision"`
-	Comment   string    `json:"comment,omitempty"`
-	DecidedBy string    `json:"decided_by"`
-	DecidedAt time.Time `json:"decided_at"`
+	HitID      string    `json:"hit_id"`
+	Decision   string    `json:"decision"`
+	Comment    string    `json:"comment,omitempty"`
+	DecidedBy  string    `json:"decided_by"`
+	DecidedVia string    `json:"decided_via,omitempty"` // the member it was made on, as the receiver verified it
+	DecidedAt  time.Time `json:"decided_at"`
+}
+
+// ErrMalformed is returned for a hit or decision from another member that lacks what every one has.
+var ErrMalformed = errors.New("malformed message")
+
+// maxField bounds the length of an identifier in a message from another member.
+const maxField = 256
+
+// Validate reports what makes h unfit to store: a missing or oversized id, record id or origin, a
+// recording country that is no ISO 3166-1 alpha-2 code.
+func (h *Hit) Validate() error {
+	for name, v := range map[string]string{"id": h.ID, "record_id": h.RecordID, "origin": h.Origin} {
+		if v == "" || len(v) > maxField {
+			return fmt.Errorf("hit %s: want 1-%d bytes: %w", name, maxField, ErrMalformed)
+		}
+	}
+	if !isAlpha2(h.RecordingCountry) {
+		return fmt.Errorf("hit recording_country %q: %w", h.RecordingCountry, ErrMalformed)
+	}
+	return nil
+}
+
+// Validate reports what makes d unfit to apply: no hit id, or a decision other than confirmed or
+// denied.
+func (d *Decision) Validate() error {
+	if d.HitID == "" || len(d.HitID) > maxField {
+		return fmt.Errorf("decision hit_id: want 1-%d bytes: %w", maxField, ErrMalformed)
+	}
+	if d.Decision != Confirmed && d.Decision != Denied {
+		return fmt.Errorf("decision %q: %w", d.Decision, ErrBadDecision)
+	}
+	return nil
+}
+
+func isAlpha2(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }

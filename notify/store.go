@@ -117,10 +117,15 @@ func (s *Store) update(id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, erro
 }
 
 // Receive stores a hit delivered by its origin, once: a hit already stored keeps its copy, and the
-// receipt time returned is when it was first stored, so a redelivery gets the same receipt.
+// receipt time returned is when it was first stored, so a redelivery gets the same receipt. What
+// only a recipient sets (the decision and its details, the receipts) is not taken from the sender:
+// a new copy starts pending, with the origin's receipt (it stored the hit when it made it) and this
+// node's own.
 func (s *Store) Receive(h Hit, role string) (time.Time, error) {
 	var at time.Time
 	var fresh bool
+	h.Decision, h.DecidedBy, h.DecidedVia, h.DecidedAt, h.Comment = Pending, "", "", time.Time{}, ""
+	h.Receipts = map[string]string{RoleGS: "", RoleNCB: "", RoleOrigin: h.SearchedAt.UTC().Format(time.RFC3339Nano)}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHits)
 		if v := b.Get([]byte(h.ID)); v != nil {
@@ -225,11 +230,15 @@ func (s *Store) Decide(d Decision, to []string) (Hit, error) {
 }
 
 func applyDecision(h *Hit, d Decision) {
-	h.Decision, h.Comment, h.DecidedBy, h.DecidedAt = d.Decision, d.Comment, d.DecidedBy, d.DecidedAt
+	h.Decision, h.Comment, h.DecidedBy, h.DecidedVia, h.DecidedAt = d.Decision, d.Comment, d.DecidedBy, d.DecidedVia, d.DecidedAt
 }
 
-// ReceiveDecision applies a decision routed from the NCB to this node's copy of the hit.
+// ReceiveDecision applies a decision routed from the NCB to this node's copy of the hit (the first
+// one wins). The caller has verified who sent it and set d.DecidedVia.
 func (s *Store) ReceiveDecision(d Decision) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
 	_, err := s.update(d.HitID, func(_ *bolt.Tx, h *Hit) error {
 		if h.Decision == Pending || h.Decision == "" {
 			applyDecision(h, d)

@@ -111,7 +111,7 @@ func TestDecisionQueuedAndOverdue(t *testing.T) {
 	if g, _ := other.Get("h1"); g.Decision != Confirmed || g.DecidedBy != "FR-NCB" {
 		t.Fatalf("routed decision %+v", g)
 	}
-	if err := other.ReceiveDecision(Decision{HitID: "missing"}); !errors.Is(err, ErrNotFound) {
+	if err := other.ReceiveDecision(Decision{HitID: "missing", Decision: Denied}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("decision for an unknown hit: %v", err)
 	}
 }

@@ -38,6 +38,9 @@ type TraceAnswer struct {
 	Agency  string    `json:"agency"`
 	Text    string    `json:"text"`
 	At      time.Time `json:"at"`
+	// Sig is the answering NCB node's signature, so that a copy relayed by another member still
+	// proves who answered.
+	Sig *Signature `json:"sig,omitempty"`
 }
 
 // Trace follows a found firearm from manufacture or legal import to its last known owner: it goes
@@ -56,6 +59,9 @@ type Trace struct {
 	Recipients        []string          `json:"recipients"`
 	Receipts          map[string]string `json:"receipts"` // recipient -> time it stored the request
 	Answers           []TraceAnswer     `json:"answers,omitempty"`
+	// OriginSig is the origin's signature over the request (SignTrace), so that a copy relayed by
+	// another member still proves who asked.
+	OriginSig *Signature `json:"origin_sig,omitempty"`
 	// SendTo lists where this node still has to send its copy (after an answer or a close): "gs",
 	// "origin". It is this node's business; receivers ignore it.
 	SendTo []string `json:"send_to,omitempty"`
@@ -118,11 +124,13 @@ func (s *Store) UpdateTrace(id string, fn func(t *Trace) error) (Trace, error) {
 }
 
 // ReceiveTrace stores a trace delivered to this node (once per recipient: the receipt time is when
-// it was first stored) and merges its answers and status into this node's copy.
+// it was first stored) and merges its answers and status into this node's copy. The caller has
+// checked who may have sent each answer and the status; the receipts and the copies still to send
+// are this node's own, never the sender's.
 func (s *Store) ReceiveTrace(t Trace, recipient string) (time.Time, error) {
 	var at time.Time
 	incoming := t
-	incoming.SendTo = nil
+	incoming.SendTo, incoming.Receipts = nil, nil
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTraces)
 		if err != nil {
@@ -141,6 +149,8 @@ func (s *Store) ReceiveTrace(t Trace, recipient string) (time.Time, error) {
 			}
 		} else {
 			t = incoming
+			t.Answers, t.Status = nil, TraceOpen
+			mergeTrace(&t, &incoming)
 		}
 		at = s.now().UTC()
 		if t.Receipts == nil {
@@ -218,8 +228,12 @@ func mergeTrace(dst, src *Trace) {
 			dst.Answers = append(dst.Answers, a)
 		}
 	}
+	// A status moves forward only, and "answered" only with an answer to show for it.
 	rank := map[string]int{TraceOpen: 0, TraceAnswered: 1, TraceClosed: 2}
-	if rank[src.Status] > rank[dst.Status] {
+	if rank[src.Status] > rank[dst.Status] && (src.Status != TraceAnswered || len(dst.Answers) > 0) {
 		dst.Status = src.Status
+	}
+	if dst.Status == TraceOpen && len(dst.Answers) > 0 {
+		dst.Status = TraceAnswered
 	}
 }

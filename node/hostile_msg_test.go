@@ -1,0 +1,281 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// The hostile member (edge-cdg) forges messages over /fedarms/msg/1: decisions, receipts, hits
+// and traces it has no right to send. Each must be refused, counted and audited, and change nothing.
+
+// msgRefusals is n's count of refused messages for reason.
+func msgRefusals(n *Node, reason string) float64 {
+	mfs, _ := n.met.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "fedarms_peer_refusals_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["protocol"] == transport.ProtoMessage && labels["reason"] == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// msgAudited reports whether n's audit holds a peer.refused entry for the attacker with reason.
+func msgAudited(n *Node, reason string) bool {
+	entries, _ := audit.Tail(n.db, 500)
+	for _, e := range entries {
+		if e.Action == "peer.refused" && e.Agency == "member:edge-cdg" && e.Outcome == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// msgRefused sends m from the attacker to target and checks the refusal: the status, the reason
+// counted once more, an audit entry.
+func (h *hostileFed) msgRefused(t *testing.T, target string, m message, status int, reason string) {
+	t.Helper()
+	n := h.member(t, target)
+	before := msgRefusals(n, reason)
+	ans := h.callAs(t, target, transport.ProtoMessage, m)
+	if ans.Error == nil {
+		t.Errorf("%s took the forged %s (role %s): %s", target, m.Kind, m.Role, ans.Body)
+		return
+	}
+	t.Logf("%s refused the forged %s (role %s): %d %s: %s", target, m.Kind, m.Role, ans.Status, ans.Error.Code, ans.Error.Message)
+	if ans.Status != status {
+		t.Errorf("%s answered %d, want %d", target, ans.Status, status)
+	}
+	if got := msgRefusals(n, reason); got != before+1 {
+		t.Errorf("%s counted %v refusals for %s, want %v", target, got, reason, before+1)
+	}
+	if !msgAudited(n, reason) {
+		t.Errorf("%s has no peer.refused audit entry for edge-cdg with outcome %s", target, reason)
+	}
+}
+
+// msgTraceState is every node's traces, a line per trace: status, answers, receipts.
+func (h *hostileFed) msgTraceState(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, n := range h.nodes {
+		ts, err := n.hits.Traces(func(*notify.Trace) bool { return true })
+		if err != nil {
+			t.Fatalf("%s: traces: %v", name, err)
+		}
+		var lines []string
+		for _, x := range ts {
+			var as, rs []string
+			for _, a := range x.Answers {
+				as = append(as, a.Country+":"+a.Text)
+			}
+			for r, at := range x.Receipts {
+				rs = append(rs, fmt.Sprintf("%s=%v", r, at != ""))
+			}
+			sort.Strings(rs)
+			lines = append(lines, fmt.Sprintf("%s origin=%s by=%s status=%s answers=%v receipts=%v", x.ID, x.Origin, x.RequestedBy, x.Status, as, rs))
+		}
+		sort.Strings(lines)
+		out[name] = strings.Join(lines, "\n")
+	}
+	return out
+}
+
+// forgedHit is a hit on an FR record that origin could have made, with every field a sender may
+// not set filled in.
+func forgedHit(id, origin string) *notify.Hit {
+	now := time.Now().UTC()
+	stamp := now.Format(time.RFC3339Nano)
+	return &notify.Hit{ID: id, RecordID: "FR-000009", RecordingCountry: "FR", SearchID: "s-forged", Origin: origin,
+		Agency: "DE-BKA", SearchedAt: now, Score: 1, Deadline: now.Add(time.Hour),
+		Decision: notify.Confirmed, DecidedBy: "FR-NCB", DecidedAt: now, Comment: "seized",
+		Receipts: map[string]string{notify.RoleGS: stamp, notify.RoleNCB: stamp, notify.RoleOrigin: stamp}}
+}
+
+// msgSettled waits until no node has a hit, carried hit or decision still to deliver: what the
+// previous check's searches set in motion has arrived, so a state taken now holds still.
+func (h *hostileFed) msgSettled(t *testing.T) {
+	t.Helper()
+	waitFor(t, 30*time.Second, func() bool {
+		for name, n := range h.nodes {
+			out, _ := n.hits.Outbox(name)
+			carried, _ := n.hits.CarriedItems()
+			decisions, _ := n.hits.DecisionsOut()
+			if len(out)+len(carried)+len(decisions) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestHostileMsg(t *testing.T) {
+	h := startHostileFed(t)
+
+	// (a) A decision on a delivered hit, claiming FR's NCB, to the GS and to the origin.
+	t.Run("HostileDecisionForgedAsNCB", func(t *testing.T) {
+		h.msgSettled(t)
+		before := h.state(t)
+		d := notify.Decision{HitID: h.hitID, Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC(), Comment: "forged"}
+		h.msgRefused(t, "lyon-1", message{Kind: "decision", Role: notify.RoleGS, Decision: &d}, 403, "wrong_sender")
+		h.msgRefused(t, "edge-nbo", message{Kind: "decision", Role: notify.RoleOrigin, Decision: &d}, 403, "wrong_sender")
+		// A decision for a hit the target does not hold is not stored either (503: an honest one is retried).
+		other := notify.Decision{HitID: "h-nowhere", Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC()}
+		if ans := h.callAs(t, "lyon-1", transport.ProtoMessage, message{Kind: "decision", Role: notify.RoleGS, Decision: &other}); ans.Error == nil {
+			t.Errorf("lyon-1 took a decision for a hit it does not hold")
+		}
+		h.assertUnchanged(t, before)
+	})
+
+	// (c) A hit planted in lyon-1's outbox: lyon-1 named as its origin, another agency, already
+	// confirmed, every receipt set.
+	t.Run("HostileHitPlantedInOutbox", func(t *testing.T) {
+		h.msgSettled(t)
+		before := h.state(t)
+		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleOrigin, Hit: forgedHit("h-planted-origin", "lyon-1")}, 403, "wrong_sender")
+		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: forgedHit("h-planted-gs", "lyon-1")}, 403, "wrong_sender")
+		h.msgRefused(t, "lyon-1", message{Kind: "carry", Role: notify.RoleNCB, Hit: forgedHit("h-planted-carry", "lyon-1")}, 403, "wrong_sender")
+		h.assertUnchanged(t, before)
+	})
+
+	// (d) A hit naming edge-nbo as its origin, sent by the attacker without edge-nbo's signature,
+	// directly and as a hit to carry.
+	t.Run("HostileHitUnsignedFromNotOrigin", func(t *testing.T) {
+		h.msgSettled(t)
+		before := h.state(t)
+		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: forgedHit("h-unsigned-gs", "edge-nbo")}, 403, "wrong_sender")
+		h.msgRefused(t, "ncb-fr", message{Kind: "hit", Role: notify.RoleNCB, Hit: forgedHit("h-unsigned-ncb", "edge-nbo")}, 403, "wrong_sender")
+		h.msgRefused(t, "lyon-2", message{Kind: "carry", Role: notify.RoleNCB, Hit: forgedHit("h-unsigned-carry", "edge-nbo")}, 403, "unsigned")
+		h.assertUnchanged(t, before)
+		for _, name := range []string{"lyon-1", "lyon-2", "ncb-fr"} {
+			for _, id := range []string{"h-unsigned-gs", "h-unsigned-ncb", "h-unsigned-carry"} {
+				if _, err := h.member(t, name).hits.Get(id); err == nil {
+					t.Errorf("%s stores the forged hit %s", name, id)
+				}
+			}
+		}
+	})
+
+	// (f) Trace forgeries on a trace edge-nbo requested from FR (manufacture) and KE (import).
+	t.Run("HostileTraceForgeries", func(t *testing.T) {
+		tr := h.msgTrace(t)
+		h.msgSettled(t)
+		before, traces := h.state(t), h.msgTraceState(t)
+		// An answer from a node that is no NCB the trace names (edge-cdg is an FR edge).
+		answered := tr
+		answered.Answers = []notify.TraceAnswer{{Country: "FR", Agency: "FR-NCB", Text: "forged: destroyed 2019", At: time.Now().UTC()}}
+		answered.Status = notify.TraceAnswered
+		h.msgRefused(t, "edge-nbo", message{Kind: "trace", Role: "origin", Trace: &answered}, 403, "not_recipient")
+		h.msgRefused(t, "lyon-1", message{Kind: "trace", Role: "gs", Trace: &answered}, 403, "not_recipient")
+		// A close from a node that is neither the requester's nor central.
+		closed := tr
+		closed.Status = notify.TraceClosed
+		h.msgRefused(t, "edge-nbo", message{Kind: "trace", Role: "origin", Trace: &closed}, 403, "not_requester")
+		h.msgRefused(t, "ncb-ke", message{Kind: "trace", Role: "ncb:KE", Trace: &closed}, 403, "not_requester")
+		// A new trace request in edge-nbo's name.
+		fresh := tr
+		fresh.ID, fresh.Receipts, fresh.OriginSig = "t-forged", map[string]string{}, nil
+		h.msgRefused(t, "ncb-ke", message{Kind: "trace", Role: "ncb:KE", Trace: &fresh}, 403, "wrong_sender")
+		h.assertUnchanged(t, before)
+		if after := h.msgTraceState(t); !mapsEqual(after, traces) {
+			for name := range traces {
+				if after[name] != traces[name] {
+					t.Errorf("traces on %s changed:\nbefore:\n%s\nafter:\n%s", name, traces[name], after[name])
+				}
+			}
+		}
+	})
+
+	// (b) A receipt for a hit the NCB never received: the origin keeps retrying and delivers once
+	// the NCB is back.
+	t.Run("HostileReceiptForged", func(t *testing.T) {
+		ncb, origin := h.member(t, "ncb-fr"), h.member(t, "edge-nbo")
+		ncb.fed.faults.Isolate(ncb.fed.id.ID)
+		t.Cleanup(func() { ncb.fed.faults.Rejoin(ncb.fed.id.ID) })
+		resp, err := origin.Search(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}},
+			SearchRequest{Serial: "FRX000008"})
+		if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
+			t.Fatalf("no hit on FRX000008: %v %+v", err, resp)
+		}
+		id := resp.Results[0].NotificationID
+		waitFor(t, 20*time.Second, func() bool {
+			x, err := origin.hits.Get(id)
+			return err == nil && x.Receipts[notify.RoleGS] != ""
+		})
+		h.msgRefused(t, "edge-nbo", message{Kind: "receipt", Role: notify.RoleNCB, HitID: id, StoredAt: time.Now().UTC()}, 403, "not_recipient")
+		// And on the attacker's own (honest) hit's copy elsewhere: no receipt for someone else's hit.
+		h.msgRefused(t, "edge-nbo", message{Kind: "receipt", Role: notify.RoleGS, HitID: h.hitID, StoredAt: time.Now().UTC()}, 403, "not_recipient")
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if x, _ := origin.hits.Get(id); x.Receipts[notify.RoleNCB] != "" {
+				t.Fatalf("the NCB receipt is set while the NCB is cut off: %q", x.Receipts[notify.RoleNCB])
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		ncb.fed.faults.Rejoin(ncb.fed.id.ID)
+		waitFor(t, 60*time.Second, func() bool {
+			x, err := origin.hits.Get(id)
+			return err == nil && x.Delivered()
+		})
+		if _, err := ncb.hits.Get(id); err != nil {
+			t.Fatalf("the origin's NCB receipt is in but ncb-fr does not hold the hit: %v", err)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// msgTrace has edge-nbo request a trace of an FR-made firearm last imported into KE, and waits
+// until every recipient (gs, ncb:FR, ncb:KE) stored it.
+func (h *hostileFed) msgTrace(t *testing.T) notify.Trace {
+	t.Helper()
+	origin := h.member(t, "edge-nbo")
+	req := traceRequest{Firearm: &notify.Firearm{Serial: "FRX000011", Make: "Glock", CountryOfManufacture: "FR"}, LastImportCountry: "KE"}
+	w := newRecorder()
+	if err := origin.handleTraceCreate(w, newRequest(t, "POST", "/v1/traces", mustJSON(req)),
+		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}); err != nil {
+		t.Fatal(err)
+	}
+	var tr notify.Trace
+	w.decode(t, &tr)
+	if !slices.Equal(tr.Recipients, []string{"gs", "ncb:FR", "ncb:KE"}) {
+		t.Fatalf("recipients %v", tr.Recipients)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		got, err := origin.hits.GetTrace(tr.ID)
+		if err != nil {
+			return false
+		}
+		tr = got
+		return got.Receipts["gs"] != "" && got.Receipts["ncb:FR"] != "" && got.Receipts["ncb:KE"] != ""
+	})
+	return tr
+}
