@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -127,6 +128,18 @@ func (h *hostileFed) msgSettled(t *testing.T) {
 	})
 }
 
+// msgHolder is a central node that holds hit id (a hit goes to one of them).
+func (h *hostileFed) msgHolder(t *testing.T, id string) string {
+	t.Helper()
+	for _, name := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+		if _, err := h.member(t, name).hits.Get(id); err == nil {
+			return name
+		}
+	}
+	t.Fatalf("hit %s is at no central node", id)
+	return ""
+}
+
 func TestHostileMsg(t *testing.T) {
 	h := startHostileFed(t)
 
@@ -135,12 +148,13 @@ func TestHostileMsg(t *testing.T) {
 		h.msgSettled(t)
 		before := h.state(t)
 		d := notify.Decision{HitID: h.hitID, Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC(), Comment: "forged"}
-		h.msgRefused(t, "lyon-1", message{Kind: "decision", Role: notify.RoleGS, Decision: &d}, 403, "wrong_sender")
+		h.msgRefused(t, h.msgHolder(t, h.hitID), message{Kind: "decision", Role: notify.RoleGS, Decision: &d}, 403, "wrong_sender")
 		h.msgRefused(t, "edge-nbo", message{Kind: "decision", Role: notify.RoleOrigin, Decision: &d}, 403, "wrong_sender")
-		// A decision for a hit the target does not hold is not stored either (503: an honest one is retried).
+		// A decision for a hit the target does not hold is not stored either (503: an honest one
+		// is retried until its hit arrives).
 		other := notify.Decision{HitID: "h-nowhere", Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC()}
-		if ans := h.callAs(t, "lyon-1", transport.ProtoMessage, message{Kind: "decision", Role: notify.RoleGS, Decision: &other}); ans.Error == nil {
-			t.Errorf("lyon-1 took a decision for a hit it does not hold")
+		if ans := h.callAs(t, "lyon-1", transport.ProtoMessage, message{Kind: "decision", Role: notify.RoleGS, Decision: &other}); ans.Status != 503 {
+			t.Errorf("a decision for a hit lyon-1 does not hold: %d %+v, want 503", ans.Status, ans.Error)
 		}
 		h.assertUnchanged(t, before)
 	})
@@ -174,6 +188,66 @@ func TestHostileMsg(t *testing.T) {
 		}
 	})
 
+	// (e) Signed material the attacker could have picked up as a carrier, with a field changed, or
+	// signed by a member that may not say it. The signatures are made here with the real keys.
+	t.Run("HostileSignedButTampered", func(t *testing.T) {
+		h.msgSettled(t)
+		before := h.state(t)
+		nbo, ncbFR, ncbKE := h.member(t, "edge-nbo"), h.member(t, "ncb-fr"), h.member(t, "ncb-ke")
+		signed := forgedHit("h-signed", "edge-nbo")
+		sig, err := notify.SignHit(nbo.fed.id.Key, signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tampered := *signed
+		tampered.Agency = "FR-DGSI"
+		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: &tampered, Sig: sig}, 403, "bad_signature")
+		h.msgRefused(t, "lyon-3", message{Kind: "carry", Role: notify.RoleNCB, Hit: &tampered, Sig: sig}, 403, "bad_signature")
+		// The attacker's own signature over a hit of edge-nbo.
+		own, _ := notify.SignHit(h.attacker.fed.id.Key, signed)
+		own.Signer = "edge-nbo"
+		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: signed, Sig: own}, 403, "bad_signature")
+		// A receipt ncb-fr signed, with another time; one the attacker signed itself.
+		out := notify.Decision{HitID: h.hitID, Decision: notify.Confirmed, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC()}
+		at := time.Now().UTC()
+		rsig, _ := notify.SignReceipt(ncbFR.fed.id.Key, "ncb-fr", h.hitID, notify.RoleNCB, at)
+		h.msgRefused(t, "edge-nbo", message{Kind: "receipt", Role: notify.RoleNCB, HitID: h.hitID, StoredAt: at.Add(time.Second), Sig: rsig}, 403, "bad_signature")
+		asig, _ := notify.SignReceipt(h.attacker.fed.id.Key, "edge-cdg", h.hitID, notify.RoleNCB, at)
+		h.msgRefused(t, "edge-nbo", message{Kind: "receipt", Role: notify.RoleNCB, HitID: h.hitID, StoredAt: at, Sig: asig}, 403, "not_recipient")
+		// A decision ncb-fr signed, turned around; one Kenya's NCB signed on a French hit.
+		dsig, _ := notify.SignDecision(ncbFR.fed.id.Key, "ncb-fr", &out)
+		turned := out
+		turned.Decision = notify.Denied
+		h.msgRefused(t, "edge-nbo", message{Kind: "decision", Role: notify.RoleOrigin, Decision: &turned, Sig: dsig}, 403, "bad_signature")
+		ksig, _ := notify.SignDecision(ncbKE.fed.id.Key, "ncb-ke", &out)
+		h.msgRefused(t, "edge-nbo", message{Kind: "decision", Role: notify.RoleOrigin, Decision: &out, Sig: ksig}, 403, "wrong_sender")
+		h.assertUnchanged(t, before)
+
+		// The untampered signed hit, relayed as a carrier would: taken, with a signed receipt, and
+		// stored pending with only the receipts lyon-1 knows of (the sender's are ignored).
+		ans := h.callAs(t, "lyon-1", transport.ProtoMessage, message{Kind: "hit", Role: notify.RoleGS, Hit: signed, Sig: sig})
+		if ans.Error != nil {
+			t.Fatalf("lyon-1 refused a hit with its origin's signature: %d %+v", ans.Status, ans.Error)
+		}
+		var ma messageAnswer
+		if err := json.Unmarshal(ans.Body, &ma); err != nil || ma.Receipt == nil || ma.Receipt.Signer != "lyon-1" {
+			t.Fatalf("answer to a carried hit: %s (%v), want lyon-1's signed receipt", ans.Body, err)
+		}
+		got, err := h.member(t, "lyon-1").hits.Get(signed.ID)
+		if err != nil || got.Decision != notify.Pending || got.DecidedBy != "" || got.Receipts[notify.RoleNCB] != "" || got.Agency != "DE-BKA" {
+			t.Fatalf("the carried hit at lyon-1: %+v %v, want it pending without the sender's receipts", got, err)
+		}
+		// An unsigned hit sent by its own origin (as every release delivers directly) is taken:
+		// the stream proves the sender. Its decision and receipts are not.
+		mine := forgedHit("h-attackers-own", "edge-cdg")
+		if ans := h.callAs(t, "lyon-1", transport.ProtoMessage, message{Kind: "hit", Role: notify.RoleGS, Hit: mine}); ans.Error != nil {
+			t.Fatalf("lyon-1 refused an unsigned hit from its origin: %d %+v", ans.Status, ans.Error)
+		}
+		if got, err := h.member(t, "lyon-1").hits.Get(mine.ID); err != nil || got.Decision != notify.Pending || got.Receipts[notify.RoleNCB] != "" {
+			t.Fatalf("the origin's own hit at lyon-1: %+v %v, want it pending without the sender's receipts", got, err)
+		}
+	})
+
 	// (f) Trace forgeries on a trace edge-nbo requested from FR (manufacture) and KE (import).
 	t.Run("HostileTraceForgeries", func(t *testing.T) {
 		tr := h.msgTrace(t)
@@ -194,6 +268,20 @@ func TestHostileMsg(t *testing.T) {
 		fresh := tr
 		fresh.ID, fresh.Receipts, fresh.OriginSig = "t-forged", map[string]string{}, nil
 		h.msgRefused(t, "ncb-ke", message{Kind: "trace", Role: "ncb:KE", Trace: &fresh}, 403, "wrong_sender")
+		fresh.OriginSig = tr.OriginSig // the real request's signature, on another id
+		h.msgRefused(t, "ncb-ke", message{Kind: "trace", Role: "ncb:KE", Trace: &fresh}, 403, "bad_signature")
+		// Answers with a signature: the attacker's own, claiming FR; FR's NCB's, with the text changed.
+		a := notify.TraceAnswer{Country: "FR", Agency: "FR-NCB", Text: "sold 2012 to a dealer in Lyon", At: time.Now().UTC()}
+		mine := a
+		mine.Sig, _ = notify.SignAnswer(h.attacker.fed.id.Key, "edge-cdg", tr.ID, &mine)
+		signedCopy := tr
+		signedCopy.Answers = []notify.TraceAnswer{mine}
+		h.msgRefused(t, "edge-nbo", message{Kind: "trace", Role: "origin", Trace: &signedCopy}, 403, "not_recipient")
+		theirs := a
+		theirs.Sig, _ = notify.SignAnswer(h.member(t, "ncb-fr").fed.id.Key, "ncb-fr", tr.ID, &theirs)
+		theirs.Text = "destroyed 2019"
+		signedCopy.Answers = []notify.TraceAnswer{theirs}
+		h.msgRefused(t, "edge-nbo", message{Kind: "trace", Role: "origin", Trace: &signedCopy}, 403, "bad_signature")
 		h.assertUnchanged(t, before)
 		if after := h.msgTraceState(t); !mapsEqual(after, traces) {
 			for name := range traces {

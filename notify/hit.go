@@ -4,6 +4,16 @@
 // feed of changes for live views. Storage is the node's bbolt file (buckets "hits" and
 // "decision_out"); sending is the node's business, through the Sender seam, so this package imports
 // no other fedarms package and no network code.
+//
+// Every message between members proves who it speaks for (sign.go). A hit is taken from its origin,
+// or from a carrier showing the origin's signature over the fields the origin set; a receipt for a
+// role from the recipient playing it, or with its signature; a decision from a node of the
+// recording country's NCB or a central node, or with its signature; a trace request from its
+// origin, an answer from an NCB node of its country, each or with their signatures. Signatures are
+// Ed25519 by the author's node identity key over a versioned, domain-separated canonical encoding;
+// the node checks them against the roster (Signer and Verifier keep this package free of it).
+// What only a recipient sets (a hit's decision and receipts, a trace's receipts) is never taken
+// from a sender: Receive and ReceiveTrace set it themselves.
 package notify
 
 import (
