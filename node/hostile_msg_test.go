@@ -39,15 +39,15 @@ func msgRefusals(n *Node, reason string) float64 {
 	return 0
 }
 
-// msgAudited reports whether n's audit holds a peer.refused entry for the attacker with reason.
-func msgAudited(n *Node, reason string) bool {
+// msgAudited returns n's latest peer.refused audit entry for the attacker with reason.
+func msgAudited(n *Node, reason string) (audit.Entry, bool) {
 	entries, _ := audit.Tail(n.db, 500)
-	for _, e := range entries {
-		if e.Action == "peer.refused" && e.Agency == "member:edge-cdg" && e.Outcome == reason {
-			return true
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Action == "peer.refused" && e.Agency == "member:edge-cdg" && e.Outcome == reason {
+			return e, true
 		}
 	}
-	return false
+	return audit.Entry{}, false
 }
 
 // msgRefused sends m from the attacker to target and checks the refusal: the status, the reason
@@ -68,8 +68,10 @@ func (h *hostileFed) msgRefused(t *testing.T, target string, m message, status i
 	if got := msgRefusals(n, reason); got != before+1 {
 		t.Errorf("%s counted %v refusals for %s, want %v", target, got, reason, before+1)
 	}
-	if !msgAudited(n, reason) {
+	if e, ok := msgAudited(n, reason); !ok {
 		t.Errorf("%s has no peer.refused audit entry for edge-cdg with outcome %s", target, reason)
+	} else if testing.Verbose() {
+		t.Logf("latest audit entry at %s for %s (one a minute per member, protocol and reason): %s %s %s", target, reason, e.Action, e.Agency, e.Query)
 	}
 }
 
@@ -289,6 +291,17 @@ func TestHostileMsg(t *testing.T) {
 					t.Errorf("traces on %s changed:\nbefore:\n%s\nafter:\n%s", name, traces[name], after[name])
 				}
 			}
+		}
+		// FR's NCB's answer as it signed it, relayed by anyone (as another NCB's copy relays it):
+		// taken, and the trace is answered.
+		genuine := a
+		genuine.Sig, _ = notify.SignAnswer(h.member(t, "ncb-fr").fed.id.Key, "ncb-fr", tr.ID, &genuine)
+		signedCopy.Answers = []notify.TraceAnswer{genuine}
+		if ans := h.callAs(t, "edge-nbo", transport.ProtoMessage, message{Kind: "trace", Role: "origin", Trace: &signedCopy}); ans.Error != nil {
+			t.Fatalf("edge-nbo refused FR's signed answer: %d %+v", ans.Status, ans.Error)
+		}
+		if got, _ := h.member(t, "edge-nbo").hits.GetTrace(tr.ID); got.Status != notify.TraceAnswered || len(got.Answers) != 1 || got.Answers[0].Text != a.Text {
+			t.Fatalf("the trace at its origin after FR's signed answer: %+v", got)
 		}
 	})
 

@@ -34,7 +34,7 @@ func (n *Node) serveMessages() error {
 		case "trace":
 			ans, err = n.receiveTrace(e, m)
 		default:
-			return nil, errf(400, "bad_request", "unknown message kind %q", m.Kind)
+			err = refuse(400, "malformed", "unknown message kind %q", m.Kind)
 		}
 		if r, ok := errors.AsType[*msgRefusal](err); ok {
 			return nil, n.refusedMsg(from, r)

@@ -23,13 +23,17 @@ func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 	if t == nil || t.ID == "" || len(t.ID) > 256 || t.Origin == "" {
 		return nil, refuse(400, "malformed", "a trace needs an id and an origin")
 	}
-	if m.Role == "origin" && t.Origin != n.cfg.Name || m.Role != "origin" && !n.playsTrace(m.Role) {
-		return nil, refuse(400, "not_recipient", "%s does not stand for %s of trace %s", n.cfg.Name, m.Role, t.ID)
-	}
 	base, err := n.hits.GetTrace(t.ID)
 	known := err == nil
 	if err != nil && !errors.Is(err, notify.ErrNotFound) {
 		return nil, err
+	}
+	origin := t.Origin
+	if known {
+		origin = base.Origin // what the request fixed is this node's own once it holds the trace
+	}
+	if (m.Role == "origin" && origin != n.cfg.Name) || (m.Role != "origin" && !n.playsTrace(m.Role)) {
+		return nil, refuse(400, "not_recipient", "%s does not stand for %s of trace %s", n.cfg.Name, m.Role, t.ID)
 	}
 	if !known {
 		if r := n.checkTraceRequest(from, t); r != nil {
