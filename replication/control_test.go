@@ -26,10 +26,11 @@ type testSigner struct {
 }
 
 type testBlob struct {
-	Op   string `json:"op"`
-	Peer string `json:"peer"`
-	Name string `json:"name,omitempty"`
-	Sig  []byte `json:"sig"`
+	Op     string `json:"op"`
+	Peer   string `json:"peer"`
+	Name   string `json:"name,omitempty"`
+	Serial uint64 `json:"serial,omitempty"`
+	Sig    []byte `json:"sig"`
 }
 
 func newSigner(t *testing.T) testSigner {
@@ -41,10 +42,13 @@ func newSigner(t *testing.T) testSigner {
 	return testSigner{pub: pub, priv: priv}
 }
 
-func (b testBlob) msg() []byte { return []byte(b.Op + "|" + b.Peer + "|" + b.Name) }
+func (b testBlob) msg() []byte { return fmt.Appendf(nil, "%s|%s|%s|%d", b.Op, b.Peer, b.Name, b.Serial) }
 
-func (s testSigner) sign(op, peer, name string) []byte {
-	b := testBlob{Op: op, Peer: peer, Name: name}
+func (s testSigner) sign(op, peer, name string) []byte { return s.signAt(0, op, peer, name) }
+
+// signAt signs a blob carrying serial.
+func (s testSigner) signAt(serial uint64, op, peer, name string) []byte {
+	b := testBlob{Op: op, Peer: peer, Name: name, Serial: serial}
 	b.Sig = ed25519.Sign(s.priv, b.msg())
 	out, _ := json.Marshal(b)
 	return out
@@ -61,9 +65,9 @@ func (s testSigner) read(blob []byte, op string) (testBlob, error) {
 	return b, nil
 }
 
-func (s testSigner) VerifyAdmit(blob []byte) (string, string, error) {
+func (s testSigner) VerifyAdmit(blob []byte) (ControlEntry, error) {
 	b, err := s.read(blob, "admit")
-	return b.Peer, b.Name, err
+	return ControlEntry{PeerID: b.Peer, Name: b.Name, Serial: b.Serial}, err
 }
 
 func (s testSigner) VerifyRevoke(blob []byte) (string, error) {
