@@ -137,6 +137,7 @@ func TestHostileControl(t *testing.T) {
 			if got := h.refusals(transport.ProtoControl, "stale_entry"); got < counted+3 {
 				t.Errorf("stale_entry refusals counted: %v, want at least %v", got, counted+3)
 			}
+			h.assertAudited(t, "stale_entry")
 		})
 	}
 
