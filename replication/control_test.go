@@ -42,7 +42,9 @@ func newSigner(t *testing.T) testSigner {
 	return testSigner{pub: pub, priv: priv}
 }
 
-func (b testBlob) msg() []byte { return fmt.Appendf(nil, "%s|%s|%s|%d", b.Op, b.Peer, b.Name, b.Serial) }
+func (b testBlob) msg() []byte {
+	return fmt.Appendf(nil, "%s|%s|%s|%d", b.Op, b.Peer, b.Name, b.Serial)
+}
 
 func (s testSigner) sign(op, peer, name string) []byte { return s.signAt(0, op, peer, name) }
 
