@@ -110,6 +110,15 @@ type ctlMember struct {
 	obs   *ctlRecorder
 }
 
+// clusterRaft is fastRaft for groups of several in-process voters: a leader starved of the CPU for
+// 50 ms on a loaded machine steps down in the middle of a test's Apply, so the lease is longer.
+func clusterRaft(c *raft.Config) {
+	fastRaft(c)
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
+}
+
 // ctlCluster is a control group of in-process nodes on raft's in-memory transports.
 type ctlCluster struct {
 	t       *testing.T
@@ -191,7 +200,7 @@ func (cc *ctlCluster) converged(l *ctlMember) {
 }
 
 func TestControlAdmitAndRevokePropagate(t *testing.T) {
-	cc := newCtlCluster(t, 3, 1, fastRaft)
+	cc := newCtlCluster(t, 3, 1, clusterRaft)
 	l := cc.waitLeader()
 	ctx := context.Background()
 	admitA := cc.signer.sign("admit", "peer-a", "edge-a")
@@ -255,7 +264,7 @@ func TestControlAdmitAndRevokePropagate(t *testing.T) {
 // A forged command that reaches the log (a compromised or buggy leader skipping its check) is
 // refused by the FSM of every replica, the same way.
 func TestControlFSMRefusesForgedCommandsOnEveryNode(t *testing.T) {
-	cc := newCtlCluster(t, 3, 1, fastRaft)
+	cc := newCtlCluster(t, 3, 1, clusterRaft)
 	l := cc.waitLeader()
 	ctx := context.Background()
 	if _, err := l.c.Admit(ctx, cc.signer.sign("admit", "peer-a", "edge-a")); err != nil {
@@ -368,7 +377,7 @@ func TestControlSnapshotRoundTrip(t *testing.T) {
 // A member that joins after the leader compacted its log catches up from a snapshot.
 func TestControlLateMemberCatchesUpBySnapshot(t *testing.T) {
 	cc := newCtlCluster(t, 3, 0, func(c *raft.Config) {
-		fastRaft(c)
+		clusterRaft(c)
 		c.TrailingLogs = 1
 		c.SnapshotThreshold = 1
 	})
