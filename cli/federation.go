@@ -63,8 +63,9 @@ func federationCmd(e *env) *cobra.Command {
 
 	var rootKey, peerID, name, role, country string
 	var shards, addrs []string
+	var serial uint64
 	sign := &cobra.Command{
-		Use:   "sign --root-key FILE --peer-id ID --name N --role R [--country CC] [--shards s1,s2] [--addr MA]",
+		Use:   "sign --root-key FILE --peer-id ID --name N --role R [--country CC] [--shards s1,s2] [--addr MA] [--serial N]",
 		Short: "Sign a roster entry with the root key; prints the entry as JSON (append it to the roster file)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,8 +77,11 @@ func federationCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("serial") {
+				serial = uint64(time.Now().Unix()) // a later entry for the same member gets a higher one
+			}
 			se, err := transport.SignEntry(ed25519.PrivateKey(priv), transport.Entry{PeerID: pid, Name: name,
-				Role: transport.Role(role), Country: country, Shards: shards, Addrs: addrs})
+				Role: transport.Role(role), Country: country, Shards: shards, Addrs: addrs, Serial: serial})
 			if err != nil {
 				return err
 			}
@@ -92,6 +96,7 @@ func federationCmd(e *env) *cobra.Command {
 	f.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 (ncb and edge)")
 	f.StringSliceVar(&shards, "shards", []string{"*"}, "shards the member holds")
 	f.StringSliceVar(&addrs, "addr", nil, "libp2p multiaddrs others dial it at")
+	f.Uint64Var(&serial, "serial", 0, "the entry's serial, higher than any earlier entry of the member (default: the signing time in Unix seconds; 0: none, for a federation still running a release before serials)")
 	cmd.AddCommand(initCmd, identity, sign)
 	cmd.AddCommand(federationControlCmds(e)...)
 	return cmd

@@ -130,10 +130,10 @@ func rosterCmd(e *env) *cobra.Command {
 
 func printRoster(w io.Writer, v node.RosterView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSHARDS\tSOURCE\tPEER ID")
+	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSHARDS\tSOURCE\tSERIAL\tPEER ID")
 	for _, m := range v.Members {
 		e := m.Entry
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Role, orDash(e.Country), strings.Join(e.Shards, ","), m.Source, e.PeerID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", e.Name, e.Role, orDash(e.Country), strings.Join(e.Shards, ","), m.Source, e.Serial, e.PeerID)
 	}
 	tw.Flush()
 	if len(v.Revoked) > 0 {

@@ -29,7 +29,7 @@ func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command
 		if g == nil {
 			return replication.Result{}, errf(503, "unavailable", "shard %s is not held by this node", shard)
 		}
-		return g.Apply(ctx, cmd)
+		return n.orderUnique(ctx, shard, g, cmd, "") // ids.go: no id of another shard
 	}
 	data, err := cmd.MarshalBinary()
 	if err != nil {
@@ -151,6 +151,6 @@ func (n *Node) serveApply() error {
 			}
 			return res, err
 		}
-		return g.Apply(ctx, &cmd)
+		return n.orderUnique(ctx, req.Shard, g, &cmd, from) // ids.go: no id of another shard
 	})
 }

@@ -30,15 +30,15 @@ func controlDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "
 type rosterVerifier struct{ rootPub ed25519.PublicKey }
 
 // VerifyAdmit checks a signed roster entry.
-func (v rosterVerifier) VerifyAdmit(blob []byte) (string, string, error) {
+func (v rosterVerifier) VerifyAdmit(blob []byte) (replication.ControlEntry, error) {
 	var se transport.SignedEntry
 	if err := json.Unmarshal(blob, &se); err != nil {
-		return "", "", fmt.Errorf("signed entry: %w", err)
+		return replication.ControlEntry{}, fmt.Errorf("signed entry: %w", err)
 	}
 	if err := transport.VerifyEntry(v.rootPub, se); err != nil {
-		return "", "", err
+		return replication.ControlEntry{}, err
 	}
-	return se.Entry.PeerID.String(), se.Entry.Name, nil
+	return replication.ControlEntry{PeerID: se.Entry.PeerID.String(), Name: se.Entry.Name, Serial: se.Entry.Serial}, nil
 }
 
 // VerifyRevoke checks a signed revocation.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,32 +88,88 @@ func (n *Node) controlTarget() (peer.ID, bool) {
 }
 
 // serveControl takes control writes forwarded by other members. Any member may forward: what it
-// carries is signed by the root key, and the leader and every replica verify it.
+// carries is signed by the root key, and the leader and every replica verify it. An admission is
+// also checked against the roster in force here (checkAdmission), which knows the roster file's
+// entries too: a member replaying an older entry of its own is refused at the first node it
+// reaches, and counted against it.
 func (n *Node) serveControl() error {
 	return serve(n.fed, transport.ProtoControl, func(ctx context.Context, from peer.ID, req *controlRequest) (any, error) {
 		if !n.fed.roster.Has(from) {
 			return nil, errf(403, "forbidden", "peer %s is not a member", from)
 		}
-		c := n.fed.control
-		if !c.IsLeader() {
-			if req.Hops > 0 {
-				return nil, errf(503, "unavailable", "%s does not lead the control group", n.cfg.Name)
-			}
-			target, ok := n.controlTarget()
-			if !ok {
-				return nil, errf(503, "unavailable", "no leader known for the control group")
-			}
-			var res replication.ControlResult
-			err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1}, &res)
-			var re rpcError
-			if err != nil && !errors.As(err, &re) {
-				return nil, errf(503, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
-			}
-			return res, err
+		res, err := n.serveControlRequest(ctx, req)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && req.Hops == 0 {
+			// Hops > 0: a central node forwarding; the member that sent it was counted there.
+			n.refused(from, transport.ProtoControl, ae.Code, err)
 		}
-		res, err := c.Apply(ctx, req.Command)
-		return res, controlError(err)
+		return res, err
 	})
+}
+
+func (n *Node) serveControlRequest(ctx context.Context, req *controlRequest) (any, error) {
+	if req.Command.Op == replication.ControlAdmit {
+		var se transport.SignedEntry
+		if err := json.Unmarshal(req.Command.Blob, &se); err == nil {
+			if err := n.checkAdmission(se); err != nil {
+				return nil, controlError(err)
+			}
+		}
+	}
+	c := n.fed.control
+	if !c.IsLeader() {
+		if req.Hops > 0 {
+			return nil, errf(503, "unavailable", "%s does not lead the control group", n.cfg.Name)
+		}
+		target, ok := n.controlTarget()
+		if !ok {
+			return nil, errf(503, "unavailable", "no leader known for the control group")
+		}
+		var res replication.ControlResult
+		err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1}, &res)
+		var re rpcError
+		if err != nil && !errors.As(err, &re) {
+			return nil, errf(503, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
+		}
+		if err != nil {
+			return nil, re.apiError
+		}
+		return res, nil
+	}
+	res, err := c.Apply(ctx, req.Command)
+	return res, controlError(err)
+}
+
+// checkAdmission is what this node knows against an admission beyond the control state: the
+// entry must verify, be newer than the member's entry in force here (from the control group or
+// the roster file), keep names unique with the roster file's members too, and not make a new
+// central member.
+func (n *Node) checkAdmission(se transport.SignedEntry) error {
+	if err := transport.VerifyEntry(n.fed.roster.RootPub(), se); err != nil {
+		return err
+	}
+	if cur, ok := n.fed.roster.GetSigned(se.Entry.PeerID); ok && !sameSignedEntry(cur, se) && !se.Entry.Supersedes(cur.Entry) {
+		return fmt.Errorf("admit %s (%s): serial %d, in force %d: %w", se.Entry.Name, se.Entry.PeerID, se.Entry.Serial, cur.Entry.Serial, transport.ErrStaleEntry)
+	}
+	// The control group does not know the roster file's names; this node does.
+	if e, ok := n.fed.roster.ByName(se.Entry.Name); ok && e.PeerID != se.Entry.PeerID {
+		return fmt.Errorf("admit %s (%s): %w (%s)", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID)
+	}
+	// Central members are the raft voters every group was bootstrapped with. One admitted now
+	// would bootstrap groups of its own on start (there is no "join as a voter" yet), so the
+	// set of central members is fixed when the federation is created.
+	if e, ok := n.fed.roster.Get(se.Entry.PeerID); se.Entry.Role == transport.RoleCentral && (!ok || e.Role != transport.RoleCentral) {
+		return errf(409, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
+	}
+	return nil
+}
+
+// sameSignedEntry reports whether a and b are the same signed entry (admitting it again changes
+// nothing, so it is not stale).
+func sameSignedEntry(a, b transport.SignedEntry) bool {
+	ab, aerr := transport.CanonicalBytes(a.Entry)
+	bb, berr := transport.CanonicalBytes(b.Entry)
+	return aerr == nil && berr == nil && bytes.Equal(ab, bb) && bytes.Equal(a.Signature, b.Signature)
 }
 
 // controlError gives the control group's refusals their API shape; other errors pass through.
@@ -126,6 +183,8 @@ func controlError(err error) error {
 	case errors.Is(err, replication.ErrControlRefused), errors.Is(err, transport.ErrInvalidEntry),
 		errors.Is(err, transport.ErrInvalidRevocation):
 		return errf(400, "invalid_field", "%v", err)
+	case errors.Is(err, replication.ErrStaleEntry), errors.Is(err, transport.ErrStaleEntry):
+		return errf(409, "stale_entry", "%v; sign a new entry (fedarms federation sign gives it a newer serial)", err)
 	case errors.Is(err, replication.ErrPeerRevoked), errors.Is(err, replication.ErrNameInUse):
 		return errf(409, "conflict", "%v", err)
 	}
@@ -149,19 +208,7 @@ func (n *Node) handleAdmit(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	err = transport.VerifyEntry(n.fed.roster.RootPub(), se)
-	if err == nil {
-		// The control group does not know the roster file's names; this node does.
-		if e, ok := n.fed.roster.ByName(se.Entry.Name); ok && e.PeerID != se.Entry.PeerID {
-			err = fmt.Errorf("admit %s (%s): %w (%s)", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID)
-		}
-		// Central members are the raft voters every group was bootstrapped with. One admitted now
-		// would bootstrap groups of its own on start (there is no "join as a voter" yet), so the
-		// set of central members is fixed when the federation is created.
-		if e, ok := n.fed.roster.Get(se.Entry.PeerID); se.Entry.Role == transport.RoleCentral && (!ok || e.Role != transport.RoleCentral) {
-			err = errf(409, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
-		}
-	}
+	err = n.checkAdmission(se)
 	var res replication.ControlResult
 	if err == nil {
 		res, err = n.controlApply(r.Context(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})

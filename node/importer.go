@@ -249,6 +249,15 @@ func (imp *importer) flush(shard string) {
 }
 
 func (imp *importer) apply(b *importBatch) {
+	// Ids are unique across the federation: the shard's leader refuses an id another shard has
+	// (ids.go, in apply); a node that does not lead the shard answers early for what it holds.
+	if g := imp.n.groups[b.shard]; g == nil || !g.IsLeader() {
+		if refused := imp.n.foreignIDs(b.shard, b.records); len(refused) > 0 {
+			if b = imp.drop(b, refused); len(b.records) == 0 {
+				return
+			}
+		}
+	}
 	cmd := &replication.Command{Op: replication.OpUpsert, Principal: principalOf(imp.p), Records: b.records}
 	// The apply goes on even if the client went away: the batch is already ordered or about to be.
 	res, err := imp.n.apply(context.WithoutCancel(imp.ctx), b.shard, cmd)
@@ -278,6 +287,25 @@ func (imp *importer) apply(b *importBatch) {
 	}
 	imp.n.audit.Append(audit.Entry{TokenID: imp.p.TokenID, Agency: imp.p.Agency, Country: imp.p.Country,
 		Action: "import", ResultIDs: ids, Outcome: "ok"})
+}
+
+// drop rejects the refused records of b and returns the batch of the others.
+func (imp *importer) drop(b *importBatch, refused []replication.ItemError) *importBatch {
+	out := make([]bool, len(b.records))
+	imp.mu.Lock()
+	for _, e := range refused {
+		out[e.Index] = true
+		imp.rejected = append(imp.rejected, Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+	}
+	imp.mu.Unlock()
+	kept := &importBatch{shard: b.shard}
+	for i := range b.records {
+		if !out[i] {
+			kept.lines = append(kept.lines, b.lines[i])
+			kept.records = append(kept.records, b.records[i])
+		}
+	}
+	return kept
 }
 
 // ownedShard checks, when a write is ordered, that the principal may write the record, and returns

@@ -110,17 +110,53 @@ func (li *liveIndex) run() {
 	}
 }
 
+// apply files shard's changes in the index. Ids are unique across the federation (ids.go), but
+// two shard leaders racing can still let one id into two shards; the index, keyed by id, then keeps
+// the record filed first: a change of the same id from another shard neither replaces nor deletes
+// it (that would hide the first owner's record from search). When the first is deleted, the other
+// shard's record of that id is filed in its place.
 func (li *liveIndex) apply(shard string, changes []replication.Change) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	g := li.shardNo(shard)
 	for _, c := range changes {
+		if filed, ok := li.ix.GroupOf(c.ID); ok && g != 0 && filed != 0 && filed != g {
+			li.log.Warn("record id in two shards: the index keeps the record filed first",
+				"id", c.ID, "filed_in", li.shardName(filed), "change_from", shard, "delete", c.New == nil)
+			continue
+		}
 		if c.New == nil {
 			li.ix.Delete(c.ID)
+			li.refile(c.ID, shard)
 		} else {
 			li.ix.Put(entryOf(c.New, g))
 		}
 	}
+}
+
+// refile files a record of id that another held shard has, once the one from shard is deleted: it
+// was left out while both were there. Call with mu held for writing.
+func (li *liveIndex) refile(id, shard string) {
+	for s, grp := range li.groups {
+		if s == shard {
+			continue
+		}
+		r, ok, err := grp.State().Get(id)
+		if err != nil || !ok {
+			continue
+		}
+		li.ix.Put(entryOf(&r, li.shardNo(s)))
+		li.log.Warn("record id in two shards: filed the other one", "id", id, "deleted_in", shard, "filed_in", s)
+		return
+	}
+}
+
+// shardName is the shard filed under number g ("" for 0 or an unknown number). Call with mu held.
+func (li *liveIndex) shardName(g uint8) string {
+	if g == 0 || int(g) > len(li.shards) {
+		return ""
+	}
+	return li.shards[g-1]
 }
 
 // shardNo returns the number records of shard are filed under, handing out the next one the first
@@ -194,9 +230,17 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	}
 	sort.Strings(shards)
 	batch := make([]matcher.Entry, 0, 8192)
-	for _, s := range shards {
+	dups := 0
+	for i, s := range shards {
 		g := li.shardNo(s)
 		err := groups[s].State().ForEach(func(r *record.Record) error {
+			if i > 0 {
+				// An id two shards hold (see apply): the first shard's record stays filed.
+				if _, dup := ix.GroupOf(r.ID); dup {
+					dups++
+					return nil
+				}
+			}
 			batch = append(batch, entryOf(r, g))
 			if len(batch) == cap(batch) {
 				ix.PutMany(batch)
@@ -207,8 +251,12 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 		if err != nil {
 			return err
 		}
+		ix.PutMany(batch) // before the next shard looks its ids up
+		batch = batch[:0]
 	}
-	ix.PutMany(batch)
+	if dups > 0 {
+		li.log.Warn("record ids in two shards: the index files each under the first shard holding it", "ids", dups)
+	}
 	ix.Compact()
 	li.ix = ix
 	li.huge.soon("load")

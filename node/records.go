@@ -52,11 +52,10 @@ func (n *Node) writeOne(ctx context.Context, p auth.Principal, op replication.Op
 	if err != nil {
 		return err
 	}
-	if op == replication.OpCreate {
-		// Ids are unique per shard by raft; across shards this node checks what it holds.
-		if other, ok := n.getRecord(rec.ID); ok && other.RecordingCountry != rec.RecordingCountry {
-			return errf(409, "conflict", "record id %s is already used by a record of %s", rec.ID, other.RecordingCountry)
-		}
+	// Ids are unique across the federation: the shard's leader refuses an id another shard has
+	// (ids.go); this node answers early for the shards it holds.
+	if refused := n.foreignIDs(shard, []record.Record{*rec}); len(refused) > 0 {
+		return itemError(refused[0])
 	}
 	res, err := n.apply(ctx, shard, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
 	n.index.caughtUp()
@@ -100,19 +99,18 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request, p auth.Principa
 	return nil
 }
 
+// handleDelete deletes a record of the principal's country, in that country's shard (ids.go,
+// routeDelete): whatever another shard holds under the same id is out of its reach.
 func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
-	rec, ok := n.fetchRecord(r.Context(), id)
-	if !ok {
-		return errf(404, "not_found", "no record %q", id)
-	}
-	shard, err := n.ownedShard(p, &rec)
+	who := principalCountry{agency: p.Agency, country: p.Country, admin: p.Has("admin")}
+	shard, err := n.routeDelete(r.Context(), who, id)
 	if err == nil {
 		var res replication.Result
 		res, err = n.apply(r.Context(), shard, &replication.Command{Op: replication.OpDelete, Principal: principalOf(p), IDs: []string{id}})
 		n.index.caughtUp()
 		if err == nil && len(res.Errors) > 0 {
-			err = itemError(res.Errors[0])
+			err = n.notOwnedError(r.Context(), who, id, itemError(res.Errors[0]))
 		}
 	}
 	outcome := "ok"

@@ -94,6 +94,7 @@ func (c *Control) Revoke(ctx context.Context, blob []byte) (ControlResult, error
 // A command the state would refuse is refused before it reaches the log; every replica checks it
 // again on apply.
 func (c *Control) Apply(ctx context.Context, cmd ControlCommand) (ControlResult, error) {
+	cmd.Rules = controlRules // whatever a forwarder said: this leader orders under its own rules
 	if _, _, err := c.store.decide(c.verifier, cmd); err != nil {
 		return ControlResult{}, err
 	}

@@ -13,10 +13,19 @@ import (
 // not import transport). Every replica calls it again when it applies an entry, so its answer must
 // depend only on the blob (and fixed configuration such as the root key): no clock, no I/O.
 type ControlVerifier interface {
-	// VerifyAdmit checks a signed roster entry and returns the member's peer id and name.
-	VerifyAdmit(blob []byte) (peerID, name string, err error)
+	// VerifyAdmit checks a signed roster entry and returns what the control state keys and orders
+	// it by.
+	VerifyAdmit(blob []byte) (ControlEntry, error)
 	// VerifyRevoke checks a signed revocation and returns the revoked peer id.
 	VerifyRevoke(blob []byte) (peerID string, err error)
+}
+
+// ControlEntry is what the control state needs of a signed roster entry.
+type ControlEntry struct {
+	PeerID string
+	Name   string
+	// Serial orders a member's entries (0: signed before entries carried serials).
+	Serial uint64
 }
 
 // ControlObserver learns of every applied change once it is durable, in apply order, from raft's
@@ -76,17 +85,22 @@ func (f *controlFSM) Snapshot() (raft.FSMSnapshot, error) {
 	return controlSnapshot{st: f.store.state()}, nil
 }
 
-// Restore replaces the state with a snapshot's.
+// Restore replaces the state with a snapshot's, verified entry by entry (see verifiedRestore): an
+// entry that does not verify is dropped, and no revocation this node applied is ever lost.
 func (f *controlFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var snap controlSnapshotFile
-	if err := json.NewDecoder(rc).Decode(&snap); err != nil {
+	if err := json.NewDecoder(io.LimitReader(rc, maxControlSnapshot)).Decode(&snap); err != nil {
 		return fmt.Errorf("restore control snapshot: %w", err)
 	}
 	if snap.Format != controlSnapshotFormat {
 		return fmt.Errorf("restore control snapshot: format %q, want %q", snap.Format, controlSnapshotFormat)
 	}
-	if err := f.store.replace(snap.State); err != nil {
+	st, refused := verifiedRestore(f.verifier, f.store.state(), snap.State)
+	for _, r := range refused {
+		f.log.Warn("control snapshot: entry refused", "kind", r.kind, "peer", r.peerID, "error", r.err)
+	}
+	if err := f.store.replace(st); err != nil {
 		return err
 	}
 	if f.observer != nil {

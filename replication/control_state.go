@@ -25,6 +25,9 @@ var (
 	ErrPeerRevoked = errors.New("peer id has been revoked and can never be admitted again")
 	// ErrNameInUse means another admitted member already has the name.
 	ErrNameInUse = errors.New("name is used by another admitted member")
+	// ErrStaleEntry means an admission's entry is not newer (by serial) than the member's entry in
+	// force: a replay of an entry since replaced.
+	ErrStaleEntry = errors.New("entry is not newer than the member's entry in force")
 )
 
 // ControlOp is what a control command does.
@@ -41,7 +44,19 @@ const (
 type ControlCommand struct {
 	Op   ControlOp `json:"op"`
 	Blob []byte    `json:"blob"`
+	// Rules are the rules the leader ordered the command under, stamped by Control.Apply; every
+	// replica judges the entry by them, so a log written by the last release (no rules: 0) replays
+	// as that release applied it. Rules 1: an admission must carry a newer serial than the
+	// member's entry in force.
+	Rules int `json:"rules,omitempty"`
 }
+
+// The control rules this release orders commands under.
+const (
+	controlRulesReplace = 0 // the last release: an admission replaces the member's entry
+	controlRulesSerial  = 1 // an admission must be newer than the member's entry in force
+	controlRules        = controlRulesSerial
+)
 
 // ControlMember is an admitted member as the control state holds it.
 type ControlMember struct {
@@ -51,6 +66,9 @@ type ControlMember struct {
 	Blob []byte `json:"blob"`
 	// Index is the control log index that admitted it (or last replaced its entry).
 	Index uint64 `json:"index"`
+	// Serial is the entry's serial as the verifier read it (absent in a state written by the last
+	// release, whose entries had none: 0).
+	Serial uint64 `json:"serial,omitempty"`
 }
 
 // ControlRevoked is a revoked peer id with the signed revocation that revoked it.
@@ -77,7 +95,9 @@ type ControlChange struct {
 	PeerID string
 	// Name is the admitted member's name (empty for a revocation).
 	Name string
-	Blob []byte
+	// Serial is the admitted entry's serial (0 for a revocation).
+	Serial uint64
+	Blob   []byte
 }
 
 // ControlResult is what applying one control command did.
@@ -186,14 +206,15 @@ func (s *controlStore) decide(v ControlVerifier, cmd ControlCommand) (ControlCha
 	c := ControlChange{Op: cmd.Op, Blob: cmd.Blob}
 	switch cmd.Op {
 	case ControlAdmit:
-		peerID, name, err := v.VerifyAdmit(cmd.Blob)
+		e, err := v.VerifyAdmit(cmd.Blob)
 		if err != nil {
 			return c, false, fmt.Errorf("%w: %w", ErrControlRefused, err)
 		}
-		if peerID == "" || name == "" {
+		if e.PeerID == "" || e.Name == "" {
 			return c, false, fmt.Errorf("%w: the verifier named no peer id or name", ErrControlRefused)
 		}
-		c.PeerID, c.Name = peerID, name
+		peerID, name := e.PeerID, e.Name
+		c.PeerID, c.Name, c.Serial = peerID, name, e.Serial
 		if _, ok := s.revoked[peerID]; ok {
 			return c, false, fmt.Errorf("admit %s (%s): %w", name, peerID, ErrPeerRevoked)
 		}
@@ -201,7 +222,13 @@ func (s *controlStore) decide(v ControlVerifier, cmd ControlCommand) (ControlCha
 			return c, false, fmt.Errorf("admit %s (%s): %w (%s)", name, peerID, ErrNameInUse, other)
 		}
 		old, ok := s.members[peerID]
-		return c, !ok || !bytes.Equal(old.Blob, cmd.Blob), nil
+		if ok && bytes.Equal(old.Blob, cmd.Blob) {
+			return c, false, nil // the entry in force, again
+		}
+		if ok && cmd.Rules >= controlRulesSerial && e.Serial <= old.Serial {
+			return c, false, fmt.Errorf("admit %s (%s): serial %d, in force %d: %w", name, peerID, e.Serial, old.Serial, ErrStaleEntry)
+		}
+		return c, true, nil
 	case ControlRevoke:
 		peerID, err := v.VerifyRevoke(cmd.Blob)
 		if err != nil {
@@ -227,7 +254,7 @@ func (s *controlStore) apply(index, term uint64, c *ControlChange, changed bool)
 			members, revoked := tx.Bucket(bucketCtlMembers), tx.Bucket(bucketCtlRevoked)
 			switch c.Op {
 			case ControlAdmit:
-				v, err := json.Marshal(ControlMember{PeerID: c.PeerID, Name: c.Name, Blob: c.Blob, Index: index})
+				v, err := json.Marshal(ControlMember{PeerID: c.PeerID, Name: c.Name, Blob: c.Blob, Index: index, Serial: c.Serial})
 				if err != nil {
 					return err
 				}
@@ -263,7 +290,7 @@ func (s *controlStore) apply(index, term uint64, c *ControlChange, changed bool)
 		if old, ok := s.members[c.PeerID]; ok {
 			delete(s.names, old.Name)
 		}
-		s.members[c.PeerID] = ControlMember{PeerID: c.PeerID, Name: c.Name, Blob: slices.Clone(c.Blob), Index: index}
+		s.members[c.PeerID] = ControlMember{PeerID: c.PeerID, Name: c.Name, Blob: slices.Clone(c.Blob), Index: index, Serial: c.Serial}
 		s.names[c.Name] = c.PeerID
 	case ControlRevoke:
 		if old, ok := s.members[c.PeerID]; ok {

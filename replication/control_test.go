@@ -26,10 +26,11 @@ type testSigner struct {
 }
 
 type testBlob struct {
-	Op   string `json:"op"`
-	Peer string `json:"peer"`
-	Name string `json:"name,omitempty"`
-	Sig  []byte `json:"sig"`
+	Op     string `json:"op"`
+	Peer   string `json:"peer"`
+	Name   string `json:"name,omitempty"`
+	Serial uint64 `json:"serial,omitempty"`
+	Sig    []byte `json:"sig"`
 }
 
 func newSigner(t *testing.T) testSigner {
@@ -41,10 +42,15 @@ func newSigner(t *testing.T) testSigner {
 	return testSigner{pub: pub, priv: priv}
 }
 
-func (b testBlob) msg() []byte { return []byte(b.Op + "|" + b.Peer + "|" + b.Name) }
+func (b testBlob) msg() []byte {
+	return fmt.Appendf(nil, "%s|%s|%s|%d", b.Op, b.Peer, b.Name, b.Serial)
+}
 
-func (s testSigner) sign(op, peer, name string) []byte {
-	b := testBlob{Op: op, Peer: peer, Name: name}
+func (s testSigner) sign(op, peer, name string) []byte { return s.signAt(0, op, peer, name) }
+
+// signAt signs a blob carrying serial.
+func (s testSigner) signAt(serial uint64, op, peer, name string) []byte {
+	b := testBlob{Op: op, Peer: peer, Name: name, Serial: serial}
 	b.Sig = ed25519.Sign(s.priv, b.msg())
 	out, _ := json.Marshal(b)
 	return out
@@ -61,9 +67,9 @@ func (s testSigner) read(blob []byte, op string) (testBlob, error) {
 	return b, nil
 }
 
-func (s testSigner) VerifyAdmit(blob []byte) (string, string, error) {
+func (s testSigner) VerifyAdmit(blob []byte) (ControlEntry, error) {
 	b, err := s.read(blob, "admit")
-	return b.Peer, b.Name, err
+	return ControlEntry{PeerID: b.Peer, Name: b.Name, Serial: b.Serial}, err
 }
 
 func (s testSigner) VerifyRevoke(blob []byte) (string, error) {
@@ -102,6 +108,15 @@ type ctlMember struct {
 	c     *Control
 	trans *raft.InmemTransport
 	obs   *ctlRecorder
+}
+
+// clusterRaft is fastRaft for groups of several in-process voters: a leader starved of the CPU for
+// 50 ms on a loaded machine steps down in the middle of a test's Apply, so the lease is longer.
+func clusterRaft(c *raft.Config) {
+	fastRaft(c)
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 }
 
 // ctlCluster is a control group of in-process nodes on raft's in-memory transports.
@@ -185,7 +200,7 @@ func (cc *ctlCluster) converged(l *ctlMember) {
 }
 
 func TestControlAdmitAndRevokePropagate(t *testing.T) {
-	cc := newCtlCluster(t, 3, 1, fastRaft)
+	cc := newCtlCluster(t, 3, 1, clusterRaft)
 	l := cc.waitLeader()
 	ctx := context.Background()
 	admitA := cc.signer.sign("admit", "peer-a", "edge-a")
@@ -249,7 +264,7 @@ func TestControlAdmitAndRevokePropagate(t *testing.T) {
 // A forged command that reaches the log (a compromised or buggy leader skipping its check) is
 // refused by the FSM of every replica, the same way.
 func TestControlFSMRefusesForgedCommandsOnEveryNode(t *testing.T) {
-	cc := newCtlCluster(t, 3, 1, fastRaft)
+	cc := newCtlCluster(t, 3, 1, clusterRaft)
 	l := cc.waitLeader()
 	ctx := context.Background()
 	if _, err := l.c.Admit(ctx, cc.signer.sign("admit", "peer-a", "edge-a")); err != nil {
@@ -362,7 +377,7 @@ func TestControlSnapshotRoundTrip(t *testing.T) {
 // A member that joins after the leader compacted its log catches up from a snapshot.
 func TestControlLateMemberCatchesUpBySnapshot(t *testing.T) {
 	cc := newCtlCluster(t, 3, 0, func(c *raft.Config) {
-		fastRaft(c)
+		clusterRaft(c)
 		c.TrailingLogs = 1
 		c.SnapshotThreshold = 1
 	})

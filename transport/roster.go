@@ -81,7 +81,10 @@ func NewRoster(rootPub ed25519.PublicKey) (*Roster, error) {
 func (r *Roster) RootPub() ed25519.PublicKey { return slices.Clone(r.rootPub) }
 
 // Add verifies se and adds or replaces the member's entry; a forged, unsigned or malformed entry is
-// refused and leaves the roster unchanged.
+// refused and leaves the roster unchanged, and so is an entry with a lower serial than the member's
+// entry in force (ErrStaleEntry): whichever order the roster file and the control state are laid
+// down in, the newer entry stays. Entries of equal serial replace each other, as entries without a
+// serial always have.
 func (r *Roster) Add(se SignedEntry) error {
 	if err := VerifyEntry(r.rootPub, se); err != nil {
 		return fmt.Errorf("roster: %w", err)
@@ -96,6 +99,10 @@ func (r *Roster) Add(se SignedEntry) error {
 		return fmt.Errorf("roster: %q (%s): %w", se.Entry.Name, other, ErrNameTaken)
 	}
 	old, existed := r.members[id]
+	if existed && old.Entry.Supersedes(se.Entry) {
+		r.mu.Unlock()
+		return fmt.Errorf("roster: %q (%s): serial %d, in force %d: %w", se.Entry.Name, id, se.Entry.Serial, old.Entry.Serial, ErrStaleEntry)
+	}
 	if existed {
 		delete(r.names, old.Entry.Name)
 	}

@@ -22,6 +22,9 @@ var (
 	ErrInvalidEntry = errors.New("invalid roster entry")
 	ErrUnsigned     = errors.New("roster entry is not signed")
 	ErrBadSignature = errors.New("roster entry signature does not verify against the federation root key")
+	// ErrStaleEntry means an entry is not newer (by serial) than the member's entry in force: a
+	// replay of an entry the General Secretariat has since replaced.
+	ErrStaleEntry = errors.New("roster entry is not newer than the member's entry in force")
 )
 
 // Role is what a member does in the federation (see ARCHITECTURE.md, Roles).
@@ -51,6 +54,12 @@ type Entry struct {
 	Shards []string `json:"shards"`
 	// Addrs are multiaddrs where the member listens; empty for a member that can only dial out.
 	Addrs []string `json:"addrs,omitempty"`
+	// Serial orders the entries the root key signs for one member: each new entry for a member
+	// (another role, other shards, new addresses) carries a higher one, and an entry never replaces
+	// one with a higher serial. `fedarms federation sign` uses the signing time in Unix seconds
+	// unless told otherwise. 0 (absent) is an entry signed before entries carried serials: the
+	// oldest of all, whose signed bytes are exactly what that release signed.
+	Serial uint64 `json:"serial,omitempty"`
 }
 
 // SignedEntry is an Entry with the root key's signature over its canonical encoding.
@@ -129,6 +138,11 @@ const entryDomain = "fedarms/roster-entry/v1\x00"
 // uvarint length + bytes in a fixed order (peer id bytes, name, role, country), then the shards
 // and the binary multiaddrs, each as a uvarint count followed by sorted length-prefixed items.
 // Shards and addrs are sets, so their order in the Entry does not change the signature.
+//
+// A serial, when set, follows as the tag byte entrySerialTag and the serial as a uvarint. Without
+// one nothing follows, so an entry without a serial signs exactly the bytes the release before
+// serials signed, and its signature still verifies. The fields before it delimit themselves, so no
+// entry with a serial encodes to the bytes of one without.
 func CanonicalBytes(e Entry) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -141,8 +155,21 @@ func CanonicalBytes(e Entry) ([]byte, error) {
 	putBytes(&b, []byte(e.Country))
 	putSet(&b, e.Shards, func(s string) []byte { return []byte(s) })
 	putSet(&b, e.Addrs, func(s string) []byte { return ma.StringCast(s).Bytes() })
+	if e.Serial > 0 {
+		b.WriteByte(entrySerialTag)
+		b.Write(binary.AppendUvarint(nil, e.Serial))
+	}
 	return b.Bytes(), nil
 }
+
+// entrySerialTag introduces the serial in an entry's canonical bytes; later optional fields get
+// the next tags, in increasing order.
+const entrySerialTag = 1
+
+// Supersedes reports whether e may replace old as a member's entry in force: only an entry with a
+// higher serial does. Two entries without serials (signed before entries carried them) are equal
+// in age, so neither supersedes the other.
+func (e Entry) Supersedes(old Entry) bool { return e.Serial > old.Serial }
 
 func putBytes(b *bytes.Buffer, p []byte) {
 	b.Write(binary.AppendUvarint(nil, uint64(len(p))))
