@@ -145,7 +145,12 @@ func (g *Group) Apply(ctx context.Context, cmd *Command) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	f, err := g.apply(ctx, data)
+	f, err := g.applyUnless(ctx, data, func() error {
+		if h, ok := g.halt.get(); ok {
+			return fmt.Errorf("shard %s: %w before the write was applied here (it is in the log and is applied where it can be; retry, an id that now exists answers conflict): %s", g.shard, ErrHalted, h.Reason)
+		}
+		return nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
@@ -190,12 +195,16 @@ type Status struct {
 }
 
 // Freshness is what every search answer reports of the shard: its applied index and the last
-// contact with its leader (now when this node leads). It is cheaper than Status.
+// contact with its leader (now when this node leads). It is cheaper than Status. A halted copy is
+// as fresh as the moment it halted, however recently the leader was heard.
 func (g *Group) Freshness() (appliedIndex uint64, lastContact time.Time) {
 	if g.raft.State() == raft.Leader {
 		lastContact = time.Now()
 	} else {
 		lastContact = g.raft.LastContact()
+	}
+	if h, ok := g.halt.get(); ok && h.Since.Before(lastContact) {
+		lastContact = h.Since
 	}
 	return g.state.Stats().AppliedIndex, lastContact
 }
