@@ -128,7 +128,11 @@ func TestHostileApply(t *testing.T) {
 	})
 	t.Run("HostileApplyGarbageCommand", func(t *testing.T) {
 		before := h.settled(t)
+		count := h.refusalsOf(t, transport.ProtoApply, "bad_command")
 		ans, _ := h.hostileApply(t, []byte("\x01\x03garbage that is no command at all"))
+		if got := h.refusalsOf(t, transport.ProtoApply, "bad_command"); got != count+1 {
+			t.Errorf("fedarms_peer_refusals_total{reason=bad_command} went from %v to %v", count, got)
+		}
 		if ans.Error == nil || ans.Status != 400 {
 			t.Fatalf("garbage command answered %+v, want 400", ans)
 		}
