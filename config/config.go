@@ -105,6 +105,9 @@ type Limits struct {
 	MaxBodyBytes   int64 `toml:"max_body_bytes"`
 	MaxImportBytes int64 `toml:"max_import_bytes"`
 	MaxSearchLimit int   `toml:"max_search_limit"`
+	// MinFreeBytes is the free space the data dir keeps: below it record writes are refused (503)
+	// and health is degraded, so a full disk never stops a shard mid-write. 0 turns the check off.
+	MinFreeBytes int64 `toml:"min_free_bytes"`
 }
 
 // Log sets the log format.

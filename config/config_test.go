@@ -18,11 +18,14 @@ shards = ["europe", "africa"]
 max_staleness = "2h"
 [raft]
 apply_batch = 500
+[limits]
+min_free_bytes = 1073741824
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "edge-cdg" || c.MaxStaleness.Hours() != 2 || c.Raft.ApplyBatch != 500 || c.Raft.TrailingLogs != Default().Raft.TrailingLogs {
+	if c.Name != "edge-cdg" || c.MaxStaleness.Hours() != 2 || c.Raft.ApplyBatch != 500 || c.Raft.TrailingLogs != Default().Raft.TrailingLogs ||
+		c.Limits.MinFreeBytes != 1<<30 {
 		t.Fatalf("unexpected config %+v", c)
 	}
 	if got := c.Held(c.ShardMapFull()); strings.Join(got, ",") != "africa,europe" {
@@ -43,6 +46,8 @@ max_staleness = "-1s"
 durability = "maybe"
 [raft]
 snapshot_treshold = 10
+[limits]
+min_free_bytes = -1
 `))
 	var ps *Problems
 	if !errors.As(err, &ps) {
@@ -51,6 +56,7 @@ snapshot_treshold = 10
 	want := map[string]string{
 		"version": "2", "name": "Bad Name", "country": "XX", "colour": "", "shards[1]": "atlantis",
 		"max_staleness": "-1s", "audit.durability": "maybe", "raft.snapshot_treshold": "",
+		"limits.min_free_bytes": "-1",
 	}
 	got := map[string]string{}
 	for _, p := range ps.List {

@@ -24,6 +24,7 @@ func Default() *Config {
 			MaxBodyBytes:   1 << 20,
 			MaxImportBytes: 4 << 30,
 			MaxSearchLimit: 100,
+			MinFreeBytes:   256 << 20,
 		},
 		Log: Log{Format: "text", Level: "info"},
 		Notify: Notify{Routine: Duration{time.Hour}, Urgent: Duration{10 * time.Minute},

@@ -83,6 +83,9 @@ func (c *Config) validate() []Problem {
 	if c.Limits.MaxSearchLimit < 1 {
 		bad("limits.max_search_limit", fmt.Sprint(c.Limits.MaxSearchLimit), "must be positive")
 	}
+	if c.Limits.MinFreeBytes < 0 {
+		bad("limits.min_free_bytes", fmt.Sprint(c.Limits.MinFreeBytes), "must be 0 (no floor) or more")
+	}
 	if f := c.Federation; f != nil {
 		// An edge behind NAT may listen nowhere: it dials out and is reached through the central
 		// nodes' relays.

@@ -23,9 +23,26 @@ type applyRequest struct {
 // apply orders a command on its shard: here when this node leads the shard's group, otherwise on
 // the leader, over libp2p. It returns once the command is committed and, when this node holds the
 // shard, applied to its own copy too (so the writer reads its own write).
+//
+// Every item is checked first (checkCommand): a bad one is refused as an item and costs no log
+// entry. Below the data dir's free-space floor nothing is written (503 insufficient_storage).
 func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command) (replication.Result, error) {
+	kept, refused, pos := checkCommand(cmd)
+	if commandItems(kept) == 0 && len(refused) > 0 {
+		return replication.Result{Errors: refused}, nil
+	}
+	if err := n.checkHeadroom(); err != nil {
+		return replication.Result{}, err
+	}
+	res, err := n.applyChecked(ctx, shard, kept)
+	return mergeRefused(res, refused, pos), err
+}
+
+// applyChecked orders a checked command. A shard halted here is written through another node: a
+// halted leader hands its leadership away, and the forward retries until the new leader is known.
+func (n *Node) applyChecked(ctx context.Context, shard string, cmd *replication.Command) (replication.Result, error) {
 	g := n.groups[shard]
-	if n.fed == nil || (g != nil && g.IsLeader()) {
+	if n.fed == nil || (g != nil && g.IsLeader() && !isHalted(g)) {
 		if g == nil {
 			return replication.Result{}, errf(503, "unavailable", "shard %s is not held by this node", shard)
 		}
@@ -44,7 +61,7 @@ func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command
 		if err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: shard, Command: data}, &res); err != nil {
 			return !retriable(err), err
 		}
-		if g != nil {
+		if g != nil && !isHalted(g) { // a halted copy would only delay the answer
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_ = g.WaitApplied(wctx, res.Index) // committed either way; a slow local copy only delays reads
 			cancel()
@@ -116,7 +133,8 @@ func (f *fed) forwardTarget(leader raft.ServerID) (peer.ID, bool) {
 
 // serveApply takes writes forwarded by other members. The forwarder is an authenticated roster
 // member; a non-central member may only forward writes of its own country's principals, never as an
-// admin, so a compromised edge cannot order writes for another country.
+// admin, so a compromised edge cannot order writes for another country. Every item is checked as
+// the API checks it (a member may send anything), and a bad one is refused as an item.
 func (n *Node) serveApply() error {
 	return serve(n.fed, transport.ProtoApply, func(ctx context.Context, from peer.ID, req *applyRequest) (any, error) {
 		e, ok := n.fed.roster.Get(from)
@@ -125,10 +143,18 @@ func (n *Node) serveApply() error {
 		}
 		var cmd replication.Command
 		if err := cmd.UnmarshalBinary(req.Command); err != nil {
+			n.refused(from, transport.ProtoApply, "bad_command", err)
 			return nil, errf(400, "bad_request", "%v", err)
 		}
 		if e.Role != transport.RoleCentral && (cmd.Principal.Admin || cmd.Principal.Country != e.Country) {
 			return nil, errf(403, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
+		}
+		kept, refused, pos := checkCommand(&cmd)
+		if len(refused) > 0 {
+			n.refused(from, transport.ProtoApply, "invalid_record", fmt.Errorf("item %d of %d (%q): %s", refused[0].Index, len(refused)+commandItems(kept), refused[0].ID, refused[0].Message))
+			if commandItems(kept) == 0 {
+				return replication.Result{Errors: refused}, nil
+			}
 		}
 		g := n.groups[req.Shard]
 		if g == nil {
@@ -142,15 +168,41 @@ func (n *Node) serveApply() error {
 			if !ok {
 				return nil, errf(503, "unavailable", "no leader known for shard %s", req.Shard)
 			}
+			data := req.Command
+			if len(refused) > 0 {
+				var err error
+				if data, err = kept.MarshalBinary(); err != nil {
+					return nil, err
+				}
+			}
 			var res replication.Result
-			err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: req.Shard, Command: req.Command, Hops: req.Hops + 1}, &res)
+			err := n.fed.call(ctx, target, transport.ProtoApply, applyRequest{Shard: req.Shard, Command: data, Hops: req.Hops + 1}, &res)
 			var re rpcError
 			if err != nil && !errors.As(err, &re) {
 				// The leader this node knew is unreachable: the origin retries, by then with a new leader.
 				return nil, errf(503, "unavailable", "leader of shard %s unreachable from %s: %v", req.Shard, n.cfg.Name, err)
 			}
-			return res, err
+			return mergeRefused(res, refused, pos), err
 		}
-		return n.orderUnique(ctx, req.Shard, g, &cmd, from) // ids.go: no id of another shard
+		if err := n.checkHeadroom(); err != nil {
+			return nil, err
+		}
+		res, err := n.orderUnique(ctx, req.Shard, g, kept, from) // ids.go: no id of another shard
+		return mergeRefused(res, refused, pos), err
 	})
+}
+
+// applyHere orders cmd on g, which this node leads; a halted shard answers 503 (the forwarder
+// retries, by then at the leader it handed over to).
+func applyHere(ctx context.Context, g *replication.Group, cmd *replication.Command) (replication.Result, error) {
+	res, err := g.Apply(ctx, cmd)
+	if errors.Is(err, replication.ErrHalted) {
+		return res, &apiError{Status: 503, Code: "unavailable", Message: err.Error() + "; retry shortly", RetryAfter: 5}
+	}
+	return res, err
+}
+
+func isHalted(g *replication.Group) bool {
+	_, halted := g.Halted()
+	return halted
 }

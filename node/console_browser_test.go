@@ -518,6 +518,7 @@ func TestConsoleJSLogic(t *testing.T) {
 		{"alert: stale copy on a member", alerts(`[{name: 'a', status: 'alive', shards: [{shard: 'europe', lag_seconds: 700}, {shard: 'africa', lag_seconds: 5}]}]`, `[]`, `null`, `{}`), `["stale:a:europe"]`},
 		{"alert: leaderless and stale here", alerts(`[]`, `[{shard: 'europe', leader: ''}, {shard: 'africa', leader: 'x', stale: true}, {shard: 'mena', leader: 'x'}]`, `null`, `{}`),
 			`["leaderless:europe","stale-self:africa"]`},
+		{"alert: halted here", alerts(`[]`, `[{shard: 'europe', leader: 'x', stale: true, halted: 'state file cannot be written: no space left on device'}]`, `null`, `{}`), `["halted:europe"]`},
 		{"alert: hit overdue and undelivered", alerts(`[]`, `[]`,
 			`[{id: 'h1', decision: 'pending', deadline: (`+ago+`)(1), searched_at: (`+ago+`)(400), receipts: {gs: 'x', ncb: ''}},
 			  {id: 'h2', decision: 'confirmed', deadline: (`+ago+`)(1), searched_at: (`+ago+`)(10), receipts: {gs: 'x', ncb: ''}}]`, `{}`),

@@ -37,43 +37,21 @@ import (
 // empty when it was made on this node. Item indexes in the result are those of cmd.
 func (n *Node) orderUnique(ctx context.Context, shard string, g *replication.Group, cmd *replication.Command, from peer.ID) (replication.Result, error) {
 	if cmd.Op == replication.OpDelete {
-		return g.Apply(ctx, cmd) // a delete touches its own shard only
+		return applyHere(ctx, g, cmd) // a delete touches its own shard only
 	}
 	refused := n.foreignIDs(shard, cmd.Records)
 	if len(refused) == 0 {
-		return g.Apply(ctx, cmd)
+		return applyHere(ctx, g, cmd)
 	}
 	if from != "" {
 		n.refusedForeignIDs(from, shard, len(cmd.Records), refused)
 	}
-	out := make([]bool, len(cmd.Records))
-	for _, e := range refused {
-		out[e.Index] = true
+	kept, pos := withoutItems(cmd, refused)
+	if commandItems(kept) == 0 {
+		return mergeRefused(replication.Result{}, refused, pos), nil
 	}
-	sub := *cmd
-	sub.Records = make([]record.Record, 0, len(cmd.Records)-len(refused))
-	kept := make([]int, 0, len(cmd.Records)-len(refused)) // index in cmd of each record of sub
-	for i := range cmd.Records {
-		if !out[i] {
-			sub.Records = append(sub.Records, cmd.Records[i])
-			kept = append(kept, i)
-		}
-	}
-	var res replication.Result
-	if len(sub.Records) > 0 {
-		var err error
-		if res, err = g.Apply(ctx, &sub); err != nil {
-			return res, err
-		}
-		for i := range res.Errors {
-			if j := res.Errors[i].Index; j >= 0 && j < len(kept) {
-				res.Errors[i].Index = kept[j]
-			}
-		}
-	}
-	res.Errors = append(res.Errors, refused...)
-	slices.SortStableFunc(res.Errors, func(a, b replication.ItemError) int { return a.Index - b.Index })
-	return res, nil
+	res, err := applyHere(ctx, g, kept)
+	return mergeRefused(res, refused, pos), err
 }
 
 // refusedForeignIDs counts and audits a member's command whose items were refused. A central

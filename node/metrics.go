@@ -32,6 +32,8 @@ type metrics struct {
 	lag        *prometheus.Desc
 	snapshot   *prometheus.Desc
 	stale      *prometheus.Desc
+	halted     *prometheus.Desc
+	diskFree   *prometheus.Desc
 	members    *prometheus.Desc
 	peerConns  *prometheus.Desc
 	audit      [4]*prometheus.Desc // commits, entries, folds, fold seconds
@@ -63,7 +65,9 @@ func newMetrics(n *Node) *metrics {
 	m.lag = prometheus.NewDesc("fedarms_shard_lag_entries", "Committed entries this node knows of but has not applied yet.", []string{"shard"}, nil)
 	m.snapshot = prometheus.NewDesc("fedarms_shard_last_snapshot_index", "Raft index of this node's latest snapshot of the shard (0: none).", []string{"shard"}, nil)
 	m.leader = prometheus.NewDesc("fedarms_shard_has_leader", "1 when this node knows a leader for the shard, else 0.", []string{"shard"}, nil)
-	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness.", []string{"shard"}, nil)
+	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness, or halted.", []string{"shard"}, nil)
+	m.halted = prometheus.NewDesc("fedarms_shard_halted", "1 while the shard has stopped applying entries on this node (state file cannot be written, or an entry this release cannot read); the reason is in /v1/health.", []string{"shard"}, nil)
+	m.diskFree = prometheus.NewDesc("fedarms_data_dir_free_bytes", "Free bytes of the file system holding the data dir (read at most once a second).", nil, nil)
 	m.members = prometheus.NewDesc("fedarms_members", "Federation members this node knows, by status.", []string{"status"}, nil)
 	m.peerConns = prometheus.NewDesc("fedarms_peer_connections",
 		"Other members this node is connected to right now, by kind: direct, relayed (only through a circuit relay), none.",
@@ -89,6 +93,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.lag
 	ch <- m.snapshot
 	ch <- m.stale
+	ch <- m.halted
+	ch <- m.diskFree
 	ch <- m.members
 	ch <- m.peerConns
 	ch <- m.pending
@@ -112,7 +118,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != ""), s)
 		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(st.CommitIndex-min(st.CommitIndex, st.AppliedIndex)), s)
 		ch <- prometheus.MustNewConstMetric(m.snapshot, prometheus.GaugeValue, float64(st.LastSnapshotIndex), s)
-		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds()), s)
+		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds() || st.Halt != nil), s)
+		ch <- prometheus.MustNewConstMetric(m.halted, prometheus.GaugeValue, b2f(st.Halt != nil), s)
+	}
+	if free, err := m.n.disk.freeBytes(m.n.cfg.DataDir); err == nil {
+		ch <- prometheus.MustNewConstMetric(m.diskFree, prometheus.GaugeValue, float64(free))
 	}
 	counts := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
 	conns := map[string]int{ConnDirect: 0, ConnRelayed: 0, ConnNone: 0}

@@ -47,6 +47,7 @@ type Node struct {
 	met     *metrics
 	start   time.Time
 	refusal refusals // members' requests refused, for the log and audit (refuse.go)
+	disk    headroom // free space of the data dir, read at most once a second (diskspace.go)
 
 	httpSrv *http.Server
 	ln      net.Listener

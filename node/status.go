@@ -19,6 +19,10 @@ type ShardStatus struct {
 	Digest       string    `json:"digest"`
 	LastContact  time.Time `json:"last_contact,omitzero"`
 	Stale        bool      `json:"stale"`
+	// Halted says why the shard stopped applying entries on this node (empty while it applies);
+	// the copy is then stale, reads are served from it and writes go elsewhere.
+	Halted      string    `json:"halted,omitempty"`
+	HaltedSince time.Time `json:"halted_since,omitzero"`
 }
 
 // Shards reports every shard this node holds.
@@ -26,9 +30,13 @@ func (n *Node) Shards() []ShardStatus {
 	out := make([]ShardStatus, 0, len(n.held))
 	for _, s := range n.held {
 		st := n.groups[s].Status()
-		out = append(out, ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
+		ss := ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
 			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
-			Stale: time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration})
+			Stale: time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration}
+		if st.Halt != nil {
+			ss.Halted, ss.HaltedSince, ss.Stale = st.Halt.Reason, st.Halt.Since.UTC(), true
+		}
+		out = append(out, ss)
 	}
 	return out
 }
@@ -61,6 +69,8 @@ func (n *Node) Health() Health {
 	for _, s := range n.Shards() {
 		c := healthCheck{Status: "ok"}
 		switch {
+		case s.Halted != "":
+			c = healthCheck{Status: "degraded", Detail: "halted: " + s.Halted + "; reads are served from the copy as it was, writes go to other nodes"}
 		case s.Leader == "":
 			c = healthCheck{Status: "degraded", Detail: "no leader: writes to this shard are refused"}
 		case s.Stale:
@@ -70,6 +80,11 @@ func (n *Node) Health() Health {
 			h.Status = "degraded"
 		}
 		h.Checks["shard:"+s.Shard] = c
+	}
+	h.Checks["disk"] = healthCheck{Status: "ok"}
+	if msg, low := n.diskLow(); low {
+		h.Status = "degraded"
+		h.Checks["disk"] = healthCheck{Status: "degraded", Detail: msg + ": record writes are refused"}
 	}
 	h.Checks["node_db"] = healthCheck{Status: "ok"}
 	if err := n.db.View(func(*bolt.Tx) error { return nil }); err != nil {

@@ -22,6 +22,18 @@ type Record struct {
 	ReviewDate           string   `json:"review_date,omitempty"`
 }
 
+// Length limits of a record's fields, in bytes. They are generous for real records (the longest
+// serial or make recorded is far under 100 bytes; the synthetic generator's remarks are a sentence)
+// and keep one record small: a record is a raft entry's item, a state-file value and a search
+// result. The FSM enforces the same limits, frozen with the command format
+// (replication/itemcheck.go): raising one here needs a new command format there.
+const (
+	MaxIDLen        = 64   // id
+	MaxTextLen      = 256  // serial, make, model, calibre, case_reference and each of other_serials
+	MaxRemarksLen   = 4096 // remarks
+	MaxOtherSerials = 16   // entries in other_serials
+)
+
 // Types lists the firearm types a record may carry, in the order they are documented.
 var Types = []string{"pistol", "revolver", "rifle", "shotgun", "submachine_gun", "machine_gun", "other"}
 

@@ -24,8 +24,6 @@ func (e *FieldError) Error() string {
 // does not own the country list; callers pass the reference table's lookup.
 type CountryChecker func(code string) bool
 
-const maxFieldLen = 256
-
 // Normalize trims surrounding white space and canonicalises the case of coded fields so that the
 // same record always encodes to the same bytes (the shard digest depends on it).
 func (r *Record) Normalize() {
@@ -74,19 +72,19 @@ func (r *Record) Validate(isCountry CountryChecker) error {
 		{"case_reference", r.CaseReference},
 	}
 	for _, f := range texts {
-		if len(f.value) > maxFieldLen {
-			return &FieldError{Field: f.field, Value: f.value[:32] + "...", Message: fmt.Sprintf("is longer than %d bytes", maxFieldLen)}
+		if len(f.value) > MaxTextLen {
+			return &FieldError{Field: f.field, Value: f.value[:32] + "...", Message: fmt.Sprintf("is longer than %d bytes", MaxTextLen)}
 		}
 	}
-	if len(r.Remarks) > 4096 {
-		return &FieldError{Field: "remarks", Message: "is longer than 4096 bytes"}
+	if len(r.Remarks) > MaxRemarksLen {
+		return &FieldError{Field: "remarks", Message: fmt.Sprintf("is longer than %d bytes (got %d)", MaxRemarksLen, len(r.Remarks))}
 	}
-	if len(r.OtherSerials) > 16 {
-		return &FieldError{Field: "other_serials", Message: "has more than 16 entries"}
+	if len(r.OtherSerials) > MaxOtherSerials {
+		return &FieldError{Field: "other_serials", Message: fmt.Sprintf("has more than %d entries", MaxOtherSerials)}
 	}
 	for _, s := range r.OtherSerials {
-		if len(s) > maxFieldLen {
-			return &FieldError{Field: "other_serials", Value: s[:32] + "...", Message: fmt.Sprintf("has an entry longer than %d bytes", maxFieldLen)}
+		if len(s) > MaxTextLen {
+			return &FieldError{Field: "other_serials", Value: s[:32] + "...", Message: fmt.Sprintf("has an entry longer than %d bytes", MaxTextLen)}
 		}
 	}
 	if !oneOf(r.Type, Types) {
@@ -117,8 +115,8 @@ func ValidateID(id string) error {
 	if id == "" {
 		return &FieldError{Field: "id", Message: "is required"}
 	}
-	if len(id) > 64 {
-		return &FieldError{Field: "id", Value: id, Message: "is longer than 64 characters"}
+	if len(id) > MaxIDLen {
+		return &FieldError{Field: "id", Value: id, Message: fmt.Sprintf("is longer than %d characters", MaxIDLen)}
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]

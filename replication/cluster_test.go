@@ -31,6 +31,8 @@ type cluster struct {
 	members []*member
 	tune    func(*raft.Config)
 	cut     map[string]bool // members cut off from everyone
+	// configure, when set, adjusts a member's group config before it starts (a release, a fault).
+	configure func(m *member, gc *GroupConfig)
 }
 
 func newCluster(t *testing.T, voters, nonvoters int, tune func(*raft.Config)) *cluster {
@@ -75,8 +77,12 @@ func newCluster(t *testing.T, voters, nonvoters int, tune func(*raft.Config)) *c
 func (c *cluster) start(m *member, voters []raft.Server) {
 	c.t.Helper()
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(m.id))
-	g, err := OpenGroup(GroupConfig{Shard: "europe", Dir: m.dir, LocalID: m.id, Transport: trans,
-		Bootstrap: m.voter, Voters: voters, Tune: c.tune})
+	gc := GroupConfig{Shard: "europe", Dir: m.dir, LocalID: m.id, Transport: trans,
+		Bootstrap: m.voter, Voters: voters, Tune: c.tune}
+	if c.configure != nil {
+		c.configure(m, &gc)
+	}
+	g, err := OpenGroup(gc)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -49,9 +49,26 @@ type Command struct {
 	IDs       []string        // for delete
 }
 
+// commandVersion is the format this release writes and reads (the first byte of every command).
 const commandVersion = 1
 
 var errBadCommand = errors.New("replication: corrupt command")
+
+// minEncodedRecord is the fewest bytes a record takes in a command: its length prefix, the
+// record's version byte, thirteen empty strings and an empty list of other serials. A count of
+// records is checked against it before anything is allocated for them.
+const minEncodedRecord = 1 + 1 + 13 + 1
+
+// VersionError is a command in a format this release does not read: a newer release wrote it
+// (or the bytes are damaged). It names both formats so an operator knows which release reads it.
+type VersionError struct {
+	Found byte // the format of the command
+	Reads byte // the format this release reads
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("replication: command format %d; this release reads format %d", e.Found, e.Reads)
+}
 
 // MarshalBinary encodes the command for the raft log.
 func (c *Command) MarshalBinary() ([]byte, error) {
@@ -83,8 +100,11 @@ func (c *Command) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes a command; corrupt input gives an error, never a panic.
 func (c *Command) UnmarshalBinary(b []byte) error {
-	if len(b) < 2 || b[0] != commandVersion {
+	if len(b) < 2 {
 		return errBadCommand
+	}
+	if b[0] != commandVersion {
+		return &VersionError{Found: b[0], Reads: commandVersion}
 	}
 	c.Op = Op(b[1])
 	if c.Op < OpCreate || c.Op > OpDelete {
@@ -94,8 +114,10 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	c.Principal.Agency = string(r.bytes())
 	c.Principal.Country = string(r.bytes())
 	c.Principal.Admin = r.byte() == 1
+	// Every item takes some bytes, so a count the rest of the command cannot hold is refused
+	// before it sizes an allocation (a few KB must not ask for gigabytes).
 	n := r.uvarint()
-	if r.bad || n > uint64(len(r.b)) {
+	if r.bad || n > uint64(len(r.b)) || (c.Op != OpDelete && n > uint64(len(r.b)/minEncodedRecord)) {
 		return errBadCommand
 	}
 	if c.Op == OpDelete {

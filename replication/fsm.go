@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -17,57 +18,127 @@ type Observer interface {
 	Restored(shard string, s *State)
 }
 
-// fsm is the raft.FSM of one shard: a thin shell over State.
+// fsm is the raft.FSM of one shard: a thin shell over State, which halts instead of skipping an
+// entry or panicking when one cannot be applied (see halt.go).
 type fsm struct {
 	shard    string
 	state    *State
 	observer Observer
 	log      *slog.Logger
+	halt     *halter
+	// decode reads a log entry's command; nil is Command.UnmarshalBinary (tests emulate a release
+	// that reads another format).
+	decode func(*Command, []byte) error
+	// retryMin and retryMax bound the backoff between attempts to write the state file.
+	retryMin, retryMax time.Duration
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// ApplyBatch applies every command log entry of the batch in one state transaction.
+// ApplyBatch applies every command log entry of the batch in one state transaction. It returns
+// only once the entries are durable in the state file, or when the group closes: raft counts the
+// entries it returned for as applied, and the state's applied index is what a restart replays from.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	results := make([]Result, len(logs))
 	entries := make([]appliedEntry, 0, len(logs))
 	applied := f.state.Stats().AppliedIndex
+	var undecodable error
+	var undecodableAt uint64
 	for i, l := range logs {
 		e := appliedEntry{index: l.Index, term: l.Term, result: &results[i]}
 		// Entries the state already holds (replayed after a restart) are skipped undecoded.
 		if l.Type == raft.LogCommand && l.Index > applied {
 			cmd := new(Command)
-			if err := cmd.UnmarshalBinary(l.Data); err != nil {
-				// A corrupt entry is a bug or disk damage; applying nothing keeps every replica equal.
-				f.log.Error("skipping undecodable log entry", "index", l.Index, "error", err)
-				out[i] = fmt.Errorf("entry %d: %w", l.Index, err)
-				entries = append(entries, e)
-				continue
+			if err := f.decodeCommand(cmd, l.Data); err != nil {
+				undecodable, undecodableAt = err, l.Index
+				break
 			}
 			e.cmd = cmd
 		}
 		entries = append(entries, e)
 	}
-	changes, err := f.state.applyBatch(entries)
-	if err != nil {
-		// The state file cannot be written: the replica must not go on as if it had applied.
-		panic(fmt.Sprintf("fedarms: shard %s: apply to state file failed: %v", f.shard, err))
+	if !f.applyDurably(entries) {
+		return closedOut(out)
 	}
-	if len(changes) > 0 && f.observer != nil {
-		f.observer.Applied(f.shard, changes)
+	for i := range entries {
+		out[i] = results[i]
 	}
+	if undecodable != nil {
+		// Every replica of this release meets the same entry; applying nothing here while a newer
+		// release applies it would leave the copies different for good, so the shard stops until
+		// a release that reads it restarts the node.
+		reason := fmt.Sprintf("entry %d cannot be decoded: %v; restart this node with a release that reads it", undecodableAt, undecodable)
+		f.halt.set(reason, undecodableAt, time.Now())
+		f.log.Error("shard halted: undecodable log entry", "index", undecodableAt, "error", undecodable)
+		for f.halt.wait(5 * time.Second) {
+			f.halt.handOffLeadership()
+		}
+		return closedOut(out)
+	}
+	return out
+}
+
+// closedOut answers every entry not yet answered with ErrClosed.
+func closedOut(out []any) []any {
 	for i := range out {
 		if out[i] == nil {
-			out[i] = results[i]
+			out[i] = ErrClosed
 		}
 	}
 	return out
 }
 
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return f.state.snapshot() }
+func (f *fsm) decodeCommand(c *Command, b []byte) error {
+	if f.decode != nil {
+		return f.decode(c, b)
+	}
+	return c.UnmarshalBinary(b)
+}
+
+// applyDurably writes entries to the state file, trying again with backoff while the write fails
+// (the shard is halted meanwhile), and tells the observer once it succeeded. It reports false when
+// the group closed before the write succeeded.
+func (f *fsm) applyDurably(entries []appliedEntry) bool {
+	if len(entries) == 0 {
+		return true
+	}
+	backoff := f.retryMin
+	for attempt := 0; ; attempt++ {
+		changes, err := f.state.applyBatch(entries)
+		if err == nil {
+			if attempt > 0 {
+				f.halt.clear()
+				f.log.Info("shard resumed applying", "index", entries[0].index, "attempts", attempt+1)
+			}
+			if len(changes) > 0 && f.observer != nil {
+				f.observer.Applied(f.shard, changes)
+			}
+			return true
+		}
+		f.halt.set(fmt.Sprintf("state file cannot be written: %v", err), entries[0].index, time.Now())
+		if attempt == 0 || backoff == f.retryMax {
+			f.log.Error("shard halted: state file cannot be written; retrying", "index", entries[0].index, "error", err, "retry_in", backoff)
+		}
+		f.halt.handOffLeadership()
+		if !f.halt.wait(backoff) {
+			return false
+		}
+		backoff = min(2*backoff, f.retryMax)
+	}
+}
+
+// Snapshot refuses once the group is closing: raft labels a snapshot with the last index it handed
+// the FSM, and after a halt ended by closing, those entries were never applied; a snapshot then
+// would let raft compact away entries the state does not hold.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.halt.closed() {
+		return nil, ErrClosed
+	}
+	return f.state.snapshot()
+}
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -19,6 +20,9 @@ var (
 	ErrNotLeader = errors.New("no raft leader for this shard on this node")
 	// ErrClosed means the group was closed.
 	ErrClosed = errors.New("shard group closed")
+	// ErrHalted means the shard has stopped applying entries on this node (see Group.Halted): its
+	// writes go to another node, or wait until it resumes.
+	ErrHalted = errors.New("shard halted on this node")
 )
 
 // GroupConfig configures one shard's raft group on this node.
@@ -39,6 +43,10 @@ type GroupConfig struct {
 	Logger            *slog.Logger
 	// Tune, when set, adjusts raft's config after the defaults (tests use shorter timeouts).
 	Tune func(*raft.Config)
+	// decode replaces Command.UnmarshalBinary in the FSM (tests emulate another release with it).
+	decode func(*Command, []byte) error
+	// retryMin and retryMax bound the backoff of a halted shard's writes (tests shorten them).
+	retryMin, retryMax time.Duration
 }
 
 // Group is one shard's raft group on this node.
@@ -49,8 +57,11 @@ type Group struct {
 	raft    *raft.Raft
 	logs    *LogStore
 	state   *State
-	trans   raft.Transport
-	log     *slog.Logger
+	halt    *halter
+	// transferring is set while a leadership transfer of a halted shard runs.
+	transferring atomic.Bool
+	trans        raft.Transport
+	log          *slog.Logger
 }
 
 // OpenGroup opens (or creates) the shard's stores under cfg.Dir and starts its raft.
@@ -71,13 +82,21 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		logs.Close()
 		return nil, err
 	}
-	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, log: lg}
+	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, halt: newHalter(), log: lg}
 	fail := func(err error) (*Group, error) {
 		state.Close()
 		logs.Close()
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg}
+	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, decode: cfg.decode,
+		retryMin: cfg.retryMin, retryMax: cfg.retryMax}
+	if f.retryMin <= 0 {
+		f.retryMin = 100 * time.Millisecond
+	}
+	if f.retryMax <= 0 {
+		f.retryMax = 10 * time.Second
+	}
+	f.retryMax = max(f.retryMax, f.retryMin)
 	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune, batchApply: true}, lg, f, logs)
@@ -87,8 +106,29 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	g.trans = trans
 	g.raft = r
 	g.members = members{name: "shard " + cfg.Shard, raft: r}
+	g.halt.setHandOff(g.handOffLeadership)
 	return g, nil
 }
+
+// handOffLeadership moves leadership of a halted shard to another voter, so writes go on there
+// while this node cannot apply them. It returns at once; one transfer runs at a time.
+func (g *Group) handOffLeadership() {
+	if !g.IsLeader() || !g.transferring.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer g.transferring.Store(false)
+		if err := g.raft.LeadershipTransfer().Error(); err != nil {
+			g.log.Warn("halted shard could not hand leadership to another voter", "error", err)
+			return
+		}
+		g.log.Info("halted shard handed leadership to another voter")
+	}()
+}
+
+// Halted reports whether the shard has stopped applying entries on this node, and why. Reads are
+// still served from the copy as it was; writes are refused with ErrHalted.
+func (g *Group) Halted() (Halt, bool) { return g.halt.get() }
 
 // Shard is the group's shard name.
 func (g *Group) Shard() string { return g.shard }
@@ -98,11 +138,19 @@ func (g *Group) State() *State { return g.state }
 
 // Apply orders a command through raft and waits until it is committed and applied here.
 func (g *Group) Apply(ctx context.Context, cmd *Command) (Result, error) {
+	if h, ok := g.halt.get(); ok {
+		return Result{}, fmt.Errorf("shard %s: %w: %s", g.shard, ErrHalted, h.Reason)
+	}
 	data, err := cmd.MarshalBinary()
 	if err != nil {
 		return Result{}, err
 	}
-	f, err := g.apply(ctx, data)
+	f, err := g.applyUnless(ctx, data, func() error {
+		if h, ok := g.halt.get(); ok {
+			return fmt.Errorf("shard %s: %w before the write was applied here (it is in the log and is applied where it can be; retry, an id that now exists answers conflict): %s", g.shard, ErrHalted, h.Reason)
+		}
+		return nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
@@ -142,15 +190,21 @@ type Status struct {
 	CommitIndex uint64
 	// LastSnapshotIndex is the index of this node's latest snapshot (0: none yet).
 	LastSnapshotIndex uint64
+	// Halt is set while the shard has stopped applying entries on this node.
+	Halt *Halt
 }
 
 // Freshness is what every search answer reports of the shard: its applied index and the last
-// contact with its leader (now when this node leads). It is cheaper than Status.
+// contact with its leader (now when this node leads). It is cheaper than Status. A halted copy is
+// as fresh as the moment it halted, however recently the leader was heard.
 func (g *Group) Freshness() (appliedIndex uint64, lastContact time.Time) {
 	if g.raft.State() == raft.Leader {
 		lastContact = time.Now()
 	} else {
 		lastContact = g.raft.LastContact()
+	}
+	if h, ok := g.halt.get(); ok && h.Since.Before(lastContact) {
+		lastContact = h.Since
 	}
 	return g.state.Stats().AppliedIndex, lastContact
 }
@@ -159,6 +213,9 @@ func (g *Group) Freshness() (appliedIndex uint64, lastContact time.Time) {
 func (g *Group) Status() Status {
 	st := g.state.Stats()
 	s := Status{Shard: g.shard, Role: "nonvoter", AppliedIndex: st.AppliedIndex, Records: st.Records, Digest: st.Digest}
+	if h, ok := g.halt.get(); ok {
+		s.Halt = &h
+	}
 	_, id := g.raft.LeaderWithID()
 	s.Leader = string(id)
 	stats := g.raft.Stats()
@@ -179,5 +236,9 @@ func (g *Group) Status() Status {
 	return s
 }
 
-// Close shuts raft down and closes the stores.
-func (g *Group) Close() error { return g.shutdown(g.trans, g.state.Close, g.logs.Close) }
+// Close shuts raft down and closes the stores. A halted FSM is told first: raft's shutdown waits
+// for the FSM goroutine, which would otherwise wait for the disk.
+func (g *Group) Close() error {
+	g.halt.close()
+	return g.shutdown(g.trans, g.state.Close, g.logs.Close)
+}

@@ -88,11 +88,37 @@ func (m *members) Snapshot() error { return m.raft.Snapshot().Error() }
 // apply orders data through raft and waits until it is committed and applied here (ctx's deadline
 // bounds the wait, 30 s without one), mapping raft's errors to ErrNotLeader and ErrClosed.
 func (m *members) apply(ctx context.Context, data []byte) (raft.ApplyFuture, error) {
+	return m.applyUnless(ctx, data, nil)
+}
+
+// applyUnless is apply that also gives up waiting when interrupt (checked every 50 ms) returns an
+// error, or when ctx ends: a halted shard will not apply the entry here until it resumes. The
+// entry stays in the log either way.
+func (m *members) applyUnless(ctx context.Context, data []byte, interrupt func() error) (raft.ApplyFuture, error) {
 	timeout := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
 	f := m.raft.Apply(data, timeout)
+	if interrupt != nil {
+		done := make(chan struct{})
+		go func() { _ = f.Error(); close(done) }()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+	wait:
+		for {
+			select {
+			case <-done:
+				break wait
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: waiting for the write to be applied: %w", m.name, ctx.Err())
+			case <-t.C:
+				if err := interrupt(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),

@@ -38,6 +38,7 @@ type ItemError struct {
 	ID      string // record id
 	Code    string // CodeForbidden, CodeNotFound, CodeConflict, CodeInvalid
 	Message string
+	Field   string `json:",omitempty"` // the field a CodeInvalid refusal is about
 }
 
 // Result is what applying one command did.
@@ -90,6 +91,31 @@ type State struct {
 	// The fields below mirror meta; written only by the apply path (one goroutine, raft's FSM loop),
 	// read by Stats under the mirror's mutex.
 	mirror stateMirror
+	// faults makes the next writes fail (fault drills and tests): how many, and with what error.
+	faults struct {
+		mu  sync.Mutex // guards n, err
+		n   int
+		err error
+	}
+}
+
+// InjectWriteFaults makes the next n writes of applied entries fail with err (such as
+// syscall.ENOSPC) after their changes were made and before they commit, as a full disk would. It is
+// a seam for fault drills and tests; nothing else calls it.
+func (s *State) InjectWriteFaults(n int, err error) {
+	s.faults.mu.Lock()
+	s.faults.n, s.faults.err = n, err
+	s.faults.mu.Unlock()
+}
+
+func (s *State) takeFault() error {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	if s.faults.n <= 0 {
+		return nil
+	}
+	s.faults.n--
+	return fmt.Errorf("write state %s: %w", s.path, s.faults.err)
 }
 
 // OpenState opens (or creates) a state file.
@@ -237,7 +263,8 @@ type Stats struct {
 func (s *State) Stats() Stats { return s.mirror.get() }
 
 // applyBatch applies commands (already decoded, with their raft index and term) in one transaction.
-// Entries at or below the applied index are skipped: they were applied before a restart.
+// Entries at or below the applied index are skipped: they were applied before a restart. On an
+// error nothing is written and the call can be repeated as is (every result is reset first).
 func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 	var changes []Change
 	st := s.mirror.get()
@@ -249,8 +276,8 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 		var buf []byte
 		var mem arena
 		for _, e := range entries {
+			*e.result = Result{}
 			if e.index <= st.AppliedIndex {
-				*e.result = Result{}
 				continue
 			}
 			if e.cmd != nil {
@@ -261,6 +288,9 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 				}
 			}
 			st.AppliedIndex, st.AppliedTerm = e.index, e.term
+		}
+		if err := s.takeFault(); err != nil {
+			return err
 		}
 		return writeMeta(tx.Bucket(bucketMeta), st)
 	})
@@ -281,9 +311,16 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 	fail := func(i int, id, code, msg string) {
 		res.Errors = append(res.Errors, ItemError{Index: i, ID: id, Code: code, Message: msg})
 	}
+	invalid := func(i int, id string, fe *record.FieldError) {
+		res.Errors = append(res.Errors, ItemError{Index: i, ID: id, Code: CodeInvalid, Message: fe.Error(), Field: fe.Field})
+	}
 	owns := func(country string) bool { return c.Principal.Admin || country == c.Principal.Country }
 	if c.Op == OpDelete {
 		for i, id := range c.IDs {
+			if fe := checkID(id); fe != nil {
+				invalid(i, id, fe)
+				continue
+			}
 			old := recs.Get([]byte(id))
 			if old == nil {
 				fail(i, id, CodeNotFound, "no record with this id")
@@ -309,6 +346,10 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 	}
 	for i := range c.Records {
 		r := &c.Records[i]
+		if fe := checkRecord(r); fe != nil {
+			invalid(i, r.ID, fe)
+			continue
+		}
 		if !owns(r.RecordingCountry) {
 			fail(i, r.ID, CodeForbidden, fmt.Sprintf("recording_country %s is not %s; only that country's NCB may write it", r.RecordingCountry, c.Principal.Country))
 			continue

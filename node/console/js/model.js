@@ -122,7 +122,10 @@ export function computeAlerts({ members = [], shards = [], hits = null, firstSee
       out.push({ key: `leaderless:${s.shard}`, level: 'bad', view: 'shards',
         text: `Shard ${s.shard} has no leader: writes to it are refused` });
     }
-    if (s.stale) {
+    if (s.halted) {
+      out.push({ key: `halted:${s.shard}`, level: 'bad', view: 'shards',
+        text: `Shard ${s.shard} is halted on this node (${s.halted}): reads come from the copy as it was, writes go to other nodes` });
+    } else if (s.stale) {
       out.push({ key: `stale-self:${s.shard}`, level: 'bad', view: 'shards',
         text: `This node's copy of ${s.shard} is older than max_staleness: answers say so` });
     }

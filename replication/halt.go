@@ -1,0 +1,100 @@
+package replication
+
+import (
+	"sync"
+	"time"
+)
+
+// A shard halts on this node when an entry cannot be applied for a reason that is not the entry's
+// fault and would not be the same on every replica: its state file cannot be written (disk full,
+// I/O error), or the entry is in a format this release does not read. Skipping the entry would let
+// this copy diverge from the others for good; panicking would stop every shard of the node and
+// panic again on every restart. Halting stops only this shard's applies: raft goes on receiving
+// and storing entries, reads are served from the copy as it is, writes are refused (ErrHalted),
+// and a leader hands its leadership to another voter. A storage halt is retried with backoff and
+// ends by itself when the write succeeds; a format halt ends when a release that reads the format
+// restarts the node and replays the log from the state's applied index.
+
+// Halt says why a shard stopped applying entries on this node.
+type Halt struct {
+	Reason string
+	Since  time.Time
+	Index  uint64 // the first entry not applied
+}
+
+// halter holds a shard's halt and the signal that the group is closing, which ends any wait.
+type halter struct {
+	mu      sync.Mutex // guards cur, handOff
+	cur     *Halt
+	handOff func() // asks raft to move leadership elsewhere; set once raft runs
+	closing chan struct{}
+	once    sync.Once
+}
+
+func newHalter() *halter { return &halter{closing: make(chan struct{})} }
+
+// set starts a halt or updates its reason (keeping when it started).
+func (h *halter) set(reason string, index uint64, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cur == nil {
+		h.cur = &Halt{Since: now}
+	}
+	h.cur.Reason, h.cur.Index = reason, index
+}
+
+func (h *halter) clear() {
+	h.mu.Lock()
+	h.cur = nil
+	h.mu.Unlock()
+}
+
+func (h *halter) get() (Halt, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cur == nil {
+		return Halt{}, false
+	}
+	return *h.cur, true
+}
+
+func (h *halter) setHandOff(fn func()) {
+	h.mu.Lock()
+	h.handOff = fn
+	h.mu.Unlock()
+}
+
+// handOffLeadership asks raft to move leadership away when this node leads (the function does
+// nothing otherwise and runs in its own goroutine: raft's FSM goroutine must not wait on it).
+func (h *halter) handOffLeadership() {
+	h.mu.Lock()
+	fn := h.handOff
+	h.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// close ends every wait; the group calls it before shutting raft down, which waits for the FSM.
+func (h *halter) close() { h.once.Do(func() { close(h.closing) }) }
+
+func (h *halter) closed() bool {
+	select {
+	case <-h.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait sleeps d, or less when the group closes; it reports whether the group is still open.
+func (h *halter) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-h.closing:
+		return false
+	case <-t.C:
+		return true
+	}
+}
