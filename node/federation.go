@@ -29,6 +29,10 @@ type fed struct {
 	gossip *gossip
 	// control is the control group, the authority over the roster (control.go).
 	control *replication.Control
+	// refused records a member's refused request (Node.refused); frames books the bytes of the
+	// requests being read (frames.go). Both are set before any handler is registered.
+	refused func(from peer.ID, proto, reason string, detail error)
+	frames  *frameBudget
 
 	stop chan struct{}
 	wg   sync.WaitGroup
