@@ -108,9 +108,9 @@ func readFrameLimit(r *bufio.Reader, v any, limit int, grant func(frame, chunk i
 // frameBudget bounds the bytes of requests being read or handled at once, per member and in all:
 // streams are cheap to open, and each may carry a frame up to its limit.
 type frameBudget struct {
-	mu     sync.Mutex // guards inUse and total
-	inUse  map[peer.ID]int
-	total  int
+	mu           sync.Mutex // guards inUse and total
+	inUse        map[peer.ID]int
+	total        int
 	perPeer, all int
 }
 
