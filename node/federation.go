@@ -33,6 +33,8 @@ type fed struct {
 	// requests being read (frames.go). Both are set before any handler is registered.
 	refused func(from peer.ID, proto, reason string, detail error)
 	frames  *frameBudget
+	// rescore re-scores remote search results with this node's matcher (remote_check.go).
+	rescore rescorer
 
 	stop chan struct{}
 	wg   sync.WaitGroup

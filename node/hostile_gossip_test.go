@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/record"
@@ -41,6 +42,26 @@ func refusalCount(n *Node, proto, reason string) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+// assertAudited waits for n's audit to hold a peer.refused entry for reason, and logs it.
+func assertAudited(t *testing.T, n *Node, reason string) {
+	t.Helper()
+	var found *audit.Entry
+	waitFor(t, 10*time.Second, func() bool {
+		entries, err := audit.Tail(n.db, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range entries {
+			if e := entries[i]; e.Action == "peer.refused" && e.Outcome == reason {
+				found = &e
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("audited at %s: agency=%s action=%s outcome=%s query=%s", n.cfg.Name, found.Agency, found.Action, found.Outcome, found.Query)
 }
 
 // TestHostileFrameAnnouncesHugeSize: the attacker announces a 64 MiB frame on each request/response
@@ -74,6 +95,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 			if got := refusalCount(lyon1, proto, "frame_too_big"); got <= counted {
 				t.Errorf("fedarms_peer_refusals_total{%s,frame_too_big} = %v, want more than %v", proto, got, counted)
 			}
+			assertAudited(t, lyon1, "frame_too_big")
 		})
 	}
 	t.Run("announced within the limit, never sent", func(t *testing.T) {
@@ -195,10 +217,19 @@ func TestHostileGossip(t *testing.T) {
 	t.Run("forged health for another member", func(t *testing.T) {
 		forged := transport.Health{Role: transport.RoleEdge, Country: "FR", Version: "forged", Outbox: 4242,
 			At: time.Now().Add(time.Hour).UnixMilli()}
-		meta, _ := json.Marshal(forged)
+		unsigned, _ := json.Marshal(forged)
+		// Signed too, by the attacker's own key: a valid signature, of the wrong member.
+		signedByAttacker, err := transport.EncodeSignedHealth(forged, h.attacker.fed.id, 512)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var believed []string
 		deadline := time.Now().Add(4 * time.Second)
 		for i := uint32(0); time.Now().Before(deadline); i++ {
+			meta := unsigned
+			if i%2 == 1 {
+				meta = signedByAttacker
+			}
 			h.forgeGossip(t, "lyon-1", forgedAlive(lyon2.fed.id.ID, 1<<30+i, meta))
 			for range 5 {
 				if m := memberOf(lyon1, "lyon-2"); m.Version == "forged" || m.Outbox == 4242 || m.Role != "central" {
@@ -215,6 +246,28 @@ func TestHostileGossip(t *testing.T) {
 		}
 		if got := refusalCount(lyon1, transport.ProtoGossipPacket, "forged_health"); got == 0 {
 			t.Errorf("no forged_health refusal counted at lyon-1")
+		}
+		assertAudited(t, lyon1, "forged_health")
+	})
+	t.Run("replayed older health", func(t *testing.T) {
+		// The attacker kept health lyon-2 really published and replays it once lyon-2 has moved on.
+		old := transport.HealthDelegate{Current: lyon2.gossipHealth, Identity: lyon2.fed.id}.NodeMeta(512)
+		oldHealth, err := transport.VerifyHealth(lyon2.fed.id.ID.String(), old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latestAt := func() int64 { return lyon1.fed.gossip.snapshot()[lyon2.fed.id.ID.String()].health.At }
+		waitFor(t, 10*time.Second, func() bool { return latestAt() > oldHealth.At })
+		counted := refusalCount(lyon1, transport.ProtoGossipPacket, "stale_health")
+		for i := range uint32(5) {
+			h.forgeGossip(t, "lyon-1", forgedAlive(lyon2.fed.id.ID, 1<<30+1<<20+i, old))
+			time.Sleep(100 * time.Millisecond)
+			if at := latestAt(); at <= oldHealth.At {
+				t.Fatalf("lyon-1 went back to lyon-2's health of %d (replayed)", at)
+			}
+		}
+		if refusalCount(lyon1, transport.ProtoGossipPacket, "stale_health") <= counted {
+			t.Errorf("no stale_health refusal counted")
 		}
 	})
 	t.Run("dead for a live member", func(t *testing.T) {
@@ -315,7 +368,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 					Coverage: []ShardCoverage{{Shard: "europe", Source: "local", AppliedIndex: 1 << 40}}}
 			})
 			counted := refusalCount(nbo, transport.ProtoSearch, "bad_result")
-			_, hitsBefore := h.searchAtNBO(t, "KEX000001")
+			_, hitsBefore := h.searchAtNBO(t, "QQNOTHING01")
 			results, hitsAfter := h.searchAtNBO(t, c.serial)
 			t.Logf("asked the attacker %d times; results %+v", asked.Load(), results)
 			if asked.Load() == 0 {
@@ -332,6 +385,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 			if got := refusalCount(nbo, transport.ProtoSearch, "bad_result"); got <= counted {
 				t.Errorf("no bad_result refusal recorded at edge-nbo")
 			}
+			assertAudited(t, nbo, "bad_result")
 		})
 	}
 	nbo.fed.faults.HealAll()
@@ -345,7 +399,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 		waitFor(t, 30*time.Second, func() bool {
 			for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr"} {
 				if !nbo.fed.host.Connected(h.member(t, name).fed.id.ID) {
-					_, _ = h.searchAtNBO(t, "KEX000001")
+					_, _ = h.searchAtNBO(t, "QQNOTHING01")
 					return false
 				}
 			}
