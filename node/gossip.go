@@ -19,6 +19,7 @@ import (
 // applied index and lag, outbox depth, last contact with a central node, version).
 type gossip struct {
 	ml   *memberlist.Memberlist
+	gt   *transport.GossipTransport
 	stop chan struct{}
 	done chan struct{}
 
@@ -96,6 +97,17 @@ func (g *gossip) heardFrom(m *memberlist.Node) {
 	g.seen[m.Name] = sm
 }
 
+// spoke is when member p last spoke for itself: a gossip packet from p over its own authenticated
+// stream, or new health it signed. Unsigned health (from an older release, or forged in its name)
+// is not its word.
+func (g *gossip) spoke(p peer.ID, sm seenMember) time.Time {
+	t := g.gt.LastHeard(p)
+	if sm.signed && sm.heard.After(t) {
+		t = sm.heard
+	}
+	return t
+}
+
 // nextAt is the At of health published now: the clock, or just after the last one if the clock
 // went back.
 func (g *gossip) nextAt(now int64) int64 {
@@ -128,7 +140,7 @@ func (n *Node) startGossip() error {
 	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth, Identity: f.id}
 	mc.Logger = slog.NewLogLogger(n.log.With("subsystem", "memberlist").Handler(), slog.LevelDebug)
 	mc.LogOutput = nil
-	g := &gossip{stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
+	g := &gossip{gt: gt, stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
 	g.refused = func(name, reason string, err error) {
 		id, _ := peer.Decode(name)
 		n.refused(id, transport.ProtoGossipPacket, reason, err)
@@ -266,7 +278,7 @@ func (n *Node) Members() []Member {
 			m.Self, m.Status = true, "alive"
 			h, ok = n.gossipHealth(), true
 		} else if st, seen := states[e.PeerID]; seen {
-			m.Status = memberStatus(st.state, time.Since(st.heard), st.signed)
+			m.Status = memberStatus(st.state, time.Since(n.fed.gossip.spoke(e.PeerID, st)))
 			h, ok = st.health, st.hasH
 			m.Unsigned = st.hasH && !st.signed
 		}
@@ -296,12 +308,12 @@ func (n *Node) Members() []Member {
 	return out
 }
 
-// memberStatus is a member's status as operators see it: memberlist's state, with a member that is
-// alive to memberlist but unheard for longer than suspectAfter reported as suspect. A member whose
-// signed health arrived within suspectAfter is alive whatever memberlist was told: it spoke for
-// itself since, and any member can gossip that another is dead.
-func memberStatus(s memberlist.NodeStateType, unheard time.Duration, signed bool) string {
-	if signed && unheard <= suspectAfter {
+// memberStatus is a member's status as operators see it, unheard being how long ago the member
+// last spoke for itself (spoke): within suspectAfter it is alive, whatever memberlist was told (any
+// member can gossip that another is dead); beyond, memberlist's state, with a member memberlist
+// still counts alive reported as suspect.
+func memberStatus(s memberlist.NodeStateType, unheard time.Duration) string {
+	if unheard <= suspectAfter {
 		return "alive"
 	}
 	switch s {
