@@ -29,6 +29,12 @@ type fed struct {
 	gossip *gossip
 	// control is the control group, the authority over the roster (control.go).
 	control *replication.Control
+	// refused records a member's refused request (Node.refused); frames books the bytes of the
+	// requests being read (frames.go). Both are set before any handler is registered.
+	refused func(from peer.ID, proto, reason string, detail error)
+	frames  *frameBudget
+	// rescore re-scores remote search results with this node's matcher (remote_check.go).
+	rescore rescorer
 
 	stop chan struct{}
 	wg   sync.WaitGroup

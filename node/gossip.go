@@ -1,9 +1,12 @@
 package node
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -16,6 +19,7 @@ import (
 // applied index and lag, outbox depth, last contact with a central node, version).
 type gossip struct {
 	ml   *memberlist.Memberlist
+	gt   *transport.GossipTransport
 	stop chan struct{}
 	done chan struct{}
 
@@ -23,12 +27,24 @@ type gossip struct {
 	// copies, fed by memberlist's events (which run under memberlist's lock).
 	mu   sync.Mutex // guards seen
 	seen map[string]seenMember
+
+	// lastAt is the At of the health this node last published: it only moves forward, so a
+	// receiver can refuse older health replayed in this node's name.
+	lastAt atomic.Int64
+
+	// refused records health gossiped in a member's name that the member did not publish.
+	refused func(name, reason string, err error)
 }
 
+// seenMember is what this node knows of another member from gossip. Health is the member's own
+// word (signed, or from an older release that does not sign); state is memberlist's, which any
+// member can sway (gossip is relayed, and dead and suspect messages are not signed).
 type seenMember struct {
-	state memberlist.NodeStateType
-	meta  []byte
-	heard time.Time // when this node last received the member's health
+	state  memberlist.NodeStateType
+	health transport.Health
+	hasH   bool      // health decoded
+	signed bool      // health signed by the member: trusted for routing
+	heard  time.Time // when this node last received health from the member newer than it had
 }
 
 // healthRefresh is how often a member republishes its health; each refresh changes its metadata
@@ -43,18 +59,65 @@ const suspectAfter = 2*healthRefresh + time.Second
 
 // NotifyJoin records a member that joined (or came back). The events say what happened; the
 // Node's own State field is not kept current by memberlist.
-func (g *gossip) NotifyJoin(m *memberlist.Node) { g.record(m, memberlist.StateAlive) }
+func (g *gossip) NotifyJoin(m *memberlist.Node) { g.heardFrom(m) }
 
-// NotifyLeave records a member that left or was declared dead.
-func (g *gossip) NotifyLeave(m *memberlist.Node) { g.record(m, memberlist.StateDead) }
-
-// NotifyUpdate records a member's new metadata.
-func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.record(m, memberlist.StateAlive) }
-
-func (g *gossip) record(m *memberlist.Node, st memberlist.NodeStateType) {
+// NotifyLeave records a member that left or was declared dead; its last health stays.
+func (g *gossip) NotifyLeave(m *memberlist.Node) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.seen[m.Name] = seenMember{state: st, meta: append([]byte(nil), m.Meta...), heard: time.Now()}
+	sm := g.seen[m.Name]
+	sm.state = memberlist.StateDead
+	g.seen[m.Name] = sm
+}
+
+// NotifyUpdate records a member's new metadata.
+func (g *gossip) NotifyUpdate(m *memberlist.Node) { g.heardFrom(m) }
+
+// heardFrom records a member memberlist counts alive, and its health when it is newer than what
+// this node has: signed health whose At does not move forward is a replay (or arrived out of
+// order) and is not taken. memberlist's HealthGuard already refused forged health.
+func (g *gossip) heardFrom(m *memberlist.Node) {
+	h, err := transport.VerifyHealth(m.Name, m.Meta)
+	signed := err == nil
+	decoded := signed || errors.Is(err, transport.ErrHealthUnsigned)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sm := g.seen[m.Name]
+	sm.state = memberlist.StateAlive
+	switch {
+	case !decoded:
+	case sm.signed && (!signed || h.At <= sm.health.At):
+		if signed && h.At < sm.health.At && g.refused != nil {
+			go g.refused(m.Name, "stale_health", fmt.Errorf("health of %s published at %d, after health published at %d (sender unknown: gossip is relayed)",
+				m.Name, h.At, sm.health.At))
+		}
+	default:
+		sm.health, sm.hasH, sm.signed, sm.heard = h, true, signed, time.Now()
+	}
+	g.seen[m.Name] = sm
+}
+
+// spoke is when member p last spoke for itself: a gossip packet from p over its own authenticated
+// stream, or new health it signed. Unsigned health (from an older release, or forged in its name)
+// is not its word.
+func (g *gossip) spoke(p peer.ID, sm seenMember) time.Time {
+	t := g.gt.LastHeard(p)
+	if sm.signed && sm.heard.After(t) {
+		t = sm.heard
+	}
+	return t
+}
+
+// nextAt is the At of health published now: the clock, or just after the last one if the clock
+// went back.
+func (g *gossip) nextAt(now int64) int64 {
+	for {
+		last := g.lastAt.Load()
+		at := max(now, last+1)
+		if g.lastAt.CompareAndSwap(last, at) {
+			return at
+		}
+	}
 }
 
 func (g *gossip) snapshot() map[string]seenMember {
@@ -74,10 +137,19 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	mc := transport.GossipConfig(f.host, gt)
-	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth}
+	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth, Identity: f.id}
 	mc.Logger = slog.NewLogLogger(n.log.With("subsystem", "memberlist").Handler(), slog.LevelDebug)
 	mc.LogOutput = nil
-	g := &gossip{stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
+	g := &gossip{gt: gt, stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
+	g.refused = func(name, reason string, err error) {
+		id, _ := peer.Decode(name)
+		n.refused(id, transport.ProtoGossipPacket, reason, err)
+	}
+	// The guard runs under memberlist's lock: the refusal (which may wait for the audit queue)
+	// is recorded beside it.
+	mc.Alive = &transport.HealthGuard{Refused: func(name string, err error) {
+		go g.refused(name, "forged_health", fmt.Errorf("alive message for %s (sender unknown: gossip is relayed): %w", name, err))
+	}}
 	mc.Events = g
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -128,6 +200,9 @@ func (n *Node) gossipHealth() transport.Health {
 	outbox, overdue := n.hitCounts()
 	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue,
 		At: time.Now().UnixMilli()}
+	if g := n.fed.gossip; g != nil {
+		h.At = g.nextAt(h.At)
+	}
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
@@ -162,7 +237,10 @@ type Member struct {
 	Conn string `json:"conn,omitempty"`
 	// ConnAddrs are the remote addresses of those connections (a relayed one holds /p2p-circuit).
 	ConnAddrs []string `json:"conn_addrs,omitempty"`
-	health    *transport.Health
+	// Unsigned is set when the member's health is not signed (a release before signed health): it
+	// is shown, but not trusted to choose whom to ask for a shard.
+	Unsigned bool `json:"unsigned_health,omitempty"`
+	health   *transport.Health
 }
 
 // MemberShard is one shard's progress on a member; the lag is measured against the most advanced
@@ -200,10 +278,9 @@ func (n *Node) Members() []Member {
 			m.Self, m.Status = true, "alive"
 			h, ok = n.gossipHealth(), true
 		} else if st, seen := states[e.PeerID]; seen {
-			m.Status = memberStatus(st.state, time.Since(st.heard))
-			if dh, err := transport.DecodeHealth(st.meta); err == nil {
-				h, ok = dh, true
-			}
+			m.Status = memberStatus(st.state, time.Since(n.fed.gossip.spoke(e.PeerID, st)))
+			h, ok = st.health, st.hasH
+			m.Unsigned = st.hasH && !st.signed
 		}
 		if !m.Self {
 			m.Conn, m.ConnAddrs = n.fed.peerConn(e.PeerID)
@@ -231,9 +308,14 @@ func (n *Node) Members() []Member {
 	return out
 }
 
-// memberStatus is a member's status as operators see it: memberlist's state, with a member that is
-// alive to memberlist but unheard for longer than suspectAfter reported as suspect.
+// memberStatus is a member's status as operators see it, unheard being how long ago the member
+// last spoke for itself (spoke): within suspectAfter it is alive, whatever memberlist was told (any
+// member can gossip that another is dead); beyond, memberlist's state, with a member memberlist
+// still counts alive reported as suspect.
 func memberStatus(s memberlist.NodeStateType, unheard time.Duration) string {
+	if unheard <= suspectAfter {
+		return "alive"
+	}
 	switch s {
 	case memberlist.StateAlive:
 		if unheard > suspectAfter {

@@ -10,7 +10,7 @@ import (
 func TestMemberStatus(t *testing.T) {
 	cases := []struct {
 		state   memberlist.NodeStateType
-		unheard time.Duration
+		unheard time.Duration // since the member last spoke for itself
 		want    string
 	}{
 		{memberlist.StateAlive, 0, "alive"},
@@ -18,10 +18,12 @@ func TestMemberStatus(t *testing.T) {
 		{memberlist.StateAlive, suspectAfter, "alive"},
 		{memberlist.StateAlive, suspectAfter + time.Millisecond, "suspect"},
 		{memberlist.StateAlive, time.Hour, "suspect"},
-		{memberlist.StateSuspect, 0, "suspect"},
-		{memberlist.StateDead, 0, "dead"},
+		{memberlist.StateSuspect, suspectAfter + time.Millisecond, "suspect"},
 		{memberlist.StateDead, time.Hour, "dead"},
 		{memberlist.StateLeft, time.Hour, "left"},
+		// A member that spoke for itself lately is alive whatever memberlist was told.
+		{memberlist.StateDead, healthRefresh, "alive"},
+		{memberlist.StateSuspect, 0, "alive"},
 	}
 	for _, c := range cases {
 		if got := memberStatus(c.state, c.unheard); got != c.want {

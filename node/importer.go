@@ -60,6 +60,7 @@ type importBatch struct {
 	shard   string
 	lines   []int
 	records []record.Record
+	bytes   int // about what the records take encoded (recordWireSize)
 }
 
 func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -228,7 +229,8 @@ func (imp *importer) add(line int, rec record.Record) {
 	}
 	b.lines = append(b.lines, line)
 	b.records = append(b.records, rec)
-	if len(b.records) >= imp.n.cfg.Raft.ApplyBatch {
+	b.bytes += recordWireSize(&rec)
+	if len(b.records) >= imp.n.cfg.Raft.ApplyBatch || b.bytes >= maxBatchBytes {
 		imp.flush(shard)
 	}
 }

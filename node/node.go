@@ -163,6 +163,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 // startFederation starts what a member runs besides its groups: non-voter reconciliation, gossip,
 // and the handlers for forwarded writes and remote searches.
 func (n *Node) startFederation() error {
+	n.fed.refused, n.fed.frames = n.refused, newFrameBudget()
 	if err := n.serveApply(); err != nil {
 		return err
 	}

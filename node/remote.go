@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -29,6 +31,10 @@ type remoteSearchAnswer struct {
 	Record   *record.Record  `json:"record,omitempty"`
 }
 
+// remoteAttemptTimeout bounds one holder's answer, so that a holder that does not answer leaves
+// time to ask the next one within remoteSearchTimeout.
+const remoteAttemptTimeout = 1200 * time.Millisecond
+
 // fetchRecord finds a record here, or on a central node (which holds every shard) when this node
 // does not hold it.
 func (n *Node) fetchRecord(ctx context.Context, id string) (record.Record, bool) {
@@ -43,55 +49,66 @@ func (n *Node) fetchRecord(ctx context.Context, id string) (record.Record, bool)
 		}
 		var ans remoteSearchAnswer
 		if err := n.fed.call(ctx, e.PeerID, transport.ProtoSearch, remoteSearchRequest{GetID: id}, &ans); err == nil {
-			if ans.Record != nil {
-				return *ans.Record, true
+			if ans.Record == nil {
+				return record.Record{}, false
 			}
-			return record.Record{}, false
+			if err := checkFetched(id, ans.Record); err != nil {
+				n.refuseAnswer(e.PeerID, err)
+				continue
+			}
+			return *ans.Record, true
 		}
 	}
 	return record.Record{}, false
 }
 
 // searchRemote asks members that hold the shards this node lacks, in parallel, and merges what
-// they find into resp.
+// they find into resp. A holder that fails or gives a bad answer is not asked again: its shards go
+// to their next holder, until every shard is answered, no holder is left or time is up.
 func (n *Node) searchRemote(ctx context.Context, req SearchRequest, resp *SearchResponse) {
-	plan := map[peer.ID][]string{}
+	missing := map[string]bool{}
 	for _, c := range resp.Coverage.Shards {
-		if c.Source != "missing" {
-			continue
-		}
-		if p, ok := n.holderOf(c.Shard); ok {
-			plan[p] = append(plan[p], c.Shard)
+		if c.Source == "missing" {
+			missing[c.Shard] = true
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, remoteSearchTimeout)
 	defer cancel()
-	var mu sync.Mutex // guards resp
-	var wg sync.WaitGroup
-	for p, shards := range plan {
-		wg.Add(1)
-		go func(p peer.ID, shards []string) {
-			defer wg.Done()
-			var ans remoteSearchAnswer
-			err := n.fed.call(ctx, p, transport.ProtoSearch, remoteSearchRequest{Request: req, Shards: shards}, &ans)
-			if err != nil {
-				n.log.Warn("remote search failed", "peer", p, "shards", shards, "error", err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			resp.Results = append(resp.Results, ans.Results...)
-			for _, rc := range ans.Coverage {
-				for i := range resp.Coverage.Shards {
-					if resp.Coverage.Shards[i].Shard == rc.Shard && rc.Source == "local" {
-						rc.Source = "remote"
-						resp.Coverage.Shards[i] = rc
-					}
+	failed := map[peer.ID]bool{}
+	var mu sync.Mutex // guards resp, missing and failed while the calls of a round run
+	for len(missing) > 0 && ctx.Err() == nil {
+		plan := map[peer.ID][]string{}
+		for s := range missing {
+			for _, p := range n.holdersOf(s) {
+				if !failed[p] {
+					plan[p] = append(plan[p], s)
+					break
 				}
 			}
-		}(p, shards)
+		}
+		if len(plan) == 0 {
+			break
+		}
+		var wg sync.WaitGroup
+		for p, shards := range plan {
+			wg.Add(1)
+			go func(p peer.ID, shards []string) {
+				defer wg.Done()
+				ans, err := n.askHolder(ctx, p, req, shards)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed[p] = true
+					return
+				}
+				n.mergeAnswer(p, shards, ans, resp)
+				for _, s := range shards {
+					delete(missing, s)
+				}
+			}(p, shards)
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	resp.Coverage.Complete = true
 	for _, c := range resp.Coverage.Shards {
 		if c.Source == "missing" {
@@ -100,34 +117,93 @@ func (n *Node) searchRemote(ctx context.Context, req SearchRequest, resp *Search
 	}
 }
 
-// holderOf picks a member holding shard: an alive one the node is connected to if possible,
-// central nodes (which hold everything) before others.
-func (n *Node) holderOf(shard string) (peer.ID, bool) {
-	alive := map[string]bool{}
-	for _, m := range n.Members() {
-		alive[m.PeerID] = m.Status == "alive"
+// askHolder asks p to search shards and checks its answer (remote_check.go).
+func (n *Node) askHolder(ctx context.Context, p peer.ID, req SearchRequest, shards []string) (*remoteSearchAnswer, error) {
+	actx, cancel := context.WithTimeout(ctx, remoteAttemptTimeout)
+	defer cancel()
+	var ans remoteSearchAnswer
+	if err := n.fed.call(actx, p, transport.ProtoSearch, remoteSearchRequest{Request: req, Shards: shards}, &ans); err != nil {
+		n.log.Warn("remote search failed", "peer", p, "shards", shards, "error", err)
+		return nil, err
 	}
-	var best peer.ID
-	bestScore := -1
+	refuted, err := n.checkAnswer(p, req, shards, &ans)
+	if err != nil {
+		n.refuseAnswer(p, err)
+		return nil, err
+	}
+	if refuted != nil {
+		n.refuseAnswer(p, refuted)
+	}
+	return &ans, nil
+}
+
+// mergeAnswer adds p's checked answer over shards to resp: its results, and its coverage of those
+// shards only.
+func (n *Node) mergeAnswer(p peer.ID, shards []string, ans *remoteSearchAnswer, resp *SearchResponse) {
+	resp.Results = append(resp.Results, ans.Results...)
+	e, _ := n.fed.roster.Get(p)
+	for _, rc := range ans.Coverage {
+		if rc.Source != "local" || !slices.Contains(shards, rc.Shard) {
+			continue
+		}
+		for i := range resp.Coverage.Shards {
+			if c := &resp.Coverage.Shards[i]; c.Shard == rc.Shard && c.Source == "missing" {
+				rc.Source, rc.Node = "remote", e.Name
+				*c = rc
+			}
+		}
+	}
+}
+
+// holdersOf ranks the members holding shard, best first: one this node is connected to, then
+// one whose signed health it heard lately, then a central node (which holds everything). A member
+// gossip says is dead or suspect is still a holder: any member can gossip that, so it only loses
+// the rank its own silence would.
+func (n *Node) holdersOf(shard string) []peer.ID {
+	fresh := map[peer.ID]bool{}
+	if g := n.fed.gossip; g != nil {
+		for name, m := range g.snapshot() {
+			if id, err := peer.Decode(name); err == nil && m.signed && time.Since(g.spoke(id, m)) <= suspectAfter {
+				fresh[id] = true
+			}
+		}
+	}
+	type holder struct {
+		id    peer.ID
+		score int
+	}
+	var hs []holder
 	for _, e := range n.fed.roster.List() {
 		if e.PeerID == n.fed.id.ID || !e.Holds(shard) {
 			continue
 		}
 		score := 0
-		if alive[e.PeerID.String()] {
+		if n.fed.host.Connected(e.PeerID) {
 			score += 4
 		}
-		if n.fed.host.Connected(e.PeerID) {
+		if fresh[e.PeerID] {
 			score += 2
 		}
 		if e.Role == transport.RoleCentral {
 			score++
 		}
-		if score > bestScore {
-			best, bestScore = e.PeerID, score
-		}
+		hs = append(hs, holder{e.PeerID, score})
 	}
-	return best, bestScore >= 0
+	sort.SliceStable(hs, func(i, j int) bool { return hs[i].score > hs[j].score })
+	out := make([]peer.ID, len(hs))
+	for i, h := range hs {
+		out[i] = h.id
+	}
+	return out
+}
+
+// holderOf is the best holder of shard (see holdersOf).
+func (n *Node) holderOf(shard string) (peer.ID, bool) {
+	hs := n.holdersOf(shard)
+	if len(hs) == 0 {
+		return "", false
+	}
+	return hs[0], true
 }
 
 // serveSearch answers other members' searches over the shards they ask for, from this node's own
@@ -139,6 +215,9 @@ func (n *Node) serveSearch() error {
 			return nil, errf(403, "forbidden", "peer %s is not a member", from)
 		}
 		if req.GetID != "" {
+			if err := record.ValidateID(req.GetID); err != nil {
+				return nil, errf(400, "invalid_field", "get_id: %v", err)
+			}
 			var ans remoteSearchAnswer
 			if r, ok := n.getRecord(req.GetID); ok {
 				ans.Record = &r
@@ -150,9 +229,12 @@ func (n *Node) serveSearch() error {
 		if err := n.checkSearch(&r); err != nil {
 			return nil, err
 		}
+		// Only shards this node holds are searched, whatever else is asked for.
 		only := map[string]bool{}
 		for _, s := range req.Shards {
-			only[s] = true
+			if _, held := n.groups[s]; held {
+				only[s] = true
+			}
 		}
 		ans := remoteSearchAnswer{Results: n.localResults(r, only)}
 		for _, c := range n.coverage().Shards {

@@ -19,8 +19,6 @@ import (
 // libp2p stream, each a length-prefixed JSON document. Streams are cheap on an open connection, and
 // a stream per call keeps slow calls from blocking others.
 
-const maxRPCBytes = 64 << 20
-
 type rpcAnswer struct {
 	Error *apiError `json:"error,omitempty"`
 	// Status is the error's HTTP status (apiError keeps it out of its JSON), so a forwarded
@@ -44,21 +42,6 @@ func writeFrame(w io.Writer, v any) error {
 	return bw.Flush()
 }
 
-func readFrame(r *bufio.Reader, v any) error {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return err
-	}
-	if n > maxRPCBytes {
-		return fmt.Errorf("message of %d bytes over the limit", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 // call sends req to peer p on proto and decodes the answer's body into resp.
 func (f *fed) call(ctx context.Context, p peer.ID, proto string, req, resp any) error {
 	if _, ok := ctx.Deadline(); !ok {
@@ -80,8 +63,11 @@ func (f *fed) call(ctx context.Context, p peer.ID, proto string, req, resp any) 
 	}
 	_ = s.CloseWrite()
 	var ans rpcAnswer
-	if err := readFrame(bufio.NewReader(s), &ans); err != nil {
+	if err := readFrameLimit(bufio.NewReader(s), &ans, limitOf(proto).answer, nil); err != nil {
 		s.Reset()
+		if errors.Is(err, errFrameTooBig) {
+			f.refuse(p, proto, "frame_too_big", err)
+		}
 		return fmt.Errorf("answer from %s: %w", p, err)
 	}
 	if ans.Error != nil {
@@ -94,18 +80,55 @@ func (f *fed) call(ctx context.Context, p peer.ID, proto string, req, resp any) 
 	return json.Unmarshal(ans.Body, resp)
 }
 
-// serve registers a handler for node-to-node calls on proto.
+// serve registers a handler for node-to-node calls on proto. The caller is a member but may be
+// hostile: its request is read within the protocol's frame limit, the member's share of the frame
+// budget and a deadline (see frames.go) before the handler sees it.
 func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.ID, req *Req) (any, error)) error {
+	limit := limitOf(proto).request
 	return f.host.Handle(proto, func(s network.Stream) {
 		defer s.Close()
-		_ = s.SetDeadline(time.Now().Add(60 * time.Second))
+		start := time.Now()
+		_ = s.SetDeadline(start.Add(60 * time.Second))
+		_ = s.SetReadDeadline(start.Add(frameHeaderTimeout))
+		from := s.Conn().RemotePeer()
+		booked := 0
+		defer func() {
+			if booked > 0 && f.frames != nil {
+				f.frames.give(from, booked)
+			}
+		}()
+		grant := func(frame, n int) error {
+			if booked == 0 {
+				// The length is known once the first chunk is asked for: give the body its time.
+				body := frameHeaderTimeout + time.Duration(frame/frameMinRate)*time.Second
+				_ = s.SetReadDeadline(start.Add(min(body, 60*time.Second)))
+			}
+			if f.frames == nil {
+				return nil
+			}
+			if err := f.frames.take(from, n); err != nil {
+				return err
+			}
+			booked += n
+			return nil
+		}
 		var req Req
 		var ans rpcAnswer
-		if err := readFrame(bufio.NewReader(s), &req); err != nil {
-			ans.Error = errf(400, "bad_request", "%v", err)
+		if err := readFrameLimit(bufio.NewReader(s), &req, limit, grant); err != nil {
+			switch {
+			case errors.Is(err, errFrameTooBig):
+				f.refuse(from, proto, "frame_too_big", err)
+				ans.Error = errf(400, "frame_too_big", "%v", err)
+			case errors.Is(err, errOverBudget):
+				f.refuse(from, proto, "over_budget", err)
+				ans.Error = errf(503, "unavailable", "%v", err)
+			default:
+				ans.Error = errf(400, "bad_request", "%v", err)
+			}
 		} else {
+			_ = s.SetReadDeadline(time.Time{})
 			ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
-			body, err := h(ctx, s.Conn().RemotePeer(), &req)
+			body, err := h(ctx, from, &req)
 			cancel()
 			if err != nil {
 				ans.Error = toAPIError(err)
@@ -120,6 +143,13 @@ func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.
 			s.Reset()
 		}
 	})
+}
+
+// refuse records a member's refused request when the node has said how (startFederation).
+func (f *fed) refuse(from peer.ID, proto, reason string, detail error) {
+	if f.refused != nil {
+		f.refused(from, proto, reason, detail)
+	}
 }
 
 func isRPCCode(err error, code string) bool {

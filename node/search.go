@@ -125,8 +125,13 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 	if strings.TrimSpace(req.Serial) == "" {
 		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
 	}
-	if len(req.Serial) > 256 {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is longer than 256 bytes"}
+	// No record field is longer than 256 bytes, so nothing longer can match; the bound also keeps
+	// a remote search request small (it is read within the search frame limit).
+	for _, f := range []struct{ name, value string }{{"serial", req.Serial}, {"make", req.Make}, {"model", req.Model},
+		{"calibre", req.Calibre}, {"type", req.Type}, {"on_behalf_of", req.OnBehalfOf}, {"reference", req.Reference}} {
+		if len(f.value) > 256 {
+			return &apiError{Status: 400, Code: "invalid_field", Field: f.name, Message: f.name + ": is longer than 256 bytes"}
+		}
 	}
 	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
 		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + strconv.Itoa(n.cfg.Limits.MaxSearchLimit)}

@@ -39,6 +39,9 @@ type GossipTransport struct {
 
 	mu      sync.Mutex
 	senders map[peer.ID]*packetSender // guarded by mu
+
+	heardMu sync.Mutex            // guards heard
+	heard   map[peer.ID]time.Time // when a packet last came from each peer itself
 }
 
 var _ memberlist.NodeAwareTransport = (*GossipTransport)(nil)
@@ -51,6 +54,7 @@ func NewGossipTransport(h *Host) (*GossipTransport, error) {
 		streamCh: make(chan net.Conn),
 		closed:   make(chan struct{}),
 		senders:  map[peer.ID]*packetSender{},
+		heard:    map[peer.ID]time.Time{},
 	}
 	if err := h.Handle(ProtoGossipPacket, t.servePackets); err != nil {
 		return nil, fmt.Errorf("gossip transport: %w", err)
@@ -151,6 +155,14 @@ func (t *GossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 		return nil, fmt.Errorf("gossip dial: %w", err)
 	}
 	return t.conn(s, id), nil
+}
+
+// LastHeard is when a gossip packet last came from p itself, over a stream p authenticated: unlike
+// what memberlist is told about p (relayed, in anyone's name), proof that p was alive then.
+func (t *GossipTransport) LastHeard(p peer.ID) time.Time {
+	t.heardMu.Lock()
+	defer t.heardMu.Unlock()
+	return t.heard[p]
 }
 
 // StreamCh delivers incoming gossip streams.

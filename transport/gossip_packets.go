@@ -121,6 +121,9 @@ func (t *GossipTransport) servePackets(s network.Stream) {
 			return
 		}
 		p := &memberlist.Packet{Buf: buf, From: addr, Timestamp: time.Now()}
+		t.heardMu.Lock()
+		t.heard[from] = p.Timestamp
+		t.heardMu.Unlock()
 		select {
 		case t.packetCh <- p:
 		case <-t.closed:

@@ -43,8 +43,9 @@ type ShardHealth struct {
 	Shard string `json:"n"`
 	// Applied is the last raft index applied to the member's copy.
 	Applied uint64 `json:"a"`
-	// LagEntries is how many committed entries the copy is behind the leader.
-	LagEntries uint64 `json:"l"`
+	// LagEntries is how many committed entries the copy is behind the leader (omitted when 0, as
+	// a member publishes it: receivers work it out from the others' applied indexes).
+	LagEntries uint64 `json:"l,omitempty"`
 	// LagSeconds is how long ago the copy was last in contact with the leader.
 	LagSeconds int64 `json:"ls"`
 	// Digest is the start (12 hex digits) of the copy's content digest, so members can see whether
@@ -81,17 +82,27 @@ func DecodeHealth(meta []byte) (Health, error) {
 	return h, nil
 }
 
-// HealthDelegate is a memberlist.Delegate that publishes Current() as the node's metadata. Call
-// Memberlist.UpdateNode to push a change sooner than the next gossip round.
+// HealthDelegate is a memberlist.Delegate that publishes Current() as the node's metadata, signed
+// by Identity when set (see EncodeSignedHealth). Call Memberlist.UpdateNode to push a change sooner
+// than the next gossip round.
 type HealthDelegate struct {
 	// Current returns the node's health now; it is called from memberlist's goroutines.
 	Current func() Health
+	// Identity signs the health; nil publishes it unsigned (as releases before signed health did).
+	Identity *Identity
 }
 
 var _ memberlist.Delegate = HealthDelegate{}
 
 // NodeMeta is the node's health as JSON within limit; nil if even the short form does not fit.
 func (d HealthDelegate) NodeMeta(limit int) []byte {
+	if d.Identity != nil {
+		b, err := EncodeSignedHealth(d.Current(), d.Identity, limit)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
 	b, err := EncodeHealth(d.Current(), limit)
 	if err != nil {
 		return nil
