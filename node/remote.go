@@ -126,7 +126,7 @@ func (n *Node) askHolder(ctx context.Context, p peer.ID, req SearchRequest, shar
 		n.log.Warn("remote search failed", "peer", p, "shards", shards, "error", err)
 		return nil, err
 	}
-	refuted, err := n.checkAnswer(p, req, shards, &ans)
+	refuted, err := n.checkSearchAnswer(p, req, shards, &ans)
 	if err != nil {
 		n.refuseAnswer(p, err)
 		return nil, err

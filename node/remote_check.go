@@ -22,12 +22,12 @@ import (
 // errBadResult is a remote answer carrying a result the answerer may not give.
 var errBadResult = errors.New("bad result")
 
-// checkAnswer checks the results of ans, p's answer to a search of req over shards, and scores
+// checkSearchAnswer checks the results of ans, p's answer to a search of req over shards, and scores
 // them again. An answer with a result p may not give at all (another shard, an invalid record) is
 // refused whole: the error says why, and nothing of it may be used. Otherwise a result the local
 // matcher does not find for the query is dropped, a hit it does not confirm becomes a lead, and
 // claimed hits it refutes are reported in refuted.
-func (n *Node) checkAnswer(p peer.ID, req SearchRequest, shards []string, ans *remoteSearchAnswer) (refuted error, err error) {
+func (n *Node) checkSearchAnswer(p peer.ID, req SearchRequest, shards []string, ans *remoteSearchAnswer) (refuted error, err error) {
 	e, ok := n.fed.roster.Get(p)
 	if !ok {
 		return nil, fmt.Errorf("%s is not a member: %w", p, errBadResult)
