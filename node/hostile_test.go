@@ -169,7 +169,7 @@ func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 		}
 	}
 	for name, n := range h.nodes {
-		if _, err := n.Search(context.Background(), h.admin(), SearchRequest{Serial: "FRX000001"}); err != nil {
+		if _, err := n.Search(context.Background(), h.admin(), SearchRequest{Serial: "QZ-NOT-RECORDED-7"}); err != nil { // a search that makes no hit
 			t.Errorf("%s no longer serves searches: %v", name, err)
 		}
 	}
