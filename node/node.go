@@ -112,7 +112,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}()
 	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
-		if n.fed, err = openFederation(cfg, n.log); err != nil {
+		if n.fed, err = openFederation(cfg, n.log, n.refused); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -142,6 +142,9 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 		n.groups[shard] = g
+		if n.fed != nil {
+			n.fed.groupOpened(shard, g)
+		}
 		n.held = append(n.held, shard)
 	}
 	sort.Strings(n.held)

@@ -1,0 +1,275 @@
+package node
+
+import (
+	"bytes"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// Raft attacks: the attacker (edge-cdg, a non-voter of every group it is in) speaks raft's own wire
+// format to the central voters, as hashicorp/raft's NetworkTransport frames it: after the group
+// header of /fedarms/raft/1, one byte of rpc type and the msgpack-encoded request (for
+// InstallSnapshot, the snapshot's bytes follow). Only voters may send these RPCs, each under its
+// own server id and address; everything else is reset before raft reads a byte.
+
+// Raft's rpc type bytes (hashicorp/raft net_transport.go).
+const (
+	rpcAppendEntries byte = iota
+	rpcRequestVote
+	rpcInstallSnapshot
+	rpcTimeoutNow
+	rpcRequestPreVote
+)
+
+// raftFrame encodes req as raft's NetworkTransport does on a connection, after the group header
+// this federation puts in front of every raft stream; data follows (InstallSnapshot).
+func raftFrame(t *testing.T, group string, rpcType byte, req any, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteByte(byte(len(group)))
+	b.WriteString(group)
+	b.WriteByte(rpcType)
+	mh := &codec.MsgpackHandle{}
+	mh.TimeNotBuiltin = true // raft's default (MsgpackUseNewTimeFormat false)
+	if err := codec.NewEncoder(&b, mh).Encode(req); err != nil {
+		t.Fatal(err)
+	}
+	b.Write(data)
+	return b.Bytes()
+}
+
+// header is the RPC header a member named name with peer id p sends.
+func (h *hostileFed) header(t *testing.T, name string) raft.RPCHeader {
+	t.Helper()
+	return raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(name),
+		Addr: []byte(transport.ServerAddress(h.member(t, name).fed.id.ID))}
+}
+
+// raftView is what a raft attack must not move: each central voter's leader and commit index for
+// a group. A new term always brings a new leader's no-op entry, so equal commit indexes and
+// leaders mean the term did not change.
+type raftView map[string]string
+
+func (h *hostileFed) raftView(t *testing.T, group string) raftView {
+	t.Helper()
+	v := raftView{}
+	for _, name := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+		n := h.member(t, name)
+		if group == "control" {
+			id, _ := n.fed.control.Leader()
+			v[name] = string(id) + " applied=" + itoa(n.fed.control.AppliedIndex())
+			continue
+		}
+		st := n.groups[group].Status()
+		v[name] = st.Leader + " commit=" + itoa(st.CommitIndex)
+	}
+	return v
+}
+
+func itoa(u uint64) string { return strconv.FormatUint(u, 10) }
+
+// raftAttack sends payload from the attacker to lyon-1 on /fedarms/raft/1 and checks the stream
+// was refused (reset, no answer), lyon-1 counted and audited a refusal with reason, and nothing
+// changed: data, hits, and the leader and commit index of group.
+func (h *hostileFed) raftAttack(t *testing.T, group, reason string, payload []byte) {
+	t.Helper()
+	target := h.member(t, "lyon-1")
+	before := h.settled(t)
+	view := h.raftView(t, group)
+	refusals := testutil.ToFloat64(target.met.refusals.WithLabelValues(transport.ProtoRaft, reason))
+	ans, err := h.rawStream(t, "lyon-1", transport.ProtoRaft, payload)
+	t.Logf("lyon-1 answered %d bytes %q, error %v", len(ans), truncate(ans, 120), err)
+	if err == nil || len(ans) > 0 {
+		t.Errorf("the raft stream was not reset: answer %q, error %v", truncate(ans, 120), err)
+	}
+	h.assertUnchanged(t, before)
+	if got := h.raftView(t, group); !equalView(got, view) {
+		t.Errorf("group %s moved: before %v, after %v", group, view, got)
+	}
+	if !eventually(5*time.Second, func() bool {
+		return testutil.ToFloat64(target.met.refusals.WithLabelValues(transport.ProtoRaft, reason)) > refusals
+	}) {
+		t.Errorf("lyon-1 did not count a refusal of raft for %s", reason)
+	}
+	if !eventually(5*time.Second, func() bool { return h.audited(t, target, reason) }) {
+		t.Errorf("lyon-1 did not audit a refusal of raft for %s", reason)
+	}
+}
+
+// eventually polls cond until it holds (true) or timeout passes (false).
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// settled waits until the federation's state stops changing (the searches of an earlier
+// assertUnchanged make hits whose deliveries go on for a moment) and returns it.
+func (h *hostileFed) settled(t *testing.T) fedState {
+	t.Helper()
+	prev := h.state(t)
+	for range 40 {
+		time.Sleep(750 * time.Millisecond)
+		cur := h.state(t)
+		if reflect.DeepEqual(prev, cur) {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatal("the federation's state kept changing for 30 s")
+	return prev
+}
+
+func equalView(a, b raftView) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// audited reports whether n's audit log holds a peer.refused entry for the attacker on raft.
+func (h *hostileFed) audited(t *testing.T, n *Node, reason string) bool {
+	t.Helper()
+	entries, err := audit.Tail(n.db, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Action == "peer.refused" && e.Outcome == reason && e.Agency == "member:edge-cdg" &&
+			bytes.Contains(e.Query, []byte(transport.ProtoRaft)) {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// poisonEntries are the entries the attacker wants lyon-1 to commit in europe after index last:
+// an upsert of a German record under an admin principal, and the delete of a French record.
+func poisonEntries(t *testing.T, last, term uint64, frID string) []*raft.Log {
+	t.Helper()
+	de := frRecord("DE-T-1", "DEX000001")
+	de.RecordingCountry = "DE"
+	cmds := []replication.Command{
+		{Op: replication.OpUpsert, Principal: replication.Principal{Agency: "GS-ADMIN", Admin: true}, Records: []record.Record{de}},
+		{Op: replication.OpDelete, Principal: replication.Principal{Agency: "GS-ADMIN", Admin: true}, IDs: []string{frID}},
+	}
+	var out []*raft.Log
+	for i, c := range cmds {
+		b, err := c.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &raft.Log{Index: last + 1 + uint64(i), Term: term, Type: raft.LogCommand, Data: b})
+	}
+	return out
+}
+
+func TestHostileRaft(t *testing.T) {
+	h := startHostileFed(t)
+	lyon1 := h.member(t, "lyon-1")
+	if s, _ := lyon1.shardMap.Shard("DE"); s != "europe" {
+		t.Fatalf("DE is in shard %q, the attack expects europe", s)
+	}
+
+	// Each attack claims a term far above any the federation reached, also after an earlier attack
+	// (which, on a federation without the fix, raised lyon-1's term to its own).
+	var term uint64
+	nextTerm := func() uint64 { term += 1 << 20; return term }
+
+	appendEntries := func(t *testing.T, hdr raft.RPCHeader, frID string) []byte {
+		last := lyon1.groups["europe"].Status().CommitIndex
+		tm := nextTerm()
+		req := raft.AppendEntriesRequest{RPCHeader: hdr, Term: tm, Leader: hdr.Addr,
+			Entries: poisonEntries(t, last, tm, frID), LeaderCommitIndex: last + 2}
+		return raftFrame(t, "shard/europe", rpcAppendEntries, &req, nil)
+	}
+
+	t.Run("HostileAppendEntriesAsItself", func(t *testing.T) {
+		h.raftAttack(t, "europe", "not_voter", appendEntries(t, h.header(t, "edge-cdg"), "FR-000003"))
+	})
+
+	t.Run("HostileAppendEntriesAsLyon2", func(t *testing.T) {
+		// The attacker claims to be lyon-2: its server id and address, in the header and in the
+		// legacy Leader field.
+		h.raftAttack(t, "europe", "not_voter", appendEntries(t, h.header(t, "lyon-2"), "FR-000004"))
+	})
+
+	t.Run("HostileRequestVote", func(t *testing.T) {
+		hdr := h.header(t, "edge-cdg")
+		last := lyon1.groups["europe"].Status().CommitIndex
+		req := raft.RequestVoteRequest{RPCHeader: hdr, Term: nextTerm(), Candidate: hdr.Addr,
+			LastLogIndex: last + 1000, LastLogTerm: term, LeadershipTransfer: true}
+		h.raftAttack(t, "europe", "not_voter", raftFrame(t, "shard/europe", rpcRequestVote, &req, nil))
+	})
+
+	t.Run("HostileRequestPreVote", func(t *testing.T) {
+		last := lyon1.groups["europe"].Status().CommitIndex
+		req := raft.RequestPreVoteRequest{RPCHeader: h.header(t, "edge-cdg"), Term: nextTerm(),
+			LastLogIndex: last + 1000, LastLogTerm: term}
+		h.raftAttack(t, "europe", "not_voter", raftFrame(t, "shard/europe", rpcRequestPreVote, &req, nil))
+	})
+
+	installSnapshot := func(t *testing.T, group string, data []byte) []byte {
+		hdr := h.header(t, "edge-cdg")
+		var servers []raft.Server
+		for _, name := range []string{"lyon-1", "edge-cdg"} {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(name),
+				Address: transport.ServerAddress(h.member(t, name).fed.id.ID)})
+		}
+		req := raft.InstallSnapshotRequest{RPCHeader: hdr, SnapshotVersion: 1, Term: nextTerm(), Leader: hdr.Addr,
+			LastLogIndex: 1 << 30, LastLogTerm: term,
+			Configuration: raft.EncodeConfiguration(raft.Configuration{Servers: servers}), ConfigurationIndex: 1 << 30,
+			Size: int64(len(data))}
+		return raftFrame(t, group, rpcInstallSnapshot, &req, data)
+	}
+
+	t.Run("HostileInstallSnapshotControl", func(t *testing.T) {
+		// An empty control state: no admissions, no revocations.
+		members := len(lyon1.fed.control.State().Members)
+		h.raftAttack(t, "control", "not_voter", installSnapshot(t, "control", []byte(`{"format":"fedarms-control/1","state":{}}`+"\n")))
+		if got := len(lyon1.fed.control.State().Members); got != members {
+			t.Errorf("lyon-1's control state holds %d admissions, %d before the attack", got, members)
+		}
+	})
+
+	t.Run("HostileInstallSnapshotShard", func(t *testing.T) {
+		// An empty europe: magic, applied index and term, no records, a zero digest.
+		snap := append([]byte("FEDSNAP1"), 0x80, 0x80, 0x80, 0x04, 0x80, 0x80, 0x40, 0)
+		snap = append(snap, make([]byte, 32)...)
+		h.raftAttack(t, "europe", "not_voter", installSnapshot(t, "shard/europe", snap))
+	})
+
+	t.Run("HostileTimeoutNow", func(t *testing.T) {
+		// TimeoutNow makes a voter start an election at once, whether it follows or leads.
+		req := raft.TimeoutNowRequest{RPCHeader: h.header(t, "edge-cdg")}
+		h.raftAttack(t, "europe", "not_voter", raftFrame(t, "shard/europe", rpcTimeoutNow, &req, nil))
+	})
+}
