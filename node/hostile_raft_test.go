@@ -2,6 +2,11 @@ package node
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -10,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fedarms/fedarms/audit"
@@ -315,9 +322,108 @@ func TestHostileRaft(t *testing.T) {
 		h.raftAttack(t, "europe", "not_voter", installSnapshot(t, "shard/europe", snap))
 	})
 
+	t.Run("HostileForgedSenderFromAVoter", func(t *testing.T) {
+		// A compromised central member gets past the accept check, but may still only speak for
+		// itself: lyon-2 sends an AppendEntries naming lyon-3 as the leader.
+		lyon2 := h.member(t, "lyon-2")
+		before := h.settled(t)
+		n0 := testutil.ToFloat64(lyon1.met.refusals.WithLabelValues(transport.ProtoRaft, "forged_sender"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := lyon2.fed.host.NewStream(ctx, lyon1.fed.id.ID, transport.ProtoRaft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := s.Write(appendEntries(t, h.header(t, "lyon-3"), "FR-000005")); err != nil {
+			t.Fatal(err)
+		}
+		ans, err := io.ReadAll(s)
+		if err == nil || len(ans) > 0 {
+			t.Fatalf("lyon-1 answered a forged AppendEntries from lyon-2: %q, %v", ans, err)
+		}
+		t.Logf("lyon-1 answered %d bytes, error %v", len(ans), err)
+		h.assertUnchanged(t, before)
+		if !eventually(5*time.Second, func() bool {
+			return testutil.ToFloat64(lyon1.met.refusals.WithLabelValues(transport.ProtoRaft, "forged_sender")) > n0
+		}) {
+			t.Error("lyon-1 did not count the forged sender")
+		}
+	})
+
+	t.Run("HostileGuardRules", func(t *testing.T) {
+		// The authorizer of lyon-1's europe group, asked directly.
+		gd := lyon1.fed.shardGuards["europe"]
+		id := func(name string) peer.ID { return h.member(t, name).fed.id.ID }
+		rpc := func(name string, p peer.ID) transport.RaftRPC {
+			return transport.RaftRPC{Type: transport.RaftAppendEntries, ID: name, Addr: string(transport.ServerAddress(p))}
+		}
+		reason := func(err error) string {
+			var r *transport.RaftRefusal
+			if errors.As(err, &r) {
+				return r.Reason
+			}
+			return fmt.Sprint(err)
+		}
+		if err := gd.AuthorizeStream("shard/europe", id("lyon-2")); err != nil {
+			t.Errorf("a voter's stream: %v", err)
+		}
+		for _, name := range []string{"ncb-fr", "edge-cdg", "edge-nbo"} {
+			if got := reason(gd.AuthorizeStream("shard/europe", id(name))); got != "not_voter" {
+				t.Errorf("stream of %s: %s, want not_voter", name, got)
+			}
+		}
+		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outsider, err := peer.IDFromPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reason(gd.AuthorizeStream("shard/europe", outsider)); got != "not_member" {
+			t.Errorf("stream of a non-member: %s, want not_member", got)
+		}
+		legacy := rpc("lyon-2", id("lyon-2"))
+		legacy.Legacy = string(transport.ServerAddress(id("lyon-3")))
+		for what, c := range map[string]struct {
+			from peer.ID
+			rpc  transport.RaftRPC
+			want string
+		}{
+			"own":               {id("lyon-2"), rpc("lyon-2", id("lyon-2")), "<nil>"},
+			"another's id":      {id("lyon-2"), rpc("lyon-3", id("lyon-2")), "forged_sender"},
+			"another's address": {id("lyon-2"), rpc("lyon-2", id("lyon-3")), "forged_sender"},
+			"another's both":    {id("lyon-2"), rpc("lyon-3", id("lyon-3")), "forged_sender"},
+			"legacy of another": {id("lyon-2"), legacy, "forged_sender"},
+			"empty header":      {id("lyon-2"), transport.RaftRPC{Type: transport.RaftTimeoutNow}, "forged_sender"},
+			"edge as itself":    {id("edge-cdg"), rpc("edge-cdg", id("edge-cdg")), "not_voter"},
+			"edge as a voter":   {id("edge-cdg"), rpc("lyon-2", id("lyon-2")), "not_voter"},
+		} {
+			if got := reason(gd.AuthorizeRPC("shard/europe", c.from, c.rpc)); got != c.want {
+				t.Errorf("%s: %s, want %s", what, got, c.want)
+			}
+		}
+		// A central member that is not a voter of the group's configuration is refused too.
+		gd2 := &raftGuard{f: lyon1.fed}
+		gd2.track(fixedServers{{Suffrage: raft.Voter, ID: "lyon-1", Address: transport.ServerAddress(id("lyon-1"))},
+			{Suffrage: raft.Nonvoter, ID: "lyon-2", Address: transport.ServerAddress(id("lyon-2"))}})
+		for name, want := range map[string]string{"lyon-1": "<nil>", "lyon-2": "not_voter", "lyon-3": "not_voter"} {
+			if got := reason(gd2.AuthorizeStream("shard/europe", id(name))); got != want {
+				t.Errorf("configuration check, %s: %s, want %s", name, got, want)
+			}
+		}
+	})
+
 	t.Run("HostileTimeoutNow", func(t *testing.T) {
 		// TimeoutNow makes a voter start an election at once, whether it follows or leads.
 		req := raft.TimeoutNowRequest{RPCHeader: h.header(t, "edge-cdg")}
 		h.raftAttack(t, "europe", "not_voter", raftFrame(t, "shard/europe", rpcTimeoutNow, &req, nil))
 	})
 }
+
+// fixedServers is a raft configuration that never changes.
+type fixedServers []raft.Server
+
+func (s fixedServers) Servers() ([]raft.Server, error) { return s, nil }

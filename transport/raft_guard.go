@@ -155,13 +155,13 @@ func (g *rpcGuard) next() error {
 	var buf bytes.Buffer
 	buf.WriteByte(t)
 	if err := scanMsgpack(g.src, &buf, g.l.maxRPC); err != nil {
-		if errors.Is(err, errRPCTooBig) {
+		switch {
+		case errors.Is(err, errRPCTooBig):
 			return g.refuse("rpc_too_big", fmt.Errorf("%s over %d bytes", RaftRPCType(t), g.l.maxRPC))
+		case errors.Is(err, errMalformed):
+			return g.refuse("bad_rpc", fmt.Errorf("%s: %w", RaftRPCType(t), err))
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return err
-		}
-		return g.refuse("bad_rpc", fmt.Errorf("%s: %w", RaftRPCType(t), err))
+		return err // the stream broke or timed out mid-request: raft sees the same, nobody is blamed
 	}
 	rpc, size, err := decodeRaftRPC(RaftRPCType(t), buf.Bytes()[1:])
 	if err != nil {

@@ -344,3 +344,17 @@ func TestScanMsgpackDoesNotAllocateAnnouncedLength(t *testing.T) {
 		t.Fatalf("buffered %d bytes of capacity for 1 KiB received", buf.Cap())
 	}
 }
+
+// A request cut short by the network (here: the rest never comes before raft's read deadline) is
+// not a refusal: raft reads none of it and sees the stream's own error, and nobody is blamed.
+func TestRaftGuardDoesNotBlameABrokenStream(t *testing.T) {
+	p := newGuardPair(t, 0)
+	full := rpcBytes(t, RaftAppendEntries, appendEntries(t, header("a", p.a.ident.ID), 3))
+	got, accepted, _ := p.send(t, full[:len(full)/2], 500*time.Millisecond)
+	if !accepted || len(got) > 0 {
+		t.Fatalf("accepted %v, raft read %d bytes of half a request", accepted, len(got))
+	}
+	if r := p.auth.refused(); len(r) > 0 {
+		t.Fatalf("a broken stream was refused as %v", r)
+	}
+}

@@ -9,14 +9,19 @@ import (
 	"io"
 )
 
-// errRPCTooBig is a raft request larger than the layer allows.
-var errRPCTooBig = errors.New("raft request larger than allowed")
+var (
+	// errRPCTooBig is a raft request larger than the layer allows.
+	errRPCTooBig = errors.New("raft request larger than allowed")
+	// errMalformed is bytes that are no msgpack value.
+	errMalformed = errors.New("malformed msgpack")
+)
 
 // scanMsgpack copies exactly one msgpack value (with everything nested in it) from r to buf, and
 // refuses it once buf would hold more than limit bytes. It reads the value's own length prefixes,
 // so it never reads past the value's end, and buf grows only as the bytes arrive: a length prefix
 // announcing gigabytes costs nothing until the sender sends them, and is refused before then when
-// it is over the limit.
+// it is over the limit. Other errors are the reader's (io.ErrUnexpectedEOF for an end inside the
+// value).
 //
 // msgpack's codec would allocate a bin or str of the announced length before reading it; raft's own
 // decoder then reads these bytes, whose lengths are known to be honest, from the layer.
@@ -74,7 +79,7 @@ func scanMsgpack(r *bufio.Reader, buf *bytes.Buffer, limit int) error {
 			case 0xdf: // map32
 				lenBytes, container = 4, 2
 			default: // 0xc1 is never used
-				return fmt.Errorf("msgpack: byte %#x starts no value", b)
+				return fmt.Errorf("%w: byte %#x starts no value", errMalformed, b)
 			}
 		}
 		if lenBytes > 0 {
