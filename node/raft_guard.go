@@ -46,7 +46,7 @@ func (gd *raftGuard) voter(from peer.ID) (string, error) {
 		return "", &transport.RaftRefusal{Reason: "not_member", Err: errors.New("not in the roster")}
 	}
 	if e.Role != transport.RoleCentral {
-		return "", &transport.RaftRefusal{Reason: "not_voter", Err: fmt.Errorf("a %s member never initiates raft", e.Role)}
+		return "", &transport.RaftRefusal{Reason: "not_voter", Err: fmt.Errorf("%s is a non-voter (role %s): it never initiates raft", e.Name, e.Role)}
 	}
 	g := gd.group.Load()
 	if g == nil {
