@@ -144,7 +144,7 @@ func seedFromControl(cfg *config.Config, roster *transport.Roster, self peer.ID,
 // openControl starts this node's member of the control group over libp2p: central members are its
 // voters (they bootstrap it, as they do the shard groups); the leader adds everyone else.
 func (f *fed) openControl(cfg *config.Config) error {
-	layer, err := transport.NewRaftLayer(f.host, "control")
+	layer, guard, err := f.raftLayer("control")
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,7 @@ func (f *fed) openControl(cfg *config.Config) error {
 		_ = trans.Close()
 		return err
 	}
+	guard.track(f.control)
 	return nil
 }
 

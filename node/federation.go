@@ -30,11 +30,15 @@ type fed struct {
 	// control is the control group, the authority over the roster (control.go).
 	control *replication.Control
 	// refused records a member's refused request (Node.refused); frames books the bytes of the
-	// requests being read (frames.go). Both are set before any handler is registered.
+	// requests being read (frames.go). Both are set before any handler is registered; the raft
+	// guards call refused too.
 	refused func(from peer.ID, proto, reason string, detail error)
 	frames  *frameBudget
 	// rescore re-scores remote search results with this node's matcher (remote_check.go).
 	rescore rescorer
+	// shardGuards are the raft guards of the shard groups, by shard; written and read only while
+	// the node opens its groups.
+	shardGuards map[string]*raftGuard
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -53,7 +57,8 @@ func LoadRoster(path string) ([]transport.SignedEntry, error) {
 	return entries, nil
 }
 
-func openFederation(cfg *config.Config, log *slog.Logger) (*fed, error) {
+// openFederation starts the host and the control group; refused records members' refused requests.
+func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error)) (*fed, error) {
 	fc := cfg.Federation
 	id, err := transport.LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
@@ -86,7 +91,8 @@ func openFederation(cfg *config.Config, log *slog.Logger) (*fed, error) {
 	if self.Name != cfg.Name || string(self.Role) != cfg.Role {
 		return nil, fmt.Errorf("roster entry of this node says %s/%s, the config %s/%s", self.Name, self.Role, cfg.Name, cfg.Role)
 	}
-	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{})}
+	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
+		refused: refused, shardGuards: map[string]*raftGuard{}}
 	if fc.TestFaults {
 		f.faults = transport.NewFaults(uint64(time.Now().UnixNano()))
 	}
@@ -117,12 +123,14 @@ func (f *fed) voters() []raft.Server {
 	return out
 }
 
-// groupConfig fills in what a shard group needs to run over libp2p.
+// groupConfig fills in what a shard group needs to run over libp2p: its raft streams are guarded
+// (raft_guard.go), and groupOpened hands the guard the open group.
 func (f *fed) groupConfig(gc *replication.GroupConfig) error {
-	layer, err := transport.NewRaftLayer(f.host, "shard/"+gc.Shard)
+	layer, guard, err := f.raftLayer("shard/" + gc.Shard)
 	if err != nil {
 		return err
 	}
+	f.shardGuards[gc.Shard] = guard
 	gc.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
 		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "shard", gc.Shard), "raft-net"),
@@ -131,6 +139,13 @@ func (f *fed) groupConfig(gc *replication.GroupConfig) error {
 	gc.Voters = f.voters()
 	gc.Tune = tuneFederatedRaft
 	return nil
+}
+
+// groupOpened lets the shard's raft guard check voters against the group's configuration.
+func (f *fed) groupOpened(shard string, g raftServers) {
+	if gd := f.shardGuards[shard]; gd != nil {
+		gd.track(g)
+	}
 }
 
 // tuneFederatedRaft keeps raft's defaults (one second to notice a dead leader) but snapshots less

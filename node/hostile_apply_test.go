@@ -3,12 +3,8 @@ package node
 import (
 	"encoding/binary"
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
-
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fedarms/fedarms/record"
 	"github.com/fedarms/fedarms/replication"
@@ -33,31 +29,6 @@ func (h *hostileFed) hostileApply(t *testing.T, raw []byte) (rpcAnswer, replicat
 		}
 	}
 	return ans, res
-}
-
-// settled is the federation's state once it stops moving (the searches of a previous check make
-// hits that are still being delivered), so a subtest's "before" is not a moment in a delivery.
-func (h *hostileFed) settled(t *testing.T) fedState {
-	t.Helper()
-	var last fedState
-	waitFor(t, 30*time.Second, func() bool {
-		time.Sleep(300 * time.Millisecond)
-		st := h.state(t)
-		same := reflect.DeepEqual(st, last)
-		last = st
-		return same && h.converged()
-	})
-	return last
-}
-
-// refusalsOf is how many of lyon-1's refusals of proto were for reason.
-func (h *hostileFed) refusalsOf(t *testing.T, proto, reason string) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := h.member(t, "lyon-1").met.refusals.WithLabelValues(proto, reason).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func commandBytes(t *testing.T, cmd *replication.Command) []byte {
@@ -111,10 +82,10 @@ func TestHostileApply(t *testing.T) {
 	for _, tc := range records {
 		t.Run(tc.name, func(t *testing.T) {
 			before := h.settled(t)
-			count := h.refusalsOf(t, transport.ProtoApply, "invalid_record")
+			count := refusalCount(h.member(t, "lyon-1"), transport.ProtoApply, "invalid_record")
 			ans, res := h.hostileApply(t, upsert(tc.mut))
 			refusedAsItem(t, ans, res, tc.field)
-			if got := h.refusalsOf(t, transport.ProtoApply, "invalid_record"); got != count+1 {
+			if got := refusalCount(h.member(t, "lyon-1"), transport.ProtoApply, "invalid_record"); got != count+1 {
 				t.Errorf("fedarms_peer_refusals_total{reason=invalid_record} went from %v to %v", count, got)
 			}
 			h.assertUnchanged(t, before)
@@ -128,9 +99,9 @@ func TestHostileApply(t *testing.T) {
 	})
 	t.Run("HostileApplyGarbageCommand", func(t *testing.T) {
 		before := h.settled(t)
-		count := h.refusalsOf(t, transport.ProtoApply, "bad_command")
+		count := refusalCount(h.member(t, "lyon-1"), transport.ProtoApply, "bad_command")
 		ans, _ := h.hostileApply(t, []byte("\x01\x03garbage that is no command at all"))
-		if got := h.refusalsOf(t, transport.ProtoApply, "bad_command"); got != count+1 {
+		if got := refusalCount(h.member(t, "lyon-1"), transport.ProtoApply, "bad_command"); got != count+1 {
 			t.Errorf("fedarms_peer_refusals_total{reason=bad_command} went from %v to %v", count, got)
 		}
 		if ans.Error == nil || ans.Status != 400 {

@@ -14,9 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	dto "github.com/prometheus/client_model/go"
 
-	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/record"
@@ -34,35 +32,6 @@ func allocatedDuring(f func()) uint64 {
 	f()
 	runtime.ReadMemStats(&m1)
 	return m1.TotalAlloc - m0.TotalAlloc
-}
-
-// refusalCount is n's count of refusals on proto for reason.
-func refusalCount(n *Node, proto, reason string) float64 {
-	var m dto.Metric
-	if err := n.met.refusals.WithLabelValues(proto, reason).Write(&m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
-}
-
-// assertAudited waits for n's audit to hold a peer.refused entry for reason, and logs it.
-func assertAudited(t *testing.T, n *Node, reason string) {
-	t.Helper()
-	var found *audit.Entry
-	waitFor(t, 10*time.Second, func() bool {
-		entries, err := audit.Tail(n.db, 200)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range entries {
-			if e := entries[i]; e.Action == "peer.refused" && e.Outcome == reason {
-				found = &e
-				return true
-			}
-		}
-		return false
-	})
-	t.Logf("audited at %s: agency=%s action=%s outcome=%s query=%s", n.cfg.Name, found.Agency, found.Action, found.Outcome, found.Query)
 }
 
 // TestHostileFrameAnnouncesHugeSize: the attacker announces a 64 MiB frame on each request/response
@@ -96,7 +65,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 			if got := refusalCount(lyon1, proto, "frame_too_big"); got <= counted {
 				t.Errorf("fedarms_peer_refusals_total{%s,frame_too_big} = %v, want more than %v", proto, got, counted)
 			}
-			assertAudited(t, lyon1, "frame_too_big")
+			h.assertAudited(t, lyon1, "", "frame_too_big")
 		})
 	}
 	t.Run("announced within the limit, never sent", func(t *testing.T) {
@@ -257,7 +226,7 @@ func TestHostileGossip(t *testing.T) {
 		if got := refusalCount(lyon1, transport.ProtoGossipPacket, "forged_health"); got == 0 {
 			t.Errorf("no forged_health refusal counted at lyon-1")
 		}
-		assertAudited(t, lyon1, "forged_health")
+		h.assertAudited(t, lyon1, "", "forged_health")
 	})
 	t.Run("replayed older health", func(t *testing.T) {
 		// The attacker kept health lyon-2 really published and replays it once lyon-2 has moved on.
@@ -395,7 +364,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 			if got := refusalCount(nbo, transport.ProtoSearch, "bad_result"); got <= counted {
 				t.Errorf("no bad_result refusal recorded at edge-nbo")
 			}
-			assertAudited(t, nbo, "bad_result")
+			h.assertAudited(t, nbo, "", "bad_result")
 		})
 	}
 	nbo.fed.faults.HealAll()

@@ -113,23 +113,6 @@ func forgedHit(id, origin string) *notify.Hit {
 		Receipts: map[string]string{notify.RoleGS: stamp, notify.RoleNCB: stamp, notify.RoleOrigin: stamp}}
 }
 
-// msgSettled waits until no node has a hit, carried hit or decision still to deliver: what the
-// previous check's searches set in motion has arrived, so a state taken now holds still.
-func (h *hostileFed) msgSettled(t *testing.T) {
-	t.Helper()
-	waitFor(t, 30*time.Second, func() bool {
-		for name, n := range h.nodes {
-			out, _ := n.hits.Outbox(name)
-			carried, _ := n.hits.CarriedItems()
-			decisions, _ := n.hits.DecisionsOut()
-			if len(out)+len(carried)+len(decisions) > 0 {
-				return false
-			}
-		}
-		return true
-	})
-}
-
 // msgHolder is a central node that holds hit id (a hit goes to one of them).
 func (h *hostileFed) msgHolder(t *testing.T, id string) string {
 	t.Helper()
@@ -147,7 +130,7 @@ func TestHostileMsg(t *testing.T) {
 
 	// (a) A decision on a delivered hit, claiming FR's NCB, to the GS and to the origin.
 	t.Run("HostileDecisionForgedAsNCB", func(t *testing.T) {
-		h.msgSettled(t)
+		h.settled(t)
 		before := h.state(t)
 		d := notify.Decision{HitID: h.hitID, Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedAt: time.Now().UTC(), Comment: "forged"}
 		h.msgRefused(t, h.msgHolder(t, h.hitID), message{Kind: "decision", Role: notify.RoleGS, Decision: &d}, 403, "wrong_sender")
@@ -164,7 +147,7 @@ func TestHostileMsg(t *testing.T) {
 	// (c) A hit planted in lyon-1's outbox: lyon-1 named as its origin, another agency, already
 	// confirmed, every receipt set.
 	t.Run("HostileHitPlantedInOutbox", func(t *testing.T) {
-		h.msgSettled(t)
+		h.settled(t)
 		before := h.state(t)
 		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleOrigin, Hit: forgedHit("h-planted-origin", "lyon-1")}, 403, "wrong_sender")
 		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: forgedHit("h-planted-gs", "lyon-1")}, 403, "wrong_sender")
@@ -175,7 +158,7 @@ func TestHostileMsg(t *testing.T) {
 	// (d) A hit naming edge-nbo as its origin, sent by the attacker without edge-nbo's signature,
 	// directly and as a hit to carry.
 	t.Run("HostileHitUnsignedFromNotOrigin", func(t *testing.T) {
-		h.msgSettled(t)
+		h.settled(t)
 		before := h.state(t)
 		h.msgRefused(t, "lyon-1", message{Kind: "hit", Role: notify.RoleGS, Hit: forgedHit("h-unsigned-gs", "edge-nbo")}, 403, "wrong_sender")
 		h.msgRefused(t, "ncb-fr", message{Kind: "hit", Role: notify.RoleNCB, Hit: forgedHit("h-unsigned-ncb", "edge-nbo")}, 403, "wrong_sender")
@@ -193,7 +176,7 @@ func TestHostileMsg(t *testing.T) {
 	// (e) Signed material the attacker could have picked up as a carrier, with a field changed, or
 	// signed by a member that may not say it. The signatures are made here with the real keys.
 	t.Run("HostileSignedButTampered", func(t *testing.T) {
-		h.msgSettled(t)
+		h.settled(t)
 		before := h.state(t)
 		nbo, ncbFR, ncbKE := h.member(t, "edge-nbo"), h.member(t, "ncb-fr"), h.member(t, "ncb-ke")
 		signed := forgedHit("h-signed", "edge-nbo")
@@ -253,7 +236,7 @@ func TestHostileMsg(t *testing.T) {
 	// (f) Trace forgeries on a trace edge-nbo requested from FR (manufacture) and KE (import).
 	t.Run("HostileTraceForgeries", func(t *testing.T) {
 		tr := h.msgTrace(t)
-		h.msgSettled(t)
+		h.settled(t)
 		before, traces := h.state(t), h.msgTraceState(t)
 		// An answer from a node that is no NCB the trace names (edge-cdg is an FR edge).
 		answered := tr

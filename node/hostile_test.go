@@ -2,15 +2,20 @@ package node
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fedarms/fedarms/audit"
 	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/notify"
 )
@@ -173,6 +178,72 @@ func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 			t.Errorf("%s no longer serves searches: %v", name, err)
 		}
 	}
+}
+
+// settled waits until the federation holds still (no hit, carried hit or decision left to deliver
+// anywhere, every shard converged, and two looks at the state alike) and returns that state: what
+// an earlier attack or check set in motion has arrived, so a "before" taken now is not a moment in a
+// delivery.
+func (h *hostileFed) settled(t *testing.T) fedState {
+	t.Helper()
+	var last fedState
+	waitFor(t, 30*time.Second, func() bool {
+		for name, n := range h.nodes {
+			out, _ := n.hits.Outbox(name)
+			carried, _ := n.hits.CarriedItems()
+			decisions, _ := n.hits.DecisionsOut()
+			if len(out)+len(carried)+len(decisions) > 0 || !h.converged() {
+				return false
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		st := h.state(t)
+		same := reflect.DeepEqual(st, last)
+		last = st
+		return same
+	})
+	return last
+}
+
+// refusalCount is how many of proto's requests n refused for reason.
+func refusalCount(n *Node, proto, reason string) float64 {
+	return testutil.ToFloat64(n.met.refusals.WithLabelValues(proto, reason))
+}
+
+// refusals sums, over every node, the refusals of proto counted for reason.
+func (h *hostileFed) refusals(proto, reason string) float64 {
+	var sum float64
+	for _, n := range h.nodes {
+		sum += refusalCount(n, proto, reason)
+	}
+	return sum
+}
+
+// assertAudited waits until n (any node when nil) has audited a refusal of the attacker for reason
+// on proto (any protocol when empty), and logs the entry.
+func (h *hostileFed) assertAudited(t *testing.T, n *Node, proto, reason string) {
+	t.Helper()
+	var found audit.Entry
+	waitFor(t, 10*time.Second, func() bool {
+		for _, m := range h.nodes {
+			if n != nil && m != n {
+				continue
+			}
+			entries, err := audit.Tail(m.db, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Action == "peer.refused" && e.Outcome == reason && e.Agency == "member:"+h.attacker.cfg.Name &&
+					(proto == "" || bytes.Contains(e.Query, []byte(proto))) {
+					found = e
+					return true
+				}
+			}
+		}
+		return false
+	})
+	t.Logf("audited: agency=%s action=%s outcome=%s query=%s", found.Agency, found.Action, found.Outcome, found.Query)
 }
 
 // TestHostileHarness shows the harness sees a change when one is made (so a test that finds

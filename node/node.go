@@ -113,7 +113,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}()
 	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
-		if n.fed, err = openFederation(cfg, n.log); err != nil {
+		if n.fed, err = openFederation(cfg, n.log, n.refused); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -143,6 +143,9 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 		n.groups[shard] = g
+		if n.fed != nil {
+			n.fed.groupOpened(shard, g)
+		}
 		n.held = append(n.held, shard)
 	}
 	sort.Strings(n.held)
@@ -163,7 +166,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 // startFederation starts what a member runs besides its groups: non-voter reconciliation, gossip,
 // and the handlers for forwarded writes and remote searches.
 func (n *Node) startFederation() error {
-	n.fed.refused, n.fed.frames = n.refused, newFrameBudget()
+	n.fed.frames = newFrameBudget() // fed.refused is set when the federation opens
 	if err := n.serveApply(); err != nil {
 		return err
 	}

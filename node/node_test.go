@@ -156,13 +156,22 @@ func (tn *testNode) importLines(t *testing.T, who, body string) ImportResponse {
 
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 	t.Helper()
+	if !eventually(timeout, cond) {
+		t.Fatalf("condition not met within %s", timeout)
+	}
+}
+
+// eventually polls cond until it holds (true) or timeout passes (false): waitFor for a test that
+// goes on either way.
+func eventually(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", timeout)
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }
 
 func recordsN(n int, country string) []any {

@@ -31,3 +31,13 @@ func (c streamConn) LocalAddr() net.Addr { return c.local }
 
 // RemoteAddr is the other side's address in the form the adapter's user expects.
 func (c streamConn) RemoteAddr() net.Addr { return c.remote }
+
+// guardedConn is an incoming raft stream whose reads pass through the group's RPC guard; writes
+// (raft's answers), deadlines and Close are the stream's own.
+type guardedConn struct {
+	streamConn
+	guard *rpcGuard
+}
+
+// Read hands raft only the bytes of authorised RPCs.
+func (c guardedConn) Read(p []byte) (int, error) { return c.guard.Read(p) }

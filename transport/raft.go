@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ var ErrGroupExists = errors.New("raft group already has a stream layer on this h
 type RaftLayer struct {
 	h      *Host
 	group  string
+	auth   RaftAuthorizer // nil: every member's stream reaches raft unread (tests, tools)
+	maxRPC int            // bound of one request read by the guard
 	accept chan net.Conn
 	closed chan struct{}
 	once   sync.Once
@@ -37,10 +40,31 @@ type RaftLayer struct {
 
 var _ raft.StreamLayer = (*RaftLayer)(nil)
 
-// NewRaftLayer registers group on h and returns its stream layer.
+// RaftLayerConfig configures a group's stream layer.
+type RaftLayerConfig struct {
+	// Group names the raft group: 1-255 bytes, unique on the host.
+	Group string
+	// Authorizer screens every incoming stream and every RPC on it (raft_guard.go); a node sets it
+	// on every group it runs.
+	Authorizer RaftAuthorizer
+	// MaxRPC bounds one incoming request (not an InstallSnapshot's data); 0 is DefaultMaxRaftRPC.
+	MaxRPC int
+}
+
+// NewRaftLayer registers group on h and returns its stream layer, without an authorizer: any
+// member's RPCs reach raft. Nodes use NewRaftLayerWithConfig.
 func NewRaftLayer(h *Host, group string) (*RaftLayer, error) {
+	return NewRaftLayerWithConfig(h, RaftLayerConfig{Group: group})
+}
+
+// NewRaftLayerWithConfig registers cfg.Group on h and returns its stream layer.
+func NewRaftLayerWithConfig(h *Host, cfg RaftLayerConfig) (*RaftLayer, error) {
+	group := cfg.Group
 	if group == "" || len(group) > 255 {
 		return nil, fmt.Errorf("raft layer: group name %q: want 1-255 bytes", group)
+	}
+	if cfg.MaxRPC <= 0 {
+		cfg.MaxRPC = DefaultMaxRaftRPC
 	}
 	h.raftMu.Lock()
 	defer h.raftMu.Unlock()
@@ -53,7 +77,8 @@ func NewRaftLayer(h *Host, group string) (*RaftLayer, error) {
 	if _, ok := h.raftGroups[group]; ok {
 		return nil, fmt.Errorf("raft layer %s: %w", group, ErrGroupExists)
 	}
-	l := &RaftLayer{h: h, group: group, accept: make(chan net.Conn), closed: make(chan struct{})}
+	l := &RaftLayer{h: h, group: group, auth: cfg.Authorizer, maxRPC: cfg.MaxRPC,
+		accept: make(chan net.Conn), closed: make(chan struct{})}
 	h.raftGroups[group] = l
 	return l, nil
 }
@@ -110,7 +135,8 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 }
 
 // serveRaft reads the group header of an incoming raft stream and hands the stream to that
-// group's layer; a stream for a group this node does not run is reset.
+// group's layer; a stream for a group this node does not run is reset, and so is one the group's
+// authorizer refuses. An authorised stream reaches raft through the group's RPC guard.
 func (h *Host) serveRaft(s network.Stream) {
 	_ = s.SetReadDeadline(time.Now().Add(raftHeaderTimeout))
 	var n [1]byte
@@ -132,7 +158,17 @@ func (h *Host) serveRaft(s network.Stream) {
 		s.Reset()
 		return
 	}
-	c := streamConn{Stream: s, local: peerAddr{h.id}, remote: peerAddr{s.Conn().RemotePeer()}}
+	from := s.Conn().RemotePeer()
+	var c net.Conn = streamConn{Stream: s, local: peerAddr{h.id}, remote: peerAddr{from}}
+	if l.auth != nil {
+		if err := l.auth.AuthorizeStream(l.group, from); err != nil {
+			s.Reset()
+			l.auth.RaftRefused(l.group, from, refusalReason(err), err)
+			return
+		}
+		c = guardedConn{streamConn: c.(streamConn), guard: &rpcGuard{l: l, from: from,
+			src: bufio.NewReaderSize(s, 64<<10), kill: func() { _ = s.Reset() }}}
+	}
 	select {
 	case l.accept <- c:
 	case <-l.closed:
