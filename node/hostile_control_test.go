@@ -123,7 +123,7 @@ func TestHostileControl(t *testing.T) {
 			if got := h.refusals(transport.ProtoControl, "stale_entry"); got < counted+3 {
 				t.Errorf("stale_entry refusals counted: %v, want at least %v", got, counted+3)
 			}
-			h.assertAudited(t, nil, transport.ProtoControl, "stale_entry")
+			h.assertAudited(t, nil, "edge-cdg", transport.ProtoControl, "stale_entry")
 		})
 	}
 

@@ -65,7 +65,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 			if got := refusalCount(lyon1, proto, "frame_too_big"); got <= counted {
 				t.Errorf("fedarms_peer_refusals_total{%s,frame_too_big} = %v, want more than %v", proto, got, counted)
 			}
-			h.assertAudited(t, lyon1, "", "frame_too_big")
+			h.assertAudited(t, lyon1, "edge-cdg", "", "frame_too_big")
 		})
 	}
 	t.Run("announced within the limit, never sent", func(t *testing.T) {
@@ -226,7 +226,7 @@ func TestHostileGossip(t *testing.T) {
 		if got := refusalCount(lyon1, transport.ProtoGossipPacket, "forged_health"); got == 0 {
 			t.Errorf("no forged_health refusal counted at lyon-1")
 		}
-		h.assertAudited(t, lyon1, "", "forged_health")
+		h.assertAudited(t, lyon1, "", "", "forged_health")
 	})
 	t.Run("replayed older health", func(t *testing.T) {
 		// The attacker kept health lyon-2 really published and replays it once lyon-2 has moved on.
@@ -364,7 +364,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 			if got := refusalCount(nbo, transport.ProtoSearch, "bad_result"); got <= counted {
 				t.Errorf("no bad_result refusal recorded at edge-nbo")
 			}
-			h.assertAudited(t, nbo, "", "bad_result")
+			h.assertAudited(t, nbo, "edge-cdg", "", "bad_result")
 		})
 	}
 	nbo.fed.faults.HealAll()

@@ -127,7 +127,7 @@ func TestHostileIDs(t *testing.T) {
 			t.Errorf("an FR record was filed in africa: %+v", res)
 		}
 		h.assertUnchanged(t, before)
-		h.assertAudited(t, nil, transport.ProtoApply, "foreign_id")
+		h.assertAudited(t, nil, "edge-cdg", transport.ProtoApply, "foreign_id")
 		h.assertOwned(t, "KE-000003", "KEX000003", "KE")
 		h.assertOwned(t, "FR-000010", "FRX000010", "FR")
 	})

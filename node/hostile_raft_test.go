@@ -123,7 +123,7 @@ func (h *hostileFed) raftAttack(t *testing.T, group, reason string, payload []by
 	}) {
 		t.Errorf("lyon-1 did not count a refusal of raft for %s", reason)
 	}
-	h.assertAudited(t, target, transport.ProtoRaft, reason)
+	h.assertAudited(t, target, "edge-cdg", transport.ProtoRaft, reason)
 }
 
 // stableView waits (up to 20 s) for a view of group in which every voter knows the leader and

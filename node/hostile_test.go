@@ -219,9 +219,10 @@ func (h *hostileFed) refusals(proto, reason string) float64 {
 	return sum
 }
 
-// assertAudited waits until n (any node when nil) has audited a refusal of the attacker for reason
-// on proto (any protocol when empty), and logs the entry.
-func (h *hostileFed) assertAudited(t *testing.T, n *Node, proto, reason string) {
+// assertAudited waits until n (any node when nil) has audited a refusal of member by (any member
+// when empty: a refusal of relayed gossip names the member the gossip was about) for reason on proto
+// (any protocol when empty), and logs the entry.
+func (h *hostileFed) assertAudited(t *testing.T, n *Node, by, proto, reason string) {
 	t.Helper()
 	var found audit.Entry
 	waitFor(t, 10*time.Second, func() bool {
@@ -234,7 +235,7 @@ func (h *hostileFed) assertAudited(t *testing.T, n *Node, proto, reason string) 
 				t.Fatal(err)
 			}
 			for _, e := range entries {
-				if e.Action == "peer.refused" && e.Outcome == reason && e.Agency == "member:"+h.attacker.cfg.Name &&
+				if e.Action == "peer.refused" && e.Outcome == reason && (by == "" || e.Agency == "member:"+by) &&
 					(proto == "" || bytes.Contains(e.Query, []byte(proto))) {
 					found = e
 					return true
