@@ -81,6 +81,14 @@ func (n *Node) Health() Health {
 		}
 		h.Checks["shard:"+s.Shard] = c
 	}
+	if n.fed != nil && n.fed.control != nil {
+		h.Checks["control"] = healthCheck{Status: "ok"}
+		if halt, ok := n.fed.control.Halted(); ok {
+			h.Status = "degraded"
+			h.Checks["control"] = healthCheck{Status: "degraded", Detail: "halted since " + halt.Since.UTC().Format(time.RFC3339) +
+				": " + halt.Reason + "; admissions and revocations wait until the write succeeds"}
+		}
+	}
 	h.Checks["disk"] = healthCheck{Status: "ok"}
 	if msg, low := n.diskLow(); low {
 		h.Status = "degraded"

@@ -41,6 +41,7 @@ type Control struct {
 	store    *controlStore
 	trans    raft.Transport
 	verifier ControlVerifier
+	halt     *halter
 }
 
 // OpenControl opens (or creates) the control group's stores under cfg.Dir and starts its raft.
@@ -69,15 +70,23 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 		logs.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	f := &controlFSM{store: store, verifier: cfg.Verifier, observer: cfg.Observer, log: lg}
+	halt := newHalter()
+	f := &controlFSM{store: store, verifier: cfg.Verifier, observer: cfg.Observer, log: lg, halt: halt,
+		retryMin: 100 * time.Millisecond, retryMax: 10 * time.Second}
 	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune}, lg, f, logs)
 	if err != nil {
 		return fail(err)
 	}
-	return &Control{members: members{name: "control", raft: r}, localID: raft.ServerID(cfg.LocalID), raft: r, logs: logs, store: store,
-		trans: trans, verifier: cfg.Verifier}, nil
+	c := &Control{members: members{name: "control", raft: r}, localID: raft.ServerID(cfg.LocalID), raft: r, logs: logs, store: store,
+		trans: trans, verifier: cfg.Verifier, halt: halt}
+	halt.setHandOff(func() {
+		if r.State() == raft.Leader {
+			go r.LeadershipTransfer() // from its own goroutine: the FSM's must not wait on raft
+		}
+	})
+	return c, nil
 }
 
 // Admit orders the admission of a member whose signed entry is blob.
@@ -149,5 +158,17 @@ func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// Close shuts raft down and closes the stores.
-func (c *Control) Close() error { return c.shutdown(c.trans, c.store.close, c.logs.Close) }
+// Halted reports why the control group stopped applying entries on this node (its state file
+// cannot be written), and since when.
+func (c *Control) Halted() (Halt, bool) { return c.halt.get() }
+
+// InjectWriteFaults makes the next n writes of the control state fail with err, as a full disk
+// would: a seam for fault tests.
+func (c *Control) InjectWriteFaults(n int, err error) { c.store.faults.inject(n, err) }
+
+// Close shuts raft down and closes the stores. A halted FSM is told first: raft's shutdown waits
+// for the FSM goroutine, which would otherwise wait for the disk.
+func (c *Control) Close() error {
+	c.halt.close()
+	return c.shutdown(c.trans, c.store.close, c.logs.Close)
+}

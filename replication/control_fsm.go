@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -43,6 +44,10 @@ type controlFSM struct {
 	verifier ControlVerifier
 	observer ControlObserver
 	log      *slog.Logger
+	// halt is set while the state file cannot be written (see halt.go); retryMin and retryMax
+	// bound the backoff between attempts.
+	halt               *halter
+	retryMin, retryMax time.Duration
 }
 
 var _ raft.FSM = (*controlFSM)(nil)
@@ -67,9 +72,8 @@ func (f *controlFSM) Apply(l *raft.Log) any {
 		changed = false
 	}
 	c.Index = l.Index
-	if serr := f.store.apply(l.Index, l.Term, &c, changed); serr != nil {
-		// The state file cannot be written: the replica must not go on as if it had applied.
-		panic(fmt.Sprintf("fedarms: control: apply to state file failed: %v", serr))
+	if !f.applyDurably(l, &c, changed) {
+		return ErrClosed
 	}
 	if err != nil {
 		return err
@@ -80,8 +84,38 @@ func (f *controlFSM) Apply(l *raft.Log) any {
 	return ControlResult{Index: l.Index, PeerID: c.PeerID, Name: c.Name, Changed: changed}
 }
 
-// Snapshot copies the state; it is small (one entry per member).
+// applyDurably writes the entry's outcome to the state file. When the file cannot be written (disk
+// full, I/O error) the replica must not go on as if it had applied, nor crash: the control group
+// halts here and tries again with backoff until the write succeeds, or the group closes (false).
+func (f *controlFSM) applyDurably(l *raft.Log, c *ControlChange, changed bool) bool {
+	backoff := f.retryMin
+	for attempt := 0; ; attempt++ {
+		err := f.store.apply(l.Index, l.Term, c, changed)
+		if err == nil {
+			if attempt > 0 {
+				f.halt.clear()
+				f.log.Info("control group resumed applying", "index", l.Index, "attempts", attempt+1)
+			}
+			return true
+		}
+		f.halt.set(fmt.Sprintf("control state file cannot be written: %v", err), l.Index, time.Now())
+		if attempt == 0 || backoff == f.retryMax {
+			f.log.Error("control group halted: state file cannot be written; retrying", "index", l.Index, "error", err, "retry_in", backoff)
+		}
+		f.halt.handOffLeadership()
+		if !f.halt.wait(backoff) {
+			return false
+		}
+		backoff = min(2*backoff, f.retryMax)
+	}
+}
+
+// Snapshot copies the state; it is small (one entry per member). It refuses once the group is
+// closing, for the reason the shard FSM does: entries a halt left unapplied must not be compacted.
 func (f *controlFSM) Snapshot() (raft.FSMSnapshot, error) {
+	if f.halt.closed() {
+		return nil, ErrClosed
+	}
 	return controlSnapshot{st: f.store.state()}, nil
 }
 

@@ -126,6 +126,8 @@ type controlStore struct {
 	names   map[string]string         // guarded by mu; name -> peer id
 	applied uint64                    // guarded by mu
 	term    uint64                    // guarded by mu
+
+	faults writeFaults // makes the next writes fail (fault tests)
 }
 
 func controlStatePath(dir string) string { return filepath.Join(dir, "control.db") }
@@ -249,6 +251,9 @@ func (s *controlStore) decide(v ControlVerifier, cmd ControlCommand) (ControlCha
 
 // apply makes c durable (when changed) together with the applied index, then updates the mirror.
 func (s *controlStore) apply(index, term uint64, c *ControlChange, changed bool) error {
+	if err := s.faults.take(s.path); err != nil {
+		return err
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if changed {
 			members, revoked := tx.Bucket(bucketCtlMembers), tx.Bucket(bucketCtlRevoked)

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -97,4 +98,29 @@ func (h *halter) wait(d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// writeFaults makes the next writes of a store fail, as a full disk would: a seam for fault drills
+// and tests (State.InjectWriteFaults, Control.InjectWriteFaults).
+type writeFaults struct {
+	mu  sync.Mutex // guards n, err
+	n   int
+	err error
+}
+
+func (f *writeFaults) inject(n int, err error) {
+	f.mu.Lock()
+	f.n, f.err = n, err
+	f.mu.Unlock()
+}
+
+// take uses up one injected fault: the error a write of path fails with, or nil.
+func (f *writeFaults) take(path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n <= 0 {
+		return nil
+	}
+	f.n--
+	return fmt.Errorf("write state %s: %w", path, f.err)
 }

@@ -91,32 +91,14 @@ type State struct {
 	// The fields below mirror meta; written only by the apply path (one goroutine, raft's FSM loop),
 	// read by Stats under the mirror's mutex.
 	mirror stateMirror
-	// faults makes the next writes fail (fault drills and tests): how many, and with what error.
-	faults struct {
-		mu  sync.Mutex // guards n, err
-		n   int
-		err error
-	}
+	// faults makes the next writes fail (fault drills and tests).
+	faults writeFaults
 }
 
 // InjectWriteFaults makes the next n writes of applied entries fail with err (such as
 // syscall.ENOSPC) after their changes were made and before they commit, as a full disk would. It is
 // a seam for fault drills and tests; nothing else calls it.
-func (s *State) InjectWriteFaults(n int, err error) {
-	s.faults.mu.Lock()
-	s.faults.n, s.faults.err = n, err
-	s.faults.mu.Unlock()
-}
-
-func (s *State) takeFault() error {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	if s.faults.n <= 0 {
-		return nil
-	}
-	s.faults.n--
-	return fmt.Errorf("write state %s: %w", s.path, s.faults.err)
-}
+func (s *State) InjectWriteFaults(n int, err error) { s.faults.inject(n, err) }
 
 // OpenState opens (or creates) a state file.
 func OpenState(path string) (*State, error) {
@@ -289,7 +271,7 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 			}
 			st.AppliedIndex, st.AppliedTerm = e.index, e.term
 		}
-		if err := s.takeFault(); err != nil {
+		if err := s.faults.take(s.path); err != nil {
 			return err
 		}
 		return writeMeta(tx.Bucket(bucketMeta), st)
