@@ -53,6 +53,10 @@ const commandVersion = 1
 
 var errBadCommand = errors.New("replication: corrupt command")
 
+// minRecordBytes is the least a record takes in a command: a length byte, then the codec version,
+// thirteen empty fields and an empty list of other serials.
+const minRecordBytes = 16
+
 // MarshalBinary encodes the command for the raft log.
 func (c *Command) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 64+len(c.Records)*160+len(c.IDs)*20)
@@ -94,8 +98,14 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	c.Principal.Agency = string(r.bytes())
 	c.Principal.Country = string(r.bytes())
 	c.Principal.Admin = r.byte() == 1
-	n := r.uvarint()
-	if r.bad || n > uint64(len(r.b)) {
+	// Check the count against the bytes left before making anything for it: each id takes at least
+	// its length byte, each record at least minRecordBytes, so a small command cannot make a big
+	// slice.
+	n, least := r.uvarint(), uint64(1)
+	if c.Op != OpDelete {
+		least = minRecordBytes
+	}
+	if r.bad || n > uint64(len(r.b))/least {
 		return errBadCommand
 	}
 	if c.Op == OpDelete {
