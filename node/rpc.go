@@ -52,9 +52,13 @@ func readFrame(r *bufio.Reader, v any) error {
 	if n > maxRPCBytes {
 		return fmt.Errorf("message of %d bytes over the limit", n)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	// Grow with what arrives, not with what the prefix claims: a few bytes must not cost 64 MiB.
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
 		return err
+	}
+	if uint64(len(b)) < n {
+		return io.ErrUnexpectedEOF
 	}
 	return json.Unmarshal(b, v)
 }
