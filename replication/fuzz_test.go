@@ -205,6 +205,7 @@ func openFuzzControl(t testing.TB) *controlFSM {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store.db.NoSync = true // a fuzzed store is thrown away: an fsync per entry only slows the fuzzer
 	t.Cleanup(func() { store.close() })
 	return &controlFSM{store: store, verifier: fuzzVerifier{}, log: slog.New(slog.DiscardHandler)}
 }

@@ -85,6 +85,9 @@ func FuzzDecodeHealth(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s does not decode: %v", enc, err)
 		}
+		if len(h.Shards) == 0 {
+			h.Shards = nil // "s":[] is left out when encoded, and reads back as none
+		}
 		if back.Truncated && !h.Truncated {
 			h.Shards, h.Truncated = nil, true // what EncodeHealth does when the shards do not fit
 		}
