@@ -101,6 +101,10 @@ func decode(v []byte) (*held, error) {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	h := &held{token: st.Token}
+	// Check the length first: hex.Decode writes past a destination too small for its input.
+	if len(st.SecretSHA256) != hex.EncodedLen(sha256.Size) {
+		return nil, fmt.Errorf("decode secret hash: not %d hex bytes", sha256.Size)
+	}
 	if n, err := hex.Decode(h.hash[:], []byte(st.SecretSHA256)); err != nil || n != sha256.Size {
 		return nil, fmt.Errorf("decode secret hash: not %d hex bytes", sha256.Size)
 	}

@@ -95,7 +95,17 @@ func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Princ
 	return nil
 }
 
-func (imp *importer) readJSONLines(body io.Reader) error {
+// importSink takes what the import parsers read: a record with its line number, or a line's
+// rejection. The parsers only read; the importer validates, batches and applies.
+type importSink interface {
+	add(line int, rec record.Record)
+	reject(line int, id, msg string)
+}
+
+func (imp *importer) readJSONLines(body io.Reader) error { return parseJSONLines(imp.ctx, body, imp) }
+
+// parseJSONLines reads JSON lines from body into sink until EOF, a read error or ctx ends.
+func parseJSONLines(ctx context.Context, body io.Reader, sink importSink) error {
 	br := bufio.NewReaderSize(body, 1<<20)
 	for line := 1; ; line++ {
 		b, err := br.ReadSlice('\n')
@@ -106,11 +116,11 @@ func (imp *importer) readJSONLines(body io.Reader) error {
 		}
 		switch {
 		case tooLong:
-			imp.reject(line, "", fmt.Sprintf("line is longer than %d bytes", maxLine))
+			sink.reject(line, "", fmt.Sprintf("line is longer than %d bytes", maxLine))
 		case line == 1:
-			imp.decodeLine(line, bytes.TrimPrefix(b, []byte("\ufeff"))) // spreadsheet exports may start with a byte order mark
+			decodeLine(sink, line, bytes.TrimPrefix(b, []byte("\ufeff"))) // spreadsheet exports may start with a byte order mark
 		default:
-			imp.decodeLine(line, b)
+			decodeLine(sink, line, b)
 		}
 		if err == io.EOF {
 			return nil
@@ -118,13 +128,13 @@ func (imp *importer) readJSONLines(body io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if imp.ctx.Err() != nil {
-			return imp.ctx.Err()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 }
 
-func (imp *importer) decodeLine(line int, b []byte) {
+func decodeLine(sink importSink, line int, b []byte) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return
 	}
@@ -134,10 +144,10 @@ func (imp *importer) decodeLine(line int, b []byte) {
 		if !errors.Is(err, record.ErrTrailingData) {
 			msg = jsonError(err).Error()
 		}
-		imp.reject(line, "", msg)
+		sink.reject(line, "", msg)
 		return
 	}
-	imp.add(line, rec)
+	sink.add(line, rec)
 }
 
 // csvFields maps CSV header names to record fields; other_serials are '|'-separated in one cell.
@@ -159,7 +169,12 @@ var csvFields = map[string]func(*record.Record, string){
 	"review_date":            func(r *record.Record, v string) { r.ReviewDate = v },
 }
 
-func (imp *importer) readCSV(body io.Reader) error {
+func (imp *importer) readCSV(body io.Reader) error { return parseCSV(imp.ctx, body, imp) }
+
+// parseCSV reads a CSV import (a header row of field names, then one record per row) from body into
+// sink until EOF, a read error or ctx ends. A bad header is the whole import's error; a bad row is
+// that row's rejection.
+func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 	cr := csv.NewReader(bufio.NewReaderSize(body, 1<<20))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -179,26 +194,27 @@ func (imp *importer) readCSV(body io.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			imp.reject(pe.StartLine, "", pe.Err.Error())
+			sink.reject(pe.StartLine, "", pe.Err.Error())
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		// Only a row that was read has field positions: FieldPos panics after a parse error.
+		line, _ := cr.FieldPos(0)
 		if len(row) != len(setters) {
-			imp.reject(line, "", fmt.Sprintf("has %d fields, the header has %d", len(row), len(setters)))
+			sink.reject(line, "", fmt.Sprintf("has %d fields, the header has %d", len(row), len(setters)))
 			continue
 		}
 		var rec record.Record
 		for i, v := range row {
 			setters[i](&rec, v)
 		}
-		imp.add(line, rec)
-		if imp.ctx.Err() != nil {
-			return imp.ctx.Err()
+		sink.add(line, rec)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 }

@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // codecVersion is the first byte of every encoded record, so the format can evolve.
@@ -32,7 +33,9 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	return r.AppendBinary(make([]byte, 0, 128)), nil
 }
 
-// UnmarshalBinary decodes bytes made by AppendBinary. It never panics on bad input. The fields
+// UnmarshalBinary decodes bytes made by AppendBinary. It never panics on bad input, and it accepts
+// only the bytes AppendBinary makes (no over-long varint, nothing after the last field), so that one
+// record has one encoding and the shard digest, which hashes encodings, has one value. The fields
 // share one copy of b: a search decodes ten records, and a string per field was most of its
 // allocations.
 func (r *Record) UnmarshalBinary(b []byte) error {
@@ -76,7 +79,7 @@ type decoder struct {
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		d.bad = true
 		d.b = nil
 		return 0
@@ -103,14 +106,37 @@ func (d *decoder) string() string {
 	return s
 }
 
-// IDOf returns the id of an encoded record without decoding the rest.
+// uvarintLen is the length of the shortest (the only accepted) encoding of v.
+func uvarintLen(v uint64) int { return max(1, (bits.Len64(v)+6)/7) }
+
+func (d *decoder) skip() {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return
+	}
+	d.b = d.b[n:]
+}
+
+// IDOf returns the id of an encoded record, checking that the whole encoding is one UnmarshalBinary
+// accepts, without decoding the other fields: a snapshot stores records as they arrive.
 func IDOf(b []byte) (string, error) {
 	if len(b) == 0 || b[0] != codecVersion {
 		return "", ErrCorrupt
 	}
 	d := decoder{b: b[1:]}
 	id := d.string()
-	if d.bad {
+	for range 12 { // the other text fields
+		d.skip()
+	}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return "", ErrCorrupt
+	}
+	for i := uint64(0); i < n && !d.bad; i++ {
+		d.skip()
+	}
+	if d.bad || len(d.b) != 0 {
 		return "", ErrCorrupt
 	}
 	return id, nil

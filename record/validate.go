@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FieldError is a validation failure that names the field and the offending value.
@@ -67,6 +68,11 @@ func (r *Record) Validate(isCountry CountryChecker) error {
 			return &FieldError{Field: f.field, Message: "is required"}
 		}
 	}
+	// Records travel and are served as JSON, which cannot carry invalid UTF-8: such a value would be
+	// stored as sent and served changed (a CSV in Latin-1, or a binary command made by hand).
+	if field, value, ok := invalidUTF8(r); ok {
+		return &FieldError{Field: field, Value: value, Message: "is not valid UTF-8"}
+	}
 	texts := []struct{ field, value string }{
 		{"serial", r.Serial}, {"make", r.Make}, {"model", r.Model}, {"calibre", r.Calibre},
 		{"case_reference", r.CaseReference},
@@ -108,6 +114,26 @@ func (r *Record) Validate(isCountry CountryChecker) error {
 		}
 	}
 	return nil
+}
+
+// invalidUTF8 returns the first field of r that is not valid UTF-8.
+func invalidUTF8(r *Record) (field, value string, found bool) {
+	for _, f := range [...]struct{ field, value string }{
+		{"serial", r.Serial}, {"make", r.Make}, {"model", r.Model}, {"calibre", r.Calibre}, {"type", r.Type},
+		{"country_of_manufacture", r.CountryOfManufacture}, {"recording_country", r.RecordingCountry},
+		{"status", r.Status}, {"event_date", r.EventDate}, {"case_reference", r.CaseReference},
+		{"remarks", r.Remarks}, {"review_date", r.ReviewDate},
+	} {
+		if !utf8.ValidString(f.value) {
+			return f.field, f.value, true
+		}
+	}
+	for _, s := range r.OtherSerials {
+		if !utf8.ValidString(s) {
+			return "other_serials", s, true
+		}
+	}
+	return "", "", false
 }
 
 // ValidateID checks a record id: 1-64 characters of A-Z a-z 0-9 . _ : -

@@ -131,6 +131,7 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 	var got Stats
 	got.AppliedIndex, got.AppliedTerm = want.AppliedIndex, want.AppliedTerm
 	buf := make([]byte, 0, 4096)
+	var prev string
 	for got.Records < want.Records {
 		var mem arena
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -144,10 +145,11 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 				if n > 1<<20 {
 					return fmt.Errorf("record %d: length %d too large", got.Records, n)
 				}
-				buf = buf[:n]
+				// Grow first: a valid record can be over the first buffer's 4 KiB.
 				if cap(buf) < int(n) {
 					buf = make([]byte, n)
 				}
+				buf = buf[:n]
 				if _, err := io.ReadFull(br, buf); err != nil {
 					return fmt.Errorf("record %d: %w", got.Records, err)
 				}
@@ -155,6 +157,12 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 				if err != nil {
 					return fmt.Errorf("record %d: %w", got.Records, err)
 				}
+				// A snapshot lists each id once, in order (it is a read of the state's records
+				// bucket); a repeated id would count twice but be stored once.
+				if got.Records > 0 && id <= prev {
+					return fmt.Errorf("record %d: id %q does not follow %q", got.Records, id, prev)
+				}
+				prev = id
 				if err := b.Put([]byte(id), mem.copy(buf)); err != nil {
 					return err
 				}
@@ -177,6 +185,9 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 	}
 	if wantDigest != got.Digest {
 		return Stats{}, fmt.Errorf("snapshot digest %s does not match its records (%s)", wantDigest, got.Digest)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return Stats{}, errors.New("snapshot trailer: data after the digest")
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error { return writeMeta(tx.Bucket(bucketMeta), got) })
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -89,8 +91,7 @@ func (t *GossipTransport) runSender(id peer.ID, snd *packetSender) {
 					continue // packet lost; memberlist will probe again
 				}
 			}
-			frame = binary.AppendUvarint(frame[:0], uint64(len(b)))
-			frame = append(frame, b...)
+			frame = appendPacket(frame[:0], b)
 			_ = s.SetWriteDeadline(time.Now().Add(packetIOTimeout))
 			if _, err := s.Write(frame); err != nil {
 				s.Reset()
@@ -108,16 +109,12 @@ func (t *GossipTransport) servePackets(s network.Stream) {
 	addr := &net.UDPAddr{IP: ip, Port: port}
 	r := bufio.NewReader(s)
 	for {
-		n, err := binary.ReadUvarint(r)
-		if err != nil {
-			return
-		}
-		if n > maxPacketSize {
+		buf, err := readPacket(r)
+		if errors.Is(err, errPacketTooBig) {
 			s.Reset()
 			return
 		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		if err != nil {
 			return
 		}
 		p := &memberlist.Packet{Buf: buf, From: addr, Timestamp: time.Now()}
@@ -131,6 +128,31 @@ func (t *GossipTransport) servePackets(s network.Stream) {
 			return
 		}
 	}
+}
+
+// errPacketTooBig is a packet frame whose length is over maxPacketSize.
+var errPacketTooBig = errors.New("gossip packet over the size limit")
+
+// appendPacket appends the frame of one packet on a packet stream: a uvarint length, then the packet.
+func appendPacket(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// readPacket reads the frame appendPacket writes; the length is checked before anything is made.
+func readPacket(r *bufio.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxPacketSize {
+		return nil, fmt.Errorf("%w: %d bytes", errPacketTooBig, n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // contextWithTimeoutOrClose is a timeout context that also ends when closed is closed.

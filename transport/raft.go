@@ -124,7 +124,7 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	if err != nil {
 		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
 	}
-	hdr := append([]byte{byte(len(l.group))}, l.group...)
+	hdr := raftHeader(l.group)
 	_ = s.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := s.Write(hdr); err != nil {
 		s.Reset()
@@ -134,27 +134,38 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	return streamConn{Stream: s, local: peerAddr{l.h.id}, remote: peerAddr{id}}, nil
 }
 
+// raftHeader is what a raft stream starts with: one length byte, then the group name (1-255 bytes).
+func raftHeader(group string) []byte { return append([]byte{byte(len(group))}, group...) }
+
+// readRaftHeader reads the header raftHeader writes.
+func readRaftHeader(r io.Reader) (string, error) {
+	var n [1]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", fmt.Errorf("raft stream header: %w", err)
+	}
+	name := make([]byte, n[0])
+	if _, err := io.ReadFull(r, name); err != nil {
+		return "", fmt.Errorf("raft stream header: %w", err)
+	}
+	return string(name), nil
+}
+
 // serveRaft reads the group header of an incoming raft stream and hands the stream to that
 // group's layer; a stream for a group this node does not run is reset, and so is one the group's
 // authorizer refuses. An authorised stream reaches raft through the group's RPC guard.
 func (h *Host) serveRaft(s network.Stream) {
 	_ = s.SetReadDeadline(time.Now().Add(raftHeaderTimeout))
-	var n [1]byte
-	if _, err := io.ReadFull(s, n[:]); err != nil {
-		s.Reset()
-		return
-	}
-	name := make([]byte, n[0])
-	if _, err := io.ReadFull(s, name); err != nil {
+	name, err := readRaftHeader(s)
+	if err != nil {
 		s.Reset()
 		return
 	}
 	_ = s.SetReadDeadline(time.Time{})
 	h.raftMu.Lock()
-	l := h.raftGroups[string(name)]
+	l := h.raftGroups[name]
 	h.raftMu.Unlock()
 	if l == nil {
-		h.log.Debug("raft stream for unknown group", "group", string(name), "peer", s.Conn().RemotePeer())
+		h.log.Debug("raft stream for unknown group", "group", name, "peer", s.Conn().RemotePeer())
 		s.Reset()
 		return
 	}
