@@ -70,9 +70,8 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 		logs.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	halt := newHalter()
-	f := &controlFSM{store: store, verifier: cfg.Verifier, observer: cfg.Observer, log: lg, halt: halt,
-		retryMin: 100 * time.Millisecond, retryMax: 10 * time.Second}
+	f := newControlFSM(store, cfg.Verifier, cfg.Observer, lg)
+	halt := f.halt
 	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune}, lg, f, logs)

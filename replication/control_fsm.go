@@ -52,6 +52,12 @@ type controlFSM struct {
 
 var _ raft.FSM = (*controlFSM)(nil)
 
+// newControlFSM is the control group's FSM over store; a storage error halts it (see halt.go).
+func newControlFSM(store *controlStore, v ControlVerifier, obs ControlObserver, log *slog.Logger) *controlFSM {
+	return &controlFSM{store: store, verifier: v, observer: obs, log: log, halt: newHalter(),
+		retryMin: 100 * time.Millisecond, retryMax: 10 * time.Second}
+}
+
 // Apply applies one committed control entry. A refused command still advances the applied index,
 // so every replica refuses it the same way and moves on.
 func (f *controlFSM) Apply(l *raft.Log) any {

@@ -120,7 +120,7 @@ func TestControlRestoreVerifiesEntryByEntry(t *testing.T) {
 	}
 	defer store.close()
 	obs := &ctlRecorder{}
-	f := &controlFSM{store: store, verifier: s, observer: obs, log: slog.New(slog.DiscardHandler)}
+	f := newControlFSM(store, s, obs, slog.New(slog.DiscardHandler))
 	for i, cmd := range []ControlCommand{
 		{Op: ControlAdmit, Blob: s.signAt(5, "admit", "p1", "edge-1"), Rules: controlRules},
 		{Op: ControlAdmit, Blob: s.signAt(1, "admit", "p9", "edge-9"), Rules: controlRules},
@@ -202,7 +202,7 @@ func TestControlRestoreOfAnHonestSnapshotIsExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.close() })
-		return &controlFSM{store: st, verifier: s, log: slog.New(slog.DiscardHandler)}
+		return newControlFSM(st, s, nil, slog.New(slog.DiscardHandler))
 	}
 	src, dst := mk(), mk()
 	cmds := []ControlCommand{

@@ -324,7 +324,7 @@ func TestControlSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.close()
-	f := &controlFSM{store: src, verifier: s, log: slog.New(slog.DiscardHandler)}
+	f := newControlFSM(src, s, nil, slog.New(slog.DiscardHandler))
 	for i, cmd := range []ControlCommand{
 		{Op: ControlAdmit, Blob: s.sign("admit", "p1", "a")},
 		{Op: ControlAdmit, Blob: s.sign("admit", "p2", "b")},
@@ -350,7 +350,7 @@ func TestControlSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := &ctlRecorder{}
-	g := &controlFSM{store: dst, verifier: s, observer: obs, log: slog.New(slog.DiscardHandler)}
+	g := newControlFSM(dst, s, obs, slog.New(slog.DiscardHandler))
 	// The destination had a member of its own: a restore replaces, it does not merge.
 	data, _ := json.Marshal(ControlCommand{Op: ControlAdmit, Blob: s.sign("admit", "p7", "z")})
 	g.Apply(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: data})

@@ -208,7 +208,7 @@ func openFuzzControl(t testing.TB) *controlFSM {
 	}
 	store.db.NoSync = true // a fuzzed store is thrown away: an fsync per entry only slows the fuzzer
 	t.Cleanup(func() { store.close() })
-	return &controlFSM{store: store, verifier: fuzzVerifier{}, log: slog.New(slog.DiscardHandler), halt: newHalter()}
+	return newControlFSM(store, fuzzVerifier{}, nil, slog.New(slog.DiscardHandler))
 }
 
 // stateJSON renders a control state for comparison, an empty list and none alike.

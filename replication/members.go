@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -33,6 +34,12 @@ func (m *members) WaitForLeader(ctx context.Context) error {
 }
 
 // IsLeader reports whether this node leads the group now.
+// Term is the raft term this node is in.
+func (m *members) Term() uint64 {
+	t, _ := strconv.ParseUint(m.raft.Stats()["term"], 10, 64)
+	return t
+}
+
 func (m *members) IsLeader() bool { return m.raft.State() == raft.Leader }
 
 // Leader is the current leader's server id and address, empty when unknown.

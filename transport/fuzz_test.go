@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -285,6 +287,59 @@ func FuzzIdentityKey(f *testing.F) {
 		id2, err := NewIdentity(priv2)
 		if err != nil || id2.ID != id.ID {
 			t.Fatalf("peer id %s becomes %s (%v)", id.ID, id2.ID, err)
+		}
+	})
+}
+
+// FuzzRaftRPC reads arbitrary bytes as the raft guard reads an incoming raft stream: one msgpack
+// request scanned by its own length prefixes (scanMsgpack), then decoded as raft would
+// (decodeRaftRPC). Nothing panics, the scan never takes more than the input nor more than its
+// limit, and what decodes names the sender the request carries.
+func FuzzRaftRPC(f *testing.F) {
+	self, err := peer.Decode("12D3KooWKfRSpX1yQfP8KxvUa6s7zFByRpkc78pcPV9NfjpNMwPV")
+	if err != nil {
+		f.Fatal(err)
+	}
+	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("lyon-1"), Addr: []byte(self.String())}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, rq := range []struct {
+		t   RaftRPCType
+		req any
+	}{
+		{RaftAppendEntries, &raft.AppendEntriesRequest{RPCHeader: hdr, Term: 7, Leader: hdr.Addr, PrevLogEntry: 41, PrevLogTerm: 6,
+			Entries: []*raft.Log{{Index: 42, Term: 7, Type: raft.LogCommand, Data: []byte("cmd"), AppendedAt: at}}, LeaderCommitIndex: 41}},
+		{RaftRequestVote, &raft.RequestVoteRequest{RPCHeader: hdr, Term: 8, Candidate: hdr.Addr, LastLogIndex: 42, LastLogTerm: 7}},
+		{RaftRequestPreVote, &raft.RequestPreVoteRequest{RPCHeader: hdr, Term: 8, LastLogIndex: 42, LastLogTerm: 7}},
+		{RaftInstallSnapshot, &raft.InstallSnapshotRequest{RPCHeader: hdr, Term: 7, Leader: hdr.Addr, LastLogIndex: 42, LastLogTerm: 7, Size: 300}},
+		{RaftTimeoutNow, &raft.TimeoutNowRequest{RPCHeader: hdr}},
+	} {
+		var b bytes.Buffer
+		b.WriteByte(byte(rq.t))
+		if err := codec.NewEncoder(&b, &codec.MsgpackHandle{}).Encode(rq.req); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+	}
+	f.Add([]byte{byte(RaftAppendEntries), 0xdb, 0xff, 0xff, 0xff, 0xff}) // a str claiming 4 GiB
+	f.Add([]byte{byte(RaftAppendEntries), 0xdd, 0xff, 0xff, 0xff, 0xff}) // an array claiming 4 G items
+	const limit = 1 << 20
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		var buf bytes.Buffer
+		if err := scanMsgpack(bufio.NewReader(bytes.NewReader(b[1:])), &buf, limit); err != nil {
+			return
+		}
+		if buf.Len() > len(b)-1 || buf.Len() > limit || !bytes.Equal(buf.Bytes(), b[1:1+buf.Len()]) {
+			t.Fatalf("scanned %d bytes that are not a prefix of the %d given", buf.Len(), len(b)-1)
+		}
+		rpc, size, err := decodeRaftRPC(RaftRPCType(b[0]), buf.Bytes())
+		if err != nil {
+			return
+		}
+		if size < 0 || rpc.Type != RaftRPCType(b[0]) {
+			t.Fatalf("decoded %+v with snapshot size %d", rpc, size)
 		}
 	})
 }
