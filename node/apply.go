@@ -147,7 +147,9 @@ func (n *Node) serveApply() error {
 			return nil, errf(400, "bad_request", "%v", err)
 		}
 		if e.Role != transport.RoleCentral && (cmd.Principal.Admin || cmd.Principal.Country != e.Country) {
-			return nil, errf(403, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
+			err := errf(403, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
+			n.refused(from, transport.ProtoApply, "foreign_principal", err)
+			return nil, err
 		}
 		kept, refused, pos := checkCommand(&cmd)
 		if len(refused) > 0 {
@@ -167,6 +169,13 @@ func (n *Node) serveApply() error {
 			target, ok := n.writeTarget(req.Shard)
 			if !ok {
 				return nil, errf(503, "unavailable", "no leader known for shard %s", req.Shard)
+			}
+			if kept.Op != replication.OpDelete {
+				// The leader refuses another shard's ids, but sees only this node as the sender:
+				// the member that sent them is named here, from what this node holds.
+				if foreign := n.foreignIDs(req.Shard, kept.Records); len(foreign) > 0 {
+					n.refusedForeignIDs(from, req.Shard, len(kept.Records), foreign)
+				}
 			}
 			data := req.Command
 			if len(refused) > 0 {

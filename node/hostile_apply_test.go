@@ -125,4 +125,31 @@ func TestHostileApply(t *testing.T) {
 		t.Logf("refused: %d %s: %s", ans.Status, ans.Error.Code, ans.Error.Message)
 		h.assertUnchanged(t, before)
 	})
+	// The attacker orders writes as the General Secretariat and as another country: refused whole,
+	// whichever central node it reaches, before anything is checked item by item.
+	for _, p := range []struct {
+		name string
+		who  replication.Principal
+		rec  string // the id of a record it tries to delete
+	}{
+		{"HostileApplyAsAdmin", replication.Principal{Agency: "GS-ADMIN", Admin: true}, "KE-000001"},
+		{"HostileApplyAsAnotherCountry", replication.Principal{Agency: "KE-NCB", Country: "KE"}, "KE-000002"},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			before := h.settled(t)
+			count := h.refusals(transport.ProtoApply, "foreign_principal")
+			for _, target := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+				ans := h.callAs(t, target, transport.ProtoApply, applyRequest{Shard: "africa",
+					Command: commandBytes(t, &replication.Command{Op: replication.OpDelete, Principal: p.who, IDs: []string{p.rec}})})
+				if ans.Error == nil || ans.Status != 403 {
+					t.Fatalf("a delete ordered as %+v at %s answered %+v, want 403", p.who, target, ans)
+				}
+			}
+			if got := h.refusals(transport.ProtoApply, "foreign_principal"); got != count+3 {
+				t.Errorf("fedarms_peer_refusals_total{reason=foreign_principal} went from %v to %v, want 3 more", count, got)
+			}
+			h.assertAudited(t, nil, "edge-cdg", transport.ProtoApply, "foreign_principal")
+			h.assertUnchanged(t, before)
+		})
+	}
 }
