@@ -38,6 +38,17 @@ func (n *Node) apply(ctx context.Context, shard string, cmd *replication.Command
 	return mergeRefused(res, refused, pos), err
 }
 
+// applyValid is apply for a command whose every record the caller has just normalized and
+// validated with the API's rules (the importer, writeOne): checking them again here would double
+// the cost of an import for nothing. A forwarded command is always checked (serveApply), and the
+// FSM checks every item again.
+func (n *Node) applyValid(ctx context.Context, shard string, cmd *replication.Command) (replication.Result, error) {
+	if err := n.checkHeadroom(); err != nil {
+		return replication.Result{}, err
+	}
+	return n.applyChecked(ctx, shard, cmd)
+}
+
 // applyChecked orders a checked command. A shard halted here is written through another node: a
 // halted leader hands its leadership away, and the forward retries until the new leader is known.
 func (n *Node) applyChecked(ctx context.Context, shard string, cmd *replication.Command) (replication.Result, error) {

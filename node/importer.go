@@ -278,7 +278,7 @@ func (imp *importer) apply(b *importBatch) {
 	}
 	cmd := &replication.Command{Op: replication.OpUpsert, Principal: principalOf(imp.p), Records: b.records}
 	// The apply goes on even if the client went away: the batch is already ordered or about to be.
-	res, err := imp.n.apply(context.WithoutCancel(imp.ctx), b.shard, cmd)
+	res, err := imp.n.applyValid(context.WithoutCancel(imp.ctx), b.shard, cmd) // every record was validated in add
 	imp.mu.Lock()
 	defer imp.mu.Unlock()
 	if err != nil {

@@ -57,7 +57,7 @@ func (n *Node) writeOne(ctx context.Context, p auth.Principal, op replication.Op
 	if refused := n.foreignIDs(shard, []record.Record{*rec}); len(refused) > 0 {
 		return itemError(refused[0])
 	}
-	res, err := n.apply(ctx, shard, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
+	res, err := n.applyValid(ctx, shard, &replication.Command{Op: op, Principal: principalOf(p), Records: []record.Record{*rec}})
 	n.index.caughtUp()
 	outcome := "ok"
 	if err == nil && len(res.Errors) > 0 {

@@ -22,6 +22,10 @@ while read -r file target; do
   start=$(date +%s)
   if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$dur" -fuzzminimizetime 2000x -parallel 1 "$pkg" 2>&1); then
     result=ok
+  elif grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
+    # Go's fuzzer sometimes reports its own time running out while a worker is between inputs as
+    # a failure, with no failing input: the time was up, nothing crashed.
+    result="ok (time ran out mid-input)"
   else
     result=FAIL
     failed=1
