@@ -8,11 +8,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/record"
 	"github.com/fedarms/fedarms/replication"
@@ -21,15 +21,6 @@ import (
 // Fuzz targets for what a node decodes from other members (the length-prefixed frames of every
 // node-to-node protocol, the requests they carry, the messages of /fedarms/msg/1) and from an
 // importing client (JSON lines, CSV). None starts a server. scripts/fuzz.sh runs them for longer.
-
-// allocated is how many bytes fn allocates (the whole process's, so a little slack is needed).
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // importLog is an importSink that keeps what the parsers gave it, in order.
 type importLog struct {
@@ -131,23 +122,6 @@ func fuzzFrame(v any) []byte {
 	return buf.Bytes()
 }
 
-// sameJSON fails unless v, once decoded, encodes to bytes that decode and encode the same: what a
-// node stores or forwards after reading it is what the next one reads.
-func sameJSON(t *testing.T, v any) {
-	t.Helper()
-	first, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("%#v does not encode: %v", v, err)
-	}
-	back := reflect.New(reflect.TypeOf(v).Elem()).Interface()
-	if err := json.Unmarshal(first, back); err != nil {
-		t.Fatalf("%s does not decode: %v", first, err)
-	}
-	if second, _ := json.Marshal(back); !bytes.Equal(first, second) {
-		t.Fatalf("%s comes back as %s", first, second)
-	}
-}
-
 // FuzzReadFrame reads arbitrary bytes as the frame of a node-to-node call, as each request and answer
 // type its protocols carry. A length prefix is never trusted for memory: a few bytes claiming a
 // 64 MiB frame allocate in proportion to what arrived, not to the claim.
@@ -168,13 +142,13 @@ func FuzzReadFrame(f *testing.F) {
 		targets := []any{new(applyRequest), new(controlRequest), new(remoteSearchRequest), new(message), new(rpcAnswer), new(remoteSearchAnswer)}
 		for _, v := range targets {
 			var err error
-			if n := allocated(func() { err = readFrame(bufio.NewReader(bytes.NewReader(b)), v) }); n > 64*uint64(len(b))+256<<10 {
+			if n := testutil.Allocated(func() { err = readFrame(bufio.NewReader(bytes.NewReader(b)), v) }); n > 64*uint64(len(b))+256<<10 {
 				t.Fatalf("reading a frame of %d bytes as %T allocated %d", len(b), v, n)
 			}
 			if err != nil {
 				continue
 			}
-			sameJSON(t, v)
+			testutil.JSONRoundTrip(t, v)
 			if req, ok := v.(*applyRequest); ok {
 				var c replication.Command
 				_ = c.UnmarshalBinary(req.Command)
@@ -209,7 +183,7 @@ func FuzzMessage(f *testing.F) {
 		if json.Unmarshal(b, &m) != nil {
 			return
 		}
-		sameJSON(t, &m)
+		testutil.JSONRoundTrip(t, &m)
 	})
 }
 

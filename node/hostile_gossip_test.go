@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/notify"
 	"github.com/fedarms/fedarms/record"
 	"github.com/fedarms/fedarms/transport"
@@ -23,16 +23,6 @@ import (
 
 // Attacks on the node-to-node frames, on health gossip and on remote search answers, by the
 // admitted edge edge-cdg (see hostile_test.go).
-
-// allocatedDuring is how many bytes the process allocated while f ran (every node of the test
-// federation runs in this process, so this includes the target's allocations, plus noise).
-func allocatedDuring(f func()) uint64 {
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	f()
-	runtime.ReadMemStats(&m1)
-	return m1.TotalAlloc - m0.TotalAlloc
-}
 
 // TestHostileFrameAnnouncesHugeSize: the attacker announces a 64 MiB frame on each request/response
 // protocol and sends a few bytes; the target refuses it at once as frame_too_big without
@@ -47,7 +37,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 			var b []byte
 			var err error
 			t0 := time.Now()
-			alloc := allocatedDuring(func() {
+			alloc := testutil.Allocated(func() {
 				b, err = h.rawStream(t, "lyon-1", proto, append(rawFrameHeader(64<<20), `{"kind":"hit"`...))
 			})
 			took := time.Since(t0)
@@ -72,7 +62,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 		// Four frames just under the apply limit (64 MiB in all): the target reads what arrives
 		// and allocates no more.
 		var answers [4][]byte
-		alloc := allocatedDuring(func() {
+		alloc := testutil.Allocated(func() {
 			var wg sync.WaitGroup
 			for i := range answers {
 				wg.Add(1)
@@ -107,7 +97,7 @@ func TestHostileFrameAnnouncesHugeSize(t *testing.T) {
 		counted := refusalCount(lyon1, transport.ProtoSearch, "frame_too_big")
 		var err error
 		t0 := time.Now()
-		alloc := allocatedDuring(func() {
+		alloc := testutil.Allocated(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			var ans remoteSearchAnswer

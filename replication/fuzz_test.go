@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/record"
 )
 
@@ -24,15 +24,6 @@ import (
 // raft log entry carry), state snapshots (what a follower restores from a voter's stream), the
 // control group's entries and snapshots, and the raft log store's values (FuzzDecodeRaftLog, in
 // logstore_test.go). scripts/fuzz.sh runs them for longer.
-
-// allocated is how many bytes fn allocates (the whole process's, so a little slack is needed).
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 func fuzzRecord(id string) record.Record {
 	return record.Record{ID: id, Serial: "BXK 0123", OtherSerials: []string{"BXK0123"}, Make: "Glock",
@@ -62,7 +53,7 @@ func FuzzCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c Command
 		var err error
-		if n := allocated(func() { err = c.UnmarshalBinary(b) }); n > 64*uint64(len(b))+64<<10 {
+		if n := testutil.Allocated(func() { err = c.UnmarshalBinary(b) }); n > 64*uint64(len(b))+64<<10 {
 			t.Fatalf("decoding %d bytes allocated %d", len(b), n)
 		}
 		if err != nil {
