@@ -3,7 +3,7 @@ package config
 import (
 	"sort"
 
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // ShardMap assigns each recording country to a shard. A shard is the unit of replication: one raft

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
 )
 
 type tokenRequest struct {

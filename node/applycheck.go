@@ -4,7 +4,7 @@ import (
 	"errors"
 	"sort"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 )
 

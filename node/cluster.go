@@ -3,7 +3,7 @@ package node
 import (
 	"net/http"
 
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/auth"
 )
 
 func (n *Node) handleMembers(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // The console is a single-page app of hand-written HTML, CSS and JavaScript modules: no build step,

@@ -21,7 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/auth"
 )
 
 // These tests drive a real Chromium against the console. They skip where no Chromium is

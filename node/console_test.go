@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // consoleGet fetches a console path from a bare console handler (no node needed).

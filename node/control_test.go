@@ -17,9 +17,9 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )

@@ -10,7 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/transport"
 )
 

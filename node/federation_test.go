@@ -14,9 +14,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
-	"github.com/fedarms/fedarms/notify"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 // newHit makes the notification of one hit found by a search on this node. The receipts of the

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 func TestHitListDecisionAndStreamOnOneNode(t *testing.T) {

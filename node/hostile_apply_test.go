@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )

@@ -14,10 +14,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
-	"github.com/fedarms/fedarms/notify"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/transport"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 // The hostile-member suite: one admitted member of the roster (the attacker, edge-cdg, an FR edge

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 )
 

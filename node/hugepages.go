@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fedarms/fedarms/hugepage"
+	"github.com/fedarms/fedarms/internal/hugepage"
 )
 
 // hugeMinMapping is the smallest heap mapping worth collapsing: the Go heap grows in 64 MiB arenas.

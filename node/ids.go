@@ -7,7 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )

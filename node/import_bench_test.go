@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/fedarms/fedarms/synth"
+	"github.com/fedarms/fedarms/internal/synth"
 )
 
 // BenchmarkImport measures POST /v1/import of synthetic records through raft into the state files

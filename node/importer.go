@@ -14,10 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/reference"
 	"github.com/fedarms/fedarms/replication"
 )
 

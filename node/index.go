@@ -8,8 +8,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/record"
 	"github.com/fedarms/fedarms/replication"
 )
 

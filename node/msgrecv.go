@@ -7,8 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/transport"
 )
 

@@ -16,10 +16,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // testNode is a one-node federation served by httptest, with tokens for a few principals.

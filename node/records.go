@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/replication"
 )
 

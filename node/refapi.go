@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // RefMake is a manufacturer as the reference lookup returns it.

@@ -1,6 +1,6 @@
 package node
 
-import "github.com/fedarms/fedarms/reference"
+import "github.com/fedarms/fedarms/internal/reference"
 
 // referenceTables adapts the reference package to what the matcher needs.
 type referenceTables struct{}

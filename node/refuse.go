@@ -7,7 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/internal/audit"
 )
 
 // A member's request that breaks the rules of its role (raft from a non-voter, a write for another

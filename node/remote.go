@@ -9,8 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/transport"
 )
 

@@ -14,11 +14,11 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/notify"
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 // SearchRequest is the body of POST /v1/search.

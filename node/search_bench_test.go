@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/synth"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/synth"
 )
 
 // BenchmarkSearchExact times exact searches in-process: "match" is the read path (index, records,

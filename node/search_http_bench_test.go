@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/synth"
+	"github.com/fedarms/fedarms/internal/synth"
 )
 
 // BenchmarkSearchHTTP measures searches over HTTP on loopback with 4 concurrent clients, as an

@@ -6,7 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/auth"
+	"github.com/fedarms/fedarms/internal/auth"
 )
 
 // ShardStatus is one shard as GET /v1/shards reports it.

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/transport"
 )
 

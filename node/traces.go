@@ -9,9 +9,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fedarms/fedarms/audit"
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 type traceRequest struct {

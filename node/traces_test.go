@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/auth"
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 func TestTraceOnOneNode(t *testing.T) {

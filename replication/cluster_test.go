@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // member is one node's group in an in-process cluster on raft's in-memory transports.

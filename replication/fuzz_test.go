@@ -16,8 +16,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
-	"github.com/fedarms/fedarms/record"
 )
 
 // Fuzz targets for the decoders of replication: raft commands (what a forwarded write and every

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 var frNCB = Principal{Agency: "FR-NCB", Country: "FR"}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // The FSM checks every item of a command before it touches the state: an item that breaks these

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/synth"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/synth"
 )
 
 // The FSM's frozen item rules accept every record the API accepts (an entry written by any release

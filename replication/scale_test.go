@@ -16,7 +16,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/hashicorp/raft"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // TestScaleManyNonvoters is the scale run: one central leader (with two other voters)

@@ -12,7 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // Item error codes returned in a Result.

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fedarms/fedarms/cli"
+	"github.com/fedarms/fedarms/internal/cli"
 )
 
 func main() {

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fedarms/fedarms/internal/reference"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/reference"
 )
 
 // corpus is every serial of the dataset in the forms the ceiling and the baseline compare, kept

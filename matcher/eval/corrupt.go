@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fedarms/fedarms/internal/reference"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/reference"
 )
 
 // confusablePairs lists what each character is misread as on worn metal.

@@ -1,9 +1,9 @@
 package eval
 
 import (
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/synth"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/synth"
 )
 
 // Dataset is a synthetic record set and its matcher entries, index for index.

@@ -4,9 +4,9 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/fedarms/fedarms/internal/reference"
+	"github.com/fedarms/fedarms/internal/synth"
 	"github.com/fedarms/fedarms/matcher"
-	"github.com/fedarms/fedarms/reference"
-	"github.com/fedarms/fedarms/synth"
 )
 
 // Classes of queries, in report order. Positives have a truth record; the last three are negatives.

@@ -3,7 +3,7 @@ package eval
 import (
 	"slices"
 
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // Tables adapts the reference tables to matcher.Reference, as the node does.

@@ -17,7 +17,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 func main() {

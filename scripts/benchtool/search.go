@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node"
 )
 

@@ -9,10 +9,10 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/reference"
+	"github.com/fedarms/fedarms/internal/synth"
 	"github.com/fedarms/fedarms/replication"
-	"github.com/fedarms/fedarms/synth"
 )
 
 // applyInFlight is how many import commands the load keeps outstanding, as the node's importer does.

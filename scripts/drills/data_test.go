@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 // size reads a drill size from the environment: LOCALFED_SHORT=1 picks the short (CI) size.

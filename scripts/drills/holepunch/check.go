@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedarms/fedarms/synth"
+	"github.com/fedarms/fedarms/internal/synth"
 )
 
 // The parts of the API answers the checker reads.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedarms/fedarms/hugepage"
+	"github.com/fedarms/fedarms/internal/hugepage"
 	"github.com/fedarms/fedarms/matcher/eval"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 func tracesCmd(e *env) *cobra.Command {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fedarms/fedarms/notify"
+	"github.com/fedarms/fedarms/node/notify"
 )
 
 func hitsCmd(e *env) *cobra.Command {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // maker is a make of the reference table joined with its profile, ready to draw from.

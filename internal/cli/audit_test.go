@@ -10,8 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/auth"
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node"
 )
 

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // The type table cannot import record (reference sits below it), so this test keeps the copy

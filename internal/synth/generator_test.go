@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/record"
-	"github.com/fedarms/fedarms/reference"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/reference"
 )
 
 // sample is a shared 200k-record sequence; generating it once keeps the race-enabled run short.

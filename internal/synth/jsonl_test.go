@@ -10,7 +10,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/fedarms/fedarms/record"
+	"github.com/fedarms/fedarms/internal/record"
 )
 
 func TestAppendJSONRoundTrips(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 // goes on, so the ratios are the gains from sharing syncs and from syncing a small append-only file
 // instead of committing node.db.
 //
-//	go test -run XXX -bench Append -benchtime 2000x ./audit/
+//	go test -run XXX -bench Append -benchtime 2000x ./internal/audit/
 func BenchmarkAppend(b *testing.B) {
 	for _, clients := range []int{1, 4, 8} {
 		b.Run(fmt.Sprintf("naive/clients=%d", clients), func(b *testing.B) {
@@ -39,7 +39,7 @@ func BenchmarkAppend(b *testing.B) {
 // with 4 clients: the cost of folding that lands on the appenders' path is the difference to
 // "never" (no fold during the run).
 //
-//	go test -run XXX -bench Fold -benchtime 5000x ./audit/
+//	go test -run XXX -bench Fold -benchtime 5000x ./internal/audit/
 func BenchmarkFold(b *testing.B) {
 	for _, n := range []int{16, 64, 512, 4096, 1 << 30} {
 		name := fmt.Sprintf("fold_entries=%d", n)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fedarms/fedarms/internal/synth"
 	"github.com/fedarms/fedarms/node"
-	"github.com/fedarms/fedarms/synth"
 )
 
 func genCmd(e *env) *cobra.Command {

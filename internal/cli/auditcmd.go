@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/fedarms/fedarms/audit"
+	"github.com/fedarms/fedarms/internal/audit"
 )
 
 func auditCmd(e *env) *cobra.Command {

@@ -13,8 +13,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/fedarms/fedarms/internal/synth"
 	"github.com/fedarms/fedarms/node"
-	"github.com/fedarms/fedarms/synth"
 )
 
 func importCmd(e *env) *cobra.Command {
