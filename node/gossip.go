@@ -3,7 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
-	"log/slog"
+	"log"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -138,7 +139,8 @@ func (n *Node) startGossip() error {
 	}
 	mc := transport.GossipConfig(f.host, gt)
 	mc.Delegate = transport.HealthDelegate{Current: n.gossipHealth, Identity: f.id}
-	mc.Logger = slog.NewLogLogger(n.log.With("subsystem", "memberlist").Handler(), slog.LevelDebug)
+	// memberlist tags its lines ([DEBUG], [WARN], [ERR]): keep its levels, so a warning is one.
+	mc.Logger = log.New(replication.LogWriter(n.log.With("subsystem", "memberlist")), "", 0)
 	mc.LogOutput = nil
 	g := &gossip{gt: gt, stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
 	g.refused = func(name, reason string, err error) {

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -22,10 +24,7 @@ type hugePager struct {
 	off     atomic.Bool // the kernel offers no huge pages: stop trying
 	running atomic.Bool
 	last    atomic.Int64 // unix nanoseconds of the last pass's start
-	log     interface {
-		Info(string, ...any)
-		Warn(string, ...any)
-	}
+	log     *slog.Logger
 }
 
 // soon starts a pass unless one runs or ran within hugeEvery.
@@ -44,7 +43,11 @@ func (h *hugePager) soon(why string) {
 			h.off.Store(true)
 			return
 		}
-		h.log.Info("index memory on huge pages", "after", why, "collapsed_mb", res.Collapsed>>20,
+		level := slog.LevelInfo
+		if res.Collapsed == 0 && res.Failed == 0 {
+			level = slog.LevelDebug // a small index: nothing to collapse, nothing to say
+		}
+		h.log.Log(context.Background(), level, "index memory on huge pages", "after", why, "collapsed_mb", res.Collapsed>>20,
 			"refused_mb", res.Failed>>20, "sparse_mb", res.Sparse>>20, "took", time.Since(t0).Round(time.Millisecond))
 	}()
 }

@@ -27,6 +27,11 @@ func newHCLogger(l *slog.Logger) hclog.Logger {
 	})
 }
 
+// LogWriter returns a writer that turns each line a library writes with a level tag ("[ERROR]",
+// "[ERR]", "[WARN]", "[INFO]", "[DEBUG]": hclog's and memberlist's) into one slog record at that
+// level, so a quiet log level hides a library's chatter without hiding its warnings.
+func LogWriter(l *slog.Logger) io.Writer { return &hclogWriter{log: l} }
+
 // hclogWriter turns each line hclog writes into one slog record, keeping hclog's level.
 type hclogWriter struct{ log *slog.Logger }
 
@@ -38,8 +43,12 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 	}
 	level := slog.LevelInfo
 	switch {
-	case bytes.Contains(line, []byte("[ERROR]")):
+	case bytes.Contains(line, []byte("[ERROR]")), bytes.Contains(line, []byte("[ERR]")):
 		level = slog.LevelError
+	case firstElection(line):
+		// Every raft group starts this way: no leader was ever known, so the first heartbeat
+		// timeout starts the first election. A warning only when a known leader went quiet.
+		level = slog.LevelInfo
 	case bytes.Contains(line, []byte("[WARN]")):
 		level = slog.LevelWarn
 	case bytes.Contains(line, []byte("[DEBUG]")), bytes.Contains(line, []byte("[TRACE]")):
@@ -48,6 +57,20 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(string(line), "\n", " | ")), " ")
 	w.log.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+// firstElection reports raft's "heartbeat timeout reached, starting election" for a group that has
+// never known a leader (last-leader-id is empty).
+func firstElection(line []byte) bool {
+	if !bytes.Contains(line, []byte("heartbeat timeout reached, starting election")) {
+		return false
+	}
+	i := bytes.Index(line, []byte("last-leader-id="))
+	if i < 0 {
+		return false
+	}
+	rest := line[i+len("last-leader-id="):]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\n'
 }
 
 var _ io.Writer = (*hclogWriter)(nil)

@@ -22,7 +22,7 @@ import (
 func devCmd(e *env) *cobra.Command {
 	c := config.Default()
 	var sample int
-	var logFormat string
+	var logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a one-node federation with sample data (no config file needed)",
@@ -30,7 +30,7 @@ func devCmd(e *env) *cobra.Command {
 			"On first start it loads --sample synthetic records; a second start on the same --data reuses the data.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c.Log.Format = logFormat
+			c.Log.Format, c.Log.Level = logFormat, logLevel
 			return runNode(e, c, sample)
 		},
 	}
@@ -38,6 +38,7 @@ func devCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address for the API and console")
 	cmd.Flags().IntVar(&sample, "sample", 10000, "synthetic records to load on first start (0 for none)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (raft, memberlist and libp2p log below warning only at debug)")
 	return cmd
 }
 
@@ -81,16 +82,6 @@ func agentCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // runNode opens a node, mints the admin token on first start, loads sample data if asked and the
 // node is empty, serves until the context ends, then shuts down cleanly.
 func runNode(e *env, c *config.Config, sample int) error {
@@ -102,6 +93,13 @@ func runNode(e *env, c *config.Config, sample int) error {
 	}
 	n, err := node.Open(c, node.Options{Logger: log})
 	if err != nil {
+		return err
+	}
+	// The token is on disk before the API listens: a script that waits for /v1/health and then
+	// reads the token file never finds it missing.
+	tokenFile, err := ensureAdminToken(n, c.DataDir)
+	if err != nil {
+		n.Close()
 		return err
 	}
 	if err := n.Listen(); err != nil {
@@ -132,11 +130,6 @@ func runNode(e *env, c *config.Config, sample int) error {
 	}
 	if err != nil {
 		log.Warn("no leader reachable yet for some shards; serving the local copy, answers will say how stale it is", "error", err)
-	}
-	tokenFile, err := ensureAdminToken(n, c.DataDir)
-	if err != nil {
-		stop()
-		return err
 	}
 	base := "http://" + n.Addr()
 	if sample > 0 && n.Health().Records == 0 && !sampleLoaded(c.DataDir) {
