@@ -276,3 +276,43 @@ func TestKillDuringImportLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d batches (%d records) acknowledged before SIGKILL; all present after restart", len(acked), len(acked)*per)
 }
+
+// TestDevFirstStartIsQuiet starts dev on a fresh data dir: the admin token is on disk the moment
+// /v1/health first answers, and the first screen is the summary, not the libraries' info lines.
+func TestDevFirstStartIsQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	tokenAtHealth := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			resp, err := http.Get("http://" + addr + "/v1/health")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					_, err := os.Stat(filepath.Join(dir, "admin.token"))
+					tokenAtHealth <- err
+					return
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		tokenAtHealth <- fmt.Errorf("health never answered 200")
+	}()
+	p := startDev(t, dir, addr, "--sample", "500")
+	if err := <-tokenAtHealth; err != nil {
+		t.Fatalf("admin token when health first answered: %v", err)
+	}
+	out := p.log()
+	for _, noise := range []string{"raft:", "memberlist:", "entering leader state", "subsystem=libp2p"} {
+		if strings.Contains(out, noise) {
+			t.Errorf("first start shows %q below warning level:\n%s", noise, out)
+		}
+	}
+	if lines := strings.Count(out, "\n"); lines > 12 {
+		t.Errorf("first screen has %d lines, want the summary (at most 12):\n%s", lines, out)
+	}
+}
