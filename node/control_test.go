@@ -18,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
@@ -324,7 +323,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	// Every attempt is in the audit log of the node it was made at (written after the answer).
 	var outcomes []string
 	waitFor(t, 5*time.Second, func() bool {
-		entries, err := audit.Tail(cf.nodes["ncb-fr"].db, 50)
+		entries, err := cf.nodes["ncb-fr"].audit.Tail(50)
 		if err != nil {
 			t.Fatal(err)
 		}

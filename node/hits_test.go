@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
 )
@@ -229,7 +228,7 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 		t.Fatalf("not at Kenya's NCB: %v", err)
 	}
 	// Kenya's NCB was handed the hit by a carrier, not by the cut edge.
-	entries, _ := audit.Tail(fc.nodes["ncb-ke"].db, 50)
+	entries, _ := fc.nodes["ncb-ke"].audit.Tail(50)
 	var from []string
 	for _, e := range entries {
 		if e.Action == "hit.received" && len(e.ResultIDs) > 0 && e.ResultIDs[0] == id {

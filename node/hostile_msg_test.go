@@ -41,7 +41,7 @@ func msgRefusals(n *Node, reason string) float64 {
 
 // msgAudited returns n's latest peer.refused audit entry for the attacker with reason.
 func msgAudited(n *Node, reason string) (audit.Entry, bool) {
-	entries, _ := audit.Tail(n.db, 500)
+	entries, _ := n.audit.Tail(500)
 	for i := len(entries) - 1; i >= 0; i-- {
 		if e := entries[i]; e.Action == "peer.refused" && e.Agency == "member:edge-cdg" && e.Outcome == reason {
 			return e, true

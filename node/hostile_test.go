@@ -230,7 +230,7 @@ func (h *hostileFed) assertAudited(t *testing.T, n *Node, by, proto, reason stri
 			if n != nil && m != n {
 				continue
 			}
-			entries, err := audit.Tail(m.db, 1000)
+			entries, err := m.audit.Tail(1000)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -107,9 +107,9 @@ func appendN(t testing.TB, l *Log, n int) []Entry {
 }
 
 // mustVerifyOK fails the test unless the chain is intact with want entries.
-func mustVerifyOK(t testing.TB, db *bbolt.DB, want uint64) Report {
+func mustVerifyOK(t testing.TB, l *Log, want uint64) Report {
 	t.Helper()
-	r, err := Verify(db)
+	r, err := l.Verify()
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -151,9 +151,9 @@ func stall(t testing.TB, l *Log, db *bbolt.DB) (release func()) {
 }
 
 // settled folds l's journal, if any, so that node.db holds every acknowledged entry.
-func settled(t testing.TB, db *bbolt.DB) {
+func settled(t testing.TB, l *Log) {
 	t.Helper()
-	if err := settle(db); err != nil {
+	if err := l.settle(); err != nil {
 		t.Fatalf("fold journal: %v", err)
 	}
 }
