@@ -3,8 +3,9 @@
 // EU SIS rules require for search data and user ids.
 //
 // The package owns two buckets of the node's local bbolt file and, when given one, a journal file
-// beside it; the caller opens and closes the bbolt file. It must not import other fedarms packages,
-// so that the offline verifier and the node share exactly one definition of the chain.
+// beside it; the caller opens and closes the bbolt file. It must not import other fedarms packages
+// (its tests may import internal/testutil), so that the offline verifier and the node share
+// exactly one definition of the chain.
 //
 // # Writing
 //

@@ -119,18 +119,6 @@ func mustVerifyOK(t testing.TB, l *Log, want uint64) Report {
 	return r
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // stall holds the writer at its next commit, as a slow fsync would, until release is called:
 // without a journal by holding node.db's write lock, with one by blocking before the journal sync.
 func stall(t testing.TB, l *Log, db *bbolt.DB) (release func()) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // noFold keeps everything in the journal for the whole test, so what node.db holds is known.
@@ -72,7 +74,7 @@ func TestJournalFoldPolicy(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		l, db, _ := newLog(t, Options{Journal: journalHere, FoldEntries: 1000, FoldInterval: 20 * time.Millisecond})
 		appendN(t, l, 3)
-		waitFor(t, 5*time.Second, func() bool { return stored(t, db) == 3 })
+		testutil.WaitFor(t, 5*time.Second, "the timed fold", func() bool { return stored(t, db) == 3 })
 	})
 }
 

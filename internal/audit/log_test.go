@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 func TestAppendSealsEntriesInOrder(t *testing.T) {
@@ -193,7 +195,7 @@ func TestAppendBlocksWhenQueueFull(t *testing.T) {
 			}
 			close(pending)
 		}()
-		waitFor(t, 5*time.Second, func() bool { return queued.Load() >= 1 })
+		testutil.WaitFor(t, 5*time.Second, "the entry to be queued", func() bool { return queued.Load() >= 1 })
 		time.Sleep(50 * time.Millisecond) // give a wrongly unbounded queue the chance to take everything
 		// The writer holds at most one batch of one entry and the queue one more.
 		if n := queued.Load(); n > 2 {
