@@ -67,6 +67,7 @@ var rules = map[string]rule{
 	"scripts/drills":           {tests: "internal/record internal/testutil node/wire"},
 	"scripts/drills/holepunch": {imports: "config internal/synth node node/wire"},
 	"scripts/localfedtool":     {imports: "config node node/wire"},
+	"scripts/nodelayers":       {},
 }
 
 // mayImportNode says who may import node itself: the commands, the CLI that runs a node, and the
