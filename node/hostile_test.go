@@ -18,6 +18,7 @@ import (
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // The hostile-member suite: one admitted member of the roster (the attacker, edge-cdg, an FR edge
@@ -49,7 +50,7 @@ func startHostileFed(t *testing.T) *hostileFed {
 	waitFor(t, 30*time.Second, fc.converged)
 	h := &hostileFed{fedCluster: fc, attacker: fc.nodes["edge-cdg"]}
 	resp, err := fc.nodes["edge-nbo"].Search(context.Background(),
-		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000007"})
+		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, wire.SearchRequest{Serial: "FRX000007"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func (h *hostileFed) callAs(t *testing.T, target, proto string, req any) rpcAnsw
 		t.Fatalf("%s on %s: answer %q: %v", proto, target, b, err)
 	}
 	if ans.Error != nil {
-		ans.Error.Status = ans.Status
+		ans.Error.Kind = rpcKind(ans.Status)
 	}
 	return ans
 }
@@ -174,7 +175,7 @@ func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 		}
 	}
 	for name, n := range h.nodes {
-		if _, err := n.Search(context.Background(), h.admin(), SearchRequest{Serial: "QZ-NOT-RECORDED-7"}); err != nil { // a search that makes no hit
+		if _, err := n.Search(context.Background(), h.admin(), wire.SearchRequest{Serial: "QZ-NOT-RECORDED-7"}); err != nil { // a search that makes no hit
 			t.Errorf("%s no longer serves searches: %v", name, err)
 		}
 	}

@@ -39,7 +39,7 @@ func fedarmsBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "fedarms")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/fedarms").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/fedarms").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
