@@ -5,7 +5,7 @@
 // wire is what a client needs to talk to a node: the command line client, the scripts and the
 // benchmark tools import it instead of the server. It owns no behaviour beyond describing a value
 // and a malformed JSON body, so it imports only the packages whose types the API carries as they
-// are (internal/record, internal/auth, internal/audit, matcher, node/notify, transport), never
+// are (internal/record, internal/auth, matcher, node/notify, transport), never
 // node, node/httpapi or replication.
 //
 // An error's kind says what went wrong in terms of the request (invalid, not found, conflict,
