@@ -2,92 +2,54 @@ package node
 
 import (
 	"errors"
-	"net/http"
-	"strconv"
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
-type tokenRequest struct {
-	Agency  string   `json:"agency"`
-	Country string   `json:"country"`
-	Roles   []string `json:"roles"`
-	Note    string   `json:"note"`
+// Authenticate finds the principal of a bearer token's secret.
+func (n *Node) Authenticate(secret string) (auth.Principal, error) {
+	return n.tokens.Authenticate(secret)
 }
 
-func (n *Node) handleTokenCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req tokenRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
-	}
+// CreateToken makes an API token as admin p asks (POST /v1/tokens); the secret is in the answer
+// only.
+func (n *Node) CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewToken, error) {
 	if req.Country != "" && !isCountry(req.Country) {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "country", Message: "country: " + req.Country + " is not an ISO 3166-1 alpha-2 code"}
+		return wire.NewToken{}, wire.FieldError("country", "country: "+req.Country+" is not an ISO 3166-1 alpha-2 code")
 	}
 	secret, tok, err := n.tokens.Create(req.Agency, req.Country, req.Roles, req.Note)
 	if err != nil {
-		return &apiError{Status: 400, Code: "invalid_field", Message: err.Error()}
+		return wire.NewToken{}, &wire.Error{Kind: wire.Invalid, Code: "invalid_field", Message: err.Error()}
 	}
 	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.create", ResultIDs: []string{tok.ID}, Outcome: "ok"})
-	writeJSON(w, http.StatusCreated, map[string]any{"token": secret, "info": tok})
-	return nil
+	return wire.NewToken{Token: secret, Info: tok}, nil
 }
 
-func (n *Node) handleTokenList(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": n.tokens.List()})
-	return nil
-}
+// ListTokens lists the API tokens, revoked ones included, without their secrets.
+func (n *Node) ListTokens() []auth.Token { return n.tokens.List() }
 
-func (n *Node) handleTokenRevoke(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id := r.PathValue("id")
+// RevokeToken revokes token id, as admin p.
+func (n *Node) RevokeToken(p auth.Principal, id string) error {
 	err := n.tokens.Revoke(id)
 	if errors.Is(err, auth.ErrNotFound) {
-		return errf(404, "not_found", "no token %q", id)
+		return wire.Errorf(wire.NotFound, "not_found", "no token %q", id)
 	}
 	if err != nil {
 		return err
 	}
 	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.revoke", ResultIDs: []string{id}, Outcome: "ok"})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (n *Node) handleAuditTail(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	q := r.URL.Query()
-	limit := 50
-	if v := q.Get("n"); v != "" {
-		l, err := strconv.Atoi(v)
-		if err != nil || l < 1 || l > 10000 {
-			return &apiError{Status: 400, Code: "invalid_field", Field: "n", Message: "n: must be between 1 and 10000"}
-		}
-		limit = l
-	}
-	var entries []audit.Entry
-	var err error
-	if v := q.Get("after"); v != "" {
-		after, perr := strconv.ParseUint(v, 10, 64)
-		if perr != nil {
-			return &apiError{Status: 400, Code: "invalid_field", Field: "after", Message: "after: must be a sequence number"}
-		}
-		entries, err = n.audit.Since(after, limit)
-	} else {
-		entries, err = n.audit.Tail(limit)
-	}
-	if err != nil {
-		return err
-	}
-	if entries == nil {
-		entries = []audit.Entry{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
-	return nil
+// AuditTail is the last limit entries of the audit log.
+func (n *Node) AuditTail(limit int) ([]audit.Entry, error) { return n.audit.Tail(limit) }
+
+// AuditSince is the first limit entries of the audit log after sequence number after.
+func (n *Node) AuditSince(after uint64, limit int) ([]audit.Entry, error) {
+	return n.audit.Since(after, limit)
 }
 
-func (n *Node) handleAuditVerify(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	rep, err := n.audit.Verify()
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
-	return nil
-}
+// VerifyAudit checks the audit log's hash chain.
+func (n *Node) VerifyAudit() (audit.Report, error) { return n.audit.Verify() }

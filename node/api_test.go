@@ -3,6 +3,8 @@ package node
 import (
 	"strings"
 	"testing"
+
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func TestImportKeepsGoodLinesAndReportsBadOnes(t *testing.T) {
@@ -75,7 +77,7 @@ func TestImportCSV(t *testing.T) {
 		"FR-11,,,,9mm,pistol,FR,stolen\n" +
 		"FR-12,ZZ9,,Colt,.45,pistol,fr,lost\n"
 	a := tn.call(t, "fr", "POST", "/v1/import", "text/csv", strings.NewReader(body))
-	var r ImportResponse
+	var r wire.ImportResponse
 	a.decode(t, &r)
 	if a.status != 200 || r.Accepted != 2 || len(r.Rejected) != 1 || r.Rejected[0].Line != 3 {
 		t.Fatalf("%d %+v", a.status, r)
@@ -184,7 +186,7 @@ func TestSearchExactWithCoverageAndAudit(t *testing.T) {
 	r := frRecord("FR-2019-004512", "ABC-00123")
 	r.OtherSerials = []string{"SLIDE777"}
 	tn.importLines(t, "fr", jsonLines(r, frRecord("FR-2", "ABC-00124")))
-	var resp SearchResponse
+	var resp wire.SearchResponse
 	a := tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "abc 00123", "on_behalf_of": "KE-CUSTOMS"})
 	a.decode(t, &resp)
 	if a.status != 200 || len(resp.Results) == 0 || resp.Results[0].ID != "FR-2019-004512" {
@@ -236,9 +238,9 @@ func TestSearchExactWithCoverageAndAudit(t *testing.T) {
 func TestShardsReportDigests(t *testing.T) {
 	tn := startNode(t, t.TempDir())
 	tn.importLines(t, "admin", jsonLines(append(recordsN(100, "FR"), recordsN(50, "KE")...)...))
-	var out struct{ Shards []ShardStatus }
+	var out struct{ Shards []wire.ShardStatus }
 	tn.json(t, "ops", "GET", "/v1/shards", nil).decode(t, &out)
-	got := map[string]ShardStatus{}
+	got := map[string]wire.ShardStatus{}
 	for _, s := range out.Shards {
 		got[s.Shard] = s
 	}
@@ -253,7 +255,7 @@ func TestShardsReportDigests(t *testing.T) {
 	}
 	other.importLines(t, "admin", jsonLines(recs[:50]...))
 	other.importLines(t, "admin", jsonLines(recs[50:]...))
-	var out2 struct{ Shards []ShardStatus }
+	var out2 struct{ Shards []wire.ShardStatus }
 	other.json(t, "ops", "GET", "/v1/shards", nil).decode(t, &out2)
 	for _, s := range out2.Shards {
 		if s.Shard == "europe" && s.Digest != got["europe"].Digest {

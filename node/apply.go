@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -55,7 +56,7 @@ func (n *Node) applyChecked(ctx context.Context, shard string, cmd *replication.
 	g := n.groups[shard]
 	if n.fed == nil || (g != nil && g.IsLeader() && !isHalted(g)) {
 		if g == nil {
-			return replication.Result{}, errf(503, "unavailable", "shard %s is not held by this node", shard)
+			return replication.Result{}, wire.Errorf(wire.Unavailable, "unavailable", "shard %s is not held by this node", shard)
 		}
 		return n.orderUnique(ctx, shard, g, cmd, "") // ids.go: no id of another shard
 	}
@@ -110,7 +111,7 @@ func retryForward(ctx context.Context, try func() (done bool, err error)) error 
 // the peer answering "unavailable" (a leader change). Any other answer is final.
 func retriable(err error) bool {
 	var re rpcError
-	return !errors.As(err, &re) || re.Code == "unavailable"
+	return !errors.As(err, &re) || re.remote.Code == "unavailable"
 }
 
 // writeTarget is the peer to send a write of shard to: its leader when known, else a central node.
@@ -150,15 +151,15 @@ func (n *Node) serveApply() error {
 	return serve(n.fed, transport.ProtoApply, func(ctx context.Context, from peer.ID, req *applyRequest) (any, error) {
 		e, ok := n.fed.roster.Get(from)
 		if !ok {
-			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+			return nil, wire.Errorf(wire.Forbidden, "forbidden", "peer %s is not a member", from)
 		}
 		var cmd replication.Command
 		if err := cmd.UnmarshalBinary(req.Command); err != nil {
 			n.refused(from, transport.ProtoApply, "bad_command", err)
-			return nil, errf(400, "bad_request", "%v", err)
+			return nil, wire.Errorf(wire.Invalid, "bad_request", "%v", err)
 		}
 		if e.Role != transport.RoleCentral && (cmd.Principal.Admin || cmd.Principal.Country != e.Country) {
-			err := errf(403, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
+			err := wire.Errorf(wire.Forbidden, "forbidden", "member %s (%s) may not order writes for %s", e.Name, e.Country, orNone(cmd.Principal.Country))
 			n.refused(from, transport.ProtoApply, "foreign_principal", err)
 			return nil, err
 		}
@@ -171,15 +172,15 @@ func (n *Node) serveApply() error {
 		}
 		g := n.groups[req.Shard]
 		if g == nil {
-			return nil, errf(503, "unavailable", "shard %s is not held by %s", req.Shard, n.cfg.Name)
+			return nil, wire.Errorf(wire.Unavailable, "unavailable", "shard %s is not held by %s", req.Shard, n.cfg.Name)
 		}
 		if !g.IsLeader() {
 			if req.Hops > 0 {
-				return nil, errf(503, "unavailable", "%s does not lead shard %s", n.cfg.Name, req.Shard)
+				return nil, wire.Errorf(wire.Unavailable, "unavailable", "%s does not lead shard %s", n.cfg.Name, req.Shard)
 			}
 			target, ok := n.writeTarget(req.Shard)
 			if !ok {
-				return nil, errf(503, "unavailable", "no leader known for shard %s", req.Shard)
+				return nil, wire.Errorf(wire.Unavailable, "unavailable", "no leader known for shard %s", req.Shard)
 			}
 			if kept.Op != replication.OpDelete {
 				// The leader refuses another shard's ids, but sees only this node as the sender:
@@ -200,7 +201,7 @@ func (n *Node) serveApply() error {
 			var re rpcError
 			if err != nil && !errors.As(err, &re) {
 				// The leader this node knew is unreachable: the origin retries, by then with a new leader.
-				return nil, errf(503, "unavailable", "leader of shard %s unreachable from %s: %v", req.Shard, n.cfg.Name, err)
+				return nil, wire.Errorf(wire.Unavailable, "unavailable", "leader of shard %s unreachable from %s: %v", req.Shard, n.cfg.Name, err)
 			}
 			return mergeRefused(res, refused, pos), err
 		}
@@ -217,7 +218,7 @@ func (n *Node) serveApply() error {
 func applyHere(ctx context.Context, g *replication.Group, cmd *replication.Command) (replication.Result, error) {
 	res, err := g.Apply(ctx, cmd)
 	if errors.Is(err, replication.ErrHalted) {
-		return res, &apiError{Status: 503, Code: "unavailable", Message: err.Error() + "; retry shortly", RetryAfter: 5}
+		return res, (&wire.Error{Kind: wire.Unavailable, Code: "unavailable", Message: err.Error() + "; retry shortly"}).Retry(5)
 	}
 	return res, err
 }

@@ -1,31 +1,15 @@
 package node
 
 import (
-	"net/http"
-
-	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
-func (n *Node) handleMembers(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"members": n.Members()})
-	return nil
-}
-
-type faultRequest struct {
-	Action string `json:"action"` // isolate, rejoin, cut, heal, heal_all
-	Peer   string `json:"peer"`   // member name (for cut and heal: the other end; for isolate: optional, default this node)
-}
-
-// handleFaults drives the transport's fault switch, for drills and tests only: it exists only when
-// federation.test_faults is set. Isolate cuts this node off from every other member while it keeps
-// serving its own API; cut cuts it off from one member.
-func (n *Node) handleFaults(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+// Fault drives the transport's fault switch (POST /v1/debug/faults), for drills and tests only: it
+// exists only when federation.test_faults is set. Isolate cuts this node off from every other
+// member while it keeps serving its own API; cut cuts it off from one member.
+func (n *Node) Fault(req wire.FaultRequest) error {
 	if n.fed == nil || n.fed.faults == nil {
-		return errf(404, "not_found", "the fault switch is off (federation.test_faults)")
-	}
-	var req faultRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
+		return wire.Errorf(wire.NotFound, "not_found", "the fault switch is off (federation.test_faults)")
 	}
 	f := n.fed.faults
 	self := n.fed.id.ID
@@ -33,7 +17,7 @@ func (n *Node) handleFaults(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if req.Peer != "" {
 		e, ok := n.fed.roster.ByName(req.Peer)
 		if !ok {
-			return &apiError{Status: 400, Code: "invalid_field", Field: "peer", Message: "no member named " + req.Peer}
+			return wire.FieldError("peer", "no member named "+req.Peer)
 		}
 		other = e.PeerID
 	}
@@ -49,9 +33,8 @@ func (n *Node) handleFaults(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	case "heal_all":
 		f.HealAll()
 	default:
-		return &apiError{Status: 400, Code: "invalid_field", Field: "action", Message: "action must be isolate, rejoin, cut, heal or heal_all"}
+		return wire.FieldError("action", "action must be isolate, rejoin, cut, heal or heal_all")
 	}
 	n.log.Warn("fault switch", "action", req.Action, "peer", req.Peer)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/reference"
+	"github.com/fedarms/fedarms/node/httpapi"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // consoleGet fetches a console path from a bare console handler (no node needed).
@@ -236,35 +238,35 @@ func (f *fakeFederation) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /console/", consoleHandler())
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, 200, Health{Status: "ok", Node: "lyon-1", Role: "central", Version: Version})
+		httpapi.WriteJSON(w, 200, wire.Health{Status: "ok", Node: "lyon-1", Role: "central", Version: Version})
 	})
 	api := http.NewServeMux()
 	api.HandleFunc("GET /v1/cluster/members", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, 200, map[string]any{"members": f.members(f.polls.Add(1))})
+		httpapi.WriteJSON(w, 200, map[string]any{"members": f.members(f.polls.Add(1))})
 	})
 	api.HandleFunc("GET /v1/shards", func(w http.ResponseWriter, _ *http.Request) {
-		var out []ShardStatus
+		var out []wire.ShardStatus
 		for _, s := range reference.Regions() {
-			out = append(out, ShardStatus{Shard: s, Role: "voter", Leader: "lyon-1", AppliedIndex: uint64(1000 + f.polls.Load()*3),
+			out = append(out, wire.ShardStatus{Shard: s, Role: "voter", Leader: "lyon-1", AppliedIndex: uint64(1000 + f.polls.Load()*3),
 				Records: 280000, Digest: "9f2c4e7a1b3d5f60", LastContact: time.Now().UTC()})
 		}
-		writeJSON(w, 200, map[string]any{"shards": out})
+		httpapi.WriteJSON(w, 200, map[string]any{"shards": out})
 	})
 	if !f.noHits {
 		api.HandleFunc("GET /v1/hits", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, 200, map[string]any{"hits": []any{}})
+			httpapi.WriteJSON(w, 200, map[string]any{"hits": []any{}})
 		})
 		api.HandleFunc("GET /v1/hits/stream", f.hitStream)
 	}
 	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errf(404, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+		httpapi.WriteError(w, wire.Errorf(wire.NotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "):
-			writeError(w, errf(401, "unauthenticated", "missing Authorization: Bearer TOKEN header"))
+			httpapi.WriteError(w, wire.Errorf(wire.Unauthenticated, "unauthenticated", "missing Authorization: Bearer TOKEN header"))
 		case f.down.Load():
-			writeError(w, &apiError{Status: 503, Code: "unavailable", Message: "node is shutting down", RetryAfter: 5})
+			httpapi.WriteError(w, (&wire.Error{Kind: wire.Unavailable, Code: "unavailable", Message: "node is shutting down"}).Retry(5))
 		default:
 			api.ServeHTTP(w, r)
 		}
@@ -301,11 +303,11 @@ func (f *fakeFederation) hitStream(w http.ResponseWriter, r *http.Request) {
 
 // members describes the federation at the given poll: a few members dead or suspect, moving
 // every ten polls, and lag that changes on each.
-func (f *fakeFederation) members(poll int64) []Member {
+func (f *fakeFederation) members(poll int64) []wire.Member {
 	now := time.Now().UTC()
-	out := make([]Member, 0, f.n)
+	out := make([]wire.Member, 0, f.n)
 	for i := range f.n {
-		m := Member{Role: "edge", Status: "alive", Outbox: i % 4, Version: Version, LastCentral: now.Add(-time.Duration(i%20) * time.Second)}
+		m := wire.Member{Role: "edge", Status: "alive", Outbox: i % 4, Version: Version, LastCentral: now.Add(-time.Duration(i%20) * time.Second)}
 		switch {
 		case i < 3:
 			m.Role, m.Name, m.Self = "central", fmt.Sprintf("lyon-%d", i+1), i == 0
@@ -329,7 +331,7 @@ func (f *fakeFederation) members(poll int64) []Member {
 		}
 		lag := uint64((i + int(poll)) % 7)
 		for _, s := range shards {
-			m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: uint64(1000+poll*3) - lag, LagEntries: lag, LagSeconds: int64(lag)})
+			m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: uint64(1000+poll*3) - lag, LagEntries: lag, LagSeconds: int64(lag)})
 		}
 		m.PeerID = fmt.Sprintf("12D3KooWfake%04d", i)
 		out = append(out, m)
@@ -348,7 +350,7 @@ func TestFakeFederationAnswersLikeANode(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("members: %s", resp.Status)
 	}
-	var got struct{ Members []Member }
+	var got struct{ Members []wire.Member }
 	dec := json.NewDecoder(strings.NewReader(body))
 	if err := dec.Decode(&got); err != nil {
 		t.Fatal(err)

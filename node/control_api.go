@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -21,34 +21,6 @@ import (
 type controlRequest struct {
 	Command replication.ControlCommand `json:"command"`
 	Hops    int                        `json:"hops"`
-}
-
-// RosterChange is the answer to an admission or a revocation.
-type RosterChange struct {
-	PeerID string `json:"peer_id"`
-	Name   string `json:"name,omitempty"`
-	// Index is the control log index the change was committed at.
-	Index uint64 `json:"index"`
-	// Changed is false when the control group already said so (a repeated admission or revocation).
-	Changed bool `json:"changed"`
-}
-
-// RosterMember is one member of the roster in force on this node.
-type RosterMember struct {
-	transport.SignedEntry
-	// Source is "control" for an entry the control group admitted, "file" for one known only from
-	// this node's roster file (the seed).
-	Source string `json:"source"`
-}
-
-// RosterView is GET /v1/federation/roster: the roster in force on this node and the revocations.
-type RosterView struct {
-	Members []RosterMember               `json:"members"`
-	Revoked []transport.SignedRevocation `json:"revoked"`
-	// Leader is the control group's leader (a member name), empty when unknown.
-	Leader string `json:"leader,omitempty"`
-	// AppliedIndex is the control log index this node has applied.
-	AppliedIndex uint64 `json:"applied_index"`
 }
 
 // controlApply orders a control command: here when this node leads the control group, otherwise on
@@ -95,11 +67,11 @@ func (n *Node) controlTarget() (peer.ID, bool) {
 func (n *Node) serveControl() error {
 	return serve(n.fed, transport.ProtoControl, func(ctx context.Context, from peer.ID, req *controlRequest) (any, error) {
 		if !n.fed.roster.Has(from) {
-			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+			return nil, wire.Errorf(wire.Forbidden, "forbidden", "peer %s is not a member", from)
 		}
 		res, err := n.serveControlRequest(ctx, req)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && req.Hops == 0 {
+		var ae *wire.Error
+		if errors.As(err, &ae) && ae.Kind.CallerFault() && req.Hops == 0 {
 			// Hops > 0: a central node forwarding; the member that sent it was counted there.
 			n.refused(from, transport.ProtoControl, ae.Code, err)
 		}
@@ -119,20 +91,20 @@ func (n *Node) serveControlRequest(ctx context.Context, req *controlRequest) (an
 	c := n.fed.control
 	if !c.IsLeader() {
 		if req.Hops > 0 {
-			return nil, errf(503, "unavailable", "%s does not lead the control group", n.cfg.Name)
+			return nil, wire.Errorf(wire.Unavailable, "unavailable", "%s does not lead the control group", n.cfg.Name)
 		}
 		target, ok := n.controlTarget()
 		if !ok {
-			return nil, errf(503, "unavailable", "no leader known for the control group")
+			return nil, wire.Errorf(wire.Unavailable, "unavailable", "no leader known for the control group")
 		}
 		var res replication.ControlResult
 		err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1}, &res)
 		var re rpcError
 		if err != nil && !errors.As(err, &re) {
-			return nil, errf(503, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
+			return nil, wire.Errorf(wire.Unavailable, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
 		}
 		if err != nil {
-			return nil, re.apiError
+			return nil, re.remote
 		}
 		return res, nil
 	}
@@ -159,7 +131,7 @@ func (n *Node) checkAdmission(se transport.SignedEntry) error {
 	// would bootstrap groups of its own on start (there is no "join as a voter" yet), so the
 	// set of central members is fixed when the federation is created.
 	if e, ok := n.fed.roster.Get(se.Entry.PeerID); se.Entry.Role == transport.RoleCentral && (!ok || e.Role != transport.RoleCentral) {
-		return errf(409, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
+		return wire.Errorf(wire.Conflict, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
 	}
 	return nil
 }
@@ -179,95 +151,84 @@ func controlError(err error) error {
 		return nil
 	case errors.Is(err, transport.ErrBadSignature), errors.Is(err, transport.ErrUnsigned),
 		errors.Is(err, transport.ErrBadRevocationSignature):
-		return errf(400, "bad_signature", "%v", err)
+		return wire.Errorf(wire.Invalid, "bad_signature", "%v", err)
 	case errors.Is(err, replication.ErrControlRefused), errors.Is(err, transport.ErrInvalidEntry),
 		errors.Is(err, transport.ErrInvalidRevocation):
-		return errf(400, "invalid_field", "%v", err)
+		return wire.Errorf(wire.Invalid, "invalid_field", "%v", err)
 	case errors.Is(err, replication.ErrStaleEntry), errors.Is(err, transport.ErrStaleEntry):
-		return errf(409, "stale_entry", "%v; sign a new entry (fedarms federation sign gives it a newer serial)", err)
+		return wire.Errorf(wire.Conflict, "stale_entry", "%v; sign a new entry (fedarms federation sign gives it a newer serial)", err)
 	case errors.Is(err, replication.ErrPeerRevoked), errors.Is(err, replication.ErrNameInUse):
-		return errf(409, "conflict", "%v", err)
+		return wire.Errorf(wire.Conflict, "conflict", "%v", err)
 	}
 	return err
 }
 
 func (n *Node) notFederated() error {
-	return errf(409, "not_federated", "%s runs a one-node federation: it has no roster", n.cfg.Name)
+	return wire.Errorf(wire.Conflict, "not_federated", "%s runs a one-node federation: it has no roster", n.cfg.Name)
 }
 
-// handleAdmit admits a member whose entry the root key signed (POST /v1/federation/members).
-func (n *Node) handleAdmit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+// Admit admits a member whose entry the root key signed, as p (POST /v1/federation/members).
+func (n *Node) Admit(ctx context.Context, p auth.Principal, se transport.SignedEntry) (wire.RosterChange, error) {
 	if n.fed == nil {
-		return n.notFederated()
-	}
-	var se transport.SignedEntry
-	if err := decodeStrict(r.Body, &se); err != nil {
-		return err
+		return wire.RosterChange{}, n.notFederated()
 	}
 	blob, err := json.Marshal(se)
 	if err != nil {
-		return err
+		return wire.RosterChange{}, err
 	}
 	err = n.checkAdmission(se)
 	var res replication.ControlResult
 	if err == nil {
-		res, err = n.controlApply(r.Context(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
+		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
 	}
 	err = controlError(err)
 	n.auditControl(p, "federation.admit", blob, []string{se.Entry.PeerID.String(), se.Entry.Name}, err)
 	if err != nil {
-		return err
+		return wire.RosterChange{}, err
 	}
-	writeJSON(w, http.StatusOK, RosterChange{PeerID: res.PeerID, Name: res.Name, Index: res.Index, Changed: res.Changed})
-	return nil
+	return wire.RosterChange{PeerID: res.PeerID, Name: res.Name, Index: res.Index, Changed: res.Changed}, nil
 }
 
-// handleRevoke revokes a member for good (POST /v1/federation/revocations).
-func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+// Revoke revokes a member for good, as p (POST /v1/federation/revocations).
+func (n *Node) Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error) {
 	if n.fed == nil {
-		return n.notFederated()
-	}
-	var sr transport.SignedRevocation
-	if err := decodeStrict(r.Body, &sr); err != nil {
-		return err
+		return wire.RosterChange{}, n.notFederated()
 	}
 	blob, err := json.Marshal(sr)
 	if err != nil {
-		return err
+		return wire.RosterChange{}, err
 	}
 	var res replication.ControlResult
 	if err = transport.VerifyRevocation(n.fed.roster.RootPub(), sr); err == nil {
-		res, err = n.controlApply(r.Context(), replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob})
+		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob})
 	}
 	err = controlError(err)
 	n.auditControl(p, "federation.revoke", blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err)
 	if err != nil {
-		return err
+		return wire.RosterChange{}, err
 	}
 	name := res.Name
 	if name == "" {
 		name = sr.Revocation.Name
 	}
-	writeJSON(w, http.StatusOK, RosterChange{PeerID: res.PeerID, Name: name, Index: res.Index, Changed: res.Changed})
-	return nil
+	return wire.RosterChange{PeerID: res.PeerID, Name: name, Index: res.Index, Changed: res.Changed}, nil
 }
 
 func (n *Node) auditControl(p auth.Principal, action string, blob []byte, ids []string, err error) {
 	outcome := audit.OutcomeOK
 	if err != nil {
-		outcome = toAPIError(err).Code
+		outcome = apiError(err).Code
 	}
 	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: action,
 		Query: blob, ResultIDs: ids, Outcome: outcome})
 }
 
-// handleRoster reports the roster in force on this node and the revocations (GET
+// Roster reports the roster in force on this node and the revocations (GET
 // /v1/federation/roster).
-func (n *Node) handleRoster(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	view := RosterView{Members: []RosterMember{}, Revoked: []transport.SignedRevocation{}}
+func (n *Node) Roster() (wire.RosterView, error) {
+	view := wire.RosterView{Members: []wire.RosterMember{}, Revoked: []transport.SignedRevocation{}}
 	if n.fed == nil {
-		writeJSON(w, http.StatusOK, view)
-		return nil
+		return view, nil
 	}
 	c := n.fed.control
 	for _, e := range n.fed.roster.List() {
@@ -275,7 +236,7 @@ func (n *Node) handleRoster(w http.ResponseWriter, _ *http.Request, _ auth.Princ
 		if !ok {
 			continue // revoked since List
 		}
-		m := RosterMember{SignedEntry: se, Source: "file"}
+		m := wire.RosterMember{SignedEntry: se, Source: "file"}
 		if _, ok := c.Member(e.PeerID.String()); ok {
 			m.Source = "control"
 		}
@@ -285,7 +246,7 @@ func (n *Node) handleRoster(w http.ResponseWriter, _ *http.Request, _ auth.Princ
 	for _, r := range st.Revoked {
 		var sr transport.SignedRevocation
 		if err := json.Unmarshal(r.Blob, &sr); err != nil {
-			return fmt.Errorf("revocation of %s in the control state: %w", r.PeerID, err)
+			return view, fmt.Errorf("revocation of %s in the control state: %w", r.PeerID, err)
 		}
 		view.Revoked = append(view.Revoked, sr)
 	}
@@ -293,6 +254,5 @@ func (n *Node) handleRoster(w http.ResponseWriter, _ *http.Request, _ auth.Princ
 	if id, _ := c.Leader(); id != "" {
 		view.Leader = string(id)
 	}
-	writeJSON(w, http.StatusOK, view)
-	return nil
+	return view, nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/fedplan"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -37,7 +39,7 @@ type ctlFed struct {
 	testNode map[string]*testNode // guarded by mu
 }
 
-func startControlFed(t *testing.T, specs []MemberSpec, late ...string) *ctlFed {
+func startControlFed(t *testing.T, specs []fedplan.MemberSpec, late ...string) *ctlFed {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a federation of nodes over libp2p; skipped with -short")
@@ -46,7 +48,7 @@ func startControlFed(t *testing.T, specs []MemberSpec, late ...string) *ctlFed {
 		specs[i].HTTPAddr = "127.0.0.1:0"
 		specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))}
 	}
-	layout, err := WriteFederation(t.TempDir(), specs, func(c *config.Config) { c.Federation.TestFaults = true })
+	layout, err := fedplan.WriteFederation(t.TempDir(), specs, func(c *config.Config) { c.Federation.TestFaults = true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func startControlFed(t *testing.T, specs []MemberSpec, late ...string) *ctlFed {
 		t.Fatal(err)
 	}
 	rosterFile := filepath.Join(layout.Dir, "roster.json")
-	all, err := LoadRoster(rosterFile)
+	all, err := fedplan.LoadRoster(rosterFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +178,8 @@ func hasServer(servers []raft.Server, name string, suffrage raft.ServerSuffrage)
 	return slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == name && s.Suffrage == suffrage })
 }
 
-func ctlSpecs(extra ...MemberSpec) []MemberSpec {
-	return append([]MemberSpec{
+func ctlSpecs(extra ...fedplan.MemberSpec) []fedplan.MemberSpec {
+	return append([]fedplan.MemberSpec{
 		{Name: "lyon-1", Role: "central", Shards: []string{"*"}},
 		{Name: "lyon-2", Role: "central", Shards: []string{"*"}},
 		{Name: "lyon-3", Role: "central", Shards: []string{"*"}},
@@ -200,7 +202,7 @@ func forgedBy(t *testing.T, e transport.Entry) transport.SignedEntry {
 }
 
 func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
-	cf := startControlFed(t, ctlSpecs(MemberSpec{Name: "edge-new", Role: "edge", Country: "FR", Shards: []string{"europe"}}), "edge-new")
+	cf := startControlFed(t, ctlSpecs(fedplan.MemberSpec{Name: "edge-new", Role: "edge", Country: "FR", Shards: []string{"europe"}}), "edge-new")
 	newID := cf.peer("edge-new")
 	edge := cf.open("edge-new")
 	if edge == nil {
@@ -247,7 +249,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	}
 	// Admitted through the NCB node, which is not in the control group's quorum: forwarded.
 	a := ncb.json(t, "admin", "POST", "/v1/federation/members", cf.entries["edge-new"])
-	var rc RosterChange
+	var rc wire.RosterChange
 	a.decode(t, &rc)
 	if a.status != 200 || !rc.Changed || rc.Name != "edge-new" || rc.PeerID != newID.String() {
 		t.Fatalf("admit: %d %s", a.status, a.body)
@@ -280,7 +282,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	// It learns the control state, its own admission included, and the roster says where each entry
 	// came from.
 	testutil.WaitFor(t, 10*time.Second, "the new edge to learn its own admission", func() bool { _, ok := edge.fed.control.Member(newID.String()); return ok })
-	var view RosterView
+	var view wire.RosterView
 	cf.http("lyon-2").json(t, "admin", "GET", "/v1/federation/roster", nil).decode(t, &view)
 	sources := map[string]string{}
 	for _, m := range view.Members {
@@ -339,7 +341,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 }
 
 func TestControlRevokeDisconnectsAndSurvivesRestart(t *testing.T) {
-	cf := startControlFed(t, ctlSpecs(MemberSpec{Name: "edge-cdg", Role: "edge", Country: "FR", Shards: []string{"europe"}}))
+	cf := startControlFed(t, ctlSpecs(fedplan.MemberSpec{Name: "edge-cdg", Role: "edge", Country: "FR", Shards: []string{"europe"}}))
 	edgeID := cf.peer("edge-cdg")
 	edge := cf.nodes["edge-cdg"]
 	testutil.WaitFor(t, 10*time.Second, "lyon-1 to connect to the edge", func() bool { return cf.nodes["lyon-1"].fed.host.Connected(edgeID) })
@@ -390,7 +392,7 @@ func TestControlRevokeDisconnectsAndSurvivesRestart(t *testing.T) {
 		})
 	}
 	checkRevoked()
-	var view RosterView
+	var view wire.RosterView
 	cf.http("ncb-fr").json(t, "admin", "GET", "/v1/federation/roster", nil).decode(t, &view)
 	if len(view.Revoked) != 1 || view.Revoked[0].Revocation.PeerID != edgeID || view.Revoked[0].Revocation.Reason != "device lost" {
 		t.Fatalf("roster view: %+v", view.Revoked)

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -220,11 +221,11 @@ func (n *Node) sendTo(targets []peer.ID, m message) (messageAnswer, error) {
 	return messageAnswer{}, err
 }
 
-// refusedBy reports whether err is a member's refusal (403): the message will never be taken as
+// refusedBy reports whether err is a member's refusal (forbidden): the message will never be taken as
 // it is, so retrying it is pointless.
 func refusedBy(err error) bool {
 	var re rpcError
-	return errors.As(err, &re) && re.Status == 403
+	return errors.As(err, &re) && re.remote.Kind == wire.Forbidden
 }
 
 // handToCarrier gives a hit that no recipient of role could take to a member this node can reach

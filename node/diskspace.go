@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // A node keeps headroom on the disk of its data dir: below limits.min_free_bytes it refuses record
@@ -66,7 +68,7 @@ func (n *Node) diskLow() (string, bool) {
 // checkHeadroom refuses a record write when the data dir is below its floor.
 func (n *Node) checkHeadroom() error {
 	if msg, low := n.diskLow(); low {
-		return &apiError{Status: 503, Code: "insufficient_storage", Message: msg + "; free space on this node, then retry", RetryAfter: 30}
+		return (&wire.Error{Kind: wire.Unavailable, Code: "insufficient_storage", Message: msg + "; free space on this node, then retry"}).Retry(30)
 	}
 	return nil
 }

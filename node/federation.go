@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/node/fedplan"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -44,19 +43,6 @@ type fed struct {
 	wg   sync.WaitGroup
 }
 
-// LoadRoster reads a JSON array of signed roster entries.
-func LoadRoster(path string) ([]transport.SignedEntry, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("roster: %w", err)
-	}
-	var entries []transport.SignedEntry
-	if err := json.Unmarshal(b, &entries); err != nil {
-		return nil, fmt.Errorf("roster %s: %w", path, err)
-	}
-	return entries, nil
-}
-
 // openFederation starts the host and the control group; refused records members' refused requests.
 func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error)) (*fed, error) {
 	fc := cfg.Federation
@@ -72,7 +58,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	if err != nil {
 		return nil, err
 	}
-	entries, err := LoadRoster(fc.RosterFile)
+	entries, err := fedplan.LoadRoster(fc.RosterFile)
 	if err != nil {
 		return nil, err
 	}

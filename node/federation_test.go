@@ -18,6 +18,8 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/fedplan"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -26,7 +28,7 @@ import (
 // loopback, with its own data dir.
 type fedCluster struct {
 	t      *testing.T
-	layout *Layout
+	layout *fedplan.Layout
 	nodes  map[string]*Node
 }
 
@@ -56,7 +58,7 @@ func freePort(t *testing.T) int {
 	}
 }
 
-func startFederation(t *testing.T, specs []MemberSpec, tune func(*config.Config)) *fedCluster {
+func startFederation(t *testing.T, specs []fedplan.MemberSpec, tune func(*config.Config)) *fedCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a federation of nodes over libp2p; skipped with -short")
@@ -67,7 +69,7 @@ func startFederation(t *testing.T, specs []MemberSpec, tune func(*config.Config)
 			specs[i].P2PAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))}
 		}
 	}
-	layout, err := WriteFederation(t.TempDir(), specs, func(c *config.Config) {
+	layout, err := fedplan.WriteFederation(t.TempDir(), specs, func(c *config.Config) {
 		c.Federation.TestFaults = true
 		if tune != nil {
 			tune(c)
@@ -164,8 +166,8 @@ func (fc *fedCluster) importAt(name string, p auth.Principal, recs []record.Reco
 	}
 }
 
-func fedSpecs() []MemberSpec {
-	return []MemberSpec{
+func fedSpecs() []fedplan.MemberSpec {
+	return []fedplan.MemberSpec{
 		{Name: "lyon-1", Role: "central", Shards: []string{"*"}},
 		{Name: "lyon-2", Role: "central", Shards: []string{"*"}},
 		{Name: "lyon-3", Role: "central", Shards: []string{"*"}},
@@ -203,7 +205,7 @@ func TestFederationReplicatesForwardsAndSearchesRemotely(t *testing.T) {
 	}
 	// The Nairobi edge holds africa and mena: a French record is found on a peer, and said so.
 	resp, err := fc.nodes["edge-nbo"].Search(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Roles: []string{"searcher"}},
-		SearchRequest{Serial: "FRX000123"})
+		wire.SearchRequest{Serial: "FRX000123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +262,7 @@ func TestFederationNCBCannotWriteAnotherCountrysRecordThroughAnyNode(t *testing.
 	ctx := context.Background()
 	for name, n := range fc.nodes {
 		// Through the API path: refused when ordered.
-		if err := n.writeOne(ctx, ke, replication.OpUpdate, &changed); toAPIError(err).Status != 403 {
+		if err := n.writeOne(ctx, ke, replication.OpUpdate, &changed); wire.KindOf(err) != wire.Forbidden {
 			t.Errorf("KE update of a FR record via %s: %v", name, err)
 		}
 	}
@@ -294,7 +296,7 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 200, 2000))
 	// The cut edge still answers from its copy, and says it is stale once max_staleness has passed.
 	testutil.WaitFor(t, 15*time.Second, "the isolated edge to answer from its stale copy", func() bool {
-		resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000100"})
+		resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, wire.SearchRequest{Serial: "FRX000100"})
 		if err != nil || len(resp.Results) == 0 {
 			return false
 		}
@@ -376,7 +378,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 // on them, and still replicates its shards and gossips its health.
 func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 	specs := fedSpecs()
-	specs = append(specs, MemberSpec{Name: "edge-nat", Role: "edge", Country: "FR", Shards: []string{"europe"}, P2PAddrs: []string{}})
+	specs = append(specs, fedplan.MemberSpec{Name: "edge-nat", Role: "edge", Country: "FR", Shards: []string{"europe"}, P2PAddrs: []string{}})
 	fc := startFederation(t, specs, nil)
 	fc.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 300))
 	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
@@ -411,7 +413,7 @@ func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 		if name == "edge-nat" {
 			continue
 		}
-		var m Member
+		var m wire.Member
 		testutil.WaitFor(t, 20*time.Second, "a connection to the NATed edge", func() bool {
 			m = memberOf(n, "edge-nat")
 			return m.Conn != ConnNone && (!centrals[n.fed.id.ID.String()] || m.Conn == ConnDirect)
@@ -477,11 +479,11 @@ func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 }
 
 // memberOf is how n reports the member called name.
-func memberOf(n *Node, name string) Member {
+func memberOf(n *Node, name string) wire.Member {
 	for _, m := range n.Members() {
 		if m.Name == name {
 			return m
 		}
 	}
-	return Member{}
+	return wire.Member{}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 )
 
@@ -130,9 +131,9 @@ func FuzzReadFrame(f *testing.F) {
 		Records: []record.Record{{ID: "FR-1", Serial: "S", Make: "Glock", Calibre: "9x19", Type: "pistol", RecordingCountry: "FR", Status: "lost"}}}).MarshalBinary()
 	f.Add(fuzzFrame(applyRequest{Shard: "europe", Command: cmd, Hops: 1}))
 	f.Add(fuzzFrame(controlRequest{Command: replication.ControlCommand{Op: replication.ControlAdmit, Blob: []byte(`{"entry":{}}`)}}))
-	f.Add(fuzzFrame(remoteSearchRequest{Request: SearchRequest{Serial: "BXK 0123", Limit: 10}, Shards: []string{"europe"}}))
+	f.Add(fuzzFrame(remoteSearchRequest{Request: wire.SearchRequest{Serial: "BXK 0123", Limit: 10}, Shards: []string{"europe"}}))
 	f.Add(fuzzFrame(remoteSearchRequest{GetID: "FR-1"}))
-	f.Add(fuzzFrame(rpcAnswer{Status: 409, Error: &apiError{Status: 409, Code: "conflict", Message: "x"}, Body: json.RawMessage(`{"index":3}`)}))
+	f.Add(fuzzFrame(rpcAnswer{Status: 409, Error: &wire.Error{Kind: wire.Conflict, Code: "conflict", Message: "x"}, Body: json.RawMessage(`{"index":3}`)}))
 	f.Add(fuzzFrame(message{Kind: "receipt", Role: "gs", HitID: "h1", StoredAt: time.Unix(1700000000, 0).UTC()}))
 	f.Add(binary.AppendUvarint(nil, defaultFrameLimit))  // the largest claim, nothing behind it
 	f.Add(append(binary.AppendUvarint(nil, 1<<40), '{')) // over the limit

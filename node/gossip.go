@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -220,47 +221,11 @@ func (n *Node) gossipHealth() transport.Health {
 	return h
 }
 
-// Member is one federation member as GET /v1/cluster/members reports it.
-type Member struct {
-	Name        string        `json:"name"`
-	PeerID      string        `json:"peer_id"`
-	Role        string        `json:"role"`
-	Country     string        `json:"country,omitempty"`
-	Status      string        `json:"status"` // alive, suspect, dead, left
-	Shards      []MemberShard `json:"shards"`
-	Outbox      int           `json:"outbox_depth"`
-	Overdue     int           `json:"overdue_hits"`
-	LastCentral time.Time     `json:"last_contact,omitzero"`
-	Version     string        `json:"version,omitempty"`
-	Self        bool          `json:"self,omitempty"`
-	Addrs       []string      `json:"addrs,omitempty"`
-	// Conn is how this node is connected to the member right now: direct, relayed (only through
-	// a circuit relay) or none; empty for the node itself and in a one-node federation.
-	Conn string `json:"conn,omitempty"`
-	// ConnAddrs are the remote addresses of those connections (a relayed one holds /p2p-circuit).
-	ConnAddrs []string `json:"conn_addrs,omitempty"`
-	// Unsigned is set when the member's health is not signed (a release before signed health): it
-	// is shown, but not trusted to choose whom to ask for a shard.
-	Unsigned bool `json:"unsigned_health,omitempty"`
-	health   *transport.Health
-}
-
-// MemberShard is one shard's progress on a member; the lag is measured against the most advanced
-// copy any member reports.
-type MemberShard struct {
-	Shard      string `json:"shard"`
-	Applied    uint64 `json:"applied_index"`
-	LagEntries uint64 `json:"lag_entries"`
-	LagSeconds int64  `json:"lag_seconds"`
-	// Digest is the start of the copy's content digest (GET /v1/shards on the member has it whole).
-	Digest string `json:"digest,omitempty"`
-}
-
 // Members reports every roster member with what gossip says of it.
-func (n *Node) Members() []Member {
+func (n *Node) Members() []wire.Member {
 	if n.fed == nil {
 		h := n.localHealthAsMember()
-		return []Member{h}
+		return []wire.Member{h}
 	}
 	states := map[peer.ID]seenMember{}
 	if n.fed.gossip != nil {
@@ -270,10 +235,10 @@ func (n *Node) Members() []Member {
 			}
 		}
 	}
-	var out []Member
+	var out []wire.Member
 	best := map[string]uint64{}
 	for _, e := range n.fed.roster.List() {
-		m := Member{Name: e.Name, PeerID: e.PeerID.String(), Role: string(e.Role), Country: e.Country, Status: "dead", Addrs: e.Addrs}
+		m := wire.Member{Name: e.Name, PeerID: e.PeerID.String(), Role: string(e.Role), Country: e.Country, Status: "dead", Addrs: e.Addrs}
 		var h transport.Health
 		var ok bool
 		if e.PeerID == n.fed.id.ID {
@@ -288,13 +253,12 @@ func (n *Node) Members() []Member {
 			m.Conn, m.ConnAddrs = n.fed.peerConn(e.PeerID)
 		}
 		if ok {
-			m.health = &h
 			m.Outbox, m.Overdue, m.Version = h.Outbox, h.Overdue, h.Version
 			if h.LastCentral > 0 {
 				m.LastCentral = time.Unix(h.LastCentral, 0).UTC()
 			}
 			for _, s := range h.Shards {
-				m.Shards = append(m.Shards, MemberShard{Shard: s.Shard, Applied: s.Applied, LagSeconds: s.LagSeconds, Digest: s.Digest})
+				m.Shards = append(m.Shards, wire.MemberShard{Shard: s.Shard, Applied: s.Applied, LagSeconds: s.LagSeconds, Digest: s.Digest})
 				best[s.Shard] = max(best[s.Shard], s.Applied)
 			}
 		}
@@ -333,13 +297,13 @@ func memberStatus(s memberlist.NodeStateType, unheard time.Duration) string {
 }
 
 // localHealthAsMember describes a one-node federation as its only member.
-func (n *Node) localHealthAsMember() Member {
+func (n *Node) localHealthAsMember() wire.Member {
 	outbox, overdue := n.hitCounts()
-	m := Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
+	m := wire.Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
 		Outbox: outbox, Overdue: overdue}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		m.Shards = append(m.Shards, MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
+		m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
 			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
 		m.LastCentral = contact.UTC()
 	}

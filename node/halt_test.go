@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // setFree makes the node read free bytes of its data dir from now on.
@@ -17,9 +18,9 @@ func (tn *testNode) setFree(free uint64) {
 	tn.disk.mu.Unlock()
 }
 
-func (tn *testNode) shard(t *testing.T, name string) ShardStatus {
+func (tn *testNode) shard(t *testing.T, name string) wire.ShardStatus {
 	t.Helper()
-	var out struct{ Shards []ShardStatus }
+	var out struct{ Shards []wire.ShardStatus }
 	tn.json(t, "ops", "GET", "/v1/shards", nil).decode(t, &out)
 	for _, s := range out.Shards {
 		if s.Shard == name {
@@ -27,7 +28,7 @@ func (tn *testNode) shard(t *testing.T, name string) ShardStatus {
 		}
 	}
 	t.Fatalf("no shard %s in %+v", name, out.Shards)
-	return ShardStatus{}
+	return wire.ShardStatus{}
 }
 
 // A shard whose state file cannot be written halts: no panic, writes to it are answered 503 with

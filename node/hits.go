@@ -1,20 +1,20 @@
 package node
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // newHit makes the notification of one hit found by a search on this node. The receipts of the
 // roles this node itself plays are in at once: it stores the hit durably before the answer leaves.
-func (n *Node) newHit(res *searchResult, searchID string, p auth.Principal, req SearchRequest, now time.Time) notify.Hit {
+func (n *Node) newHit(res *wire.SearchResult, searchID string, p auth.Principal, req wire.SearchRequest, now time.Time) notify.Hit {
 	deadline := n.cfg.Notify.Routine.Duration
 	if req.Urgent {
 		deadline = n.cfg.Notify.Urgent.Duration
@@ -59,41 +59,23 @@ func visible(p auth.Principal, h *notify.Hit) bool {
 	return h.Agency == p.Agency || (h.OnBehalfOf != "" && h.OnBehalfOf == p.Agency)
 }
 
-func (n *Node) handleHitGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id := r.PathValue("id")
+// Hit is the hit id, when p may see it.
+func (n *Node) Hit(p auth.Principal, id string) (notify.Hit, error) {
 	h, err := n.hits.Get(id)
 	if errors.Is(err, notify.ErrNotFound) || (err == nil && !visible(p, &h)) {
-		return errf(404, "not_found", "no hit %q visible to %s on this node", id, p.Agency)
+		return notify.Hit{}, wire.Errorf(wire.NotFound, "not_found", "no hit %q visible to %s on this node", id, p.Agency)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h)
-	return nil
+	return h, err
 }
 
-func (n *Node) handleHitList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	q := r.URL.Query()
-	status := q.Get("status")
-	switch status {
-	case "", notify.Pending, notify.Confirmed, notify.Denied, "overdue", "undelivered":
-	default:
-		return &apiError{Status: 400, Code: "invalid_field", Field: "status", Message: "status: one of pending, confirmed, denied, overdue, undelivered"}
-	}
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return &apiError{Status: 400, Code: "invalid_field", Field: "since", Message: "since: an RFC 3339 time, e.g. 2026-11-25T10:00:00Z"}
-		}
-		since = t
-	}
+// Hits lists the stored hits p may see that pass f, newest first.
+func (n *Node) Hits(p auth.Principal, f wire.HitFilter) ([]notify.Hit, error) {
 	now := time.Now()
-	hits, err := n.hits.List(func(h *notify.Hit) bool {
-		if !visible(p, h) || h.SearchedAt.Before(since) {
+	return n.hits.List(func(h *notify.Hit) bool {
+		if !visible(p, h) || h.SearchedAt.Before(f.Since) {
 			return false
 		}
-		switch status {
+		switch f.Status {
 		case "overdue":
 			return h.Overdue(now)
 		case "undelivered":
@@ -101,73 +83,54 @@ func (n *Node) handleHitList(w http.ResponseWriter, r *http.Request, p auth.Prin
 		case "":
 			return true
 		}
-		return h.Decision == status
+		return h.Decision == f.Status
 	})
-	if err != nil {
-		return err
-	}
-	if hits == nil {
-		hits = []notify.Hit{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"hits": hits})
-	return nil
 }
 
-// handleHitStream sends every hit stored or changed on this node that the caller may see, as
-// server-sent events, until the client goes away.
-func (n *Node) handleHitStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		return errf(500, "internal", "streaming unsupported")
-	}
-	feed, stop := n.hits.Subscribe()
-	defer stop()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": fedarms hits\n\n")
-	fl.Flush()
-	keepAlive := time.NewTicker(15 * time.Second)
-	defer keepAlive.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-keepAlive.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-		case h := <-feed:
-			if !visible(p, &h) {
-				continue
+// WatchHits feeds every hit stored or changed on this node from now on that p may see, until stop
+// is called. Like the store's feed, it drops hits a slow reader has no room for.
+func (n *Node) WatchHits(p auth.Principal) (<-chan notify.Hit, func()) {
+	all, unsubscribe := n.hits.Subscribe()
+	out := make(chan notify.Hit, cap(all))
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case h := <-all:
+				if !visible(p, &h) {
+					continue
+				}
+				select {
+				case out <- h:
+				case <-done:
+					return
+				}
 			}
-			b, _ := json.Marshal(h)
-			fmt.Fprintf(w, "event: hit\nid: %s\ndata: %s\n\n", h.ID, b)
 		}
-		fl.Flush()
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() {
+			unsubscribe()
+			close(done)
+		})
 	}
 }
 
-type decisionRequest struct {
-	Decision string `json:"decision"`
-	Comment  string `json:"comment"`
-}
-
-// handleDecision records the owning NCB's decision and routes it to the origin and the General
-// Secretariat.
-func (n *Node) handleDecision(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req decisionRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
+// Decide records the owning NCB's decision on hit id, as p, and routes it to the origin and the
+// General Secretariat.
+func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire.DecisionRequest) (notify.Hit, error) {
 	h, err := n.hits.Get(id)
 	if errors.Is(err, notify.ErrNotFound) {
-		return errf(404, "not_found", "no hit %q on this node", id)
+		return notify.Hit{}, wire.Errorf(wire.NotFound, "not_found", "no hit %q on this node", id)
 	}
 	if err != nil {
-		return err
+		return notify.Hit{}, err
 	}
 	if !p.Has("admin") && !(p.Has("recorder") && p.Country == h.RecordingCountry) {
-		return errf(403, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
+		return notify.Hit{}, wire.Errorf(wire.Forbidden, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
 	}
 	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
 		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: time.Now().UTC()}
@@ -182,15 +145,14 @@ func (n *Node) handleDecision(w http.ResponseWriter, r *http.Request, p auth.Pri
 	h, err = n.hits.Decide(d, to)
 	switch {
 	case errors.Is(err, notify.ErrBadDecision):
-		return &apiError{Status: 400, Code: "invalid_field", Field: "decision", Message: err.Error()}
+		return h, wire.FieldError("decision", err.Error())
 	case errors.Is(err, notify.ErrDecided):
-		return errf(409, "conflict", "hit %s was already %s", id, h.Decision)
+		return h, wire.Errorf(wire.Conflict, "conflict", "hit %s was already %s", id, h.Decision)
 	case err != nil:
-		return err
+		return h, err
 	}
 	n.kickDelivery()
-	writeJSON(w, http.StatusOK, h)
-	return nil
+	return h, nil
 }
 
 // playsRole says whether this node is itself the recipient of role for h.

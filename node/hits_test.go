@@ -14,6 +14,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func TestHitListDecisionAndStreamOnOneNode(t *testing.T) {
@@ -36,7 +37,7 @@ func TestHitListDecisionAndStreamOnOneNode(t *testing.T) {
 			}
 		}
 	}()
-	var resp SearchResponse
+	var resp wire.SearchResponse
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "HIT12345", "make": "glock", "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
 	if len(resp.Results) == 0 || !resp.Results[0].Hit || resp.Results[0].NotificationID == "" {
 		t.Fatalf("no hit: %+v", resp.Results)
@@ -91,7 +92,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 	customs := auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}
 	var ids []string
 	for i := 0; i < 10; i++ {
-		resp, err := edge.Search(context.Background(), customs, SearchRequest{Serial: fmtSerial("KE", i), Make: "glock"})
+		resp, err := edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("KE", i), Make: "glock"})
 		if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
 			t.Fatalf("search %d: %v %+v", i, err, resp)
 		}
@@ -131,7 +132,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 	})
 	// A cut edge keeps its hits until the heal, then delivers them.
 	edge.fed.faults.Isolate(edge.fed.id.ID)
-	resp, err := edge.Search(context.Background(), customs, SearchRequest{Serial: fmtSerial("KE", 20), Make: "glock"})
+	resp, err := edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("KE", 20), Make: "glock"})
 	if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
 		t.Fatalf("search while cut: %v %+v", err, resp)
 	}
@@ -155,7 +156,7 @@ func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	tn := startNodeWithClock(t, t.TempDir(), clock)
-	var resp SearchResponse
+	var resp wire.SearchResponse
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "LATE-77123", "make": "Beretta", "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
 	if len(resp.Results) != 0 {
 		t.Fatalf("found before the record exists: %+v", resp.Results)
@@ -214,7 +215,7 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 	for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-ke"} {
 		edge.fed.faults.Cut(edge.fed.id.ID, fc.nodes[name].fed.id.ID)
 	}
-	resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, SearchRequest{Serial: fmtSerial("KE", 7), Make: "glock"})
+	resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, wire.SearchRequest{Serial: fmtSerial("KE", 7), Make: "glock"})
 	if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
 		t.Fatalf("search: %v %+v", err, resp)
 	}
@@ -272,7 +273,7 @@ func TestFederationHitsSurviveSeededChaos(t *testing.T) {
 		origin := []string{"edge-cdg", "edge-nbo"}[rng.IntN(2)]
 		country := []string{"FR", "KE"}[rng.IntN(2)]
 		resp, err := fc.nodes[origin].Search(context.Background(), auth.Principal{Agency: "CUSTOMS", Roles: []string{"searcher"}},
-			SearchRequest{Serial: fmtSerial(country, rng.IntN(200)), Make: "glock"})
+			wire.SearchRequest{Serial: fmtSerial(country, rng.IntN(200)), Make: "glock"})
 		if err == nil {
 			for _, r := range resp.Results {
 				if r.NotificationID != "" {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/fedplan"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -37,7 +39,7 @@ func (h *hostileFed) controlHistory(t *testing.T) controlHistory {
 	if ch.rootPriv, err = os.ReadFile(filepath.Join(h.layout.Dir, "root.key")); err != nil {
 		t.Fatal(err)
 	}
-	all, err := LoadRoster(filepath.Join(h.layout.Dir, "roster.json"))
+	all, err := fedplan.LoadRoster(filepath.Join(h.layout.Dir, "roster.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestHostileControl(t *testing.T) {
 			blob, _ := json.Marshal(se)
 			_, err := h.attacker.controlApply(context.Background(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
 			t.Logf("forwarded as is: %v", err)
-			if ae := toAPIError(err); err == nil || ae.Status != 409 || ae.Code != "stale_entry" {
+			if ae := apiError(err); err == nil || ae.Kind != wire.Conflict || ae.Code != "stale_entry" {
 				t.Errorf("forwarded replay of serial %d: %v, want 409 stale_entry", se.Entry.Serial, err)
 			}
 		}

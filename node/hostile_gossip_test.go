@@ -18,6 +18,7 @@ import (
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -283,11 +284,11 @@ func (h *hostileFed) maliciousSearch(t *testing.T, answer func(req remoteSearchR
 
 // searchAtNBO searches at edge-nbo as a Kenyan customs officer and returns the results and how
 // many hits edge-nbo holds afterwards.
-func (h *hostileFed) searchAtNBO(t *testing.T, serial string) ([]searchResult, int) {
+func (h *hostileFed) searchAtNBO(t *testing.T, serial string) ([]wire.SearchResult, int) {
 	t.Helper()
 	nbo := h.member(t, "edge-nbo")
 	resp, err := nbo.Search(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}},
-		SearchRequest{Serial: serial})
+		wire.SearchRequest{Serial: serial})
 	if err != nil {
 		t.Fatalf("search at edge-nbo: %v", err)
 	}
@@ -315,15 +316,15 @@ func TestHostileRemoteSearch(t *testing.T) {
 	}
 	cases := []struct {
 		name, serial string
-		inject       searchResult
+		inject       wire.SearchResult
 	}{
 		{"record of another shard", "ZZEVIL0001",
-			searchResult{ID: "KE-EVIL-1", Score: 1, Hit: true, Record: evil("KE-EVIL-1", "ZZEVIL0001", "KE")}},
+			wire.SearchResult{ID: "KE-EVIL-1", Score: 1, Hit: true, Record: evil("KE-EVIL-1", "ZZEVIL0001", "KE")}},
 		{"record that does not match the query", "ZZNOMATCH42",
-			searchResult{ID: fr8.ID, Score: 1, Hit: true, Record: &fr8}},
+			wire.SearchResult{ID: fr8.ID, Score: 1, Hit: true, Record: &fr8}},
 		{"invalid record", "ZZEVIL0003",
-			searchResult{ID: "FR EVIL 3", Score: 1, Hit: true, Record: evil("FR EVIL 3", "ZZEVIL0003", "FR")}},
-		{"result without its record", "ZZEVIL0004", searchResult{ID: "FR-EVIL-4", Score: 1, Hit: true}},
+			wire.SearchResult{ID: "FR EVIL 3", Score: 1, Hit: true, Record: evil("FR EVIL 3", "ZZEVIL0003", "FR")}},
+		{"result without its record", "ZZEVIL0004", wire.SearchResult{ID: "FR-EVIL-4", Score: 1, Hit: true}},
 	}
 	// Only the attacker is left to ask for europe: edge-nbo is cut from the central nodes and
 	// ncb-fr (which hold europe too).
@@ -333,8 +334,8 @@ func TestHostileRemoteSearch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			asked := h.maliciousSearch(t, func(req remoteSearchRequest) remoteSearchAnswer {
-				return remoteSearchAnswer{Results: []searchResult{c.inject},
-					Coverage: []ShardCoverage{{Shard: "europe", Source: "local", AppliedIndex: 1 << 40}}}
+				return remoteSearchAnswer{Results: []wire.SearchResult{c.inject},
+					Coverage: []wire.ShardCoverage{{Shard: "europe", Source: "local", AppliedIndex: 1 << 40}}}
 			})
 			counted := refusalCount(nbo, transport.ProtoSearch, "bad_result")
 			_, hitsBefore := h.searchAtNBO(t, "QQNOTHING01")
@@ -362,8 +363,8 @@ func TestHostileRemoteSearch(t *testing.T) {
 		// The attacker declares every other holder of europe dead to edge-nbo, so that edge-nbo
 		// asks it, and answers with a record it made up.
 		h.maliciousSearch(t, func(req remoteSearchRequest) remoteSearchAnswer {
-			return remoteSearchAnswer{Results: []searchResult{{ID: "FR-EVIL-9", Score: 1, Hit: true, Record: evil("FR-EVIL-9", "ZZEVIL0009", "FR")}},
-				Coverage: []ShardCoverage{{Shard: "europe", Source: "local"}}}
+			return remoteSearchAnswer{Results: []wire.SearchResult{{ID: "FR-EVIL-9", Score: 1, Hit: true, Record: evil("FR-EVIL-9", "ZZEVIL0009", "FR")}},
+				Coverage: []wire.ShardCoverage{{Shard: "europe", Source: "local"}}}
 		})
 		testutil.WaitFor(t, 30*time.Second, "the Nairobi edge to connect to every central node and the FR NCB", func() bool {
 			for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr"} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -54,7 +55,7 @@ func (h *hostileFed) assertOwned(t *testing.T, id, serial, owner string) {
 			t.Errorf("%s: GET %s: %+v (found %v), want the record of %s", name, id, rec, ok, owner)
 		}
 		found := false
-		for _, r := range n.localResults(SearchRequest{Serial: serial, Limit: 10}, nil) {
+		for _, r := range n.localResults(wire.SearchRequest{Serial: serial, Limit: 10}, nil) {
 			if r.ID == id && r.Record.RecordingCountry == owner {
 				found = true
 			}
@@ -223,7 +224,7 @@ func TestHostileIDs(t *testing.T) {
 		lyon := h.member(t, "lyon-1")
 		lyon.index.caughtUp()
 		found := false
-		for _, r := range lyon.localResults(SearchRequest{Serial: "DUPX000009", Limit: 10}, nil) {
+		for _, r := range lyon.localResults(wire.SearchRequest{Serial: "DUPX000009", Limit: 10}, nil) {
 			found = found || r.ID == "KE-000009"
 		}
 		if !found {

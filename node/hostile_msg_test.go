@@ -14,6 +14,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -296,7 +297,7 @@ func TestHostileMsg(t *testing.T) {
 		ncb.fed.faults.Isolate(ncb.fed.id.ID)
 		t.Cleanup(func() { ncb.fed.faults.Rejoin(ncb.fed.id.ID) })
 		resp, err := origin.Search(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}},
-			SearchRequest{Serial: "FRX000008"})
+			wire.SearchRequest{Serial: "FRX000008"})
 		if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
 			t.Fatalf("no hit on FRX000008: %v %+v", err, resp)
 		}
@@ -343,14 +344,11 @@ func mapsEqual(a, b map[string]string) bool {
 func (h *hostileFed) msgTrace(t *testing.T) notify.Trace {
 	t.Helper()
 	origin := h.member(t, "edge-nbo")
-	req := traceRequest{Firearm: &notify.Firearm{Serial: "FRX000011", Make: "Glock", CountryOfManufacture: "FR"}, LastImportCountry: "KE"}
-	w := newRecorder()
-	if err := origin.handleTraceCreate(w, newRequest(t, "POST", "/v1/traces", mustJSON(req)),
-		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}); err != nil {
+	req := wire.TraceRequest{Firearm: &notify.Firearm{Serial: "FRX000011", Make: "Glock", CountryOfManufacture: "FR"}, LastImportCountry: "KE"}
+	tr, err := origin.CreateTrace(context.Background(), auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var tr notify.Trace
-	w.decode(t, &tr)
 	if !slices.Equal(tr.Recipients, []string{"gs", "ncb:FR", "ncb:KE"}) {
 		t.Fatalf("recipients %v", tr.Recipients)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	fedtest "github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // The hostile-member suite: one admitted member of the roster (the attacker, edge-cdg, an FR edge
@@ -50,7 +51,7 @@ func startHostileFed(t *testing.T) *hostileFed {
 	fedtest.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	h := &hostileFed{fedCluster: fc, attacker: fc.nodes["edge-cdg"]}
 	resp, err := fc.nodes["edge-nbo"].Search(context.Background(),
-		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000007"})
+		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, wire.SearchRequest{Serial: "FRX000007"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func (h *hostileFed) callAs(t *testing.T, target, proto string, req any) rpcAnsw
 		t.Fatalf("%s on %s: answer %q: %v", proto, target, b, err)
 	}
 	if ans.Error != nil {
-		ans.Error.Status = ans.Status
+		ans.Error.Kind = rpcKind(ans.Status)
 	}
 	return ans
 }
@@ -175,7 +176,7 @@ func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 		}
 	}
 	for name, n := range h.nodes {
-		if _, err := n.Search(context.Background(), h.admin(), SearchRequest{Serial: "QZ-NOT-RECORDED-7"}); err != nil { // a search that makes no hit
+		if _, err := n.Search(context.Background(), h.admin(), wire.SearchRequest{Serial: "QZ-NOT-RECORDED-7"}); err != nil { // a search that makes no hit
 			t.Errorf("%s no longer serves searches: %v", name, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -116,17 +117,17 @@ func (n *Node) routeDelete(ctx context.Context, p principalCountry, id string) (
 	if p.admin {
 		rec, ok := n.fetchRecord(ctx, id)
 		if !ok {
-			return "", errf(404, "not_found", "no record %q", id)
+			return "", wire.Errorf(wire.NotFound, "not_found", "no record %q", id)
 		}
 		shard, ok := n.shardMap.Shard(rec.RecordingCountry)
 		if !ok {
-			return "", errf(400, "invalid_field", "no shard for recording_country %s", rec.RecordingCountry)
+			return "", wire.Errorf(wire.Invalid, "invalid_field", "no shard for recording_country %s", rec.RecordingCountry)
 		}
 		return shard, nil
 	}
 	shard, ok := n.shardMap.Shard(p.country)
 	if !ok {
-		return "", errf(403, "forbidden", "%s may not delete records: no shard for country %s", p.agency, orNone(p.country))
+		return "", wire.Errorf(wire.Forbidden, "forbidden", "%s may not delete records: no shard for country %s", p.agency, orNone(p.country))
 	}
 	return shard, nil
 }
@@ -140,11 +141,11 @@ type principalCountry struct {
 // notOwnedError turns a delete's "not found" in the principal's own shard into the clearer answer
 // when the id belongs to another country's record that this node can find: 403 naming the owner.
 func (n *Node) notOwnedError(ctx context.Context, p principalCountry, id string, err error) error {
-	if p.admin || toAPIError(err).Status != 404 {
+	if p.admin || apiError(err).Kind != wire.NotFound {
 		return err
 	}
 	if rec, ok := n.fetchRecord(ctx, id); ok && rec.RecordingCountry != p.country {
-		return errf(403, "forbidden", "record %s belongs to %s; only its NCB may delete it", id, rec.RecordingCountry)
+		return wire.Errorf(wire.Forbidden, "forbidden", "record %s belongs to %s; only its NCB may delete it", id, rec.RecordingCountry)
 	}
 	return err
 }

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/reference"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 )
 
@@ -27,19 +26,6 @@ const maxLine = 64 << 10
 // inFlight bounds the raft applies one import keeps outstanding: enough to overlap parsing, the
 // log write and the state write, few enough to bound memory.
 const inFlight = 8
-
-// Rejection is one import line that was not stored.
-type Rejection struct {
-	Line  int    `json:"line"`
-	ID    string `json:"id,omitempty"`
-	Error string `json:"error"`
-}
-
-// ImportResponse is the answer to POST /v1/import.
-type ImportResponse struct {
-	Accepted int         `json:"accepted"`
-	Rejected []Rejection `json:"rejected"`
-}
 
 // importer batches valid records per shard and applies the batches through raft, several at once.
 type importer struct {
@@ -53,7 +39,7 @@ type importer struct {
 
 	mu       sync.Mutex // guards accepted, rejected
 	accepted int
-	rejected []Rejection
+	rejected []wire.Rejection
 }
 
 type importBatch struct {
@@ -63,24 +49,26 @@ type importBatch struct {
 	bytes   int // about what the records take encoded (recordWireSize)
 }
 
-func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	imp := &importer{n: n, p: p, ctx: r.Context(), sem: make(chan struct{}, inFlight), pending: map[string]*importBatch{}}
+// Import reads records in format from body and stores them for p, batched per shard and applied
+// several batches at once (POST /v1/import). A line that cannot be stored is a rejection in the
+// answer; what is accepted is durable and searchable when Import returns.
+func (n *Node) Import(ctx context.Context, p auth.Principal, format wire.ImportFormat, body io.Reader) (*wire.ImportResponse, error) {
+	imp := &importer{n: n, p: p, ctx: ctx, sem: make(chan struct{}, inFlight), pending: map[string]*importBatch{}}
 	var err error
-	switch mt {
-	case "application/x-ndjson", "application/jsonl", "application/json-lines", "application/json", "":
-		err = imp.readJSONLines(r.Body)
-	case "text/csv":
-		err = imp.readCSV(r.Body)
+	switch format {
+	case wire.JSONLines:
+		err = imp.readJSONLines(body)
+	case wire.CSV:
+		err = imp.readCSV(body)
 	default:
-		return errf(415, "unsupported_media_type", "Content-Type %q: use application/x-ndjson (JSON lines) or text/csv", mt)
+		return nil, wire.Errorf(wire.UnsupportedMedia, "unsupported_media_type", "import format %q: use JSON lines or CSV", format)
 	}
 	for shard := range imp.pending {
 		imp.flush(shard)
 	}
 	imp.wg.Wait()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// What is acknowledged is durable and searchable.
 	n.index.caughtUp()
@@ -89,10 +77,9 @@ func (n *Node) handleImport(w http.ResponseWriter, r *http.Request, p auth.Princ
 	n.met.imported.WithLabelValues("accepted").Add(float64(imp.accepted))
 	n.met.imported.WithLabelValues("rejected").Add(float64(len(imp.rejected)))
 	if imp.rejected == nil {
-		imp.rejected = []Rejection{}
+		imp.rejected = []wire.Rejection{}
 	}
-	writeJSON(w, http.StatusOK, ImportResponse{Accepted: imp.accepted, Rejected: imp.rejected})
-	return nil
+	return &wire.ImportResponse{Accepted: imp.accepted, Rejected: imp.rejected}, nil
 }
 
 // importSink takes what the import parsers read: a record with its line number, or a line's
@@ -142,7 +129,7 @@ func decodeLine(sink importSink, line int, b []byte) {
 	if err := rec.UnmarshalJSONLine(b); err != nil {
 		msg := err.Error()
 		if !errors.Is(err, record.ErrTrailingData) {
-			msg = jsonError(err).Error()
+			msg = wire.DecodeError(err).Error()
 		}
 		sink.reject(line, "", msg)
 		return
@@ -180,13 +167,13 @@ func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
-		return errf(400, "invalid_csv", "cannot read the CSV header row: %v", err)
+		return wire.Errorf(wire.Invalid, "invalid_csv", "cannot read the CSV header row: %v", err)
 	}
 	setters := make([]func(*record.Record, string), len(header))
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if setters[i] = csvFields[h]; setters[i] == nil {
-			return &apiError{Status: 400, Code: "invalid_field", Field: h, Message: fmt.Sprintf("unknown CSV column %q", h)}
+			return wire.FieldError(h, fmt.Sprintf("unknown CSV column %q", h))
 		}
 	}
 	for {
@@ -221,7 +208,7 @@ func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 
 func (imp *importer) reject(line int, id, msg string) {
 	imp.mu.Lock()
-	imp.rejected = append(imp.rejected, Rejection{Line: line, ID: id, Error: msg})
+	imp.rejected = append(imp.rejected, wire.Rejection{Line: line, ID: id, Error: msg})
 	imp.mu.Unlock()
 }
 
@@ -234,7 +221,7 @@ func (imp *importer) add(line int, rec record.Record) {
 	}
 	shard, err := imp.n.ownedShard(imp.p, &rec)
 	if err != nil {
-		ae := toAPIError(err)
+		ae := apiError(err)
 		imp.reject(line, rec.ID, ae.Code+": "+ae.Message)
 		return
 	}
@@ -283,14 +270,14 @@ func (imp *importer) apply(b *importBatch) {
 	defer imp.mu.Unlock()
 	if err != nil {
 		for i, line := range b.lines {
-			imp.rejected = append(imp.rejected, Rejection{Line: line, ID: b.records[i].ID, Error: toAPIError(err).Message})
+			imp.rejected = append(imp.rejected, wire.Rejection{Line: line, ID: b.records[i].ID, Error: apiError(err).Message})
 		}
 		return
 	}
 	failed := make(map[int]bool, len(res.Errors))
 	for _, e := range res.Errors {
 		failed[e.Index] = true
-		imp.rejected = append(imp.rejected, Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+		imp.rejected = append(imp.rejected, wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
 	}
 	before := imp.accepted
 	imp.accepted += res.Applied
@@ -313,7 +300,7 @@ func (imp *importer) drop(b *importBatch, refused []replication.ItemError) *impo
 	imp.mu.Lock()
 	for _, e := range refused {
 		out[e.Index] = true
-		imp.rejected = append(imp.rejected, Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+		imp.rejected = append(imp.rejected, wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
 	}
 	imp.mu.Unlock()
 	kept := &importBatch{shard: b.shard}
@@ -330,15 +317,15 @@ func (imp *importer) drop(b *importBatch, refused []replication.ItemError) *impo
 // the shard that holds it. The shard's FSM checks again when the write is applied.
 func (n *Node) ownedShard(p auth.Principal, rec *record.Record) (string, error) {
 	if !p.Has("admin") && rec.RecordingCountry != p.Country {
-		return "", errf(403, "forbidden", "recording_country %s: %s may only write records of %s",
+		return "", wire.Errorf(wire.Forbidden, "forbidden", "recording_country %s: %s may only write records of %s",
 			rec.RecordingCountry, p.Agency, orNone(p.Country))
 	}
 	shard, ok := n.shardMap.Shard(rec.RecordingCountry)
 	if !ok {
-		return "", &apiError{Status: 400, Code: "invalid_field", Field: "recording_country", Message: "no shard for recording_country " + rec.RecordingCountry}
+		return "", wire.FieldError("recording_country", "no shard for recording_country "+rec.RecordingCountry)
 	}
 	if _, held := n.groups[shard]; !held && n.fed == nil {
-		return "", errf(503, "unavailable", "shard %s (recording_country %s) is not held by this node", shard, rec.RecordingCountry)
+		return "", wire.Errorf(wire.Unavailable, "unavailable", "shard %s (recording_country %s) is not held by this node", shard, rec.RecordingCountry)
 	}
 	return shard, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 )
 
@@ -31,7 +32,7 @@ type rememberedSearch struct {
 	At         time.Time
 	Agency     string
 	OnBehalfOf string
-	Req        SearchRequest
+	Req        wire.SearchRequest
 }
 
 type lateWindow struct {
@@ -187,7 +188,7 @@ func (n *Node) lateCheck(changes []replication.Change) {
 // auditedSearch is what a search's audit entry records as its query.
 type auditedSearch struct {
 	SearchID string `json:"search_id"`
-	SearchRequest
+	wire.SearchRequest
 }
 
 // loadLateWindow rebuilds the window from the audit log's recent searches.

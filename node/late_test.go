@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // The window stays bounded: remembering past max forgets the oldest search together with what it
@@ -14,7 +16,7 @@ func TestLateWindowStaysBounded(t *testing.T) {
 	close(w.loaded)
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	for i := 0; i < 1000; i++ {
-		w.remember(rememberedSearch{ID: fmt.Sprintf("s-%d", i), At: at, Req: SearchRequest{Serial: fmt.Sprintf("AB%06d", i)}},
+		w.remember(rememberedSearch{ID: fmt.Sprintf("s-%d", i), At: at, Req: wire.SearchRequest{Serial: fmt.Sprintf("AB%06d", i)}},
 			[]string{"FR-1", "FR-2", fmt.Sprintf("FR-%d", i)})
 	}
 	w.mu.Lock()
@@ -41,12 +43,12 @@ func BenchmarkLateWindowRememberFull(b *testing.B) {
 			close(w.loaded)
 			at := time.Now()
 			for i := 0; i < size; i++ {
-				w.remember(rememberedSearch{ID: fmt.Sprintf("w-%d", i), At: at, Req: SearchRequest{Serial: fmt.Sprintf("W%07d", i)}}, []string{"X"})
+				w.remember(rememberedSearch{ID: fmt.Sprintf("w-%d", i), At: at, Req: wire.SearchRequest{Serial: fmt.Sprintf("W%07d", i)}}, []string{"X"})
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				w.remember(rememberedSearch{ID: fmt.Sprintf("b-%d", i), At: at, Req: SearchRequest{Serial: fmt.Sprintf("B%07d", i)}}, []string{"X"})
+				w.remember(rememberedSearch{ID: fmt.Sprintf("b-%d", i), At: at, Req: wire.SearchRequest{Serial: fmt.Sprintf("B%07d", i)}}, []string{"X"})
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -162,7 +163,7 @@ func (m *metrics) observeHTTP(route string, code int, d time.Duration) {
 	m.httpDur.WithLabelValues(route).Observe(d.Seconds())
 }
 
-func (m *metrics) observeSearch(found []searchResult, d time.Duration) {
+func (m *metrics) observeSearch(found []wire.SearchResult, d time.Duration) {
 	kind := "none"
 	if len(found) > 0 {
 		kind = "fuzzy"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -18,7 +19,7 @@ func (n *Node) serveMessages() error {
 	return serve(n.fed, transport.ProtoMessage, func(ctx context.Context, from peer.ID, m *message) (any, error) {
 		e, ok := n.fed.roster.Get(from)
 		if !ok {
-			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+			return nil, wire.Errorf(wire.Forbidden, "forbidden", "peer %s is not a member", from)
 		}
 		var ans any
 		var err error
@@ -34,7 +35,7 @@ func (n *Node) serveMessages() error {
 		case "trace":
 			ans, err = n.receiveTrace(e, m)
 		default:
-			err = refuse(400, "malformed", "unknown message kind %q", m.Kind)
+			err = refuse(wire.Invalid, "malformed", "unknown message kind %q", m.Kind)
 		}
 		if r, ok := errors.AsType[*msgRefusal](err); ok {
 			return nil, n.refusedMsg(from, r)
@@ -48,16 +49,16 @@ func (n *Node) serveMessages() error {
 // recipient role.
 func (n *Node) checkHit(m *message) *msgRefusal {
 	if m.Hit == nil {
-		return refuse(400, "malformed", "hit missing")
+		return refuse(wire.Invalid, "malformed", "hit missing")
 	}
 	if err := m.Hit.Validate(); err != nil {
-		return refuse(400, "malformed", "%w", err)
+		return refuse(wire.Invalid, "malformed", "%w", err)
 	}
 	if m.Hit.Origin == n.cfg.Name {
-		return refuse(403, "wrong_sender", "hit %s names %s as its origin, which never receives its own hits", m.Hit.ID, n.cfg.Name)
+		return refuse(wire.Forbidden, "wrong_sender", "hit %s names %s as its origin, which never receives its own hits", m.Hit.ID, n.cfg.Name)
 	}
 	if m.Role != notify.RoleGS && m.Role != notify.RoleNCB {
-		return refuse(400, "malformed", "role %q: want gs or ncb", m.Role)
+		return refuse(wire.Invalid, "malformed", "role %q: want gs or ncb", m.Role)
 	}
 	return nil
 }
@@ -78,7 +79,7 @@ func (n *Node) receiveHit(from transport.Entry, m *message) (any, error) {
 	}
 	h := m.Hit
 	if !n.playsRole(m.Role, h) {
-		return nil, refuse(400, "not_recipient", "%s does not play %s for hit %s", n.cfg.Name, m.Role, h.ID)
+		return nil, refuse(wire.Invalid, "not_recipient", "%s does not play %s for hit %s", n.cfg.Name, m.Role, h.ID)
 	}
 	carried := from.Name != h.Origin
 	if carried {
@@ -121,11 +122,11 @@ func (n *Node) receiveCarry(from transport.Entry, m *message) (any, error) {
 // or carried back with its signature. The recipient must play the role for the hit as stored here.
 func (n *Node) receiveReceipt(from transport.Entry, m *message) (any, error) {
 	if m.HitID == "" || m.StoredAt.IsZero() || (m.Role != notify.RoleGS && m.Role != notify.RoleNCB) {
-		return nil, refuse(400, "malformed", "a receipt needs hit_id, stored_at and a role of gs or ncb")
+		return nil, refuse(wire.Invalid, "malformed", "a receipt needs hit_id, stored_at and a role of gs or ncb")
 	}
 	h, err := n.hits.Get(m.HitID)
 	if errors.Is(err, notify.ErrNotFound) || (err == nil && h.Origin != n.cfg.Name) {
-		return nil, refuse(403, "not_origin", "%s did not make hit %s", n.cfg.Name, m.HitID)
+		return nil, refuse(wire.Forbidden, "not_origin", "%s did not make hit %s", n.cfg.Name, m.HitID)
 	}
 	if err != nil {
 		return nil, err
@@ -136,11 +137,11 @@ func (n *Node) receiveReceipt(from transport.Entry, m *message) (any, error) {
 		})
 		switch {
 		case errors.Is(err, notify.ErrUnsigned):
-			return nil, refuse(403, "not_recipient", "%s does not play %s for hit %s and shows no recipient's receipt", from.Name, m.Role, h.ID)
+			return nil, refuse(wire.Forbidden, "not_recipient", "%s does not play %s for hit %s and shows no recipient's receipt", from.Name, m.Role, h.ID)
 		case err != nil:
 			return nil, sigRefusal(err, "not_recipient", "receipt for hit "+h.ID)
 		case !playsFor(signer, m.Role, h.RecordingCountry):
-			return nil, refuse(403, "not_recipient", "receipt for hit %s signed by %s, which does not play %s for it", h.ID, signer.Name, m.Role)
+			return nil, refuse(wire.Forbidden, "not_recipient", "receipt for hit %s signed by %s, which does not play %s for it", h.ID, signer.Name, m.Role)
 		}
 	}
 	if err := n.hits.SetReceipt(h.ID, m.Role, m.StoredAt); err != nil {
@@ -153,15 +154,15 @@ func (n *Node) receiveReceipt(from transport.Entry, m *message) (any, error) {
 // the sender itself, or the member whose signature it shows. decided_via names that member.
 func (n *Node) receiveDecision(from transport.Entry, m *message) (any, error) {
 	if m.Decision == nil {
-		return nil, refuse(400, "malformed", "decision missing")
+		return nil, refuse(wire.Invalid, "malformed", "decision missing")
 	}
 	d := *m.Decision
 	if err := d.Validate(); err != nil {
-		return nil, refuse(400, "malformed", "%w", err)
+		return nil, refuse(wire.Invalid, "malformed", "%w", err)
 	}
 	h, err := n.hits.Get(d.HitID)
 	if errors.Is(err, notify.ErrNotFound) {
-		return nil, errf(503, "unavailable", "hit %s is not here yet", d.HitID) // it may be on its way: retried
+		return nil, wire.Errorf(wire.Unavailable, "unavailable", "hit %s is not here yet", d.HitID) // it may be on its way: retried
 	}
 	if err != nil {
 		return nil, err
@@ -171,11 +172,11 @@ func (n *Node) receiveDecision(from transport.Entry, m *message) (any, error) {
 		signer, err := n.signedBy(m.Sig, func(pub notify.Verifier) error { return notify.VerifyDecision(pub, m.Sig, &d) })
 		switch {
 		case errors.Is(err, notify.ErrUnsigned):
-			return nil, refuse(403, "wrong_sender", "%s (%s) decides on no hit of %s", from.Name, from.Role, h.RecordingCountry)
+			return nil, refuse(wire.Forbidden, "wrong_sender", "%s (%s) decides on no hit of %s", from.Name, from.Role, h.RecordingCountry)
 		case err != nil:
 			return nil, sigRefusal(err, "wrong_sender", "decision on hit "+h.ID)
 		case !mayDecide(signer, h.RecordingCountry):
-			return nil, refuse(403, "wrong_sender", "decision on hit %s signed by %s, which decides on no hit of %s", h.ID, signer.Name, h.RecordingCountry)
+			return nil, refuse(wire.Forbidden, "wrong_sender", "decision on hit %s signed by %s, which decides on no hit of %s", h.ID, signer.Name, h.RecordingCountry)
 		}
 		author = signer
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -21,9 +22,9 @@ import (
 //     that the trace names, directly or signed; a close: the origin or a central node.
 // A member that breaks them is refused (refused: log, counter, audit) and nothing is stored.
 
-// msgRefusal is a refused message: the status and reason to answer and count, and what was wrong.
+// msgRefusal is a refused message: the kind and reason to answer and count, and what was wrong.
 type msgRefusal struct {
-	status int
+	kind   wire.Kind
 	reason string
 	err    error
 }
@@ -32,8 +33,8 @@ func (r *msgRefusal) Error() string { return r.err.Error() }
 
 func (r *msgRefusal) Unwrap() error { return r.err }
 
-func refuse(status int, reason, format string, args ...any) *msgRefusal {
-	return &msgRefusal{status: status, reason: reason, err: fmt.Errorf(format, args...)}
+func refuse(kind wire.Kind, reason, format string, args ...any) *msgRefusal {
+	return &msgRefusal{kind: kind, reason: reason, err: fmt.Errorf(format, args...)}
 }
 
 // refusedMsg records a refused message from the member behind from and returns the error to
@@ -41,10 +42,10 @@ func refuse(status int, reason, format string, args ...any) *msgRefusal {
 func (n *Node) refusedMsg(from peer.ID, r *msgRefusal) error {
 	n.refused(from, transport.ProtoMessage, r.reason, r.err)
 	code := "forbidden"
-	if r.status == 400 {
+	if r.kind == wire.Invalid {
 		code = "bad_request"
 	}
-	return errf(r.status, code, "%s: %v", r.reason, r.err)
+	return wire.Errorf(r.kind, code, "%s: %v", r.reason, r.err)
 }
 
 // memberKey is the public key of the member named name: its roster entry's peer id embeds it.
@@ -80,9 +81,9 @@ func (n *Node) signedBy(sig *notify.Signature, verify func(pub notify.Verifier) 
 // anything else as a bad signature.
 func sigRefusal(err error, unsignedReason, what string) *msgRefusal {
 	if errors.Is(err, notify.ErrUnsigned) {
-		return refuse(403, unsignedReason, "%s: %w", what, err)
+		return refuse(wire.Forbidden, unsignedReason, "%s: %w", what, err)
 	}
-	return refuse(403, "bad_signature", "%s: %w", what, err)
+	return refuse(wire.Forbidden, "bad_signature", "%s: %w", what, err)
 }
 
 // playsFor reports whether member e is a recipient of role for a hit on a record of country: any

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // testNode is a one-node federation served by httptest, with tokens for a few principals.
@@ -143,13 +144,13 @@ func jsonLines(recs ...any) string {
 	return b.String()
 }
 
-func (tn *testNode) importLines(t *testing.T, who, body string) ImportResponse {
+func (tn *testNode) importLines(t *testing.T, who, body string) wire.ImportResponse {
 	t.Helper()
 	a := tn.call(t, who, "POST", "/v1/import", "application/x-ndjson", strings.NewReader(body))
 	if a.status != 200 {
 		t.Fatalf("import: %d %s", a.status, a.body)
 	}
-	var r ImportResponse
+	var r wire.ImportResponse
 	a.decode(t, &r)
 	return r
 }
@@ -162,21 +163,4 @@ func recordsN(n int, country string) []any {
 		out[i] = r
 	}
 	return out
-}
-
-// recorder is an httptest.ResponseRecorder with a decode helper.
-type recorder struct{ *httptest.ResponseRecorder }
-
-func newRecorder() recorder { return recorder{httptest.NewRecorder()} }
-
-func (r recorder) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body.String(), err)
-	}
-}
-
-func newRequest(t *testing.T, method, path string, body []byte) *http.Request {
-	t.Helper()
-	return httptest.NewRequest(method, path, bytes.NewReader(body))
 }

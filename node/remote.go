@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -19,16 +20,16 @@ import (
 const remoteSearchTimeout = 2 * time.Second
 
 type remoteSearchRequest struct {
-	Request SearchRequest `json:"request"`
-	Shards  []string      `json:"shards"`
+	Request wire.SearchRequest `json:"request"`
+	Shards  []string           `json:"shards"`
 	// GetID, when set, asks for one record by id instead of a search.
 	GetID string `json:"get_id,omitempty"`
 }
 
 type remoteSearchAnswer struct {
-	Results  []searchResult  `json:"results"`
-	Coverage []ShardCoverage `json:"coverage"`
-	Record   *record.Record  `json:"record,omitempty"`
+	Results  []wire.SearchResult  `json:"results"`
+	Coverage []wire.ShardCoverage `json:"coverage"`
+	Record   *record.Record       `json:"record,omitempty"`
 }
 
 // remoteAttemptTimeout bounds one holder's answer, so that a holder that does not answer leaves
@@ -65,7 +66,7 @@ func (n *Node) fetchRecord(ctx context.Context, id string) (record.Record, bool)
 // searchRemote asks members that hold the shards this node lacks, in parallel, and merges what
 // they find into resp. A holder that fails or gives a bad answer is not asked again: its shards go
 // to their next holder, until every shard is answered, no holder is left or time is up.
-func (n *Node) searchRemote(ctx context.Context, req SearchRequest, resp *SearchResponse) {
+func (n *Node) searchRemote(ctx context.Context, req wire.SearchRequest, resp *wire.SearchResponse) {
 	missing := map[string]bool{}
 	for _, c := range resp.Coverage.Shards {
 		if c.Source == "missing" {
@@ -118,7 +119,7 @@ func (n *Node) searchRemote(ctx context.Context, req SearchRequest, resp *Search
 }
 
 // askHolder asks p to search shards and checks its answer (remote_check.go).
-func (n *Node) askHolder(ctx context.Context, p peer.ID, req SearchRequest, shards []string) (*remoteSearchAnswer, error) {
+func (n *Node) askHolder(ctx context.Context, p peer.ID, req wire.SearchRequest, shards []string) (*remoteSearchAnswer, error) {
 	actx, cancel := context.WithTimeout(ctx, remoteAttemptTimeout)
 	defer cancel()
 	var ans remoteSearchAnswer
@@ -139,7 +140,7 @@ func (n *Node) askHolder(ctx context.Context, p peer.ID, req SearchRequest, shar
 
 // mergeAnswer adds p's checked answer over shards to resp: its results, and its coverage of those
 // shards only.
-func (n *Node) mergeAnswer(p peer.ID, shards []string, ans *remoteSearchAnswer, resp *SearchResponse) {
+func (n *Node) mergeAnswer(p peer.ID, shards []string, ans *remoteSearchAnswer, resp *wire.SearchResponse) {
 	resp.Results = append(resp.Results, ans.Results...)
 	e, _ := n.fed.roster.Get(p)
 	for _, rc := range ans.Coverage {
@@ -212,11 +213,11 @@ func (n *Node) serveSearch() error {
 	return serve(n.fed, transport.ProtoSearch, func(ctx context.Context, from peer.ID, req *remoteSearchRequest) (any, error) {
 		e, ok := n.fed.roster.Get(from)
 		if !ok {
-			return nil, errf(403, "forbidden", "peer %s is not a member", from)
+			return nil, wire.Errorf(wire.Forbidden, "forbidden", "peer %s is not a member", from)
 		}
 		if req.GetID != "" {
 			if err := record.ValidateID(req.GetID); err != nil {
-				return nil, errf(400, "invalid_field", "get_id: %v", err)
+				return nil, wire.Errorf(wire.Invalid, "invalid_field", "get_id: %v", err)
 			}
 			var ans remoteSearchAnswer
 			if r, ok := n.getRecord(req.GetID); ok {

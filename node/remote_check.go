@@ -10,6 +10,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -27,7 +28,7 @@ var errBadResult = errors.New("bad result")
 // refused whole: the error says why, and nothing of it may be used. Otherwise a result the local
 // matcher does not find for the query is dropped, a hit it does not confirm becomes a lead, and
 // claimed hits it refutes are reported in refuted.
-func (n *Node) checkSearchAnswer(p peer.ID, req SearchRequest, shards []string, ans *remoteSearchAnswer) (refuted error, err error) {
+func (n *Node) checkSearchAnswer(p peer.ID, req wire.SearchRequest, shards []string, ans *remoteSearchAnswer) (refuted error, err error) {
 	e, ok := n.fed.roster.Get(p)
 	if !ok {
 		return nil, fmt.Errorf("%s is not a member: %w", p, errBadResult)

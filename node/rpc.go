@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // Node-to-node calls (write forwarding, remote search) are one request and one answer on a fresh
@@ -20,15 +21,51 @@ import (
 // a stream per call keeps slow calls from blocking others.
 
 type rpcAnswer struct {
-	Error *apiError `json:"error,omitempty"`
-	// Status is the error's HTTP status (apiError keeps it out of its JSON), so a forwarded
-	// error reaches the client with the status the remote chose.
+	Error *wire.Error `json:"error,omitempty"`
+	// Status is the error's kind as every release has numbered it beside the error (the HTTP
+	// status it had): rpcStatus writes it and rpcKind reads it, so a refusal means the same to an
+	// older node and a newer one.
 	Status int             `json:"status,omitempty"`
 	Body   json.RawMessage `json:"body,omitempty"`
 }
 
-// rpcError carries the remote's error shape back to the caller.
-type rpcError struct{ *apiError }
+// rpcStatuses numbers each kind in a node-to-node answer. The numbers are those of the HTTP
+// statuses the errors had when the answers were introduced; they are on the wire, so they stay.
+var rpcStatuses = map[wire.Kind]int{
+	wire.Invalid: 400, wire.Unauthenticated: 401, wire.Forbidden: 403, wire.NotFound: 404,
+	wire.Conflict: 409, wire.TooLarge: 413, wire.UnsupportedMedia: 415, wire.Internal: 500,
+	wire.Unavailable: 503,
+}
+
+// rpcStatus is the number a node-to-node answer carries for kind.
+func rpcStatus(k wire.Kind) int {
+	if s, ok := rpcStatuses[k]; ok {
+		return s
+	}
+	return 500
+}
+
+// rpcKind is the kind of a node-to-node answer's number. A number no release sends for a kind
+// is still a refusal: the caller's fault below 500, the remote's from 500 on.
+func rpcKind(status int) wire.Kind {
+	for k, s := range rpcStatuses {
+		if s == status {
+			return k
+		}
+	}
+	if status >= 400 && status < 500 {
+		return wire.Invalid
+	}
+	return wire.Internal
+}
+
+// rpcError carries the remote's refusal back to the caller, with its kind and code.
+type rpcError struct{ remote *wire.Error }
+
+func (e rpcError) Error() string { return e.remote.Message }
+
+// Unwrap exposes the remote's error to errors.As, so it reaches an API client as it is.
+func (e rpcError) Unwrap() error { return e.remote }
 
 func writeFrame(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
@@ -71,10 +108,7 @@ func (f *fed) call(ctx context.Context, p peer.ID, proto string, req, resp any) 
 		return fmt.Errorf("answer from %s: %w", p, err)
 	}
 	if ans.Error != nil {
-		ans.Error.Status = ans.Status
-		if ans.Error.Status == 0 {
-			ans.Error.Status = http.StatusBadGateway
-		}
+		ans.Error.Kind = rpcKind(ans.Status)
 		return rpcError{ans.Error}
 	}
 	return json.Unmarshal(ans.Body, resp)
@@ -118,12 +152,12 @@ func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.
 			switch {
 			case errors.Is(err, errFrameTooBig):
 				f.refuse(from, proto, "frame_too_big", err)
-				ans.Error = errf(400, "frame_too_big", "%v", err)
+				ans.Error = wire.Errorf(wire.Invalid, "frame_too_big", "%v", err)
 			case errors.Is(err, errOverBudget):
 				f.refuse(from, proto, "over_budget", err)
-				ans.Error = errf(503, "unavailable", "%v", err)
+				ans.Error = wire.Errorf(wire.Unavailable, "unavailable", "%v", err)
 			default:
-				ans.Error = errf(400, "bad_request", "%v", err)
+				ans.Error = wire.Errorf(wire.Invalid, "bad_request", "%v", err)
 			}
 		} else {
 			_ = s.SetReadDeadline(time.Time{})
@@ -131,13 +165,13 @@ func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.
 			body, err := h(ctx, from, &req)
 			cancel()
 			if err != nil {
-				ans.Error = toAPIError(err)
+				ans.Error = apiError(err)
 			} else if ans.Body, err = json.Marshal(body); err != nil {
-				ans.Error = toAPIError(err)
+				ans.Error = apiError(err)
 			}
 		}
 		if ans.Error != nil {
-			ans.Status = ans.Error.Status
+			ans.Status = rpcStatus(ans.Error.Kind)
 		}
 		if err := writeFrame(s, ans); err != nil {
 			s.Reset()
@@ -154,8 +188,5 @@ func (f *fed) refuse(from peer.ID, proto, reason string, detail error) {
 
 func isRPCCode(err error, code string) bool {
 	var re rpcError
-	return errors.As(err, &re) && re.Code == code
+	return errors.As(err, &re) && re.remote.Code == code
 }
-
-// Unwrap exposes the remote's error shape to errors.As.
-func (e rpcError) Unwrap() error { return e.apiError }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,72 +18,12 @@ import (
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
-
-// SearchRequest is the body of POST /v1/search.
-type SearchRequest struct {
-	Serial     string `json:"serial"`
-	Make       string `json:"make"`
-	Model      string `json:"model"`
-	Calibre    string `json:"calibre"`
-	Type       string `json:"type"`
-	OnBehalfOf string `json:"on_behalf_of"`
-	Reference  string `json:"reference"`
-	Limit      int    `json:"limit"`
-	// Urgent asks the recording NCB to decide on any hit within the urgent deadline.
-	Urgent bool `json:"urgent,omitempty"`
-}
-
-type searchResult struct {
-	ID             string         `json:"id"`
-	Score          float64        `json:"score"`
-	Hit            bool           `json:"hit"`
-	Review         bool           `json:"review"`
-	NotificationID string         `json:"notification_id,omitempty"`
-	Record         *record.Record `json:"record"`
-	Why            matcher.Why    `json:"why"`
-}
-
-// SearchResponse is the answer to POST /v1/search.
-type SearchResponse struct {
-	SearchID string         `json:"search_id"`
-	TookUS   int64          `json:"took_us"`
-	Results  []searchResult `json:"results"`
-	Coverage Coverage       `json:"coverage"`
-}
-
-// Coverage says which shards an answer searched, where, and how fresh each copy was.
-type Coverage struct {
-	Complete bool            `json:"complete"`
-	Shards   []ShardCoverage `json:"shards"`
-}
-
-// ShardCoverage is one shard's part in an answer.
-type ShardCoverage struct {
-	Shard        string    `json:"shard"`
-	Source       string    `json:"source"` // local, remote or missing
-	AppliedIndex uint64    `json:"applied_index"`
-	LastContact  time.Time `json:"last_contact,omitzero"`
-	Stale        bool      `json:"stale"`
-	Node         string    `json:"node,omitempty"` // the member that searched it, for a remote shard
-}
-
-func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req SearchRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
-	}
-	resp, err := n.Search(r.Context(), p, req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
-}
 
 // Search matches a query against the held shards, makes every hit's notification durable with the
 // search's audit entry, and returns the ranked answer with its coverage.
-func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, error) {
+func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, error) {
 	t0 := time.Now()
 	if err := n.checkSearch(&req); err != nil {
 		return nil, err
@@ -121,20 +60,20 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 	return resp, nil
 }
 
-func (n *Node) checkSearch(req *SearchRequest) error {
+func (n *Node) checkSearch(req *wire.SearchRequest) error {
 	if strings.TrimSpace(req.Serial) == "" {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "serial", Message: "serial: is required"}
+		return wire.FieldError("serial", "serial: is required")
 	}
 	// No record field is longer than 256 bytes, so nothing longer can match; the bound also keeps
 	// a remote search request small (it is read within the search frame limit).
 	for _, f := range []struct{ name, value string }{{"serial", req.Serial}, {"make", req.Make}, {"model", req.Model},
 		{"calibre", req.Calibre}, {"type", req.Type}, {"on_behalf_of", req.OnBehalfOf}, {"reference", req.Reference}} {
 		if len(f.value) > 256 {
-			return &apiError{Status: 400, Code: "invalid_field", Field: f.name, Message: f.name + ": is longer than 256 bytes"}
+			return wire.FieldError(f.name, f.name+": is longer than 256 bytes")
 		}
 	}
 	if req.Limit < 0 || req.Limit > n.cfg.Limits.MaxSearchLimit {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "limit", Message: "limit: must be between 1 and " + strconv.Itoa(n.cfg.Limits.MaxSearchLimit)}
+		return wire.FieldError("limit", "limit: must be between 1 and "+strconv.Itoa(n.cfg.Limits.MaxSearchLimit))
 	}
 	if req.Limit == 0 {
 		req.Limit = matcher.DefaultLimit
@@ -145,8 +84,8 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 // match is the read-only part of a search: the local index and records, the peers holding the
 // shards this node does not, and the coverage. It writes nothing; the hits it returns still have to
 // be made durable.
-func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, []notify.Hit) {
-	resp := &SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
+func (n *Node) match(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, []notify.Hit) {
+	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
 	resp.Results = n.localResults(req, nil)
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
@@ -176,7 +115,7 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (
 }
 
 // localResults searches the local index; with only set, it keeps records of those shards alone.
-func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchResult {
+func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire.SearchResult {
 	found, shards := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
 		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
 	ids := make([]string, len(found))
@@ -184,7 +123,7 @@ func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchRes
 		ids[i] = f.Key
 	}
 	recs, ok := n.getRecords(ids, shards)
-	out := make([]searchResult, 0, len(found))
+	out := make([]wire.SearchResult, 0, len(found))
 	for i, f := range found {
 		if !ok[i] {
 			continue // deleted between the index read and now
@@ -194,24 +133,24 @@ func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchRes
 				continue
 			}
 		}
-		out = append(out, searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why})
+		out = append(out, wire.SearchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why})
 	}
 	return out
 }
 
 // coverage reports every shard of the shard map: held ones are searched locally.
-func (n *Node) coverage() Coverage {
-	c := Coverage{Complete: true}
+func (n *Node) coverage() wire.Coverage {
+	c := wire.Coverage{Complete: true}
 	for _, s := range n.shardMap.Shards() {
 		g, ok := n.groups[s]
 		if !ok {
 			c.Complete = false
-			c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "missing"})
+			c.Shards = append(c.Shards, wire.ShardCoverage{Shard: s, Source: "missing"})
 			continue
 		}
 		applied, contact := g.Freshness()
 		stale := time.Since(contact) > n.cfg.MaxStaleness.Duration
-		c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "local", AppliedIndex: applied,
+		c.Shards = append(c.Shards, wire.ShardCoverage{Shard: s, Source: "local", AppliedIndex: applied,
 			LastContact: contact.UTC(), Stale: stale})
 	}
 	return c

@@ -16,6 +16,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/synth"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // BenchmarkSearchExact times exact searches in-process: "match" is the read path (index, records,
@@ -96,22 +97,22 @@ func benchSearches(b *testing.B, n *Node, recs []record.Record) {
 		})
 	}
 	run("match", func(i int) {
-		n.match(ctx, p, SearchRequest{Serial: recs[i%len(recs)].Serial, Limit: 10})
+		n.match(ctx, p, wire.SearchRequest{Serial: recs[i%len(recs)].Serial, Limit: 10})
 	})
 	run("match-with-make", func(i int) {
 		r := &recs[i%len(recs)]
-		n.match(ctx, p, SearchRequest{Serial: r.Serial, Make: r.Make, Limit: 10})
+		n.match(ctx, p, wire.SearchRequest{Serial: r.Serial, Make: r.Make, Limit: 10})
 	})
 	run("match-negative", func(i int) {
-		n.match(ctx, p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
+		n.match(ctx, p, wire.SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i), Limit: 10})
 	})
 	run("search", func(i int) {
-		if _, err := n.Search(ctx, p, SearchRequest{Serial: recs[i%len(recs)].Serial}); err != nil {
+		if _, err := n.Search(ctx, p, wire.SearchRequest{Serial: recs[i%len(recs)].Serial}); err != nil {
 			b.Fatal(err)
 		}
 	})
 	run("search-negative", func(i int) {
-		if _, err := n.Search(ctx, p, SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i)}); err != nil {
+		if _, err := n.Search(ctx, p, wire.SearchRequest{Serial: fmt.Sprintf("QZ%07dX", i)}); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -21,7 +22,7 @@ import (
 func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 	t := m.Trace
 	if t == nil || t.ID == "" || len(t.ID) > 256 || t.Origin == "" {
-		return nil, refuse(400, "malformed", "a trace needs an id and an origin")
+		return nil, refuse(wire.Invalid, "malformed", "a trace needs an id and an origin")
 	}
 	base, err := n.hits.GetTrace(t.ID)
 	known := err == nil
@@ -33,7 +34,7 @@ func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 		origin = base.Origin // what the request fixed is this node's own once it holds the trace
 	}
 	if (m.Role == "origin" && origin != n.cfg.Name) || (m.Role != "origin" && !n.playsTrace(m.Role)) {
-		return nil, refuse(400, "not_recipient", "%s does not stand for %s of trace %s", n.cfg.Name, m.Role, t.ID)
+		return nil, refuse(wire.Invalid, "not_recipient", "%s does not stand for %s of trace %s", n.cfg.Name, m.Role, t.ID)
 	}
 	if !known {
 		if r := n.checkTraceRequest(from, t); r != nil {
@@ -62,7 +63,7 @@ func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 		}
 	}
 	if t.Status == notify.TraceClosed && base.Status != notify.TraceClosed && from.Name != base.Origin && from.Role != transport.RoleCentral {
-		return nil, refuse(403, "not_requester", "%s (%s) is neither the origin %s nor central: it does not close trace %s", from.Name, from.Role, base.Origin, t.ID)
+		return nil, refuse(wire.Forbidden, "not_requester", "%s (%s) is neither the origin %s nor central: it does not close trace %s", from.Name, from.Role, base.Origin, t.ID)
 	}
 	at, err := n.hits.ReceiveTrace(in, m.Role)
 	if err != nil {
@@ -76,11 +77,11 @@ func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 // show the origin's signature, and name only known recipients.
 func (n *Node) checkTraceRequest(from transport.Entry, t *notify.Trace) *msgRefusal {
 	if t.Origin == n.cfg.Name {
-		return refuse(403, "wrong_sender", "trace %s names %s as its origin, which holds no such trace", t.ID, n.cfg.Name)
+		return refuse(wire.Forbidden, "wrong_sender", "trace %s names %s as its origin, which holds no such trace", t.ID, n.cfg.Name)
 	}
 	for _, rc := range t.Recipients {
 		if c, ok := strings.CutPrefix(rc, "ncb:"); rc != "gs" && (!ok || !isCountry(c)) {
-			return refuse(400, "malformed", "trace %s: recipient %q", t.ID, rc)
+			return refuse(wire.Invalid, "malformed", "trace %s: recipient %q", t.ID, rc)
 		}
 	}
 	if from.Name == t.Origin {
@@ -97,7 +98,7 @@ func (n *Node) checkTraceRequest(from transport.Entry, t *notify.Trace) *msgRefu
 func (n *Node) checkAnswer(from transport.Entry, t *notify.Trace, a *notify.TraceAnswer) *msgRefusal {
 	rc := "ncb:" + a.Country
 	if a.Country == "" || !slices.Contains(t.Recipients, rc) {
-		return refuse(403, "not_recipient", "answer to trace %s for %q, which the trace was not sent to", t.ID, a.Country)
+		return refuse(wire.Forbidden, "not_recipient", "answer to trace %s for %q, which the trace was not sent to", t.ID, a.Country)
 	}
 	if standsFor(from, rc) {
 		return nil
@@ -105,11 +106,11 @@ func (n *Node) checkAnswer(from transport.Entry, t *notify.Trace, a *notify.Trac
 	signer, err := n.signedBy(a.Sig, func(pub notify.Verifier) error { return notify.VerifyAnswer(pub, t.ID, a) })
 	switch {
 	case errors.Is(err, notify.ErrUnsigned):
-		return refuse(403, "not_recipient", "%s (%s) does not answer trace %s for %s", from.Name, from.Role, t.ID, a.Country)
+		return refuse(wire.Forbidden, "not_recipient", "%s (%s) does not answer trace %s for %s", from.Name, from.Role, t.ID, a.Country)
 	case err != nil:
 		return sigRefusal(err, "not_recipient", "answer to trace "+t.ID)
 	case !standsFor(signer, rc):
-		return refuse(403, "not_recipient", "answer to trace %s for %s signed by %s, no NCB node of %s", t.ID, a.Country, signer.Name, a.Country)
+		return refuse(wire.Forbidden, "not_recipient", "answer to trace %s for %s signed by %s, no NCB node of %s", t.ID, a.Country, signer.Name, a.Country)
 	}
 	return nil
 }

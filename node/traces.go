@@ -1,8 +1,8 @@
 package node
 
 import (
+	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -12,13 +12,8 @@ import (
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
-
-type traceRequest struct {
-	RecordID          string          `json:"record_id"`
-	Firearm           *notify.Firearm `json:"firearm"`
-	LastImportCountry string          `json:"last_import_country"`
-}
 
 // traceRoles are the trace recipients this node plays.
 func (n *Node) traceRoles() []string {
@@ -46,19 +41,17 @@ func traceVisible(p auth.Principal, t *notify.Trace) bool {
 	return p.Country != "" && slices.Contains(t.Recipients, "ncb:"+p.Country)
 }
 
-func (n *Node) handleTraceCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req traceRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
-	}
+// CreateTrace opens a trace request for p about a record or a firearm described by hand, and sends
+// it to the recipients the countries name (POST /v1/traces).
+func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.TraceRequest) (notify.Trace, error) {
 	t := notify.Trace{ID: newID("t"), RecordID: req.RecordID, LastImportCountry: strings.ToUpper(req.LastImportCountry),
 		RequestedBy: p.Agency, RequesterCountry: p.Country, Origin: n.cfg.Name, CreatedAt: n.now().UTC(),
 		Status: notify.TraceOpen, Receipts: map[string]string{}}
 	switch {
 	case req.RecordID != "":
-		rec, ok := n.fetchRecord(r.Context(), req.RecordID)
+		rec, ok := n.fetchRecord(ctx, req.RecordID)
 		if !ok {
-			return &apiError{Status: 404, Code: "not_found", Field: "record_id", Message: "no record " + req.RecordID}
+			return notify.Trace{}, &wire.Error{Kind: wire.NotFound, Code: "not_found", Field: "record_id", Message: "no record " + req.RecordID}
 		}
 		t.Firearm = notify.Firearm{Serial: rec.Serial, Make: rec.Make, Model: rec.Model, Calibre: rec.Calibre,
 			Type: rec.Type, CountryOfManufacture: rec.CountryOfManufacture}
@@ -66,15 +59,15 @@ func (n *Node) handleTraceCreate(w http.ResponseWriter, r *http.Request, p auth.
 		t.Firearm = *req.Firearm
 		t.Firearm.CountryOfManufacture = strings.ToUpper(t.Firearm.CountryOfManufacture)
 	default:
-		return &apiError{Status: 400, Code: "invalid_field", Field: "firearm", Message: "give record_id, or a firearm with at least serial and make"}
+		return notify.Trace{}, wire.FieldError("firearm", "give record_id, or a firearm with at least serial and make")
 	}
 	for _, c := range []string{t.Firearm.CountryOfManufacture, t.LastImportCountry} {
 		if c != "" && !isCountry(c) {
-			return &apiError{Status: 400, Code: "invalid_field", Field: "country", Message: c + " is not an ISO 3166-1 alpha-2 code"}
+			return notify.Trace{}, wire.FieldError("country", c+" is not an ISO 3166-1 alpha-2 code")
 		}
 	}
 	if t.Firearm.CountryOfManufacture == "" && t.LastImportCountry == "" {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "last_import_country", Message: "a trace needs the country of manufacture or of last legal import"}
+		return notify.Trace{}, wire.FieldError("last_import_country", "a trace needs the country of manufacture or of last legal import")
 	}
 	t.Recipients = notify.TraceRecipients(t.Firearm.CountryOfManufacture, t.LastImportCountry)
 	now := t.CreatedAt.Format(time.RFC3339Nano)
@@ -87,117 +80,85 @@ func (n *Node) handleTraceCreate(w http.ResponseWriter, r *http.Request, p auth.
 		// Signed once, so copies other members relay still prove who asked.
 		sig, err := notify.SignTrace(n.signer(), &t)
 		if err != nil {
-			return err
+			return notify.Trace{}, err
 		}
 		t.OriginSig = sig
 	}
 	if err := n.hits.CreateTrace(t); err != nil {
-		return err
+		return notify.Trace{}, err
 	}
 	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.create",
 		Query: mustJSON(req), ResultIDs: []string{t.ID}, Outcome: "ok"})
 	n.kickDelivery()
-	writeJSON(w, http.StatusCreated, t)
-	return nil
+	return t, nil
 }
 
-func (n *Node) handleTraceList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	status := r.URL.Query().Get("status")
-	ts, err := n.hits.Traces(func(t *notify.Trace) bool {
+// Traces lists the traces p may see, of one status when status is not empty.
+func (n *Node) Traces(p auth.Principal, status string) ([]notify.Trace, error) {
+	return n.hits.Traces(func(t *notify.Trace) bool {
 		return traceVisible(p, t) && (status == "" || t.Status == status)
 	})
-	if err != nil {
-		return err
-	}
-	if ts == nil {
-		ts = []notify.Trace{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"traces": ts})
-	return nil
 }
 
-func (n *Node) handleTraceGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	t, err := n.hits.GetTrace(r.PathValue("id"))
+// Trace is the trace id, when p may see it.
+func (n *Node) Trace(p auth.Principal, id string) (notify.Trace, error) {
+	t, err := n.hits.GetTrace(id)
 	if errors.Is(err, notify.ErrNotFound) || (err == nil && !traceVisible(p, &t)) {
-		return errf(404, "not_found", "no trace %q visible to %s on this node", r.PathValue("id"), p.Agency)
+		return notify.Trace{}, wire.Errorf(wire.NotFound, "not_found", "no trace %q visible to %s on this node", id, p.Agency)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return t, err
 }
 
-// handleTraceAnswer takes a recipient NCB's answer and routes it to the origin and the General
-// Secretariat.
-func (n *Node) handleTraceAnswer(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req struct {
-		Text string `json:"text"`
-	}
-	if err := decodeStrict(r.Body, &req); err != nil {
-		return err
-	}
-	if strings.TrimSpace(req.Text) == "" {
-		return &apiError{Status: 400, Code: "invalid_field", Field: "text", Message: "text: the answer is required"}
-	}
-	id := r.PathValue("id")
+// AnswerTrace takes a recipient NCB's answer to trace id from p and routes it to the origin and the
+// General Secretariat.
+func (n *Node) AnswerTrace(p auth.Principal, id, text string) (notify.Trace, error) {
 	t, err := n.hits.GetTrace(id)
 	if errors.Is(err, notify.ErrNotFound) {
-		return errf(404, "not_found", "no trace %q on this node", id)
+		return notify.Trace{}, wire.Errorf(wire.NotFound, "not_found", "no trace %q on this node", id)
 	}
 	if !p.Has("admin") && !(p.Has("recorder") && slices.Contains(t.Recipients, "ncb:"+p.Country)) {
-		return errf(403, "forbidden", "only the NCBs this trace was sent to answer it")
+		return notify.Trace{}, wire.Errorf(wire.Forbidden, "forbidden", "only the NCBs this trace was sent to answer it")
 	}
 	if n.fed != nil && !n.playsTrace("ncb:"+p.Country) {
 		// Other members take an answer for a country only from that country's NCB nodes.
-		return errf(409, "conflict", "answer trace %s at a node of the NCB of %s", id, p.Country)
+		return notify.Trace{}, wire.Errorf(wire.Conflict, "conflict", "answer trace %s at a node of the NCB of %s", id, p.Country)
 	}
-	a := notify.TraceAnswer{Country: p.Country, Agency: p.Agency, Text: req.Text, At: n.now().UTC()}
+	a := notify.TraceAnswer{Country: p.Country, Agency: p.Agency, Text: text, At: n.now().UTC()}
 	if n.fed != nil {
 		if a.Sig, err = notify.SignAnswer(n.signer(), n.cfg.Name, id, &a); err != nil {
-			return err
+			return notify.Trace{}, err
 		}
 	}
 	t, err = n.hits.AddAnswer(id, a)
 	if errors.Is(err, notify.ErrTraceClosed) {
-		return errf(409, "conflict", "trace %s is closed", id)
+		return notify.Trace{}, wire.Errorf(wire.Conflict, "conflict", "trace %s is closed", id)
 	}
 	if err != nil {
-		return err
+		return notify.Trace{}, err
 	}
-	t, err = n.queueTraceCopies(id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return n.queueTraceCopies(id)
 }
 
-// handleTraceClose lets the requester close its trace, at its origin or a central node (other
+// CloseTrace lets the requester p close its trace id, at its origin or a central node (other
 // members take a close only from those).
-func (n *Node) handleTraceClose(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id := r.PathValue("id")
+func (n *Node) CloseTrace(p auth.Principal, id string) (notify.Trace, error) {
 	t, err := n.hits.UpdateTrace(id, func(t *notify.Trace) error {
 		if t.RequestedBy != p.Agency && !p.Has("admin") {
-			return errf(403, "forbidden", "only the requester closes a trace")
+			return wire.Errorf(wire.Forbidden, "forbidden", "only the requester closes a trace")
 		}
 		if n.fed != nil && t.Origin != n.cfg.Name && n.cfg.Role != "central" {
-			return errf(409, "conflict", "close trace %s at its origin %s or a central node", id, t.Origin)
+			return wire.Errorf(wire.Conflict, "conflict", "close trace %s at its origin %s or a central node", id, t.Origin)
 		}
 		t.Status = notify.TraceClosed
 		return nil
 	})
 	if errors.Is(err, notify.ErrNotFound) {
-		return errf(404, "not_found", "no trace %q on this node", id)
+		return t, wire.Errorf(wire.NotFound, "not_found", "no trace %q on this node", id)
 	}
 	if err != nil {
-		return err
+		return t, err
 	}
-	if t, err = n.queueTraceCopies(id); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return n.queueTraceCopies(id)
 }
 
 // queueTraceCopies marks this node's copy to be sent to the origin, the General Secretariat and the

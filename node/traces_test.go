@@ -1,12 +1,14 @@
 package node
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func TestTraceOnOneNode(t *testing.T) {
@@ -46,26 +48,19 @@ func TestTraceOnOneNode(t *testing.T) {
 func TestFederationTraceRoutedAndAnswered(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), nil)
 	edge := fc.nodes["edge-cdg"]
-	var tr notify.Trace
-	req := traceRequest{Firearm: &notify.Firearm{Serial: "AK123", Make: "Izhmash", CountryOfManufacture: "KE"}, LastImportCountry: "FR"}
-	// Create through the handler's logic by calling the API in-process.
-	w := newRecorder()
-	body := mustJSON(req)
-	r := newRequest(t, "POST", "/v1/traces", body)
-	if err := edge.handleTraceCreate(w, r, auth.Principal{Agency: "FR-DOUANE", Country: "FR", Roles: []string{"searcher"}}); err != nil {
+	req := wire.TraceRequest{Firearm: &notify.Firearm{Serial: "AK123", Make: "Izhmash", CountryOfManufacture: "KE"}, LastImportCountry: "FR"}
+	// Create through the node's Go API, in-process.
+	tr, err := edge.CreateTrace(context.Background(), auth.Principal{Agency: "FR-DOUANE", Country: "FR", Roles: []string{"searcher"}}, req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	w.decode(t, &tr)
 	testutil.WaitFor(t, 20*time.Second, "receipts from the GS and both NCBs", func() bool {
 		got, err := edge.hits.GetTrace(tr.ID)
 		return err == nil && got.Receipts["gs"] != "" && got.Receipts["ncb:KE"] != "" && got.Receipts["ncb:FR"] != ""
 	})
 	// Kenya answers at its node; the answer reaches the origin and the General Secretariat.
 	ke := fc.nodes["ncb-ke"]
-	w = newRecorder()
-	r = newRequest(t, "POST", "/v1/traces/"+tr.ID+"/answer", mustJSON(map[string]string{"text": "exported 2009 to FR"}))
-	r.SetPathValue("id", tr.ID)
-	if err := ke.handleTraceAnswer(w, r, auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}); err != nil {
+	if _, err := ke.AnswerTrace(auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, tr.ID, "exported 2009 to FR"); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 20*time.Second, "the trace to be answered", func() bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func TestAuditVerifyOfflineFindsTampering(t *testing.T) {
@@ -28,7 +29,7 @@ func TestAuditVerifyOfflineFindsTampering(t *testing.T) {
 	}
 	p := auth.Principal{Agency: "WCO-I2C", Roles: []string{"searcher"}}
 	for _, s := range []string{"AB123", "CD456", "EF789"} {
-		if _, err := n.Search(context.Background(), p, node.SearchRequest{Serial: s, OnBehalfOf: "KE-CUSTOMS"}); err != nil {
+		if _, err := n.Search(context.Background(), p, wire.SearchRequest{Serial: s, OnBehalfOf: "KE-CUSTOMS"}); err != nil {
 			t.Fatal(err)
 		}
 	}

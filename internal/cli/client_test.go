@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // serveNode runs a node in-process and returns its base URL and an admin token file.
@@ -63,7 +64,7 @@ func TestImportSearchRecordsRoundTrip(t *testing.T) {
 		t.Fatalf("search: exit %d\n%s", code, out)
 	}
 	code, out = run("search", "--serial", "AK4711", "--json")
-	var resp node.SearchResponse
+	var resp wire.SearchResponse
 	if code != 0 || json.Unmarshal([]byte(out), &resp) != nil || len(resp.Results) == 0 || resp.Results[0].ID != "KE-1" {
 		t.Fatalf("search --json: exit %d\n%s", code, out)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedarms/fedarms/internal/synth"
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func genCmd(e *env) *cobra.Command {
@@ -77,7 +77,7 @@ func searchCmd(e *env) *cobra.Command {
 				_, err := e.stdout.Write(raw)
 				return err
 			}
-			var resp node.SearchResponse
+			var resp wire.SearchResponse
 			if err := json.Unmarshal(raw, &resp); err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func searchCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func printSearch(w io.Writer, r *node.SearchResponse) {
+func printSearch(w io.Writer, r *wire.SearchResponse) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tRESULT\tSCORE\tID\tSERIAL\tMAKE\tMODEL\tCALIBRE\tCOUNTRY\tSTATUS\tWHY")
 	for i, res := range r.Results {

@@ -12,7 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -112,7 +112,7 @@ func membersCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for {
 				var out struct {
-					Members []node.Member `json:"members"`
+					Members []wire.Member `json:"members"`
 				}
 				if err := c.do("GET", "/v1/cluster/members", "", nil, &out); err != nil {
 					return err
@@ -143,7 +143,7 @@ func membersCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func printMembers(e *env, ms []node.Member) {
+func printMembers(e *env, ms []wire.Member) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSTATUS\tSHARDS (applied/lag entries/lag s)\tOUTBOX\tOVERDUE\tLAST CONTACT\tVERSION")
 	for _, m := range ms {

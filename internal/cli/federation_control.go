@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
 
@@ -42,7 +42,7 @@ func admitCmd(e *env) *cobra.Command {
 			if err := dec.Decode(&se); err != nil {
 				return fmt.Errorf("%s: not a signed roster entry: %w", args[0], err)
 			}
-			var out node.RosterChange
+			var out wire.RosterChange
 			if err := c.do("POST", "/v1/federation/members", "application/json", bytes.NewReader(raw), &out); err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func revokeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var view node.RosterView
+			var view wire.RosterView
 			if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ func revokeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out node.RosterChange
+			var out wire.RosterChange
 			if err := c.postJSON("/v1/federation/revocations", sr, &out); err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ func revokeCmd(e *env) *cobra.Command {
 
 // revocationFor names the member to revoke: by roster name, or by peer id, which need not be in the
 // roster (a key known to be stolen can be revoked before anyone admits it).
-func revocationFor(view node.RosterView, who string) (transport.Revocation, error) {
+func revocationFor(view wire.RosterView, who string) (transport.Revocation, error) {
 	for _, m := range view.Members {
 		if m.Entry.Name == who || m.Entry.PeerID.String() == who {
 			return transport.Revocation{PeerID: m.Entry.PeerID, Name: m.Entry.Name}, nil
@@ -113,7 +113,7 @@ func rosterCmd(e *env) *cobra.Command {
 		Short: "Show the roster in force on a node (file seed and control group) and the revoked members",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var view node.RosterView
+			var view wire.RosterView
 			if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func rosterCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func printRoster(w io.Writer, v node.RosterView) {
+func printRoster(w io.Writer, v wire.RosterView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tCOUNTRY\tSHARDS\tSOURCE\tSERIAL\tPEER ID")
 	for _, m := range v.Members {
@@ -153,7 +153,7 @@ func printRoster(w io.Writer, v node.RosterView) {
 	fmt.Fprintf(w, "\ncontrol group: leader %s, applied index %d\n", leader, v.AppliedIndex)
 }
 
-func reportChange(e *env, c *client, out node.RosterChange, did, already string) error {
+func reportChange(e *env, c *client, out wire.RosterChange, did, already string) error {
 	if c.asJSON {
 		return printJSON(e.stdout, out)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/fedplan"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // serveFederation runs a two-member federation (one central, one edge) in-process and returns the
@@ -23,8 +25,8 @@ func serveFederation(t *testing.T) (string, string, string) {
 	if testing.Short() {
 		t.Skip("starts nodes over libp2p; skipped with -short")
 	}
-	var specs []node.MemberSpec
-	for _, s := range []node.MemberSpec{
+	var specs []fedplan.MemberSpec
+	for _, s := range []fedplan.MemberSpec{
 		{Name: "lyon-1", Role: "central", Shards: []string{"*"}},
 		{Name: "edge-1", Role: "edge", Country: "FR", Shards: []string{"europe"}},
 	} {
@@ -37,7 +39,7 @@ func serveFederation(t *testing.T) (string, string, string) {
 		s.HTTPAddr, s.P2PAddrs = "127.0.0.1:0", []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
 		specs = append(specs, s)
 	}
-	layout, err := node.WriteFederation(t.TempDir(), specs, nil)
+	layout, err := fedplan.WriteFederation(t.TempDir(), specs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestFederationAdmitRevokeRosterCommands(t *testing.T) {
 		t.Fatalf("roster after revoke: exit %d\n%s", code, out)
 	}
 	// The revoked member's entry, still signed by the root key, cannot bring it back.
-	roster, err := node.LoadRoster(filepath.Join(dir, "roster.json"))
+	roster, err := fedplan.LoadRoster(filepath.Join(dir, "roster.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestFederationAdmitRevokeRosterCommands(t *testing.T) {
 		t.Fatalf("admit: exit %d\n%s", code, out)
 	}
 	code, out = run(append([]string{"federation", "roster", "--json"}, api...)...)
-	var view node.RosterView
+	var view wire.RosterView
 	if code != 0 || json.Unmarshal([]byte(out), &view) != nil {
 		t.Fatalf("roster --json: exit %d\n%s", code, out)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedarms/fedarms/internal/synth"
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func importCmd(e *env) *cobra.Command {
@@ -52,7 +52,7 @@ func importCmd(e *env) *cobra.Command {
 				body = io.TeeReader(br, bar)
 				defer bar.Finish()
 			}
-			var resp node.ImportResponse
+			var resp wire.ImportResponse
 			if err := c.do("POST", "/v1/import", ct, body, &resp); err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func sniffFormat(format, name string, br *bufio.Reader) (string, error) {
 	return "application/x-ndjson", nil
 }
 
-func reportImport(e *env, asJSON bool, r *node.ImportResponse) error {
+func reportImport(e *env, asJSON bool, r *wire.ImportResponse) error {
 	if asJSON {
 		if err := printJSON(e.stdout, r); err != nil {
 			return err
@@ -115,7 +115,7 @@ func loadSample(e *env, base, tokenFile string, n int) error {
 		pw.CloseWithError(err)
 	}()
 	c := &client{addr: base, tokenFile: tokenFile}
-	var resp node.ImportResponse
+	var resp wire.ImportResponse
 	if err := c.do("POST", "/v1/import", "application/x-ndjson", pr, &resp); err != nil {
 		return err
 	}

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/fedarms/fedarms/node/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/fedarms/fedarms/node"
 )
 
 func refCmd(e *env) *cobra.Command {
@@ -18,7 +17,7 @@ func refCmd(e *env) *cobra.Command {
 		Use: "makes QUERY", Short: "Find manufacturers by name, alias, abbreviation, misspelling or code", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
-				Makes []node.RefMake `json:"makes"`
+				Makes []wire.RefMake `json:"makes"`
 			}
 			if err := mc.do("GET", "/v1/reference/makes?q="+url.QueryEscape(args[0]), "", nil, &out); err != nil {
 				return err
@@ -40,7 +39,7 @@ func refCmd(e *env) *cobra.Command {
 		Use: "calibres QUERY", Short: "Find calibres by any spelling; shows the equivalence class and related calibres", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
-				Calibres []node.RefCalibre `json:"calibres"`
+				Calibres []wire.RefCalibre `json:"calibres"`
 			}
 			if err := cc.do("GET", "/v1/reference/calibres?q="+url.QueryEscape(args[0]), "", nil, &out); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 // searchInproc opens a stopped node's data dir in this process (timing open-to-ready, which is the
@@ -50,7 +51,7 @@ func searchInproc(args []string) error {
 	p := auth.Principal{Agency: "BENCH", Roles: []string{"searcher"}}
 	// Warm up, then time.
 	for _, q := range queries[:min(1000, len(queries))] {
-		nd.Search(ctx, p, node.SearchRequest{Serial: q.Serial})
+		nd.Search(ctx, p, wire.SearchRequest{Serial: q.Serial})
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -64,7 +65,7 @@ func searchInproc(args []string) error {
 	misses := 0
 	for _, q := range queries {
 		t := time.Now()
-		resp, err := nd.Search(ctx, p, node.SearchRequest{Serial: q.Serial, Make: q.Make})
+		resp, err := nd.Search(ctx, p, wire.SearchRequest{Serial: q.Serial, Make: q.Make})
 		ds = append(ds, time.Since(t))
 		if err != nil {
 			return err
@@ -80,7 +81,7 @@ func searchInproc(args []string) error {
 	})
 }
 
-func found(resp *node.SearchResponse, id string) bool {
+func found(resp *wire.SearchResponse, id string) bool {
 	for _, r := range resp.Results {
 		if r.ID == id {
 			return true

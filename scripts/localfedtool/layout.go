@@ -5,14 +5,14 @@ import (
 	"net"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/fedplan"
 )
 
 // defaultMembers is the federation `up` lays out: three central voters, an NCB in Europe and one in
 // Africa, and two edges whose shard sets differ (and overlap), so that each edge holds some shards
 // and must search others on a peer.
-func defaultMembers() []node.MemberSpec {
-	return []node.MemberSpec{
+func defaultMembers() []fedplan.MemberSpec {
+	return []fedplan.MemberSpec{
 		{Name: "lyon-1", Role: config.RoleCentral, Shards: []string{"*"}},
 		{Name: "lyon-2", Role: config.RoleCentral, Shards: []string{"*"}},
 		{Name: "lyon-3", Role: config.RoleCentral, Shards: []string{"*"}},
@@ -47,7 +47,7 @@ func freePorts(n int) ([]int, error) {
 
 // assignAddrs gives each member an HTTP address and a libp2p TCP address from ports (two per
 // member, in order).
-func assignAddrs(specs []node.MemberSpec, ports []int) error {
+func assignAddrs(specs []fedplan.MemberSpec, ports []int) error {
 	if len(ports) < 2*len(specs) {
 		return fmt.Errorf("%d ports for %d members: want two each", len(ports), len(specs))
 	}
@@ -78,7 +78,7 @@ func layOut(dir string, s settings) error {
 	if err := assignAddrs(specs, ports); err != nil {
 		return err
 	}
-	if _, err := node.WriteFederation(dir, specs, tuneFor(s)); err != nil {
+	if _, err := fedplan.WriteFederation(dir, specs, tuneFor(s)); err != nil {
 		return fmt.Errorf("lay out federation in %s: %w", dir, err)
 	}
 	return nil

@@ -2,7 +2,7 @@
 // drills. scripts/localfed builds it (with the fedarms binary) into DIR/bin and calls it; the
 // commands and DIR/federation.json are the contract of CONTRACTS.md ("Local federation").
 //
-// It owns the federation directory: the layout (through node.WriteFederation), one `fedarms agent`
+// It owns the federation directory: the layout (through fedplan.WriteFederation), one `fedarms agent`
 // process per member with its pid in DIR/NAME/agent.pid and its log in DIR/NAME/node.log, and the
 // fault switch calls. It talks to the nodes only through their HTTP API and signals, and imports
 // nothing from the node but the layout function and the config and roster readers.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/fedplan"
 )
 
 // member is one node of a laid-out federation, as the tool needs it.
@@ -39,7 +39,7 @@ var errNotLaidOut = errors.New("no federation laid out here (run: localfed up DI
 // and each member's config; the directory itself is the state, so every command works across
 // invocations.
 func loadMembers(dir string) ([]member, error) {
-	entries, err := node.LoadRoster(filepath.Join(dir, "roster.json"))
+	entries, err := fedplan.LoadRoster(filepath.Join(dir, "roster.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, errNotLaidOut)
 	}

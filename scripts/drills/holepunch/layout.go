@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/node"
+	"github.com/fedarms/fedarms/node/fedplan"
 )
 
 // p2pPort is every member's libp2p port. Each member has a network namespace of its own, so they
@@ -72,7 +72,7 @@ func layout(args []string) error {
 	if _, err := os.Stat(filepath.Join(*dir, "roster.json")); err == nil {
 		return fmt.Errorf("layout: %s already holds a federation", *dir)
 	}
-	specs := []node.MemberSpec{
+	specs := []fedplan.MemberSpec{
 		{Name: "hub", Role: config.RoleCentral, Shards: []string{"*"}},
 		{Name: "edge-a", Role: config.RoleEdge, Country: "FR", Shards: []string{"europe", "africa"}},
 		{Name: "edge-b", Role: config.RoleEdge, Country: "KE", Shards: []string{"europe", "africa"}},
@@ -96,7 +96,7 @@ func layout(args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := node.WriteFederation(abs, specs, func(c *config.Config) {
+	l, err := fedplan.WriteFederation(abs, specs, func(c *config.Config) {
 		// Debug, in JSON, so the checker can read libp2p's hole punching, identify and observed
 		// address logs, which go-libp2p writes through the node's logger.
 		c.Log.Level, c.Log.Format = "debug", "json"

@@ -1,7 +1,7 @@
 // Command holepunch is the Go half of scripts/drills/holepunch.sh, the drill that shows NATed
 // edges reaching each other through a central relay and then directly, by hole punching, across
 // real network address translation between Linux network namespaces. The script owns the
-// namespaces, NAT rules and processes; this command lays the federation out (node.WriteFederation),
+// namespaces, NAT rules and processes; this command lays the federation out (fedplan.WriteFederation),
 // talks to each agent's HTTP API inside its namespace (through `ip netns exec`, running itself as
 // `fetch`) and reads the agents' logs to time what happened and, when no direct connection came,
 // say why.

@@ -1,4 +1,4 @@
-package node
+package fedplan
 
 import (
 	"encoding/json"
@@ -91,4 +91,17 @@ func WriteFederation(dir string, specs []MemberSpec, tune func(*config.Config)) 
 		return nil, err
 	}
 	return l, nil
+}
+
+// LoadRoster reads a JSON array of signed roster entries.
+func LoadRoster(path string) ([]transport.SignedEntry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	var entries []transport.SignedEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("roster %s: %w", path, err)
+	}
+	return entries, nil
 }

@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/wire"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// Backend is the node's Go API, as the HTTP API calls it. Every call that acts for someone takes
+// the authenticated principal; the backend decides what that principal may see and do, and
+// returns errors that carry their kind (wire.Error) or that Config.Classify explains.
+type Backend interface {
+	// Authenticate finds the principal of a bearer token's secret.
+	Authenticate(secret string) (auth.Principal, error)
+
+	Search(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, error)
+	Import(ctx context.Context, p auth.Principal, format wire.ImportFormat, body io.Reader) (*wire.ImportResponse, error)
+	CreateRecord(ctx context.Context, p auth.Principal, rec *record.Record) error
+	UpdateRecord(ctx context.Context, p auth.Principal, rec *record.Record) error
+	GetRecord(ctx context.Context, p auth.Principal, id string) (record.Record, error)
+	DeleteRecord(ctx context.Context, p auth.Principal, id string) error
+
+	Hit(p auth.Principal, id string) (wire.Hit, error)
+	Hits(p auth.Principal, f wire.HitFilter) ([]wire.Hit, error)
+	// WatchHits feeds every hit stored or changed from now on that p may see, until stop.
+	WatchHits(p auth.Principal) (feed <-chan wire.Hit, stop func())
+	Decide(ctx context.Context, p auth.Principal, id string, d wire.DecisionRequest) (wire.Hit, error)
+
+	CreateTrace(ctx context.Context, p auth.Principal, req wire.TraceRequest) (wire.Trace, error)
+	Traces(p auth.Principal, status string) ([]wire.Trace, error)
+	Trace(p auth.Principal, id string) (wire.Trace, error)
+	AnswerTrace(p auth.Principal, id, text string) (wire.Trace, error)
+	CloseTrace(p auth.Principal, id string) (wire.Trace, error)
+
+	Health() wire.Health
+	Shards() []wire.ShardStatus
+	Members() []wire.Member
+	Roster() (wire.RosterView, error)
+	Admit(ctx context.Context, p auth.Principal, se transport.SignedEntry) (wire.RosterChange, error)
+	Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error)
+	Fault(req wire.FaultRequest) error
+
+	CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewToken, error)
+	ListTokens() []auth.Token
+	RevokeToken(p auth.Principal, id string) error
+	AuditTail(limit int) ([]audit.Entry, error)
+	AuditSince(after uint64, limit int) ([]audit.Entry, error)
+	VerifyAudit() (audit.Report, error)
+}
+
+// Config is what the HTTP API needs from the node besides its Go API.
+type Config struct {
+	Node Backend
+	// Classify explains an error of the backend that is not a wire.Error (default wire.As).
+	Classify func(error) *wire.Error
+	// Now is the node's clock, for timing requests (default time.Now).
+	Now func() time.Time
+	// Observe is told each API request's route name, status and duration (metrics).
+	Observe func(route string, status int, took time.Duration)
+	// MaxBodyBytes bounds a request body; MaxImportBytes an import's.
+	MaxBodyBytes, MaxImportBytes int64
+	// Metrics serves GET /metrics; Console serves GET /console/ (both without a token).
+	Metrics, Console http.Handler
+	Log              *slog.Logger
+}
+
+// api is the HTTP API over one node.
+type api struct {
+	b        Backend
+	classify func(error) *wire.Error
+	now      func() time.Time
+	observe  func(string, int, time.Duration)
+	log      *slog.Logger
+}
+
+// New is the node's HTTP API.
+func New(c Config) http.Handler {
+	a := &api{b: c.Node, classify: c.Classify, now: c.Now, observe: c.Observe, log: c.Log}
+	if a.classify == nil {
+		a.classify = wire.As
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.observe == nil {
+		a.observe = func(string, int, time.Duration) {}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	lim := c.MaxBodyBytes
+	mux.Handle("POST /v1/search", a.route("search", "searcher", lim, a.search))
+	mux.Handle("POST /v1/import", a.route("import", "recorder", c.MaxImportBytes, a.importRecords))
+	mux.Handle("POST /v1/records", a.route("records.create", "recorder", lim, a.createRecord))
+	mux.Handle("GET /v1/records/{id}", a.route("records.get", "searcher", lim, a.getRecord))
+	mux.Handle("PUT /v1/records/{id}", a.route("records.update", "recorder", lim, a.updateRecord))
+	mux.Handle("DELETE /v1/records/{id}", a.route("records.delete", "recorder", lim, a.deleteRecord))
+	mux.Handle("GET /v1/shards", a.route("shards", "", lim, a.shards))
+	mux.Handle("POST /v1/traces", a.route("traces.create", "", lim, a.createTrace))
+	mux.Handle("GET /v1/traces", a.route("traces.list", "", lim, a.traces))
+	mux.Handle("GET /v1/traces/{id}", a.route("traces.get", "", lim, a.trace))
+	mux.Handle("POST /v1/traces/{id}/answer", a.route("traces.answer", "recorder", lim, a.answerTrace))
+	mux.Handle("POST /v1/traces/{id}/close", a.route("traces.close", "", lim, a.closeTrace))
+	mux.Handle("GET /v1/reference/makes", a.route("reference.makes", "", lim, a.refMakes))
+	mux.Handle("GET /v1/reference/calibres", a.route("reference.calibres", "", lim, a.refCalibres))
+	mux.Handle("GET /v1/cluster/members", a.route("members", "", lim, a.members))
+	mux.Handle("POST /v1/federation/members", a.route("federation.admit", "admin", lim, a.admit))
+	mux.Handle("POST /v1/federation/revocations", a.route("federation.revoke", "admin", lim, a.revoke))
+	mux.Handle("GET /v1/federation/roster", a.route("federation.roster", "admin", lim, a.roster))
+	mux.Handle("POST /v1/debug/faults", a.route("faults", "admin", lim, a.fault))
+	mux.Handle("GET /v1/tokens", a.route("tokens.list", "admin", lim, a.tokens))
+	mux.Handle("POST /v1/tokens", a.route("tokens.create", "admin", lim, a.createToken))
+	mux.Handle("DELETE /v1/tokens/{id}", a.route("tokens.revoke", "admin", lim, a.revokeToken))
+	mux.Handle("GET /v1/audit", a.route("audit.tail", "operator", lim, a.auditTail))
+	mux.Handle("GET /v1/audit/verify", a.route("audit.verify", "operator", lim, a.auditVerify))
+	mux.Handle("GET /v1/hits", a.route("hits.list", "", lim, a.hits))
+	mux.Handle("GET /v1/hits/stream", a.route("hits.stream", "", lim, a.hitStream))
+	mux.Handle("GET /v1/hits/{id}", a.route("hits.get", "", lim, a.hit))
+	mux.Handle("POST /v1/hits/{id}/decision", a.route("hits.decide", "", lim, a.decide))
+	// Health answers 200 with the status in the body, degraded or not, so a monitor can always
+	// read why.
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, a.b.Health())
+	})
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", c.Metrics)
+	}
+	if c.Console != nil {
+		mux.Handle("GET /console/", c.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	}
+	mux.Handle("/v1/", a.route("unknown", "", lim, func(_ http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		return wire.Errorf(wire.NotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+	return mux
+}

@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/notify"
+	"github.com/fedarms/fedarms/node/wire"
+)
+
+// keepAlive is how often an idle hits stream sends a comment, so proxies keep it open.
+const keepAlive = 15 * time.Second
+
+func (a *api) hit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	h, err := a.b.Hit(p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (a *api) hits(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	q := r.URL.Query()
+	f := wire.HitFilter{Status: q.Get("status")}
+	switch f.Status {
+	case "", notify.Pending, notify.Confirmed, notify.Denied, "overdue", "undelivered":
+	default:
+		return wire.FieldError("status", "status: one of pending, confirmed, denied, overdue, undelivered")
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return wire.FieldError("since", "since: an RFC 3339 time, e.g. 2026-11-25T10:00:00Z")
+		}
+		f.Since = t
+	}
+	hits, err := a.b.Hits(p, f)
+	if err != nil {
+		return err
+	}
+	if hits == nil {
+		hits = []wire.Hit{}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"hits": hits})
+	return nil
+}
+
+// hitStream sends every hit stored or changed on the node that the caller may see, as server-sent
+// events, until the client goes away.
+func (a *api) hitStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return wire.Errorf(wire.Internal, "internal", "streaming unsupported")
+	}
+	feed, stop := a.b.WatchHits(p)
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": fedarms hits\n\n")
+	fl.Flush()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-tick.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		case h, ok := <-feed:
+			if !ok {
+				return nil
+			}
+			b, _ := json.Marshal(h)
+			fmt.Fprintf(w, "event: hit\nid: %s\ndata: %s\n\n", h.ID, b)
+		}
+		fl.Flush()
+	}
+}
+
+func (a *api) decide(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req wire.DecisionRequest
+	if err := wire.DecodeStrict(r.Body, &req); err != nil {
+		return err
+	}
+	h, err := a.b.Decide(r.Context(), p, r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, h)
+	return nil
+}

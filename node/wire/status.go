@@ -1,0 +1,77 @@
+package wire
+
+import "time"
+
+// ShardStatus is one shard as GET /v1/shards reports it.
+type ShardStatus struct {
+	Shard        string    `json:"shard"`
+	Role         string    `json:"role"`
+	Leader       string    `json:"leader"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Records      uint64    `json:"records"`
+	Digest       string    `json:"digest"`
+	LastContact  time.Time `json:"last_contact,omitzero"`
+	Stale        bool      `json:"stale"`
+	// Halted says why the shard stopped applying entries on this node (empty while it applies);
+	// the copy is then stale, reads are served from it and writes go elsewhere.
+	Halted      string    `json:"halted,omitempty"`
+	HaltedSince time.Time `json:"halted_since,omitzero"`
+}
+
+// HealthCheck is one subsystem's part of the health answer.
+type HealthCheck struct {
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Health is the answer to GET /v1/health.
+type Health struct {
+	Status  string                 `json:"status"` // ok or degraded
+	Node    string                 `json:"node"`
+	Role    string                 `json:"role"`
+	Version string                 `json:"version"`
+	Uptime  int64                  `json:"uptime_s"`
+	Records int                    `json:"records"`
+	Checks  map[string]HealthCheck `json:"checks"`
+}
+
+// Member is one federation member as GET /v1/cluster/members reports it.
+type Member struct {
+	Name        string        `json:"name"`
+	PeerID      string        `json:"peer_id"`
+	Role        string        `json:"role"`
+	Country     string        `json:"country,omitempty"`
+	Status      string        `json:"status"` // alive, suspect, dead, left
+	Shards      []MemberShard `json:"shards"`
+	Outbox      int           `json:"outbox_depth"`
+	Overdue     int           `json:"overdue_hits"`
+	LastCentral time.Time     `json:"last_contact,omitzero"`
+	Version     string        `json:"version,omitempty"`
+	Self        bool          `json:"self,omitempty"`
+	Addrs       []string      `json:"addrs,omitempty"`
+	// Conn is how this node is connected to the member right now: direct, relayed (only through
+	// a circuit relay) or none; empty for the node itself and in a one-node federation.
+	Conn string `json:"conn,omitempty"`
+	// ConnAddrs are the remote addresses of those connections (a relayed one holds /p2p-circuit).
+	ConnAddrs []string `json:"conn_addrs,omitempty"`
+	// Unsigned is set when the member's health is not signed (a release before signed health): it
+	// is shown, but not trusted to choose whom to ask for a shard.
+	Unsigned bool `json:"unsigned_health,omitempty"`
+}
+
+// MemberShard is one shard's progress on a member; the lag is measured against the most advanced
+// copy any member reports.
+type MemberShard struct {
+	Shard      string `json:"shard"`
+	Applied    uint64 `json:"applied_index"`
+	LagEntries uint64 `json:"lag_entries"`
+	LagSeconds int64  `json:"lag_seconds"`
+	// Digest is the start of the copy's content digest (GET /v1/shards on the member has it whole).
+	Digest string `json:"digest,omitempty"`
+}
+
+// FaultRequest is the body of POST /v1/debug/faults (drills and tests only).
+type FaultRequest struct {
+	Action string `json:"action"` // isolate, rejoin, cut, heal, heal_all
+	Peer   string `json:"peer"`   // member name (for cut and heal: the other end; for isolate: optional, default this node)
+}
