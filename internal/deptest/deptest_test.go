@@ -39,7 +39,7 @@ var rules = map[string]rule{
 	"transport":   {tests: "internal/testutil"},
 	"node": {imports: "config internal/audit internal/auth internal/hugepage internal/record internal/reference matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil"},
-	"node/notify":  {},
+	"node/notify": {},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
 	"node/wire":    {imports: "internal/auth internal/record matcher node/notify transport"},
 	"node/httpapi": {imports: "internal/... node/wire node/notify transport"},
