@@ -88,7 +88,7 @@ func (n *Node) handleHitList(w http.ResponseWriter, r *http.Request, p auth.Prin
 		}
 		since = t
 	}
-	now := time.Now()
+	now := n.now()
 	hits, err := n.hits.List(func(h *notify.Hit) bool {
 		if !visible(p, h) || h.SearchedAt.Before(since) {
 			return false
@@ -127,7 +127,7 @@ func (n *Node) handleHitStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": fedarms hits\n\n")
 	fl.Flush()
-	keepAlive := time.NewTicker(15 * time.Second)
+	keepAlive := n.clock.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
 		select {
@@ -170,7 +170,7 @@ func (n *Node) handleDecision(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return errf(403, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
 	}
 	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
-		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: time.Now().UTC()}
+		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: n.now().UTC()}
 	var to []string
 	if n.fed != nil {
 		for _, role := range []string{notify.RoleOrigin, notify.RoleGS} {

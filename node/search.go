@@ -85,7 +85,7 @@ func (n *Node) handleSearch(w http.ResponseWriter, r *http.Request, p auth.Princ
 // Search matches a query against the held shards, makes every hit's notification durable with the
 // search's audit entry, and returns the ranked answer with its coverage.
 func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, error) {
-	t0 := time.Now()
+	t0 := n.now()
 	if err := n.checkSearch(&req); err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req SearchRequest) 
 		}
 	}
 	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req}, entry.ResultIDs)
-	took := time.Since(t0)
+	took := n.since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(resp.Results, took)
 	return resp, nil
@@ -210,7 +210,8 @@ func (n *Node) coverage() Coverage {
 			continue
 		}
 		applied, contact := g.Freshness()
-		stale := time.Since(contact) > n.cfg.MaxStaleness.Duration
+		_, halted := g.Halted()
+		stale := n.stale(contact, halted)
 		c.Shards = append(c.Shards, ShardCoverage{Shard: s, Source: "local", AppliedIndex: applied,
 			LastContact: contact.UTC(), Stale: stale})
 	}

@@ -32,9 +32,9 @@ func (n *Node) Shards() []ShardStatus {
 		st := n.groups[s].Status()
 		ss := ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
 			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
-			Stale: time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration}
+			Stale: n.stale(st.LastContact, st.Halt != nil)}
 		if st.Halt != nil {
-			ss.Halted, ss.HaltedSince, ss.Stale = st.Halt.Reason, st.Halt.Since.UTC(), true
+			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
 		}
 		out = append(out, ss)
 	}
@@ -42,7 +42,7 @@ func (n *Node) Shards() []ShardStatus {
 }
 
 func (n *Node) handleShards(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"shards": n.Shards()})
+	writeJSON(w, http.StatusOK, map[string]any{"shards": n.Shards(), "stale_after_seconds": n.staleAfterSeconds()})
 	return nil
 }
 
@@ -65,7 +65,7 @@ type Health struct {
 // Health checks every subsystem.
 func (n *Node) Health() Health {
 	h := Health{Status: "ok", Node: n.cfg.Name, Role: n.cfg.Role, Version: Version,
-		Uptime: int64(time.Since(n.start).Seconds()), Records: n.index.Len(), Checks: map[string]healthCheck{}}
+		Uptime: int64(n.since(n.start).Seconds()), Records: n.index.Len(), Checks: map[string]healthCheck{}}
 	for _, s := range n.Shards() {
 		c := healthCheck{Status: "ok"}
 		switch {
