@@ -98,6 +98,7 @@ func retryForward(ctx context.Context, try func() (done bool, err error)) error 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		// wall clock: the pause waits on raft electing a leader, which runs on the wall clock.
 		case <-time.After(time.Duration(50+rand.IntN(100)) * time.Millisecond):
 		}
 	}

@@ -516,6 +516,11 @@ func TestConsoleJSLogic(t *testing.T) {
 		{"alert: dead under the threshold", alerts(`[{name: 'a', status: 'dead'}]`, `[]`, `null`, `{a: 10}`), `[]`},
 		{"alert: last contact long ago", alerts(`[{name: 'a', status: 'suspect', last_contact: (`+ago+`)(300)}]`, `[]`, `null`, `{a: 0}`), `["down:a"]`},
 		{"alert: left is not down", alerts(`[{name: 'a', status: 'left'}]`, `[]`, `null`, `{a: 100}`), `[]`},
+		{"stale as in Go: strictly past the node's threshold, or never", `[[600, 600], [601, 600], [-1, 600], [9223372036, 600], [5, null], [null, 600], [700, 900]].map(([l, a]) => m.isStale(l, a))`,
+			`[false,true,true,true,false,false,false]`},
+		{"never heard, as a node reports it now", `[m.lagText(-1), m.needsAttention({status: 'alive', shards: [{lag_seconds: -1}]}, 600), m.needsAttention({status: 'alive', shards: [{lag_seconds: 600}]}, 600)]`,
+			`["never",true,false]`},
+		{"alert: never heard (lag -1)", alerts(`[{name: 'a', status: 'alive', shards: [{shard: 'mena', lag_seconds: -1}]}]`, `[]`, `null`, `{}`), `["stale:a:mena"]`},
 		{"alert: stale copy on a member", alerts(`[{name: 'a', status: 'alive', shards: [{shard: 'europe', lag_seconds: 700}, {shard: 'africa', lag_seconds: 5}]}]`, `[]`, `null`, `{}`), `["stale:a:europe"]`},
 		{"alert: leaderless and stale here", alerts(`[]`, `[{shard: 'europe', leader: ''}, {shard: 'africa', leader: 'x', stale: true}, {shard: 'mena', leader: 'x'}]`, `null`, `{}`),
 			`["leaderless:europe","stale-self:africa"]`},
@@ -603,7 +608,7 @@ func TestConsoleContrastCheckCatchesPaleText(t *testing.T) {
 func alerts(members, shards, hits, firstSeen string) string {
 	return `m.computeAlerts({members: ` + members + `, shards: ` + shards + `, hits: ` + hits + `,
 		firstSeenDown: new Map(Object.entries(` + firstSeen + `).map(([k, v]) => [k, Date.parse('2026-11-25T10:00:00Z') - v * 1000])),
-		nowMs: Date.parse('2026-11-25T10:00:00Z'), settings: m.DEFAULT_SETTINGS}).map((x) => x.key)`
+		nowMs: Date.parse('2026-11-25T10:00:00Z'), settings: m.DEFAULT_SETTINGS, staleAfterS: 600}).map((x) => x.key)`
 }
 
 // firstPaint is the page's first contentful paint, in ms after navigation started.

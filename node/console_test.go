@@ -250,7 +250,7 @@ func (f *fakeFederation) handler() http.Handler {
 			out = append(out, wire.ShardStatus{Shard: s, Role: "voter", Leader: "lyon-1", AppliedIndex: uint64(1000 + f.polls.Load()*3),
 				Records: 280000, Digest: "9f2c4e7a1b3d5f60", LastContact: time.Now().UTC()})
 		}
-		httpapi.WriteJSON(w, 200, map[string]any{"shards": out})
+		httpapi.WriteJSON(w, 200, map[string]any{"shards": out, "stale_after_seconds": 600})
 	})
 	if !f.noHits {
 		api.HandleFunc("GET /v1/hits", func(w http.ResponseWriter, _ *http.Request) {

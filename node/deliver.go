@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
@@ -46,6 +47,7 @@ type deliverer struct {
 	kick    chan struct{}
 	mu      sync.Mutex // guards backoff
 	backoff map[string]retry
+	clock   clock.Clock
 }
 
 type retry struct {
@@ -65,7 +67,7 @@ func (n *Node) kickDelivery() {
 
 func (n *Node) runDelivery() {
 	defer n.fed.wg.Done()
-	t := time.NewTicker(500 * time.Millisecond)
+	t := n.clock.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -84,7 +86,7 @@ func (n *Node) runDelivery() {
 func (d *deliverer) due(key string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return time.Now().After(d.backoff[key].next)
+	return d.clock.Now().After(d.backoff[key].next)
 }
 
 func (d *deliverer) failed(key string) {
@@ -92,7 +94,7 @@ func (d *deliverer) failed(key string) {
 	defer d.mu.Unlock()
 	r := d.backoff[key]
 	r.delay = min(max(2*r.delay, 250*time.Millisecond), 5*time.Second)
-	r.next = time.Now().Add(r.delay)
+	r.next = d.clock.Now().Add(r.delay)
 	d.backoff[key] = r
 }
 
@@ -100,7 +102,7 @@ func (d *deliverer) failed(key string) {
 func (d *deliverer) hold(key string, wait time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.backoff[key] = retry{next: time.Now().Add(wait), delay: wait}
+	d.backoff[key] = retry{next: d.clock.Now().Add(wait), delay: wait}
 }
 
 func (d *deliverer) reset() {
@@ -138,7 +140,7 @@ func (n *Node) deliverOnce() {
 			if err := n.hits.SetReceipt(h.ID, role, ans.StoredAt); err != nil {
 				n.log.Error("recording a receipt", "hit", h.ID, "role", role, "error", err)
 			}
-			n.met.delivery.Observe(time.Since(h.SearchedAt).Seconds())
+			n.met.delivery.Observe(n.since(h.SearchedAt).Seconds())
 		}
 	}
 	n.deliverCarried()

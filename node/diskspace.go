@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/node/wire"
 )
 
@@ -17,8 +18,9 @@ import (
 // headroomEvery is how long one reading of the free space is trusted.
 const headroomEvery = time.Second
 
-// headroom caches the free space of the data dir; its zero value is ready.
+// headroom caches the free space of the data dir; Open sets its clock.
 type headroom struct {
+	clock clock.Clock
 	// statfs reads the free bytes of the file system holding dir; nil is syscall.Statfs (tests
 	// replace it to emulate a full disk).
 	statfs func(dir string) (uint64, error)
@@ -32,7 +34,7 @@ type headroom struct {
 func (h *headroom) freeBytes(dir string) (uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if now := time.Now(); now.Sub(h.read) >= headroomEvery {
+	if now := h.clock.Now(); now.Sub(h.read) >= headroomEvery {
 		stat := h.statfs
 		if stat == nil {
 			stat = statfsFree

@@ -80,7 +80,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
 		refused: refused, shardGuards: map[string]*raftGuard{}}
 	if fc.TestFaults {
-		f.faults = transport.NewFaults(uint64(time.Now().UnixNano()))
+		f.faults = transport.NewFaults(uint64(time.Now().UnixNano())) // wall clock: a seed, not a time
 	}
 	f.host, err = transport.NewHost(context.Background(), transport.Config{
 		Identity: id, Roster: roster, ListenAddrs: fc.Listen, Logger: log.With("subsystem", "libp2p"),
@@ -152,7 +152,7 @@ func (f *fed) peerOf(name string) (peer.ID, bool) {
 func (n *Node) reconcile() {
 	f := n.fed
 	defer f.wg.Done()
-	t := time.NewTicker(500 * time.Millisecond)
+	t := n.clock.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
@@ -20,10 +21,13 @@ import (
 // gossip is the node's memberlist over libp2p: it spreads each member's health (role, shards with
 // applied index and lag, outbox depth, last contact with a central node, version).
 type gossip struct {
-	ml   *memberlist.Memberlist
-	gt   *transport.GossipTransport
-	stop chan struct{}
-	done chan struct{}
+	ml *memberlist.Memberlist
+	gt *transport.GossipTransport
+	// clock stamps when a member's signed health was heard (the node's); gt.LastHeard is the
+	// transport's wall clock (spoke compares the two).
+	clock clock.Clock
+	stop  chan struct{}
+	done  chan struct{}
 
 	// memberlist's Members() hands out pointers it keeps writing to, so the node keeps its own
 	// copies, fed by memberlist's events (which run under memberlist's lock).
@@ -94,7 +98,7 @@ func (g *gossip) heardFrom(m *memberlist.Node) {
 				m.Name, h.At, sm.health.At))
 		}
 	default:
-		sm.health, sm.hasH, sm.signed, sm.heard = h, true, signed, time.Now()
+		sm.health, sm.hasH, sm.signed, sm.heard = h, true, signed, g.clock.Now()
 	}
 	g.seen[m.Name] = sm
 }
@@ -143,7 +147,7 @@ func (n *Node) startGossip() error {
 	// memberlist tags its lines ([DEBUG], [WARN], [ERR]): keep its levels, so a warning is one.
 	mc.Logger = log.New(replication.LogWriter(n.log.With("subsystem", "memberlist")), "", 0)
 	mc.LogOutput = nil
-	g := &gossip{gt: gt, stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
+	g := &gossip{gt: gt, clock: n.clock, stop: make(chan struct{}), done: make(chan struct{}), seen: map[string]seenMember{}}
 	g.refused = func(name, reason string, err error) {
 		id, _ := peer.Decode(name)
 		n.refused(id, transport.ProtoGossipPacket, reason, err)
@@ -169,7 +173,7 @@ func (n *Node) startGossip() error {
 // gossips.
 func (g *gossip) keepJoined(n *Node) {
 	defer close(g.done)
-	t := time.NewTicker(healthRefresh)
+	t := n.clock.NewTicker(healthRefresh)
 	defer t.Stop()
 	for {
 		members := n.fed.roster.List()
@@ -202,14 +206,14 @@ func (g *gossip) close() {
 func (n *Node) gossipHealth() transport.Health {
 	outbox, overdue := n.hitCounts()
 	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue,
-		At: time.Now().UnixMilli()}
+		At: n.now().UnixMilli()}
 	if g := n.fed.gossip; g != nil {
 		h.At = g.nextAt(h.At)
 	}
 	var lastCentral time.Time
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
+		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact, n.now()),
 			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
 		if contact.After(lastCentral) {
 			lastCentral = contact
@@ -245,7 +249,7 @@ func (n *Node) Members() []wire.Member {
 			m.Self, m.Status = true, "alive"
 			h, ok = n.gossipHealth(), true
 		} else if st, seen := states[e.PeerID]; seen {
-			m.Status = memberStatus(st.state, time.Since(n.fed.gossip.spoke(e.PeerID, st)))
+			m.Status = memberStatus(st.state, n.since(n.fed.gossip.spoke(e.PeerID, st)))
 			h, ok = st.health, st.hasH
 			m.Unsigned = st.hasH && !st.signed
 		}
@@ -303,7 +307,7 @@ func (n *Node) localHealthAsMember() wire.Member {
 		Outbox: outbox, Overdue: overdue}
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
-		m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact),
+		m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact, n.now()),
 			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
 		m.LastCentral = contact.UTC()
 	}
@@ -311,11 +315,11 @@ func (n *Node) localHealthAsMember() wire.Member {
 }
 
 // lagSeconds is how long ago the copy heard from its leader; -1 when it never has.
-func lagSeconds(contact time.Time) int64 {
+func lagSeconds(contact, now time.Time) int64 {
 	if contact.IsZero() {
 		return -1
 	}
-	return int64(time.Since(contact).Seconds())
+	return int64(now.Sub(contact).Seconds())
 }
 
 // shortDigest is the part of a shard digest members gossip: enough to tell copies apart.

@@ -70,7 +70,7 @@ func (n *Node) Hit(p auth.Principal, id string) (notify.Hit, error) {
 
 // Hits lists the stored hits p may see that pass f, newest first.
 func (n *Node) Hits(p auth.Principal, f wire.HitFilter) ([]notify.Hit, error) {
-	now := time.Now()
+	now := n.now()
 	return n.hits.List(func(h *notify.Hit) bool {
 		if !visible(p, h) || h.SearchedAt.Before(f.Since) {
 			return false
@@ -133,7 +133,7 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 		return notify.Hit{}, wire.Errorf(wire.Forbidden, "forbidden", "only the NCB of %s decides on this hit", h.RecordingCountry)
 	}
 	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
-		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: time.Now().UTC()}
+		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: n.now().UTC()}
 	var to []string
 	if n.fed != nil {
 		for _, role := range []string{notify.RoleOrigin, notify.RoleGS} {

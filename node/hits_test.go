@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/clock"
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
@@ -151,11 +152,9 @@ func fmtSerial(country string, i int) string {
 }
 
 func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	tn := startNodeWithClock(t, t.TempDir(), clock)
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(start)
+	tn := startNodeWithClock(t, t.TempDir(), fake)
 	var resp wire.SearchResponse
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "LATE-77123", "make": "Beretta", "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
 	if len(resp.Results) != 0 {
@@ -163,25 +162,31 @@ func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {
 	}
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "OLD-55555", "make": "Beretta"})
 	tn.late.sync()
-	advance(time.Hour)
+	fake.Advance(time.Hour)
 	late := frRecord("FR-LATE", "LATE77123")
 	late.Make = "Beretta"
+	// An import is answered once its records are indexed, and the index worker re-checks the
+	// window before it counts them indexed: the late hit is stored when the answer comes.
 	tn.importLines(t, "fr", jsonLines(late))
 	var list struct{ Hits []notify.Hit }
-	testutil.WaitFor(t, 10*time.Second, "the hit in the WCO's list", func() bool {
-		tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
-		return len(list.Hits) == 1
-	})
+	tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
+	if len(list.Hits) != 1 {
+		t.Fatalf("hits after the late record: %+v", list.Hits)
+	}
 	h := list.Hits[0]
-	if !h.Late || h.RecordID != "FR-LATE" || h.SearchID != resp.SearchID || h.OnBehalfOf != "KE-CUSTOMS" || !h.SearchedAt.Equal(now.Add(-time.Hour)) {
+	if !h.Late || h.RecordID != "FR-LATE" || h.SearchID != resp.SearchID || h.OnBehalfOf != "KE-CUSTOMS" || !h.SearchedAt.Equal(start) {
 		t.Fatalf("late hit %+v", h)
 	}
-	// Past the window (72 h), a search is not re-checked.
-	advance(73 * time.Hour)
+	// The window is 72 h, counted on the node's clock: a search 72 h old is still re-checked (the
+	// other search, OLD-55555, was made at start), one a moment older is not.
+	fake.Set(start.Add(72 * time.Hour))
+	if c := tn.late.candidates(&record.Record{ID: "FR-PROBE", Serial: "OLD55555", Make: "Beretta"}, fake.Now()); len(c) != 1 {
+		t.Fatalf("a search exactly the window old: %d candidates, want 1", len(c))
+	}
+	fake.Advance(time.Second)
 	old := frRecord("FR-OLD", "OLD55555")
 	old.Make = "Beretta"
 	tn.importLines(t, "fr", jsonLines(old))
-	time.Sleep(300 * time.Millisecond)
 	tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
 	if len(list.Hits) != 1 {
 		t.Fatalf("a search older than the window produced a late hit: %+v", list.Hits)

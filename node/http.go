@@ -14,7 +14,7 @@ func (n *Node) Handler() http.Handler {
 	return httpapi.New(httpapi.Config{
 		Node:           n,
 		Classify:       apiError,
-		Now:            n.now,
+		Clock:          n.clock,
 		Observe:        n.met.observeHTTP,
 		MaxBodyBytes:   n.cfg.Limits.MaxBodyBytes,
 		MaxImportBytes: n.cfg.Limits.MaxImportBytes,

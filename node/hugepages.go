@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/hugepage"
 )
 
@@ -24,18 +25,19 @@ type hugePager struct {
 	off     atomic.Bool // the kernel offers no huge pages: stop trying
 	running atomic.Bool
 	last    atomic.Int64 // unix nanoseconds of the last pass's start
+	clock   clock.Clock
 	log     *slog.Logger
 }
 
 // soon starts a pass unless one runs or ran within hugeEvery.
 func (h *hugePager) soon(why string) {
-	if h == nil || !h.on || h.off.Load() || time.Since(time.Unix(0, h.last.Load())) < hugeEvery || !h.running.CompareAndSwap(false, true) {
+	if h == nil || !h.on || h.off.Load() || h.clock.Now().Sub(time.Unix(0, h.last.Load())) < hugeEvery || !h.running.CompareAndSwap(false, true) {
 		return
 	}
-	h.last.Store(time.Now().UnixNano())
+	h.last.Store(h.clock.Now().UnixNano())
 	go func() {
 		defer h.running.Store(false)
-		t0 := time.Now()
+		t0 := h.clock.Now()
 		debug.FreeOSMemory() // what the heap no longer uses is returned, so it is not collapsed back in
 		res, err := hugepage.Collapse(hugeMinMapping)
 		if err != nil {
@@ -48,6 +50,6 @@ func (h *hugePager) soon(why string) {
 			level = slog.LevelDebug // a small index: nothing to collapse, nothing to say
 		}
 		h.log.Log(context.Background(), level, "index memory on huge pages", "after", why, "collapsed_mb", res.Collapsed>>20,
-			"refused_mb", res.Failed>>20, "sparse_mb", res.Sparse>>20, "took", time.Since(t0).Round(time.Millisecond))
+			"refused_mb", res.Failed>>20, "sparse_mb", res.Sparse>>20, "took", h.clock.Now().Sub(t0).Round(time.Millisecond))
 	}()
 }

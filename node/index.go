@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
 	"github.com/fedarms/fedarms/replication"
@@ -33,9 +34,10 @@ func tuneRaft(c *raft.Config) {
 //
 // Lock order: prog before nothing; mu before nothing. They are never held together.
 type liveIndex struct {
-	log *slog.Logger
-	mu  sync.RWMutex // guards ix
-	ix  *matcher.Index
+	log   *slog.Logger
+	clock clock.Clock  // times a rebuild for the log
+	mu    sync.RWMutex // guards ix
+	ix    *matcher.Index
 	// groups is set once by load, for rebuilding after a snapshot restore.
 	groups map[string]*replication.Group
 	// shards names the shard each record was filed under (matcher.Entry.Group, from 1; 0 is
@@ -68,8 +70,8 @@ type indexWork struct {
 	rebuild bool // reload everything from the state files (after a snapshot restore)
 }
 
-func newLiveIndex(log *slog.Logger) *liveIndex {
-	li := &liveIndex{log: log, ix: matcher.New(referenceTables{}, matcher.Options{}),
+func newLiveIndex(log *slog.Logger, c clock.Clock) *liveIndex {
+	li := &liveIndex{log: log, clock: c, ix: matcher.New(referenceTables{}, matcher.Options{}),
 		work: make(chan indexWork, 64), stopped: make(chan struct{})}
 	li.cond = sync.NewCond(&li.prog)
 	go li.run()
@@ -89,11 +91,11 @@ func (li *liveIndex) run() {
 	defer close(li.stopped)
 	for w := range li.work {
 		if w.rebuild {
-			t0 := time.Now()
+			t0 := li.clock.Now()
 			if err := li.load(li.groups); err != nil {
 				li.log.Error("rebuilding index after restore failed", "shard", w.shard, "error", err)
 			} else {
-				li.log.Info("index rebuilt after restore", "shard", w.shard, "took", time.Since(t0))
+				li.log.Info("index rebuilt after restore", "shard", w.shard, "took", li.clock.Now().Sub(t0))
 			}
 		}
 		for start := 0; start < len(w.changes); start += indexChunk {

@@ -80,7 +80,7 @@ func (w *lateWindow) rememberLater(s rememberedSearch, found []string) {
 // sync waits until every queued search is remembered (tests, and before re-checking).
 func (w *lateWindow) sync() {
 	for len(w.queue) > 0 {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // wall clock: a wait for the worker goroutine, not a time
 	}
 	w.mu.Lock() // the worker holds mu while it remembers the last one taken
 	w.mu.Unlock()

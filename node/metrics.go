@@ -113,13 +113,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.shardRecs, prometheus.GaugeValue, float64(st.Records), s)
 		age := math.Inf(1) // never in contact
 		if !st.LastContact.IsZero() {
-			age = time.Since(st.LastContact).Seconds()
+			age = m.n.since(st.LastContact).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, age, s)
 		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != ""), s)
 		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(st.CommitIndex-min(st.CommitIndex, st.AppliedIndex)), s)
 		ch <- prometheus.MustNewConstMetric(m.snapshot, prometheus.GaugeValue, float64(st.LastSnapshotIndex), s)
-		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(age > m.n.cfg.MaxStaleness.Seconds() || st.Halt != nil), s)
+		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(m.n.stale(st.LastContact, st.Halt != nil)), s)
 		ch <- prometheus.MustNewConstMetric(m.halted, prometheus.GaugeValue, b2f(st.Halt != nil), s)
 	}
 	if free, err := m.n.disk.freeBytes(m.n.cfg.DataDir); err == nil {

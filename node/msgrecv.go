@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -115,7 +114,7 @@ func (n *Node) receiveCarry(from transport.Entry, m *message) (any, error) {
 		return nil, err
 	}
 	n.kickDelivery()
-	return messageAnswer{StoredAt: time.Now().UTC()}, nil
+	return messageAnswer{StoredAt: n.now().UTC()}, nil
 }
 
 // receiveReceipt records that a recipient stored one of this node's hits: sent by that recipient,
@@ -147,7 +146,7 @@ func (n *Node) receiveReceipt(from transport.Entry, m *message) (any, error) {
 	if err := n.hits.SetReceipt(h.ID, m.Role, m.StoredAt); err != nil {
 		return nil, err
 	}
-	return messageAnswer{StoredAt: time.Now().UTC()}, nil
+	return messageAnswer{StoredAt: n.now().UTC()}, nil
 }
 
 // receiveDecision applies a decision on a hit this node holds, from a node that may decide on it:
@@ -185,5 +184,5 @@ func (n *Node) receiveDecision(from transport.Entry, m *message) (any, error) {
 		return nil, err
 	}
 	n.audit.Append(audit.Entry{Agency: "member:" + from.Name, Action: "hit.decision.received", ResultIDs: []string{d.HitID}, Outcome: d.Decision})
-	return messageAnswer{StoredAt: time.Now().UTC()}, nil
+	return messageAnswer{StoredAt: n.now().UTC()}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
@@ -40,7 +41,7 @@ type Node struct {
 	index  *liveIndex
 	hits   *notify.Store
 	late   *lateWindow
-	now    func() time.Time
+	clock  clock.Clock // every read of the time in node and notify (now, since: clock.go)
 	// deliver retries hit notifications and decisions; nil on a one-node federation.
 	deliver *deliverer
 	fed     *fed // nil for a one-node federation
@@ -59,8 +60,10 @@ type Node struct {
 // Options are what a node needs besides its config.
 type Options struct {
 	Logger *slog.Logger
-	// Now is the clock for audit entries and hits; default time.Now.
-	Now func() time.Time
+	// Clock is the node's time: audit entries, tokens, hits and their deadlines, decisions,
+	// receipts, the late window, staleness, backoff and the loops' tickers; default the wall clock.
+	// Tests pass a clock.Fake and move it.
+	Clock clock.Clock
 }
 
 // Open opens the node's data dir (creating it on first start), its shards and its index.
@@ -68,10 +71,11 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
-	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: time.Now(), now: opts.Now}
+	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: opts.Clock.Now(), clock: opts.Clock}
+	n.disk.clock = opts.Clock
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -87,21 +91,21 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		}
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
-	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal")}); err != nil {
+	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Clock.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal")}); err != nil {
 		n.db.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	if n.tokens, err = auth.OpenStore(n.db, opts.Now); err != nil {
+	if n.tokens, err = auth.OpenStore(n.db, opts.Clock.Now); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	if n.hits, err = notify.Open(n.db, opts.Now); err != nil {
+	if n.hits, err = notify.Open(n.db, opts.Clock.Now); err != nil {
 		n.Close()
 		return nil, err
 	}
 	n.met = newMetrics(n)
-	n.index = newLiveIndex(n.log.With("subsystem", "index"))
-	n.index.huge = &hugePager{on: cfg.Search.HugePages, log: n.log.With("subsystem", "index")}
+	n.index = newLiveIndex(n.log.With("subsystem", "index"), n.clock)
+	n.index.huge = &hugePager{on: cfg.Search.HugePages, log: n.log.With("subsystem", "index"), clock: n.clock}
 	n.late = newLateWindow(cfg.Notify.LateWindow.Duration, cfg.Notify.LateMaxSearches)
 	// Reading the window back from the audit log takes seconds with a busy log; the node serves
 	// meanwhile, and re-checks wait for it (lateCheck).
@@ -118,7 +122,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
-	t0 := time.Now()
+	t0 := n.now()
 	for _, shard := range cfg.Held(n.shardMap) {
 		gc := replication.GroupConfig{
 			Shard:             shard,
@@ -153,7 +157,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.log.Info("index loaded", "records", n.index.Len(), "took", time.Since(t0).Round(time.Millisecond))
+	n.log.Info("index loaded", "records", n.index.Len(), "took", n.since(t0).Round(time.Millisecond))
 	if n.fed != nil {
 		if err := n.startFederation(); err != nil {
 			n.Close()
@@ -182,7 +186,7 @@ func (n *Node) startFederation() error {
 	if err := n.startControl(); err != nil {
 		return err
 	}
-	n.deliver = &deliverer{kick: make(chan struct{}, 1), backoff: map[string]retry{}}
+	n.deliver = &deliverer{kick: make(chan struct{}, 1), backoff: map[string]retry{}, clock: n.clock}
 	n.fed.host.P2P().Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) {
 		n.deliver.reset()
 		n.kickDelivery()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/node/wire"
 )
@@ -29,15 +30,15 @@ func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *testNo
 	return startNodeWithClock(t, dir, nil, mutate...)
 }
 
-func startNodeWithClock(t *testing.T, dir string, clock func() time.Time, mutate ...func(*config.Config)) *testNode {
+func startNodeWithClock(t *testing.T, dir string, c clock.Clock, mutate ...func(*config.Config)) *testNode {
 	t.Helper()
-	c := config.Default()
-	c.DataDir = dir
-	c.HTTPAddr = "127.0.0.1:0"
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.HTTPAddr = "127.0.0.1:0"
 	for _, m := range mutate {
-		m(c)
+		m(cfg)
 	}
-	n, err := Open(c, Options{Now: clock})
+	n, err := Open(cfg, Options{Clock: c})
 	if err != nil {
 		t.Fatal(err)
 	}

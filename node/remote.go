@@ -164,7 +164,7 @@ func (n *Node) holdersOf(shard string) []peer.ID {
 	fresh := map[peer.ID]bool{}
 	if g := n.fed.gossip; g != nil {
 		for name, m := range g.snapshot() {
-			if id, err := peer.Decode(name); err == nil && m.signed && time.Since(g.spoke(id, m)) <= suspectAfter {
+			if id, err := peer.Decode(name); err == nil && m.signed && n.since(g.spoke(id, m)) <= suspectAfter {
 				fresh[id] = true
 			}
 		}

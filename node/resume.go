@@ -46,11 +46,11 @@ func (n *Node) watchResumed() {
 			}
 			key := shard + "/" + string(id)
 			mu.Lock()
-			if time.Since(last[key]) < resumeEvery {
+			if n.since(last[key]) < resumeEvery {
 				mu.Unlock()
 				return
 			}
-			last[key] = time.Now()
+			last[key] = n.now()
 			mu.Unlock()
 			go func() { // raft's observer must not wait on a configuration change
 				if err := g.RestartReplication(id); err != nil {

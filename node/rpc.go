@@ -121,7 +121,7 @@ func serve[Req any](f *fed, proto string, h func(ctx context.Context, from peer.
 	limit := limitOf(proto).request
 	return f.host.Handle(proto, func(s network.Stream) {
 		defer s.Close()
-		start := time.Now()
+		start := time.Now() // wall clock: stream deadlines are the network's, not the node's clock
 		_ = s.SetDeadline(start.Add(60 * time.Second))
 		_ = s.SetReadDeadline(start.Add(frameHeaderTimeout))
 		from := s.Conn().RemotePeer()

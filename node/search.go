@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -24,7 +23,7 @@ import (
 // Search matches a query against the held shards, makes every hit's notification durable with the
 // search's audit entry, and returns the ranked answer with its coverage.
 func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, error) {
-	t0 := time.Now()
+	t0 := n.now()
 	if err := n.checkSearch(&req); err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 		}
 	}
 	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req}, entry.ResultIDs)
-	took := time.Since(t0)
+	took := n.since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(resp.Results, took)
 	return resp, nil
@@ -149,7 +148,8 @@ func (n *Node) coverage() wire.Coverage {
 			continue
 		}
 		applied, contact := g.Freshness()
-		stale := time.Since(contact) > n.cfg.MaxStaleness.Duration
+		_, halted := g.Halted()
+		stale := n.stale(contact, halted)
 		c.Shards = append(c.Shards, wire.ShardCoverage{Shard: s, Source: "local", AppliedIndex: applied,
 			LastContact: contact.UTC(), Stale: stale})
 	}

@@ -15,9 +15,9 @@ func (n *Node) Shards() []wire.ShardStatus {
 		st := n.groups[s].Status()
 		ss := wire.ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
 			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
-			Stale: time.Since(st.LastContact) > n.cfg.MaxStaleness.Duration}
+			Stale: n.stale(st.LastContact, st.Halt != nil)}
 		if st.Halt != nil {
-			ss.Halted, ss.HaltedSince, ss.Stale = st.Halt.Reason, st.Halt.Since.UTC(), true
+			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
 		}
 		out = append(out, ss)
 	}
@@ -27,7 +27,7 @@ func (n *Node) Shards() []wire.ShardStatus {
 // Health checks every subsystem.
 func (n *Node) Health() wire.Health {
 	h := wire.Health{Status: "ok", Node: n.cfg.Name, Role: n.cfg.Role, Version: Version,
-		Uptime: int64(time.Since(n.start).Seconds()), Records: n.index.Len(), Checks: map[string]wire.HealthCheck{}}
+		Uptime: int64(n.since(n.start).Seconds()), Records: n.index.Len(), Checks: map[string]wire.HealthCheck{}}
 	for _, s := range n.Shards() {
 		c := wire.HealthCheck{Status: "ok"}
 		switch {

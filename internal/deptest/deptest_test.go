@@ -37,7 +37,7 @@ var rules = map[string]rule{
 	"matcher":     {},
 	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/hugepage internal/record internal/reference matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil"},
 	"node/notify": {},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
@@ -58,6 +58,7 @@ var rules = map[string]rule{
 	"internal/reference": {tests: "internal/record"},
 	"internal/synth":     {imports: "internal/record internal/reference"},
 	"internal/testutil":  {},
+	"internal/clock":     {},
 	"internal/deptest":   {},
 	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/synth node node/notify node/wire node/httpapi node/fedplan transport",
 		tests: "internal/testutil"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
@@ -42,6 +43,9 @@ type Backend interface {
 
 	Health() wire.Health
 	Shards() []wire.ShardStatus
+	// StaleAfter is how long a copy may go without contact with its leader before it is stale
+	// (the console applies the node's rule with it).
+	StaleAfter() time.Duration
 	Members() []wire.Member
 	Roster() (wire.RosterView, error)
 	Admit(ctx context.Context, p auth.Principal, se transport.SignedEntry) (wire.RosterChange, error)
@@ -61,8 +65,9 @@ type Config struct {
 	Node Backend
 	// Classify explains an error of the backend that is not a wire.Error (default wire.As).
 	Classify func(error) *wire.Error
-	// Now is the node's clock, for timing requests (default time.Now).
-	Now func() time.Time
+	// Clock is the node's clock, for timing requests and the streams' keep-alives (default the
+	// wall clock).
+	Clock clock.Clock
 	// Observe is told each API request's route name, status and duration (metrics).
 	Observe func(route string, status int, took time.Duration)
 	// MaxBodyBytes bounds a request body; MaxImportBytes an import's.
@@ -76,25 +81,25 @@ type Config struct {
 type api struct {
 	b        Backend
 	classify func(error) *wire.Error
-	now      func() time.Time
+	clock    clock.Clock
 	observe  func(string, int, time.Duration)
 	log      *slog.Logger
 }
 
 // New is the node's HTTP API.
 func New(c Config) http.Handler {
-	a := &api{b: c.Node, classify: c.Classify, now: c.Now, observe: c.Observe, log: c.Log}
+	a := &api{b: c.Node, classify: c.Classify, clock: c.Clock, observe: c.Observe, log: c.Log}
 	if a.classify == nil {
 		a.classify = wire.As
 	}
-	if a.now == nil {
-		a.now = time.Now
+	if a.clock == nil {
+		a.clock = clock.Real{}
 	}
 	if a.observe == nil {
 		a.observe = func(string, int, time.Duration) {}
 	}
 	if a.log == nil {
-		a.log = slog.Default()
+		a.log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
 	lim := c.MaxBodyBytes

@@ -86,6 +86,7 @@ func (f *fakeNode) AnswerTrace(auth.Principal, string, string) (wire.Trace, erro
 func (f *fakeNode) CloseTrace(auth.Principal, string) (wire.Trace, error) { return wire.Trace{}, f.err }
 func (f *fakeNode) Health() wire.Health                                   { return wire.Health{Status: "ok"} }
 func (f *fakeNode) Shards() []wire.ShardStatus                            { return []wire.ShardStatus{} }
+func (f *fakeNode) StaleAfter() time.Duration                             { return 10 * time.Minute }
 func (f *fakeNode) Members() []wire.Member                                { return []wire.Member{} }
 func (f *fakeNode) Roster() (wire.RosterView, error)                      { return wire.RosterView{}, f.err }
 func (f *fakeNode) Admit(context.Context, auth.Principal, transport.SignedEntry) (wire.RosterChange, error) {

@@ -9,7 +9,7 @@ import (
 )
 
 func (a *api) shards(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	WriteJSON(w, http.StatusOK, map[string]any{"shards": a.b.Shards()})
+	WriteJSON(w, http.StatusOK, map[string]any{"shards": a.b.Shards(), "stale_after_seconds": a.b.StaleAfter().Seconds()})
 	return nil
 }
 

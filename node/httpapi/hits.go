@@ -63,7 +63,7 @@ func (a *api) hitStream(w http.ResponseWriter, r *http.Request, p auth.Principal
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": fedarms hits\n\n")
 	fl.Flush()
-	tick := time.NewTicker(keepAlive)
+	tick := a.clock.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {

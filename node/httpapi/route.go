@@ -15,12 +15,12 @@ type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 // route wraps an API handler: bearer auth, role check, body limit, metrics and the error shape.
 func (a *api) route(name string, role string, limit int64, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t0 := a.now()
+		t0 := a.clock.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		if err := a.serveRoute(sw, r, role, limit, h); err != nil {
 			writeError(sw, asError(err, a.classify))
 		}
-		a.observe(name, sw.status, a.now().Sub(t0))
+		a.observe(name, sw.status, a.clock.Now().Sub(t0))
 	})
 }
 

@@ -18,7 +18,6 @@ export const REGIONS = [
 /** Defaults for the thresholds an operator can change in the console (kept per browser). */
 export const DEFAULT_SETTINGS = Object.freeze({
   downAfterS: 30, // a member unreachable this long raises an alert
-  staleAfterS: 600, // a copy older than this is stale: the nodes' default max_staleness
   undeliveredAfterS: 300, // a notification without every receipt this long raises an alert
 });
 
@@ -31,7 +30,19 @@ export const NEVER_S = 10 * 365 * 86400;
 /** A shard's lag in time as people read it: a duration, "never" for no contact yet, "—" for none. */
 export function lagText(seconds) {
   if (seconds === null || seconds === undefined) return '—';
-  return seconds >= NEVER_S ? 'never' : fmtS(seconds);
+  return seconds < 0 || seconds >= NEVER_S ? 'never' : fmtS(seconds);
+}
+
+/**
+ * The node's staleness rule (node/staleness.go) applied to a member's copy of a shard: stale when
+ * it never had contact with its leader (lag -1, or the centuries an older release reports) or when
+ * its lag is strictly longer than the node's max_staleness, which GET /v1/shards gives as
+ * stale_after_seconds. Until the node has said (staleAfterS null), only "never" counts.
+ */
+export function isStale(lagSeconds, staleAfterS) {
+  if (lagSeconds === null || lagSeconds === undefined) return false;
+  if (lagSeconds < 0 || lagSeconds >= NEVER_S) return true;
+  return typeof staleAfterS === 'number' && lagSeconds > staleAfterS;
 }
 
 /** The region key of a member: central sites have no country; others by the reference table. */
@@ -76,11 +87,10 @@ export function memberLag(m) {
   return { entries, seconds };
 }
 
-/** True for the states a person should look at: not alive, or a copy past the stale threshold. */
-export function needsAttention(m, settings = DEFAULT_SETTINGS) {
+/** True for the states a person should look at: not alive, or a stale copy (isStale). */
+export function needsAttention(m, staleAfterS) {
   if (m.status !== 'alive') return true;
-  const lag = memberLag(m);
-  return lag.seconds !== null && lag.seconds >= settings.staleAfterS;
+  return (m.shards || []).some((s) => isStale(s.lag_seconds, staleAfterS));
 }
 
 /**
@@ -97,9 +107,10 @@ export function downSinceMs(m, firstSeenDownMs) {
 
 /**
  * The alerts for the states that need a person, each {key, level: 'bad'|'warn', text, view}.
- * in: {members, shards (this node's), hits (or null), firstSeenDown: Map name->ms, nowMs, settings}.
+ * in: {members, shards (this node's), hits (or null), firstSeenDown: Map name->ms, nowMs, settings,
+ * staleAfterS (the node's max_staleness, see isStale)}.
  */
-export function computeAlerts({ members = [], shards = [], hits = null, firstSeenDown = new Map(), nowMs, settings = DEFAULT_SETTINGS }) {
+export function computeAlerts({ members = [], shards = [], hits = null, firstSeenDown = new Map(), nowMs, settings = DEFAULT_SETTINGS, staleAfterS = null }) {
   const out = [];
   for (const m of members) {
     const since = downSinceMs(m, firstSeenDown.get(m.name));
@@ -110,9 +121,9 @@ export function computeAlerts({ members = [], shards = [], hits = null, firstSee
     }
     if (m.status !== 'alive') continue;
     for (const s of m.shards || []) {
-      if ((s.lag_seconds || 0) >= settings.staleAfterS) {
+      if (isStale(s.lag_seconds, staleAfterS)) {
         out.push({ key: `stale:${m.name}:${s.shard}`, level: 'warn', view: 'shards',
-          text: s.lag_seconds >= NEVER_S ? `${m.name}'s copy of ${s.shard} has had no contact with its leader yet`
+          text: s.lag_seconds < 0 || s.lag_seconds >= NEVER_S ? `${m.name}'s copy of ${s.shard} has had no contact with its leader yet`
             : `${m.name}'s copy of ${s.shard} is stale: no contact with its leader for ${fmtS(s.lag_seconds)}` });
       }
     }

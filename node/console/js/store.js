@@ -31,6 +31,7 @@ export class Store extends EventTarget {
     this.updatedAt = 0;
     this.firstSeenDown = new Map(); // member name -> ms when this console first saw it not alive
     this.settings = loadSettings();
+    this.staleAfterS = null; // the node's max_staleness in seconds (GET /v1/shards), for isStale
     this.failures = 0;
     this.ticks = 0;
     this.timer = 0;
@@ -81,6 +82,7 @@ export class Store extends EventTarget {
       if (tick !== this.ticks || !this.running) return; // a newer tick superseded this one
       if ((tick - 1) % HITS_EVERY === 0 && this.hitsState !== 'absent') await this.fetchHits();
       if ((tick - 1) % 15 === 0) this.health = await api('/v1/health').catch(() => this.health);
+      if (typeof s.stale_after_seconds === 'number') this.staleAfterS = s.stale_after_seconds;
       this.accept(m.members || [], s.shards || []);
       // Every fetch leaves a resource-timing entry; a page open for days does not need them.
       if (tick % 100 === 0) performance.clearResourceTimings();

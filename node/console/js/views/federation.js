@@ -142,7 +142,7 @@ function update(table, members, store, summary) {
     setAttr(row.tr, 'data-status', m.status);
     const down = m.status === 'dead' || m.status === 'suspect';
     row.tr.classList.toggle('down', down);
-    row.tr.classList.toggle('uneasy', !down && needsAttention(m, store.settings));
+    row.tr.classList.toggle('uneasy', !down && needsAttention(m, store.staleAfterS));
     setText(c.contact, ago(m.last_contact, now));
     c.contact.title = m.last_contact ? clock(m.last_contact, now) : '';
     const lag = memberLag(m);

@@ -1,12 +1,11 @@
-// The alert thresholds an operator may tune, kept in this browser only. The node does not publish
-// its max_staleness yet, so the stale threshold defaults to the nodes' default (10 minutes).
+// The alert thresholds an operator may tune, kept in this browser only. When a copy is stale is not
+// one of them: that is the node's max_staleness, which it publishes (model.js isStale).
 
 import { h } from '../dom.js';
 import { DEFAULT_SETTINGS } from '../model.js';
 
 const FIELDS = [
   ['downAfterS', 'Alert when a member is unreachable for (s)'],
-  ['staleAfterS', 'Call a copy stale after (s)'],
   ['undeliveredAfterS', 'Alert when a notification is undelivered for (s)'],
 ];
 
