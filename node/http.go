@@ -167,6 +167,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (full duplex, flushes).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // Flush lets streamed answers reach the client.
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
@@ -179,6 +182,7 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	lim := n.cfg.Limits.MaxBodyBytes
 	mux.Handle("POST /v1/search", n.route("search", "searcher", lim, n.handleSearch))
+	mux.Handle("POST /v1/search/batch", n.route("search.batch", "searcher", n.cfg.Limits.MaxImportBytes, n.handleSearchBatch))
 	mux.Handle("POST /v1/import", n.route("import", "recorder", n.cfg.Limits.MaxImportBytes, n.handleImport))
 	mux.Handle("POST /v1/records", n.route("records.create", "recorder", lim, n.handleCreate))
 	mux.Handle("GET /v1/records/{id}", n.route("records.get", "searcher", lim, n.handleGet))
