@@ -69,9 +69,9 @@ func (n *Node) handleAuditTail(w http.ResponseWriter, r *http.Request, _ auth.Pr
 		if perr != nil {
 			return &apiError{Status: 400, Code: "invalid_field", Field: "after", Message: "after: must be a sequence number"}
 		}
-		entries, err = audit.Since(n.db, after, limit)
+		entries, err = n.audit.Since(after, limit)
 	} else {
-		entries, err = audit.Tail(n.db, limit)
+		entries, err = n.audit.Tail(limit)
 	}
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func (n *Node) handleAuditTail(w http.ResponseWriter, r *http.Request, _ auth.Pr
 }
 
 func (n *Node) handleAuditVerify(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	rep, err := audit.Verify(n.db)
+	rep, err := n.audit.Verify()
 	if err != nil {
 		return err
 	}

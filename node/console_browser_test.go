@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // These tests drive a real Chromium against the console. They skip where no Chromium is
@@ -373,7 +374,7 @@ func TestConsoleBrowserFederation(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), nil)
 	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 300))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	lyon := serveNode(t, fc.nodes["lyon-1"], "GS-ADMIN", "", "admin")
 	nbo := serveNode(t, fc.nodes["edge-nbo"], "KE-CUSTOMS", "", "searcher")
 	b := newBrowser(t)

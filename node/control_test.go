@@ -18,8 +18,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/config"
-	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -252,7 +252,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	if a.status != 200 || !rc.Changed || rc.Name != "edge-new" || rc.PeerID != newID.String() {
 		t.Fatalf("admit: %d %s", a.status, a.body)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "every node to admit the new member", func() bool {
 		for _, n := range cf.nodes {
 			if !n.fed.roster.Has(newID) {
 				return false
@@ -262,14 +262,14 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	})
 	// The leaders add it to the control group and to its shard, and it replicates.
 	lyon := cf.nodes["lyon-1"]
-	waitFor(t, 15*time.Second, func() bool {
+	testutil.WaitFor(t, 15*time.Second, "edge-new as a non-voter of control and europe", func() bool {
 		cs, err1 := lyon.fed.control.Servers()
 		es, err2 := lyon.groups["europe"].Servers()
 		return err1 == nil && err2 == nil && hasServer(cs, "edge-new", raft.Nonvoter) && hasServer(es, "edge-new", raft.Nonvoter)
 	})
 	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
 	cf.importAt("ncb-fr", fr, fedRecords("FR", 0, 200))
-	waitFor(t, 15*time.Second, func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the new edge to hold europe's 200 records", func() bool {
 		for _, s := range edge.Shards() {
 			if s.Shard == "europe" {
 				return s.Records == 200
@@ -279,7 +279,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	})
 	// It learns the control state, its own admission included, and the roster says where each entry
 	// came from.
-	waitFor(t, 10*time.Second, func() bool { _, ok := edge.fed.control.Member(newID.String()); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the new edge to learn its own admission", func() bool { _, ok := edge.fed.control.Member(newID.String()); return ok })
 	var view RosterView
 	cf.http("lyon-2").json(t, "admin", "GET", "/v1/federation/roster", nil).decode(t, &view)
 	sources := map[string]string{}
@@ -323,8 +323,8 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	}
 	// Every attempt is in the audit log of the node it was made at (written after the answer).
 	var outcomes []string
-	waitFor(t, 5*time.Second, func() bool {
-		entries, err := audit.Tail(cf.nodes["ncb-fr"].db, 50)
+	testutil.WaitFor(t, 5*time.Second, "the admission attempts in the audit log", func() bool {
+		entries, err := cf.nodes["ncb-fr"].audit.Tail(50)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +342,7 @@ func TestControlRevokeDisconnectsAndSurvivesRestart(t *testing.T) {
 	cf := startControlFed(t, ctlSpecs(MemberSpec{Name: "edge-cdg", Role: "edge", Country: "FR", Shards: []string{"europe"}}))
 	edgeID := cf.peer("edge-cdg")
 	edge := cf.nodes["edge-cdg"]
-	waitFor(t, 10*time.Second, func() bool { return cf.nodes["lyon-1"].fed.host.Connected(edgeID) })
+	testutil.WaitFor(t, 10*time.Second, "lyon-1 to connect to the edge", func() bool { return cf.nodes["lyon-1"].fed.host.Connected(edgeID) })
 	sr, err := transport.SignRevocation(cf.rootPriv, transport.Revocation{PeerID: edgeID, Name: "edge-cdg", RevokedAt: time.Now(), Reason: "device lost"})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ func TestControlRevokeDisconnectsAndSurvivesRestart(t *testing.T) {
 	others := []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr"}
 	checkRevoked := func() {
 		t.Helper()
-		waitFor(t, 10*time.Second, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "every other node to revoke the edge", func() bool {
 			for _, name := range others {
 				n := cf.nodes[name]
 				if n.fed.roster.Has(edgeID) || n.fed.host.Connected(edgeID) || !n.fed.control.IsRevoked(edgeID.String()) {
@@ -379,10 +379,10 @@ func TestControlRevokeDisconnectsAndSurvivesRestart(t *testing.T) {
 			if n.fed.host.Connected(edgeID) {
 				t.Fatalf("%s accepted the revoked member again", name)
 			}
-			waitFor(t, 5*time.Second, func() bool { return !edge.fed.host.Connected(n.fed.id.ID) })
+			testutil.WaitFor(t, 5*time.Second, "the edge to be disconnected", func() bool { return !edge.fed.host.Connected(n.fed.id.ID) })
 		}
 		// The leaders take it out of the control group and of its shard.
-		waitFor(t, 10*time.Second, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "the edge to leave control and europe", func() bool {
 			lyon := cf.nodes["lyon-1"]
 			cs, err1 := lyon.fed.control.Servers()
 			es, err2 := lyon.groups["europe"].Servers()

@@ -17,6 +17,7 @@ import (
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -191,7 +192,7 @@ func TestFederationReplicatesForwardsAndSearchesRemotely(t *testing.T) {
 	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder", "searcher"}}
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 1000))
 	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 500))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	for name, n := range fc.nodes {
 		for _, s := range n.Shards() {
 			want := map[string]uint64{"europe": 1000, "africa": 500}[s.Shard]
@@ -223,7 +224,7 @@ func TestFederationReplicatesForwardsAndSearchesRemotely(t *testing.T) {
 	}
 	// Members see each other alive, and their gossiped digests agree per shard (the central nodes
 	// hold all five shards, so this also shows the health blob is not truncated).
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.WaitFor(t, 20*time.Second, "lyon-1 to see every member alive with its shards", func() bool {
 		digests := map[string]map[string]bool{}
 		for _, m := range fc.nodes["lyon-1"].Members() {
 			if m.Status != "alive" || len(m.Shards) == 0 {
@@ -252,7 +253,7 @@ func TestFederationNCBCannotWriteAnotherCountrysRecordThroughAnyNode(t *testing.
 	fc := startFederation(t, fedSpecs(), nil)
 	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 10))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}
 	changed := fedRecords("FR", 0, 1)[0]
 	changed.Serial = "STOLEN-BY-KE"
@@ -287,12 +288,12 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), func(c *config.Config) { c.MaxStaleness = config.Duration{Duration: 2 * time.Second} })
 	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 0, 200))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	edge := fc.nodes["edge-cdg"]
 	edge.fed.faults.Isolate(edge.fed.id.ID)
 	fc.importAt("ncb-fr", fr, fedRecords("FR", 200, 2000))
 	// The cut edge still answers from its copy, and says it is stale once max_staleness has passed.
-	waitFor(t, 15*time.Second, func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the isolated edge to answer from its stale copy", func() bool {
 		resp, err := edge.Search(context.Background(), auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000100"})
 		if err != nil || len(resp.Results) == 0 {
 			return false
@@ -312,7 +313,7 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 	// The central nodes stop counting the silent edge alive (suspect first when its silence
 	// outlasts suspectAfter before memberlist declares it dead), and nobody else.
 	var seen []string
-	waitFor(t, 30*time.Second, func() bool {
+	testutil.WaitFor(t, 30*time.Second, "lyon-1 to count the silent edge dead", func() bool {
 		st := memberStatusOf(fc.nodes["lyon-1"], "edge-cdg")
 		if len(seen) == 0 || seen[len(seen)-1] != st {
 			seen = append(seen, st)
@@ -327,8 +328,8 @@ func TestFederationEdgeCutKeepsAnsweringStaleThenConverges(t *testing.T) {
 	}
 	t0 := time.Now()
 	edge.fed.faults.Rejoin(edge.fed.id.ID)
-	waitFor(t, 30*time.Second, func() bool { return memberStatusOf(fc.nodes["lyon-1"], "edge-cdg") == "alive" })
-	waitFor(t, 60*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "the edge alive again", func() bool { return memberStatusOf(fc.nodes["lyon-1"], "edge-cdg") == "alive" })
+	testutil.WaitFor(t, 60*time.Second, "every member to converge", fc.converged)
 	t.Logf("edge converged %v after heal", time.Since(t0))
 	for _, s := range edge.Shards() {
 		if s.Shard == "europe" && (s.Records != 2000 || s.Stale) {
@@ -378,14 +379,14 @@ func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 	specs = append(specs, MemberSpec{Name: "edge-nat", Role: "edge", Country: "FR", Shards: []string{"europe"}, P2PAddrs: []string{}})
 	fc := startFederation(t, specs, nil)
 	fc.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 300))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	nat := fc.nodes["edge-nat"]
 	for _, s := range nat.Shards() {
 		if s.Shard == "europe" && s.Records != 300 {
 			t.Fatalf("NATed edge holds %d europe records", s.Records)
 		}
 	}
-	waitFor(t, 30*time.Second, func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the NATed edge alive with its shard", func() bool {
 		for _, m := range fc.nodes["lyon-1"].Members() {
 			if m.Name == "edge-nat" {
 				return m.Status == "alive" && len(m.Shards) == 1
@@ -411,7 +412,7 @@ func TestFederationNATedEdgeReplicatesThroughRelays(t *testing.T) {
 			continue
 		}
 		var m Member
-		waitFor(t, 20*time.Second, func() bool {
+		testutil.WaitFor(t, 20*time.Second, "a connection to the NATed edge", func() bool {
 			m = memberOf(n, "edge-nat")
 			return m.Conn != ConnNone && (!centrals[n.fed.id.ID.String()] || m.Conn == ConnDirect)
 		})

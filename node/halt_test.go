@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // setFree makes the node read free bytes of its data dir from now on.
@@ -39,7 +41,7 @@ func TestShardHaltedOnStorageErrorRefusesWritesServesReadsAndResumes(t *testing.
 	tn.groups["europe"].State().InjectWriteFaults(1<<30, syscall.ENOSPC)
 	inflight := make(chan answer, 1)
 	go func() { inflight <- tn.json(t, "fr", "POST", "/v1/records", frRecord("FR-2", "S2")) }()
-	waitFor(t, 10*time.Second, func() bool { return tn.shard(t, "europe").Halted != "" })
+	testutil.WaitFor(t, 10*time.Second, "europe to halt", func() bool { return tn.shard(t, "europe").Halted != "" })
 	// The write that met the full disk is in the log: its writer hears 503 rather than waiting for
 	// the disk, and it is applied once the shard resumes.
 	if a := <-inflight; a.status != 503 {
@@ -70,7 +72,7 @@ func TestShardHaltedOnStorageErrorRefusesWritesServesReadsAndResumes(t *testing.
 	}
 
 	tn.groups["europe"].State().InjectWriteFaults(0, nil)
-	waitFor(t, 20*time.Second, func() bool { return tn.shard(t, "europe").Halted == "" })
+	testutil.WaitFor(t, 20*time.Second, "europe to resume", func() bool { return tn.shard(t, "europe").Halted == "" })
 	if a := tn.json(t, "fr", "GET", "/v1/records/FR-2", nil); a.status != 200 {
 		t.Fatalf("the write in flight when the shard halted, after resuming: %d %s", a.status, a.body)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
 )
 
@@ -86,7 +86,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), nil)
 	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder", "searcher"}}
 	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 50))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	edge := fc.nodes["edge-cdg"]
 	customs := auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}
 	var ids []string
@@ -101,7 +101,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 		out, _ := edge.hits.Outbox("edge-cdg")
 		return len(out) == 0
 	}
-	waitFor(t, 20*time.Second, delivered)
+	testutil.WaitFor(t, 20*time.Second, "the edge's outbox to empty", delivered)
 	// Every central node that received a copy holds it once; the NCB of Kenya holds all ten.
 	for _, id := range ids {
 		n := 0
@@ -125,7 +125,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc.nodes["ncb-ke"].kickDelivery()
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the confirmation at the edge", func() bool {
 		h, err := edge.hits.Get(ids[0])
 		return err == nil && h.Decision == notify.Confirmed
 	})
@@ -141,7 +141,7 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 	}
 	t0 := time.Now()
 	edge.fed.faults.Rejoin(edge.fed.id.ID)
-	waitFor(t, 30*time.Second, delivered)
+	testutil.WaitFor(t, 30*time.Second, "the edge's outbox to empty", delivered)
 	t.Logf("hit made while cut delivered %v after the heal", time.Since(t0))
 }
 
@@ -167,7 +167,7 @@ func TestLateMatchAfterAnHourOfSimulatedTime(t *testing.T) {
 	late.Make = "Beretta"
 	tn.importLines(t, "fr", jsonLines(late))
 	var list struct{ Hits []notify.Hit }
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the hit in the WCO's list", func() bool {
 		tn.json(t, "wco", "GET", "/v1/hits", nil).decode(t, &list)
 		return len(list.Hits) == 1
 	})
@@ -198,7 +198,7 @@ func TestLateWindowSurvivesRestart(t *testing.T) {
 	r := frRecord("FR-REST", "REST4242")
 	r.Make = "Colt"
 	tn2.importLines(t, "fr", jsonLines(r))
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the late hit after the restart", func() bool {
 		hits, _ := tn2.hits.List(func(h *notify.Hit) bool { return h.Late && h.RecordID == "FR-REST" })
 		return len(hits) == 1
 	})
@@ -208,7 +208,7 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), nil)
 	ke := auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}
 	fc.importAt("ncb-ke", ke, fedRecords("KE", 0, 20))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	edge := fc.nodes["edge-cdg"]
 	// Cut the Paris edge from the central nodes and Kenya's NCB, not from the Nairobi edge.
 	for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-ke"} {
@@ -220,7 +220,7 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 	}
 	id := resp.Results[0].NotificationID
 	t0 := time.Now()
-	waitFor(t, 30*time.Second, func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the hit to be delivered", func() bool {
 		h, err := edge.hits.Get(id)
 		return err == nil && h.Delivered()
 	})
@@ -229,7 +229,7 @@ func TestFederationHitTravelsThroughAnotherEdge(t *testing.T) {
 		t.Fatalf("not at Kenya's NCB: %v", err)
 	}
 	// Kenya's NCB was handed the hit by a carrier, not by the cut edge.
-	entries, _ := audit.Tail(fc.nodes["ncb-ke"].db, 50)
+	entries, _ := fc.nodes["ncb-ke"].audit.Tail(50)
 	var from []string
 	for _, e := range entries {
 		if e.Action == "hit.received" && len(e.ResultIDs) > 0 && e.ResultIDs[0] == id {
@@ -249,7 +249,7 @@ func TestFederationHitsSurviveSeededChaos(t *testing.T) {
 	fc := startFederation(t, fedSpecs(), nil)
 	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 0, 200))
 	fc.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 200))
-	waitFor(t, 30*time.Second, fc.converged)
+	testutil.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	rng := rand.New(rand.NewPCG(7, 7))
 	names := []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr", "ncb-ke", "edge-cdg", "edge-nbo"}
 	type made struct{ id, origin, country string }
@@ -289,7 +289,7 @@ func TestFederationHitsSurviveSeededChaos(t *testing.T) {
 		t.Fatalf("only %d hits made", len(hits))
 	}
 	t0 := time.Now()
-	waitFor(t, 60*time.Second, func() bool {
+	testutil.WaitFor(t, 60*time.Second, "every hit to be delivered", func() bool {
 		for _, h := range hits {
 			got, err := fc.nodes[h.origin].hits.Get(h.id)
 			if err != nil || !got.Delivered() {

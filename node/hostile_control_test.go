@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -68,7 +69,7 @@ func (h *hostileFed) assertRosterIs(t *testing.T, want transport.SignedEntry) {
 	t.Helper()
 	blob, _ := json.Marshal(want)
 	id := h.attacker.fed.id.ID
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "every node to hold the forged entry's blob", func() bool {
 		for _, n := range h.nodes {
 			if m, ok := n.fed.control.Member(id.String()); !ok || !bytes.Equal(m.Blob, blob) {
 				return false

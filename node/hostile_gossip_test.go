@@ -226,7 +226,7 @@ func TestHostileGossip(t *testing.T) {
 			t.Fatal(err)
 		}
 		latestAt := func() int64 { return lyon1.fed.gossip.snapshot()[lyon2.fed.id.ID.String()].health.At }
-		waitFor(t, 10*time.Second, func() bool { return latestAt() > oldHealth.At })
+		testutil.WaitFor(t, 10*time.Second, "fresher health from lyon-2", func() bool { return latestAt() > oldHealth.At })
 		counted := refusalCount(lyon1, transport.ProtoGossipPacket, "stale_health")
 		for i := range uint32(5) {
 			h.forgeGossip(t, "lyon-1", forgedAlive(lyon2.fed.id.ID, 1<<30+1<<20+i, old))
@@ -365,7 +365,7 @@ func TestHostileRemoteSearch(t *testing.T) {
 			return remoteSearchAnswer{Results: []searchResult{{ID: "FR-EVIL-9", Score: 1, Hit: true, Record: evil("FR-EVIL-9", "ZZEVIL0009", "FR")}},
 				Coverage: []ShardCoverage{{Shard: "europe", Source: "local"}}}
 		})
-		waitFor(t, 30*time.Second, func() bool {
+		testutil.WaitFor(t, 30*time.Second, "the Nairobi edge to connect to every central node and the FR NCB", func() bool {
 			for _, name := range []string{"lyon-1", "lyon-2", "lyon-3", "ncb-fr"} {
 				if !nbo.fed.host.Connected(h.member(t, name).fed.id.ID) {
 					_, _ = h.searchAtNBO(t, "QQNOTHING01")

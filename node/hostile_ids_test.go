@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -188,7 +189,7 @@ func TestHostileIDs(t *testing.T) {
 	// played here by applying to the shard's group directly, past the leader's check.
 	t.Run("DuplicateFromARaceLeavesTheIndexAlone", func(t *testing.T) {
 		var lead *Node
-		waitFor(t, 10*time.Second, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "a europe leader", func() bool {
 			for _, n := range h.nodes {
 				if g := n.groups["europe"]; g != nil && g.IsLeader() {
 					lead = n
@@ -204,7 +205,7 @@ func TestHostileIDs(t *testing.T) {
 		if err != nil || res.Applied != 1 {
 			t.Fatalf("planting the duplicate: %+v %v", res, err)
 		}
-		waitFor(t, 20*time.Second, h.converged)
+		testutil.WaitFor(t, 20*time.Second, "every member to converge", h.converged)
 		for _, n := range h.nodes {
 			n.index.caughtUp()
 		}
@@ -214,7 +215,7 @@ func TestHostileIDs(t *testing.T) {
 		if a := ke.call(t, "ke", "DELETE", "/v1/records/KE-000009", "", nil); a.status != 204 {
 			t.Fatalf("KE's delete of its own KE-000009: %d %s", a.status, a.body)
 		}
-		waitFor(t, 20*time.Second, h.converged)
+		testutil.WaitFor(t, 20*time.Second, "every member to converge", h.converged)
 		if rec, ok := h.member(t, "lyon-1").getRecord("KE-000009"); !ok || rec.RecordingCountry != "FR" {
 			t.Fatalf("after KE's delete lyon-1 reads %+v %v, want the FR duplicate alone", rec, ok)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -41,7 +42,7 @@ func msgRefusals(n *Node, reason string) float64 {
 
 // msgAudited returns n's latest peer.refused audit entry for the attacker with reason.
 func msgAudited(n *Node, reason string) (audit.Entry, bool) {
-	entries, _ := audit.Tail(n.db, 500)
+	entries, _ := n.audit.Tail(500)
 	for i := len(entries) - 1; i >= 0; i-- {
 		if e := entries[i]; e.Action == "peer.refused" && e.Agency == "member:edge-cdg" && e.Outcome == reason {
 			return e, true
@@ -300,7 +301,7 @@ func TestHostileMsg(t *testing.T) {
 			t.Fatalf("no hit on FRX000008: %v %+v", err, resp)
 		}
 		id := resp.Results[0].NotificationID
-		waitFor(t, 20*time.Second, func() bool {
+		testutil.WaitFor(t, 20*time.Second, "the GS receipt", func() bool {
 			x, err := origin.hits.Get(id)
 			return err == nil && x.Receipts[notify.RoleGS] != ""
 		})
@@ -315,7 +316,7 @@ func TestHostileMsg(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		ncb.fed.faults.Rejoin(ncb.fed.id.ID)
-		waitFor(t, 60*time.Second, func() bool {
+		testutil.WaitFor(t, 60*time.Second, "the hit to be delivered", func() bool {
 			x, err := origin.hits.Get(id)
 			return err == nil && x.Delivered()
 		})
@@ -353,7 +354,7 @@ func (h *hostileFed) msgTrace(t *testing.T) notify.Trace {
 	if !slices.Equal(tr.Recipients, []string{"gs", "ncb:FR", "ncb:KE"}) {
 		t.Fatalf("recipients %v", tr.Recipients)
 	}
-	waitFor(t, 30*time.Second, func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the trace's receipts", func() bool {
 		got, err := origin.hits.GetTrace(tr.ID)
 		if err != nil {
 			return false

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fedarms/fedarms/internal/record"
+	fedtest "github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -126,11 +127,11 @@ func (h *hostileFed) raftAttack(t *testing.T, group, reason string, payload []by
 	switch {
 	case !stable:
 		t.Logf("group %s held no leader for 2 s before the attack (a loaded machine): its leader is not compared", group)
-	case eventually(15*time.Second, func() bool { got = h.raftView(t, group); return equalView(got, view) }):
+	case fedtest.Eventually(15*time.Second, func() bool { got = h.raftView(t, group); return equalView(got, view) }):
 	default:
 		t.Logf("group %s moved (%v to %v) with every term below the attacker's: the machine re-elected by itself", group, view, got)
 	}
-	if !eventually(5*time.Second, func() bool {
+	if !fedtest.Eventually(5*time.Second, func() bool {
 		return testutil.ToFloat64(target.met.refusals.WithLabelValues(transport.ProtoRaft, reason)) > refusals
 	}) {
 		t.Errorf("lyon-1 did not count a refusal of raft for %s", reason)
@@ -308,7 +309,7 @@ func TestHostileRaft(t *testing.T) {
 		}
 		t.Logf("lyon-1 answered %d bytes, error %v", len(ans), err)
 		h.assertUnchanged(t, before)
-		if !eventually(5*time.Second, func() bool {
+		if !fedtest.Eventually(5*time.Second, func() bool {
 			return testutil.ToFloat64(lyon1.met.refusals.WithLabelValues(transport.ProtoRaft, "forged_sender")) > n0
 		}) {
 			t.Error("lyon-1 did not count the forged sender")

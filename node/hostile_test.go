@@ -17,6 +17,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	fedtest "github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
 )
 
@@ -46,7 +47,7 @@ func startHostileFed(t *testing.T) *hostileFed {
 	fc := startFederation(t, fedSpecs(), nil)
 	fc.importAt("ncb-fr", hostileFR, fedRecords("FR", 0, 50))
 	fc.importAt("ncb-ke", hostileKE, fedRecords("KE", 0, 50))
-	waitFor(t, 30*time.Second, fc.converged)
+	fedtest.WaitFor(t, 30*time.Second, "every member to converge", fc.converged)
 	h := &hostileFed{fedCluster: fc, attacker: fc.nodes["edge-cdg"]}
 	resp, err := fc.nodes["edge-nbo"].Search(context.Background(),
 		auth.Principal{Agency: "KE-CUSTOMS", Country: "KE", Roles: []string{"searcher"}}, SearchRequest{Serial: "FRX000007"})
@@ -57,7 +58,7 @@ func startHostileFed(t *testing.T) *hostileFed {
 		t.Fatalf("no hit on FRX000007 at edge-nbo: %+v", resp.Results)
 	}
 	h.hitID = resp.Results[0].NotificationID
-	waitFor(t, 30*time.Second, func() bool {
+	fedtest.WaitFor(t, 30*time.Second, "the hit to be delivered", func() bool {
 		hit, err := fc.nodes["edge-nbo"].hits.Get(h.hitID)
 		return err == nil && hit.Delivered()
 	})
@@ -159,7 +160,7 @@ func (h *hostileFed) state(t *testing.T) fedState {
 func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 	t.Helper()
 	time.Sleep(500 * time.Millisecond) // let anything the attack set in motion reach the others
-	waitFor(t, 20*time.Second, h.converged)
+	fedtest.WaitFor(t, 20*time.Second, "every member to converge", h.converged)
 	after := h.state(t)
 	for shard, holders := range before.digests {
 		for name, d := range holders {
@@ -187,7 +188,7 @@ func (h *hostileFed) assertUnchanged(t *testing.T, before fedState) {
 func (h *hostileFed) settled(t *testing.T) fedState {
 	t.Helper()
 	var last fedState
-	waitFor(t, 30*time.Second, func() bool {
+	fedtest.WaitFor(t, 30*time.Second, "outboxes to empty and the federation to settle", func() bool {
 		for name, n := range h.nodes {
 			out, _ := n.hits.Outbox(name)
 			carried, _ := n.hits.CarriedItems()
@@ -225,12 +226,12 @@ func (h *hostileFed) refusals(proto, reason string) float64 {
 func (h *hostileFed) assertAudited(t *testing.T, n *Node, by, proto, reason string) {
 	t.Helper()
 	var found audit.Entry
-	waitFor(t, 10*time.Second, func() bool {
+	fedtest.WaitFor(t, 10*time.Second, "the refusal in the audit log", func() bool {
 		for _, m := range h.nodes {
 			if n != nil && m != n {
 				continue
 			}
-			entries, err := audit.Tail(m.db, 1000)
+			entries, err := m.audit.Tail(1000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,7 +254,7 @@ func TestHostileHarness(t *testing.T) {
 	h := startHostileFed(t)
 	before := h.state(t)
 	h.importAt("ncb-fr", hostileFR, fedRecords("FR", 50, 51))
-	waitFor(t, 20*time.Second, h.converged)
+	fedtest.WaitFor(t, 20*time.Second, "every member to converge", h.converged)
 	after := h.state(t)
 	if after.digests["europe"]["lyon-1"] == before.digests["europe"]["lyon-1"] {
 		t.Fatal("a new FR record did not change europe's digest: the harness cannot see changes")

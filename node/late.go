@@ -194,7 +194,7 @@ type auditedSearch struct {
 
 // loadLateWindow rebuilds the window from the audit log's recent searches.
 func (n *Node) loadLateWindow() error {
-	entries, err := audit.Tail(n.db, 4*n.cfg.Notify.LateMaxSearches)
+	entries, err := n.audit.Tail(4 * n.cfg.Notify.LateMaxSearches)
 	if err != nil {
 		return err
 	}

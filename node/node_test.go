@@ -154,26 +154,6 @@ func (tn *testNode) importLines(t *testing.T, who, body string) ImportResponse {
 	return r
 }
 
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	if !eventually(timeout, cond) {
-		t.Fatalf("condition not met within %s", timeout)
-	}
-}
-
-// eventually polls cond until it holds (true) or timeout passes (false): waitFor for a test that
-// goes on either way.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
 func recordsN(n int, country string) []any {
 	out := make([]any, n)
 	for i := range out {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/notify"
 )
 
@@ -55,7 +56,7 @@ func TestFederationTraceRoutedAndAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.decode(t, &tr)
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.WaitFor(t, 20*time.Second, "receipts from the GS and both NCBs", func() bool {
 		got, err := edge.hits.GetTrace(tr.ID)
 		return err == nil && got.Receipts["gs"] != "" && got.Receipts["ncb:KE"] != "" && got.Receipts["ncb:FR"] != ""
 	})
@@ -67,7 +68,7 @@ func TestFederationTraceRoutedAndAnswered(t *testing.T) {
 	if err := ke.handleTraceAnswer(w, r, auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the trace to be answered", func() bool {
 		got, err := edge.hits.GetTrace(tr.ID)
 		if err != nil || got.Status != notify.TraceAnswered {
 			return false

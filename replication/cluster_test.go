@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // member is one node's group in an in-process cluster on raft's in-memory transports.
@@ -141,19 +142,8 @@ func (c *cluster) leader() *member {
 func (c *cluster) waitLeader() *member {
 	c.t.Helper()
 	var l *member
-	waitFor(c.t, 10*time.Second, func() bool { l = c.leader(); return l != nil })
+	testutil.WaitFor(c.t, 10*time.Second, "a leader", func() bool { l = c.leader(); return l != nil })
 	return l
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // write applies records FR-<from>..FR-<to-1> on the leader, in batches.
@@ -210,7 +200,7 @@ func clusterTune(c *raft.Config) {
 func TestClusterReplicatesToNonvoters(t *testing.T) {
 	c := newCluster(t, 3, 2, clusterTune)
 	c.write(0, 2000, 250)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	for _, m := range c.members {
 		st := m.g.Status()
 		wantRole := "nonvoter"
@@ -226,7 +216,7 @@ func TestClusterReplicatesToNonvoters(t *testing.T) {
 func TestClusterNonvoterCutThenHealedCatchesUp(t *testing.T) {
 	c := newCluster(t, 3, 2, clusterTune)
 	c.write(0, 500, 100)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	edge := c.members[4]
 	c.setCut(edge, true)
 	c.write(500, 1500, 100)
@@ -240,7 +230,7 @@ func TestClusterNonvoterCutThenHealedCatchesUp(t *testing.T) {
 	}
 	t0 := time.Now()
 	c.setCut(edge, false)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	t.Logf("converged %v after heal", time.Since(t0))
 }
 
@@ -251,16 +241,16 @@ func TestClusterLeaderKilledNewLeaderNothingAcknowledgedLost(t *testing.T) {
 	t0 := time.Now()
 	c.kill(old)
 	var nl *member
-	waitFor(t, 5*time.Second, func() bool { nl = c.leader(); return nl != nil && nl != old })
+	testutil.WaitFor(t, 5*time.Second, "a new leader", func() bool { nl = c.leader(); return nl != nil && nl != old })
 	t.Logf("new leader %s after %v", nl.id, time.Since(t0))
 	c.write(1000, 1500, 100)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	if got := nl.g.State().Stats().Records; got != 1500 {
 		t.Fatalf("new leader holds %d records, want 1500", got)
 	}
 	// The old leader comes back and catches up.
 	c.start(old, nil)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 }
 
 func TestClusterFarBehindMemberCatchesUpBySnapshot(t *testing.T) {
@@ -273,17 +263,17 @@ func TestClusterFarBehindMemberCatchesUpBySnapshot(t *testing.T) {
 	c := newCluster(t, 3, 1, tune)
 	edge := c.members[3]
 	c.write(0, 200, 50)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	c.setCut(edge, true)
 	c.write(200, 3000, 100)
 	// Wait until the leader has compacted its log past the edge's position.
 	l := c.leader()
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the leader to compact its log past the edge", func() bool {
 		first, _ := l.g.logs.FirstIndex()
 		return first > edge.g.State().Stats().AppliedIndex+1
 	})
 	c.setCut(edge, false)
-	waitFor(t, 15*time.Second, c.converged)
+	testutil.WaitFor(t, 15*time.Second, "every member to converge", c.converged)
 	snaps, _ := filepath.Glob(filepath.Join(edge.dir, "snapshots", "*"))
 	if len(snaps) == 0 {
 		t.Fatal("edge caught up without a snapshot")

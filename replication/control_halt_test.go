@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // A control state file that cannot be written (a full disk) halts the control group on that node
@@ -20,7 +22,7 @@ func TestControlHaltsOnAStorageErrorAndResumes(t *testing.T) {
 	if _, err := l.c.Admit(ctx, cc.signer.sign("admit", "peer-a", "edge-a")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the follower to halt for lack of space", func() bool {
 		h, ok := follower.c.Halted()
 		return ok && strings.Contains(h.Reason, "no space left on device")
 	})
@@ -43,7 +45,7 @@ func TestControlCloseEndsAHalt(t *testing.T) {
 	if _, err := l.c.Admit(context.Background(), cc.signer.sign("admit", "peer-a", "edge-a")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { _, ok := follower.c.Halted(); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the follower to halt", func() bool { _, ok := follower.c.Halted(); return ok })
 	done := make(chan error, 1)
 	go func() { done <- follower.c.Close() }()
 	select {

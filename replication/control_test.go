@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // testSigner stands in for the root key: blobs are JSON with an Ed25519 signature, verified the way
@@ -173,7 +175,7 @@ func (cc *ctlCluster) start(id string, voter bool) *ctlMember {
 func (cc *ctlCluster) waitLeader() *ctlMember {
 	cc.t.Helper()
 	var l *ctlMember
-	waitFor(cc.t, 10*time.Second, func() bool {
+	testutil.WaitFor(cc.t, 10*time.Second, "a control leader", func() bool {
 		for _, m := range cc.members {
 			if m.c.IsLeader() {
 				l = m
@@ -189,7 +191,7 @@ func (cc *ctlCluster) waitLeader() *ctlMember {
 func (cc *ctlCluster) converged(l *ctlMember) {
 	cc.t.Helper()
 	want := l.c.AppliedIndex()
-	waitFor(cc.t, 10*time.Second, func() bool {
+	testutil.WaitFor(cc.t, 10*time.Second, "every member to apply what the leader has", func() bool {
 		for _, m := range cc.members {
 			if m.c.AppliedIndex() < want {
 				return false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 var frNCB = Principal{Agency: "FR-NCB", Country: "FR"}
@@ -31,12 +32,12 @@ func (c *cluster) memberNamed(id string) *member {
 func TestHaltStorageFaultOnFollowerResumesAndConverges(t *testing.T) {
 	c := newCluster(t, 3, 1, clusterTune)
 	c.write(0, 100, 50)
-	waitFor(t, 20*time.Second, c.converged)
+	testutil.WaitFor(t, 20*time.Second, "every member to converge", c.converged)
 	edge := c.memberNamed("n3")
 	edge.g.State().InjectWriteFaults(1<<30, syscall.ENOSPC)
 
 	c.write(100, 300, 50) // the voters go on: a non-voter is in no quorum
-	waitFor(t, 10*time.Second, func() bool { _, ok := edge.g.Halted(); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the edge to halt", func() bool { _, ok := edge.g.Halted(); return ok })
 	h, _ := edge.g.Halted()
 	if !strings.Contains(h.Reason, "no space left on device") || h.Since.IsZero() {
 		t.Fatalf("halt %+v, want the disk's error and a start time", h)
@@ -53,9 +54,9 @@ func TestHaltStorageFaultOnFollowerResumesAndConverges(t *testing.T) {
 	}
 
 	edge.g.State().InjectWriteFaults(0, nil) // space is back
-	waitFor(t, 20*time.Second, func() bool { _, ok := edge.g.Halted(); return !ok })
+	testutil.WaitFor(t, 20*time.Second, "the edge to resume", func() bool { _, ok := edge.g.Halted(); return !ok })
 	c.write(300, 350, 50)
-	waitFor(t, 20*time.Second, c.converged)
+	testutil.WaitFor(t, 20*time.Second, "every member to converge", c.converged)
 	if got := edge.g.State().Stats().Records; got != 350 {
 		t.Fatalf("resumed copy holds %d records, want 350", got)
 	}
@@ -71,12 +72,12 @@ func TestHaltStorageFaultOnLeaderHandsOverLeadership(t *testing.T) {
 	go func() { // this write is committed by the others but cannot be applied on the old leader
 		_, _ = old.g.Apply(context.Background(), &Command{Op: OpUpsert, Principal: frNCB, Records: []record.Record{rec("FR-L", "FR", "L")}})
 	}()
-	waitFor(t, 10*time.Second, func() bool { _, ok := old.g.Halted(); return ok })
-	waitFor(t, 20*time.Second, func() bool { l := c.leader(); return l != nil && l != old })
+	testutil.WaitFor(t, 10*time.Second, "the old leader to halt", func() bool { _, ok := old.g.Halted(); return ok })
+	testutil.WaitFor(t, 20*time.Second, "a new leader", func() bool { l := c.leader(); return l != nil && l != old })
 	c.write(50, 150, 50)
 	old.g.State().InjectWriteFaults(0, nil)
-	waitFor(t, 20*time.Second, func() bool { _, ok := old.g.Halted(); return !ok })
-	waitFor(t, 20*time.Second, c.converged)
+	testutil.WaitFor(t, 20*time.Second, "the old leader to resume", func() bool { _, ok := old.g.Halted(); return !ok })
+	testutil.WaitFor(t, 20*time.Second, "every member to converge", c.converged)
 	if _, ok, _ := old.g.State().Get("FR-L"); !ok {
 		t.Fatal("the write committed while the leader was halted is missing from its copy")
 	}
@@ -91,7 +92,7 @@ func TestHaltCloseWhileHaltedThenRestartReplays(t *testing.T) {
 	go func() {
 		_, _ = g.Apply(context.Background(), &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-2", "FR", "2")}})
 	}()
-	waitFor(t, 10*time.Second, func() bool { _, ok := g.Halted(); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the group to halt", func() bool { _, ok := g.Halted(); return ok })
 	closed := make(chan error, 1)
 	go func() { closed <- g.Close() }()
 	select {
@@ -104,7 +105,7 @@ func TestHaltCloseWhileHaltedThenRestartReplays(t *testing.T) {
 	}
 	g = openTestGroup(t, dir, nil)
 	defer g.Close()
-	waitFor(t, 10*time.Second, func() bool { _, ok, _ := g.State().Get("FR-2"); return ok })
+	testutil.WaitFor(t, 10*time.Second, "FR-2 to be applied", func() bool { _, ok, _ := g.State().Get("FR-2"); return ok })
 	if _, ok := g.Halted(); ok {
 		t.Fatal("halted after a restart with a healthy disk")
 	}
@@ -149,7 +150,7 @@ func TestHaltUndecodableEntryHaltsUntilAReleaseReadsIt(t *testing.T) {
 	apply(t, g, &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-1", "FR", "1")}})
 	before := g.State().Stats().AppliedIndex
 	_ = g.raft.Apply(commandV2(t, &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-2", "FR", "2")}}), time.Second)
-	waitFor(t, 10*time.Second, func() bool { _, ok := g.Halted(); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the group to halt", func() bool { _, ok := g.Halted(); return ok })
 	h, _ := g.Halted()
 	if !strings.Contains(h.Reason, "format 2") || !strings.Contains(h.Reason, "reads format 1") || h.Index != before+1 {
 		t.Fatalf("halt %+v: want the entry's index %d and both formats named", h, before+1)
@@ -165,7 +166,7 @@ func TestHaltUndecodableEntryHaltsUntilAReleaseReadsIt(t *testing.T) {
 	}
 
 	g = open(nil) // the same release: halts at the same entry again
-	waitFor(t, 10*time.Second, func() bool { _, ok := g.Halted(); return ok })
+	testutil.WaitFor(t, 10*time.Second, "the group to halt", func() bool { _, ok := g.Halted(); return ok })
 	if h2, _ := g.Halted(); h2.Index != h.Index {
 		t.Fatalf("after a restart halted at %d, before at %d", h2.Index, h.Index)
 	}
@@ -175,7 +176,7 @@ func TestHaltUndecodableEntryHaltsUntilAReleaseReadsIt(t *testing.T) {
 
 	g = open(readsV2) // the release that reads format 2
 	defer g.Close()
-	waitFor(t, 10*time.Second, func() bool { _, ok, _ := g.State().Get("FR-2"); return ok })
+	testutil.WaitFor(t, 10*time.Second, "FR-2 to be applied", func() bool { _, ok, _ := g.State().Get("FR-2"); return ok })
 	if _, ok := g.Halted(); ok {
 		t.Fatal("still halted with a release that reads the entry")
 	}
@@ -212,7 +213,7 @@ func TestHaltBadItemsCommittedAreRefusedAsItemsEverywhere(t *testing.T) {
 	if err != nil || del.Applied != 1 || len(del.Errors) != 1 || del.Errors[0].Field != "id" {
 		t.Fatalf("delete of an empty id: %+v %v", del, err)
 	}
-	waitFor(t, 20*time.Second, c.converged)
+	testutil.WaitFor(t, 20*time.Second, "every member to converge", c.converged)
 	for _, m := range c.members {
 		if _, ok := m.g.Halted(); ok {
 			t.Fatalf("%s halted on a bad item", m.id)

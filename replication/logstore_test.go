@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
 	"pgregory.net/rapid"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // openTestLogStore takes the subset of testing.TB that *rapid.T also provides.
@@ -642,18 +644,6 @@ func (b *logStoreSyncBuffer) String() string {
 	return b.buf.String()
 }
 
-// logStoreWaitFor polls cond until it holds or timeout passes.
-func logStoreWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestLogStoreUnderRaft runs a real single-node raft on the store, restarts it on the same file,
 // and checks that the log, the term and leadership come back.
 func TestLogStoreUnderRaft(t *testing.T) {
@@ -707,7 +697,7 @@ func TestLogStoreUnderRaft(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	logStoreWaitFor(t, 10*time.Second, "first leadership", func() bool { return r.State() == raft.Leader })
+	testutil.WaitFor(t, 10*time.Second, "first leadership", func() bool { return r.State() == raft.Leader })
 	for i := range commands {
 		if err := r.Apply([]byte(fmt.Sprintf("cmd-%d", i)), 5*time.Second).Error(); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
@@ -750,9 +740,9 @@ func TestLogStoreUnderRaft(t *testing.T) {
 
 	r, store, fsm, trans = start()
 	defer stop(r, store, trans)
-	logStoreWaitFor(t, 10*time.Second, "leadership after restart", func() bool { return r.State() == raft.Leader })
+	testutil.WaitFor(t, 10*time.Second, "leadership after restart", func() bool { return r.State() == raft.Leader })
 	// A new leader commits an entry of its own term, which lets it apply the old log again.
-	logStoreWaitFor(t, 10*time.Second, "replay of the old log", func() bool { return fsm.count() == commands })
+	testutil.WaitFor(t, 10*time.Second, "replay of the old log", func() bool { return fsm.count() == commands })
 	if err := r.Apply([]byte("after restart"), 5*time.Second).Error(); err != nil {
 		t.Fatalf("apply after restart: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // A non-voter cut off for a while is reported when the leader hears from it again, with how long
@@ -14,7 +16,7 @@ import (
 func TestWatchResumedReportsOutageAndRestartCatchesUp(t *testing.T) {
 	c := newCluster(t, 1, 1, clusterTune)
 	c.write(0, 100, 50)
-	waitFor(t, 10*time.Second, c.converged)
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
 	l, edge := c.leader(), c.members[1]
 	var mu sync.Mutex
 	var outages []time.Duration
@@ -38,7 +40,7 @@ func TestWatchResumedReportsOutageAndRestartCatchesUp(t *testing.T) {
 	}
 	healAt := time.Now()
 	c.setCut(edge, false)
-	waitFor(t, 20*time.Second, c.converged)
+	testutil.WaitFor(t, 20*time.Second, "every member to converge", c.converged)
 	t.Logf("converged %v after a %v cut", time.Since(healAt), healAt.Sub(cutAt))
 	mu.Lock()
 	defer mu.Unlock()

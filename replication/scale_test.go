@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // TestScaleManyNonvoters is the scale run: one central leader (with two other voters)
@@ -92,7 +93,7 @@ func TestScaleManyNonvoters(t *testing.T) {
 		mu.Unlock()
 	}
 	writeTook := time.Since(t0)
-	waitFor(t, 10*time.Minute, c.converged)
+	testutil.WaitFor(t, 10*time.Minute, "every member to converge", c.converged)
 	allTook := time.Since(t0)
 	close(stop)
 	wg.Wait()
@@ -175,12 +176,12 @@ func TestScaleSnapshotCatchUp(t *testing.T) {
 	c.write(0, total, 2000)
 	t.Logf("wrote %d records in %v", total, time.Since(t0).Round(time.Millisecond))
 	l := c.leader()
-	waitFor(t, 30*time.Second, func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the leader to compact its log past the edge", func() bool {
 		first, _ := l.g.logs.FirstIndex()
 		return first > edge.g.State().Stats().AppliedIndex+1
 	})
 	t1 := time.Now()
 	c.setCut(edge, false)
-	waitFor(t, 10*time.Minute, c.converged)
+	testutil.WaitFor(t, 10*time.Minute, "every member to converge", c.converged)
 	t.Logf("edge caught up by snapshot: %d records in %v", edge.g.State().Stats().Records, time.Since(t1).Round(time.Millisecond))
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // A test cuts a pair through the federation's shared fault switch: the live connection goes at
@@ -181,7 +183,7 @@ func TestFaultsOneSidedCut(t *testing.T) {
 	}
 	own.Heal(a.ident.ID, b.ident.ID)
 	// A refused QUIC knock can still be closing on b's side; the next try gets through.
-	waitFor(t, 3*time.Second, "b to get through after heal", func() bool {
+	testutil.WaitFor(t, 3*time.Second, "b to get through after heal", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := roundTrip(ctx, b, a, []byte("healed"))

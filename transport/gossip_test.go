@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 type gossipNode struct {
@@ -106,7 +108,7 @@ func TestMemberlistOverLibp2p(t *testing.T) {
 			t.Fatalf("join: %v", err)
 		}
 	}
-	waitFor(t, 5*time.Second, "every node to see all three alive with their health", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "every node to see all three alive with their health", func() bool {
 		for _, g := range gs {
 			for _, other := range gs {
 				st, h, ok := g.view(other.n.ident.ID)
@@ -123,7 +125,7 @@ func TestMemberlistOverLibp2p(t *testing.T) {
 	if err := gs[1].m.UpdateNode(time.Second); err != nil {
 		t.Fatalf("update node: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the new outbox depth to spread", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the new outbox depth to spread", func() bool {
 		for _, g := range []*gossipNode{gs[0], gs[2]} {
 			if _, h, _ := g.view(gs[1].n.ident.ID); h.Outbox != 7 {
 				return false
@@ -136,7 +138,7 @@ func TestMemberlistOverLibp2p(t *testing.T) {
 	gone := gs[2].n.ident.ID
 	f.log.Info("test: stopping the edge host")
 	gs[2].n.host.Close()
-	waitFor(t, 10*time.Second, "the stopped node to be suspected or declared dead", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the stopped node to be suspected or declared dead", func() bool {
 		for _, g := range gs[:2] {
 			if st, _, ok := g.view(gone); ok && st == memberlist.StateAlive {
 				return false
@@ -146,7 +148,7 @@ func TestMemberlistOverLibp2p(t *testing.T) {
 	})
 	// The live nodes still see each other alive (on a loaded machine one may be suspected for a
 	// moment and refute it, so this is checked as an eventual state).
-	waitFor(t, 10*time.Second, "the live nodes to see each other alive", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the live nodes to see each other alive", func() bool {
 		for _, pair := range [][2]*gossipNode{{gs[0], gs[1]}, {gs[1], gs[0]}} {
 			if st, _, ok := pair[0].view(pair[1].n.ident.ID); !ok || st != memberlist.StateAlive {
 				return false

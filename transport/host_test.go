@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 func TestMembersTalkOverTCPAndQUIC(t *testing.T) {
@@ -66,7 +68,7 @@ func TestOutsiderIsRefused(t *testing.T) {
 		if err == nil {
 			// QUIC may report the dial as done before the remote's gater runs; the connection must
 			// still be gone and useless.
-			waitFor(t, 2*time.Second, "refused connection to close", func() bool { return !member.host.Connected(outsider.ident.ID) })
+			testutil.WaitFor(t, 2*time.Second, "refused connection to close", func() bool { return !member.host.Connected(outsider.ident.ID) })
 			if _, err := outsider.host.P2P().NewStream(ctx, member.ident.ID, ProtoMessage); err == nil {
 				t.Fatal("outsider opened a stream on a member")
 			}
@@ -150,7 +152,7 @@ func TestRevocationDisconnectsLivePeer(t *testing.T) {
 	if a.host.Connected(b.ident.ID) {
 		t.Fatal("a still connected to b right after revoking it")
 	}
-	waitFor(t, 3*time.Second, "b to see the disconnection", func() bool { return !b.host.Connected(a.ident.ID) })
+	testutil.WaitFor(t, 3*time.Second, "b to see the disconnection", func() bool { return !b.host.Connected(a.ident.ID) })
 	s.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := s.Read(make([]byte, 1)); err == nil {
 		t.Fatal("stream survived revocation")
@@ -211,7 +213,7 @@ func TestExplicitConnectionLimit(t *testing.T) {
 	// may take a while to release it.
 	small.host.closePeer(p1.ident.ID)
 	p1.host.closePeer(small.ident.ID)
-	waitFor(t, 20*time.Second, "the second peer to get in", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the second peer to get in", func() bool {
 		p2.host.P2P().Network().(*swarm.Swarm).Backoff().Clear(small.ident.ID) // forget the failure
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -244,7 +246,7 @@ func TestRedialAfterOutageIgnoresDialBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.host.Close()
-	waitFor(t, 3*time.Second, "b to see a gone", func() bool { return !b.host.Connected(a.ident.ID) })
+	testutil.WaitFor(t, 3*time.Second, "b to see a gone", func() bool { return !b.host.Connected(a.ident.ID) })
 	for range 3 {
 		if _, err := roundTrip(ctx, b, a, []byte("knock")); err == nil {
 			t.Fatal("reached a closed host")

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // One NAT address may open a burst of connections (several edges behind it reconnecting), then is
@@ -41,7 +43,7 @@ func TestCentralHasNoCircuitThroughItself(t *testing.T) {
 	a := f.start("central-a", RoleCentral, func(c *Config) { c.Relay = true })
 	b := f.start("central-b", RoleCentral, func(c *Config) { c.Relay = true })
 	edge := f.start("edge", RoleEdge, nil)
-	waitFor(t, 5*time.Second, "central-a to know edge's addresses", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "central-a to know edge's addresses", func() bool {
 		return len(a.host.P2P().Peerstore().Addrs(edge.ident.ID)) > 0
 	})
 	var viaB bool

@@ -7,7 +7,8 @@
 //
 // It must not import node, replication or any other fedarms package: they build on it, and the
 // roster's authority (the control raft group) lives in replication, which feeds Roster.Add and
-// Roster.Remove. See DESIGN.md for why it is built this way.
+// Roster.Remove. Its tests may import internal/testutil alone, which imports no fedarms package.
+// See DESIGN.md for why it is built this way.
 package transport
 
 // Protocol ids, one per use of a libp2p stream. The version suffix changes when a wire format does.

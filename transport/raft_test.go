@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // countFSM records every applied command.
@@ -150,11 +152,11 @@ func TestRaftOverLibp2pElectsAppliesAndFailsOver(t *testing.T) {
 	}
 	rafts := startRaft(t, f, "control", nodes)
 	var leader *raftNode
-	waitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
+	testutil.WaitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
 	if err := leader.r.Apply([]byte("first"), 5*time.Second).Error(); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	waitFor(t, 5*time.Second, "every node to apply", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "every node to apply", func() bool {
 		for _, rn := range rafts {
 			if !rn.fsm.has("first") {
 				return false
@@ -172,11 +174,11 @@ func TestRaftOverLibp2pElectsAppliesAndFailsOver(t *testing.T) {
 		}
 	}
 	var next *raftNode
-	waitFor(t, 10*time.Second, "a new leader among the survivors", func() bool { next = leaderOf(rest); return next != nil })
+	testutil.WaitFor(t, 10*time.Second, "a new leader among the survivors", func() bool { next = leaderOf(rest); return next != nil })
 	if err := next.r.Apply([]byte("second"), 5*time.Second).Error(); err != nil {
 		t.Fatalf("apply on new leader: %v", err)
 	}
-	waitFor(t, 5*time.Second, "survivors to apply", func() bool { return rest[0].fsm.has("second") && rest[1].fsm.has("second") })
+	testutil.WaitFor(t, 5*time.Second, "survivors to apply", func() bool { return rest[0].fsm.has("second") && rest[1].fsm.has("second") })
 	if leader.fsm.has("second") {
 		t.Fatal("the cut-off old leader applied an entry committed without it")
 	}
@@ -195,13 +197,13 @@ func TestRaftThroughGuardedLayers(t *testing.T) {
 	}
 	rafts := startGuardedRaft(t, f, "control", nodes, auth)
 	var leader *raftNode
-	waitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
+	testutil.WaitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
 	for i := range 50 {
 		if err := leader.r.Apply([]byte("cmd-"+strconv.Itoa(i)), 5*time.Second).Error(); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
 	}
-	waitFor(t, 5*time.Second, "every node to apply", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "every node to apply", func() bool {
 		for _, rn := range rafts {
 			if !rn.fsm.has("cmd-49") {
 				return false
@@ -219,11 +221,11 @@ func TestRaftThroughGuardedLayers(t *testing.T) {
 	if err := leader.r.AddNonvoter("edge", ServerAddress(late.ident.ID), 0, 5*time.Second).Error(); err != nil {
 		t.Fatalf("add non-voter: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the late non-voter to restore the snapshot", func() bool { return lateRaft.fsm.has("cmd-1") })
+	testutil.WaitFor(t, 10*time.Second, "the late non-voter to restore the snapshot", func() bool { return lateRaft.fsm.has("cmd-1") })
 	if err := leader.r.LeadershipTransfer().Error(); err != nil { // TimeoutNow through the guard
 		t.Fatalf("leadership transfer: %v", err)
 	}
-	waitFor(t, 10*time.Second, "a new leader", func() bool { l := leaderOf(rafts); return l != nil && l != leader })
+	testutil.WaitFor(t, 10*time.Second, "a new leader", func() bool { l := leaderOf(rafts); return l != nil && l != leader })
 	if r := auth.refused(); len(r) > 0 {
 		t.Fatalf("honest voters refused: %v", r)
 	}
@@ -330,7 +332,7 @@ func TestRaftLeaderIsolatedByFaultSwitchCatchesUp(t *testing.T) {
 	}
 	rafts := startRaft(t, f, "shard-europe", nodes)
 	var leader *raftNode
-	waitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
+	testutil.WaitFor(t, 10*time.Second, "a leader", func() bool { leader = leaderOf(rafts); return leader != nil })
 
 	f.faults.Isolate(leader.n.ident.ID)
 	var rest []*raftNode
@@ -340,7 +342,7 @@ func TestRaftLeaderIsolatedByFaultSwitchCatchesUp(t *testing.T) {
 		}
 	}
 	var next *raftNode
-	waitFor(t, 10*time.Second, "a new leader among the others", func() bool { next = leaderOf(rest); return next != nil })
+	testutil.WaitFor(t, 10*time.Second, "a new leader among the others", func() bool { next = leaderOf(rest); return next != nil })
 	if err := next.r.Apply([]byte("during the cut"), 5*time.Second).Error(); err != nil {
 		t.Fatalf("apply during the cut: %v", err)
 	}
@@ -348,7 +350,7 @@ func TestRaftLeaderIsolatedByFaultSwitchCatchesUp(t *testing.T) {
 		t.Fatal("the isolated leader applied an entry during the cut")
 	}
 	f.faults.Rejoin(leader.n.ident.ID)
-	waitFor(t, 10*time.Second, "the old leader to catch up after rejoining", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the old leader to catch up after rejoining", func() bool {
 		return leader.fsm.has("during the cut")
 	})
 }

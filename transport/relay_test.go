@@ -10,6 +10,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // An edge that listens nowhere (as behind a NAT that only lets it dial out) reserves a slot on the
@@ -28,7 +30,7 @@ func TestEdgeReachableOnlyThroughCentralRelay(t *testing.T) {
 	if len(edge.entry.Addrs) != 0 {
 		t.Fatalf("edge listens at %v, want nowhere", edge.entry.Addrs)
 	}
-	waitFor(t, 10*time.Second, "edge to hold a reservation on the central relay", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "edge to hold a reservation on the central relay", func() bool {
 		return slices.Contains(edge.host.Reservations(), central.ident.ID)
 	})
 
@@ -51,13 +53,13 @@ func TestEdgeReachableOnlyThroughCentralRelay(t *testing.T) {
 	// reserves again, and the edge is reachable again.
 	edge.host.closePeer(central.ident.ID)
 	ncb.host.closePeer(edge.ident.ID)
-	waitFor(t, 10*time.Second, "edge to reconnect to the relay and reserve again", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "edge to reconnect to the relay and reserve again", func() bool {
 		return edge.host.Connected(central.ident.ID) && slices.Contains(edge.host.Reservations(), central.ident.ID)
 	})
 	// The dialer may hold a stale circuit for a moment after the relay link dropped: the edge must
 	// become reachable again, not necessarily on the first try.
 	var lastErr error
-	waitFor(t, 15*time.Second, "a round trip through the relay after re-reservation", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "a round trip through the relay after re-reservation", func() bool {
 		rctx, rcancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer rcancel()
 		_, lastErr = roundTrip(rctx, ncb, edge, []byte("after the relay link dropped"))

@@ -3,8 +3,9 @@
 // EU SIS rules require for search data and user ids.
 //
 // The package owns two buckets of the node's local bbolt file and, when given one, a journal file
-// beside it; the caller opens and closes the bbolt file. It must not import other fedarms packages,
-// so that the offline verifier and the node share exactly one definition of the chain.
+// beside it; the caller opens and closes the bbolt file. It must not import other fedarms packages
+// (its tests may import internal/testutil), so that the offline verifier and the node share
+// exactly one definition of the chain.
 //
 // # Writing
 //
@@ -20,15 +21,18 @@
 // journaled entries into the audit buckets later (every FoldEntries entries or FoldInterval, and
 // before any AppendWith), and recovers whatever a crash left in the journal when the log is opened
 // again. "Durable" therefore means: in node.db, or in the journal, and in node.db after the next
-// Open. Tail, Since and Verify on the file of a running log have it fold first, so they see every
+// Open. The log's Tail, Since and Verify have the writer fold first, so they see every
 // acknowledged entry. A stopped node's journal may still hold entries (the node was killed, not
-// closed): ReadJournal and VerifyWithJournal read them, as `fedarms audit verify --data` does.
+// closed): ReadJournal and VerifyWithJournal read them from the files alone, without a Log, as
+// `fedarms audit verify --data` does. The package keeps no state outside a Log.
 //
 // # Storage
 //
 // Bucket "audit" maps the 8-byte big-endian sequence number (1, 2, ...) to the entry encoded as JSON.
 // Bucket "audit_meta" holds the key "head" with the JSON value {"seq":N,"hash":"<hex>"}: the last
-// sequence number and its hash, so that a truncated tail is detected. The journal holds the very
+// sequence number and its hash, so that a truncated tail is detected, and the key "journal" names
+// the last journaled Log opened on the file ({"db":"<path>","journal":"<path>"}), so that a second
+// one is refused while the first holds its journal. The journal holds the very
 // same value bytes, framed; its format is described in journal.go and DESIGN.md.
 //
 // # Hash chain

@@ -51,6 +51,8 @@ var (
 	bucketEntries = []byte("audit")
 	bucketMeta    = []byte("audit_meta")
 	keyHead       = []byte("head")
+	// keyJournal names the last journaled log opened on the file (claimFile).
+	keyJournal = []byte("journal")
 )
 
 // emptyHashSuffix ends every canonical encoding: Hash is the last member and is emptied.

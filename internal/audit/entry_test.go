@@ -82,7 +82,7 @@ func TestOutsideVerifier(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		l, db, _ := newLog(t, m.opts(Options{}))
 		appendN(t, l, 40)
-		settled(t, db)
+		settled(t, l)
 		hashMember := regexp.MustCompile(`"hash":"([0-9a-f]{64})"}$`)
 		prevMember := regexp.MustCompile(`"prev_hash":"([0-9a-f]*)","hash"`)
 		var count int

@@ -124,6 +124,22 @@ func (l *Log) commitJournal(batch []*request) {
 	}
 }
 
+// flush returns once every entry appended before it is in node.db. After Close it waits for the
+// writer's last fold instead.
+func (l *Log) flush() error {
+	r := &request{flush: true, done: make(chan struct{})}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		<-l.done
+		return nil
+	}
+	l.queue <- r
+	l.mu.RUnlock()
+	<-r.done
+	return r.err
+}
+
 // fold moves the journaled entries into node.db; on failure they stay journaled and the next fold
 // tries again.
 func (l *Log) fold() {
@@ -269,7 +285,6 @@ func (l *Log) finish() {
 	if l.j == nil {
 		return
 	}
-	defer unregister(l)
 	err := l.commitTx(nil)
 	if err == nil && l.jerr == nil {
 		err = l.dbSynced()

@@ -107,9 +107,9 @@ func appendN(t testing.TB, l *Log, n int) []Entry {
 }
 
 // mustVerifyOK fails the test unless the chain is intact with want entries.
-func mustVerifyOK(t testing.TB, db *bbolt.DB, want uint64) Report {
+func mustVerifyOK(t testing.TB, l *Log, want uint64) Report {
 	t.Helper()
-	r, err := Verify(db)
+	r, err := l.Verify()
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -117,18 +117,6 @@ func mustVerifyOK(t testing.TB, db *bbolt.DB, want uint64) Report {
 		t.Fatalf("verify: entries %d (want %d), problems %+v", r.Entries, want, r.Problems)
 	}
 	return r
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // stall holds the writer at its next commit, as a slow fsync would, until release is called:
@@ -151,9 +139,9 @@ func stall(t testing.TB, l *Log, db *bbolt.DB) (release func()) {
 }
 
 // settled folds l's journal, if any, so that node.db holds every acknowledged entry.
-func settled(t testing.TB, db *bbolt.DB) {
+func settled(t testing.TB, l *Log) {
 	t.Helper()
-	if err := settle(db); err != nil {
+	if err := l.settle(); err != nil {
 		t.Fatalf("fold journal: %v", err)
 	}
 }

@@ -3,11 +3,14 @@ package audit
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"go.etcd.io/bbolt"
 )
 
 // The journal file: a 16-byte magic, then frames, one per durable batch:
@@ -44,11 +47,18 @@ type journal struct {
 	beforeSync func()
 }
 
-// openJournal opens or creates the journal file and returns it with its current contents.
+// openJournal opens or creates the journal file, claims it for this log, and returns it with its
+// current contents.
 func openJournal(path string, chunk int64) (*journal, []byte, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	// Claim the file before reading it: a second log on it would fold entries under the first and
+	// fork the chain. The claim ends when the file is closed, also when the process dies.
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open journal: another audit log has %s open: %w", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		f.Close()
@@ -60,6 +70,42 @@ func openJournal(path string, chunk int64) (*journal, []byte, error) {
 		return nil, nil, fmt.Errorf("read journal: %w", err)
 	}
 	return &journal{f: f, path: path, chunk: chunk}, data, nil
+}
+
+// claim is what a journaled log records in audit_meta about itself: the file it was opened on and
+// its journal.
+type claim struct {
+	DB      string `json:"db"`
+	Journal string `json:"journal"`
+}
+
+// claimFile records in meta that the log whose journal is at journal writes to the node.db at db,
+// and refuses when another log on that same file still holds the journal recorded before: two
+// journaled logs on one file would each skip, when folding, entries the other acknowledged. The
+// caller holds the lock of its own journal already, so of two logs opened at once the second to
+// commit sees the first's journal held. A claim nobody holds any more (its log closed, its process
+// died) or made on another path (the file was copied or moved) is simply replaced.
+func claimFile(meta *bbolt.Bucket, db, journal string) error {
+	var prev claim
+	if v := meta.Get(keyJournal); v != nil && json.Unmarshal(v, &prev) == nil &&
+		prev.DB == db && prev.Journal != journal && held(prev.Journal) {
+		return fmt.Errorf("another audit log with a journal (%s) is open on this file", prev.Journal)
+	}
+	v, err := json.Marshal(claim{DB: db, Journal: journal})
+	if err != nil {
+		return fmt.Errorf("claim node.db: %w", err)
+	}
+	return meta.Put(keyJournal, v)
+}
+
+// held reports whether a log holds the journal at path open.
+func held(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return false // gone: nobody writes it
+	}
+	defer f.Close() // releases only this descriptor's lock, never the holder's
+	return lockFile(f) != nil
 }
 
 // reset empties the journal and preallocates its first chunk. Call it only once everything in it

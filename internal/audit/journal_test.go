@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // noFold keeps everything in the journal for the whole test, so what node.db holds is known.
@@ -48,8 +50,8 @@ func TestJournalAcknowledgesWithoutNodeDB(t *testing.T) {
 	if got := stored(t, db); got != 0 {
 		t.Fatalf("node.db holds entry %d before any fold", got)
 	}
-	// Readers given only the file still see it: Tail folds first.
-	tail, err := Tail(db, 1)
+	// Readers still see it: Tail folds first.
+	tail, err := l.Tail(1)
 	if err != nil || len(tail) != 1 || tail[0].Hash != e.Hash {
 		t.Fatalf("tail after append: %v %+v", err, tail)
 	}
@@ -72,7 +74,7 @@ func TestJournalFoldPolicy(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		l, db, _ := newLog(t, Options{Journal: journalHere, FoldEntries: 1000, FoldInterval: 20 * time.Millisecond})
 		appendN(t, l, 3)
-		waitFor(t, 5*time.Second, func() bool { return stored(t, db) == 3 })
+		testutil.WaitFor(t, 5*time.Second, "the timed fold", func() bool { return stored(t, db) == 3 })
 	})
 }
 
@@ -114,7 +116,7 @@ func TestJournalAppendWithFoldsFirst(t *testing.T) {
 	if err != nil || next.Seq != 9 || next.PrevHash != after[1].Hash {
 		t.Fatalf("entry after the failed one: %v seq %d", err, next.Seq)
 	}
-	mustVerifyOK(t, db, 9)
+	mustVerifyOK(t, l, 9)
 }
 
 func putOutbox(key string) func(*bbolt.Tx) error {
@@ -156,7 +158,7 @@ func TestJournalAppendTxFoldsIntoCallersTx(t *testing.T) {
 	if next.Seq != 5 || next.PrevHash != e.Hash {
 		t.Fatalf("journaled entry after AppendTx: seq %d prev %s", next.Seq, next.PrevHash)
 	}
-	mustVerifyOK(t, db, 5)
+	mustVerifyOK(t, l, 5)
 }
 
 // TestJournalConcurrentMix drives every append path and the readers at once (run it with -race):
@@ -189,7 +191,7 @@ func TestJournalConcurrentMix(t *testing.T) {
 					}
 					record(e)
 				case c == 1 && i%10 == 0:
-					if _, err := Tail(db, 3); err != nil {
+					if _, err := l.Tail(3); err != nil {
 						errs <- err
 					}
 				case i%7 == 0:
@@ -218,7 +220,7 @@ func TestJournalConcurrentMix(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	mustVerifyOK(t, db, uint64(len(seqs)))
+	mustVerifyOK(t, l, uint64(len(seqs)))
 	for s := uint64(1); s <= uint64(len(seqs)); s++ {
 		if !seqs[s] {
 			t.Errorf("seq %d never handed out", s)
@@ -243,7 +245,7 @@ func TestJournalRewindsAndCloseEmpties(t *testing.T) {
 	if st, err := os.Stat(jpath); err != nil || st.Size() != 0 {
 		t.Fatalf("journal after Close: %v %v, want empty", st.Size(), err)
 	}
-	mustVerifyOK(t, db, 500)
+	mustVerifyOK(t, l, 500)
 	l2, err := Open(db, Options{Journal: jpath})
 	if err != nil {
 		t.Fatal(err)
@@ -256,11 +258,29 @@ func TestJournalRewindsAndCloseEmpties(t *testing.T) {
 
 func TestJournalOneLogPerFile(t *testing.T) {
 	l, db, path := newLog(t, Options{Journal: journalHere})
-	if _, err := Open(db, Options{Journal: filepath.Join(filepath.Dir(path), "other.journal")}); err == nil {
+	other := filepath.Join(filepath.Dir(path), "other.journal")
+	if _, err := Open(db, Options{Journal: other}); err == nil {
 		t.Fatal("a second journaled log opened on the same file")
 	}
+	// The same journal on another node.db: the journal itself is claimed.
+	db2 := openDB(t, filepath.Join(t.TempDir(), "node.db"), false)
+	if _, err := Open(db2, Options{Journal: filepath.Join(filepath.Dir(path), "audit.journal")}); err == nil {
+		t.Fatal("a second log opened on the same journal")
+	}
 	appendN(t, l, 2)
-	mustVerifyOK(t, db, 2)
+	mustVerifyOK(t, l, 2)
+	// Once the first log is closed, its claim no longer holds.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(db, Options{Journal: other})
+	if err != nil {
+		t.Fatalf("open after the first log closed: %v", err)
+	}
+	defer l2.Close()
+	if e := appendN(t, l2, 1)[0]; e.Seq != 3 {
+		t.Errorf("first entry of the second log: seq %d", e.Seq)
+	}
 }
 
 func TestJournalWriteFailureFallsBackToNodeDB(t *testing.T) {
@@ -282,5 +302,5 @@ func TestJournalWriteFailureFallsBackToNodeDB(t *testing.T) {
 	if err := l.Close(); err == nil {
 		t.Error("Close reported nothing although the journal failed")
 	}
-	mustVerifyOK(t, db, 6)
+	mustVerifyOK(t, l, 6)
 }

@@ -64,7 +64,6 @@ type Log struct {
 	foldInterval time.Duration
 	folds        atomic.Uint64 // node.db transactions that moved journaled entries
 	foldNanos    atomic.Int64  // time the writer spent in folds of its own (not AppendWith's)
-	ready        atomic.Bool   // the writer serves: readers may ask it to fold
 	backlogSince time.Time     // when the oldest unfolded entry was journaled
 	closeErr     error
 
@@ -94,7 +93,8 @@ type Pending struct {
 // Open creates the audit buckets if needed and starts the group-commit writer. With a journal it
 // first recovers: every entry the journal holds beyond node.db's head is folded into node.db (and
 // Open fails with ErrJournalDamaged if one does not continue the chain), then the journal starts
-// empty. Only one journaled Log may be open on a file at a time.
+// empty. Only one Log may have a given journal open at a time (Open fails for a second), and a
+// node.db must have at most one journaled Log: two would fork the chain.
 func Open(db *bbolt.DB, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -125,7 +125,6 @@ func Open(db *bbolt.DB, opts Options) (*Log, error) {
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
 	}
-	l.ready.Store(true)
 	go l.write()
 	return l, nil
 }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 func TestAppendSealsEntriesInOrder(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		l, db, _ := newLog(t, m.opts(Options{}))
+		l, _, _ := newLog(t, m.opts(Options{}))
 		got := appendN(t, l, 5)
 		start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 		prev := ""
@@ -30,7 +32,7 @@ func TestAppendSealsEntriesInOrder(t *testing.T) {
 			}
 			prev = e.Hash
 		}
-		stored, err := Tail(db, 5)
+		stored, err := l.Tail(5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +43,7 @@ func TestAppendSealsEntriesInOrder(t *testing.T) {
 				t.Errorf("entry %d handed back\n%s\nbut stored\n%s", i, a, b)
 			}
 		}
-		mustVerifyOK(t, db, 5)
+		mustVerifyOK(t, l, 5)
 	})
 }
 
@@ -73,7 +75,7 @@ func TestAppendTxCommitsWithCallersWrite(t *testing.T) {
 		if after.Seq != 4 || after.PrevHash != e.Hash {
 			t.Errorf("group commit after AppendTx: seq %d prev %s, want 4 and %s", after.Seq, after.PrevHash, e.Hash)
 		}
-		mustVerifyOK(t, db, 4)
+		mustVerifyOK(t, l, 4)
 	})
 }
 
@@ -94,7 +96,7 @@ func TestAppendTxRolledBackLeavesNothing(t *testing.T) {
 		if !errors.Is(err, errRollback) {
 			t.Fatalf("update: %v", err)
 		}
-		r := mustVerifyOK(t, db, 3)
+		r := mustVerifyOK(t, l, 3)
 		if r.Head != before[2].Hash {
 			t.Errorf("head %s, want %s", r.Head, before[2].Hash)
 		}
@@ -145,7 +147,7 @@ func TestAppendRejectsInvalidEntries(t *testing.T) {
 				}
 			})
 		}
-		mustVerifyOK(t, db, 0)
+		mustVerifyOK(t, l, 0)
 	})
 }
 
@@ -176,7 +178,7 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 		if c := l.Stats().Commits; c > 2 {
 			t.Errorf("%d commits for %d concurrent appends, want at most 2", c, clients)
 		}
-		mustVerifyOK(t, db, clients)
+		mustVerifyOK(t, l, clients)
 	})
 }
 
@@ -193,7 +195,7 @@ func TestAppendBlocksWhenQueueFull(t *testing.T) {
 			}
 			close(pending)
 		}()
-		waitFor(t, 5*time.Second, func() bool { return queued.Load() >= 1 })
+		testutil.WaitFor(t, 5*time.Second, "the entry to be queued", func() bool { return queued.Load() >= 1 })
 		time.Sleep(50 * time.Millisecond) // give a wrongly unbounded queue the chance to take everything
 		// The writer holds at most one batch of one entry and the queue one more.
 		if n := queued.Load(); n > 2 {
@@ -205,13 +207,13 @@ func TestAppendBlocksWhenQueueFull(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mustVerifyOK(t, db, 5)
+		mustVerifyOK(t, l, 5)
 	})
 }
 
 func TestCloseFlushesQueuedEntries(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		l, db, _ := newLog(t, m.opts(Options{}))
+		l, _, _ := newLog(t, m.opts(Options{}))
 		const n = 200
 		pending := make([]Pending, n)
 		for i := range n {
@@ -230,7 +232,7 @@ func TestCloseFlushesQueuedEntries(t *testing.T) {
 				t.Fatalf("entry %d: %v", i, err)
 			}
 		}
-		mustVerifyOK(t, db, n)
+		mustVerifyOK(t, l, n)
 		if _, err := l.Append(searchEntry(0)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
 			t.Errorf("append after close: %v, want ErrClosed", err)
 		}
@@ -286,6 +288,6 @@ func TestAppendWithCommitsTogether(t *testing.T) {
 			}
 			return nil
 		})
-		mustVerifyOK(t, db, 1)
+		mustVerifyOK(t, l, 1)
 	})
 }

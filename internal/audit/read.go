@@ -1,38 +1,23 @@
 package audit
 
 import (
-	"encoding/binary"
 	"fmt"
+	"math"
 
 	"go.etcd.io/bbolt"
 )
 
-// Tail returns the last n entries, oldest first. It only reads, so it works on a file opened
-// read-only. On the file of a running log with a journal it first has the log fold the journal,
-// so every acknowledged entry shows; never call it inside a write transaction on that file.
-func Tail(db *bbolt.DB, n int) ([]Entry, error) {
+// Tail returns the last n entries, oldest first. With a journal it first has the writer fold it,
+// so every acknowledged entry shows; never call it inside a write transaction on the log's file
+// (the fold needs the lock).
+func (l *Log) Tail(n int) ([]Entry, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	if err := settle(db); err != nil {
+	if err := l.settle(); err != nil {
 		return nil, fmt.Errorf("audit tail: %w", err)
 	}
-	var out []Entry
-	err := db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketEntries)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return fmt.Errorf("audit entry %x: %w", k, err)
-			}
-			out = append(out, e)
-		}
-		return nil
-	})
+	out, err := scan(l.db, n, (*bbolt.Cursor).Last, (*bbolt.Cursor).Prev)
 	if err != nil {
 		return nil, fmt.Errorf("audit tail: %w", err)
 	}
@@ -43,12 +28,33 @@ func Tail(db *bbolt.DB, n int) ([]Entry, error) {
 }
 
 // Since returns up to limit entries with a sequence number above afterSeq, oldest first, so a
-// reader can page through the log; limit <= 0 means no limit. Like Tail, it sees the journal of a
-// running log.
-func Since(db *bbolt.DB, afterSeq uint64, limit int) ([]Entry, error) {
-	if err := settle(db); err != nil {
+// reader can page through the log; limit <= 0 means no limit. Like Tail, it sees the journal.
+func (l *Log) Since(afterSeq uint64, limit int) ([]Entry, error) {
+	if err := l.settle(); err != nil {
 		return nil, fmt.Errorf("audit since %d: %w", afterSeq, err)
 	}
+	if afterSeq == math.MaxUint64 {
+		return nil, nil // no sequence number follows; afterSeq+1 would wrap to the first entry
+	}
+	from := func(c *bbolt.Cursor) ([]byte, []byte) { return c.Seek(seqKey(afterSeq + 1)) }
+	out, err := scan(l.db, limit, from, (*bbolt.Cursor).Next)
+	if err != nil {
+		return nil, fmt.Errorf("audit since %d: %w", afterSeq, err)
+	}
+	return out, nil
+}
+
+// settle folds the journal, if any, so that node.db holds every acknowledged entry.
+func (l *Log) settle() error {
+	if l.j == nil {
+		return nil // every acknowledged entry is in node.db already
+	}
+	return l.flush()
+}
+
+// scan decodes up to limit entries (all when limit <= 0) of bucket "audit", from the cursor
+// position first gives, moving with step.
+func scan(db *bbolt.DB, limit int, first, step func(*bbolt.Cursor) ([]byte, []byte)) ([]Entry, error) {
 	var out []Entry
 	err := db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketEntries)
@@ -56,13 +62,7 @@ func Since(db *bbolt.DB, afterSeq uint64, limit int) ([]Entry, error) {
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil; k, v = c.Next() {
-			if limit > 0 && len(out) >= limit {
-				break
-			}
-			if len(k) == 8 && binary.BigEndian.Uint64(k) <= afterSeq {
-				continue
-			}
+		for k, v := first(c); k != nil && (limit <= 0 || len(out) < limit); k, v = step(c) {
 			e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("audit entry %x: %w", k, err)
@@ -71,8 +71,5 @@ func Since(db *bbolt.DB, afterSeq uint64, limit int) ([]Entry, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("audit since %d: %w", afterSeq, err)
-	}
-	return out, nil
+	return out, err
 }

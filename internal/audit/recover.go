@@ -25,21 +25,15 @@ func (l *Log) openJournal(opts Options) error {
 	if chunk <= 0 {
 		chunk = DefaultJournalChunk
 	}
-	// Claim the file before touching the journal: a second log would fold entries under the first.
-	if err := register(l); err != nil {
-		return err
-	}
 	j, data, err := openJournal(opts.Journal, chunk)
 	if err != nil {
-		unregister(l)
 		return err
 	}
 	fail := func(err error) error {
 		j.f.Close()
-		unregister(l)
 		return err
 	}
-	if err := l.recoverJournal(data); err != nil {
+	if err := l.recoverJournal(opts.Journal, data); err != nil {
 		return fail(err)
 	}
 	// Everything the journal held is durable in node.db now (bbolt synced the commit), so it may
@@ -61,12 +55,16 @@ func (l *Log) openJournal(opts Options) error {
 	return nil
 }
 
-// recoverJournal folds into node.db, in one transaction, the journaled entries it does not hold:
-// those after its head, each chaining from the one before. A torn last frame is a batch whose sync
-// never returned, so never acknowledged, and is ignored.
-func (l *Log) recoverJournal(data []byte) error {
+// recoverJournal claims node.db for the journal at path (see claimFile), then folds into node.db,
+// in the same transaction, the journaled entries it does not hold: those after its head, each
+// chaining from the one before. A torn last frame is a batch whose sync never returned, so never
+// acknowledged, and is ignored.
+func (l *Log) recoverJournal(path string, data []byte) error {
 	return l.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
+		if err := claimFile(meta, l.db.Path(), path); err != nil {
+			return err
+		}
 		h, _, err := readHead(meta)
 		if err != nil {
 			return err
@@ -147,7 +145,11 @@ func ReadJournal(db *bbolt.DB, path string) ([]Entry, error) {
 	return out, nil
 }
 
-func readJournal(db *bbolt.DB, path string) ([]sealedEntry, error) {
+// readJournalFile returns a stopped node's journal; a missing file (or no path) holds nothing.
+func readJournalFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -155,17 +157,30 @@ func readJournal(db *bbolt.DB, path string) ([]sealedEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit journal: %w", err)
 	}
+	return data, nil
+}
+
+func readJournal(db *bbolt.DB, path string) ([]sealedEntry, error) {
+	data, err := readJournalFile(path)
+	if err != nil || data == nil {
+		return nil, err
+	}
 	var live []sealedEntry
 	err = db.View(func(tx *bbolt.Tx) error {
-		h, _, err := readHead(tx.Bucket(bucketMeta))
-		if err != nil {
-			return err
-		}
-		live, err = journaled(data, h)
+		live, err = journaledAfterHead(tx, data)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read audit journal %s: %w", path, err)
 	}
 	return live, nil
+}
+
+// journaledAfterHead returns the entries of journal data that continue the chain in tx.
+func journaledAfterHead(tx *bbolt.Tx, data []byte) ([]sealedEntry, error) {
+	h, _, err := readHead(tx.Bucket(bucketMeta))
+	if err != nil {
+		return nil, err
+	}
+	return journaled(data, h)
 }

@@ -33,3 +33,14 @@ func preallocate(f *os.File, off, n int64) error {
 	}
 	return nil
 }
+
+// lockFile claims f for this open file: a second open of the same file, from this process or
+// another, fails to lock it until f is closed.
+func lockFile(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}

@@ -47,59 +47,66 @@ func (r Report) OK() bool {
 }
 
 // Verify walks the whole chain and reports every problem it finds rather than stopping at the
-// first. It only reads, so it works on the file of a stopped node opened read-only; such a node may
-// also hold entries in its journal, which VerifyWithJournal includes. On the file of a running log
-// it first has the log fold its journal, so the report covers every acknowledged entry.
-func Verify(db *bbolt.DB) (Report, error) {
-	w, err := walk(db)
-	if err != nil {
-		return Report{}, err
+// first. With a journal it first has the writer fold it, so the report covers every acknowledged
+// entry; never call it inside a write transaction on the log's file. A stopped node's files are
+// checked with VerifyWithJournal.
+func (l *Log) Verify() (Report, error) {
+	if err := l.settle(); err != nil {
+		return Report{}, fmt.Errorf("audit verify: %w", err)
+	}
+	var w walker
+	if err := l.db.View(w.walk); err != nil {
+		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
 	return w.report, nil
 }
 
-// VerifyWithJournal is Verify for a stopped node's files: the chain in node.db, continued by the
-// entries that only the journal at path holds (see ReadJournal). A journal that does not continue
-// the chain is reported as a problem of kind KindJournal; a missing one holds nothing.
+// VerifyWithJournal is Verify for a stopped node's files, read without starting a log: the chain in
+// node.db (which may be opened read-only), continued by the entries that only the journal at path
+// holds (see ReadJournal). A journal that does not continue the chain is reported as a problem of
+// kind KindJournal; a missing one, or an empty path, holds nothing. It folds nothing: on the file of
+// a running log use Log.Verify.
 func VerifyWithJournal(db *bbolt.DB, path string) (Report, error) {
-	w, err := walk(db)
-	if err != nil {
-		return Report{}, err
-	}
-	live, err := readJournal(db, path)
-	if errors.Is(err, ErrJournalDamaged) {
-		w.problem(w.lastSeq+1, KindJournal, "%v", err)
-		return w.report, nil
-	}
+	data, err := readJournalFile(path)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
-	for _, s := range live {
-		if err := w.visit(seqKey(s.seq), s.value); err != nil {
-			return Report{}, fmt.Errorf("audit verify: %w", err)
+	var w walker
+	// One transaction for the chain and the journal's starting point, so that both see one head.
+	err = db.View(func(tx *bbolt.Tx) error {
+		if err := w.walk(tx); err != nil {
+			return err
 		}
-		w.report.Journaled++
+		live, err := journaledAfterHead(tx, data)
+		if errors.Is(err, ErrJournalDamaged) {
+			w.problem(w.lastSeq+1, KindJournal, "%v", err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read audit journal %s: %w", path, err)
+		}
+		for _, s := range live {
+			if err := w.visit(seqKey(s.seq), s.value); err != nil {
+				return err
+			}
+			w.report.Journaled++
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
 	return w.report, nil
 }
 
-func walk(db *bbolt.DB) (*walker, error) {
-	if err := settle(db); err != nil {
-		return nil, fmt.Errorf("audit verify: %w", err)
-	}
-	w := &walker{}
-	err := db.View(func(tx *bbolt.Tx) error {
-		if b := tx.Bucket(bucketEntries); b != nil {
-			if err := b.ForEach(w.visit); err != nil {
-				return err
-			}
+// walk visits every entry in node.db and checks the recorded head.
+func (w *walker) walk(tx *bbolt.Tx) error {
+	if b := tx.Bucket(bucketEntries); b != nil {
+		if err := b.ForEach(w.visit); err != nil {
+			return err
 		}
-		return w.checkHead(tx.Bucket(bucketMeta))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit verify: %w", err)
 	}
-	return w, nil
+	return w.checkHead(tx.Bucket(bucketMeta))
 }
 
 // walker carries what one entry needs to know about the one before it.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,10 +11,10 @@ import (
 )
 
 // tamper edits the audit buckets directly, as someone with access to the file could.
-func tamper(t *testing.T, db *bbolt.DB, fn func(entries, meta *bbolt.Bucket) error) {
+func tamper(t *testing.T, l *Log, fn func(entries, meta *bbolt.Bucket) error) {
 	t.Helper()
-	settled(t, db)
-	err := db.Update(func(tx *bbolt.Tx) error {
+	settled(t, l)
+	err := l.db.Update(func(tx *bbolt.Tx) error {
 		return fn(tx.Bucket(bucketEntries), tx.Bucket(bucketMeta))
 	})
 	if err != nil {
@@ -82,10 +83,10 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				l, db, _ := newLog(t, m.opts(Options{}))
+				l, _, _ := newLog(t, m.opts(Options{}))
 				appendN(t, l, n)
-				tamper(t, db, tt.tamper)
-				r, err := Verify(db)
+				tamper(t, l, tt.tamper)
+				r, err := l.Verify()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -108,7 +109,7 @@ func TestVerifyReadOnlyFile(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		l, db, path := newLog(t, m.opts(Options{}))
 		entries := appendN(t, l, 30)
-		tamper(t, db, rewrite(12, func(e *Entry) { e.OnBehalfOf = "KE-CUSTOMS" }))
+		tamper(t, l, rewrite(12, func(e *Entry) { e.OnBehalfOf = "KE-CUSTOMS" }))
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestVerifyReadOnlyFile(t *testing.T) {
 		}
 
 		ro := openDB(t, path, true)
-		r, err := Verify(ro)
+		r, err := VerifyWithJournal(ro, filepath.Join(filepath.Dir(path), "audit.journal"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,9 +128,8 @@ func TestVerifyReadOnlyFile(t *testing.T) {
 		if len(r.Problems) != 1 || r.Problems[0].Seq != 12 || r.Problems[0].Kind != KindChanged {
 			t.Errorf("problems %+v, want one change at 12", r.Problems)
 		}
-		tail, err := Tail(ro, 2)
-		if err != nil || len(tail) != 2 || tail[1].Seq != 30 {
-			t.Errorf("tail on read-only file: %v %+v", err, tail)
+		if r.Journaled != 0 {
+			t.Errorf("%d entries left in the journal of a closed log", r.Journaled)
 		}
 	})
 }
@@ -150,7 +150,7 @@ func TestVerifyLongChain(t *testing.T) {
 			}
 			want = append(want, appendN(t, l, 1)...)
 		}
-		r := mustVerifyOK(t, db, 500)
+		r := mustVerifyOK(t, l, 500)
 		if r.Head != want[499].Hash {
 			t.Errorf("head %s, want %s", r.Head, want[499].Hash)
 		}
@@ -159,16 +159,18 @@ func TestVerifyLongChain(t *testing.T) {
 
 func TestVerifyEmptyAndFreshFile(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		_, db, _ := newLog(t, m.opts(Options{}))
-		mustVerifyOK(t, db, 0)
+		l, _, _ := newLog(t, m.opts(Options{}))
+		mustVerifyOK(t, l, 0)
 		bare := openDB(t, t.TempDir()+"/bare.db", false)
-		mustVerifyOK(t, bare, 0)
+		if r, err := VerifyWithJournal(bare, ""); err != nil || !r.OK() || r.Entries != 0 {
+			t.Errorf("fresh file: %v %+v", err, r)
+		}
 	})
 }
 
 func TestTailAndSince(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		l, db, _ := newLog(t, m.opts(Options{Now: func() time.Time { return time.Unix(0, 0) }}))
+		l, _, _ := newLog(t, m.opts(Options{Now: func() time.Time { return time.Unix(0, 0) }}))
 		appendN(t, l, 10)
 		seqs := func(es []Entry) []uint64 {
 			var s []uint64
@@ -182,13 +184,13 @@ func TestTailAndSince(t *testing.T) {
 			get  func() ([]Entry, error)
 			want []uint64
 		}{
-			{"tail 3", func() ([]Entry, error) { return Tail(db, 3) }, []uint64{8, 9, 10}},
-			{"tail more than present", func() ([]Entry, error) { return Tail(db, 50) }, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
-			{"tail 0", func() ([]Entry, error) { return Tail(db, 0) }, nil},
-			{"since 0 limit 2", func() ([]Entry, error) { return Since(db, 0, 2) }, []uint64{1, 2}},
-			{"since 7 no limit", func() ([]Entry, error) { return Since(db, 7, 0) }, []uint64{8, 9, 10}},
-			{"since last", func() ([]Entry, error) { return Since(db, 10, 5) }, nil},
-			{"since max", func() ([]Entry, error) { return Since(db, ^uint64(0), 5) }, nil},
+			{"tail 3", func() ([]Entry, error) { return l.Tail(3) }, []uint64{8, 9, 10}},
+			{"tail more than present", func() ([]Entry, error) { return l.Tail(50) }, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+			{"tail 0", func() ([]Entry, error) { return l.Tail(0) }, nil},
+			{"since 0 limit 2", func() ([]Entry, error) { return l.Since(0, 2) }, []uint64{1, 2}},
+			{"since 7 no limit", func() ([]Entry, error) { return l.Since(7, 0) }, []uint64{8, 9, 10}},
+			{"since last", func() ([]Entry, error) { return l.Since(10, 5) }, nil},
+			{"since max", func() ([]Entry, error) { return l.Since(^uint64(0), 5) }, nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

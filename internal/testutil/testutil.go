@@ -1,6 +1,6 @@
-// Package testutil holds the few helpers tests of several packages share: how much a call
-// allocates, and whether a JSON document survives a round trip. It is imported by tests only and
-// imports no fedarms package.
+// Package testutil holds the few helpers tests of several packages share: waiting for a condition
+// (WaitFor, Eventually), how much a call allocates, and whether a JSON document survives a round
+// trip. It is imported by tests only and imports no fedarms package.
 package testutil
 
 import (

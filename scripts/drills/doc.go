@@ -6,6 +6,6 @@
 //
 //	go test -tags localfed -v ./scripts/drills/ -timeout 30m
 //
-// It imports only the record package (for the record shape); never the node, so nothing is tested
-// that a client could not see.
+// It imports only the record package (for the record shape) and internal/testutil (to poll);
+// never the node, so nothing is tested that a client could not see.
 package drills

@@ -305,19 +305,6 @@ func (n *nodeClient) shardsOf() (map[string]shardStatus, error) {
 	return m, nil
 }
 
-// waitFor polls cond every 20 ms until it holds or timeout passes, and returns how long it took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	t0 := time.Now()
-	for !cond() {
-		if time.Since(t0) > timeout {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(t0)
-}
-
 var resultsMu sync.Mutex
 
 // measure logs one number as a MEASURE line (scripts/bench-federation.sh collects them) and appends

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // write is one attempt of the leader drill's writers.
@@ -109,7 +111,7 @@ func TestDrillLeaderLoss(t *testing.T) {
 		}
 	}
 	var leader string
-	elected := waitFor(t, 30*time.Second, "a new europe leader", func() bool {
+	elected := testutil.WaitFor(t, 30*time.Second, "a new europe leader", func() bool {
 		leader = ""
 		for _, c := range survivors {
 			s, err := c.shardsOf()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // hitView is the part of a hit (CONTRACTS, GET /v1/hits) the notification drills read.
@@ -110,7 +112,7 @@ func importTargets(t *testing.T, f *fed, country, run string, count int) []hitTa
 	for _, edge := range []string{"edge-cdg", "edge-nbo"} {
 		e := f.node(edge)
 		stok := e.mint(t, "PROBE-"+e.country, e.country, "searcher")
-		waitFor(t, time.Minute, fmt.Sprintf("%s searchable at %s", last.ID, edge), func() bool {
+		testutil.WaitFor(t, time.Minute, fmt.Sprintf("%s searchable at %s", last.ID, edge), func() bool {
 			resp, err := search(e, stok, last.Serial)
 			return err == nil && resp.has(last.ID)
 		})

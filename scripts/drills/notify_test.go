@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // TestDrillHits (drill e): 1,000 searches at two edges (half each), each a hit on a FR or KE
@@ -172,7 +174,7 @@ func TestDrillHitsKill(t *testing.T) {
 				t.Fatal(err)
 			}
 			want[id] = "FR"
-			waitFor(t, 30*time.Second, "hit stored at ncb-fr", func() bool {
+			testutil.WaitFor(t, 30*time.Second, "hit stored at ncb-fr", func() bool {
 				_, err := ncb.hitGet(id)
 				return err == nil
 			})

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // writeLoad is what a drill writes while an edge is away: FR records imported at ncb-fr in chunks,
@@ -97,8 +99,8 @@ func TestDrillEdgeOutage(t *testing.T) {
 		done := make(chan error, 1)
 		t0 := time.Now()
 		go func() { done <- w.run(f) }()
-		waitFor(t, 5*time.Minute, "a tenth of the writes", func() bool { return w.progress.Load() >= int64(writes/10) })
-		waitFor(t, time.Minute, "the edge to hold what was written so far", func() bool { return records(edge, "europe") >= uint64(writes/10) })
+		testutil.WaitFor(t, 5*time.Minute, "a tenth of the writes", func() bool { return w.progress.Load() >= int64(writes/10) })
+		testutil.WaitFor(t, time.Minute, "the edge to hold what was written so far", func() bool { return records(edge, "europe") >= uint64(writes/10) })
 		f.localfed("kill", "edge-cdg")
 		killedAt := time.Since(t0)
 		t.Logf("edge-cdg killed after %d of %d records were acknowledged (%v into the load)", w.progress.Load(), writes, killedAt)
@@ -127,7 +129,7 @@ func TestDrillEdgeOutage(t *testing.T) {
 		if _, err := ncbFR.json("POST", "/v1/records", fr, known, nil); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "the known record at the edge", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "the known record at the edge", func() bool {
 			r, err := search(edge, douane, known.Serial)
 			return err == nil && r.has(known.ID)
 		})

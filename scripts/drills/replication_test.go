@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // TestDrillReplication (drill a): the federation is ready in under a minute; records imported at an
@@ -30,7 +32,7 @@ func TestDrillReplication(t *testing.T) {
 	measure(t, "a", "import_seconds", imported.Seconds(), "s")
 	measure(t, "a", "import_rate", float64(n)/imported.Seconds(), "records/s")
 	holders := f.holders("europe")
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d records at every europe holder", n), func() bool {
+	testutil.WaitFor(t, 5*time.Minute, fmt.Sprintf("%d records at every europe holder", n), func() bool {
 		for _, h := range holders {
 			if records(h, "europe") != uint64(n) {
 				return false
