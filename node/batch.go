@@ -87,13 +87,14 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 			return true
 		})
 	}()
+	cov := &batchCoverage{n: n}
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for l := range work {
-				n.screenLine(ctx, p, done.Batch, l)
+				n.screenLine(ctx, p, done.Batch, cov, l)
 				close(l.done)
 			}
 		}()
@@ -181,7 +182,7 @@ func readBatchLines(ctx context.Context, body io.Reader, next func(*batchLine) b
 }
 
 // screenLine searches one line and records it like a search.
-func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, l *batchLine) {
+func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, l *batchLine) {
 	if l.answer != nil { // refused while reading
 		return
 	}
@@ -195,7 +196,7 @@ func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, l
 		l.answer = BatchError{Line: l.line, Error: toAPIError(err)}
 		return
 	}
-	resp, hits := n.match(ctx, p, req)
+	resp, hits := n.matchCovered(ctx, p, req, cov.get())
 	entry := searchEntry(p, req, resp, batch)
 	pending, err := n.recordSearch(ctx, entry, hits)
 	if err != nil {
@@ -205,4 +206,23 @@ func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, l
 	l.pending, l.audited, l.hit = pending, true, len(hits) > 0
 	l.answer = BatchAnswer{Line: l.line, SearchID: resp.SearchID, Results: resp.Results}
 	n.met.observeSearch(resp.Results, time.Since(t0))
+}
+
+// batchCoverage is the coverage a screening's lines are matched under, read again once a second:
+// which shards are held does not change within a line, and reading every group's freshness for
+// each of a million lines would cost more than matching a clear negative.
+type batchCoverage struct {
+	n    *Node
+	mu   sync.Mutex // guards cov and read
+	cov  Coverage
+	read time.Time
+}
+
+func (c *batchCoverage) get() Coverage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.n.now(); now.Sub(c.read) > time.Second {
+		c.cov, c.read = c.n.coverage(), now
+	}
+	return c.cov
 }

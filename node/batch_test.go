@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fedarms/fedarms/internal/audit"
 )
 
 // batchOut is any line of a screening's answer.
@@ -148,7 +146,7 @@ func TestSearchBatchAnswersEveryLineInOrder(t *testing.T) {
 	}
 
 	// Every searched line is audited, naming the screening; every HIT is in the inbox.
-	entries, err := audit.Tail(tn.db, 1000)
+	entries, err := tn.audit.Tail(1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,13 @@ func (n *Node) checkSearch(req *SearchRequest) error {
 // shards this node does not, and the coverage. It writes nothing; the hits it returns still have to
 // be made durable.
 func (n *Node) match(ctx context.Context, p auth.Principal, req SearchRequest) (*SearchResponse, []notify.Hit) {
-	resp := &SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
+	return n.matchCovered(ctx, p, req, n.coverage())
+}
+
+// matchCovered is match with the coverage already read (a screening reads it once a second, not
+// once a line).
+func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req SearchRequest, cov Coverage) (*SearchResponse, []notify.Hit) {
+	resp := &SearchResponse{SearchID: newID("s"), Coverage: cov}
 	resp.Results = n.localResults(req, nil)
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
