@@ -18,7 +18,7 @@ import (
 // Bulk screening (POST /v1/search/batch, `fedarms screen`): a customs manifest, a dealer's
 // inventory or an auction catalogue screened in one request. Each line is a search like
 // POST /v1/search: matched, audited (its entry names the screening), a HIT notified like any hit.
-// Lines are matched by one worker per CPU and answered in their order; a line's answer leaves only
+// Lines are matched by four workers per CPU and answered in their order; a line's answer leaves only
 // once its audit entry is durable when audit.durability is sync, as a single search's does, but
 // the entries of many lines share each journal commit. Screened lines are not kept in the late
 // window (that window holds officers' searches and has a size bound a manifest would flush); a
@@ -89,7 +89,9 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 	}()
 	cov := &batchCoverage{n: n}
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	// More workers than CPUs: a line with a HIT waits for its notification's commit, and the CPU
+	// should go on matching meanwhile.
+	for range 4 * runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
