@@ -188,6 +188,8 @@ func (n *Node) lateCheck(changes []replication.Change) {
 // auditedSearch is what a search's audit entry records as its query.
 type auditedSearch struct {
 	SearchID string `json:"search_id"`
+	// Batch is the screening (POST /v1/search/batch) the search was a line of.
+	Batch string `json:"batch,omitempty"`
 	wire.SearchRequest
 }
 
@@ -203,7 +205,7 @@ func (n *Node) loadLateWindow() error {
 			continue
 		}
 		var q auditedSearch
-		if json.Unmarshal(e.Query, &q) != nil || q.SearchID == "" {
+		if json.Unmarshal(e.Query, &q) != nil || q.SearchID == "" || q.Batch != "" {
 			continue
 		}
 		n.late.remember(rememberedSearch{ID: q.SearchID, At: e.Time, Agency: e.Agency, OnBehalfOf: e.OnBehalfOf, Req: q.SearchRequest}, e.ResultIDs)

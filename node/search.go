@@ -28,28 +28,14 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 		return nil, err
 	}
 	resp, hits := n.match(ctx, p, req)
-	query, _ := json.Marshal(auditedSearch{SearchID: resp.SearchID, SearchRequest: req})
-	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
-		Action: "search", Query: query, Outcome: "ok"}
-	for _, r := range resp.Results {
-		entry.ResultIDs = append(entry.ResultIDs, r.ID)
+	entry := searchEntry(p, req, resp, "")
+	pending, err := n.recordSearch(ctx, entry, hits)
+	if err != nil {
+		return nil, err
 	}
-	if len(hits) > 0 {
-		// A hit's notification and its audit entry become durable together, before the answer
-		// leaves; concurrent searches share the commit.
-		pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
+	if n.cfg.Audit.Durability == "sync" {
 		if _, err := pending.Wait(ctx); err != nil {
 			return nil, err
-		}
-		n.hits.Published(hits...)
-		n.kickDelivery()
-		n.met.hits.Add(float64(len(hits)))
-	} else {
-		pending := n.audit.Append(entry)
-		if n.cfg.Audit.Durability == "sync" {
-			if _, err := pending.Wait(ctx); err != nil {
-				return nil, err
-			}
 		}
 	}
 	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req}, entry.ResultIDs)
@@ -57,6 +43,35 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(resp.Results, took)
 	return resp, nil
+}
+
+// searchEntry is a search's audit entry: the query (with its search id, and the screening it was a
+// line of, if any) and the ids it answered.
+func searchEntry(p auth.Principal, req wire.SearchRequest, resp *wire.SearchResponse, batch string) audit.Entry {
+	query, _ := json.Marshal(auditedSearch{SearchID: resp.SearchID, Batch: batch, SearchRequest: req})
+	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
+		Action: "search", Query: query, Outcome: "ok"}
+	for _, r := range resp.Results {
+		entry.ResultIDs = append(entry.ResultIDs, r.ID)
+	}
+	return entry
+}
+
+// recordSearch appends a search's audit entry. With hits, their notifications and the entry become
+// durable together before it returns (the answer must not leave before them; concurrent searches
+// share the commit); without, the caller decides whether to wait for the returned Pending.
+func (n *Node) recordSearch(ctx context.Context, entry audit.Entry, hits []notify.Hit) (audit.Pending, error) {
+	if len(hits) == 0 {
+		return n.audit.Append(entry), nil
+	}
+	pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
+	if _, err := pending.Wait(ctx); err != nil {
+		return pending, err
+	}
+	n.hits.Published(hits...)
+	n.kickDelivery()
+	n.met.hits.Add(float64(len(hits)))
+	return pending, nil
 }
 
 func (n *Node) checkSearch(req *wire.SearchRequest) error {
@@ -84,7 +99,13 @@ func (n *Node) checkSearch(req *wire.SearchRequest) error {
 // shards this node does not, and the coverage. It writes nothing; the hits it returns still have to
 // be made durable.
 func (n *Node) match(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, []notify.Hit) {
-	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: n.coverage()}
+	return n.matchCovered(ctx, p, req, n.coverage())
+}
+
+// matchCovered is match with the coverage already read (a screening reads it once a second, not
+// once a line).
+func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.SearchRequest, cov wire.Coverage) (*wire.SearchResponse, []notify.Hit) {
+	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: cov}
 	resp.Results = n.localResults(req, nil)
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)

@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetContext(ctx)
-	root.AddCommand(devCmd(e), agentCmd(e), genCmd(e), importCmd(e), searchCmd(e), recordsCmd(e),
+	root.AddCommand(devCmd(e), agentCmd(e), genCmd(e), importCmd(e), screenCmd(e), searchCmd(e), recordsCmd(e),
 		tokensCmd(e), auditCmd(e), federationCmd(e), membersCmd(e), hitsCmd(e), tracesCmd(e), refCmd(e))
 	err := root.Execute()
 	if err == nil {

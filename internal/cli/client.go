@@ -52,15 +52,16 @@ type apiError struct {
 	} `json:"error"`
 }
 
-// do sends a request and decodes a 2xx JSON answer into out (when non-nil).
-func (c *client) do(method, path, contentType string, body io.Reader, out any) error {
+// open sends a request and returns the answer of a 2xx status for the caller to read and close;
+// any other status becomes an error carrying the API's message.
+func (c *client) open(method, path, contentType string, body io.Reader) (*http.Response, error) {
 	tok, err := c.token()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := http.NewRequest(method, strings.TrimRight(c.addr, "/")+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if contentType != "" {
@@ -72,19 +73,30 @@ func (c *client) do(method, path, contentType string, body io.Reader, out any) e
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the node at %s: %w (is it running? see --addr)", c.addr, err)
+		return nil, fmt.Errorf("cannot reach the node at %s: %w (is it running? see --addr)", c.addr, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ae apiError
+	if json.Unmarshal(raw, &ae) == nil && ae.Error.Message != "" {
+		return nil, fmt.Errorf("%s (%d %s)", ae.Error.Message, resp.StatusCode, ae.Error.Code)
+	}
+	return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (when non-nil).
+func (c *client) do(method, path, contentType string, body io.Reader, out any) error {
+	resp, err := c.open(method, path, contentType, body)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var ae apiError
-		if json.Unmarshal(raw, &ae) == nil && ae.Error.Message != "" {
-			return fmt.Errorf("%s (%d %s)", ae.Error.Message, resp.StatusCode, ae.Error.Code)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	if out != nil && len(raw) > 0 {
 		if raw2, ok := out.(*json.RawMessage); ok {

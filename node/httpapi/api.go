@@ -23,6 +23,10 @@ type Backend interface {
 	Authenticate(secret string) (auth.Principal, error)
 
 	Search(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, error)
+	// SearchBatch screens body's JSON lines of search requests, handing emit each answer line in
+	// order (wire.BatchAnswer or wire.BatchError), then the wire.BatchDone; idle is called
+	// while the next answer is not ready.
+	SearchBatch(ctx context.Context, p auth.Principal, body io.Reader, emit func(any) error, idle func()) (wire.BatchDone, error)
 	Import(ctx context.Context, p auth.Principal, format wire.ImportFormat, body io.Reader) (*wire.ImportResponse, error)
 	CreateRecord(ctx context.Context, p auth.Principal, rec *record.Record) error
 	UpdateRecord(ctx context.Context, p auth.Principal, rec *record.Record) error
@@ -104,6 +108,7 @@ func New(c Config) http.Handler {
 	mux := http.NewServeMux()
 	lim := c.MaxBodyBytes
 	mux.Handle("POST /v1/search", a.route("search", "searcher", lim, a.search))
+	mux.Handle("POST /v1/search/batch", a.route("search.batch", "searcher", c.MaxImportBytes, a.searchBatch))
 	mux.Handle("POST /v1/import", a.route("import", "recorder", c.MaxImportBytes, a.importRecords))
 	mux.Handle("POST /v1/records", a.route("records.create", "recorder", lim, a.createRecord))
 	mux.Handle("GET /v1/records/{id}", a.route("records.get", "searcher", lim, a.getRecord))

@@ -86,9 +86,12 @@ func (f *fakeNode) AnswerTrace(auth.Principal, string, string) (wire.Trace, erro
 func (f *fakeNode) CloseTrace(auth.Principal, string) (wire.Trace, error) { return wire.Trace{}, f.err }
 func (f *fakeNode) Health() wire.Health                                   { return wire.Health{Status: "ok"} }
 func (f *fakeNode) Shards() []wire.ShardStatus                            { return []wire.ShardStatus{} }
-func (f *fakeNode) StaleAfter() time.Duration                             { return 10 * time.Minute }
-func (f *fakeNode) Members() []wire.Member                                { return []wire.Member{} }
-func (f *fakeNode) Roster() (wire.RosterView, error)                      { return wire.RosterView{}, f.err }
+func (f *fakeNode) SearchBatch(context.Context, auth.Principal, io.Reader, func(any) error, func()) (wire.BatchDone, error) {
+	return wire.BatchDone{}, f.err
+}
+func (f *fakeNode) StaleAfter() time.Duration        { return 10 * time.Minute }
+func (f *fakeNode) Members() []wire.Member           { return []wire.Member{} }
+func (f *fakeNode) Roster() (wire.RosterView, error) { return wire.RosterView{}, f.err }
 func (f *fakeNode) Admit(context.Context, auth.Principal, transport.SignedEntry) (wire.RosterChange, error) {
 	return wire.RosterChange{}, f.err
 }

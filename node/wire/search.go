@@ -55,3 +55,27 @@ type ShardCoverage struct {
 	Stale        bool      `json:"stale"`
 	Node         string    `json:"node,omitempty"` // the member that searched it, for a remote shard
 }
+
+// BatchAnswer is one answer line of a screening (POST /v1/search/batch): the request's line
+// number (from 1) and the search's answer.
+type BatchAnswer struct {
+	Line     int            `json:"line"`
+	SearchID string         `json:"search_id"`
+	Results  []SearchResult `json:"results"`
+}
+
+// BatchError answers a line of a screening that could not be searched; the screening goes on.
+type BatchError struct {
+	Line  int    `json:"line"`
+	Error *Error `json:"error"`
+}
+
+// BatchDone is a screening's last line.
+type BatchDone struct {
+	Done     bool     `json:"done"`
+	Batch    string   `json:"batch"`
+	Count    int      `json:"count"`  // lines answered, errors included
+	Hits     int      `json:"hits"`   // lines with at least one HIT
+	Errors   int      `json:"errors"` // lines answered with an error
+	Coverage Coverage `json:"coverage"`
+}

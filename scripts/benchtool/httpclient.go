@@ -51,6 +51,11 @@ type connSearcher struct {
 
 func (s *connSearcher) search(serial string) (time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"serial": serial})
+	return s.send(body)
+}
+
+// send posts one search request body and reads the answer.
+func (s *connSearcher) send(body []byte) (time.Duration, error) {
 	t := time.Now()
 	if s.c == nil {
 		c, err := net.Dial("tcp", s.host)

@@ -22,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http|snapshot-catchup [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http|snapshot-catchup|screen [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -35,6 +35,8 @@ func main() {
 		err = searchHTTP(os.Args[2:])
 	case "snapshot-catchup":
 		err = snapshotCatchup(os.Args[2:])
+	case "screen":
+		err = screenBench(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"mime"
+	"net/http"
+
+	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/node/wire"
+)
+
+// searchBatch streams a screening's answers as JSON lines while it reads the request's lines: the
+// answer starts before the body ends, so the connection runs full duplex.
+func (a *api) searchBatch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/x-ndjson", "application/jsonl", "application/json-lines", "application/json", "":
+	default:
+		return wire.Errorf(wire.UnsupportedMedia, "unsupported_media_type", "Content-Type %q: send the search requests as JSON lines (application/x-ndjson)", mt)
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex() // HTTP/1.1 would otherwise stop reading the body once the answer starts
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	wrote := false
+	emit := func(v any) error { wrote = true; return enc.Encode(v) }
+	flush := func() {
+		if bw.Buffered() > 0 {
+			_ = bw.Flush()
+			_ = rc.Flush()
+		}
+	}
+	_, err := a.b.SearchBatch(r.Context(), p, r.Body, emit, flush)
+	if err != nil && !wrote {
+		return err
+	}
+	if err != nil {
+		// The status is gone; the last line says why the screening stopped (no "done" line).
+		_ = enc.Encode(map[string]any{"error": a.classify(err)})
+	}
+	_ = bw.Flush()
+	return nil
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Measures bulk screening (POST /v1/search/batch, what `fedarms screen` sends) against a one-node
+# fedarms holding N records: Q queries of serial, make and model, 1% of them recorded serials and
+# 99% the serials of other firearms (records generated with another seed), audit in its default
+# sync durability. In the same run, the first 40,000 of those queries are sent one by one by 4
+# concurrent clients (POST /v1/search), the rate a screening would get without the batch endpoint.
+# ROUNDS rounds; it prints every run and the medians.
+# Usage: scripts/bench-screen.sh [N [Q [ROUNDS]]]   (default 1400000 1000000 3; OUT=dir, default bench-out/screen)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1400000}
+Q=${2:-1000000}
+ROUNDS=${3:-3}
+OUT=${OUT:-bench-out/screen}
+PORT=${PORT:-18082}
+mkdir -p "$OUT"
+go build -o "$OUT/fedarms" ./cmd/fedarms
+go build -o "$OUT/benchtool" ./scripts/benchtool
+[ -s "$OUT/records-$N.jsonl" ] || "$OUT/fedarms" gen --records "$N" --seed 7 --out "$OUT/records-$N.jsonl"
+[ -s "$OUT/others-$Q.jsonl" ] || "$OUT/fedarms" gen --records "$Q" --seed 99 --out "$OUT/others-$Q.jsonl"
+start_node() {
+  "$OUT/fedarms" dev --data "$OUT/data" --http "127.0.0.1:$PORT" --sample 0 >"$OUT/dev.log" 2>&1 &
+  DEV=$!
+  for _ in $(seq 1 300); do grep -q "fedarms ready" "$OUT/dev.log" && return; sleep 0.2; done
+  echo "node not ready; see $OUT/dev.log" >&2
+  exit 1
+}
+rm -rf "$OUT/data"
+start_node
+trap 'kill $DEV 2>/dev/null || true' EXIT
+"$OUT/fedarms" import --addr "http://127.0.0.1:$PORT" --token-file "$OUT/data/admin.token" "$OUT/records-$N.jsonl" | head -2
+kill -TERM $DEV; wait $DEV || true
+start_node
+grep "fedarms ready" "$OUT/dev.log"
+sleep 10 # the background huge-page collapse after the index load
+for r in $(seq 1 "$ROUNDS"); do
+  "$OUT/benchtool" screen --in "$OUT/records-$N.jsonl" --others "$OUT/others-$Q.jsonl" --addr "http://127.0.0.1:$PORT" \
+    --token-file "$OUT/data/admin.token" --n "$Q" >"$OUT/run-$r.json"
+  python3 - "$OUT/run-$r.json" "$r" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+b, o = d["batch"], d["one_by_one"]
+print(f'round {sys.argv[2]}: screening {d["queries"]} queries in {b["seconds"]:.1f} s = {b["queries_per_s"]:.0f}/s ({b["hits"]} hits, {b["lines_with_results"]} lines with results) | one by one, {o["clients"]} clients: {o["queries_per_s"]:.0f}/s')
+PY
+done
+python3 - "$OUT" "$ROUNDS" <<'PY'
+import json, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+runs = [json.load(open(f"{out}/run-{r}.json")) for r in range(1, rounds + 1)]
+b = statistics.median(d["batch"]["queries_per_s"] for d in runs)
+s = statistics.median(d["batch"]["seconds"] for d in runs)
+o = statistics.median(d["one_by_one"]["queries_per_s"] for d in runs)
+print(f"median of {rounds}: screening {s:.1f} s, {b:.0f} queries/s; one by one with 4 clients {o:.0f} queries/s; ratio {b/o:.2f}")
+PY
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_(commits|entries)_total ' || true

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// screenBench measures bulk screening (POST /v1/search/batch) against the same queries sent one
+// by one (POST /v1/search) by concurrent clients, in the same run. The queries are what an officer
+// types: serial, make and model; a fraction -positive of them are recorded serials (from -in), the
+// rest the serials of other firearms (from -others, records generated with another seed).
+func screenBench(args []string) error {
+	fs := newFlags("screen")
+	in := fs.String("in", "", "the node's records, JSON lines (the recorded queries come from here)")
+	others := fs.String("others", "", "records the node does not hold, JSON lines (the unrecorded queries)")
+	addr := fs.String("addr", "http://127.0.0.1:8080", "node address")
+	tokenFile := fs.String("token-file", "", "token file")
+	n := fs.Int("n", 1000000, "queries in the screening")
+	positive := fs.Float64("positive", 0.01, "fraction of queries for recorded serials")
+	single := fs.Int("single", 40000, "queries sent one by one (the first ones of the screening's)")
+	clients := fs.Int("clients", 4, "concurrent clients sending one by one")
+	fs.Parse(args)
+	recs, err := readRecords(*in)
+	if err != nil {
+		return err
+	}
+	pos := sample(recs, max(1, int(float64(*n)**positive)), 43)
+	recs = nil
+	neg, err := readRecords(*others)
+	if err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	lines := make([][]byte, 0, *n)
+	for i := range *n {
+		r := neg[i%len(neg)]
+		if float64(i%1000) < *positive*1000 {
+			r = pos[(i/1000)%len(pos)]
+		}
+		b, _ := json.Marshal(map[string]string{"serial": r.Serial, "make": r.Make, "model": r.Model})
+		lines = append(lines, b)
+		body.Write(b)
+		body.WriteByte('\n')
+	}
+	neg = nil
+	tok, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		return err
+	}
+	token := strings.TrimSpace(string(tok))
+
+	// The screening: one request, the answer read as it streams.
+	req, _ := http.NewRequest("POST", *addr+"/v1/search/batch", bytes.NewReader(body.Bytes()))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("screening: %s %s", resp.Status, b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 64<<20)
+	answered, withResults := 0, 0
+	var done struct {
+		Done                bool
+		Count, Hits, Errors int
+	}
+	for sc.Scan() {
+		b := sc.Bytes()
+		if bytes.HasPrefix(b, []byte(`{"done"`)) {
+			if err := json.Unmarshal(b, &done); err != nil {
+				return err
+			}
+			break
+		}
+		answered++
+		if !bytes.Contains(b, []byte(`"results":[]`)) {
+			withResults++
+		}
+	}
+	resp.Body.Close()
+	batchTook := time.Since(t0)
+	if !done.Done || done.Count != *n {
+		return fmt.Errorf("screening ended after %d answers without a complete done line (%+v)", answered, done)
+	}
+
+	// The same queries one by one, -clients at a time.
+	u, _ := url.Parse(*addr)
+	m := min(*single, len(lines))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	t1 := time.Now()
+	for range *clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := &connSearcher{host: u.Host, token: token}
+			defer s.close()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= m {
+					return
+				}
+				if _, err := s.send(lines[i]); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	singleTook := time.Since(t1)
+	if err, _ := failed.Load().(error); err != nil {
+		return fmt.Errorf("one by one: %w", err)
+	}
+	out := map[string]any{
+		"mode": "screen", "queries": *n, "positive_fraction": *positive,
+		"batch": map[string]any{"seconds": batchTook.Seconds(), "queries_per_s": float64(*n) / batchTook.Seconds(),
+			"hits": done.Hits, "errors": done.Errors, "lines_with_results": withResults},
+		"one_by_one": map[string]any{"queries": m, "clients": *clients, "seconds": singleTook.Seconds(),
+			"queries_per_s": float64(m) / singleTook.Seconds()},
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
