@@ -88,6 +88,7 @@ func (n *Node) checkSearchAnswer(p peer.ID, req SearchRequest, shards []string, 
 		res.Hit = res.Hit && m.Hit
 		res.Review = m.Review
 		res.Why = m.Why
+		res.Tie = m.Tie
 		res.NotificationID = ""
 		kept = append(kept, res)
 	}

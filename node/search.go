@@ -43,6 +43,8 @@ type searchResult struct {
 	NotificationID string         `json:"notification_id,omitempty"`
 	Record         *record.Record `json:"record"`
 	Why            matcher.Why    `json:"why"`
+	// Tie is how many records, this one included, fit the query equally (0: none).
+	Tie int `json:"tie,omitempty"`
 }
 
 // SearchResponse is the answer to POST /v1/search.
@@ -194,7 +196,7 @@ func (n *Node) localResults(req SearchRequest, only map[string]bool) []searchRes
 				continue
 			}
 		}
-		out = append(out, searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why})
+		out = append(out, searchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why, Tie: f.Tie})
 	}
 	return out
 }
