@@ -19,6 +19,10 @@ const (
 // than cut (see below).
 const bandSoft = 0.05
 
+// reviewMargin is the evidence a misread serial must lead every other record by to be a REVIEW,
+// per edit.
+const reviewMargin = 1.0
+
 // tieEpsilon is how close two records' evidence must be to count as a tie.
 const tieEpsilon = 1e-9
 
@@ -28,9 +32,10 @@ const tieEpsilon = 1e-9
 // the score grows with the evidence. A withheld HIT is therefore a REVIEW whose score still tells
 // one edit from two, where a clamp under the threshold made them equal.
 //
-// When a record is a HIT, every other record is context for it (unless independent): they are
-// shown below the review threshold, since the HIT explains the query (an exact FRX000123 is not
-// nine REVIEWs of its factory neighbours beside it).
+// When a record is a HIT, every other record is context for it: they are shown below the review
+// threshold, since the HIT explains the query (an exact FRX000123 is not nine REVIEWs of its
+// factory neighbours beside it). A misread serial that does not stand out is no REVIEW either
+// (below). Neither applies when the candidates are independent (Query.Independent).
 func (ix *Index) verdicts(cands []candidate, independent bool) {
 	hitT, reviewT := ix.opts.HitThreshold, ix.opts.ReviewThreshold
 	// The HIT margin and ties compare evidence without term frequency: a serial many records carry
@@ -69,6 +74,36 @@ func (ix *Index) verdicts(cands []candidate, independent bool) {
 		}
 		if c.verdict == verdictNone && raw >= reviewT {
 			c.verdict = verdictReview
+		}
+	}
+	// A misread serial is a REVIEW only when it stands out: an unrecorded serial is one or two
+	// edits from several records of a dense factory run about as often as a misread one is, and a
+	// REVIEW on every such query is one officers learn to ignore. Those that tie (or nearly) with
+	// another record, and everything with no more evidence than they have, stay below the review
+	// threshold (so the verdicts keep the order of the evidence).
+	cut := math.Inf(-1)
+	for i := range cands {
+		if independent {
+			break
+		}
+		c := &cands[i]
+		if c.verdict != verdictReview || c.m.edits == 0 {
+			continue
+		}
+		runnerUp := best
+		if c.bits+c.common == best {
+			runnerUp = second
+		}
+		if c.bits+c.common-runnerUp < reviewMargin*float64(c.m.edits) {
+			cut = max(cut, c.bits)
+		}
+	}
+	for i := range cands {
+		if c := &cands[i]; c.verdict == verdictReview && c.bits <= cut {
+			c.verdict = verdictNone
+			if c.withheld == "" {
+				c.withheld = "below review: other records are as close"
+			}
 		}
 	}
 	soft := min(bandSoft, (hitT-reviewT)/2)
@@ -119,7 +154,7 @@ func (ix *Index) withheld(c *candidate, runnerUp, top float64) string {
 		return "withheld: make differs"
 	case m.edits > 0:
 		return "withheld: a misread serial is a lead, not a hit"
-	case m.noise > 1:
+	case m.noise > 1 || m.glued > 0:
 		return "withheld: a serial found inside another is a lead, not a hit"
 	case m.kind > kindConfusable && c.ev.calibreDiffer:
 		return "withheld: partial serial and calibre differs"
@@ -161,7 +196,7 @@ func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Re
 			continue
 		}
 		out[r].Tie = n
-		if c.verdict == verdictReview {
+		if c.verdict == verdictReview || scoreOf(c.bits) >= ix.opts.ReviewThreshold {
 			more := ""
 			if n-1 > len(named) {
 				more = fmt.Sprintf(" and %d more", n-1-len(named))

@@ -47,7 +47,11 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	}
 	if verbose {
 		for _, c := range r.Classes {
-			printCounts(w, c.Class+": no HIT on the truth:", " %q=%d", c.Misses)
+			label := c.Class + ": no HIT on the truth:"
+			if IsNegative(c.Class) {
+				label = c.Class + ": a REVIEW, by what its serial says:"
+			}
+			printCounts(w, label, " %q=%d", c.Misses)
 		}
 		for _, c := range r.Classes {
 			printCounts(w, c.Class+": truth tied at the top of the ceiling's order, by records tied:", " %d:%d", c.Ties)

@@ -71,17 +71,19 @@ type ClassReport struct {
 	HitMax float64
 	// Ties counts the queries whose truth shares the top of that order, by how many records share
 	// it (the truth included).
-	Ties                 map[int]int
-	Hit                  float64 // positives: the truth is a HIT
-	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
-	Review               float64 // positives: the truth deserves review; negatives: anything does
-	P50, P99             time.Duration
-	RawP99               time.Duration // over every run of every query (see Config.Repeat)
-	BaseN                int
-	BaseRecall1          float64
-	BaseRecall10         float64
-	BaseP50, BaseP99     time.Duration
-	Misses               map[string]int      // positives without a HIT on the truth, by reason
+	Ties             map[int]int
+	Hit              float64 // positives: the truth is a HIT
+	WrongHit         float64 // positives: another record is a HIT; negatives: any HIT
+	Review           float64 // positives: the truth deserves review; negatives: anything does
+	P50, P99         time.Duration
+	RawP99           time.Duration // over every run of every query (see Config.Repeat)
+	BaseN            int
+	BaseRecall1      float64
+	BaseRecall10     float64
+	BaseP50, BaseP99 time.Duration
+	// Misses counts positives without a HIT on the truth, by reason; for negatives, the answers
+	// with a REVIEW, by what the first REVIEW's serial says.
+	Misses               map[string]int
 	Work                 matcher.SearchStats // mean candidate-generation work per query (Config.Stats)
 	Slow                 []SlowQuery         // the slowest queries (Config.Slowest)
 	latencies, baseLat   []time.Duration
@@ -304,6 +306,10 @@ func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
 		for _, r := range res {
 			if r.Review {
 				cr.Review++
+				if cr.Misses == nil {
+					cr.Misses = map[string]int{}
+				}
+				cr.Misses[r.Why.Serial]++
 				break
 			}
 		}
