@@ -196,7 +196,7 @@ func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Re
 			continue
 		}
 		out[r].Tie = n
-		if c.verdict == verdictReview || scoreOf(c.bits) >= ix.opts.ReviewThreshold {
+		if c.verdict == verdictReview {
 			more := ""
 			if n-1 > len(named) {
 				more = fmt.Sprintf(" and %d more", n-1-len(named))
