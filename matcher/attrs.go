@@ -22,15 +22,10 @@ type queryAttrs struct {
 func (ix *Index) resolveQuery(q *Query) queryAttrs {
 	t := &ix.recs
 	var a queryAttrs
-	if id, folded := resolveName(q.Make, ix.ref.MakeID); id != "" {
-		a.make = lookupOr(&t.makes, id)
-		a.makeKnown = !strings.HasPrefix(id, "~")
-		a.spelling = lookupOr(&t.spellings, folded)
-	}
-	if id, folded := resolveName(q.Calibre, ix.ref.CalibreClass); id != "" {
-		a.calibre, a.calibreID = lookupOr(&t.calibres, id), id
-		a.calSpell = lookupOr(&t.spellings, folded)
-	}
+	var makeName string
+	a.make, a.spelling, makeName = t.lookupName(&t.makes, q.Make, ix.ref.MakeID)
+	a.makeKnown = makeName != "" && !strings.HasPrefix(makeName, "~")
+	a.calibre, a.calSpell, a.calibreID = t.lookupName(&t.calibres, q.Calibre, ix.ref.CalibreClass)
 	for _, ty := range resolveTypes(ix.ref, q.Type) {
 		a.hasType = true
 		if id, ok := t.types.lookup(ty); ok {
@@ -70,6 +65,17 @@ func (a *queryAttrs) maxBits() float64 {
 		b += bitsModelAgree
 	}
 	return b
+}
+
+// lookupName resolves a query's make or calibre (lookup is ref.MakeID or ref.CalibreClass) to its
+// id in ids and its folded spelling's id without interning (unseen when no record carries it),
+// and the table id it resolved to; all none when the field is absent or unknown.
+func (t *recordTable) lookupName(ids *interner, s string, lookup func(string) (string, bool)) (id, spelling uint32, name string) {
+	name, folded := resolveName(s, lookup)
+	if name == "" {
+		return none, none, ""
+	}
+	return lookupOr(ids, name), lookupOr(&t.spellings, folded), name
 }
 
 func lookupOr(in *interner, s string) uint32 {

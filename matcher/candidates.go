@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -78,12 +79,13 @@ func (ix *Index) generate(qi *queryInfo, qa *queryAttrs, sc *scratch) {
 		if k := editBudget(qi.known); k > 0 {
 			ix.editTier(qi, sc, 1, qi.qskel, flagOneDel)
 		}
-		if qi.known >= minKnownNoise {
+		if qi.known >= minKnownFuzzy {
 			// A serial recorded as read under the query's make makes a token dropped or added
 			// (an import mark, a maker's prefix) an explanation nobody needs: skip that tier.
 			ix.weigh(qa, sc)
 			if !readExactly(sc.cands) {
 				ix.noiseTier(qi, sc)
+				ix.markTier(qi, sc)
 			}
 		}
 		return
@@ -256,13 +258,48 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 				confusions: a.confusions, edits: a.edits})
 		}
 	}
-	// The record has a token the query lacks.
+	// The record has a token the query lacks: its letter prefix was not read, or the query is one
+	// whole token of it. Four read characters are enough to look: what is found is short, so it
+	// needs make or calibre agreement to be a HIT (withheld) and weighs little.
 	sc.vals = ix.aux.lookup(sc.vals[:0], auxHash(auxToken, qi.qskel), acceptPlain)
 	for _, id := range sc.vals {
 		if part, dropped := ix.tokenMatch(id, qi.qskel); part != nil {
 			a := align(part, qi.qn)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: dropped,
 				confusions: a.confusions, edits: a.edits})
+		}
+	}
+}
+
+// markTier offers serials found inside the query with two to maxNoiseExtra characters glued to
+// either end and no separator (one is an insertion, which the edit tier finds): a proof or import mark, or a factory code, read as part of the
+// serial ("K7P" + serial, serial + "R7K"). The token tier cannot see these: a mark glued to a
+// serial is not a token of its own ("K7PWA39357" is K, 7, PWA, 39357). What is left must keep
+// minKnownNoise characters; each glued character costs a little (see serialBits), and such a
+// match is a lead, never a HIT.
+func (ix *Index) markTier(qi *queryInfo, sc *scratch) {
+	qn := qi.qn
+	for k := 2; k <= maxNoiseExtra && len(qn)-k >= minKnownNoise; k++ {
+		for _, rest := range [2][]byte{qn[k:], qn[:len(qn)-k]} {
+			if slices.ContainsFunc(sc.subs, func(s []byte) bool { return string(s) == string(rest) }) {
+				continue // a token: the noise tier offered it
+			}
+			var buf [maxSerialLen]byte
+			skel := appendSkeleton(buf[:0], rest)
+			g := ix.groups.lookup(skel)
+			if g == 0 || ix.groups.rec.at(g).live == 0 {
+				continue
+			}
+			for id := ix.groups.rec.at(g).head; id != noSerial; id = ix.ser.rec.at(id).nextInG {
+				norm := ix.ser.norm(id)
+				a := align(norm, rest)
+				m := serialMatch{id: id, kind: kindNoise, known: len(rest), glued: k,
+					confusions: a.confusions, edits: a.edits}
+				if a.confusions > 0 {
+					m.pair = firstConfusion(norm, rest)
+				}
+				ix.offer(sc, m)
+			}
 		}
 	}
 }

@@ -52,20 +52,9 @@ type arena struct {
 	pages [][]byte
 }
 
-// add copies s (at most maxArenaString bytes) into the arena and returns its address.
-func (a *arena) add(s []byte) uint32 {
-	last := len(a.pages) - 1
-	if last < 0 || len(a.pages[last])+len(s) > arenaPageSize {
-		a.pages = append(a.pages, make([]byte, 0, arenaPageSize))
-		last++
-	}
-	off := len(a.pages[last])
-	a.pages[last] = append(a.pages[last], s...)
-	return uint32(last)<<arenaPageBits | uint32(off)
-}
-
-// addString is add for a string.
-func (a *arena) addString(s string) uint32 {
+// arenaAdd copies s (at most maxArenaString bytes) into the arena and returns its address. A
+// function rather than a method so that one body serves byte slices and strings alike.
+func arenaAdd[S []byte | string](a *arena, s S) uint32 {
 	last := len(a.pages) - 1
 	if last < 0 || len(a.pages[last])+len(s) > arenaPageSize {
 		a.pages = append(a.pages, make([]byte, 0, arenaPageSize))

@@ -108,7 +108,7 @@ func (t *recordTable) add(e *Entry, ref Reference) uint32 {
 		slot = t.rec.push(slotRec{})
 	}
 	if r.keyCap == 0 && len(key) > 0 {
-		r.keyAddr, r.keyCap = t.keys.addString(key), uint16(len(key))
+		r.keyAddr, r.keyCap = arenaAdd(&t.keys, key), uint16(len(key))
 	}
 	*t.rec.at(slot) = r
 	t.index.insert([]byte(key), hash64String(key), slot)
@@ -157,30 +157,8 @@ func (c *attrCache) init() {
 // resolve returns e's attributes, interning new values in t.
 func (c *attrCache) resolve(t *recordTable, ref Reference, e *Entry) attrs {
 	var a attrs
-	if v, ok := c.makes[e.Make]; ok {
-		a.make, a.spelling = v[0], v[1]
-	} else {
-		id, folded := resolveName(e.Make, ref.MakeID)
-		a.spelling = t.spellings.intern(folded)
-		if id != "" {
-			a.make = t.makes.intern(id)
-		}
-		if len(c.makes) < maxCached {
-			c.makes[e.Make] = [2]uint32{a.make, a.spelling}
-		}
-	}
-	if v, ok := c.calibres[e.Calibre]; ok {
-		a.calibre, a.calSpell = v[0], v[1]
-	} else {
-		id, folded := resolveName(e.Calibre, ref.CalibreClass)
-		a.calSpell = t.spellings.intern(folded)
-		if id != "" {
-			a.calibre = t.calibres.intern(id)
-		}
-		if len(c.calibres) < maxCached {
-			c.calibres[e.Calibre] = [2]uint32{a.calibre, a.calSpell}
-		}
-	}
+	a.make, a.spelling = c.name(c.makes, t, &t.makes, e.Make, ref.MakeID)
+	a.calibre, a.calSpell = c.name(c.calibres, t, &t.calibres, e.Calibre, ref.CalibreClass)
 	if v, ok := c.models[e.Model]; ok {
 		a.model = v
 	} else {
@@ -200,6 +178,24 @@ func (c *attrCache) resolve(t *recordTable, ref Reference, e *Entry) attrs {
 		}
 	}
 	return a
+}
+
+// name resolves a make or calibre (lookup is ref.MakeID or ref.CalibreClass) through cache to its
+// id in ids and its folded spelling's id, interning new values.
+func (c *attrCache) name(cache map[string][2]uint32, t *recordTable, ids *interner, s string,
+	lookup func(string) (string, bool)) (id, spelling uint32) {
+	if v, ok := cache[s]; ok {
+		return v[0], v[1]
+	}
+	name, folded := resolveName(s, lookup)
+	spelling = t.spellings.intern(folded)
+	if name != "" {
+		id = ids.intern(name)
+	}
+	if len(cache) < maxCached {
+		cache[s] = [2]uint32{id, spelling}
+	}
+	return id, spelling
 }
 
 // typeBit maps an interned type id to its bit; ids past 31 share the last bit, which only makes

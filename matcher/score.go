@@ -28,6 +28,7 @@ type serialMatch struct {
 	unread     int // '?' characters
 	stars      int // '*' runs
 	noise      int // prefix or suffix tokens added or dropped
+	glued      int // characters glued to an end of the serial in the query (markTier)
 	pair       string
 }
 
@@ -42,6 +43,8 @@ const (
 	costStar         = 0.5  // a run of unreadable characters
 	costEmbedded     = 1.0  // letters between digits ignored
 	costNoise        = 1.5  // a prefix or suffix token added or dropped
+	costGlued        = 1.5  // a mark glued to the serial: as a token...
+	costGluedChar    = 0.25 // ... and a little for each of its characters
 	costOtherSerial  = 0.3  // matched a slide, barrel or import number rather than the frame's
 	bitsMakeAgree    = 2.5  // same canonical make
 	costMakeDiffer   = 5.0  // a different known make: the same serial is reused across makers
@@ -66,6 +69,9 @@ func (m *serialMatch) serialBits(sharing int) float64 {
 	b := min(bitsPerChar*float64(m.known-1), bitsSerialMax)
 	b -= costConfusion*float64(m.confusions) + costEdit*float64(m.edits) +
 		costUnread*float64(m.unread) + costStar*float64(m.stars) + costNoise*float64(m.noise)
+	if m.glued > 0 {
+		b -= costGlued + costGluedChar*float64(m.glued)
+	}
 	if m.kind == kindEmbedded {
 		b -= costEmbedded
 	}
@@ -99,6 +105,9 @@ func (m *serialMatch) describe(other bool) string {
 	}
 	if m.noise > 0 {
 		parts = append(parts, plural(m.noise, "prefix/suffix token")+" ignored")
+	}
+	if m.glued > 0 {
+		parts = append(parts, plural(m.glued, "character")+" glued to the serial ignored")
 	}
 	s := strings.Join(parts, ", ")
 	if other {

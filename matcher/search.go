@@ -12,6 +12,10 @@ type Query struct {
 	Serial                     string // '?' one unreadable char, '*' a run of unreadable chars
 	Make, Model, Calibre, Type string // optional narrowing / scoring evidence
 	Limit                      int    // default 10, at most MaxLimit
+	// Independent judges every record on its own: a HIT does not make the records below it
+	// context. For callers whose "records" are not alternatives to one another (the node's late
+	// window indexes remembered searches and asks which of them a new record answers).
+	Independent bool
 }
 
 // Result is one ranked candidate.
@@ -22,6 +26,9 @@ type Result struct {
 	Review bool    // score >= review threshold
 	Why    Why     // short human-readable reasons per field
 	Group  uint8   // the record's Entry.Group
+	// Tie is how many records, this one included, agree equally with everything the query shows
+	// (the neighbours of a factory run under a '?'); 0 when none shares this one's evidence.
+	Tie int
 }
 
 // Why gives a result's reasons in a few words per field, e.g. serial "exact", make "alias"; a field
@@ -33,15 +40,17 @@ type Why struct {
 	Calibre string `json:"calibre,omitempty"`
 	Type    string `json:"type,omitempty"`
 	Model   string `json:"model,omitempty"`
-	// Hit says why a score at the HIT threshold is not a HIT.
+	// Hit says why a score at the HIT threshold is not a HIT, or why a record is only context.
 	Hit string `json:"hit,omitempty"`
+	// Tie names the records that fit the query as well as this one, and what to read next.
+	Tie string `json:"tie,omitempty"`
 }
 
 // Map is w as a field-to-reason map without the empty fields (the form a stored hit keeps).
 func (w Why) Map() map[string]string {
-	m := make(map[string]string, 6)
+	m := make(map[string]string, 7)
 	for _, kv := range [...][2]string{{"serial", w.Serial}, {"make", w.Make}, {"calibre", w.Calibre},
-		{"type", w.Type}, {"model", w.Model}, {"hit", w.Hit}} {
+		{"type", w.Type}, {"model", w.Model}, {"hit", w.Hit}, {"tie", w.Tie}} {
 		if kv[1] != "" {
 			m[kv[0]] = kv[1]
 		}
@@ -59,8 +68,9 @@ type candidate struct {
 	evDone   bool // ev is computed (it depends on the record only, not on the serial match)
 	withheld string
 	// common is what term frequency took from bits: log2 of the serials sharing the skeleton. The
-	// HIT margin is judged without it (see rank).
-	common float64
+	// HIT margin and ties are judged without it (see verdicts).
+	common  float64
+	verdict verdict
 }
 
 // Search returns the records that best match q, best first, ties broken by Key. It reads the index
@@ -82,7 +92,7 @@ func (ix *Index) Search(q Query) []Result {
 	if len(sc.cands) == 0 {
 		return nil
 	}
-	return ix.rank(sc, limit)
+	return ix.rank(sc, limit, q.Independent)
 }
 
 // collect generates and weighs the candidates of a query. Records two edits from a query without
@@ -158,35 +168,12 @@ func (ix *Index) weigh(qa *queryAttrs, sc *scratch) {
 	}
 }
 
-// rank scores the candidates, applies the HIT rules, orders them (by the score shown, then by the
-// evidence, then by key) and builds the results for the best limit of them.
-func (ix *Index) rank(sc *scratch, limit int) []Result {
+// rank applies the HIT rules, orders the candidates by their evidence (bits; the record key breaks
+// ties), maps every candidate's evidence to the score shown in the band of its verdict (see
+// verdicts) and builds the results for the best limit of them.
+func (ix *Index) rank(sc *scratch, limit int, independent bool) []Result {
 	cands := sc.cands
-	// The HIT margin compares evidence without term frequency: a serial many records carry proves
-	// less about which of them is meant, but it is no less likely to be the one under a '?' than a
-	// rare serial beside it, so rarity must not make a HIT out of a tie.
-	best, second := -1e9, -1e9
-	for i := range cands {
-		switch b := cands[i].bits + cands[i].common; {
-		case b > best:
-			best, second = b, best
-		case b > second:
-			second = b
-		}
-	}
-	for i := range cands {
-		c := &cands[i]
-		runnerUp := best
-		if c.bits+c.common == best {
-			runnerUp = second
-		}
-		c.score = scoreOf(c.bits)
-		if c.score >= ix.opts.HitThreshold {
-			if c.withheld = ix.withheld(c, runnerUp); c.withheld != "" {
-				c.score = min(c.score, ix.opts.HitThreshold-0.001)
-			}
-		}
-	}
+	ix.verdicts(cands, independent)
 	order := sc.order[:0]
 	for i := range cands {
 		order = append(order, rankKey{score: cands[i].score, bits: cands[i].bits, i: int32(i)})
@@ -203,6 +190,8 @@ func (ix *Index) rank(sc *scratch, limit int) []Result {
 		}
 		sc.touch += int(t)
 	}
+	// The score is monotone in the evidence within each verdict's band and the bands are ordered,
+	// so this is the order of the evidence; the node, which merges answers by score, keeps it.
 	slices.SortFunc(order, func(a, b rankKey) int {
 		if c := cmp.Compare(b.score, a.score); c != 0 {
 			return c
@@ -213,10 +202,12 @@ func (ix *Index) rank(sc *scratch, limit int) []Result {
 		return bytes.Compare(ix.recs.key(cands[a.i].slot), ix.recs.key(cands[b.i].slot))
 	})
 	sc.order = order
-	out := make([]Result, 0, min(limit, len(cands)))
-	for _, k := range order[:min(limit, len(order))] {
+	shown := order[:min(limit, len(order))]
+	out := make([]Result, 0, len(shown))
+	for _, k := range shown {
 		out = append(out, ix.result(&cands[k.i]))
 	}
+	ix.sayTies(cands, order, len(shown), out)
 	return out
 }
 
@@ -235,35 +226,9 @@ func (ix *Index) result(c *candidate) Result {
 	return Result{
 		Key:    string(ix.recs.key(c.slot)),
 		Score:  c.score,
-		Hit:    c.score >= ix.opts.HitThreshold,
-		Review: c.score >= ix.opts.ReviewThreshold,
+		Hit:    c.verdict == verdictHit,
+		Review: c.verdict >= verdictReview,
 		Why:    why,
 		Group:  ix.recs.rec.at(c.slot).group,
 	}
-}
-
-// withheld returns why a candidate whose score reaches the HIT threshold must still not be a HIT,
-// or "" when it may be. A HIT sends a notification to a foreign NCB, so it needs more than a score.
-func (ix *Index) withheld(c *candidate, runnerUp float64) string {
-	m := &c.m
-	agree := c.ev.makeAgree || c.ev.calibreAgree
-	switch {
-	case c.ev.makeDiffer:
-		return "withheld: make differs"
-	case m.edits > 0:
-		return "withheld: a misread serial is a lead, not a hit"
-	case m.noise > 1:
-		return "withheld: a serial found inside another is a lead, not a hit"
-	case m.kind > kindConfusable && c.ev.calibreDiffer:
-		return "withheld: partial serial and calibre differs"
-	case m.known < minLongSerial && !agree:
-		return "withheld: short serial needs make or calibre agreement"
-	case m.kind > kindConfusable && !agree:
-		return "withheld: partial serial needs make or calibre agreement"
-	case c.bits+c.common-runnerUp < hitMargin && (m.kind != kindExact || !agree):
-		// Equal exact serials that agree with the description may be duplicate records of one
-		// firearm, so they may all be HITs; anything else must stand out from the crowd.
-		return "withheld: other records match as well"
-	}
-	return ""
 }

@@ -49,7 +49,7 @@ func (t *serialTable) add(slot uint32, norm []byte, other bool, tag uint8) uint3
 		id = t.rec.push(serialRec{})
 	}
 	if r.capN == 0 {
-		r.addr, r.capN = t.arena.add(norm), uint8(len(norm))
+		r.addr, r.capN = arenaAdd(&t.arena, norm), uint8(len(norm))
 	}
 	*t.rec.at(id) = r
 	return id
@@ -146,7 +146,7 @@ func (t *groupTable) intern(s []byte) (g uint32, created bool) {
 	if len(s) <= inlineSkel {
 		copy(r.inline[:], s)
 	} else {
-		addr := t.arena.add(s)
+		addr := arenaAdd(&t.arena, s)
 		r.inline[0], r.inline[1], r.inline[2], r.inline[3] = byte(addr), byte(addr>>8), byte(addr>>16), byte(addr>>24)
 	}
 	g = t.rec.push(r)

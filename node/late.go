@@ -133,7 +133,7 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 	}
 	var out []rememberedSearch
 	for _, serial := range append([]string{r.Serial}, r.OtherSerials...) {
-		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50}) {
+		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}) {
 			if s := w.searches[res.Key]; s != nil && res.Review && !w.seen[s.ID][r.ID] {
 				out = append(out, *s)
 			}

@@ -89,6 +89,7 @@ func (n *Node) checkSearchAnswer(p peer.ID, req wire.SearchRequest, shards []str
 		res.Hit = res.Hit && m.Hit
 		res.Review = m.Review
 		res.Why = m.Why
+		res.Tie = m.Tie
 		res.NotificationID = ""
 		kept = append(kept, res)
 	}

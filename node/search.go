@@ -153,7 +153,7 @@ func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire
 				continue
 			}
 		}
-		out = append(out, wire.SearchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why})
+		out = append(out, wire.SearchResult{ID: f.Key, Score: f.Score, Hit: f.Hit, Review: f.Review, Record: &recs[i], Why: f.Why, Tie: f.Tie})
 	}
 	return out
 }

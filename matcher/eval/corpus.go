@@ -3,6 +3,7 @@ package eval
 import (
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/fedarms/fedarms/internal/reference"
 	"github.com/fedarms/fedarms/matcher"
@@ -20,8 +21,13 @@ type corpus struct {
 	first   []int32  // per record, its first serial (serials are stored record by record)
 	makeID  []uint16 // per record: its make, interned
 	typeID  []uint8  // per record: its type, interned
+	calID   []uint16 // per record: its calibre class, interned
+	modelID []uint32 // per record: its model folded, interned (0: none)
 	makes   map[string]uint16
 	types   map[string]uint8
+	cals    map[string]uint16
+	models  map[string]uint32
+	modelOf []string         // folded model by id
 	ids     []byte           // record ids, concatenated
 	idOff   []uint32         // record i's id is ids[idOff[i]:idOff[i+1]]
 	byID    map[uint64]int32 // hash of a record id -> record
@@ -30,6 +36,8 @@ type corpus struct {
 func newCorpus(d *Dataset) *corpus {
 	n := len(d.Records)
 	c := &corpus{makeID: make([]uint16, n), typeID: make([]uint8, n), first: make([]int32, n+1),
+		calID: make([]uint16, n), modelID: make([]uint32, n), cals: map[string]uint16{},
+		models: map[string]uint32{}, modelOf: []string{""},
 		makes: map[string]uint16{}, types: map[string]uint8{}, idOff: make([]uint32, n+1),
 		byID: make(map[uint64]int32, n)}
 	for i := range d.Records {
@@ -48,6 +56,16 @@ func newCorpus(d *Dataset) *corpus {
 		}
 		c.makeID[i] = intern(c.makes, makeKey(r.Make))
 		c.typeID[i] = intern(c.types, r.Type)
+		c.calID[i] = intern(c.cals, calibreKey(r.Calibre))
+		if m := foldModel(r.Model); m != "" {
+			id, ok := c.models[m]
+			if !ok {
+				id = uint32(len(c.modelOf))
+				c.models[m] = id
+				c.modelOf = append(c.modelOf, m)
+			}
+			c.modelID[i] = id
+		}
 		c.idOff[i] = uint32(len(c.ids))
 		c.ids = append(c.ids, r.ID...)
 		c.byID[idHash(r.ID)] = int32(i)
@@ -98,6 +116,25 @@ func makeKey(s string) string {
 	return "~" + strings.ToUpper(strings.Join(strings.Fields(s), " "))
 }
 
+// calibreKey resolves a calibre for comparison: its class id, or its spelling folded.
+func calibreKey(s string) string {
+	if c, ok := reference.LookupCalibre(s); ok {
+		return c.ID
+	}
+	return "~" + foldModel(s)
+}
+
+// foldModel folds a model (or any name) to upper-case letters and digits.
+func foldModel(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // queryForms returns the normal form and skeleton of a query serial, wildcards kept, and how many
 // '*' it has.
 func queryForms(serial string) (norm, skel string, stars int) {
@@ -129,10 +166,14 @@ func trimZeros(s string) string {
 	return t
 }
 
-// rankKey orders records by what a query can tell apart: make agreement, then type agreement
-// (both higher is better), then confusable-aware distance, then plain distance (lower is better).
+// rankKey orders records by what a query can tell apart: agreement with the make, type, calibre
+// and model it gives (higher is better), then confusable-aware distance, then plain distance
+// (lower is better). For queries with a mark glued to the serial or a part of it left unread (see
+// scanner.affix) the distance has tiers: the same serial, then a serial that is the query's prefix
+// or suffix (or the other way round) by how many characters are extra, then the plain distance.
 type rankKey struct {
 	agree      int
+	tier       int
 	cdist, pd  int
 	record     int32
 	comparable bool
@@ -142,6 +183,9 @@ type rankKey struct {
 func (a rankKey) better(b rankKey) bool {
 	if a.agree != b.agree {
 		return a.agree > b.agree
+	}
+	if a.tier != b.tier {
+		return a.tier < b.tier
 	}
 	if a.cdist != b.cdist {
 		return a.cdist < b.cdist
@@ -153,14 +197,23 @@ func (a rankKey) better(b rankKey) bool {
 type scanner struct {
 	c            *corpus
 	qnorm, qskel string
+	qskelB       []byte
 	stars        int
 	qmake        uint16
 	qtypes       []uint8
+	qcal         uint16
+	qmodel       string
 	hist         histogram // of the query skeleton's read characters
+	// affix ranks by the tiers of rankKey: the query may hold a mark besides the serial, or only a
+	// part of it.
+	affix bool
 }
 
 func (c *corpus) scanner(q matcher.Query) *scanner {
-	s := &scanner{c: c, qmake: c.makes[makeKey(q.Make)]}
+	s := &scanner{c: c, qmake: c.makes[makeKey(q.Make)], qmodel: foldModel(q.Model)}
+	if q.Calibre != "" {
+		s.qcal = c.cals[calibreKey(q.Calibre)]
+	}
 	s.qnorm, s.qskel, s.stars = queryForms(q.Serial)
 	types, _ := reference.LookupType(q.Type)
 	if len(types) == 0 && q.Type != "" {
@@ -171,11 +224,13 @@ func (c *corpus) scanner(q matcher.Query) *scanner {
 			s.qtypes = append(s.qtypes, id)
 		}
 	}
-	s.hist = histOf([]byte(s.qskel))
+	s.qskelB = []byte(s.qskel)
+	s.hist = histOf(s.qskelB)
 	return s
 }
 
-// agree scores make and type agreement of record i with the query: make counts double.
+// agree scores the agreement of record i with the query: make counts double, type, calibre and
+// model once each. A model agrees when one folded spelling holds the other ("GLOCK17" and "17").
 func (s *scanner) agree(i int32) int {
 	a := 0
 	if s.qmake != 0 && s.qmake == s.c.makeID[i] {
@@ -183,6 +238,15 @@ func (s *scanner) agree(i int32) int {
 	}
 	if slices.Contains(s.qtypes, s.c.typeID[i]) {
 		a++
+	}
+	if s.qcal != 0 && s.qcal == s.c.calID[i] {
+		a++
+	}
+	if s.qmodel != "" && s.c.modelID[i] != 0 {
+		if m := s.c.modelOf[s.c.modelID[i]]; m == s.qmodel ||
+			len(m) >= 2 && len(s.qmodel) >= 2 && (strings.Contains(m, s.qmodel) || strings.Contains(s.qmodel, m)) {
+			a++
+		}
 	}
 	return a
 }

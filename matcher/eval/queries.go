@@ -12,7 +12,14 @@ import (
 // Classes of queries, in report order. Positives have a truth record; the last three are negatives.
 var Classes = []string{
 	"exact", "format", "confusable", "sub1", "transpose", "insert", "delete", "edit2",
-	"unread1", "run", "token", "alias", "neg-clear", "neg-next", "neg-make",
+	"unread1", "run", "token", "mark", "tail", "alias", "neg-clear", "neg-next", "neg-make",
+}
+
+// generated is the order the classes' cases are drawn in: the classes added after the first
+// fifteen come last, so that a seed's earlier cases stay what they were.
+var generated = []string{
+	"exact", "format", "confusable", "sub1", "transpose", "insert", "delete", "edit2",
+	"unread1", "run", "token", "alias", "neg-clear", "neg-next", "neg-make", "mark", "tail",
 }
 
 // IsNegative reports whether a class has no truth record.
@@ -21,6 +28,9 @@ func IsNegative(class string) bool { return strings.HasPrefix(class, "neg-") }
 // Case is one query with its ground truth.
 type Case struct {
 	Class string
+	// Shape names what the query gives beside the serial (see Shapes); empty for the class cases,
+	// which describe the firearm as the generator records it.
+	Shape string
 	Query matcher.Query
 	Truth int // index of the truth record in the dataset; -1 for negatives
 }
@@ -55,7 +65,7 @@ func NewGenerator(d *Dataset, seed uint64) *Generator {
 // Cases returns n cases of every class.
 func (g *Generator) Cases(n int) []Case {
 	var out []Case
-	for _, class := range Classes {
+	for _, class := range generated {
 		for range n {
 			if c, ok := g.one(class); ok {
 				out = append(out, c)
@@ -95,6 +105,10 @@ func (g *Generator) one(class string) (Case, bool) {
 			q.Serial, ok = g.run(norm)
 		case "token":
 			q.Serial, ok = g.token(rec.Serial, norm)
+		case "mark":
+			q.Serial, ok = g.mark(norm)
+		case "tail":
+			q.Serial, ok = g.tail(rec.Serial, norm)
 		case "alias":
 			q.Serial = rec.Serial
 			ok = g.alias(&q, i)

@@ -47,7 +47,11 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	}
 	if verbose {
 		for _, c := range r.Classes {
-			printCounts(w, c.Class+": no HIT on the truth:", " %q=%d", c.Misses)
+			label := c.Class + ": no HIT on the truth:"
+			if IsNegative(c.Class) {
+				label = c.Class + ": a REVIEW, by what its serial says:"
+			}
+			printCounts(w, label, " %q=%d", c.Misses)
 		}
 		for _, c := range r.Classes {
 			printCounts(w, c.Class+": truth tied at the top of the ceiling's order, by records tied:", " %d:%d", c.Ties)
@@ -69,6 +73,15 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 				st.Checked, st.Verified, st.Candidates, st.SecondEdit)
 		}
 	}
+	r.printShapes(w)
+	first, flagged := 0, 0
+	for _, c := range append(slices.Clone(r.Classes), r.Shaped...) {
+		first += c.First
+		flagged += c.FirstFlagged
+	}
+	if first > 0 {
+		fmt.Fprintf(w, "positives whose truth ranks first: %d, of which REVIEW or HIT %.3f\n", first, float64(flagged)/float64(first))
+	}
 	fmt.Fprintf(w, "positives: recall@1=%.3f ceiling@1=%.3f wrong-record HITs=%.4f\n", r.Recall1, r.Ceil1, r.WrongHit)
 	if r.Throughput > 0 {
 		fmt.Fprintf(w, "throughput with 4 concurrent searchers: %.0f searches/s\n", r.Throughput)
@@ -86,4 +99,74 @@ func printCounts[K cmp.Ordered](w io.Writer, label, format string, m map[K]int) 
 		fmt.Fprintf(w, format, k, m[k])
 	}
 	fmt.Fprintln(w)
+}
+
+// printShapes writes the shape tables: recall@1 and recall@10 beside their ceilings, and the share
+// of queries without any result, per class (rows) and shape (columns), with the totals of every
+// shape and of every class.
+func (r *Report) printShapes(w io.Writer) {
+	if len(r.Shaped) == 0 {
+		return
+	}
+	cell := map[[2]string]*ClassReport{}
+	for i := range r.Shaped {
+		cell[[2]string{r.Shaped[i].Class, r.Shaped[i].Shape}] = &r.Shaped[i]
+	}
+	type sum struct{ n, r1, c1, r10, c10, none float64 }
+	add := func(s *sum, c *ClassReport) {
+		n := float64(c.N)
+		s.n += n
+		s.r1 += c.Recall1 * n
+		s.c1 += c.Ceil1 * n
+		s.r10 += c.Recall10 * n
+		s.c10 += c.Ceil10 * n
+		s.none += c.NoResult * n
+	}
+	for _, table := range []struct {
+		title string
+		val   func(s sum) string
+	}{
+		{"recall@1 / ceiling@1", func(s sum) string { return fmt.Sprintf("%.3f/%.3f", s.r1/s.n, s.c1/s.n) }},
+		{"recall@10 / ceiling@10", func(s sum) string { return fmt.Sprintf("%.3f/%.3f", s.r10/s.n, s.c10/s.n) }},
+		{"no result", func(s sum) string { return fmt.Sprintf("%.4f", s.none/s.n) }},
+	} {
+		fmt.Fprintf(w, "shapes, %s:\n%-11s", table.title, "class")
+		for _, sh := range Shapes {
+			fmt.Fprintf(w, " %12s", sh)
+		}
+		fmt.Fprintf(w, " %12s\n", "all")
+		cols := make([]sum, len(Shapes))
+		var all sum
+		for _, class := range ShapeClasses {
+			fmt.Fprintf(w, "%-11s", class)
+			var row sum
+			for i, sh := range Shapes {
+				c := cell[[2]string{class, sh}]
+				if c == nil || c.N == 0 {
+					fmt.Fprintf(w, " %12s", "-")
+					continue
+				}
+				var one sum
+				add(&one, c)
+				add(&row, c)
+				add(&cols[i], c)
+				add(&all, c)
+				fmt.Fprintf(w, " %12s", table.val(one))
+			}
+			if row.n > 0 {
+				fmt.Fprintf(w, " %12s", table.val(row))
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%-11s", "all")
+		for _, c := range cols {
+			if c.n > 0 {
+				fmt.Fprintf(w, " %12s", table.val(c))
+			}
+		}
+		if all.n > 0 {
+			fmt.Fprintf(w, " %12s", table.val(all))
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -1,8 +1,10 @@
 package eval
 
 import (
+	"cmp"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,11 +14,14 @@ import (
 
 // Config says how big an evaluation to run.
 type Config struct {
-	Records          int   // synthetic records in the index
-	Seed             int64 // seed of the records and of the queries
-	PerClass         int   // queries per class
-	BaselinePerClass int   // of which this many also go through the linear-scan baseline
-	Workers          int   // goroutines for the ceiling computation; 0 means GOMAXPROCS
+	Records  int   // synthetic records in the index
+	Seed     int64 // seed of the records and of the queries
+	PerClass int   // queries per class
+	// Shapes is how many queries of every positive class and query shape (see Shapes) to add,
+	// reported in the shape tables; 0 for none.
+	Shapes           int
+	BaselinePerClass int // of which this many also go through the linear-scan baseline
+	Workers          int // goroutines for the ceiling computation; 0 means GOMAXPROCS
 	Throughput       time.Duration
 	Options          matcher.Options
 	// NoCeiling skips the ceiling computation (the slowest part), for quick latency runs.
@@ -48,11 +53,16 @@ type Config struct {
 
 // ClassReport is what one query class measured.
 type ClassReport struct {
-	Class             string
-	N                 int
-	Recall1, Recall10 float64 // truth ranked first / in the top 10
-	Ceil1, Ceil10     float64 // the same for the best possible ranker (see Run)
-	ExpectedRank      float64 // the truth's expected rank under that ranker
+	Class    string
+	Shape    string // for the shape tables
+	N        int
+	NoResult float64 // positives answered with no result at all
+	// First counts the positives whose truth ranks first, FirstFlagged those of them shown as
+	// REVIEW or HIT.
+	First, FirstFlagged int
+	Recall1, Recall10   float64 // truth ranked first / in the top 10
+	Ceil1, Ceil10       float64 // the same for the best possible ranker (see Run)
+	ExpectedRank        float64 // the truth's expected rank under that ranker
 	// HitMax is the share of queries whose truth stands alone at the top of that ranker's order:
 	// no other record outranks it or ties with it. Where that order reads all the query shows
 	// (a '?' is one unreadable character to it), HitMax bounds the HIT rate a matcher can reach
@@ -61,17 +71,19 @@ type ClassReport struct {
 	HitMax float64
 	// Ties counts the queries whose truth shares the top of that order, by how many records share
 	// it (the truth included).
-	Ties                 map[int]int
-	Hit                  float64 // positives: the truth is a HIT
-	WrongHit             float64 // positives: another record is a HIT; negatives: any HIT
-	Review               float64 // positives: the truth deserves review; negatives: anything does
-	P50, P99             time.Duration
-	RawP99               time.Duration // over every run of every query (see Config.Repeat)
-	BaseN                int
-	BaseRecall1          float64
-	BaseRecall10         float64
-	BaseP50, BaseP99     time.Duration
-	Misses               map[string]int      // positives without a HIT on the truth, by reason
+	Ties             map[int]int
+	Hit              float64 // positives: the truth is a HIT
+	WrongHit         float64 // positives: another record is a HIT; negatives: any HIT
+	Review           float64 // positives: the truth deserves review; negatives: anything does
+	P50, P99         time.Duration
+	RawP99           time.Duration // over every run of every query (see Config.Repeat)
+	BaseN            int
+	BaseRecall1      float64
+	BaseRecall10     float64
+	BaseP50, BaseP99 time.Duration
+	// Misses counts positives without a HIT on the truth, by reason; for negatives, the answers
+	// with a REVIEW, by what the first REVIEW's serial says.
+	Misses               map[string]int
 	Work                 matcher.SearchStats // mean candidate-generation work per query (Config.Stats)
 	Slow                 []SlowQuery         // the slowest queries (Config.Slowest)
 	latencies, baseLat   []time.Duration
@@ -93,7 +105,8 @@ type Report struct {
 	HeapMB      float64
 	Stats       string
 	Classes     []ClassReport
-	Recall1     float64 // over all positives
+	Shaped      []ClassReport // per class and shape (Config.Shapes), class by class
+	Recall1     float64       // over all positives
 	Ceil1       float64
 	WrongHit    float64 // over all positives: another record is a HIT
 	Throughput  float64 // searches per second with 4 goroutines searching at once
@@ -106,7 +119,11 @@ type Report struct {
 // top k is (k - above)/(ties + 1), clamped to [0,1].
 func Run(cfg Config) *Report {
 	d := NewDataset(cfg.Records, cfg.Seed)
-	cases := NewGenerator(d, uint64(cfg.Seed)).Cases(cfg.PerClass)
+	gen := NewGenerator(d, uint64(cfg.Seed))
+	cases := gen.Cases(cfg.PerClass)
+	if cfg.Shapes > 0 {
+		cases = append(cases, gen.ShapeCases(cfg.Shapes)...)
+	}
 	if len(cfg.Only) > 0 {
 		cases = slices.DeleteFunc(cases, func(c Case) bool { return !slices.Contains(cfg.Only, c.Class) })
 	}
@@ -162,15 +179,25 @@ func Run(cfg Config) *Report {
 	for _, class := range Classes {
 		rep.Classes = append(rep.Classes, ClassReport{Class: class})
 	}
+	if cfg.Shapes > 0 {
+		for _, class := range ShapeClasses {
+			for _, shape := range Shapes {
+				rep.Shaped = append(rep.Shaped, ClassReport{Class: class, Shape: shape})
+			}
+		}
+	}
 	for i := range rep.Classes {
 		byClass[rep.Classes[i].Class] = &rep.Classes[i]
+	}
+	for i := range rep.Shaped {
+		byClass[reportKey(rep.Shaped[i].Class, rep.Shaped[i].Shape)] = &rep.Shaped[i]
 	}
 	phase("search")
 	runs := max(cfg.Repeat, 1)
 	perQuery := make([][]time.Duration, len(cases))
 	for run := range runs {
 		for ci, cs := range cases {
-			cr := byClass[cs.Class]
+			cr := byClass[reportKey(cs.Class, cs.Shape)]
 			q := cs.Query
 			q.Limit = 10
 			t0 := time.Now()
@@ -180,7 +207,7 @@ func Run(cfg Config) *Report {
 			perQuery[ci] = append(perQuery[ci], took)
 			if run == 0 {
 				cr.N++
-				score(cr, c, cs, res)
+				score(cr, c, cs, nodeOrder(res))
 			}
 		}
 	}
@@ -188,7 +215,7 @@ func Run(cfg Config) *Report {
 	for ci, cs := range cases {
 		ls := perQuery[ci]
 		slices.Sort(ls)
-		cr := byClass[cs.Class]
+		cr := byClass[reportKey(cs.Class, cs.Shape)]
 		cr.latencies = append(cr.latencies, ls[len(ls)/2])
 		if cfg.Slowest > 0 {
 			cr.Slow = keepSlowest(cr.Slow, SlowQuery{Query: cs.Query, Took: ls[len(ls)/2]}, cfg.Slowest)
@@ -202,7 +229,7 @@ func Run(cfg Config) *Report {
 	}
 	if cfg.Stats {
 		for _, cs := range cases {
-			w := &byClass[cs.Class].Work
+			w := &byClass[reportKey(cs.Class, cs.Shape)].Work
 			st := matcher.DebugSearch(ix, cs.Query)
 			w.Probes += st.Probes
 			w.Matched += st.Matched
@@ -232,7 +259,39 @@ func Run(cfg Config) *Report {
 	if pos > 0 {
 		rep.Recall1, rep.Ceil1, rep.WrongHit = r1/float64(pos), c1/float64(pos), wrong/float64(pos)
 	}
+	for i := range rep.Shaped {
+		finish(&rep.Shaped[i])
+	}
 	return rep
+}
+
+// reportKey names the report a case counts in: its class, or its class and shape.
+func reportKey(class, shape string) string {
+	if shape == "" {
+		return class
+	}
+	return class + "/" + shape
+}
+
+// scannerFor is the corpus scanner that computes a case's ceiling.
+func (c *corpus) scannerFor(cs Case) *scanner {
+	s := c.scanner(cs.Query)
+	s.affix = cs.Class == "mark" || cs.Class == "tail"
+	return s
+}
+
+// nodeOrder orders an answer as the node does when it merges the answers of its shards and
+// peers (node/search.go): by score, then by record id. The officer sees that order, so the suite
+// judges it: a score that does not keep the evidence's order shows here.
+func nodeOrder(res []matcher.Result) []matcher.Result {
+	res = slices.Clone(res)
+	slices.SortStableFunc(res, func(a, b matcher.Result) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return res
 }
 
 // score records one answer: where the truth ranks, and which HITs it carries.
@@ -247,12 +306,19 @@ func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
 		for _, r := range res {
 			if r.Review {
 				cr.Review++
+				if cr.Misses == nil {
+					cr.Misses = map[string]int{}
+				}
+				cr.Misses[r.Why.Serial]++
 				break
 			}
 		}
 		return
 	}
 	truth := c.id(cs.Truth)
+	if len(res) == 0 {
+		cr.NoResult++
+	}
 	wrong, hit := false, false
 	defer func() {
 		if hit {
@@ -276,6 +342,10 @@ func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
 		if r.Key == truth {
 			if rank == 0 {
 				cr.Recall1++
+				cr.First++
+				if r.Review || r.Hit {
+					cr.FirstFlagged++
+				}
 			}
 			cr.Recall10++
 			if r.Hit {
@@ -320,7 +390,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		workers = runtime.GOMAXPROCS(0)
 	}
 	type out struct {
-		class                string
+		key                  string
 		c1, c10, rank, alone float64
 		tied                 int // records sharing the top with the truth, the truth included
 	}
@@ -340,7 +410,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 				if cs.Truth < 0 {
 					continue
 				}
-				above, ties := c.scanner(cs.Query).ceiling(int32(cs.Truth))
+				above, ties := c.scannerFor(cs).ceiling(int32(cs.Truth))
 				alone, tied := 0.0, 0
 				switch {
 				case above == 0 && ties == 0:
@@ -348,17 +418,17 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 				case above == 0:
 					tied = int(ties) + 1
 				}
-				results[i] = out{cs.Class, ceilingRecall(above, ties, 1), ceilingRecall(above, ties, 10),
+				results[i] = out{reportKey(cs.Class, cs.Shape), ceilingRecall(above, ties, 1), ceilingRecall(above, ties, 10),
 					float64(above) + float64(ties)/2 + 1, alone, tied}
 			}
 		}()
 	}
 	wg.Wait()
 	for _, r := range results {
-		if r.class == "" {
+		if r.key == "" {
 			continue
 		}
-		cr := byClass[r.class]
+		cr := byClass[r.key]
 		cr.sumC1 += r.c1
 		cr.sumC10 += r.c10
 		cr.sumER += r.rank
@@ -376,6 +446,9 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 // baselines runs the first cases of every class through the linear scan.
 func baselines(cfg Config, byClass map[string]*ClassReport, c *corpus, cases []Case) {
 	for _, cs := range cases {
+		if cs.Shape != "" {
+			continue
+		}
 		cr := byClass[cs.Class]
 		if cr.BaseN >= cfg.BaselinePerClass {
 			continue
@@ -426,6 +499,7 @@ func finish(cr *ClassReport) {
 		cr.Hit /= n
 		cr.WrongHit /= n
 		cr.Review /= n
+		cr.NoResult /= n
 		cr.Ceil1, cr.Ceil10, cr.ExpectedRank, cr.HitMax = cr.sumC1/n, cr.sumC10/n, cr.sumER/n, cr.sumAlone/n
 		cr.P50, cr.P99 = percentiles(cr.latencies)
 		_, cr.RawP99 = percentiles(cr.rawLat)

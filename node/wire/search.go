@@ -30,6 +30,8 @@ type SearchResult struct {
 	NotificationID string         `json:"notification_id,omitempty"`
 	Record         *record.Record `json:"record"`
 	Why            matcher.Why    `json:"why"`
+	// Tie is how many records, this one included, fit the query equally (0: none).
+	Tie int `json:"tie,omitempty"`
 }
 
 // SearchResponse is the answer to POST /v1/search.

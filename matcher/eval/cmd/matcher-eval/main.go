@@ -27,6 +27,7 @@ func run(args []string) error {
 	records := fs.Int("records", 20000, "synthetic records in the index")
 	seed := fs.Int64("seed", 1, "seed of records and queries")
 	perClass := fs.Int("queries", 200, "queries per class")
+	shapes := fs.Int("shapes", 0, "queries per class and query shape (what is given beside the serial) for the shape tables")
 	base := fs.Int("baseline", 10, "queries per class also run through the linear scan")
 	tput := fs.Duration("throughput", 2*time.Second, "how long to measure 4-goroutine throughput (0 to skip)")
 	verbose := fs.Bool("v", false, "also print why positives missed their HIT")
@@ -48,7 +49,7 @@ func run(args []string) error {
 	if *only != "" {
 		classes = strings.Split(*only, ",")
 	}
-	cfg := eval.Config{Only: classes, Records: *records, Seed: *seed, PerClass: *perClass,
+	cfg := eval.Config{Only: classes, Records: *records, Seed: *seed, PerClass: *perClass, Shapes: *shapes,
 		BaselinePerClass: *base, Throughput: *tput, NoCeiling: *noCeiling, Live: *live, Batch: *batch, Prepare: *prepare, Repeat: *repeat, Stats: *stats, Slowest: *slowest}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

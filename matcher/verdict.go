@@ -1,0 +1,208 @@
+package matcher
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// verdict is what a candidate is shown as.
+type verdict uint8
+
+const (
+	verdictNone   verdict = iota // below the review threshold, or context under a HIT
+	verdictReview                // close but not certain: an officer should look
+	verdictHit                   // a HIT: the record's NCB is notified
+)
+
+// bandSoft is the width of the top of a verdict's band in which scores are compressed rather
+// than cut (see below).
+const bandSoft = 0.05
+
+// reviewMargin is the evidence a misread serial must lead every other record by to be a REVIEW,
+// per edit.
+const reviewMargin = 1.0
+
+// tieEpsilon is how close two records' evidence must be to count as a tie.
+const tieEpsilon = 1e-9
+
+// verdicts decides every candidate's verdict and the score it shows. The evidence (bits) orders
+// the candidates; the verdict puts the score in its band (a HIT at or above the HIT threshold, a
+// REVIEW between the two thresholds, anything else below the review threshold), and within a band
+// the score grows with the evidence. A withheld HIT is therefore a REVIEW whose score still tells
+// one edit from two, where a clamp under the threshold made them equal.
+//
+// When a record is a HIT, every other record is context for it: they are shown below the review
+// threshold, since the HIT explains the query (an exact FRX000123 is not nine REVIEWs of its
+// factory neighbours beside it). A misread serial that does not stand out is no REVIEW either
+// (below). Neither applies when the candidates are independent (Query.Independent).
+func (ix *Index) verdicts(cands []candidate, independent bool) {
+	hitT, reviewT := ix.opts.HitThreshold, ix.opts.ReviewThreshold
+	// The HIT margin and ties compare evidence without term frequency: a serial many records carry
+	// proves less about which of them is meant, but it is no less likely to be the one under a '?'
+	// than a rare serial beside it, so rarity must not make a HIT out of a tie.
+	top, best, second, bestOther := math.Inf(-1), math.Inf(-1), math.Inf(-1), math.Inf(-1)
+	for i := range cands {
+		c := &cands[i]
+		top = max(top, c.bits)
+		switch b := c.bits + c.common; {
+		case b > best:
+			best, second = b, best
+		case b > second:
+			second = b
+		}
+		if !c.duplicateLike() {
+			bestOther = max(bestOther, c.bits+c.common)
+		}
+	}
+	anyHit := false
+	for i := range cands {
+		c := &cands[i]
+		raw := scoreOf(c.bits)
+		c.verdict, c.withheld = verdictNone, ""
+		if raw >= hitT {
+			runnerUp := best
+			if c.bits+c.common == best {
+				runnerUp = second
+			}
+			if c.duplicateLike() {
+				runnerUp = bestOther
+			}
+			if c.withheld = ix.withheld(c, runnerUp, top); c.withheld == "" {
+				c.verdict, anyHit = verdictHit, true
+			}
+		}
+		if c.verdict == verdictNone && raw >= reviewT {
+			c.verdict = verdictReview
+		}
+	}
+	// A misread serial is a REVIEW only when it stands out: an unrecorded serial is one or two
+	// edits from several records of a dense factory run about as often as a misread one is, and a
+	// REVIEW on every such query is one officers learn to ignore. Those that tie (or nearly) with
+	// another record, and everything with no more evidence than they have, stay below the review
+	// threshold (so the verdicts keep the order of the evidence).
+	cut := math.Inf(-1)
+	for i := range cands {
+		if independent {
+			break
+		}
+		c := &cands[i]
+		if c.verdict != verdictReview || c.m.edits == 0 {
+			continue
+		}
+		runnerUp := best
+		if c.bits+c.common == best {
+			runnerUp = second
+		}
+		if c.bits+c.common-runnerUp < reviewMargin*float64(c.m.edits) {
+			cut = max(cut, c.bits)
+		}
+	}
+	for i := range cands {
+		if c := &cands[i]; c.verdict == verdictReview && c.bits <= cut {
+			c.verdict = verdictNone
+			if c.withheld == "" {
+				c.withheld = "below review: other records are as close"
+			}
+		}
+	}
+	soft := min(bandSoft, (hitT-reviewT)/2)
+	for i := range cands {
+		c := &cands[i]
+		if anyHit && !independent && c.verdict == verdictReview {
+			c.verdict, c.withheld = verdictNone, "context: the HIT above explains the query"
+		}
+		raw := scoreOf(c.bits)
+		switch c.verdict {
+		case verdictHit:
+			c.score = raw
+		case verdictReview:
+			c.score = below(raw, hitT, soft)
+		default:
+			c.score = below(raw, reviewT, soft)
+		}
+	}
+}
+
+// below maps a score under hi, monotonically: unchanged up to hi-soft, compressed above it, so
+// that more evidence always shows a higher score and never reaches hi.
+func below(s, hi, soft float64) float64 {
+	knee := hi - soft
+	if s <= knee {
+		return s
+	}
+	x := s - knee
+	return knee + soft*x/(x+soft)
+}
+
+// duplicateLike reports whether a candidate's serial is the query's as read (or confusably) and
+// its record agrees with the description: equal records of that kind may be duplicates of one
+// firearm, so they may all be HITs, where anything else must stand out from the crowd.
+func (c *candidate) duplicateLike() bool {
+	return c.m.kind <= kindConfusable && c.m.edits == 0 && (c.ev.makeAgree || c.ev.calibreAgree)
+}
+
+// withheld returns why a candidate whose score reaches the HIT threshold must still not be a HIT,
+// or "" when it may be. A HIT sends a notification to a foreign NCB, so it needs more than a
+// score. runnerUp is the best evidence of the records it must lead (without term frequency), top
+// the most evidence of any candidate.
+func (ix *Index) withheld(c *candidate, runnerUp, top float64) string {
+	m := &c.m
+	agree := c.ev.makeAgree || c.ev.calibreAgree
+	switch {
+	case c.ev.makeDiffer:
+		return "withheld: make differs"
+	case m.edits > 0:
+		return "withheld: a misread serial is a lead, not a hit"
+	case m.noise > 1 || m.glued > 0:
+		return "withheld: a serial found inside another is a lead, not a hit"
+	case m.kind > kindConfusable && c.ev.calibreDiffer:
+		return "withheld: partial serial and calibre differs"
+	case m.known < minLongSerial && !agree:
+		return "withheld: short serial needs make or calibre agreement"
+	case m.kind > kindConfusable && !agree:
+		return "withheld: partial serial needs make or calibre agreement"
+	case c.bits < top:
+		return "withheld: another record matches better"
+	case c.bits+c.common-runnerUp < hitMargin:
+		return "withheld: other records match as well"
+	}
+	return ""
+}
+
+// sayTies fills the Tie count of every shown result, and for a REVIEW shared with other records
+// names them (the first in the answer's order) and says what to read next.
+func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Result) {
+	if len(cands) < 2 {
+		return
+	}
+	for r, k := range order[:shown] {
+		c := &cands[k.i]
+		ev := c.bits + c.common
+		n := 0
+		var names [4]string
+		named := names[:0]
+		for _, ok := range order {
+			o := &cands[ok.i]
+			if math.Abs(o.bits+o.common-ev) > tieEpsilon {
+				continue
+			}
+			n++
+			if ok.i != k.i && len(named) < len(names) {
+				named = append(named, string(ix.recs.key(o.slot)))
+			}
+		}
+		if n < 2 {
+			continue
+		}
+		out[r].Tie = n
+		if c.verdict == verdictReview {
+			more := ""
+			if n-1 > len(named) {
+				more = fmt.Sprintf(" and %d more", n-1-len(named))
+			}
+			out[r].Why.Tie = fmt.Sprintf("fits as well as %s%s: read another number on the firearm (slide, barrel, frame)",
+				strings.Join(named, ", "), more)
+		}
+	}
+}
