@@ -34,7 +34,7 @@ type Backend interface {
 	DeleteRecord(ctx context.Context, p auth.Principal, id string) error
 
 	Hit(p auth.Principal, id string) (wire.Hit, error)
-	Hits(p auth.Principal, f wire.HitFilter) ([]wire.Hit, error)
+	Hits(p auth.Principal, f wire.HitFilter) (wire.HitPage, error)
 	// WatchHits feeds every hit stored or changed from now on that p may see, until stop.
 	WatchHits(p auth.Principal) (feed <-chan wire.Hit, stop func())
 	Decide(ctx context.Context, p auth.Principal, id string, d wire.DecisionRequest) (wire.Hit, error)

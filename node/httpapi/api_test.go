@@ -67,9 +67,9 @@ func (f *fakeNode) GetRecord(context.Context, auth.Principal, string) (record.Re
 }
 func (f *fakeNode) DeleteRecord(context.Context, auth.Principal, string) error { return f.err }
 func (f *fakeNode) Hit(auth.Principal, string) (wire.Hit, error)               { return wire.Hit{}, f.err }
-func (f *fakeNode) Hits(_ auth.Principal, hf wire.HitFilter) ([]wire.Hit, error) {
+func (f *fakeNode) Hits(_ auth.Principal, hf wire.HitFilter) (wire.HitPage, error) {
 	f.got = hf
-	return nil, f.err
+	return wire.HitPage{Hits: []wire.Hit{}}, f.err
 }
 func (f *fakeNode) WatchHits(auth.Principal) (<-chan wire.Hit, func()) { return f.feed, func() {} }
 func (f *fakeNode) Decide(context.Context, auth.Principal, string, wire.DecisionRequest) (wire.Hit, error) {
