@@ -46,6 +46,12 @@ func (n *Node) RevokeToken(p auth.Principal, id string) error {
 // AuditTail is the last limit entries of the audit log.
 func (n *Node) AuditTail(limit int) ([]audit.Entry, error) { return n.audit.Tail(limit) }
 
+// AuditBefore is up to limit entries of the audit log before sequence number before (the newest
+// with 0), newest first.
+func (n *Node) AuditBefore(before uint64, limit int) ([]audit.Entry, error) {
+	return n.audit.Before(before, limit)
+}
+
 // AuditSince is the first limit entries of the audit log after sequence number after.
 func (n *Node) AuditSince(after uint64, limit int) ([]audit.Entry, error) {
 	return n.audit.Since(after, limit)

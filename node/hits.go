@@ -68,11 +68,11 @@ func (n *Node) Hit(p auth.Principal, id string) (notify.Hit, error) {
 	return h, err
 }
 
-// Hits lists the stored hits p may see that pass f, newest first.
-func (n *Node) Hits(p auth.Principal, f wire.HitFilter) ([]notify.Hit, error) {
+// Hits lists a page of the stored hits p may see that pass f, newest first.
+func (n *Node) Hits(p auth.Principal, f wire.HitFilter) (wire.HitPage, error) {
 	now := n.now()
-	return n.hits.List(func(h *notify.Hit) bool {
-		if !visible(p, h) || h.SearchedAt.Before(f.Since) {
+	page, err := n.hits.ListPage(func(h *notify.Hit) bool {
+		if !visible(p, h) {
 			return false
 		}
 		switch f.Status {
@@ -84,7 +84,14 @@ func (n *Node) Hits(p auth.Principal, f wire.HitFilter) ([]notify.Hit, error) {
 			return true
 		}
 		return h.Decision == f.Status
-	})
+	}, f.Since, f.Cursor, f.Limit)
+	if errors.Is(err, notify.ErrBadCursor) {
+		return wire.HitPage{}, wire.FieldError("cursor", "cursor: not one this node handed out; start again without it")
+	}
+	if page.Hits == nil {
+		page.Hits = []notify.Hit{}
+	}
+	return wire.HitPage{Hits: page.Hits, Cursor: page.Cursor}, err
 }
 
 // WatchHits feeds every hit stored or changed on this node from now on that p may see, until stop

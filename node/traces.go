@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -93,11 +96,39 @@ func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.Trace
 	return t, nil
 }
 
-// Traces lists the traces p may see, of one status when status is not empty.
-func (n *Node) Traces(p auth.Principal, status string) ([]notify.Trace, error) {
-	return n.hits.Traces(func(t *notify.Trace) bool {
+// Traces lists a page of the traces p may see, of one status when status is not empty, newest
+// first: up to limit after cursor ("" for the first page), and the cursor of the next page (empty
+// on the last). Trace requests are few (an NCB's manual inquiries), so a page is cut from the
+// sorted list rather than read through an index.
+func (n *Node) Traces(p auth.Principal, status, cursor string, limit int) ([]notify.Trace, string, error) {
+	all, err := n.hits.Traces(func(t *notify.Trace) bool {
 		return traceVisible(p, t) && (status == "" || t.Status == status)
 	})
+	if err != nil {
+		return nil, "", err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return traceKey(&all[i]) > traceKey(&all[j]) })
+	start := 0
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", wire.FieldError("cursor", "cursor: not one this node handed out; start again without it")
+		}
+		// The cursor is the last trace handed out; the next page starts after it in the order.
+		start = sort.Search(len(all), func(i int) bool { return traceKey(&all[i]) < string(b) })
+	}
+	page := all[start:]
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(traceKey(&page[limit-1])))
+	}
+	return page, next, nil
+}
+
+// traceKey orders traces newest first as the store lists them: creation time, then id.
+func traceKey(t *notify.Trace) string {
+	return fmt.Sprintf("%020d/%s", t.CreatedAt.UnixNano(), t.ID)
 }
 
 // Trace is the trace id, when p may see it.

@@ -44,6 +44,29 @@ func (l *Log) Since(afterSeq uint64, limit int) ([]Entry, error) {
 	return out, nil
 }
 
+// Before returns up to limit entries with a sequence number below beforeSeq, newest first (all of
+// the log's newest with beforeSeq 0), so a reader pages back through the log. Like Tail, it sees
+// the journal.
+func (l *Log) Before(beforeSeq uint64, limit int) ([]Entry, error) {
+	if err := l.settle(); err != nil {
+		return nil, fmt.Errorf("audit before %d: %w", beforeSeq, err)
+	}
+	from := (*bbolt.Cursor).Last
+	if beforeSeq > 0 {
+		from = func(c *bbolt.Cursor) ([]byte, []byte) {
+			if k, _ := c.Seek(seqKey(beforeSeq)); k == nil {
+				return c.Last()
+			}
+			return c.Prev()
+		}
+	}
+	out, err := scan(l.db, limit, from, (*bbolt.Cursor).Prev)
+	if err != nil {
+		return nil, fmt.Errorf("audit before %d: %w", beforeSeq, err)
+	}
+	return out, nil
+}
+
 // settle folds the journal, if any, so that node.db holds every acknowledged entry.
 func (l *Log) settle() error {
 	if l.j == nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,31 +18,51 @@ import (
 
 func hitsCmd(e *env) *cobra.Command {
 	lc := &client{}
-	var status, since string
+	var status, since, cursor string
+	var limit int
+	var all bool
 	cmd := &cobra.Command{
-		Use:   "hits [--status pending|confirmed|denied|overdue|undelivered] [--since TIME]",
-		Short: "List the hits this caller may see (GS all, an NCB those on its records, a searcher its own)",
+		Use:   "hits [--status pending|confirmed|denied|overdue|undelivered] [--since TIME] [--limit N] [--cursor C | --all]",
+		Short: "List the hits this caller may see (GS all, an NCB those on its records, a searcher its own), newest first, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := "/v1/hits?status=" + status
-			if since != "" {
-				path += "&since=" + since
-			}
-			var out struct {
-				Hits []notify.Hit `json:"hits"`
-			}
-			if err := lc.do("GET", path, "", nil, &out); err != nil {
-				return err
+			var hits []notify.Hit
+			for {
+				q := url.Values{"status": {status}, "limit": {strconv.Itoa(limit)}}
+				if since != "" {
+					q.Set("since", since)
+				}
+				if cursor != "" {
+					q.Set("cursor", cursor)
+				}
+				var out struct {
+					Hits   []notify.Hit `json:"hits"`
+					Cursor string       `json:"cursor"`
+				}
+				if err := lc.do("GET", "/v1/hits?"+q.Encode(), "", nil, &out); err != nil {
+					return err
+				}
+				hits = append(hits, out.Hits...)
+				cursor = out.Cursor
+				if !all || cursor == "" {
+					break
+				}
 			}
 			if lc.asJSON {
-				return printJSON(e.stdout, out)
+				return printJSON(e.stdout, map[string]any{"hits": hits, "cursor": cursor})
 			}
-			printHits(e, out.Hits)
+			printHits(e, hits)
+			if cursor != "" {
+				fmt.Fprintf(e.stdout, "more: fedarms hits --cursor %s (or --all)\n", cursor)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "filter: pending, confirmed, denied, overdue, undelivered")
 	cmd.Flags().StringVar(&since, "since", "", "only hits searched at or after this RFC 3339 time")
+	cmd.Flags().IntVar(&limit, "limit", 100, "hits per page (at most 1000)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "the page after the one that printed this cursor")
+	cmd.Flags().BoolVar(&all, "all", false, "every page, to the end")
 	addClientFlags(cmd, lc)
 
 	wc := &client{}

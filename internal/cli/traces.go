@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,9 +22,22 @@ func tracesCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Traces []notify.Trace `json:"traces"`
+				Cursor string         `json:"cursor"`
 			}
-			if err := lc.do("GET", "/v1/traces?status="+status, "", nil, &out); err != nil {
-				return err
+			// Every page: trace requests are few.
+			for cursor := ""; ; {
+				var page struct {
+					Traces []notify.Trace `json:"traces"`
+					Cursor string         `json:"cursor"`
+				}
+				q := url.Values{"status": {status}, "limit": {"1000"}, "cursor": {cursor}}
+				if err := lc.do("GET", "/v1/traces?"+q.Encode(), "", nil, &page); err != nil {
+					return err
+				}
+				out.Traces = append(out.Traces, page.Traces...)
+				if cursor = page.Cursor; cursor == "" {
+					break
+				}
 			}
 			if lc.asJSON {
 				return printJSON(e.stdout, out)

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/fedarms/fedarms/internal/audit"
@@ -38,6 +40,9 @@ func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 // auditTail answers the last n entries (default 50), or the first n after a sequence number.
 func (a *api) auditTail(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	q := r.URL.Query()
+	if q.Has("limit") || q.Has("cursor") {
+		return a.auditPage(w, q)
+	}
 	limit := 50
 	if v := q.Get("n"); v != "" {
 		l, err := strconv.Atoi(v)
@@ -73,5 +78,38 @@ func (a *api) auditVerify(w http.ResponseWriter, _ *http.Request, _ auth.Princip
 		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
+	return nil
+}
+
+// auditPage answers GET /v1/audit?limit=&cursor=: a page of entries, newest first, and the cursor
+// of the next (empty on the last). `n` and `after` (oldest first) stay for older clients.
+func (a *api) auditPage(w http.ResponseWriter, q url.Values) error {
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	var before uint64
+	if c := q.Get("cursor"); c != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(c)
+		if derr == nil {
+			before, derr = strconv.ParseUint(string(b), 10, 64)
+		}
+		if derr != nil || before == 0 {
+			return wire.FieldError("cursor", "cursor: not one this node handed out; start again without it")
+		}
+	}
+	entries, err := a.b.AuditBefore(before, limit+1)
+	if err != nil {
+		return err
+	}
+	cursor := ""
+	if len(entries) > limit {
+		entries = entries[:limit]
+		cursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(entries[limit-1].Seq, 10)))
+	}
+	if entries == nil {
+		entries = []audit.Entry{}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"entries": entries, "cursor": cursor})
 	return nil
 }

@@ -34,13 +34,13 @@ type Backend interface {
 	DeleteRecord(ctx context.Context, p auth.Principal, id string) error
 
 	Hit(p auth.Principal, id string) (wire.Hit, error)
-	Hits(p auth.Principal, f wire.HitFilter) ([]wire.Hit, error)
+	Hits(p auth.Principal, f wire.HitFilter) (wire.HitPage, error)
 	// WatchHits feeds every hit stored or changed from now on that p may see, until stop.
 	WatchHits(p auth.Principal) (feed <-chan wire.Hit, stop func())
 	Decide(ctx context.Context, p auth.Principal, id string, d wire.DecisionRequest) (wire.Hit, error)
 
 	CreateTrace(ctx context.Context, p auth.Principal, req wire.TraceRequest) (wire.Trace, error)
-	Traces(p auth.Principal, status string) ([]wire.Trace, error)
+	Traces(p auth.Principal, status, cursor string, limit int) ([]wire.Trace, string, error)
 	Trace(p auth.Principal, id string) (wire.Trace, error)
 	AnswerTrace(p auth.Principal, id, text string) (wire.Trace, error)
 	CloseTrace(p auth.Principal, id string) (wire.Trace, error)
@@ -61,6 +61,7 @@ type Backend interface {
 	RevokeToken(p auth.Principal, id string) error
 	AuditTail(limit int) ([]audit.Entry, error)
 	AuditSince(after uint64, limit int) ([]audit.Entry, error)
+	AuditBefore(before uint64, limit int) ([]audit.Entry, error)
 	VerifyAudit() (audit.Report, error)
 }
 

@@ -67,9 +67,9 @@ func (f *fakeNode) GetRecord(context.Context, auth.Principal, string) (record.Re
 }
 func (f *fakeNode) DeleteRecord(context.Context, auth.Principal, string) error { return f.err }
 func (f *fakeNode) Hit(auth.Principal, string) (wire.Hit, error)               { return wire.Hit{}, f.err }
-func (f *fakeNode) Hits(_ auth.Principal, hf wire.HitFilter) ([]wire.Hit, error) {
+func (f *fakeNode) Hits(_ auth.Principal, hf wire.HitFilter) (wire.HitPage, error) {
 	f.got = hf
-	return nil, f.err
+	return wire.HitPage{Hits: []wire.Hit{}}, f.err
 }
 func (f *fakeNode) WatchHits(auth.Principal) (<-chan wire.Hit, func()) { return f.feed, func() {} }
 func (f *fakeNode) Decide(context.Context, auth.Principal, string, wire.DecisionRequest) (wire.Hit, error) {
@@ -78,7 +78,9 @@ func (f *fakeNode) Decide(context.Context, auth.Principal, string, wire.Decision
 func (f *fakeNode) CreateTrace(context.Context, auth.Principal, wire.TraceRequest) (wire.Trace, error) {
 	return wire.Trace{}, f.err
 }
-func (f *fakeNode) Traces(auth.Principal, string) ([]wire.Trace, error) { return nil, f.err }
+func (f *fakeNode) Traces(auth.Principal, string, string, int) ([]wire.Trace, string, error) {
+	return nil, "", f.err
+}
 func (f *fakeNode) Trace(auth.Principal, string) (wire.Trace, error)    { return wire.Trace{}, f.err }
 func (f *fakeNode) AnswerTrace(auth.Principal, string, string) (wire.Trace, error) {
 	return wire.Trace{}, f.err
@@ -102,11 +104,12 @@ func (f *fakeNode) Fault(wire.FaultRequest) error { return f.err }
 func (f *fakeNode) CreateToken(auth.Principal, wire.TokenRequest) (wire.NewToken, error) {
 	return wire.NewToken{}, f.err
 }
-func (f *fakeNode) ListTokens() []auth.Token                      { return nil }
-func (f *fakeNode) RevokeToken(auth.Principal, string) error      { return f.err }
-func (f *fakeNode) AuditTail(int) ([]audit.Entry, error)          { return nil, f.err }
-func (f *fakeNode) AuditSince(uint64, int) ([]audit.Entry, error) { return nil, f.err }
-func (f *fakeNode) VerifyAudit() (audit.Report, error)            { return audit.Report{}, f.err }
+func (f *fakeNode) ListTokens() []auth.Token                       { return nil }
+func (f *fakeNode) RevokeToken(auth.Principal, string) error       { return f.err }
+func (f *fakeNode) AuditTail(int) ([]audit.Entry, error)           { return nil, f.err }
+func (f *fakeNode) AuditSince(uint64, int) ([]audit.Entry, error)  { return nil, f.err }
+func (f *fakeNode) AuditBefore(uint64, int) ([]audit.Entry, error) { return nil, f.err }
+func (f *fakeNode) VerifyAudit() (audit.Report, error)             { return audit.Report{}, f.err }
 
 // observed is one request as the metrics hook saw it.
 type observed struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/auth"
@@ -26,6 +27,7 @@ func (a *api) hit(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 func (a *api) hits(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	f := wire.HitFilter{Status: q.Get("status")}
+	var err error
 	switch f.Status {
 	case "", notify.Pending, notify.Confirmed, notify.Denied, "overdue", "undelivered":
 	default:
@@ -38,15 +40,28 @@ func (a *api) hits(w http.ResponseWriter, r *http.Request, p auth.Principal) err
 		}
 		f.Since = t
 	}
-	hits, err := a.b.Hits(p, f)
+	if f.Limit, err = pageLimit(q.Get("limit")); err != nil {
+		return err
+	}
+	f.Cursor = q.Get("cursor")
+	page, err := a.b.Hits(p, f)
 	if err != nil {
 		return err
 	}
-	if hits == nil {
-		hits = []wire.Hit{}
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"hits": hits})
+	WriteJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// pageLimit reads a list's limit parameter: wire.DefaultPage when absent, at most wire.MaxPage.
+func pageLimit(v string) (int, error) {
+	if v == "" {
+		return wire.DefaultPage, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > wire.MaxPage {
+		return 0, wire.FieldError("limit", fmt.Sprintf("limit: between 1 and %d", wire.MaxPage))
+	}
+	return n, nil
 }
 
 // hitStream sends every hit stored or changed on the node that the caller may see, as server-sent

@@ -22,14 +22,19 @@ func (a *api) createTrace(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (a *api) traces(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	ts, err := a.b.Traces(p, r.URL.Query().Get("status"))
+	q := r.URL.Query()
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	ts, next, err := a.b.Traces(p, q.Get("status"), q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
 	if ts == nil {
 		ts = []wire.Trace{}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"traces": ts})
+	WriteJSON(w, http.StatusOK, map[string]any{"traces": ts, "cursor": next})
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 var (
 	bucketHits        = []byte("hits")
+	bucketHitsByTime  = []byte("hits_by_time") // key: searched at (u64 big-endian unix ns) + hit id; value: empty
 	bucketDecisionOut = []byte("decision_out") // key: hit id + "/" + role; value: Decision
 )
 
@@ -35,7 +36,7 @@ func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return indexByTime(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
@@ -62,6 +63,9 @@ func putHit(b *bolt.Bucket, h *Hit) error {
 	}
 	if err := b.Put([]byte(h.ID), v); err != nil {
 		return fmt.Errorf("store hit %s: %w", h.ID, err)
+	}
+	if err := b.Tx().Bucket(bucketHitsByTime).Put(timeKey(h), nil); err != nil {
+		return fmt.Errorf("index hit %s: %w", h.ID, err)
 	}
 	return nil
 }

@@ -18,6 +18,23 @@ type Trace = notify.Trace
 type HitFilter struct {
 	Status string
 	Since  time.Time
+	// Limit is the page's size (default DefaultPage, at most MaxPage); Cursor, from the previous
+	// page, asks for the next one.
+	Limit  int
+	Cursor string
+}
+
+// DefaultPage and MaxPage bound a page of GET /v1/hits, /v1/traces and /v1/audit.
+const (
+	DefaultPage = 100
+	MaxPage     = 1000
+)
+
+// HitPage is the answer to GET /v1/hits: a page of hits, newest first, and the cursor of the next
+// page (empty on the last).
+type HitPage struct {
+	Hits   []Hit  `json:"hits"`
+	Cursor string `json:"cursor"`
 }
 
 // DecisionRequest is the body of POST /v1/hits/{id}/decision.

@@ -47,6 +47,25 @@ export async function api(path, { method = 'GET', body, signal, secret } = {}) {
   return decode(resp, secret === undefined);
 }
 
+/**
+ * Reads a paged list (GET /v1/hits and the like: `limit` and the answer's `cursor`) page after
+ * page, newest first, until its end or `max` items. Resolves to { items, more }: more is true when
+ * items stopped at max. A node of an older release answers the whole list in one page.
+ */
+export async function pages(path, key, { signal, max = 5000, limit = 1000 } = {}) {
+  const items = [];
+  let cursor = '';
+  for (;;) {
+    const sep = path.includes('?') ? '&' : '?';
+    const r = await api(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { signal });
+    const got = Array.isArray(r) ? r : (r && r[key]) || [];
+    items.push(...got);
+    cursor = (r && r.cursor) || '';
+    if (!cursor) return { items, more: false };
+    if (items.length >= max) return { items: items.slice(0, max), more: true };
+  }
+}
+
 async function decode(resp, global) {
   const text = await resp.text();
   let data = null;

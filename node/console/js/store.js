@@ -3,7 +3,7 @@
 // while the tab is hidden. It holds only the latest answers, so memory stays flat however long the
 // page stays open.
 
-import { api, APIError } from './api.js';
+import { api, pages, APIError } from './api.js';
 import { DEFAULT_SETTINGS } from './model.js';
 
 const INTERVAL_MS = 2000;
@@ -101,9 +101,9 @@ export class Store extends EventTarget {
   // so the General Secretariat's long history is not fetched every ten seconds.
   async fetchHits() {
     try {
-      const lists = await Promise.all(['undelivered', 'overdue'].map((s) => api(`/v1/hits?status=${s}`)));
+      const lists = await Promise.all(['undelivered', 'overdue'].map((s) => pages(`/v1/hits?status=${s}`, 'hits')));
       const byID = new Map();
-      for (const r of lists) for (const x of Array.isArray(r) ? r : (r && r.hits) || []) byID.set(x.id, x);
+      for (const l of lists) for (const x of l.items) byID.set(x.id, x);
       this.hits = [...byID.values()];
       this.hitsState = 'ok';
     } catch (e) {

@@ -3,7 +3,7 @@
 // POST /v1/hits/{id}/decision; where the node does not offer them yet it says so, and still looks
 // a single hit up by id (GET /v1/hits/{id}).
 
-import { api, stream } from '../api.js';
+import { api, pages, stream } from '../api.js';
 import { h, replace, setText, announce } from '../dom.js';
 import { hitDeadline } from '../model.js';
 import { countdown } from '../format.js';
@@ -25,6 +25,7 @@ export function mount(main) {
   const controls = new Map(); // hit id -> its decide controls, kept across redraws
   const abort = new AbortController();
   let pollTimer = 0;
+  let truncated = false; // a list was longer than the console reads (pages() stops at 5,000)
   let clockTimer = 0;
   let alive = true;
 
@@ -58,6 +59,7 @@ export function mount(main) {
     for (const id of controls.keys()) if (!pending.some((x) => x.id === id)) controls.delete(id);
     const active = document.activeElement;
     replace(body,
+      truncated ? h('p', { class: 'note' }, 'Only the newest 5,000 hits of a list are shown here; page through the rest with fedarms hits --all.') : null,
       h('h2', {}, `Pending decisions (${pending.length})`),
       pending.length ? hitTable(pending, { now, decide: true, onDecided, controls, label: 'Pending decisions' }) : h('p', { class: 'muted' }, 'None.'),
       h('h2', {}, `Undelivered notifications (${undelivered.length})`),
@@ -74,11 +76,12 @@ export function mount(main) {
     try {
       const since = new Date(Date.now() - RECENT_MS).toISOString().replace(/\.\d+Z$/, 'Z');
       const lists = await Promise.all(['status=pending', 'status=undelivered', `since=${since}`]
-        .map((q) => api(`/v1/hits?${q}`, { signal: abort.signal })));
+        .map((q) => pages(`/v1/hits?${q}`, 'hits', { signal: abort.signal })));
       // The answers are the whole truth for what the page shows: a hit decided elsewhere since
       // the last poll leaves the pending list here too.
       hits.clear();
-      merge(lists.flatMap((r) => (Array.isArray(r) ? r : (r && r.hits) || [])), false);
+      truncated = lists.some((l) => l.more);
+      merge(lists.flatMap((l) => l.items), false);
       return true;
     } catch (e) {
       if (e.name === 'AbortError') return false;
