@@ -37,7 +37,7 @@ var rules = map[string]rule{
 	"matcher":     {},
 	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/hugepage internal/record internal/reference matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil"},
 	"node/notify":  {},
 	"node/wire":    {planned: true},
@@ -58,7 +58,8 @@ var rules = map[string]rule{
 	"internal/synth":     {imports: "internal/record internal/reference"},
 	"internal/testutil":  {},
 	"internal/deptest":   {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/synth node node/notify node/wire node/httpapi transport",
+	"internal/version":   {},
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/synth internal/version node node/notify node/wire node/httpapi transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing
