@@ -59,7 +59,8 @@ var rules = map[string]rule{
 	"internal/testutil":  {},
 	"internal/deptest":   {},
 	"internal/version":   {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/synth internal/version node node/notify node/wire node/httpapi transport",
+	"internal/sdnotify":  {},
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/version node node/notify node/wire node/httpapi transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing
