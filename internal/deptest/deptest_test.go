@@ -70,6 +70,7 @@ var rules = map[string]rule{
 	"scripts/drills/holepunch": {imports: "config internal/synth node node/wire"},
 	"scripts/localfedtool":     {imports: "config node node/wire"},
 	"scripts/nodelayers":       {},
+	"scripts/packagetool":      {tests: "config"},
 }
 
 // mayImportNode says who may import node itself: the commands, the CLI that runs a node, and the
