@@ -166,3 +166,39 @@ func tarFiles(t *testing.T, gz []byte) map[string]string {
 	})
 	return m
 }
+
+// TestEveryAlertHasARunbookSection: each rule in deploy/prometheus/alerts.yml links to a section
+// of the runbook the packages ship, and that section exists.
+func TestEveryAlertHasARunbookSection(t *testing.T) {
+	rules, err := os.ReadFile(filepath.Join("..", "..", "deploy", "prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			anchors[strings.ToLower(strings.ReplaceAll(strings.TrimSpace(h), " ", "-"))] = true
+		}
+	}
+	alerts, links := 0, 0
+	for _, line := range strings.Split(string(rules), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "- alert: ") {
+			alerts++
+		}
+		if u, ok := strings.CutPrefix(line, "runbook_url: "); ok {
+			links++
+			_, anchor, _ := strings.Cut(strings.Trim(u, `"`), "#")
+			if !strings.HasPrefix(strings.Trim(u, `"`), "docs/operations.md#") || !anchors[anchor] {
+				t.Errorf("runbook_url %s: no such section in docs/operations.md", u)
+			}
+		}
+	}
+	if alerts == 0 || links != alerts {
+		t.Fatalf("%d alert rules, %d runbook_url annotations: every rule needs one", alerts, links)
+	}
+}
