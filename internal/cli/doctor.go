@@ -130,7 +130,14 @@ func summary(fs []finding) string {
 			fail = append(fail, f.Check)
 		}
 	}
-	return fmt.Sprintf("%d check(s) failed (%s), %d warned (%s)", len(fail), strings.Join(fail, ", "), len(warn), strings.Join(warn, ", "))
+	var parts []string
+	if len(fail) > 0 {
+		parts = append(parts, fmt.Sprintf("%d check(s) failed: %s", len(fail), strings.Join(fail, ", ")))
+	}
+	if len(warn) > 0 {
+		parts = append(parts, fmt.Sprintf("%d warned: %s", len(warn), strings.Join(warn, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func printFindings(e *env, fs []finding) {

@@ -114,6 +114,9 @@ func (d *doctor) checkReachability(ctx context.Context) finding {
 		}
 	}
 	f.Detail = strings.Join(notes, "; ")
+	if len(centrals) == 0 {
+		f.Detail = "no other central node in the roster to reach"
+	}
 	fix := "let this site open outbound TCP and UDP to the central nodes' libp2p ports (as their roster entries list them, e.g. 4001) in the site's firewall or at the border's network provider; " +
 		"test with: nc -vz HOST PORT"
 	switch {

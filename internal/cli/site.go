@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -22,6 +24,8 @@ const (
 	siteRoster  = "roster.json"
 	siteRequest = "request.json"
 	siteCreds   = "credentials" // the node key; root's, handed to the service by systemd
+	// serviceGroup is the group of the system user the packages create (deploy/systemd/fedarms.sysusers).
+	serviceGroup = "fedarms"
 )
 
 // siteRequest is what a new site sends the General Secretariat to be signed: everything of its
@@ -139,7 +143,7 @@ func signCommand(r siteRequestDoc) string {
 	if r.Country != "" {
 		s += " --country " + r.Country
 	}
-	s += " --shards " + strings.Join(r.Shards, ",")
+	s += " --shards '" + strings.Join(r.Shards, ",") + "'"
 	for _, a := range r.Addrs {
 		s += " --addr " + a
 	}
@@ -207,10 +211,20 @@ func writeConfigFile(path string, c *config.Config) error {
 	return writeAtomic(path, buf.Bytes(), 0o640)
 }
 
+// writeAtomic writes through a temporary file and a rename. Run as root on a machine with the
+// packages' fedarms group, the file goes to that group, so the service user reads the config and the
+// roster while only root changes them.
 func writeAtomic(path string, b []byte, mode fs.FileMode) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, mode); err != nil {
 		return err
+	}
+	if os.Geteuid() == 0 {
+		if g, err := user.LookupGroup(serviceGroup); err == nil {
+			if gid, err := strconv.Atoi(g.Gid); err == nil {
+				_ = os.Chown(tmp, 0, gid)
+			}
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)

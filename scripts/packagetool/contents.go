@@ -46,7 +46,8 @@ func (b *build) prepare() error {
 	if err := writeGzip(filepath.Join(b.work, "changelog.gz"), []byte(changelog)); err != nil {
 		return err
 	}
-	for name, body := range map[string]string{"copyright": copyright, "postinst": postinst, "prerm": prerm, "postrm": postrm} {
+	for name, body := range map[string]string{"copyright": copyright, "postinst": postinst, "prerm": prerm, "postrm": postrm,
+		"lintian-overrides": lintianOverrides} {
 		if err := os.WriteFile(filepath.Join(b.work, name), []byte(body), 0o644); err != nil {
 			return err
 		}
@@ -100,6 +101,9 @@ func (b *build) contents(format string) files.Contents {
 		c := file(filepath.Join(b.repo, "deploy/config", role+".toml"), "/etc/fedarms/examples/"+role+".toml", 0o644)
 		c.Type = files.TypeConfigNoReplace
 		cs = append(cs, c)
+	}
+	if format == "deb" {
+		cs = append(cs, file(filepath.Join(b.work, "lintian-overrides"), "/usr/share/lintian/overrides/fedarms", 0o644))
 	}
 	if _, err := os.Stat(filepath.Join(b.repo, "docs/operations.md")); err == nil {
 		cs = append(cs, file(filepath.Join(b.repo, "docs/operations.md"), "/usr/share/doc/fedarms/operations.md", 0o644))

@@ -57,8 +57,21 @@ Upstream-Name: fedarms
 Source: https://github.com/fedarms/fedarms
 
 Files: *
-Copyright: the fedarms authors
+Copyright: 2025-2026 the fedarms authors
 License: LicenseRef-fedarms
  Distributed to the members of the federation under the terms agreed with the
  General Secretariat; no public licence is granted.
+`
+
+// lintianOverrides are the checker's warnings this package earns on purpose, each with its reason.
+const lintianOverrides = `# The data dir holds the register, the audit log and the admin token; only the service user may
+# enter it (the unit's StateDirectoryMode says the same).
+fedarms: non-standard-dir-perm 0700 != 0755 [var/lib/fedarms/]
+# The node key lives here, readable by root alone; systemd hands it to the service as a credential.
+fedarms: non-standard-dir-perm 0700 != 0755 [etc/fedarms/credentials/]
+# The config and roster are for root and the fedarms group (the service user), not for everyone.
+fedarms: non-standard-dir-perm 0750 != 0755 [etc/fedarms/]
+# A Go position-independent executable built without cgo: it needs the dynamic loader for its
+# relocations and no shared library, so there is no libc to depend on.
+fedarms: shared-library-lacks-prerequisites [usr/bin/fedarms]
 `
