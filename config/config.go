@@ -69,6 +69,11 @@ type Federation struct {
 	// RosterFile holds the signed roster entries (JSON array); relative paths are relative to the
 	// config file.
 	RosterFile string `toml:"roster_file"`
+	// KeyFile is the node key (libp2p identity) when it is kept outside the data dir, e.g. by
+	// `fedarms site init` under /etc/fedarms/credentials; relative paths are relative to the config
+	// file. Empty: data_dir/node.key, created on first start. Under systemd, a node.key the unit
+	// passes with LoadCredential= ($CREDENTIALS_DIRECTORY/node.key) takes precedence.
+	KeyFile string `toml:"key_file,omitempty"`
 	// TestFaults enables POST /v1/debug/faults (cut, heal, isolate, rejoin) for drills and tests.
 	// Never set it in production.
 	TestFaults bool `toml:"test_faults"`

@@ -46,7 +46,13 @@ type fed struct {
 // openFederation starts the host and the control group; refused records members' refused requests.
 func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error)) (*fed, error) {
 	fc := cfg.Federation
-	id, err := transport.LoadOrCreateIdentity(cfg.DataDir)
+	var id *transport.Identity
+	var err error
+	if fc.KeyFile != "" {
+		id, err = transport.LoadIdentity(fc.KeyFile)
+	} else {
+		id, err = transport.LoadOrCreateIdentity(cfg.DataDir)
+	}
 	if err != nil {
 		return nil, err
 	}

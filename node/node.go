@@ -20,12 +20,13 @@ import (
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/clock"
+	"github.com/fedarms/fedarms/internal/version"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
 
-// Version is this build's version, reported in health and membership.
-const Version = "0.1.0"
+// Version is this build's release (internal/version), reported in health and membership.
+var Version = version.Release()
 
 // Node is one running fedarms node.
 type Node struct {

@@ -68,6 +68,11 @@ func identityFromKey(priv crypto.PrivKey) (*Identity, error) {
 	return &Identity{Key: priv, ID: id}, nil
 }
 
+// LoadIdentity reads a node key kept outside the data dir (federation.key_file, or the copy systemd
+// passes in $CREDENTIALS_DIRECTORY); like the key in the data dir, it must not be readable by group
+// or others.
+func LoadIdentity(path string) (*Identity, error) { return loadIdentity(path) }
+
 func loadIdentity(path string) (*Identity, error) {
 	st, err := os.Stat(path)
 	if err != nil {

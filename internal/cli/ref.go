@@ -6,8 +6,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/fedarms/fedarms/node/wire"
 	"github.com/spf13/cobra"
+
+	"github.com/fedarms/fedarms/node/wire"
 )
 
 func refCmd(e *env) *cobra.Command {

@@ -69,6 +69,7 @@ func agentCmd(e *env) *cobra.Command {
 			if c.Federation != nil && c.Federation.RosterFile != "" && !filepath.IsAbs(c.Federation.RosterFile) {
 				c.Federation.RosterFile = filepath.Join(filepath.Dir(path), c.Federation.RosterFile)
 			}
+			useCredentials(c, filepath.Dir(path))
 			if check {
 				fmt.Fprintf(e.stdout, "%s: ok (node %s, role %s)\n", path, c.Name, c.Role)
 				return nil
@@ -143,11 +144,14 @@ func runNode(e *env, c *config.Config, sample int) error {
 	fmt.Fprintf(e.stdout, "api:        %s/v1/\n", base)
 	fmt.Fprintf(e.stdout, "token file: %s\n", tokenFile)
 	fmt.Fprintf(e.stdout, "fedarms ready: node %s (%s) serving %d records on %s\n", c.Name, c.Role, n.Health().Records, base)
+	announceReady(e.ctx, log, n)
 	select {
 	case <-e.ctx.Done():
 		log.Info("shutting down", "reason", "signal")
+		announceStopping()
 		return stop()
 	case err := <-served:
+		announceStopping()
 		stop()
 		return err
 	}

@@ -37,7 +37,7 @@ var rules = map[string]rule{
 	"matcher":     {},
 	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil"},
 	"node/notify": {},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
@@ -60,7 +60,9 @@ var rules = map[string]rule{
 	"internal/testutil":  {},
 	"internal/clock":     {},
 	"internal/deptest":   {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/synth node node/notify node/wire node/httpapi node/fedplan transport",
+	"internal/version":   {},
+	"internal/sdnotify":  {},
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/version node node/notify node/wire node/httpapi node/fedplan transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing
@@ -70,6 +72,7 @@ var rules = map[string]rule{
 	"scripts/drills/holepunch": {imports: "config internal/synth node/fedplan node/wire"},
 	"scripts/localfedtool":     {imports: "config node/fedplan node/wire"},
 	"scripts/nodelayers":       {},
+	"scripts/packagetool":      {tests: "config"},
 }
 
 // mayImportNode says who may import node itself: the commands, the CLI that runs a node, and the

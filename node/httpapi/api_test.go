@@ -81,7 +81,7 @@ func (f *fakeNode) CreateTrace(context.Context, auth.Principal, wire.TraceReques
 func (f *fakeNode) Traces(auth.Principal, string, string, int) ([]wire.Trace, string, error) {
 	return nil, "", f.err
 }
-func (f *fakeNode) Trace(auth.Principal, string) (wire.Trace, error)    { return wire.Trace{}, f.err }
+func (f *fakeNode) Trace(auth.Principal, string) (wire.Trace, error) { return wire.Trace{}, f.err }
 func (f *fakeNode) AnswerTrace(auth.Principal, string, string) (wire.Trace, error) {
 	return wire.Trace{}, f.err
 }
@@ -322,7 +322,7 @@ func TestRequestDecoding(t *testing.T) {
 	if a := fx.do(t, "admin", "GET", "/v1/hits?status=lost", "", ""); a.Code != 400 || a.err.Field != "status" {
 		t.Errorf("hits status: %d %+v", a.Code, a.err)
 	}
-	if a := fx.do(t, "admin", "GET", "/v1/hits?status=overdue&since=2026-11-25T10:00:00Z", "", ""); a.Code != 200 || a.Body.String() != "{\"hits\":[]}\n" {
+	if a := fx.do(t, "admin", "GET", "/v1/hits?status=overdue&since=2026-11-25T10:00:00Z", "", ""); a.Code != 200 || a.Body.String() != "{\"hits\":[],\"cursor\":\"\"}\n" {
 		t.Errorf("hits: %d %s", a.Code, a.Body)
 	} else if f := fx.node.got.(wire.HitFilter); f.Status != "overdue" || f.Since.Year() != 2026 {
 		t.Errorf("filter %+v", f)
