@@ -179,15 +179,9 @@ func (n *Node) playsRole(role string, h *notify.Hit) bool {
 // that still wait for a recipient's receipt (its outbox), and the hits stored here whose NCB decision
 // is past its deadline.
 func (n *Node) hitCounts() (outbox, overdue int) {
-	now := n.now()
-	_, _ = n.hits.List(func(h *notify.Hit) bool {
-		if h.Origin == n.cfg.Name && !h.Delivered() {
-			outbox++
-		}
-		if h.Overdue(now) {
-			overdue++
-		}
-		return false
-	})
+	outbox, overdue, err := n.hits.Counts(n.cfg.Name, n.now())
+	if err != nil {
+		n.log.Error("counting hits", "error", err)
+	}
 	return outbox, overdue
 }

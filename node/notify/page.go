@@ -17,7 +17,7 @@ import (
 // holds (and what the filter skips), however large the inbox, and stays stable while new hits
 // arrive: they sort after every cursor already handed out.
 //
-// The bucket is rebuilt at Open when it does not hold one key per hit: a data dir written by a
+// The indexes are rebuilt at Open when the time index does not hold one key per hit: a data dir written by a
 // release without it, or written again by one after a newer release had built it.
 
 // ErrBadCursor is returned for a cursor this store did not hand out.
@@ -35,28 +35,56 @@ func timeKey(h *Hit) []byte {
 	return append(k, h.ID...)
 }
 
-// indexByTime makes hits_by_time hold exactly one key per stored hit.
-func indexByTime(tx *bolt.Tx) error {
-	hits := tx.Bucket(bucketHits)
-	idx := tx.Bucket(bucketHitsByTime)
-	if idx != nil && idx.Stats().KeyN == hits.Stats().KeyN {
-		return nil
+// indexHit files h in the indexes: by time always; in the outbox while a recipient has not stored
+// it; among the pending while it awaits a decision. The keys of what no longer holds are removed
+// (a hit's searched-at time and deadline never change once stored).
+func indexHit(tx *bolt.Tx, h *Hit) error {
+	if err := tx.Bucket(bucketHitsByTime).Put(timeKey(h), nil); err != nil {
+		return err
 	}
-	if idx != nil {
-		if err := tx.DeleteBucket(bucketHitsByTime); err != nil {
-			return err
-		}
+	ok := append([]byte(h.Origin+"\x00"), h.ID...)
+	var err error
+	if h.Delivered() {
+		err = tx.Bucket(bucketOutbox).Delete(ok)
+	} else {
+		err = tx.Bucket(bucketOutbox).Put(ok, nil)
 	}
-	idx, err := tx.CreateBucket(bucketHitsByTime)
 	if err != nil {
 		return err
+	}
+	pk := make([]byte, 8, 8+len(h.ID))
+	binary.BigEndian.PutUint64(pk, uint64(h.Deadline.UnixNano()))
+	pk = append(pk, h.ID...)
+	if h.Decision == Pending && !h.Deadline.IsZero() {
+		return tx.Bucket(bucketPending).Put(pk, nil)
+	}
+	return tx.Bucket(bucketPending).Delete(pk)
+}
+
+// indexes makes the indexes match the stored hits: built when missing, and built again when the
+// time index does not hold one key per hit (hits were stored by a release that did not index them).
+func indexes(tx *bolt.Tx) error {
+	hits := tx.Bucket(bucketHits)
+	idx := tx.Bucket(bucketHitsByTime)
+	if idx != nil && tx.Bucket(bucketOutbox) != nil && tx.Bucket(bucketPending) != nil && idx.Stats().KeyN == hits.Stats().KeyN {
+		return nil
+	}
+	for _, name := range [][]byte{bucketHitsByTime, bucketOutbox, bucketPending} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
 	}
 	return hits.ForEach(func(_, v []byte) error {
 		var h Hit
 		if err := json.Unmarshal(v, &h); err != nil {
-			return fmt.Errorf("index hits by time: %w", err)
+			return fmt.Errorf("index hits: %w", err)
 		}
-		return idx.Put(timeKey(&h), nil)
+		return indexHit(tx, &h)
 	})
 }
 

@@ -165,3 +165,96 @@ func BenchmarkListPage(b *testing.B) {
 		}
 	})
 }
+
+// TestOutboxAndOverdueFromTheIndexes: the outbox and the overdue count follow receipts and
+// decisions, and survive an index rebuild.
+func TestOutboxAndOverdueFromTheIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, db := openPagedStore(t, path)
+	mk := func(id, origin string, deadline time.Time) Hit {
+		return Hit{ID: id, Origin: origin, RecordingCountry: "FR", SearchedAt: t0, Deadline: deadline, Decision: Pending,
+			Receipts: map[string]string{RoleGS: "", RoleNCB: "", RoleOrigin: t0.Format(time.RFC3339Nano)}}
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		return PutTx(tx, []Hit{mk("a1", "edge-a", t0.Add(time.Hour)), mk("a2", "edge-a", t0.Add(2*time.Hour)), mk("b1", "edge-b", t0.Add(time.Hour))})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, now time.Time, outA, overdue int) {
+		t.Helper()
+		o, d, err := s.Counts("edge-a", now)
+		if err != nil || o != outA || d != overdue {
+			t.Fatalf("%s: outbox %d overdue %d (%v), want %d and %d", when, o, d, err, outA, overdue)
+		}
+	}
+	check("stored", t0.Add(90*time.Minute), 2, 2)
+	for _, role := range []string{RoleGS, RoleNCB} {
+		if err := s.SetReceipt("a1", role, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("a1 delivered", t0.Add(90*time.Minute), 1, 2)
+	if _, err := s.Decide(Decision{HitID: "b1", Decision: Confirmed, DecidedBy: "FR-NCB", DecidedAt: t0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("b1 decided", t0.Add(3*time.Hour), 1, 2)
+	if out, _ := s.Outbox("edge-a"); len(out) != 1 || out[0].ID != "a2" {
+		t.Fatalf("outbox of edge-a: %+v", out)
+	}
+	// Indexes dropped (an older release's node.db): rebuilt at open, same answers.
+	db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketOutbox, bucketPending, bucketHitsByTime} {
+			tx.DeleteBucket(b)
+		}
+		return nil
+	})
+	db.Close()
+	s, db = openPagedStore(t, path)
+	defer db.Close()
+	check("after a rebuild", t0.Add(3*time.Hour), 1, 2)
+}
+
+// BenchmarkCounts: the outbox and overdue counts a node gossips every 2 s and exports on every
+// scrape, from the indexes, beside the scan of every stored hit they replace. An inbox of N hits
+// (FEDARMS_PAGING_HITS, default 100,000) of which 10 are this node's undelivered ones.
+func BenchmarkCounts(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("FEDARMS_PAGING_HITS")); err == nil {
+		n = v
+	}
+	s, db := openPagedStore(b, filepath.Join(b.TempDir(), "node.db"))
+	defer db.Close()
+	putHits(b, db, 0, n) // received hits: origin "", receipts empty, no deadline
+	db.Update(func(tx *bolt.Tx) error {
+		var mine []Hit
+		for i := range 10 {
+			mine = append(mine, Hit{ID: fmt.Sprintf("mine-%d", i), Origin: "edge-cdg", SearchedAt: t0, Decision: Pending,
+				Deadline: t0.Add(time.Hour), Receipts: map[string]string{RoleGS: ""}})
+		}
+		return PutTx(tx, mine)
+	})
+	now := t0.Add(2 * time.Hour)
+	b.Run(fmt.Sprintf("hits=%d/index", n), func(b *testing.B) {
+		for b.Loop() {
+			if o, _, err := s.Counts("edge-cdg", now); err != nil || o != 10 {
+				b.Fatal(o, err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("hits=%d/scan-baseline", n), func(b *testing.B) {
+		for b.Loop() {
+			outbox := 0
+			s.List(func(h *Hit) bool {
+				if h.Origin == "edge-cdg" && !h.Delivered() {
+					outbox++
+				}
+				_ = h.Overdue(now)
+				return false
+			})
+			if outbox != 10 {
+				b.Fatal(outbox)
+			}
+		}
+	})
+}

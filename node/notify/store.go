@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,6 +15,8 @@ import (
 var (
 	bucketHits        = []byte("hits")
 	bucketHitsByTime  = []byte("hits_by_time") // key: searched at (u64 big-endian unix ns) + hit id; value: empty
+	bucketOutbox      = []byte("hits_outbox")  // key: origin + NUL + hit id, for hits a recipient has not stored yet
+	bucketPending     = []byte("hits_pending") // key: deadline (u64 big-endian unix ns) + hit id, for hits awaiting a decision
 	bucketDecisionOut = []byte("decision_out") // key: hit id + "/" + role; value: Decision
 )
 
@@ -36,7 +40,7 @@ func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
 				return err
 			}
 		}
-		return indexByTime(tx)
+		return indexes(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
@@ -64,7 +68,7 @@ func putHit(b *bolt.Bucket, h *Hit) error {
 	if err := b.Put([]byte(h.ID), v); err != nil {
 		return fmt.Errorf("store hit %s: %w", h.ID, err)
 	}
-	if err := b.Tx().Bucket(bucketHitsByTime).Put(timeKey(h), nil); err != nil {
+	if err := indexHit(b.Tx(), h); err != nil {
 		return fmt.Errorf("index hit %s: %w", h.ID, err)
 	}
 	return nil
@@ -203,9 +207,59 @@ func (s *Store) List(keep func(*Hit) bool) ([]Hit, error) {
 	return out, err
 }
 
-// Outbox lists the hits this node made (origin) that still miss a recipient's receipt.
+// Outbox lists the hits this node made (origin) that still miss a recipient's receipt, oldest
+// first. It reads the outbox index, so it costs what the outbox holds, not what the inbox does.
 func (s *Store) Outbox(origin string) ([]Hit, error) {
-	return s.List(func(h *Hit) bool { return h.Origin == origin && !h.Delivered() })
+	var out []Hit
+	prefix := []byte(origin + "\x00")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		hits := tx.Bucket(bucketHits)
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			v := hits.Get(k[len(prefix):])
+			if v == nil {
+				continue
+			}
+			var h Hit
+			if err := json.Unmarshal(v, &h); err != nil {
+				return err
+			}
+			if !h.Delivered() {
+				out = append(out, h)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].SearchedAt.Before(out[j].SearchedAt) })
+	return out, err
+}
+
+// Counts is how many hits origin has in its outbox and how many hits await a decision past their
+// deadline at now, read from the indexes.
+func (s *Store) Counts(origin string, now time.Time) (outbox, overdue int, err error) {
+	hits, err := s.Outbox(origin)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPending).Cursor()
+		b := tx.Bucket(bucketHits)
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k[:8]) < uint64(now.UnixNano()); k, _ = c.Next() {
+			v := b.Get(k[8:])
+			if v == nil {
+				continue
+			}
+			var h Hit
+			if err := json.Unmarshal(v, &h); err != nil {
+				return err
+			}
+			if h.Overdue(now) {
+				overdue++
+			}
+		}
+		return nil
+	})
+	return len(hits), overdue, err
 }
 
 // Decide records the owning NCB's decision on a hit it holds and queues the decision for delivery
