@@ -18,6 +18,7 @@ func (n *Node) Handler() http.Handler {
 		Observe:        n.met.observeHTTP,
 		MaxBodyBytes:   n.cfg.Limits.MaxBodyBytes,
 		MaxImportBytes: n.cfg.Limits.MaxImportBytes,
+		StreamIdle:     n.cfg.Limits.StreamIdleTimeout.Duration,
 		Metrics:        n.met.handler(),
 		Console:        consoleHandler(),
 		Log:            n.log,

@@ -76,6 +76,9 @@ type Config struct {
 	Observe func(route string, status int, took time.Duration)
 	// MaxBodyBytes bounds a request body; MaxImportBytes an import's.
 	MaxBodyBytes, MaxImportBytes int64
+	// StreamIdle cuts a stream (an import, a screening, the hits stream) once no byte has moved
+	// for this long; streams are exempt from the server's read and write timeouts (default 60s).
+	StreamIdle time.Duration
 	// Metrics serves GET /metrics; Console serves GET /console/ (both without a token).
 	Metrics, Console http.Handler
 	Log              *slog.Logger
@@ -88,11 +91,16 @@ type api struct {
 	clock    clock.Clock
 	observe  func(string, int, time.Duration)
 	log      *slog.Logger
+	// streamIdle: see Config.StreamIdle.
+	streamIdle time.Duration
 }
 
 // New is the node's HTTP API.
 func New(c Config) http.Handler {
-	a := &api{b: c.Node, classify: c.Classify, clock: c.Clock, observe: c.Observe, log: c.Log}
+	a := &api{b: c.Node, classify: c.Classify, clock: c.Clock, observe: c.Observe, log: c.Log, streamIdle: c.StreamIdle}
+	if a.streamIdle <= 0 {
+		a.streamIdle = time.Minute
+	}
 	if a.classify == nil {
 		a.classify = wire.As
 	}
