@@ -228,4 +228,3 @@ func TestHitStreamEndsWhenTokenRevoked(t *testing.T) {
 		t.Errorf("stream ended without saying why: %q", got)
 	}
 }
-
