@@ -35,6 +35,10 @@ type Config struct {
 	Shards []string `toml:"shards"`
 	// MaxStaleness marks answers from a copy whose last contact with its leader is older as stale.
 	MaxStaleness Duration `toml:"max_staleness"`
+	// MetricsPublic serves /metrics without a token (for a Prometheus on the same host that cannot
+	// send one); by default it needs an operator token, since its counters tell whether searches
+	// hit.
+	MetricsPublic bool `toml:"metrics_public"`
 	// ShardMap overrides the default country -> shard assignment (one shard per INTERPOL region).
 	ShardMap map[string]string `toml:"shard_map"`
 	Raft     Raft              `toml:"raft"`

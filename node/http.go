@@ -20,6 +20,7 @@ func (n *Node) Handler() http.Handler {
 		MaxImportBytes: n.cfg.Limits.MaxImportBytes,
 		StreamIdle:     n.cfg.Limits.StreamIdleTimeout.Duration,
 		Metrics:        n.met.handler(),
+		MetricsPublic:  n.cfg.MetricsPublic,
 		Console:        consoleHandler(),
 		Log:            n.log,
 	})

@@ -121,6 +121,7 @@ func TestTLSServesHTTP2AndReloadsItsCertificate(t *testing.T) {
 // timeouts close them, and a client address over its share is closed at accept and counted.
 func TestConnectionLimitsAndTimeouts(t *testing.T) {
 	n := listenNode(t, nil, func(c *config.Config) {
+		c.MetricsPublic = true
 		c.Limits.MaxConnsPerClient = 4
 		c.Limits.ReadTimeout = config.Duration{Duration: time.Second}
 		c.Limits.IdleTimeout = config.Duration{Duration: time.Second}
@@ -226,5 +227,27 @@ func TestHitStreamEndsWhenTokenRevoked(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(got, "\n"), "event: end") || !strings.Contains(strings.Join(got, "\n"), "revoked") {
 		t.Errorf("stream ended without saying why: %q", got)
+	}
+}
+
+// scrape reads /metrics with an operator token.
+func (tn *testNode) scrape() (*http.Response, error) {
+	req, _ := http.NewRequest("GET", tn.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tn.tokens["ops"])
+	return http.DefaultClient.Do(req)
+}
+
+// TestMetricsNeedAnOperator: before, /metrics answered anyone, and its counters tell whether
+// searches hit (issue 17); now it needs an operator token unless metrics_public.
+func TestMetricsNeedAnOperator(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	for who, want := range map[string]int{"": 401, "wco": 403, "ops": 200, "admin": 200} {
+		if a := tn.call(t, who, "GET", "/metrics", "", nil); a.status != want {
+			t.Errorf("/metrics as %q: %d, want %d", who, a.status, want)
+		}
+	}
+	open := startNode(t, t.TempDir(), func(c *config.Config) { c.MetricsPublic = true })
+	if a := open.call(t, "", "GET", "/metrics", "", nil); a.status != 200 {
+		t.Errorf("metrics_public: %d", a.status)
 	}
 }

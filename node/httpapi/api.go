@@ -79,8 +79,10 @@ type Config struct {
 	// StreamIdle cuts a stream (an import, a screening, the hits stream) once no byte has moved
 	// for this long; streams are exempt from the server's read and write timeouts (default 60s).
 	StreamIdle time.Duration
-	// Metrics serves GET /metrics; Console serves GET /console/ (both without a token).
+	// Metrics serves GET /metrics (to an operator token unless MetricsPublic); Console serves GET
+	// /console/ (without a token: the page asks for one).
 	Metrics, Console http.Handler
+	MetricsPublic    bool
 	Log              *slog.Logger
 }
 
@@ -149,8 +151,15 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, a.b.Health())
 	})
-	if c.Metrics != nil {
+	switch {
+	case c.Metrics != nil && c.MetricsPublic:
 		mux.Handle("GET /metrics", c.Metrics)
+	case c.Metrics != nil:
+		// The counters tell whether searches hit: an operator's business, not anyone's on the network.
+		mux.Handle("GET /metrics", a.route("metrics", "operator", lim, func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+			c.Metrics.ServeHTTP(w, r)
+			return nil
+		}))
 	}
 	if c.Console != nil {
 		mux.Handle("GET /console/", c.Console)

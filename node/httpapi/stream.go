@@ -28,6 +28,7 @@ func newStreamDeadlines(w http.ResponseWriter, idle time.Duration) *streamDeadli
 
 // reading is called before each read of the body.
 func (d *streamDeadlines) reading() {
+	// wall clock: a connection's deadline is the network's, not the node's time.
 	if now := time.Now(); now.After(d.nextRead) {
 		_ = d.rc.SetReadDeadline(now.Add(d.idle))
 		d.nextRead = now.Add(deadlineEvery)
@@ -36,6 +37,7 @@ func (d *streamDeadlines) reading() {
 
 // writing is called before each write of the answer.
 func (d *streamDeadlines) writing() {
+	// wall clock: a connection's deadline is the network's, not the node's time.
 	if now := time.Now(); now.After(d.nextWrite) {
 		_ = d.rc.SetWriteDeadline(now.Add(d.idle))
 		d.nextWrite = now.Add(deadlineEvery)
