@@ -251,3 +251,66 @@ func TestMetricsNeedAnOperator(t *testing.T) {
 		t.Errorf("metrics_public: %d", a.status)
 	}
 }
+
+// TestStreamsOutliveTheTimeouts: the read and write timeouts bound ordinary requests only; a hits
+// stream stays open past both while its client is there (HTTP/1.1: the server's read of the idle
+// connection would otherwise end the request's context at the read timeout).
+func TestStreamsOutliveTheTimeouts(t *testing.T) {
+	n := listenNode(t, nil, func(c *config.Config) {
+		c.Limits.ReadTimeout = config.Duration{Duration: time.Second}
+		c.Limits.WriteTimeout = config.Duration{Duration: time.Second}
+	})
+	if err := n.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fr, _, err := n.Tokens().Create("FR-NCB", "FR", []string{"recorder", "searcher"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", n.URL()+"/v1/hits/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+fr)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	events := make(chan string, 10)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				events <- sc.Text()
+			}
+		}
+	}()
+	time.Sleep(2500 * time.Millisecond) // past both timeouts
+	post := func(path, ctype, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", n.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+fr)
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	post("/v1/import", "application/x-ndjson", jsonLines(frRecord("FR-S1", "STREAM123")))
+	post("/v1/search", "application/json", `{"serial":"STREAM123","make":"glock"}`)
+	select {
+	case e, ok := <-events:
+		if !ok {
+			t.Fatal("the stream ended at the timeouts")
+		}
+		if !strings.Contains(e, "FR-S1") {
+			t.Errorf("event %s", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event on the stream")
+	}
+}

@@ -23,7 +23,7 @@ func (a *api) searchBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	_ = rc.EnableFullDuplex() // HTTP/1.1 would otherwise stop reading the body once the answer starts
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	d := newStreamDeadlines(w, a.streamIdle)
-	r.Body = streamBody{ReadCloser: r.Body, d: d}
+	r.Body = &streamBody{ReadCloser: r.Body, d: d}
 	bw := bufio.NewWriterSize(streamWriter{w: w, d: d}, 32<<10)
 	enc := json.NewEncoder(bw)
 	wrote := false

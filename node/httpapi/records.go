@@ -37,7 +37,7 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request, p auth.Princ
 	d := newStreamDeadlines(w, a.streamIdle)
 	d.holdWrites()
 	defer d.writing() // the answer (or the error) is written after this returns
-	resp, err := a.b.Import(r.Context(), p, format, streamBody{ReadCloser: r.Body, d: d})
+	resp, err := a.b.Import(r.Context(), p, format, &streamBody{ReadCloser: r.Body, d: d})
 	if err != nil {
 		return err
 	}

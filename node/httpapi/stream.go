@@ -48,15 +48,23 @@ func (d *streamDeadlines) writing() {
 // once every batch is applied, which may take longer than the write timeout).
 func (d *streamDeadlines) holdWrites() { _ = d.rc.SetWriteDeadline(time.Time{}) }
 
-// streamBody is a request body whose read deadline moves with it.
+// streamBody is a request body whose read deadline moves with it. Once the body has ended the
+// server reads the connection in the background with no deadline (to see the client go), and a
+// deadline set then would end the request at its expiry: none is set after the end.
 type streamBody struct {
 	io.ReadCloser
-	d *streamDeadlines
+	d   *streamDeadlines
+	end error // what ended the body (io.EOF, a read error)
 }
 
-func (b streamBody) Read(p []byte) (int, error) {
+func (b *streamBody) Read(p []byte) (int, error) {
+	if b.end != nil {
+		return 0, b.end
+	}
 	b.d.reading()
-	return b.ReadCloser.Read(p)
+	n, err := b.ReadCloser.Read(p)
+	b.end = err
+	return n, err
 }
 
 // streamWriter is an answer whose write deadline moves with it.
