@@ -6,6 +6,8 @@
 // The CA is separate from the root key: the root key is Ed25519, which browsers do not accept in
 // a certificate chain, and the console is served on the same port. The CA key and the node keys
 // are ECDSA P-256.
+//
+// It imports nothing of fedarms: the CLI, the local federation tool and tests use it.
 package tlsca
 
 import (
