@@ -5,7 +5,8 @@
 # re-opened as the node closes them: benchtool hostile) and sends oversize and malformed bodies in
 # a loop. It prints the searchers' p99 in both runs, every search answered or not, and the node's
 # RSS before, during and after.
-# Usage: scripts/bench-soak.sh [N [CONNS]]   (default 200000 1000; OUT=dir, default bench-out/soak)
+# Usage: scripts/bench-soak.sh [N [CONNS]]   (default 200000 1000; OUT=dir, default bench-out/soak;
+#   HOSTILE_BACKOFF=1s: how long the hostile client waits after a connection refused at once, 50ms)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -39,7 +40,8 @@ PY
 sleep 5
 echo "RSS before: $(rss)"
 search quiet
-"$OUT/benchtool" hostile --addr "127.0.0.1:$PORT" --from 127.0.0.2 --conns "$CONNS" --duration 90s >"$OUT/hostile.json" &
+echo "RSS after the quiet searches: $(rss)"
+"$OUT/benchtool" hostile --addr "127.0.0.1:$PORT" --from 127.0.0.2 --conns "$CONNS" --duration 90s --backoff "${HOSTILE_BACKOFF:-50ms}" >"$OUT/hostile.json" &
 BG=$!
 # Oversize and malformed bodies, from 127.0.0.3.
 (

@@ -22,6 +22,7 @@ func hostile(args []string) error {
 	from := fs.String("from", "127.0.0.2", "local address to connect from")
 	conns := fs.Int("conns", 1000, "connections to hold")
 	duration := fs.Duration("duration", time.Minute, "how long")
+	backoff := fs.Duration("backoff", 50*time.Millisecond, "wait after a connection the node refused at once")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
@@ -64,8 +65,7 @@ func hostile(args []string) error {
 					c.Close()
 					if time.Since(t0) < 200*time.Millisecond {
 						refused.Add(1)
-						// A refused client backs off a little, as a real one would.
-						time.Sleep(50 * time.Millisecond)
+						time.Sleep(*backoff)
 					} else {
 						closedLater.Add(1)
 					}
