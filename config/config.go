@@ -35,12 +35,17 @@ type Config struct {
 	Shards []string `toml:"shards"`
 	// MaxStaleness marks answers from a copy whose last contact with its leader is older as stale.
 	MaxStaleness Duration `toml:"max_staleness"`
+	// MetricsPublic serves /metrics without a token (for a Prometheus on the same host that cannot
+	// send one); by default it needs an operator token, since its counters tell whether searches
+	// hit.
+	MetricsPublic bool `toml:"metrics_public"`
 	// ShardMap overrides the default country -> shard assignment (one shard per INTERPOL region).
 	ShardMap map[string]string `toml:"shard_map"`
 	Raft     Raft              `toml:"raft"`
 	Audit    Audit             `toml:"audit"`
 	Search   Search            `toml:"search"`
 	Limits   Limits            `toml:"limits"`
+	TLS      TLS               `toml:"tls"`
 	Log      Log               `toml:"log"`
 	// Federation, when set, makes this node a member of a multi-node federation over libp2p;
 	// without it the node is a one-node federation.
@@ -113,7 +118,36 @@ type Limits struct {
 	// MinFreeBytes is the free space the data dir keeps: below it record writes are refused (503)
 	// and health is degraded, so a full disk never stops a shard mid-write. 0 turns the check off.
 	MinFreeBytes int64 `toml:"min_free_bytes"`
+	// ReadTimeout bounds reading a request (headers and body), WriteTimeout writing its answer and
+	// IdleTimeout how long a keep-alive connection may wait for its next request. Streams (an
+	// import, a screening, the hits stream) are exempt and held to StreamIdleTimeout instead: they
+	// are cut when no byte moves for that long.
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	StreamIdleTimeout Duration `toml:"stream_idle_timeout"`
+	// MaxHeaderBytes bounds a request's header.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// MaxConns bounds the API's open connections, MaxConnsPerClient those from one IP address; a
+	// connection over either is closed at once (fedarms_http_connections_refused_total).
+	MaxConns          int `toml:"max_conns"`
+	MaxConnsPerClient int `toml:"max_conns_per_client"`
 }
+
+// TLS is the API's certificate. Without one the API speaks plain HTTP, which a node allows only on
+// a loopback http_addr unless AllowPlaintext says otherwise.
+type TLS struct {
+	// CertFile and KeyFile are PEM files (as `fedarms federation cert` writes them); relative
+	// paths are relative to the config file. The node reads them again when they change.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// AllowPlaintext lets a node serve plain HTTP on a non-loopback address (behind a TLS proxy,
+	// or on a network the operator trusts): bearer tokens then cross that network in clear.
+	AllowPlaintext bool `toml:"allow_plaintext"`
+}
+
+// Enabled says whether the API serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Log sets the log format.
 type Log struct {

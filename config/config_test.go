@@ -20,6 +20,9 @@ max_staleness = "2h"
 apply_batch = 500
 [limits]
 min_free_bytes = 1073741824
+[tls]
+cert_file = "tls.crt"
+key_file = "tls.key"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -96,5 +99,34 @@ func TestShardMapDefaultsAndOverrides(t *testing.T) {
 	m = c.ShardMapFull()
 	if s, _ := m.Shard("US"); s != "north-america" {
 		t.Fatalf("US -> %s", s)
+	}
+}
+
+// TestPlaintextOffLoopback: before, any http_addr served plain HTTP (issue 17: bearer tokens crossed
+// the site's network in clear). Now a non-loopback address needs a certificate or an explicit
+// allow_plaintext, and the problem names the field and the value.
+func TestPlaintextOffLoopback(t *testing.T) {
+	base := "version = 1\nname = \"edge-cdg\"\nrole = \"edge\"\ncountry = \"FR\"\n"
+	for _, c := range []struct {
+		conf string
+		ok   bool
+	}{
+		{`http_addr = "0.0.0.0:8080"`, false},
+		{`http_addr = ":8080"`, false},
+		{`http_addr = "192.0.2.10:8080"`, false},
+		{`http_addr = "127.0.0.1:8080"`, true},
+		{`http_addr = "[::1]:8080"`, true},
+		{`http_addr = "localhost:8080"`, true},
+		{"http_addr = \"0.0.0.0:8080\"\n[tls]\nallow_plaintext = true", true},
+		{"http_addr = \"0.0.0.0:8080\"\n[tls]\ncert_file = \"a.crt\"\nkey_file = \"a.key\"", true},
+		{"http_addr = \"127.0.0.1:8080\"\n[tls]\ncert_file = \"a.crt\"", false},
+	} {
+		_, err := Parse(strings.NewReader(base + c.conf))
+		if (err == nil) != c.ok {
+			t.Errorf("%q: %v, want ok=%v", c.conf, err, c.ok)
+		}
+		if err != nil && !c.ok && strings.Contains(c.conf, "0.0.0.0") && !strings.Contains(err.Error(), `http_addr: is not a loopback address`) {
+			t.Errorf("%q: %v does not name http_addr", c.conf, err)
+		}
 	}
 }

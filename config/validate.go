@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/fedarms/fedarms/internal/reference"
 )
@@ -39,8 +40,14 @@ func (c *Config) validate() []Problem {
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", c.DataDir, "is required")
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+	if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("http_addr", c.HTTPAddr, "must be host:port")
+	} else if !c.TLS.Enabled() && !c.TLS.AllowPlaintext && !IsLoopback(host) {
+		bad("http_addr", c.HTTPAddr, "is not a loopback address and the API has no certificate: bearer tokens would cross the network in clear; "+
+			"set tls.cert_file and tls.key_file (fedarms federation cert), or tls.allow_plaintext = true")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", c.TLS.CertFile+" "+c.TLS.KeyFile, "cert_file and key_file go together")
 	}
 	shards := map[string]bool{}
 	for _, s := range c.ShardMapFull().Shards() {
@@ -86,6 +93,24 @@ func (c *Config) validate() []Problem {
 	if c.Limits.MinFreeBytes < 0 {
 		bad("limits.min_free_bytes", fmt.Sprint(c.Limits.MinFreeBytes), "must be 0 (no floor) or more")
 	}
+	for _, d := range []struct {
+		field string
+		v     Duration
+	}{{"limits.read_timeout", c.Limits.ReadTimeout}, {"limits.write_timeout", c.Limits.WriteTimeout},
+		{"limits.idle_timeout", c.Limits.IdleTimeout}, {"limits.stream_idle_timeout", c.Limits.StreamIdleTimeout}} {
+		if d.v.Duration < time.Second {
+			bad(d.field, d.v.String(), "must be at least 1s")
+		}
+	}
+	if c.Limits.MaxHeaderBytes < 4096 {
+		bad("limits.max_header_bytes", fmt.Sprint(c.Limits.MaxHeaderBytes), "must be at least 4096")
+	}
+	if c.Limits.MaxConns < 1 {
+		bad("limits.max_conns", fmt.Sprint(c.Limits.MaxConns), "must be positive")
+	}
+	if c.Limits.MaxConnsPerClient < 1 || c.Limits.MaxConnsPerClient > c.Limits.MaxConns {
+		bad("limits.max_conns_per_client", fmt.Sprint(c.Limits.MaxConnsPerClient), "must be between 1 and limits.max_conns")
+	}
 	if f := c.Federation; f != nil {
 		// An edge behind NAT may listen nowhere: it dials out and is reached through the central
 		// nodes' relays.
@@ -119,4 +144,14 @@ func (c *Config) validate() []Problem {
 		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
 	return ps
+}
+
+// IsLoopback says whether host (of a host:port) names only this machine: a loopback IP or
+// "localhost". An empty host listens on every address, so it is not.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

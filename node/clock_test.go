@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -213,7 +212,7 @@ func TestStalenessIsOneRuleOnTheNodesClock(t *testing.T) {
 // gauge reads one value of a metric family from /metrics: the one labelled shard (or unlabelled).
 func gauge(t *testing.T, tn *testNode, name, shard string) float64 {
 	t.Helper()
-	resp, err := http.Get(tn.srv.URL + "/metrics")
+	resp, err := tn.scrape()
 	if err != nil {
 		t.Fatal(err)
 	}

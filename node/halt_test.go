@@ -67,7 +67,7 @@ func TestShardHaltedOnStorageErrorRefusesWritesServesReadsAndResumes(t *testing.
 	if c := h.Checks["shard:europe"]; h.Status != "degraded" || c.Status != "degraded" || !strings.Contains(c.Detail, "halted") {
 		t.Fatalf("health of a halted shard: %+v", h)
 	}
-	m := string(tn.call(t, "", "GET", "/metrics", "", nil).body)
+	m := string(tn.call(t, "ops", "GET", "/metrics", "", nil).body)
 	if !strings.Contains(m, `fedarms_shard_halted{shard="europe"} 1`) || !strings.Contains(m, `fedarms_shard_halted{shard="africa"} 0`) {
 		t.Fatalf("metrics do not show the halt:\n%s", grepLines(m, "fedarms_shard_halted"))
 	}

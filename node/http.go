@@ -18,7 +18,9 @@ func (n *Node) Handler() http.Handler {
 		Observe:        n.met.observeHTTP,
 		MaxBodyBytes:   n.cfg.Limits.MaxBodyBytes,
 		MaxImportBytes: n.cfg.Limits.MaxImportBytes,
+		StreamIdle:     n.cfg.Limits.StreamIdleTimeout.Duration,
 		Metrics:        n.met.handler(),
+		MetricsPublic:  n.cfg.MetricsPublic,
 		Console:        consoleHandler(),
 		Log:            n.log,
 	})

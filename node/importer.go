@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 
@@ -39,7 +38,7 @@ type importer struct {
 
 	mu       sync.Mutex // guards accepted, rejected
 	accepted int
-	rejected []wire.Rejection
+	rejected rejections
 }
 
 type importBatch struct {
@@ -72,14 +71,10 @@ func (n *Node) Import(ctx context.Context, p auth.Principal, format wire.ImportF
 	}
 	// What is acknowledged is durable and searchable.
 	n.index.caughtUp()
-	sort.Slice(imp.rejected, func(i, j int) bool { return imp.rejected[i].Line < imp.rejected[j].Line })
-	n.log.Info("import done", "agency", p.Agency, "accepted", imp.accepted, "rejected", len(imp.rejected))
+	n.log.Info("import done", "agency", p.Agency, "accepted", imp.accepted, "rejected", imp.rejected.count)
 	n.met.imported.WithLabelValues("accepted").Add(float64(imp.accepted))
-	n.met.imported.WithLabelValues("rejected").Add(float64(len(imp.rejected)))
-	if imp.rejected == nil {
-		imp.rejected = []wire.Rejection{}
-	}
-	return &wire.ImportResponse{Accepted: imp.accepted, Rejected: imp.rejected}, nil
+	n.met.imported.WithLabelValues("rejected").Add(float64(imp.rejected.count))
+	return &wire.ImportResponse{Accepted: imp.accepted, Rejected: imp.rejected.sorted(), RejectedCount: imp.rejected.count}, nil
 }
 
 // importSink takes what the import parsers read: a record with its line number, or a line's
@@ -162,13 +157,16 @@ func (imp *importer) readCSV(body io.Reader) error { return parseCSV(imp.ctx, bo
 // sink until EOF, a read error or ctx ends. A bad header is the whole import's error; a bad row is
 // that row's rejection.
 func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
-	cr := csv.NewReader(bufio.NewReaderSize(body, 1<<20))
+	budget := &csvBudget{r: body}
+	cr := csv.NewReader(bufio.NewReaderSize(budget, csvReadAhead))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
+	budget.limit = maxLine + csvReadAhead
 	header, err := cr.Read()
 	if err != nil {
 		return wire.Errorf(wire.Invalid, "invalid_csv", "cannot read the CSV header row: %v", err)
 	}
+	next := 2 // the line the next record starts at, at the earliest (blank lines are skipped)
 	setters := make([]func(*record.Record, string), len(header))
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
@@ -177,6 +175,7 @@ func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 		}
 	}
 	for {
+		budget.limit = cr.InputOffset() + maxLine + csvReadAhead
 		row, err := cr.Read()
 		if err == io.EOF {
 			return nil
@@ -184,13 +183,23 @@ func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			sink.reject(pe.StartLine, "", pe.Err.Error())
+			next = pe.Line + 1
 			continue
+		}
+		if errors.Is(err, errRecordTooLong) {
+			// Where the record ends cannot be known (an unclosed quote runs to the end of the
+			// file); what follows is read and dropped so the client gets its answer.
+			sink.reject(next, "", fmt.Sprintf("a CSV record starting at or after this line is longer than %d bytes (an unclosed quote?); the rest of the file was not imported", maxLine))
+			_, err := io.Copy(io.Discard, body)
+			return err
 		}
 		if err != nil {
 			return err
 		}
 		// Only a row that was read has field positions: FieldPos panics after a parse error.
 		line, _ := cr.FieldPos(0)
+		last, _ := cr.FieldPos(len(row) - 1)
+		next = last + strings.Count(row[len(row)-1], "\n") + 1
 		if len(row) != len(setters) {
 			sink.reject(line, "", fmt.Sprintf("has %d fields, the header has %d", len(row), len(setters)))
 			continue
@@ -206,9 +215,37 @@ func parseCSV(ctx context.Context, body io.Reader, sink importSink) error {
 	}
 }
 
+// csvReadAhead is the CSV reader's buffer.
+const csvReadAhead = 256 << 10
+
+// errRecordTooLong stops a CSV import at a record over maxLine bytes.
+var errRecordTooLong = errors.New("csv record too long")
+
+// csvBudget bounds how far a CSV reader may read past the start of the record it is reading:
+// encoding/csv keeps a whole record (a quoted field may span any number of lines) in memory, so an
+// unclosed quote or a 50 MB field would otherwise take all of it.
+type csvBudget struct {
+	r     io.Reader
+	read  int64 // bytes handed to the reader so far
+	limit int64 // the reader may not read past this offset
+}
+
+func (b *csvBudget) Read(p []byte) (int, error) {
+	room := b.limit - b.read
+	if room <= 0 {
+		return 0, errRecordTooLong
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 func (imp *importer) reject(line int, id, msg string) {
 	imp.mu.Lock()
-	imp.rejected = append(imp.rejected, wire.Rejection{Line: line, ID: id, Error: msg})
+	imp.rejected.add(wire.Rejection{Line: line, ID: id, Error: msg})
 	imp.mu.Unlock()
 }
 
@@ -270,19 +307,19 @@ func (imp *importer) apply(b *importBatch) {
 	defer imp.mu.Unlock()
 	if err != nil {
 		for i, line := range b.lines {
-			imp.rejected = append(imp.rejected, wire.Rejection{Line: line, ID: b.records[i].ID, Error: apiError(err).Message})
+			imp.rejected.add(wire.Rejection{Line: line, ID: b.records[i].ID, Error: apiError(err).Message})
 		}
 		return
 	}
 	failed := make(map[int]bool, len(res.Errors))
 	for _, e := range res.Errors {
 		failed[e.Index] = true
-		imp.rejected = append(imp.rejected, wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+		imp.rejected.add(wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
 	}
 	before := imp.accepted
 	imp.accepted += res.Applied
 	if imp.accepted/100000 != before/100000 {
-		imp.n.log.Info("import progress", "agency", imp.p.Agency, "accepted", imp.accepted, "rejected", len(imp.rejected))
+		imp.n.log.Info("import progress", "agency", imp.p.Agency, "accepted", imp.accepted, "rejected", imp.rejected.count)
 	}
 	ids := make([]string, 0, res.Applied)
 	for i := range b.records {
@@ -300,7 +337,7 @@ func (imp *importer) drop(b *importBatch, refused []replication.ItemError) *impo
 	imp.mu.Lock()
 	for _, e := range refused {
 		out[e.Index] = true
-		imp.rejected = append(imp.rejected, wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
+		imp.rejected.add(wire.Rejection{Line: b.lines[e.Index], ID: e.ID, Error: e.Code + ": " + e.Message})
 	}
 	imp.mu.Unlock()
 	kept := &importBatch{shard: b.shard}

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -15,7 +14,7 @@ func TestMetricsScrapeParses(t *testing.T) {
 	tn := startNode(t, t.TempDir())
 	tn.importLines(t, "fr", jsonLines(frRecord("FR-M1", "MET123")))
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": "MET123", "make": "glock"})
-	resp, err := http.Get(tn.srv.URL + "/metrics")
+	resp, err := tn.scrape()
 	if err != nil {
 		t.Fatal(err)
 	}

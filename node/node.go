@@ -55,6 +55,7 @@ type Node struct {
 
 	httpSrv *http.Server
 	ln      net.Listener
+	certs   *certStore // the API's certificate; nil when it serves plain HTTP
 
 	closeOnce sync.Once
 	closeErr  error
@@ -216,32 +217,6 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		if err := n.groups[s].WaitForLeader(ctx); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// Listen binds the HTTP address; Addr then reports the bound address (useful with port 0).
-func (n *Node) Listen() error {
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", n.cfg.HTTPAddr, err)
-	}
-	n.ln = ln
-	n.httpSrv = &http.Server{
-		Handler:           n.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(n.log.With("subsystem", "http").Handler(), slog.LevelWarn),
-	}
-	return nil
-}
-
-// Addr is the HTTP listener's address.
-func (n *Node) Addr() string { return n.ln.Addr().String() }
-
-// Serve serves HTTP until Shutdown; it returns nil after a clean shutdown.
-func (n *Node) Serve() error {
-	if err := n.httpSrv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
 	}
 	return nil
 }

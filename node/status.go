@@ -56,6 +56,10 @@ func (n *Node) Health() wire.Health {
 		h.Status = "degraded"
 		h.Checks["disk"] = wire.HealthCheck{Status: "degraded", Detail: msg + ": record writes are refused"}
 	}
+	h.Checks["tls"] = n.tlsHealth()
+	if h.Checks["tls"].Status != "ok" {
+		h.Status = "degraded"
+	}
 	h.Checks["node_db"] = wire.HealthCheck{Status: "ok"}
 	if err := n.db.View(func(*bolt.Tx) error { return nil }); err != nil {
 		h.Status = "degraded"

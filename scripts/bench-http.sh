@@ -57,4 +57,4 @@ for client in ("conn", "nethttp"):
     p99s = statistics.median(d["serial_client"]["p99_us"] for d in runs) / 1000
     print(f"median of {rounds}, {client:8}: 4 clients {tput:.0f} searches/s, p99 {p99:.2f} ms; 1 client p99 {p99s:.2f} ms")
 PY
-curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_(commits|entries)_total ' || true
+curl -s -H "Authorization: Bearer $(cat "$OUT/data/admin.token")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_(commits|entries)_total ' || true

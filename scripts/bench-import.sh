@@ -42,7 +42,7 @@ print(json.dumps({"mode": "import", "records": n, "seconds": round(e - s, 2), "r
 PY
 echo "== memory after the load"
 sleep 2
-curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^(go_memstats_heap_inuse_bytes|go_memstats_heap_alloc_bytes|process_resident_memory_bytes|fedarms_index_records) ' | tee "$OUT/memory.txt"
+curl -s -H "Authorization: Bearer $(cat "$OUT/data/admin.token")" "http://127.0.0.1:$PORT/metrics" | grep -E '^(go_memstats_heap_inuse_bytes|go_memstats_heap_alloc_bytes|process_resident_memory_bytes|fedarms_index_records) ' | tee "$OUT/memory.txt"
 
 echo "== exact search over HTTP"
 "$OUT/benchtool" search-http --in "$OUT/records.jsonl" --addr "http://127.0.0.1:$PORT" --token-file "$OUT/data/admin.token" --n 20000 | tee "$OUT/search-http.json"

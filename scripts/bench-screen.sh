@@ -52,4 +52,4 @@ s = statistics.median(d["batch"]["seconds"] for d in runs)
 o = statistics.median(d["one_by_one"]["queries_per_s"] for d in runs)
 print(f"median of {rounds}: screening {s:.1f} s, {b:.0f} queries/s; one by one with 4 clients {o:.0f} queries/s; ratio {b/o:.2f}")
 PY
-curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_(commits|entries)_total ' || true
+curl -s -H "Authorization: Bearer $(cat "$OUT/data/admin.token")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_(commits|entries)_total ' || true

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/fedarms/fedarms/internal/tlsca"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -39,11 +40,16 @@ func federationCmd(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "root key written to %s (keep it offline; it signs the roster)\n", path)
+			if _, err := tlsca.Create(out, "fedarms federation CA", time.Now()); err != nil {
+				return fmt.Errorf("the API's CA: %w", err)
+			}
+			fmt.Fprintf(e.stderr, "API certificate authority written to %s and %s (the key stays with the root key; clients trust the .pem with --ca)\n",
+				filepath.Join(out, tlsca.CAKeyFile), filepath.Join(out, tlsca.CACertFile))
 			fmt.Fprintln(e.stdout, transport.FormatRootPub(pub))
 			return nil
 		},
 	}
-	initCmd.Flags().StringVar(&out, "out", ".", "directory for root.key")
+	initCmd.Flags().StringVar(&out, "out", ".", "directory for root.key, ca.key and ca.pem")
 
 	var dataDir string
 	identity := &cobra.Command{
@@ -97,7 +103,7 @@ func federationCmd(e *env) *cobra.Command {
 	f.StringSliceVar(&shards, "shards", []string{"*"}, "shards the member holds")
 	f.StringSliceVar(&addrs, "addr", nil, "libp2p multiaddrs others dial it at")
 	f.Uint64Var(&serial, "serial", 0, "the entry's serial, higher than any earlier entry of the member (default: the signing time in Unix seconds; 0: none, for a federation still running a release before serials)")
-	cmd.AddCommand(initCmd, identity, sign)
+	cmd.AddCommand(initCmd, identity, sign, caCmd(e), certCmd(e))
 	cmd.AddCommand(federationControlCmds(e)...)
 	return cmd
 }

@@ -75,12 +75,16 @@ func hitsCmd(e *env) *cobra.Command {
 			}
 			req, _ := http.NewRequestWithContext(e.ctx, "GET", strings.TrimRight(wc.addr, "/")+"/v1/hits/stream", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
+			hc, err := wc.httpClient()
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
 			if err != nil {
 				if e.ctx.Err() != nil {
 					return nil
 				}
-				return fmt.Errorf("cannot reach the node at %s: %w", wc.addr, err)
+				return reachError(wc.addr, err)
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode != 200 {
@@ -88,10 +92,21 @@ func hitsCmd(e *env) *cobra.Command {
 			}
 			sc := bufio.NewScanner(resp.Body)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			event := ""
 			for sc.Scan() {
+				if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+					event = ev
+					continue
+				}
 				data, ok := strings.CutPrefix(sc.Text(), "data: ")
 				if !ok {
 					continue
+				}
+				if event == "end" {
+					// The node ended the stream: the token was revoked or expired.
+					var end struct{ Reason string }
+					_ = json.Unmarshal([]byte(data), &end)
+					return fmt.Errorf("the node ended the hits stream: %s", end.Reason)
 				}
 				if wc.asJSON {
 					fmt.Fprintln(e.stdout, data)

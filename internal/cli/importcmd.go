@@ -87,7 +87,7 @@ func reportImport(e *env, asJSON bool, r *wire.ImportResponse) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "accepted: %d\nrejected: %d\n", r.Accepted, len(r.Rejected))
+		fmt.Fprintf(e.stdout, "accepted: %d\nrejected: %d\n", r.Accepted, r.RejectedTotal())
 		for _, rj := range r.Rejected {
 			id := ""
 			if rj.ID != "" {
@@ -95,9 +95,13 @@ func reportImport(e *env, asJSON bool, r *wire.ImportResponse) error {
 			}
 			fmt.Fprintf(e.stdout, "  line %d%s: %s\n", rj.Line, id, rj.Error)
 		}
+		if more := r.RejectedTotal() - len(r.Rejected); more > 0 {
+			fmt.Fprintf(e.stdout, "  ... and %d more rejected line(s) after line %d (the node lists the first %d)\n",
+				more, r.Rejected[len(r.Rejected)-1].Line, len(r.Rejected))
+		}
 	}
-	if len(r.Rejected) > 0 {
-		return &exitError{code: exitRejected, err: fmt.Errorf("%d line(s) rejected", len(r.Rejected))}
+	if n := r.RejectedTotal(); n > 0 {
+		return &exitError{code: exitRejected, err: fmt.Errorf("%d line(s) rejected", n)}
 	}
 	return nil
 }
@@ -121,7 +125,7 @@ func loadSample(e *env, base, tokenFile string, n int) error {
 	}
 	if len(resp.Rejected) > 0 {
 		b, _ := json.Marshal(resp.Rejected[0])
-		return fmt.Errorf("%d sample records rejected, first: %s", len(resp.Rejected), b)
+		return fmt.Errorf("%d sample records rejected, first: %s", resp.RejectedTotal(), b)
 	}
 	fmt.Fprintf(e.stdout, "loaded %d sample records\n", resp.Accepted)
 	return nil

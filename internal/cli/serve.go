@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
@@ -31,6 +34,10 @@ func devCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c.Log.Format, c.Log.Level = logFormat, logLevel
+			if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil || !config.IsLoopback(host) {
+				return fmt.Errorf("--http %s: dev serves plain HTTP on a loopback address only (bearer tokens would cross the network in clear); "+
+					"run an agent with a [tls] certificate to serve other machines", c.HTTPAddr)
+			}
 			return runNode(e, c, sample)
 		},
 	}
@@ -70,6 +77,11 @@ func agentCmd(e *env) *cobra.Command {
 				c.Federation.RosterFile = filepath.Join(filepath.Dir(path), c.Federation.RosterFile)
 			}
 			useCredentials(c, filepath.Dir(path))
+			for _, f := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile} {
+				if *f != "" && !filepath.IsAbs(*f) {
+					*f = filepath.Join(filepath.Dir(path), *f)
+				}
+			}
 			if check {
 				fmt.Fprintf(e.stdout, "%s: ok (node %s, role %s)\n", path, c.Name, c.Role)
 				return nil
@@ -109,6 +121,19 @@ func runNode(e *env, c *config.Config, sample int) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- n.Serve() }()
+	// SIGHUP reads the API's certificate files again (a renewal; the node also notices by itself).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() { signal.Stop(hup); close(hup) }()
+	go func() {
+		for range hup {
+			if err := n.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: reloading the tls certificate", "error", err)
+			} else {
+				log.Info("SIGHUP: tls certificate read again")
+			}
+		}
+	}()
 	stop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -132,7 +157,7 @@ func runNode(e *env, c *config.Config, sample int) error {
 	if err != nil {
 		log.Warn("no leader reachable yet for some shards; serving the local copy, answers will say how stale it is", "error", err)
 	}
-	base := "http://" + n.Addr()
+	base := n.URL()
 	if sample > 0 && n.Health().Records == 0 && !sampleLoaded(c.DataDir) {
 		if err := loadSample(e, base, tokenFile, sample); err != nil {
 			stop()

@@ -38,7 +38,7 @@ var rules = map[string]rule{
 	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
 	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
-		tests: "internal/synth internal/testutil"},
+		tests: "internal/synth internal/testutil internal/tlsca"},
 	"node/notify": {},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
 	"node/wire":    {imports: "internal/auth internal/record matcher node/notify transport"},
@@ -59,10 +59,11 @@ var rules = map[string]rule{
 	"internal/synth":     {imports: "internal/record internal/reference"},
 	"internal/testutil":  {},
 	"internal/clock":     {},
+	"internal/tlsca":     {},
 	"internal/deptest":   {},
 	"internal/version":   {},
 	"internal/sdnotify":  {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/version node node/notify node/wire node/httpapi node/fedplan transport",
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/tlsca internal/version node node/notify node/wire node/httpapi node/fedplan transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing
@@ -70,7 +71,7 @@ var rules = map[string]rule{
 	"scripts/benchtool":        {imports: "config internal/auth internal/record internal/reference internal/synth node node/wire replication transport"},
 	"scripts/drills":           {tests: "internal/record internal/testutil node/wire"},
 	"scripts/drills/holepunch": {imports: "config internal/synth node/fedplan node/wire"},
-	"scripts/localfedtool":     {imports: "config node/fedplan node/wire"},
+	"scripts/localfedtool":     {imports: "config internal/tlsca node/fedplan node/wire"},
 	"scripts/nodelayers":       {},
 	"scripts/packagetool":      {tests: "config"},
 }

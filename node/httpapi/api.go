@@ -77,8 +77,13 @@ type Config struct {
 	Observe func(route string, status int, took time.Duration)
 	// MaxBodyBytes bounds a request body; MaxImportBytes an import's.
 	MaxBodyBytes, MaxImportBytes int64
-	// Metrics serves GET /metrics; Console serves GET /console/ (both without a token).
+	// StreamIdle cuts a stream (an import, a screening, the hits stream) once no byte has moved
+	// for this long; streams are exempt from the server's read and write timeouts (default 60s).
+	StreamIdle time.Duration
+	// Metrics serves GET /metrics (to an operator token unless MetricsPublic); Console serves GET
+	// /console/ (without a token: the page asks for one).
 	Metrics, Console http.Handler
+	MetricsPublic    bool
 	Log              *slog.Logger
 }
 
@@ -89,11 +94,16 @@ type api struct {
 	clock    clock.Clock
 	observe  func(string, int, time.Duration)
 	log      *slog.Logger
+	// streamIdle: see Config.StreamIdle.
+	streamIdle time.Duration
 }
 
 // New is the node's HTTP API.
 func New(c Config) http.Handler {
-	a := &api{b: c.Node, classify: c.Classify, clock: c.Clock, observe: c.Observe, log: c.Log}
+	a := &api{b: c.Node, classify: c.Classify, clock: c.Clock, observe: c.Observe, log: c.Log, streamIdle: c.StreamIdle}
+	if a.streamIdle <= 0 {
+		a.streamIdle = time.Minute
+	}
 	if a.classify == nil {
 		a.classify = wire.As
 	}
@@ -142,8 +152,15 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, a.b.Health())
 	})
-	if c.Metrics != nil {
+	switch {
+	case c.Metrics != nil && c.MetricsPublic:
 		mux.Handle("GET /metrics", c.Metrics)
+	case c.Metrics != nil:
+		// The counters tell whether searches hit: an operator's business, not anyone's on the network.
+		mux.Handle("GET /metrics", a.route("metrics", "operator", lim, func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+			c.Metrics.ServeHTTP(w, r)
+			return nil
+		}))
 	}
 	if c.Console != nil {
 		mux.Handle("GET /console/", c.Console)

@@ -22,13 +22,16 @@ func (a *api) searchBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // HTTP/1.1 would otherwise stop reading the body once the answer starts
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	bw := bufio.NewWriterSize(w, 32<<10)
+	d := newStreamDeadlines(w, a.streamIdle)
+	r.Body = &streamBody{ReadCloser: r.Body, d: d}
+	bw := bufio.NewWriterSize(streamWriter{w: w, d: d}, 32<<10)
 	enc := json.NewEncoder(bw)
 	wrote := false
 	emit := func(v any) error { wrote = true; return enc.Encode(v) }
 	flush := func() {
 		if bw.Buffered() > 0 {
 			_ = bw.Flush()
+			d.writing()
 			_ = rc.Flush()
 		}
 	}

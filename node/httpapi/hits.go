@@ -64,34 +64,53 @@ func pageLimit(v string) (int, error) {
 	return n, nil
 }
 
+// tokenRecheck is how often a hits stream checks that its token is still valid: a stream ends
+// within this long of its token's revocation or expiry.
+const tokenRecheck = 5 * time.Second
+
 // hitStream sends every hit stored or changed on the node that the caller may see, as server-sent
-// events, until the client goes away.
+// events, until the client goes away or its token stops being valid (revoked or expired: a last
+// "end" event says why). Each write must reach the client within the stream's idle limit.
 func (a *api) hitStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		return wire.Errorf(wire.Internal, "internal", "streaming unsupported")
 	}
+	secret := bearer(r)
 	feed, stop := a.b.WatchHits(p)
 	defer stop()
+	d := newStreamDeadlines(w, a.streamIdle)
+	out := streamWriter{w: w, d: d}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	d.writing()
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": fedarms hits\n\n")
+	fmt.Fprint(out, ": fedarms hits\n\n")
 	fl.Flush()
 	tick := a.clock.NewTicker(keepAlive)
 	defer tick.Stop()
+	recheck := a.clock.NewTicker(tokenRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-recheck.C:
+			if _, err := a.authenticateSecret(secret); err != nil {
+				b, _ := json.Marshal(map[string]string{"reason": asError(err, a.classify).Message})
+				fmt.Fprintf(out, "event: end\ndata: %s\n\n", b)
+				fl.Flush()
+				return nil
+			}
+			continue
 		case <-tick.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
+			fmt.Fprint(out, ": keep-alive\n\n")
 		case h, ok := <-feed:
 			if !ok {
 				return nil
 			}
 			b, _ := json.Marshal(h)
-			fmt.Fprintf(w, "event: hit\nid: %s\ndata: %s\n\n", h.ID, b)
+			fmt.Fprintf(out, "event: hit\nid: %s\ndata: %s\n\n", h.ID, b)
 		}
 		fl.Flush()
 	}

@@ -34,7 +34,10 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request, p auth.Princ
 	default:
 		return wire.Errorf(wire.UnsupportedMedia, "unsupported_media_type", "Content-Type %q: use application/x-ndjson (JSON lines) or text/csv", mt)
 	}
-	resp, err := a.b.Import(r.Context(), p, format, r.Body)
+	d := newStreamDeadlines(w, a.streamIdle)
+	d.holdWrites()
+	defer d.writing() // the answer (or the error) is written after this returns
+	resp, err := a.b.Import(r.Context(), p, format, &streamBody{ReadCloser: r.Body, d: d})
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,21 @@ func (a *api) authenticate(r *http.Request) (auth.Principal, error) {
 	if h == "" {
 		return auth.Principal{}, wire.Errorf(wire.Unauthenticated, "unauthenticated", "missing Authorization: Bearer TOKEN header")
 	}
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	if _, ok := strings.CutPrefix(h, "Bearer "); !ok {
 		return auth.Principal{}, wire.Errorf(wire.Unauthenticated, "unauthenticated", "Authorization header must be 'Bearer TOKEN'")
 	}
-	p, err := a.b.Authenticate(strings.TrimSpace(secret))
+	return a.authenticateSecret(bearer(r))
+}
+
+// bearer is the request's bearer token's secret ("" without one).
+func bearer(r *http.Request) string {
+	secret, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(secret)
+}
+
+// authenticateSecret finds the principal of a token's secret, or says why there is none.
+func (a *api) authenticateSecret(secret string) (auth.Principal, error) {
+	p, err := a.b.Authenticate(secret)
 	switch {
 	case errors.Is(err, auth.ErrRevoked):
 		return p, wire.Errorf(wire.Unauthenticated, "unauthenticated", "token has been revoked")

@@ -9,8 +9,21 @@ type Rejection struct {
 
 // ImportResponse is the answer to POST /v1/import.
 type ImportResponse struct {
-	Accepted int         `json:"accepted"`
-	Rejected []Rejection `json:"rejected"`
+	Accepted int `json:"accepted"`
+	// Rejected lists the first MaxRejections rejected lines (by line number); RejectedCount counts
+	// them all.
+	Rejected      []Rejection `json:"rejected"`
+	RejectedCount int         `json:"rejected_count"`
+}
+
+// MaxRejections is how many rejected lines an import answer lists; the rest are only counted, so
+// the answer (and the node's memory) stays small whatever the input.
+const MaxRejections = 1000
+
+// RejectedTotal is how many lines were rejected: RejectedCount, or the length of Rejected for an
+// answer of a node that does not count them.
+func (r *ImportResponse) RejectedTotal() int {
+	return max(r.RejectedCount, len(r.Rejected))
 }
 
 // ImportFormat is how an import's body is written.

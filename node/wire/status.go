@@ -22,6 +22,9 @@ type ShardStatus struct {
 type HealthCheck struct {
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// DaysLeft and Expires are the API certificate's (check "tls" only).
+	DaysLeft *int      `json:"days_left,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
 }
 
 // Health is the answer to GET /v1/health.

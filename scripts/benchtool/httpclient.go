@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 )
@@ -30,20 +33,42 @@ func newSearcher(kind, addr, token string) (searcher, error) {
 	switch kind {
 	case "conn":
 		u, err := url.Parse(addr)
-		if err != nil || u.Scheme != "http" || u.Host == "" {
-			return nil, fmt.Errorf("-addr %q: want http://HOST:PORT", addr)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-addr %q: want http://HOST:PORT or https://HOST:PORT", addr)
 		}
-		return &connSearcher{host: u.Host, token: token}, nil
+		return &connSearcher{host: u.Host, token: token, tls: u.Scheme == "https"}, nil
 	case "nethttp":
 		return &netSearcher{addr: addr, token: token,
-			hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}, nil
+			hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: tlsConfig(), ForceAttemptHTTP2: rootCAs != nil}}}, nil
 	}
 	return nil, fmt.Errorf("-client %q: want conn or nethttp", kind)
 }
 
+// rootCAs is the CA a node serving https:// is trusted with (-ca); nil: the system's roots.
+var rootCAs *x509.CertPool
+
+// trustCA reads -ca.
+func trustCA(file string) error {
+	if file == "" {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	rootCAs = x509.NewCertPool()
+	if !rootCAs.AppendCertsFromPEM(b) {
+		return fmt.Errorf("-ca %s: no PEM certificate", file)
+	}
+	return nil
+}
+
+func tlsConfig() *tls.Config { return &tls.Config{RootCAs: rootCAs} }
+
 // connSearcher speaks HTTP/1.1 over one connection of its own, redialled when the server closes it.
 type connSearcher struct {
 	host, token string
+	tls         bool // HTTP/1.1 over TLS
 	c           net.Conn
 	r           *bufio.Reader
 	w           *bufio.Writer
@@ -58,7 +83,15 @@ func (s *connSearcher) search(serial string) (time.Duration, error) {
 func (s *connSearcher) send(body []byte) (time.Duration, error) {
 	t := time.Now()
 	if s.c == nil {
-		c, err := net.Dial("tcp", s.host)
+		var c net.Conn
+		var err error
+		if s.tls {
+			cfg := tlsConfig()
+			cfg.NextProtos = []string{"http/1.1"}
+			c, err = tls.Dial("tcp", s.host, cfg)
+		} else {
+			c, err = net.Dial("tcp", s.host)
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -101,7 +101,11 @@ func searchHTTP(args []string) error {
 	clients := fs.Int("clients", 4, "concurrent clients for the throughput run")
 	negative := fs.Float64("negative", 0, "fraction of queries for serials that are not recorded (hits are rare in real traffic)")
 	client := fs.String("client", "conn", "HTTP client: conn (one keep-alive connection per client, messages written and read directly) or nethttp (net/http's client)")
+	caFile := fs.String("ca", "", "CA certificate (PEM) of a node serving https://")
 	fs.Parse(args)
+	if err := trustCA(*caFile); err != nil {
+		return err
+	}
 	recs, err := readRecords(*in)
 	if err != nil {
 		return err

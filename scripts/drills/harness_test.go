@@ -4,6 +4,8 @@ package drills
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,7 +32,9 @@ type fed struct {
 
 // fedJSON is DIR/federation.json as the contract gives it (plus the script's additions).
 type fedJSON struct {
-	Nodes []struct {
+	// CAFile is the CA of the nodes' HTTPS certificates.
+	CAFile string `json:"ca_file"`
+	Nodes  []struct {
 		Name      string   `json:"name"`
 		Role      string   `json:"role"`
 		Country   string   `json:"country"`
@@ -87,13 +91,20 @@ func startFed(t *testing.T, drill string) *fed {
 	if err := json.Unmarshal(b, &fj); err != nil {
 		t.Fatalf("federation.json: %v", err)
 	}
+	hc, err := clientFor(fj.CAFile)
+	if err != nil {
+		t.Fatalf("federation.json ca_file: %v", err)
+	}
 	for _, n := range fj.Nodes {
 		tok, err := os.ReadFile(n.TokenFile)
 		if err != nil {
 			t.Fatalf("token of %s: %v", n.Name, err)
 		}
+		if fj.CAFile != "" && !strings.HasPrefix(n.API, "https://") {
+			t.Errorf("%s: api %s with a ca_file, want https://", n.Name, n.API)
+		}
 		f.nodes[n.Name] = &nodeClient{name: n.Name, role: n.Role, country: n.Country, api: n.API, shards: n.Shards,
-			log: n.Log, admin: strings.TrimSpace(string(tok))}
+			log: n.Log, admin: strings.TrimSpace(string(tok)), hc: hc}
 		f.order = append(f.order, n.Name)
 	}
 	if len(f.nodes) < 7 {
@@ -195,9 +206,26 @@ type nodeClient struct {
 	name, role, country, api, log string
 	shards                        []string
 	admin                         string // the admin token
+	hc                            *http.Client
 }
 
-var httpc = &http.Client{Timeout: 30 * time.Second}
+// clientFor is an HTTP client for a federation's nodes, trusting its CA when it names one.
+func clientFor(caFile string) (*http.Client, error) {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if caFile == "" {
+		return hc, nil
+	}
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
+	return hc, nil
+}
 
 func (n *nodeClient) holds(shard string) bool {
 	for _, s := range n.shards {
@@ -221,7 +249,7 @@ func (n *nodeClient) do(method, path, token string, body []byte, ctype string) (
 		ctype = "application/json"
 	}
 	req.Header.Set("Content-Type", ctype)
-	resp, err := httpc.Do(req)
+	resp, err := n.hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -280,7 +308,7 @@ type shardStatus struct {
 
 // shardsOf returns the node's shards by name; an error when it does not answer.
 func (n *nodeClient) shardsOf() (map[string]shardStatus, error) {
-	c := *httpc
+	c := *n.hc
 	c.Timeout = 3 * time.Second
 	var out struct {
 		Shards []shardStatus `json:"shards"`

@@ -11,6 +11,7 @@ type settings struct {
 	readyTimeout time.Duration // how long up and start wait for readiness
 	stopTimeout  time.Duration // how long stop and down wait for a node to exit after SIGTERM
 	logLevel     string        // the nodes' log level, at layout time
+	plain        bool          // LOCALFED_PLAIN=1: the nodes serve plain HTTP (layout time)
 }
 
 // readEnv reads the LOCALFED_* variables, with defaults short enough for drills: a copy becomes
@@ -36,6 +37,7 @@ func readEnv(getenv func(string) string) (settings, error) {
 		}
 		*d.dst = parsed
 	}
+	s.plain = getenv("LOCALFED_PLAIN") == "1"
 	if v := getenv("LOCALFED_LOG_LEVEL"); v != "" {
 		switch v {
 		case "debug", "info", "warn", "error":

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"net"
+	"path/filepath"
+	"time"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/tlsca"
 	"github.com/fedarms/fedarms/node/fedplan"
 )
 
@@ -59,12 +62,20 @@ func assignAddrs(specs []fedplan.MemberSpec, ports []int) error {
 }
 
 // tuneFor sets what a drill needs in every member's config: the fault switch, a short
-// max_staleness and the log level.
-func tuneFor(s settings) func(*config.Config) {
+// max_staleness and the log level; and, with a CA, the member's HTTPS certificate for loopback,
+// issued into its data dir. An error issuing a certificate is kept in *failed.
+func tuneFor(s settings, ca *tlsca.CA, failed *error) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Federation.TestFaults = true
 		c.MaxStaleness = config.Duration{Duration: s.maxStaleness}
 		c.Log.Level = s.logLevel
+		if ca == nil {
+			return
+		}
+		if _, err := ca.Issue(c.DataDir, c.Name, []string{"127.0.0.1", "localhost"}, tlsca.DefaultCertValidity, time.Now()); err != nil && *failed == nil {
+			*failed = fmt.Errorf("certificate of %s: %w", c.Name, err)
+		}
+		c.TLS = config.TLS{CertFile: filepath.Join(c.DataDir, tlsca.CertFile), KeyFile: filepath.Join(c.DataDir, tlsca.KeyFile)}
 	}
 }
 
@@ -78,8 +89,17 @@ func layOut(dir string, s settings) error {
 	if err := assignAddrs(specs, ports); err != nil {
 		return err
 	}
-	if _, err := fedplan.WriteFederation(dir, specs, tuneFor(s)); err != nil {
+	// The API's CA beside the root key, as `fedarms federation init` makes it (LOCALFED_PLAIN=1:
+	// plain HTTP, as before).
+	var ca *tlsca.CA
+	if !s.plain {
+		if ca, err = tlsca.Create(dir, "localfed CA", time.Now()); err != nil {
+			return err
+		}
+	}
+	var failed error
+	if _, err := fedplan.WriteFederation(dir, specs, tuneFor(s, ca, &failed)); err != nil {
 		return fmt.Errorf("lay out federation in %s: %w", dir, err)
 	}
-	return nil
+	return failed
 }

@@ -37,7 +37,9 @@ const usage = `usage: localfed COMMAND DIR [NODE [PEER]]
   status DIR           one line per node: pid, health, shards with leader, applied index, records
 
 Environment: LOCALFED_MAX_STALENESS (default 5s), LOCALFED_READY_TIMEOUT (default 90s),
-LOCALFED_STOP_TIMEOUT (default 30s), LOCALFED_LOG_LEVEL (default info).
+LOCALFED_STOP_TIMEOUT (default 30s), LOCALFED_LOG_LEVEL (default info), LOCALFED_PLAIN=1 (lay the
+federation out serving plain HTTP; by default every node serves HTTPS with a certificate from
+DIR/ca.pem's CA, named in federation.json as ca_file).
 `
 
 // usageError is a command line that cannot be run; it exits with exitUsage.

@@ -21,7 +21,7 @@ type member struct {
 	Shards  []string
 	PeerID  string
 	P2P     []string
-	API     string // http://host:port
+	API     string // https://host:port (http:// for a node without a certificate)
 	DataDir string
 	Config  string // the node.toml path
 	// MaxStaleness is the node's configured max_staleness.
@@ -46,6 +46,9 @@ func loadMembers(dir string) ([]member, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := trustCA(dir); err != nil {
+		return nil, err
+	}
 	out := make([]member, 0, len(entries))
 	for _, se := range entries {
 		e := se.Entry
@@ -59,8 +62,12 @@ func loadMembers(dir string) ([]member, error) {
 		if err != nil {
 			return nil, fmt.Errorf("member %s config %s: %w", e.Name, path, err)
 		}
+		scheme := "http://"
+		if c.TLS.Enabled() {
+			scheme = "https://"
+		}
 		out = append(out, member{Name: e.Name, Role: string(e.Role), Country: e.Country, Shards: e.Shards,
-			PeerID: e.PeerID.String(), P2P: e.Addrs, API: "http://" + c.HTTPAddr, DataDir: c.DataDir, Config: path,
+			PeerID: e.PeerID.String(), P2P: e.Addrs, API: scheme + c.HTTPAddr, DataDir: c.DataDir, Config: path,
 			MaxStaleness: c.MaxStaleness.Duration})
 	}
 	return out, nil
@@ -95,7 +102,9 @@ type fedNode struct {
 
 // fedFile is DIR/federation.json.
 type fedFile struct {
-	Nodes []fedNode `json:"nodes"`
+	// CAFile is the CA that issued the nodes' HTTPS certificates (empty when they serve plain HTTP).
+	CAFile string    `json:"ca_file,omitempty"`
+	Nodes  []fedNode `json:"nodes"`
 	// ReadySeconds is how long the last `up` took from its start to a ready federation.
 	ReadySeconds float64 `json:"ready_seconds,omitempty"`
 	// MaxStaleness is the max_staleness every node was configured with.
@@ -105,6 +114,7 @@ type fedFile struct {
 // describe builds federation.json's content; pids maps names to running agents' pids.
 func describe(ms []member, pids map[string]int) fedFile {
 	var f fedFile
+	f.CAFile = caFile
 	if len(ms) > 0 {
 		f.MaxStaleness = ms[0].MaxStaleness.String()
 	}

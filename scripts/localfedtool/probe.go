@@ -2,17 +2,39 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/tlsca"
 )
 
 // client talks to the nodes; every call is short so a hung node cannot stall a command.
 var client = &http.Client{Timeout: 3 * time.Second}
+
+// caFile is the federation's CA (DIR/ca.pem) when its nodes serve HTTPS, "" otherwise.
+var caFile string
+
+// trustCA makes client trust the CA in dir, when there is one.
+func trustCA(dir string) error {
+	path := filepath.Join(dir, tlsca.CACertFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	pool, err := tlsca.Pool(path)
+	if err != nil {
+		return err
+	}
+	caFile = path
+	client = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	return nil
+}
 
 // shardStatus is the part of GET /v1/shards the tool reads.
 type shardStatus struct {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A hostile client beside real traffic (issue 17): a one-node fedarms holding N records is searched
+# by 4 clients (benchtool search-http, 99% unrecorded serials) once quietly, then while another host
+# (127.0.0.2) holds CONNS connections (half idle, half promising a 200 KB body that never comes,
+# re-opened as the node closes them: benchtool hostile) and sends oversize and malformed bodies in
+# a loop. It prints the searchers' p99 in both runs, every search answered or not, and the node's
+# RSS before, during and after.
+# Usage: scripts/bench-soak.sh [N [CONNS]]   (default 200000 1000; OUT=dir, default bench-out/soak;
+#   HOSTILE_BACKOFF=1s: how long the hostile client waits after a connection refused at once, 50ms)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+CONNS=${2:-1000}
+OUT=${OUT:-bench-out/soak}
+PORT=${PORT:-18444}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+go build -o "$OUT/fedarms" ./cmd/fedarms
+go build -o "$OUT/benchtool" ./scripts/benchtool
+[ -s "$OUT/records-$N.jsonl" ] || "$OUT/fedarms" gen --records "$N" --seed 7 --out "$OUT/records-$N.jsonl"
+rm -rf "$OUT/data"
+"$OUT/fedarms" dev --data "$OUT/data" --http "127.0.0.1:$PORT" --sample 0 >"$OUT/dev.log" 2>&1 &
+DEV=$!
+BG=
+trap 'kill $DEV $BG 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do grep -q "fedarms ready" "$OUT/dev.log" && break; sleep 0.2; done
+TOK="$OUT/data/admin.token"
+"$OUT/fedarms" import --addr "http://127.0.0.1:$PORT" --token-file "$TOK" "$OUT/records-$N.jsonl" | head -2
+rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$DEV/status; }
+search() {
+  "$OUT/benchtool" search-http --client conn --in "$OUT/records-$N.jsonl" --addr "http://127.0.0.1:$PORT" \
+    --token-file "$TOK" --n 20000 --clients 4 --negative 0.99 >"$OUT/search-$1.json"
+  python3 - "$OUT/search-$1.json" "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c, s = d["concurrent"], d["serial_client"]
+print(f'{sys.argv[2]:8}: 4 clients {c["searches_per_s"]:.0f}/s p50 {c["latency"]["p50_us"]/1000:.2f} ms p99 {c["latency"]["p99_us"]/1000:.2f} ms, failed {c.get("failed", 0)}; 1 client p99 {s["p99_us"]/1000:.2f} ms')
+PY
+}
+sleep 5
+echo "RSS before: $(rss)"
+search quiet
+echo "RSS after the quiet searches: $(rss)"
+"$OUT/benchtool" hostile --addr "127.0.0.1:$PORT" --from 127.0.0.2 --conns "$CONNS" --duration 90s --backoff "${HOSTILE_BACKOFF:-50ms}" >"$OUT/hostile.json" &
+BG=$!
+# Oversize and malformed bodies, from 127.0.0.3.
+(
+  big=$(mktemp); head -c 2000000 /dev/zero | tr '\0' 'x' >"$big"
+  end=$((SECONDS + 85))
+  while [ $SECONDS -lt $end ]; do
+    curl -s -o /dev/null --interface 127.0.0.3 -H "Authorization: Bearer $(cat "$TOK")" -H 'Content-Type: application/json' --data-binary @"$big" "http://127.0.0.1:$PORT/v1/search" || true
+    curl -s -o /dev/null --interface 127.0.0.3 -H "Authorization: Bearer $(cat "$TOK")" -H 'Content-Type: application/json' --data-binary '{"serial":"A","Serial":"B"}}' "http://127.0.0.1:$PORT/v1/search" || true
+  done
+  rm -f "$big"
+) &
+BG="$BG $!"
+sleep 15
+echo "RSS under attack: $(rss)"
+search hostile
+echo "RSS under attack, after the searches: $(rss)"
+wait $BG || true
+BG=
+echo "hostile client: $(cat "$OUT/hostile.json")"
+curl -s -H "Authorization: Bearer $(cat "$TOK")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_http_connections|^fedarms_http_requests_total\{route="search",code="(400|413)"\}' || true
+sleep 2
+echo "RSS after: $(rss)"
