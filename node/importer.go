@@ -375,10 +375,3 @@ func isCountry(code string) bool {
 	_, ok := reference.Country(code)
 	return ok
 }
-
-func orNone(s string) string {
-	if s == "" {
-		return "no country"
-	}
-	return s
-}
