@@ -173,7 +173,7 @@ func (ix *Index) weigh(qa *queryAttrs, sc *scratch) {
 // verdicts) and builds the results for the best limit of them.
 func (ix *Index) rank(sc *scratch, limit int, independent bool) []Result {
 	cands := sc.cands
-	ix.verdicts(cands, independent)
+	ix.verdicts(cands, sc.qskel, independent)
 	order := sc.order[:0]
 	for i := range cands {
 		order = append(order, rankKey{score: cands[i].score, bits: cands[i].bits, i: int32(i)})

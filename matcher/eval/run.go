@@ -2,6 +2,8 @@ package eval
 
 import (
 	"cmp"
+	"encoding/json"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -46,6 +48,10 @@ type Config struct {
 	// what the machine did meanwhile (other processes, a collection); RawP99 keeps the plain
 	// 99th percentile over every run.
 	Repeat int
+	// Features, when set, receives one JSON line per case: the query, its class and shape, the
+	// truth's key and every candidate's evidence in the answer's order (matcher.DebugRank), for
+	// analysing what separates a misread serial from a chance neighbour.
+	Features io.Writer
 	// Phase, when set, is called as each phase ("build", "search", "done") starts, so a caller can
 	// profile one phase alone.
 	Phase func(name string)
@@ -237,6 +243,9 @@ func Run(cfg Config) *Report {
 			w.Verified += st.Verified
 			w.Candidates += st.Candidates
 		}
+	}
+	if cfg.Features != nil {
+		writeFeatures(cfg.Features, ix, c, cases)
 	}
 	if !cfg.NoCeiling {
 		ceilings(cfg, rep, byClass, c, cases)
@@ -531,4 +540,23 @@ func keepSlowest(slow []SlowQuery, q SlowQuery, n int) []SlowQuery {
 	}
 	slow = slices.Insert(slow, i, q)
 	return slow[:min(len(slow), n)]
+}
+
+// writeFeatures writes one JSON line per case for Config.Features.
+func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case) {
+	enc := json.NewEncoder(w)
+	for _, cs := range cases {
+		q := cs.Query
+		q.Limit = 10
+		cands, qn := matcher.DebugRank(ix, q)
+		truth := ""
+		if cs.Truth >= 0 {
+			truth = c.id(cs.Truth)
+		}
+		_ = enc.Encode(struct {
+			Class, Shape, Truth, QN string
+			Query                   matcher.Query
+			Cands                   []matcher.DebugCandidate
+		}{cs.Class, cs.Shape, truth, qn, q, cands[:min(len(cands), 40)]})
+	}
 }

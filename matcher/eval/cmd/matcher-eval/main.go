@@ -41,6 +41,7 @@ func run(args []string) error {
 	slowest := fs.Int("slowest", 0, "report this many of the slowest queries of every class, with their work")
 	only := fs.String("only", "", "comma-separated query classes to run (default: all)")
 	repeat := fs.Int("repeat", 1, "run the queries this many times (latencies over every run)")
+	features := fs.String("features", "", "write every case's candidates and their evidence to this file (JSON lines)")
 	huge := fs.Bool("hugepages", false, "after the build, back the heap with huge pages (hugepage.Collapse), as a node does")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,6 +92,14 @@ func run(args []string) error {
 				}
 			}()
 		}
+	}
+	if *features != "" {
+		f, err := os.Create(*features)
+		if err != nil {
+			return fmt.Errorf("create features: %w", err)
+		}
+		defer f.Close()
+		cfg.Features = f
 	}
 	if *huge {
 		inner := cfg.Phase
