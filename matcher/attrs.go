@@ -92,8 +92,8 @@ type attrEvidence struct {
 	makeDiffer, calibreDiffer bool
 	// typeDiffer and modelDiffer: the record's type or model contradicts the query's.
 	typeDiffer, modelDiffer bool
-	makeWhy, calibreWhy       string
-	typeWhy, modelWhy         string
+	makeWhy, calibreWhy     string
+	typeWhy, modelWhy       string
 }
 
 // compareAttrs weighs the query's fields against the record in slot. Absent or unknown values on

@@ -48,6 +48,10 @@ type Config struct {
 	// what the machine did meanwhile (other processes, a collection); RawP99 keeps the plain
 	// 99th percentile over every run.
 	Repeat int
+	// Search, when set, answers the queries instead of the index the run builds (which still
+	// gives the heap, the statistics and the throughput): the cmd sends them to a running node
+	// over HTTP, holding the same records, and the answers are judged the same way.
+	Search func(matcher.Query) ([]matcher.Result, error)
 	// Features, when set, receives one JSON line per case: the query, its class and shape, the
 	// truth's key and every candidate's evidence in the answer's order (matcher.DebugRank), for
 	// analysing what separates a misread serial from a chance neighbour.
@@ -117,6 +121,10 @@ type Report struct {
 	WrongHit    float64 // over all positives: another record is a HIT
 	Throughput  float64 // searches per second with 4 goroutines searching at once
 	CeilingTime time.Duration
+	// SearchErrors counts the queries Config.Search failed to answer (judged as answered with
+	// nothing), SearchError is the first of them.
+	SearchErrors int
+	SearchError  error
 }
 
 // Run generates the data and queries, builds the index and measures it. The ceiling of a
@@ -207,7 +215,18 @@ func Run(cfg Config) *Report {
 			q := cs.Query
 			q.Limit = 10
 			t0 := time.Now()
-			res := ix.Search(q)
+			var res []matcher.Result
+			if cfg.Search != nil {
+				var err error
+				if res, err = cfg.Search(q); err != nil {
+					rep.SearchErrors++
+					if rep.SearchError == nil {
+						rep.SearchError = err
+					}
+				}
+			} else {
+				res = ix.Search(q)
+			}
 			took := time.Since(t0)
 			cr.rawLat = append(cr.rawLat, took)
 			perQuery[ci] = append(perQuery[ci], took)

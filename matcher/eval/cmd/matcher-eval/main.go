@@ -41,6 +41,8 @@ func run(args []string) error {
 	slowest := fs.Int("slowest", 0, "report this many of the slowest queries of every class, with their work")
 	only := fs.String("only", "", "comma-separated query classes to run (default: all)")
 	repeat := fs.Int("repeat", 1, "run the queries this many times (latencies over every run)")
+	httpAddr := fs.String("http", "", "send the queries to the node at this address (POST /v1/search) instead of the index built here; the node must hold the same records (fedarms gen with the same -records and -seed)")
+	tokenFile := fs.String("token-file", "", "with -http: the file holding the node's admin token")
 	features := fs.String("features", "", "write every case's candidates and their evidence to this file (JSON lines)")
 	huge := fs.Bool("hugepages", false, "after the build, back the heap with huge pages (hugepage.Collapse), as a node does")
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +94,14 @@ func run(args []string) error {
 				}
 			}()
 		}
+	}
+	if *httpAddr != "" {
+		ns, err := newNodeSearch(*httpAddr, *tokenFile)
+		if err != nil {
+			return err
+		}
+		cfg.Search = ns.search
+		fmt.Printf("answers from the node at %s over HTTP\n", *httpAddr)
 	}
 	if *features != "" {
 		f, err := os.Create(*features)
