@@ -238,3 +238,43 @@ func TestEmbeddedLettersThatDifferAreNoHit(t *testing.T) {
 		}
 	}
 }
+
+// A serial of one digit run, recorded with separators, is found by its first or last part: the
+// normal form has no token to drop ("011-09046" is 1109046).
+func TestSerialFoundByAPartBetweenSeparators(t *testing.T) {
+	for _, bulk := range []bool{false, true} {
+		ix := New(fakeRef{}, Options{})
+		entries := []Entry{
+			{Key: "US-1", Serial: "011-09046", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+			{Key: "US-2", Serial: "660 51885", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+			{Key: "US-3", Serial: "51887", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+		}
+		if bulk {
+			ix.PutMany(entries)
+		} else {
+			for _, e := range entries {
+				ix.Put(e)
+			}
+		}
+		for _, tt := range []struct{ serial, want string }{
+			{"09046", "US-1"}, {"011", ""}, {"51885", "US-2"}, {"660", ""},
+		} {
+			res := ix.Search(Query{Serial: tt.serial, Make: "Ruger"})
+			found := ""
+			for _, r := range res {
+				if r.Key == tt.want {
+					found = r.Key
+				}
+			}
+			if found != tt.want {
+				t.Errorf("bulk=%v %s: want %q among %+v", bulk, tt.serial, tt.want, res)
+			}
+		}
+	}
+	if f, l := separatorBounds("011-09046"); f != 4 || l != 3 {
+		t.Errorf("separatorBounds: %d %d", f, l)
+	}
+	if f, l := separatorBounds(" 12 34 - 56 "); f != 4 || l != 6 {
+		t.Errorf("separatorBounds: %d %d", f, l)
+	}
+}

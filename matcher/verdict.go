@@ -82,8 +82,8 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 	// the evidence).
 	cut := math.Inf(-1)
 	for i := range cands {
-		if independent {
-			break
+		if independent || anyHit {
+			break // under a HIT every REVIEW is context (below)
 		}
 		c := &cands[i]
 		if c.verdict != verdictReview || c.m.edits == 0 {

@@ -568,14 +568,18 @@ func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case) {
 		q := cs.Query
 		q.Limit = 10
 		cands, qn := matcher.DebugRank(ix, q)
-		truth := ""
+		truth, serials := "", []string(nil)
 		if cs.Truth >= 0 {
 			truth = c.id(cs.Truth)
+			for j := c.first[cs.Truth]; j < c.first[cs.Truth+1]; j++ {
+				serials = append(serials, string(c.norm(int(j))))
+			}
 		}
 		_ = enc.Encode(struct {
 			Class, Shape, Truth, QN string
+			TruthSerials            []string
 			Query                   matcher.Query
 			Cands                   []matcher.DebugCandidate
-		}{cs.Class, cs.Shape, truth, qn, q, cands[:min(len(cands), 40)]})
+		}{cs.Class, cs.Shape, truth, qn, serials, q, cands[:min(len(cands), 40)]})
 	}
 }
