@@ -86,7 +86,7 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 			break // under a HIT every REVIEW is context (below)
 		}
 		c := &cands[i]
-		if c.verdict != verdictReview || c.m.edits == 0 {
+		if c.verdict != verdictReview || c.m.edits == 0 && c.m.glued == 0 {
 			continue
 		}
 		runnerUp := best
@@ -145,35 +145,52 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 func (ix *Index) chanceNeighbour(c *candidate, lead float64, qskel []byte) string {
 	switch {
 	case c.ev.contradicts():
-		return "below review: a misread serial on a record whose description differs"
+		return "below review: a lead on a record whose description differs from the query's"
+	case c.m.edits == 0:
+		return "" // a mark glued to the serial, no misreading
 	case c.m.edits == 1:
 		return ""
-	case ix.substitutionsOnly(c, qskel):
-		return "below review: characters replaced as between firearms of one run, not misread"
+	case ix.needsSubstitution(c, qskel):
+		return "below review: a character replaced besides another edit, as between firearms of one run"
 	case lead < reviewMargin*float64(c.m.edits):
 		return "below review: other records are as close"
 	}
 	return ""
 }
 
-// substitutionsOnly reports whether the candidate's serial differs from the query only by
-// substituted characters: same length as the skeleton reads them, and as many positions differ
-// as there are edits (a transposition differs in two positions, and an insertion or deletion
-// shifts what follows it).
-func (ix *Index) substitutionsOnly(c *candidate, qskel []byte) bool {
+// needsSubstitution reports whether the candidate's serial cannot be read as the query with its
+// edits unless one of them is a substituted character: no alignment of insertions, deletions and
+// adjacent transpositions alone has as few edits. It is an alignment in which a substitution costs
+// two (a deletion and an insertion): equal to the edits only when none is needed.
+func (ix *Index) needsSubstitution(c *candidate, qskel []byte) bool {
 	var buf [maxSerialLen]byte
 	r := trimZeroish(appendSkeleton(buf[:0], ix.ser.norm(c.m.id)))
 	q := trimZeroish(qskel)
-	if len(r) != len(q) {
+	n, m := len(r), len(q)
+	if n > maxSerialLen || m > maxSerialLen {
 		return false
 	}
-	diff := 0
-	for i := range r {
-		if r[i] != q[i] && q[i] != '?' {
-			diff++
-		}
+	var rows [3][maxSerialLen + 1]int32
+	pp, p, cur := &rows[0], &rows[1], &rows[2]
+	for i := 0; i <= m; i++ {
+		p[i] = int32(i)
 	}
-	return diff == c.m.edits
+	for j := 1; j <= n; j++ {
+		cur[0] = int32(j)
+		for i := 1; i <= m; i++ {
+			sub := int32(2)
+			if r[j-1] == q[i-1] || q[i-1] == '?' {
+				sub = 0
+			}
+			v := min(p[i-1]+sub, p[i]+1, cur[i-1]+1)
+			if i > 1 && j > 1 && r[j-1] == q[i-2] && r[j-2] == q[i-1] && r[j-1] != q[i-1] {
+				v = min(v, pp[i-2]+1)
+			}
+			cur[i] = v
+		}
+		pp, p, cur = p, cur, pp
+	}
+	return int(p[m]) > c.m.edits
 }
 
 // below maps a score under hi, monotonically: unchanged up to hi-soft, compressed above it, so

@@ -10,7 +10,7 @@
 #
 # Usage: scripts/bench-matcher.sh [RECORDS [QUERIES_PER_CLASS [QUERIES_PER_SHAPE]]]
 # (defaults: 1400000 200 100). Weights are tuned on seed 1 (the default) and reported on the
-# held-out seed 11 as well (MATCHER_EVAL_FLAGS="-seed 11"); see matcher/eval/doc.go.
+# held-out seed 11 as well (SEED=11); see matcher/eval/doc.go.
 # Extra flags for the eval command can be passed in MATCHER_EVAL_FLAGS, e.g. "-v -seed 3",
 # "-repeat 5" (each query's latency is its median over 5 runs), "-live" (build by Put, one record
 # at a time), "-batch 8192" (build as a node starts) or "-prepare" (then compact while serving);
