@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -276,5 +277,39 @@ func TestSerialFoundByAPartBetweenSeparators(t *testing.T) {
 	}
 	if f, l := separatorBounds(" 12 34 - 56 "); f != 4 || l != 6 {
 		t.Errorf("separatorBounds: %d %d", f, l)
+	}
+}
+
+// A misread serial is a REVIEW when it looks misread, not like another firearm of the make: a
+// record whose description differs, or two edits of which one is a substituted character, are no
+// REVIEW; a transposition, or a deletion with a transposition, are.
+func TestReviewWhenTheSerialLooksMisread(t *testing.T) {
+	ix := New(fakeRef{}, Options{})
+	ix.Put(Entry{Key: "AT-1", Serial: "KX40712", Make: "Glock", Model: "17", Calibre: "9mm", Type: "pistol"})
+	ix.Put(Entry{Key: "AT-2", Serial: "PW88315", Make: "Glock", Model: "19", Calibre: "9mm", Type: "pistol"})
+	for _, tt := range []struct {
+		serial, model string
+		review        bool
+		why           string
+	}{
+		{"KX47012", "", true, ""},                          // a transposition
+		{"X40721", "", true, ""},                           // a dropped character and a transposition
+		{"KX40192", "", true, ""},                          // a character dropped, another inserted
+		{"KX43752", "", false, "replaced besides another"}, // two substitutions: a neighbour of the run
+		{"KX4375Z", "", false, "replaced besides another"}, // ... whatever the confusions
+		{"PW83815", "17", false, "description differs"},    // a transposition, but the model differs
+		{"PW83815", "19", true, ""},
+	} {
+		res := ix.Search(Query{Serial: tt.serial, Make: "Glock", Model: tt.model})
+		if len(res) == 0 {
+			t.Fatalf("%s: no result", tt.serial)
+		}
+		r := res[0]
+		if r.Review != tt.review || r.Hit {
+			t.Errorf("%s model %q: review=%v hit=%v (%+v), want review=%v", tt.serial, tt.model, r.Review, r.Hit, r.Why, tt.review)
+		}
+		if tt.why != "" && !strings.Contains(r.Why.Hit, tt.why) {
+			t.Errorf("%s: why.hit %q, want it to say %q", tt.serial, r.Why.Hit, tt.why)
+		}
 	}
 }
