@@ -96,11 +96,11 @@ func run(args []string) error {
 		}
 	}
 	if *httpAddr != "" {
-		ns, err := newNodeSearch(*httpAddr, *tokenFile)
+		search, err := eval.NodeSearch(*httpAddr, *tokenFile)
 		if err != nil {
 			return err
 		}
-		cfg.Search = ns.search
+		cfg.Search = search
 		fmt.Printf("answers from the node at %s over HTTP\n", *httpAddr)
 	}
 	if *features != "" {

@@ -1,4 +1,4 @@
-package main
+package eval
 
 import (
 	"bytes"
@@ -14,25 +14,28 @@ import (
 )
 
 // nodeSearch sends queries to a running node's POST /v1/search, so that the suite judges what the
-// node answers over HTTP (its merge by score, its result lines) rather than the index alone. The
-// node must hold the records the suite generates: `fedarms gen --records N --seed S` imported
-// into `fedarms dev --sample 0` (scripts/bench-matcher.sh does it with MATCHER_EVAL_HTTP=1).
+// node answers over HTTP (its merge by score, its result lines) rather than the index alone.
 type nodeSearch struct {
 	url, token string
 	client     *http.Client
 }
 
-func newNodeSearch(addr, tokenFile string) (*nodeSearch, error) {
+// NodeSearch returns a Config.Search that sends every query to the node at addr (its admin token
+// in tokenFile). The node must hold the records the suite generates: `fedarms gen --records N
+// --seed S` imported into `fedarms dev --sample 0` (scripts/bench-matcher.sh does it with
+// MATCHER_EVAL_HTTP=1); record ids are the generator's, so the ground truth is the same.
+func NodeSearch(addr, tokenFile string) (func(matcher.Query) ([]matcher.Result, error), error) {
 	tok, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("read token: %w", err)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 4}
-	return &nodeSearch{url: strings.TrimRight(addr, "/") + "/v1/search", token: strings.TrimSpace(string(tok)),
-		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	n := &nodeSearch{url: strings.TrimRight(addr, "/") + "/v1/search", token: strings.TrimSpace(string(tok)),
+		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return n.search, nil
 }
 
-// searchRequest and searchAnswer are the fields of the HTTP API's search this command reads
+// searchRequest and searchAnswer are the fields of the HTTP API's search the suite reads
 // (CONTRACTS.md).
 type searchRequest struct {
 	Serial  string `json:"serial"`
