@@ -90,8 +90,10 @@ type attrEvidence struct {
 	bits                      float64
 	makeAgree, calibreAgree   bool
 	makeDiffer, calibreDiffer bool
-	makeWhy, calibreWhy       string
-	typeWhy, modelWhy         string
+	// typeDiffer and modelDiffer: the record's type or model contradicts the query's.
+	typeDiffer, modelDiffer bool
+	makeWhy, calibreWhy     string
+	typeWhy, modelWhy       string
 }
 
 // compareAttrs weighs the query's fields against the record in slot. Absent or unknown values on
@@ -147,6 +149,7 @@ func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
 		ev.typeWhy = "same"
 	default:
 		ev.bits -= costTypeDiffer
+		ev.typeDiffer = true
 		ev.typeWhy = "differs"
 	}
 	if q.model != "" {
@@ -163,8 +166,15 @@ func (ix *Index) compareAttrs(q *queryAttrs, slot uint32) attrEvidence {
 			ev.modelWhy = "similar"
 		default:
 			ev.bits -= costModelDiffer
+			ev.modelDiffer = true
 			ev.modelWhy = "differs"
 		}
 	}
 	return ev
+}
+
+// contradicts reports whether the record contradicts anything the query describes (make, calibre,
+// type or model; a value missing on either side contradicts nothing).
+func (ev *attrEvidence) contradicts() bool {
+	return ev.makeDiffer || ev.calibreDiffer || ev.typeDiffer || ev.modelDiffer
 }

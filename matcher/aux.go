@@ -1,13 +1,22 @@
 package matcher
 
+import (
+	"bytes"
+	"slices"
+	"unicode/utf8"
+)
+
 // The auxiliary multimap (Index.aux) finds serials by forms other than their skeleton: without
 // their embedded letters ('E' keys, the NCIC rule) and without a prefix or suffix token ('T' keys:
 // a maker's letter prefix or an import mark the officer did not read as part of the serial).
+// 'P' keys find a serial by what is left of it without its first or last part between separators
+// as recorded ("011-09046" read as "09046": one digit run to the normal form, so no token).
 // Its values are serial ids; lookups verify what they find, so stale entries are harmless.
 
 const (
 	auxEmbedded = 'E'
 	auxToken    = 'T'
+	auxPart     = 'P'
 )
 
 // auxHash hashes one auxiliary key: a kind byte and a skeleton. Its low bit is clear (the
@@ -54,17 +63,86 @@ func tokenCuts(dst []span, norm []byte) []span {
 	return dst
 }
 
-// appendAuxKeys appends the auxiliary keys of a serial with normal form norm.
-func appendAuxKeys(dst []uint32, norm []byte) []uint32 {
+// appendAuxKeys appends the auxiliary keys of a serial with normal form norm, recorded as raw.
+func appendAuxKeys(dst []uint32, norm []byte, raw string) []uint32 {
 	if hasEmbedded(norm) {
 		dst = append(dst, auxHash(auxEmbedded, strippedSkeleton(norm)))
 	}
 	var cuts [3]span
+	var buf [maxSerialLen]byte
 	for _, c := range tokenCuts(cuts[:0], norm) {
-		var buf [maxSerialLen]byte
 		dst = append(dst, auxHash(auxToken, appendSkeleton(buf[:0], norm[c.lo:c.hi])))
 	}
+	// The parts between separators as recorded, where they are not tokens already.
+	first, last := separatorBounds(raw)
+	if first < 0 {
+		return dst
+	}
+	for _, rest := range [2]string{raw[first:], raw[:last]} {
+		n := normalize(buf[:0], rest, false)
+		if len(n) < minKnownFuzzy || len(norm)-len(n) > maxNoiseExtra || len(n) >= len(norm) {
+			continue
+		}
+		var sbuf [maxSerialLen]byte
+		skel := appendSkeleton(sbuf[:0], n)
+		if len(skel) < minKnownFuzzy || slices.Contains(dst, auxHash(auxToken, skel)) {
+			continue
+		}
+		dst = append(dst, auxHash(auxPart, skel))
+	}
 	return dst
+}
+
+// separatorBounds returns where raw's second part starts and where its next-to-last part ends,
+// the parts being what separators (anything that normalises to nothing) divide; -1, -1 when raw
+// is one part.
+func separatorBounds(raw string) (first, last int) {
+	parts, inPart, end := 0, false, -1
+	first, last = -1, -1
+	for k := 0; k < len(raw); {
+		r, w := utf8.DecodeRuneInString(raw[k:])
+		if foldRune(nil, r, false) == nil {
+			if inPart {
+				inPart, end = false, k
+			}
+		} else if !inPart {
+			inPart = true
+			parts++
+			if parts == 2 {
+				first = k
+			}
+			if parts >= 2 {
+				last = end // the end of the part before this one
+			}
+		}
+		k += w
+	}
+	if parts < 2 {
+		return -1, -1
+	}
+	return first, last
+}
+
+// partMatch returns the part of serial id that the query's skeleton want reads, when want is what
+// is left of the serial without a part at its start or its end (an auxPart key); nil otherwise.
+func (ix *Index) partMatch(id uint32, want []byte) []byte {
+	if ix.ser.rec.at(id).n == 0 {
+		return nil
+	}
+	norm := ix.ser.norm(id)
+	var buf [maxSerialLen]byte
+	skel := appendSkeleton(buf[:0], norm)
+	if len(want) >= len(skel) || len(skel)-len(want) > maxNoiseExtra {
+		return nil
+	}
+	off := len(norm) - len(skel) // leading characters the skeleton trimmed
+	switch {
+	case bytes.HasSuffix(skel, want):
+		return norm[len(norm)-len(want):]
+	case bytes.HasPrefix(skel, want):
+		return norm[off : off+len(want)]
+	}
+	return nil
 }
 
 // embeddedMatch reports whether serial id, stripped of its embedded letters, has skeleton want.

@@ -269,6 +269,15 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 				confusions: a.confusions, edits: a.edits})
 		}
 	}
+	// ... or its first or last part between separators as recorded ("09046" for "011-09046").
+	sc.vals = ix.aux.lookup(sc.vals[:0], auxHash(auxPart, qi.qskel), acceptPlain)
+	for _, id := range sc.vals {
+		if part := ix.partMatch(id, qi.qskel); part != nil {
+			a := align(part, qi.qn)
+			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: 1,
+				confusions: a.confusions, edits: a.edits})
+		}
+	}
 }
 
 // markTier offers serials found inside the query with two to maxNoiseExtra characters glued to

@@ -36,3 +36,44 @@ func DebugSearch(ix *Index, q Query) SearchStats {
 	return SearchStats{Probes: sc.probes, Matched: sc.matched, Checked: sc.checked, Verified: sc.verified,
 		Candidates: len(sc.cands), SecondEdit: !sc.skipped && !qi.wild() && editBudget(qi.known) == 2}
 }
+
+// DebugCandidate is one ranked candidate's evidence, for the evaluation suite's analysis of what
+// separates a misread serial from a chance neighbour.
+type DebugCandidate struct {
+	Key                 string
+	Serial              string // the matched serial's normal form
+	Bits, Common        float64
+	Kind                int
+	Edits, Confusions   int
+	Known, Noise, Glued int
+	MakeAgree, CalAgree bool
+	ModelWhy, TypeWhy   string
+	Verdict             int // 0 none, 1 REVIEW, 2 HIT
+}
+
+// DebugRank runs q as Search does and returns every candidate in the answer's order with its
+// evidence, and the query's normal form.
+func DebugRank(ix *Index, q Query) ([]DebugCandidate, string) {
+	sc := getScratch()
+	defer putScratch(sc)
+	qi := newQueryInfo(q.Serial, sc)
+	if qi.known == 0 {
+		return nil, ""
+	}
+	qn := string(qi.qn)
+	qa := ix.resolveQuery(&q)
+	ix.collect(&qi, &qa, sc, DefaultLimit)
+	if len(sc.cands) == 0 {
+		return nil, qn
+	}
+	ix.rank(sc, MaxLimit, q.Independent)
+	out := make([]DebugCandidate, 0, len(sc.order))
+	for _, k := range sc.order {
+		c := &sc.cands[k.i]
+		out = append(out, DebugCandidate{Key: string(ix.recs.key(c.slot)), Serial: string(ix.ser.norm(c.m.id)),
+			Bits: c.bits, Common: c.common, Kind: int(c.m.kind), Edits: c.m.edits, Confusions: c.m.confusions,
+			Known: c.m.known, Noise: c.m.noise, Glued: c.m.glued, MakeAgree: c.ev.makeAgree, CalAgree: c.ev.calibreAgree,
+			ModelWhy: c.ev.modelWhy, TypeWhy: c.ev.typeWhy, Verdict: int(c.verdict)})
+	}
+	return out, qn
+}

@@ -189,7 +189,7 @@ func (ix *Index) addSerial(slot uint32, raw string, other bool, tag uint8) {
 	gr.head = id
 	gr.live++
 	var keys [8]uint32
-	aux := appendAuxKeys(keys[:0], norm)
+	aux := appendAuxKeys(keys[:0], norm, raw)
 	enter, first := ix.claimTag(g, tag)
 	if ix.bulk {
 		if enter {

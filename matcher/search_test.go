@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -235,6 +236,80 @@ func TestEmbeddedLettersThatDifferAreNoHit(t *testing.T) {
 		}
 		if res[0].Hit != tt.hit {
 			t.Errorf("%s: hit=%v (%+v), want %v", tt.serial, res[0].Hit, res[0].Why, tt.hit)
+		}
+	}
+}
+
+// A serial of one digit run, recorded with separators, is found by its first or last part: the
+// normal form has no token to drop ("011-09046" is 1109046).
+func TestSerialFoundByAPartBetweenSeparators(t *testing.T) {
+	for _, bulk := range []bool{false, true} {
+		ix := New(fakeRef{}, Options{})
+		entries := []Entry{
+			{Key: "US-1", Serial: "011-09046", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+			{Key: "US-2", Serial: "660 51885", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+			{Key: "US-3", Serial: "51887", Make: "Ruger", Calibre: "9mm", Type: "pistol"},
+		}
+		if bulk {
+			ix.PutMany(entries)
+		} else {
+			for _, e := range entries {
+				ix.Put(e)
+			}
+		}
+		for _, tt := range []struct{ serial, want string }{
+			{"09046", "US-1"}, {"011", ""}, {"51885", "US-2"}, {"660", ""},
+		} {
+			res := ix.Search(Query{Serial: tt.serial, Make: "Ruger"})
+			found := ""
+			for _, r := range res {
+				if r.Key == tt.want {
+					found = r.Key
+				}
+			}
+			if found != tt.want {
+				t.Errorf("bulk=%v %s: want %q among %+v", bulk, tt.serial, tt.want, res)
+			}
+		}
+	}
+	if f, l := separatorBounds("011-09046"); f != 4 || l != 3 {
+		t.Errorf("separatorBounds: %d %d", f, l)
+	}
+	if f, l := separatorBounds(" 12 34 - 56 "); f != 4 || l != 6 {
+		t.Errorf("separatorBounds: %d %d", f, l)
+	}
+}
+
+// A misread serial is a REVIEW when it looks misread, not like another firearm of the make: a
+// record whose description differs, or two edits of which one is a substituted character, are no
+// REVIEW; a transposition, or a deletion with a transposition, are.
+func TestReviewWhenTheSerialLooksMisread(t *testing.T) {
+	ix := New(fakeRef{}, Options{})
+	ix.Put(Entry{Key: "AT-1", Serial: "KX40712", Make: "Glock", Model: "17", Calibre: "9mm", Type: "pistol"})
+	ix.Put(Entry{Key: "AT-2", Serial: "PW88315", Make: "Glock", Model: "19", Calibre: "9mm", Type: "pistol"})
+	for _, tt := range []struct {
+		serial, model string
+		review        bool
+		why           string
+	}{
+		{"KX47012", "", true, ""},                          // a transposition
+		{"X40721", "", true, ""},                           // a dropped character and a transposition
+		{"KX40192", "", true, ""},                          // a character dropped, another inserted
+		{"KX43752", "", false, "replaced besides another"}, // two substitutions: a neighbour of the run
+		{"KX4375Z", "", false, "replaced besides another"}, // ... whatever the confusions
+		{"PW83815", "17", false, "description differs"},    // a transposition, but the model differs
+		{"PW83815", "19", true, ""},
+	} {
+		res := ix.Search(Query{Serial: tt.serial, Make: "Glock", Model: tt.model})
+		if len(res) == 0 {
+			t.Fatalf("%s: no result", tt.serial)
+		}
+		r := res[0]
+		if r.Review != tt.review || r.Hit {
+			t.Errorf("%s model %q: review=%v hit=%v (%+v), want review=%v", tt.serial, tt.model, r.Review, r.Hit, r.Why, tt.review)
+		}
+		if tt.why != "" && !strings.Contains(r.Why.Hit, tt.why) {
+			t.Errorf("%s: why.hit %q, want it to say %q", tt.serial, r.Why.Hit, tt.why)
 		}
 	}
 }

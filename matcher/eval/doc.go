@@ -8,6 +8,9 @@
 // beside the serial (Shapes), and the answers are judged in the order the node shows them (by
 // score, then record id).
 //
+// The answers judged are the index's, or (Config.Search, NodeSearch) a running node's over HTTP,
+// holding the same generated records.
+//
 // Seeds: weights and thresholds are tuned on seed 1 (the default) only. Seed 11 is held out: its
 // numbers are read once a change is made, never while tuning, and a change that gains on seed 1
 // and loses on seed 11 is not kept.

@@ -25,6 +25,9 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 		fmt.Fprintf(w, "built by PutMany in batches, then Compact: the Compact took %v\n", r.Compact.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "%s\n", r.Stats)
+	if r.SearchErrors > 0 {
+		fmt.Fprintf(w, "searches that failed (judged as answered with nothing): %d, the first: %v\n", r.SearchErrors, r.SearchError)
+	}
 	if r.Repeat > 1 {
 		fmt.Fprintf(w, "latency: each query's median over %d runs; raw p99 over every run in the last column\n", r.Repeat)
 	}

@@ -2,6 +2,8 @@ package eval
 
 import (
 	"cmp"
+	"encoding/json"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -46,6 +48,14 @@ type Config struct {
 	// what the machine did meanwhile (other processes, a collection); RawP99 keeps the plain
 	// 99th percentile over every run.
 	Repeat int
+	// Search, when set, answers the queries instead of the index the run builds (which still
+	// gives the heap, the statistics and the throughput): the cmd sends them to a running node
+	// over HTTP, holding the same records, and the answers are judged the same way.
+	Search func(matcher.Query) ([]matcher.Result, error)
+	// Features, when set, receives one JSON line per case: the query, its class and shape, the
+	// truth's key and every candidate's evidence in the answer's order (matcher.DebugRank), for
+	// analysing what separates a misread serial from a chance neighbour.
+	Features io.Writer
 	// Phase, when set, is called as each phase ("build", "search", "done") starts, so a caller can
 	// profile one phase alone.
 	Phase func(name string)
@@ -111,6 +121,10 @@ type Report struct {
 	WrongHit    float64 // over all positives: another record is a HIT
 	Throughput  float64 // searches per second with 4 goroutines searching at once
 	CeilingTime time.Duration
+	// SearchErrors counts the queries Config.Search failed to answer (judged as answered with
+	// nothing), SearchError is the first of them.
+	SearchErrors int
+	SearchError  error
 }
 
 // Run generates the data and queries, builds the index and measures it. The ceiling of a
@@ -201,7 +215,18 @@ func Run(cfg Config) *Report {
 			q := cs.Query
 			q.Limit = 10
 			t0 := time.Now()
-			res := ix.Search(q)
+			var res []matcher.Result
+			if cfg.Search != nil {
+				var err error
+				if res, err = cfg.Search(q); err != nil {
+					rep.SearchErrors++
+					if rep.SearchError == nil {
+						rep.SearchError = err
+					}
+				}
+			} else {
+				res = ix.Search(q)
+			}
 			took := time.Since(t0)
 			cr.rawLat = append(cr.rawLat, took)
 			perQuery[ci] = append(perQuery[ci], took)
@@ -237,6 +262,9 @@ func Run(cfg Config) *Report {
 			w.Verified += st.Verified
 			w.Candidates += st.Candidates
 		}
+	}
+	if cfg.Features != nil {
+		writeFeatures(cfg.Features, ix, c, cases)
 	}
 	if !cfg.NoCeiling {
 		ceilings(cfg, rep, byClass, c, cases)
@@ -531,4 +559,27 @@ func keepSlowest(slow []SlowQuery, q SlowQuery, n int) []SlowQuery {
 	}
 	slow = slices.Insert(slow, i, q)
 	return slow[:min(len(slow), n)]
+}
+
+// writeFeatures writes one JSON line per case for Config.Features.
+func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case) {
+	enc := json.NewEncoder(w)
+	for _, cs := range cases {
+		q := cs.Query
+		q.Limit = 10
+		cands, qn := matcher.DebugRank(ix, q)
+		truth, serials := "", []string(nil)
+		if cs.Truth >= 0 {
+			truth = c.id(cs.Truth)
+			for j := c.first[cs.Truth]; j < c.first[cs.Truth+1]; j++ {
+				serials = append(serials, string(c.norm(int(j))))
+			}
+		}
+		_ = enc.Encode(struct {
+			Class, Shape, Truth, QN string
+			TruthSerials            []string
+			Query                   matcher.Query
+			Cands                   []matcher.DebugCandidate
+		}{cs.Class, cs.Shape, truth, qn, serials, q, cands[:min(len(cands), 40)]})
+	}
 }

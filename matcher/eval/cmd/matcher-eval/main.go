@@ -41,6 +41,9 @@ func run(args []string) error {
 	slowest := fs.Int("slowest", 0, "report this many of the slowest queries of every class, with their work")
 	only := fs.String("only", "", "comma-separated query classes to run (default: all)")
 	repeat := fs.Int("repeat", 1, "run the queries this many times (latencies over every run)")
+	httpAddr := fs.String("http", "", "send the queries to the node at this address (POST /v1/search) instead of the index built here; the node must hold the same records (fedarms gen with the same -records and -seed)")
+	tokenFile := fs.String("token-file", "", "with -http: the file holding the node's admin token")
+	features := fs.String("features", "", "write every case's candidates and their evidence to this file (JSON lines)")
 	huge := fs.Bool("hugepages", false, "after the build, back the heap with huge pages (hugepage.Collapse), as a node does")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,6 +94,22 @@ func run(args []string) error {
 				}
 			}()
 		}
+	}
+	if *httpAddr != "" {
+		search, err := eval.NodeSearch(*httpAddr, *tokenFile)
+		if err != nil {
+			return err
+		}
+		cfg.Search = search
+		fmt.Printf("answers from the node at %s over HTTP\n", *httpAddr)
+	}
+	if *features != "" {
+		f, err := os.Create(*features)
+		if err != nil {
+			return fmt.Errorf("create features: %w", err)
+		}
+		defer f.Close()
+		cfg.Features = f
 	}
 	if *huge {
 		inner := cfg.Phase
