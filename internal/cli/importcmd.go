@@ -28,30 +28,12 @@ func importCmd(e *env) *cobra.Command {
 			"every rejected line with its reason; exits 0 only when nothing was rejected (3 otherwise).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = e.stdin
-			size := int64(-1)
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if st, err := f.Stat(); err == nil {
-					size = st.Size()
-				}
-				in = f
-			}
-			br := bufio.NewReaderSize(in, 1<<20)
-			ct, err := sniffFormat(format, args[0], br)
+			in, err := openInput(e, args[0], format, "importing")
 			if err != nil {
 				return err
 			}
-			var body io.Reader = br
-			if isTerminal(e.stderr) && size > 0 {
-				bar := progressbar.DefaultBytes(size, "importing "+filepath.Base(args[0]))
-				body = io.TeeReader(br, bar)
-				defer bar.Finish()
-			}
+			defer in.close()
+			ct, body := in.contentType, in.body
 			var resp wire.ImportResponse
 			if err := c.do("POST", "/v1/import", ct, body, &resp); err != nil {
 				return err
@@ -62,6 +44,46 @@ func importCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "", "jsonl or csv (default: from the file name, else sniffed)")
 	addClientFlags(cmd, c)
 	return cmd
+}
+
+// input is a file (or stdin) a command streams to the node: its content type and its bytes,
+// counted by a progress bar on a terminal.
+type input struct {
+	contentType string
+	body        io.Reader
+	close       func()
+}
+
+// openInput opens name ('-' for stdin), finds its format (format, else the name, else its first
+// byte) and, when stderr is a terminal and the size is known, shows a progress bar labelled verb.
+func openInput(e *env, name, format, verb string) (*input, error) {
+	var in io.Reader = e.stdin
+	size := int64(-1)
+	closeFile := func() {}
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		closeFile = func() { f.Close() }
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		in = f
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	ct, err := sniffFormat(format, name, br)
+	if err != nil {
+		closeFile()
+		return nil, err
+	}
+	it := &input{contentType: ct, body: br, close: closeFile}
+	if isTerminal(e.stderr) && size > 0 {
+		bar := progressbar.DefaultBytes(size, verb+" "+filepath.Base(name))
+		it.body = io.TeeReader(br, bar)
+		it.close = func() { bar.Finish(); closeFile() }
+	}
+	return it, nil
 }
 
 // sniffFormat picks the content type from the flag, the file name, or the first byte.

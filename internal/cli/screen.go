@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -32,19 +30,6 @@ func screenCmd(e *env) *cobra.Command {
 			"lines could not be searched.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = e.stdin
-			size := int64(-1)
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if st, err := f.Stat(); err == nil {
-					size = st.Size()
-				}
-				in = f
-			}
 			var out io.Writer = e.stdout
 			if outPath != "" && outPath != "-" {
 				f, err := os.Create(outPath)
@@ -63,17 +48,12 @@ func screenCmd(e *env) *cobra.Command {
 			if outFormat != "jsonl" && outFormat != "csv" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--out-format must be jsonl or csv, not %q", outFormat)}
 			}
-			br := bufio.NewReaderSize(in, 1<<20)
-			ct, err := sniffFormat(format, args[0], br)
+			in, err := openInput(e, args[0], format, "screening")
 			if err != nil {
 				return err
 			}
-			var src io.Reader = br
-			if isTerminal(e.stderr) && size > 0 {
-				bar := progressbar.DefaultBytes(size, "screening "+filepath.Base(args[0]))
-				src = io.TeeReader(br, bar)
-				defer bar.Finish()
-			}
+			defer in.close()
+			ct, src := in.contentType, in.body
 			s := &screening{}
 			body := src
 			if ct == "text/csv" {
