@@ -134,12 +134,7 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 func readBatchLines(ctx context.Context, body io.Reader, next func(*batchLine) bool) error {
 	br := bufio.NewReaderSize(body, 1<<16)
 	for line := 1; ; line++ {
-		b, err := br.ReadSlice('\n')
-		tooLong := len(b) > maxLine
-		for errors.Is(err, bufio.ErrBufferFull) {
-			tooLong = true
-			_, err = br.ReadSlice('\n')
-		}
+		b, tooLong, err := readLine(br)
 		l := &batchLine{line: line, done: make(chan struct{})}
 		switch {
 		case tooLong:

@@ -86,16 +86,23 @@ type importSink interface {
 
 func (imp *importer) readJSONLines(body io.Reader) error { return parseJSONLines(imp.ctx, body, imp) }
 
+// readLine reads one line of br (with its newline, if any). A line longer than maxLine, or than
+// br's buffer, is read to its end and dropped: tooLong says so, and b is then not the line.
+func readLine(br *bufio.Reader) (b []byte, tooLong bool, err error) {
+	b, err = br.ReadSlice('\n')
+	tooLong = len(b) > maxLine
+	for errors.Is(err, bufio.ErrBufferFull) {
+		tooLong = true
+		_, err = br.ReadSlice('\n')
+	}
+	return b, tooLong, err
+}
+
 // parseJSONLines reads JSON lines from body into sink until EOF, a read error or ctx ends.
 func parseJSONLines(ctx context.Context, body io.Reader, sink importSink) error {
 	br := bufio.NewReaderSize(body, 1<<20)
 	for line := 1; ; line++ {
-		b, err := br.ReadSlice('\n')
-		tooLong := len(b) > maxLine
-		for errors.Is(err, bufio.ErrBufferFull) {
-			tooLong = true
-			_, err = br.ReadSlice('\n')
-		}
+		b, tooLong, err := readLine(br)
 		switch {
 		case tooLong:
 			sink.reject(line, "", fmt.Sprintf("line is longer than %d bytes", maxLine))
