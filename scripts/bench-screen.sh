@@ -13,26 +13,8 @@ Q=${2:-1000000}
 ROUNDS=${3:-3}
 OUT=${OUT:-bench-out/screen}
 PORT=${PORT:-18082}
-mkdir -p "$OUT"
-go build -o "$OUT/fedarms" ./cmd/fedarms
-go build -o "$OUT/benchtool" ./scripts/benchtool
-[ -s "$OUT/records-$N.jsonl" ] || "$OUT/fedarms" gen --records "$N" --seed 7 --out "$OUT/records-$N.jsonl"
+. scripts/onenode.sh
 [ -s "$OUT/others-$Q.jsonl" ] || "$OUT/fedarms" gen --records "$Q" --seed 99 --out "$OUT/others-$Q.jsonl"
-start_node() {
-  "$OUT/fedarms" dev --data "$OUT/data" --http "127.0.0.1:$PORT" --sample 0 >"$OUT/dev.log" 2>&1 &
-  DEV=$!
-  for _ in $(seq 1 300); do grep -q "fedarms ready" "$OUT/dev.log" && return; sleep 0.2; done
-  echo "node not ready; see $OUT/dev.log" >&2
-  exit 1
-}
-rm -rf "$OUT/data"
-start_node
-trap 'kill $DEV 2>/dev/null || true' EXIT
-"$OUT/fedarms" import --addr "http://127.0.0.1:$PORT" --token-file "$OUT/data/admin.token" "$OUT/records-$N.jsonl" | head -2
-kill -TERM $DEV; wait $DEV || true
-start_node
-grep "fedarms ready" "$OUT/dev.log"
-sleep 10 # the background huge-page collapse after the index load
 for r in $(seq 1 "$ROUNDS"); do
   "$OUT/benchtool" screen --in "$OUT/records-$N.jsonl" --others "$OUT/others-$Q.jsonl" --addr "http://127.0.0.1:$PORT" \
     --token-file "$OUT/data/admin.token" --n "$Q" >"$OUT/run-$r.json"
