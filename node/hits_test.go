@@ -93,7 +93,14 @@ func TestFederationHitReachesGSAndNCBOnceAndDecisionComesBack(t *testing.T) {
 	customs := auth.Principal{Agency: "FR-DOUANE", Roles: []string{"searcher"}}
 	var ids []string
 	for i := 0; i < 10; i++ {
-		resp, err := edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("KE", i), Make: "glock"})
+		// Converged raft states do not mean the edge's index has taken the records in yet (it
+		// applies them in the background): an empty answer makes no hit, so it is asked again.
+		var resp *wire.SearchResponse
+		var err error
+		testutil.WaitFor(t, 20*time.Second, "the edge's index to hold the KE records", func() bool {
+			resp, err = edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("KE", i), Make: "glock"})
+			return err != nil || len(resp.Results) > 0
+		})
 		if err != nil || len(resp.Results) == 0 || resp.Results[0].NotificationID == "" {
 			t.Fatalf("search %d: %v %+v", i, err, resp)
 		}
