@@ -71,9 +71,13 @@ func (h *hostileFed) assertRosterIs(t *testing.T, want transport.SignedEntry) {
 	t.Helper()
 	blob, _ := json.Marshal(want)
 	id := h.attacker.fed.id.ID
-	testutil.WaitFor(t, 10*time.Second, "every node to hold the forged entry's blob", func() bool {
+	// The roster in force follows the control state a moment after it applies: wait for both.
+	testutil.WaitFor(t, 10*time.Second, "every node to hold the entry in its control state and in force", func() bool {
 		for _, n := range h.nodes {
 			if m, ok := n.fed.control.Member(id.String()); !ok || !bytes.Equal(m.Blob, blob) {
+				return false
+			}
+			if got, ok := n.fed.roster.GetSigned(id); !ok || !bytes.Equal(got.Signature, want.Signature) {
 				return false
 			}
 		}
