@@ -74,7 +74,7 @@ func (d *doctor) run(ctx context.Context) []finding {
 }
 
 func doctorCmd(e *env) *cobra.Command {
-	var cfgPath string
+	var cfgPath, caFile string
 	var asJSON bool
 	d := newDoctor("")
 	cmd := &cobra.Command{
@@ -88,6 +88,13 @@ func doctorCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d.cfgPath = cfgPath
+			// The central nodes and a node with a certificate speak HTTPS: trust the federation's CA.
+			hc, err := (&client{caFile: caFile}).httpClient()
+			if err != nil {
+				return err
+			}
+			hc.Timeout = d.http.Timeout
+			d.http = hc
 			fs := d.run(e.ctx)
 			if asJSON {
 				if err := printJSON(e.stdout, map[string]any{"ok": allOK(fs), "checks": fs}); err != nil {
@@ -107,6 +114,7 @@ func doctorCmd(e *env) *cobra.Command {
 	f.StringSliceVar(&d.centrals, "central", nil, "API URL of a central node (repeat or comma-separate), for the clock and the release")
 	f.StringSliceVar(&d.certs, "cert", nil, "a PEM certificate file to check for expiry (besides those in the config dir and credentials)")
 	f.StringVar(&d.tokenFile, "token-file", "", "operator token for the running node (default: DATA/admin.token)")
+	f.StringVar(&caFile, "ca", "", "PEM file of the federation's CA certificate, to reach HTTPS nodes (default: $"+caEnv+", else the system's roots)")
 	f.BoolVar(&asJSON, "json", false, "machine-readable output")
 	return cmd
 }

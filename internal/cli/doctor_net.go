@@ -145,15 +145,20 @@ func shortNetErr(err error) string {
 }
 
 // localAPI is the running node's API base URL (a wildcard listen address is asked on loopback).
+// A node with a certificate serves HTTPS (trusted through --ca or $FEDARMS_CA).
 func (d *doctor) localAPI() string {
+	scheme := "http://"
+	if d.cfg.TLS.CertFile != "" {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(d.cfg.HTTPAddr)
 	if err != nil {
-		return "http://" + d.cfg.HTTPAddr
+		return scheme + d.cfg.HTTPAddr
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func (d *doctor) getJSON(ctx context.Context, url, token string, out any) (*http.Response, error) {
