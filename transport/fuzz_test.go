@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // Fuzz targets for what the transport decodes from members (health metadata, the raft stream
@@ -43,23 +45,6 @@ func fuzzPeer(seed byte) peer.ID {
 	return id
 }
 
-// jsonRoundTrip fails unless v, once decoded, encodes to bytes that decode and encode the same
-// (internal/testutil.JSONRoundTrip; transport imports no fedarms package, not even in tests).
-func jsonRoundTrip(t *testing.T, v any) {
-	t.Helper()
-	first, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("%#v does not encode: %v", v, err)
-	}
-	back := reflect.New(reflect.TypeOf(v).Elem()).Interface()
-	if err := json.Unmarshal(first, back); err != nil {
-		t.Fatalf("%s does not decode: %v", first, err)
-	}
-	if second, _ := json.Marshal(back); !bytes.Equal(first, second) {
-		t.Fatalf("%s comes back as %s", first, second)
-	}
-}
-
 // FuzzDecodeHealth decodes arbitrary bytes as a member's gossiped health. What decodes encodes
 // within memberlist's metadata limit (shards dropped when they do not fit) and decodes the same.
 func FuzzDecodeHealth(f *testing.F) {
@@ -76,7 +61,7 @@ func FuzzDecodeHealth(f *testing.F) {
 		if err != nil {
 			return
 		}
-		jsonRoundTrip(t, &h)
+		testutil.JSONRoundTrip(t, &h)
 		enc, err := EncodeHealth(h, 512)
 		if errors.Is(err, ErrHealthTooBig) {
 			return // a role, country or version too long for the metadata even without shards
