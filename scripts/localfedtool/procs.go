@@ -47,11 +47,18 @@ func isAgent(pid int, config string) bool {
 	if err == nil && procState(string(stat)) == 'Z' {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
+	// A process caught inside execve has an empty command line for a moment (its new memory is in
+	// place, its arguments not yet): look again before calling it another program.
+	for try := 0; ; try++ {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			return false
+		}
+		if len(cmdline) > 0 || try == 50 {
+			return argsContain(cmdline, config)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	return argsContain(cmdline, config)
 }
 
 // procState extracts the state letter from /proc/PID/stat ("pid (comm) S ..."); comm may hold
