@@ -19,9 +19,18 @@ func (n *Node) CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewTok
 	if req.Country != "" && !isCountry(req.Country) {
 		return wire.NewToken{}, wire.FieldError("country", "country: "+req.Country+" is not an ISO 3166-1 alpha-2 code")
 	}
-	secret, tok, err := n.tokens.Create(req.Agency, req.Country, req.Roles, req.Note)
+	ttl, err := wire.ParseTTL(req.TTL)
 	if err != nil {
-		return wire.NewToken{}, &wire.Error{Kind: wire.Invalid, Code: "invalid_field", Message: err.Error()}
+		return wire.NewToken{}, wire.FieldError("ttl", "ttl: "+err.Error())
+	}
+	secret, tok, err := n.tokens.Issue(auth.Request{Agency: req.Agency, Country: req.Country, Roles: req.Roles, Note: req.Note,
+		TTL: ttl, OnBehalfOf: req.OnBehalfOf})
+	if err != nil {
+		we := &wire.Error{Kind: wire.Invalid, Code: "invalid_field", Message: err.Error()}
+		if fe := (*auth.FieldError)(nil); errors.As(err, &fe) {
+			we.Field = fe.Field
+		}
+		return wire.NewToken{}, we
 	}
 	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.create", ResultIDs: []string{tok.ID}, Outcome: "ok"})
 	return wire.NewToken{Token: secret, Info: tok}, nil

@@ -167,6 +167,9 @@ func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, c
 	if err == nil {
 		err = n.checkSearch(&req)
 	}
+	if err == nil {
+		err = n.checkOnBehalfOf(p, req.OnBehalfOf)
+	}
 	if err != nil {
 		l.answer = wire.BatchError{Line: l.line, Error: apiError(err)}
 		return

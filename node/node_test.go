@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/node/wire"
@@ -55,7 +56,11 @@ func startNodeWithClock(t *testing.T, dir string, c clock.Clock, mutate ...func(
 		{"wco", "WCO-I2C", "", "searcher"},
 		{"ops", "GS-OPS", "", "operator"},
 	} {
-		secret, _, err := n.Tokens().Create(p.agency, p.country, strings.Split(p.roles, ","), "")
+		req := auth.Request{Agency: p.agency, Country: p.country, Roles: strings.Split(p.roles, ",")}
+		if p.name == "wco" {
+			req.OnBehalfOf = []string{"KE-CUSTOMS"} // the customs administrations the I2C serves
+		}
+		secret, _, err := n.Tokens().Issue(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -218,6 +218,9 @@ func (n *Node) close() error {
 	if n.late != nil {
 		n.late.close()
 	}
+	if n.tokens != nil {
+		errs = append(errs, n.tokens.FlushLastUse())
+	}
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,6 +26,9 @@ import (
 func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequest) (*wire.SearchResponse, error) {
 	t0 := n.now()
 	if err := n.checkSearch(&req); err != nil {
+		return nil, err
+	}
+	if err := n.checkOnBehalfOf(p, req.OnBehalfOf); err != nil {
 		return nil, err
 	}
 	resp, hits := n.match(ctx, p, req)
@@ -93,6 +97,19 @@ func (n *Node) checkSearch(req *wire.SearchRequest) error {
 		req.Limit = matcher.DefaultLimit
 	}
 	return nil
+}
+
+// checkOnBehalfOf refuses a search made for an agency the caller's token does not list: whoever
+// is named may see the hits it makes (visible), so naming one must be granted. The refusal is
+// audited.
+func (n *Node) checkOnBehalfOf(p auth.Principal, agency string) error {
+	if p.MayActFor(agency) {
+		return nil
+	}
+	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: agency,
+		Action: "search", Outcome: "refused: on_behalf_of not allowed"})
+	return &wire.Error{Kind: wire.Forbidden, Code: "on_behalf_of_not_allowed", Field: "on_behalf_of",
+		Message: fmt.Sprintf("on_behalf_of: token %s (%s) may not search for %s; an admin lists the agencies a token serves with `fedarms tokens create --on-behalf-of`", p.TokenID, p.Agency, agency)}
 }
 
 // match is the read-only part of a search: the local index and records, the peers holding the

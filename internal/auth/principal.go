@@ -33,6 +33,14 @@ type Principal struct {
 	Agency  string   `json:"agency"`
 	Country string   `json:"country,omitempty"`
 	Roles   []string `json:"roles"`
+	// OnBehalfOf lists the agencies the token may search for, besides its own.
+	OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+}
+
+// MayActFor reports whether the principal may search on behalf of agency: its own agency, one its
+// token lists, or any for an admin.
+func (p Principal) MayActFor(agency string) bool {
+	return agency == "" || agency == p.Agency || slices.Contains(p.Roles, RoleAdmin) || slices.Contains(p.OnBehalfOf, agency)
 }
 
 // Has reports whether the principal may act in role; admin implies every role.

@@ -20,7 +20,31 @@ type Token struct {
 	Note    string     `json:"note,omitempty"`
 	Created time.Time  `json:"created"`
 	Revoked *time.Time `json:"revoked,omitempty"`
+	// Expires is when the token stops working (nil: never). Set from a TTL when it is made.
+	Expires *time.Time `json:"expires,omitempty"`
+	// OnBehalfOf lists the agencies this token may search for (a customs network such as the WCO's
+	// I2C lists the administrations it serves); a search on behalf of any other is refused.
+	OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+	// LastUsed is when the token last authenticated a request. It is kept on disk at most a minute
+	// late (see Store.FlushLastUse).
+	LastUsed *time.Time `json:"last_used,omitempty"`
 }
+
+// Request is what an admin asks for when making a token.
+type Request struct {
+	Agency     string
+	Country    string
+	Roles      []string
+	Note       string
+	TTL        time.Duration // 0: the token does not expire
+	OnBehalfOf []string
+}
+
+// Bounds of a token request: a TTL up to ten years, and up to 256 agencies to act for.
+const (
+	MaxTTL        = 10 * 365 * 24 * time.Hour
+	maxOnBehalfOf = 256
+)
 
 // FieldError says which field of a token request was wrong and with what value, so the API can
 // answer invalid_field with the field's name.
@@ -85,6 +109,33 @@ func validateRequest(agency, country string, roles []string) ([]string, error) {
 		return nil, joinErrors(errs)
 	}
 	return out, nil
+}
+
+// validateGrant checks what a request adds to the agency and roles: the TTL and the agencies the
+// token may search for.
+func validateGrant(req Request) ([]string, []error) {
+	var errs []error
+	if req.TTL < 0 || req.TTL > MaxTTL {
+		errs = append(errs, &FieldError{Field: "ttl", Value: req.TTL.String(),
+			Reason: "must be positive and at most ten years (0: no expiry)"})
+	}
+	if len(req.OnBehalfOf) > maxOnBehalfOf {
+		errs = append(errs, &FieldError{Field: "on_behalf_of", Value: fmt.Sprint(len(req.OnBehalfOf), " agencies"),
+			Reason: fmt.Sprintf("at most %d agencies", maxOnBehalfOf)})
+	}
+	var out []string
+	for _, a := range req.OnBehalfOf {
+		if !agencyPattern.MatchString(a) {
+			errs = append(errs, &FieldError{Field: "on_behalf_of", Value: a,
+				Reason: "must be agencies as in agency, e.g. KE-CUSTOMS"})
+			continue
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out, errs
 }
 
 // joinErrors keeps a single error unwrapped so its message reads naturally.

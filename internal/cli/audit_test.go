@@ -27,7 +27,7 @@ func TestAuditVerifyOfflineFindsTampering(t *testing.T) {
 	if err := n.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p := auth.Principal{Agency: "WCO-I2C", Roles: []string{"searcher"}}
+	p := auth.Principal{Agency: "WCO-I2C", Roles: []string{"searcher"}, OnBehalfOf: []string{"KE-CUSTOMS"}}
 	for _, s := range []string{"AB123", "CD456", "EF789"} {
 		if _, err := n.Search(context.Background(), p, wire.SearchRequest{Serial: s, OnBehalfOf: "KE-CUSTOMS"}); err != nil {
 			t.Fatal(err)

@@ -184,11 +184,13 @@ func tokensCmd(e *env) *cobra.Command {
 	var req struct {
 		Agency  string   `json:"agency"`
 		Country string   `json:"country"`
-		Roles   []string `json:"roles"`
-		Note    string   `json:"note"`
+		Roles      []string `json:"roles"`
+		Note       string   `json:"note"`
+		TTL        string   `json:"ttl,omitempty"`
+		OnBehalfOf []string `json:"on_behalf_of,omitempty"`
 	}
 	create := &cobra.Command{
-		Use: "create --agency A --roles r1,r2 [--country CC]", Short: "Create a token; the secret is printed once",
+		Use: "create --agency A --roles r1,r2 [--country CC] [--ttl 90d] [--on-behalf-of A1,A2]", Short: "Create a token; the secret is printed once",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
@@ -209,6 +211,8 @@ func tokensCmd(e *env) *cobra.Command {
 	create.Flags().StringVar(&req.Country, "country", "", "ISO 3166-1 alpha-2 country (empty for international bodies)")
 	create.Flags().StringSliceVar(&req.Roles, "roles", nil, "roles: admin, recorder, searcher, operator")
 	create.Flags().StringVar(&req.Note, "note", "", "free note")
+	create.Flags().StringVar(&req.TTL, "ttl", "", "how long the token works, e.g. 90d or 720h (default: no expiry)")
+	create.Flags().StringSliceVar(&req.OnBehalfOf, "on-behalf-of", nil, "agencies the token may search for, e.g. KE-CUSTOMS,UG-CUSTOMS (a customs network's token)")
 	addClientFlags(create, cc)
 	lc := &client{}
 	list := &cobra.Command{
@@ -221,8 +225,11 @@ func tokensCmd(e *env) *cobra.Command {
 					Country string     `json:"country"`
 					Roles   []string   `json:"roles"`
 					Note    string     `json:"note"`
-					Created time.Time  `json:"created"`
-					Revoked *time.Time `json:"revoked"`
+					Created    time.Time  `json:"created"`
+					Revoked    *time.Time `json:"revoked"`
+					Expires    *time.Time `json:"expires"`
+					LastUsed   *time.Time `json:"last_used"`
+					OnBehalfOf []string   `json:"on_behalf_of"`
 				} `json:"tokens"`
 			}
 			if err := lc.do("GET", "/v1/tokens", "", nil, &out); err != nil {
@@ -232,13 +239,16 @@ func tokensCmd(e *env) *cobra.Command {
 				return printJSON(e.stdout, out)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tAGENCY\tCOUNTRY\tROLES\tCREATED\tREVOKED\tNOTE")
-			for _, t := range out.Tokens {
-				rev := "-"
-				if t.Revoked != nil {
-					rev = t.Revoked.Format(time.RFC3339)
+			fmt.Fprintln(tw, "ID\tAGENCY\tCOUNTRY\tROLES\tCREATED\tEXPIRES\tLAST USED\tREVOKED\tFOR\tNOTE")
+			when := func(t *time.Time) string {
+				if t == nil {
+					return "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Agency, t.Country, strings.Join(t.Roles, ","), t.Created.Format(time.RFC3339), rev, t.Note)
+				return t.Format(time.RFC3339)
+			}
+			for _, t := range out.Tokens {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Agency, orDash(t.Country), strings.Join(t.Roles, ","),
+					t.Created.Format(time.RFC3339), when(t.Expires), when(t.LastUsed), when(t.Revoked), orDash(strings.Join(t.OnBehalfOf, ",")), t.Note)
 			}
 			return tw.Flush()
 		},

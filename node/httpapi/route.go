@@ -62,6 +62,8 @@ func (a *api) authenticateSecret(secret string) (auth.Principal, error) {
 	switch {
 	case errors.Is(err, auth.ErrRevoked):
 		return p, wire.Errorf(wire.Unauthenticated, "unauthenticated", "token has been revoked")
+	case errors.Is(err, auth.ErrExpired):
+		return p, wire.Errorf(wire.Unauthenticated, "unauthenticated", "token has expired")
 	case err != nil:
 		return p, wire.Errorf(wire.Unauthenticated, "unauthenticated", "unknown or malformed token")
 	}
