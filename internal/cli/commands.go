@@ -182,8 +182,8 @@ func tokensCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "tokens", Short: "Create, list and revoke API tokens (admin)"}
 	cc := &client{}
 	var req struct {
-		Agency  string   `json:"agency"`
-		Country string   `json:"country"`
+		Agency     string   `json:"agency"`
+		Country    string   `json:"country"`
 		Roles      []string `json:"roles"`
 		Note       string   `json:"note"`
 		TTL        string   `json:"ttl,omitempty"`
@@ -220,11 +220,11 @@ func tokensCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Tokens []struct {
-					ID      string     `json:"id"`
-					Agency  string     `json:"agency"`
-					Country string     `json:"country"`
-					Roles   []string   `json:"roles"`
-					Note    string     `json:"note"`
+					ID         string     `json:"id"`
+					Agency     string     `json:"agency"`
+					Country    string     `json:"country"`
+					Roles      []string   `json:"roles"`
+					Note       string     `json:"note"`
 					Created    time.Time  `json:"created"`
 					Revoked    *time.Time `json:"revoked"`
 					Expires    *time.Time `json:"expires"`
