@@ -132,6 +132,15 @@ type Limits struct {
 	// connection over either is closed at once (fedarms_http_connections_refused_total).
 	MaxConns          int `toml:"max_conns"`
 	MaxConnsPerClient int `toml:"max_conns_per_client"`
+	// Read limits of each token unless the token sets its own (-1: no limit): the searches it
+	// makes and the distinct records its answers carry, per hour and per day. Beyond them a search
+	// is refused (429, audited, fedarms_read_refusals_total), so no searcher token can page through
+	// the register. The defaults fit a busy airport's officers; a bulk-screening service gets a
+	// token with its own.
+	SearchesPerHour int `toml:"searches_per_hour"`
+	SearchesPerDay  int `toml:"searches_per_day"`
+	RecordsPerHour  int `toml:"records_per_hour"`
+	RecordsPerDay   int `toml:"records_per_day"`
 }
 
 // TLS is the API's certificate. Without one the API speaks plain HTTP, which a node allows only on

@@ -111,6 +111,15 @@ func (c *Config) validate() []Problem {
 	if c.Limits.MaxConnsPerClient < 1 || c.Limits.MaxConnsPerClient > c.Limits.MaxConns {
 		bad("limits.max_conns_per_client", fmt.Sprint(c.Limits.MaxConnsPerClient), "must be between 1 and limits.max_conns")
 	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"limits.searches_per_hour", c.Limits.SearchesPerHour}, {"limits.searches_per_day", c.Limits.SearchesPerDay},
+		{"limits.records_per_hour", c.Limits.RecordsPerHour}, {"limits.records_per_day", c.Limits.RecordsPerDay}} {
+		if l.v == 0 || l.v < -1 {
+			bad(l.key, fmt.Sprint(l.v), "must be a positive count, or -1 for no limit")
+		}
+	}
 	if f := c.Federation; f != nil {
 		// An edge behind NAT may listen nowhere: it dials out and is reached through the central
 		// nodes' relays.

@@ -24,7 +24,7 @@ func (n *Node) CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewTok
 		return wire.NewToken{}, wire.FieldError("ttl", "ttl: "+err.Error())
 	}
 	secret, tok, err := n.tokens.Issue(auth.Request{Agency: req.Agency, Country: req.Country, Roles: req.Roles, Note: req.Note,
-		TTL: ttl, OnBehalfOf: req.OnBehalfOf})
+		TTL: ttl, OnBehalfOf: req.OnBehalfOf, Limits: req.Limits})
 	if err != nil {
 		we := &wire.Error{Kind: wire.Invalid, Code: "invalid_field", Message: err.Error()}
 		if fe := (*auth.FieldError)(nil); errors.As(err, &fe) {

@@ -170,11 +170,15 @@ func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, c
 	if err == nil {
 		err = n.checkOnBehalfOf(p, req.OnBehalfOf)
 	}
+	if err == nil {
+		err = n.checkReads(p, req)
+	}
 	if err != nil {
 		l.answer = wire.BatchError{Line: l.line, Error: apiError(err)}
 		return
 	}
 	resp, hits := n.matchCovered(ctx, p, req, cov.get())
+	resp.Results, resp.Limited = n.reads.take(p, n.now(), resp.Results)
 	entry := searchEntry(p, req, resp, batch)
 	pending, err := n.recordSearch(ctx, entry, hits)
 	if err != nil {

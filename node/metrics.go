@@ -15,30 +15,32 @@ import (
 // metrics are the node's Prometheus metrics, on a registry of its own (no global state, so several
 // nodes can run in one test process).
 type metrics struct {
-	reg        *prometheus.Registry
-	httpReqs   *prometheus.CounterVec
-	httpDur    *prometheus.HistogramVec
-	searchDur  *prometheus.HistogramVec
-	hits       prometheus.Counter
-	delivery   prometheus.Histogram
-	pending    *prometheus.Desc
-	overdue    *prometheus.Desc
-	imported   *prometheus.CounterVec
-	refusals   *prometheus.CounterVec
-	shardApply *prometheus.Desc
-	shardRecs  *prometheus.Desc
-	shardAge   *prometheus.Desc
-	indexRecs  *prometheus.Desc
-	leader     *prometheus.Desc
-	lag        *prometheus.Desc
-	snapshot   *prometheus.Desc
-	stale      *prometheus.Desc
-	halted     *prometheus.Desc
-	diskFree   *prometheus.Desc
-	members    *prometheus.Desc
-	peerConns  *prometheus.Desc
-	audit      [4]*prometheus.Desc // commits, entries, folds, fold seconds
-	n          *Node
+	reg       *prometheus.Registry
+	httpReqs  *prometheus.CounterVec
+	httpDur   *prometheus.HistogramVec
+	searchDur *prometheus.HistogramVec
+	hits      prometheus.Counter
+	delivery  prometheus.Histogram
+	pending   *prometheus.Desc
+	overdue   *prometheus.Desc
+	imported  *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+	// readRefusals counts searches refused for reading too much or carrying too little (readlimit.go).
+	readRefusals *prometheus.CounterVec
+	shardApply   *prometheus.Desc
+	shardRecs    *prometheus.Desc
+	shardAge     *prometheus.Desc
+	indexRecs    *prometheus.Desc
+	leader       *prometheus.Desc
+	lag          *prometheus.Desc
+	snapshot     *prometheus.Desc
+	stale        *prometheus.Desc
+	halted       *prometheus.Desc
+	diskFree     *prometheus.Desc
+	members      *prometheus.Desc
+	peerConns    *prometheus.Desc
+	audit        [4]*prometheus.Desc // commits, entries, folds, fold seconds
+	n            *Node
 }
 
 func newMetrics(n *Node) *metrics {
@@ -59,6 +61,8 @@ func newMetrics(n *Node) *metrics {
 		Help: "Records received by bulk import, by result."}, []string{"result"})
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_peer_refusals_total",
 		Help: "Requests from federation members refused for breaking the rules of their role, by protocol and reason."}, []string{"protocol", "reason"})
+	m.readRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_read_refusals_total",
+		Help: "Searches refused by reason: a token's read limit reached (searches_per_hour, searches_per_day, records_per_hour, records_per_day) or a query that carries too little (too_little)."}, []string{"reason"})
 	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
@@ -79,7 +83,7 @@ func newMetrics(n *Node) *metrics {
 		prometheus.NewDesc("fedarms_audit_folds_total", "node.db transactions that moved journaled audit entries.", nil, nil),
 		prometheus.NewDesc("fedarms_audit_fold_seconds_total", "Time the audit writer spent folding the journal into node.db.", nil, nil),
 	}
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m,
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m.readRefusals, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

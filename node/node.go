@@ -38,7 +38,8 @@ type Node struct {
 	index   *liveIndex
 	hits    *notify.Store
 	late    *lateWindow
-	clock   clock.Clock // every read of the time in node and notify (now, since: clock.go)
+	reads   *readLimiter // each token's searches and records read (readlimit.go)
+	clock   clock.Clock  // every read of the time in node and notify (now, since: clock.go)
 	// deliver retries hit notifications and decisions; nil on a one-node federation.
 	deliver *deliverer
 	fed     *fed // nil for a one-node federation

@@ -77,6 +77,8 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.met = newMetrics(n)
+	n.reads = newReadLimiter(auth.ReadLimits{SearchesPerHour: cfg.Limits.SearchesPerHour, SearchesPerDay: cfg.Limits.SearchesPerDay,
+		RecordsPerHour: cfg.Limits.RecordsPerHour, RecordsPerDay: cfg.Limits.RecordsPerDay})
 	n.index = newLiveIndex(n.log.With("subsystem", "index"), n.clock)
 	n.index.huge = &hugePager{on: cfg.Search.HugePages, log: n.log.With("subsystem", "index"), clock: n.clock}
 	n.late = newLateWindow(cfg.Notify.LateWindow.Duration, cfg.Notify.LateMaxSearches)

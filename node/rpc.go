@@ -34,7 +34,7 @@ type rpcAnswer struct {
 var rpcStatuses = map[wire.Kind]int{
 	wire.Invalid: 400, wire.Unauthenticated: 401, wire.Forbidden: 403, wire.NotFound: 404,
 	wire.Conflict: 409, wire.TooLarge: 413, wire.UnsupportedMedia: 415, wire.Internal: 500,
-	wire.Unavailable: 503,
+	wire.Unavailable: 503, wire.TooMany: 429,
 }
 
 // rpcStatus is the number a node-to-node answer carries for kind.

@@ -31,7 +31,11 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 	if err := n.checkOnBehalfOf(p, req.OnBehalfOf); err != nil {
 		return nil, err
 	}
+	if err := n.checkReads(p, req); err != nil {
+		return nil, err
+	}
 	resp, hits := n.match(ctx, p, req)
+	resp.Results, resp.Limited = n.reads.take(p, n.now(), resp.Results)
 	entry := searchEntry(p, req, resp, "")
 	pending, err := n.recordSearch(ctx, entry, hits)
 	if err != nil {

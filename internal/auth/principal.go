@@ -35,6 +35,8 @@ type Principal struct {
 	Roles   []string `json:"roles"`
 	// OnBehalfOf lists the agencies the token may search for, besides its own.
 	OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+	// Limits are the token's own read limits (zero fields: the node's defaults).
+	Limits ReadLimits `json:"limits,omitzero"`
 }
 
 // MayActFor reports whether the principal may search on behalf of agency: its own agency, one its

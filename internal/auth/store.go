@@ -183,7 +183,7 @@ func (s *Store) Issue(req Request) (string, Token, error) {
 	now := s.now().UTC()
 	h := &held{
 		token: Token{ID: id, Agency: req.Agency, Country: req.Country, Roles: roles, Note: req.Note, Created: now,
-			OnBehalfOf: onBehalf},
+			OnBehalfOf: onBehalf, Limits: req.Limits},
 		hash:     sha256.Sum256([]byte(secret)),
 		lastUsed: new(atomic.Int64),
 	}
@@ -227,7 +227,7 @@ func (s *Store) Authenticate(secret string) (Principal, error) {
 	}
 	t := h.token
 	return Principal{TokenID: t.ID, Agency: t.Agency, Country: t.Country, Roles: slices.Clone(t.Roles),
-		OnBehalfOf: slices.Clone(t.OnBehalfOf)}, nil
+		OnBehalfOf: slices.Clone(t.OnBehalfOf), Limits: t.Limits}, nil
 }
 
 // flushLater writes the last uses in the background, one write at a time.

@@ -25,6 +25,8 @@ type Token struct {
 	// OnBehalfOf lists the agencies this token may search for (a customs network such as the WCO's
 	// I2C lists the administrations it serves); a search on behalf of any other is refused.
 	OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+	// Limits bound how much of the register the token reads (zero fields: the node's defaults).
+	Limits ReadLimits `json:"limits,omitzero"`
 	// LastUsed is when the token last authenticated a request. It is kept on disk at most a minute
 	// late (see Store.FlushLastUse).
 	LastUsed *time.Time `json:"last_used,omitempty"`
@@ -38,6 +40,32 @@ type Request struct {
 	Note       string
 	TTL        time.Duration // 0: the token does not expire
 	OnBehalfOf []string
+	Limits     ReadLimits
+}
+
+// ReadLimits bound the searches a token makes and the distinct records its answers carry, per
+// hour and per day, so that paging through the register with a script is noticed and stopped. A
+// zero field takes the node's default; Unlimited lifts that bound (a bulk-screening service).
+type ReadLimits struct {
+	SearchesPerHour int `json:"searches_per_hour,omitempty"`
+	SearchesPerDay  int `json:"searches_per_day,omitempty"`
+	RecordsPerHour  int `json:"records_per_hour,omitempty"`
+	RecordsPerDay   int `json:"records_per_day,omitempty"`
+}
+
+// Unlimited in a ReadLimits field lifts that bound.
+const Unlimited = -1
+
+// Or fills l's zero fields from def.
+func (l ReadLimits) Or(def ReadLimits) ReadLimits {
+	pick := func(v, d int) int {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return ReadLimits{pick(l.SearchesPerHour, def.SearchesPerHour), pick(l.SearchesPerDay, def.SearchesPerDay),
+		pick(l.RecordsPerHour, def.RecordsPerHour), pick(l.RecordsPerDay, def.RecordsPerDay)}
 }
 
 // Bounds of a token request: a TTL up to ten years, and up to 256 agencies to act for.
@@ -122,6 +150,16 @@ func validateGrant(req Request) ([]string, []error) {
 	if len(req.OnBehalfOf) > maxOnBehalfOf {
 		errs = append(errs, &FieldError{Field: "on_behalf_of", Value: fmt.Sprint(len(req.OnBehalfOf), " agencies"),
 			Reason: fmt.Sprintf("at most %d agencies", maxOnBehalfOf)})
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"searches_per_hour", req.Limits.SearchesPerHour}, {"searches_per_day", req.Limits.SearchesPerDay},
+		{"records_per_hour", req.Limits.RecordsPerHour}, {"records_per_day", req.Limits.RecordsPerDay}} {
+		if f.v < Unlimited {
+			errs = append(errs, &FieldError{Field: f.name, Value: fmt.Sprint(f.v),
+				Reason: "must be a positive count, 0 for the node's default or -1 for no limit"})
+		}
 	}
 	var out []string
 	for _, a := range req.OnBehalfOf {

@@ -188,6 +188,12 @@ func tokensCmd(e *env) *cobra.Command {
 		Note       string   `json:"note"`
 		TTL        string   `json:"ttl,omitempty"`
 		OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+		Limits     struct {
+			SearchesPerHour int `json:"searches_per_hour,omitempty"`
+			SearchesPerDay  int `json:"searches_per_day,omitempty"`
+			RecordsPerHour  int `json:"records_per_hour,omitempty"`
+			RecordsPerDay   int `json:"records_per_day,omitempty"`
+		} `json:"limits"`
 	}
 	create := &cobra.Command{
 		Use: "create --agency A --roles r1,r2 [--country CC] [--ttl 90d] [--on-behalf-of A1,A2]", Short: "Create a token; the secret is printed once",
@@ -212,6 +218,13 @@ func tokensCmd(e *env) *cobra.Command {
 	create.Flags().StringSliceVar(&req.Roles, "roles", nil, "roles: admin, recorder, searcher, operator")
 	create.Flags().StringVar(&req.Note, "note", "", "free note")
 	create.Flags().StringVar(&req.TTL, "ttl", "", "how long the token works, e.g. 90d or 720h (default: no expiry)")
+	for _, l := range []struct {
+		name string
+		v    *int
+	}{{"searches-per-hour", &req.Limits.SearchesPerHour}, {"searches-per-day", &req.Limits.SearchesPerDay},
+		{"records-per-hour", &req.Limits.RecordsPerHour}, {"records-per-day", &req.Limits.RecordsPerDay}} {
+		create.Flags().IntVar(l.v, l.name, 0, "read limit: "+strings.ReplaceAll(l.name, "-", " ")+" (default: the node's [limits]; -1: none)")
+	}
 	create.Flags().StringSliceVar(&req.OnBehalfOf, "on-behalf-of", nil, "agencies the token may search for, e.g. KE-CUSTOMS,UG-CUSTOMS (a customs network's token)")
 	addClientFlags(create, cc)
 	lc := &client{}

@@ -167,7 +167,7 @@ func (fx *fixture) do(t *testing.T, token, method, path, ctype, body string) ans
 func TestStatusOfEveryKind(t *testing.T) {
 	want := map[wire.Kind]int{wire.Internal: 500, wire.Invalid: 400, wire.Unauthenticated: 401,
 		wire.Forbidden: 403, wire.NotFound: 404, wire.Conflict: 409, wire.TooLarge: 413,
-		wire.UnsupportedMedia: 415, wire.Unavailable: 503}
+		wire.UnsupportedMedia: 415, wire.Unavailable: 503, wire.TooMany: 429}
 	if len(want) != len(wire.Kinds()) {
 		t.Fatalf("the table covers %d kinds of %d", len(want), len(wire.Kinds()))
 	}
@@ -176,7 +176,7 @@ func TestStatusOfEveryKind(t *testing.T) {
 			fx := newFixture(t)
 			e := wire.Errorf(k, "code_"+k.String(), "went %s", k)
 			e.Field = "serial"
-			if k == wire.Unavailable {
+			if k == wire.Unavailable || k == wire.TooMany {
 				e.Retry(7)
 			}
 			fx.node.err = e
@@ -188,7 +188,8 @@ func TestStatusOfEveryKind(t *testing.T) {
 				t.Errorf("error %+v", a.err)
 			}
 			ra := a.Header().Get("Retry-After")
-			if (k == wire.Unavailable && ra != "7") || (k != wire.Unavailable && ra != "") {
+			retries := k == wire.Unavailable || k == wire.TooMany
+			if (retries && ra != "7") || (!retries && ra != "") {
 				t.Errorf("Retry-After %q", ra)
 			}
 			if ct := a.Header().Get("Content-Type"); ct != "application/json" {

@@ -20,6 +20,7 @@ var statuses = map[wire.Kind]int{
 	wire.TooLarge:         http.StatusRequestEntityTooLarge,
 	wire.UnsupportedMedia: http.StatusUnsupportedMediaType,
 	wire.Unavailable:      http.StatusServiceUnavailable,
+	wire.TooMany:          http.StatusTooManyRequests,
 }
 
 // Status is the HTTP status of an error of kind k.

@@ -19,6 +19,8 @@ type TokenRequest struct {
 	TTL string `json:"ttl,omitempty"`
 	// OnBehalfOf lists the agencies the token may search for, besides its own.
 	OnBehalfOf []string `json:"on_behalf_of,omitempty"`
+	// Limits are the token's own read limits (zero fields: the node's; -1: none).
+	Limits auth.ReadLimits `json:"limits,omitzero"`
 }
 
 // NewToken is the answer to POST /v1/tokens: the secret, shown once, and the token's record.

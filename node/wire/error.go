@@ -22,10 +22,11 @@ const (
 	TooLarge                     // the body is over its limit
 	UnsupportedMedia             // the body's media type is not one the endpoint reads
 	Unavailable                  // the node cannot serve it now; retry (after RetryAfter seconds)
+	TooMany                      // the caller has used up a limit for now; retry after RetryAfter seconds
 )
 
 var kindNames = [...]string{"internal", "invalid", "unauthenticated", "forbidden", "not_found",
-	"conflict", "too_large", "unsupported_media_type", "unavailable"}
+	"conflict", "too_large", "unsupported_media_type", "unavailable", "too_many"}
 
 // String names the kind.
 func (k Kind) String() string {
@@ -37,11 +38,11 @@ func (k Kind) String() string {
 
 // CallerFault reports whether an error of kind k is the request's fault (it would fail again as it
 // is), rather than the node's or a passing state of the node.
-func (k Kind) CallerFault() bool { return k != Internal && k != Unavailable }
+func (k Kind) CallerFault() bool { return k != Internal && k != Unavailable && k != TooMany }
 
 // Kinds lists every kind, for the tables that map them.
 func Kinds() []Kind {
-	return []Kind{Internal, Invalid, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, UnsupportedMedia, Unavailable}
+	return []Kind{Internal, Invalid, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, UnsupportedMedia, Unavailable, TooMany}
 }
 
 // Error is the API's error: the body of every refused request is {"error": Error}. Code is the

@@ -23,7 +23,7 @@ func TestErrorShape(t *testing.T) {
 		t.Fatal("unclassified")
 	}
 	for _, k := range Kinds() {
-		if k.CallerFault() == (k == Internal || k == Unavailable) {
+		if k.CallerFault() == (k == Internal || k == Unavailable || k == TooMany) {
 			t.Errorf("%s: caller's fault %v", k, k.CallerFault())
 		}
 	}

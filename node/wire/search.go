@@ -40,6 +40,9 @@ type SearchResponse struct {
 	TookUS   int64          `json:"took_us"`
 	Results  []SearchResult `json:"results"`
 	Coverage Coverage       `json:"coverage"`
+	// Limited names the token's read limit that left records out of this answer (records the token
+	// had not seen yet in the window); empty when nothing was left out.
+	Limited string `json:"limited,omitempty"`
 }
 
 // Coverage says which shards an answer searched, where, and how fresh each copy was.
