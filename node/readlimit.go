@@ -163,22 +163,42 @@ const minReadCharacters = 3
 func (n *Node) checkReads(p auth.Principal, req wire.SearchRequest) error {
 	read := readCharacters(req.Serial)
 	if read == 0 || (read < minReadCharacters && req.Make == "") {
-		n.refuseRead(p, req, "too_little")
+		n.refuseRead(p, "search", req.OnBehalfOf, "too_little")
 		return wire.FieldError("serial", fmt.Sprintf("serial: %q carries too little to search on: give at least %d of its letters or digits, or fewer with the make", req.Serial, minReadCharacters))
 	}
+	return n.admitRead(p, "search", req.OnBehalfOf)
+}
+
+// admitRead counts one read (a search, a record read by id) of p against its searches limits.
+func (n *Node) admitRead(p auth.Principal, action, onBehalfOf string) error {
 	reason, wait, ok := n.reads.admit(p, n.now())
 	if ok {
 		return nil
 	}
-	n.refuseRead(p, req, reason)
+	n.refuseRead(p, action, onBehalfOf, reason)
+	return readLimitError(p, reason, wait)
+}
+
+// takeRecord counts one record read by id (GET /v1/records/{id}, a trace request naming it): a
+// record p has not seen in the window once its records limit is reached is refused.
+func (n *Node) takeRecord(p auth.Principal, action, id string) error {
+	now := n.now()
+	if kept, cut := n.reads.take(p, now, []wire.SearchResult{{ID: id}}); len(kept) == 0 {
+		n.refuseRead(p, action, "", cut)
+		return readLimitError(p, cut, time.Hour)
+	}
+	return nil
+}
+
+func readLimitError(p auth.Principal, reason string, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	return (&wire.Error{Kind: wire.TooMany, Code: "read_limit",
 		Message: fmt.Sprintf("token %s has reached its limit of %s; ask the General Secretariat for a token with higher limits if this is real work", p.TokenID, reason)}).Retry(max(secs, 1))
 }
 
-// refuseRead audits and counts a search refused for reading too much or carrying too little.
-func (n *Node) refuseRead(p auth.Principal, req wire.SearchRequest, reason string) {
+// refuseRead audits and counts a read refused for reading too much or carrying too little.
+func (n *Node) refuseRead(p auth.Principal, action, onBehalfOf, reason string) {
 	n.met.readRefusals.WithLabelValues(reason).Inc()
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
-		Action: "search", Outcome: "refused: " + reason})
+	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: onBehalfOf,
+		Action: action, Outcome: "refused: " + reason})
 }

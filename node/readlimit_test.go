@@ -132,6 +132,10 @@ func TestSearchesLimitPerToken(t *testing.T) {
 			t.Fatalf("refusal does not name the limit: %s", a.body)
 		}
 	}
+	// Reading records by id is reading too.
+	if a := tn.json(t, "paf", "GET", "/v1/records/FR-LIM-1", nil); a.status != 429 {
+		t.Fatalf("a record read by id past the limit: %d %s", a.status, a.body)
+	}
 	if _, _, err := tn.Tokens().Issue(auth.Request{Agency: "FR-PAF", Roles: []string{auth.RoleSearcher}, Limits: auth.ReadLimits{RecordsPerHour: -2}}); err == nil {
 		t.Fatal("a limit of -2 accepted")
 	}

@@ -65,8 +65,17 @@ func itemError(e replication.ItemError) error {
 }
 
 // GetRecord reads a record from the held shards or a member that holds its shard, as p (audited).
+// A record read by id counts against the token's read limits like a search answer (readlimit.go).
 func (n *Node) GetRecord(ctx context.Context, p auth.Principal, id string) (record.Record, error) {
+	if err := n.admitRead(p, "record.get", ""); err != nil {
+		return record.Record{}, err
+	}
 	rec, ok := n.fetchRecord(ctx, id)
+	if ok {
+		if err := n.takeRecord(p, "record.get", id); err != nil {
+			return record.Record{}, err
+		}
+	}
 	outcome := "ok"
 	if !ok {
 		outcome = "not_found"

@@ -52,9 +52,28 @@ func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.Trace
 		Status: notify.TraceOpen, Receipts: map[string]string{}}
 	switch {
 	case req.RecordID != "":
+		// The trace carries the record's serial, make and model back to the caller: only a token
+		// that may read records may name one, and the read counts against its limits.
+		// A recorder without the searcher role may name its own country's records only, and learns
+		// nothing of others (not even whether they exist).
+		mayNotRead := &wire.Error{Kind: wire.Forbidden, Code: "forbidden", Field: "record_id",
+			Message: "record_id: this token may not read that record; describe the firearm instead (firearm.serial, firearm.make)"}
+		searcher := p.Has(auth.RoleSearcher)
+		if !searcher && !p.Has(auth.RoleRecorder) {
+			return notify.Trace{}, mayNotRead
+		}
+		if err := n.admitRead(p, "trace.create", ""); err != nil {
+			return notify.Trace{}, err
+		}
 		rec, ok := n.fetchRecord(ctx, req.RecordID)
+		if !searcher && (!ok || rec.RecordingCountry != p.Country) {
+			return notify.Trace{}, mayNotRead
+		}
 		if !ok {
 			return notify.Trace{}, &wire.Error{Kind: wire.NotFound, Code: "not_found", Field: "record_id", Message: "no record " + req.RecordID}
+		}
+		if err := n.takeRecord(p, "trace.create", req.RecordID); err != nil {
+			return notify.Trace{}, err
 		}
 		t.Firearm = notify.Firearm{Serial: rec.Serial, Make: rec.Make, Model: rec.Model, Calibre: rec.Calibre,
 			Type: rec.Type, CountryOfManufacture: rec.CountryOfManufacture}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,42 @@ func TestFederationTraceRoutedAndAnswered(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestTraceByRecordNeedsReadingRecords: before, POST /v1/traces with a record id returned that
+// record's serial, make and model to any token (issue 17). Now naming a record needs the searcher
+// role, or the recorder role for its own country's records; anyone else gets 403 whether or not
+// the record exists, and may still describe the firearm by hand.
+func TestTraceByRecordNeedsReadingRecords(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	tn.importLines(t, "fr", jsonLines(frRecord("FR-LEAK-1", "LEAK-90817")))
+	for _, who := range []string{"ops"} {
+		for _, id := range []string{"FR-LEAK-1", "FR-NONE"} {
+			a := tn.json(t, who, "POST", "/v1/traces", map[string]any{"record_id": id, "last_import_country": "DE"})
+			if a.status != 403 || strings.Contains(string(a.body), "LEAK-90817") {
+				t.Errorf("%s naming %s: %d %s, want 403 without the record", who, id, a.status, a.body)
+			}
+		}
+	}
+	secret, _, err := tn.Tokens().Create("DE-BKA", "DE", []string{"recorder"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.tokens["de-rec"] = secret
+	for _, id := range []string{"FR-LEAK-1", "FR-NONE"} {
+		if a := tn.json(t, "de-rec", "POST", "/v1/traces", map[string]any{"record_id": id, "last_import_country": "DE"}); a.status != 403 || strings.Contains(string(a.body), "LEAK-90817") {
+			t.Errorf("a DE recorder naming %s: %d %s, want 403", id, a.status, a.body)
+		}
+	}
+	frRec, _, err := tn.Tokens().Create("FR-OCRVP", "FR", []string{"recorder"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.tokens["fr-rec"] = frRec
+	if a := tn.json(t, "fr-rec", "POST", "/v1/traces", map[string]any{"record_id": "FR-LEAK-1", "last_import_country": "DE"}); a.status/100 != 2 {
+		t.Errorf("an FR recorder naming its own record: %d %s", a.status, a.body)
+	}
+	if a := tn.json(t, "ops", "POST", "/v1/traces", map[string]any{"firearm": map[string]any{"serial": "LEAK-90817", "make": "Glock"}, "last_import_country": "DE"}); a.status/100 != 2 {
+		t.Errorf("a firearm described by hand: %d %s", a.status, a.body)
+	}
 }
