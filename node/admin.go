@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 
 	"github.com/fedarms/fedarms/internal/audit"
@@ -32,7 +33,11 @@ func (n *Node) CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewTok
 		}
 		return wire.NewToken{}, we
 	}
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.create", ResultIDs: []string{tok.ID}, Outcome: "ok"})
+	if err := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.create", ResultIDs: []string{tok.ID}, Outcome: "ok"}); err != nil {
+		// The secret is shown once: a token whose making is not known to be audited is withdrawn.
+		_ = n.tokens.Revoke(tok.ID)
+		return wire.NewToken{}, err
+	}
 	return wire.NewToken{Token: secret, Info: tok}, nil
 }
 
@@ -48,8 +53,7 @@ func (n *Node) RevokeToken(p auth.Principal, id string) error {
 	if err != nil {
 		return err
 	}
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.revoke", ResultIDs: []string{id}, Outcome: "ok"})
-	return nil
+	return n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "token.revoke", ResultIDs: []string{id}, Outcome: "ok"})
 }
 
 // AuditTail is the last limit entries of the audit log.

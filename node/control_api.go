@@ -182,8 +182,7 @@ func (n *Node) Admit(ctx context.Context, p auth.Principal, se transport.SignedE
 		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
 	}
 	err = controlError(err)
-	n.auditControl(p, "federation.admit", blob, []string{se.Entry.PeerID.String(), se.Entry.Name}, err)
-	if err != nil {
+	if err := n.auditControl(p, "federation.admit", blob, []string{se.Entry.PeerID.String(), se.Entry.Name}, err); err != nil {
 		return wire.RosterChange{}, err
 	}
 	return wire.RosterChange{PeerID: res.PeerID, Name: res.Name, Index: res.Index, Changed: res.Changed}, nil
@@ -203,8 +202,7 @@ func (n *Node) Revoke(ctx context.Context, p auth.Principal, sr transport.Signed
 		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob})
 	}
 	err = controlError(err)
-	n.auditControl(p, "federation.revoke", blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err)
-	if err != nil {
+	if err := n.auditControl(p, "federation.revoke", blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err); err != nil {
 		return wire.RosterChange{}, err
 	}
 	name := res.Name
@@ -214,13 +212,19 @@ func (n *Node) Revoke(ctx context.Context, p auth.Principal, sr transport.Signed
 	return wire.RosterChange{PeerID: res.PeerID, Name: name, Index: res.Index, Changed: res.Changed}, nil
 }
 
-func (n *Node) auditControl(p auth.Principal, action string, blob []byte, ids []string, err error) {
+// auditControl audits a roster change, and returns err, or the audit's own error when the change
+// was made but its entry is not durable (audited.go).
+func (n *Node) auditControl(p auth.Principal, action string, blob []byte, ids []string, err error) error {
 	outcome := audit.OutcomeOK
 	if err != nil {
 		outcome = apiError(err).Code
 	}
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: action,
+	aerr := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: action,
 		Query: blob, ResultIDs: ids, Outcome: outcome})
+	if err != nil {
+		return err
+	}
+	return aerr
 }
 
 // Roster reports the roster in force on this node and the revocations (GET

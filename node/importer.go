@@ -36,9 +36,10 @@ type importer struct {
 
 	pending map[string]*importBatch // by shard; used only by the reading goroutine
 
-	mu       sync.Mutex // guards accepted, rejected
+	mu       sync.Mutex // guards accepted, rejected, audits
 	accepted int
 	rejected rejections
+	audits   []audit.Pending // one entry per applied batch; the answer waits for them (audited.go)
 }
 
 type importBatch struct {
@@ -66,6 +67,13 @@ func (n *Node) Import(ctx context.Context, p auth.Principal, format wire.ImportF
 		imp.flush(shard)
 	}
 	imp.wg.Wait()
+	// What was stored is acknowledged only with its audit entries durable, even when the import
+	// stopped early.
+	for _, pending := range imp.audits {
+		if aerr := auditWait(context.WithoutCancel(ctx), "import", pending); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,8 +342,9 @@ func (imp *importer) apply(b *importBatch) {
 			ids = append(ids, b.records[i].ID)
 		}
 	}
-	imp.n.audit.Append(audit.Entry{TokenID: imp.p.TokenID, Agency: imp.p.Agency, Country: imp.p.Country,
+	pending := imp.n.audit.Append(audit.Entry{TokenID: imp.p.TokenID, Agency: imp.p.Agency, Country: imp.p.Country,
 		Action: "import", ResultIDs: ids, Outcome: "ok"})
+	imp.audits = append(imp.audits, pending) // imp.mu is held
 }
 
 // drop rejects the refused records of b and returns the batch of the others.

@@ -47,9 +47,12 @@ func (n *Node) writeOne(ctx context.Context, p auth.Principal, op replication.Op
 		outcome = apiError(err).Code
 	}
 	change, _ := json.Marshal(rec)
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "record." + map[replication.Op]string{replication.OpCreate: "create", replication.OpUpdate: "update"}[op],
+	aerr := n.auditDurably(ctx, audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "record." + map[replication.Op]string{replication.OpCreate: "create", replication.OpUpdate: "update"}[op],
 		Query: change, ResultIDs: []string{rec.ID}, Outcome: outcome})
-	return err
+	if err != nil {
+		return err
+	}
+	return aerr
 }
 
 func itemError(e replication.ItemError) error {
@@ -104,6 +107,9 @@ func (n *Node) DeleteRecord(ctx context.Context, p auth.Principal, id string) er
 	if err != nil {
 		outcome = apiError(err).Code
 	}
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "record.delete", ResultIDs: []string{id}, Outcome: outcome})
-	return err
+	aerr := n.auditDurably(ctx, audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "record.delete", ResultIDs: []string{id}, Outcome: outcome})
+	if err != nil {
+		return err
+	}
+	return aerr
 }
