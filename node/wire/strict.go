@@ -6,18 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 )
 
-// strictWalk reads a well-formed JSON body token by token against the shape it was decoded into.
-type strictWalk struct{ dec *json.Decoder }
-
-func newStrictWalk(b []byte) *strictWalk {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return &strictWalk{dec: d}
+// strictWalk reads a well-formed JSON body byte by byte against the shape it was decoded into.
+// encoding/json has already accepted the body, so the walk trusts its grammar and looks only for
+// what the decoder lets through: keys in another case than the field's, a key twice in an object,
+// and NUL written as an escape in a string or key.
+type strictWalk struct {
+	b []byte
+	i int
 }
+
+func newStrictWalk(b []byte) *strictWalk { return &strictWalk{b: b} }
 
 // shape is what the walk knows of a Go type: for a struct the exact JSON names of its fields and
 // their shapes, for a map or slice its element's; nil is any value (checked only for duplicates and
@@ -39,6 +42,12 @@ func shapeOf(v any) *shape {
 	t := reflect.TypeOf(v)
 	if t == nil {
 		return nil
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if s, ok := shapes.Load(t); ok {
+		return s.(*shape)
 	}
 	return shapeOfType(t, map[reflect.Type]*shape{})
 }
@@ -107,72 +116,189 @@ func addFields(s *shape, t reflect.Type, seen map[reflect.Type]*shape) {
 
 // value checks the next value against s; path names it in errors.
 func (w *strictWalk) value(s *shape, path string) error {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return Errorf(Invalid, "invalid_json", "malformed JSON: %v", err)
+	w.space()
+	if w.i >= len(w.b) {
+		return malformed()
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '{' {
-			return w.object(s, path)
-		}
+	switch w.b[w.i] {
+	case '{':
+		w.i++
+		return w.object(s, path)
+	case '[':
+		w.i++
 		var elem *shape
 		if s != nil {
 			elem = s.elem
 		}
-		for i := 0; w.dec.More(); i++ {
-			if err := w.value(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for n := 0; ; n++ {
+			w.space()
+			if w.i < len(w.b) && w.b[w.i] == ']' {
+				w.i++
+				return nil
+			}
+			if n > 0 {
+				if w.i >= len(w.b) || w.b[w.i] != ',' {
+					return malformed()
+				}
+				w.i++
+			}
+			if err := w.value(elem, path+"["+strconv.Itoa(n)+"]"); err != nil {
 				return err
 			}
 		}
-		_, err := w.dec.Token() // ']'
-		return err
-	case string:
-		if strings.IndexByte(t, 0) >= 0 {
-			return FieldError(orBody(path), fmt.Sprintf("%s: holds a NUL character", orBody(path)))
-		}
 	}
-	return nil
+	return w.scalar(func() string { return path })
 }
 
 func (w *strictWalk) object(s *shape, path string) error {
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, err := w.dec.Token()
+	var seenBuf [16][]byte
+	seen := seenBuf[:0]
+	for n := 0; ; n++ {
+		w.space()
+		if w.i < len(w.b) && w.b[w.i] == '}' {
+			w.i++
+			return nil
+		}
+		if n > 0 {
+			if w.i >= len(w.b) || w.b[w.i] != ',' {
+				return malformed()
+			}
+			w.i++
+			w.space()
+		}
+		if w.i >= len(w.b) || w.b[w.i] != '"' {
+			return malformed()
+		}
+		key, escaped, err := w.str()
 		if err != nil {
-			return Errorf(Invalid, "invalid_json", "malformed JSON: %v", err)
+			return err
 		}
-		key, _ := tok.(string)
-		at := key
-		if path != "" {
-			at = path + "." + key
+		if escaped {
+			var k string
+			if err := json.Unmarshal(w.b[w.i-len(key)-2:w.i], &k); err != nil {
+				return malformed()
+			}
+			key = []byte(k)
 		}
-		if strings.IndexByte(key, 0) >= 0 {
+		// at names the value in errors; built only when one is reported or the value nests.
+		at := func() string {
+			if path == "" {
+				return string(key)
+			}
+			return path + "." + string(key)
+		}
+		if bytes.IndexByte(key, 0) >= 0 {
 			return FieldError(orBody(path), fmt.Sprintf("key %q holds a NUL character", key))
 		}
-		if seen[key] {
-			return FieldError(at, fmt.Sprintf("%s: key given twice", at))
+		for _, k := range seen {
+			if bytes.Equal(k, key) {
+				return FieldError(at(), fmt.Sprintf("%s: key given twice", at()))
+			}
 		}
-		seen[key] = true
+		seen = append(seen, key)
 		var next *shape
 		switch {
 		case s == nil:
 		case s.fields != nil:
-			f, ok := s.fields[key]
+			f, ok := s.fields[string(key)]
 			if !ok {
-				return FieldError(at, fmt.Sprintf("unknown field %q (field names are case-sensitive)", key))
+				return FieldError(at(), fmt.Sprintf("unknown field %q (field names are case-sensitive)", key))
 			}
 			next = f
 		default:
 			next = s.elem
 		}
-		if err := w.value(next, at); err != nil {
-			return err
+		w.space()
+		if w.i >= len(w.b) || w.b[w.i] != ':' {
+			return malformed()
+		}
+		w.i++
+		var err2 error
+		if w.scalarNext() {
+			err2 = w.scalar(func() string { return at() })
+		} else {
+			err2 = w.value(next, at())
+		}
+		if err2 != nil {
+			return err2
 		}
 	}
-	_, err := w.dec.Token() // '}'
-	return err
 }
+
+// scalarNext reports whether the next value is a string, number or literal (not an object or
+// array), so its path need not be built unless it is wrong.
+func (w *strictWalk) scalarNext() bool {
+	w.space()
+	return w.i < len(w.b) && w.b[w.i] != '{' && w.b[w.i] != '['
+}
+
+// scalar checks a string, number or literal value; path is called only to report it.
+func (w *strictWalk) scalar(path func() string) error {
+	if w.b[w.i] == '"' {
+		raw, escaped, err := w.str()
+		if err != nil {
+			return err
+		}
+		if escaped && escapesNUL(raw) {
+			p := orBody(path())
+			return FieldError(p, fmt.Sprintf("%s: holds a NUL character", p))
+		}
+		return nil
+	}
+	for w.i < len(w.b) { // a number, true, false or null
+		switch w.b[w.i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return nil
+		}
+		w.i++
+	}
+	return nil
+}
+
+// str reads the string at w.i (its opening quote) and returns its raw bytes between the quotes,
+// and whether it holds an escape.
+func (w *strictWalk) str() (raw []byte, escaped bool, err error) {
+	for j := w.i + 1; j < len(w.b); j++ {
+		switch w.b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			raw = w.b[w.i+1 : j]
+			w.i = j + 1
+			return raw, escaped, nil
+		}
+	}
+	return nil, false, malformed()
+}
+
+func (w *strictWalk) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\r', '\n':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// escapesNUL reports whether a string's raw bytes write NUL as an escape (\u0000), telling an
+// escaped backslash followed by "u0000" apart.
+func escapesNUL(raw []byte) bool {
+	for k := 0; k < len(raw); k++ {
+		if raw[k] != '\\' || k+1 >= len(raw) {
+			continue
+		}
+		if raw[k+1] == 'u' && k+6 <= len(raw) && string(raw[k+2:k+6]) == "0000" {
+			return true
+		}
+		k++ // the escaped character
+	}
+	return false
+}
+
+func malformed() error { return Errorf(Invalid, "invalid_json", "malformed JSON") }
 
 func orBody(path string) string {
 	if path == "" {
