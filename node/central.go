@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -28,7 +27,6 @@ type votingGroup interface {
 	raftMembers
 	Leader() (raft.ServerID, raft.ServerAddress)
 	CaughtUp(id raft.ServerID, addr raft.ServerAddress) (uint64, bool)
-	Follower(id raft.ServerID) (replication.Follower, bool)
 }
 
 type namedGroup struct {
@@ -196,15 +194,12 @@ func joiningOnly(st wire.CentralStatus, name string) bool {
 }
 
 // checkQuorumWithout checks that every group keeps enough voters once name no longer votes.
-// Whether a voter answers is what this node, leading the control group, last heard from it.
+// Whether a voter answers, or is silent, is what this node, leading the control group, heard from
+// it in the last seconds (replication.Answers, Silent).
 func (n *Node) checkQuorumWithout(st wire.CentralStatus, name string, force bool) error {
-	answers := func(voter string) bool {
-		if voter == n.cfg.Name {
-			return true
-		}
-		p, ok := n.fed.control.Follower(raft.ServerID(voter))
-		return ok && time.Since(p.Heard) <= answerWithin // wall clock: raft's own record of replies
-	}
+	c := n.fed.control
+	answers := func(voter string) bool { return voter == n.cfg.Name || c.Answers(raft.ServerID(voter)) }
+	silent := func(voter string) bool { return voter != n.cfg.Name && c.Silent(raft.ServerID(voter)) }
 	for _, g := range st.Groups {
 		if !slices.Contains(g.Voters, name) {
 			continue
@@ -214,9 +209,12 @@ func (n *Node) checkQuorumWithout(st wire.CentralStatus, name string, force bool
 			return wire.Errorf(wire.Conflict, "would_lose_quorum", "%s is the last voter of %s: a group cannot lose its last voter", name, g.Group)
 		}
 		// Removing a silent voter costs no tolerance (it was already lost); removing one that
-		// answers does, and below three voters the loss of one more stops the group.
-		if len(left) < minVoters && !force && answers(name) {
-			return wire.Errorf(wire.Conflict, "too_few_voters", "removing %s, which answers, leaves %s with %d voters (%s); keep at least %d so that the loss of one is survived: add a central member first (fedarms federation join), or force it",
+		// answers does, and below three voters the loss of one more stops the group. A voter not
+		// known to be silent (a control leader of a moment ago has not called it for long) counts
+		// as answering here, and as not answering in the majority below: the cautious reading both
+		// times.
+		if len(left) < minVoters && !force && !silent(name) {
+			return wire.Errorf(wire.Conflict, "too_few_voters", "removing %s, which is not known to be down, leaves %s with %d voters (%s); keep at least %d so that the loss of one is survived: add a central member first (fedarms federation join), or force it",
 				name, g.Group, len(left), strings.Join(left, ", "), minVoters)
 		}
 		alive := 0
@@ -235,6 +233,3 @@ func (n *Node) checkQuorumWithout(st wire.CentralStatus, name string, force bool
 	}
 	return nil
 }
-
-// answerWithin is how recently a voter must have answered the control leader to count as up.
-const answerWithin = 3 * time.Second

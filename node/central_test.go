@@ -180,16 +180,30 @@ func TestCentralReplaceLostNode(t *testing.T) {
 	}
 	// With lyon-3 gone, removing lyon-2 as well would leave lyon-1 alone of two: refused, forced
 	// or not.
-	testutil.WaitFor(t, 15*time.Second, "the leader to count lyon-3 silent", func() bool {
-		a := cf.remove("lyon-1", "lyon-2", true)
-		code, _ := a.errorCode(t)
-		return a.status == 409 && code == "would_lose_quorum"
+	testutil.WaitFor(t, 15*time.Second, "the control leader to count lyon-3 silent", func() bool {
+		for _, n := range cf.nodes {
+			if n.fed.control.IsLeader() {
+				return n.fed.control.Silent("lyon-3")
+			}
+		}
+		return false
 	})
-	// A silent voter may go: the two that answer are a majority of what is left.
-	a = cf.remove("lyon-1", "lyon-3", false)
-	if a.status != 200 {
-		t.Fatalf("removing the lost lyon-3: %d %s", a.status, a.body)
+	a = cf.remove("lyon-1", "lyon-2", true)
+	if code, _ := a.errorCode(t); a.status != 409 || code != "would_lose_quorum" {
+		t.Fatalf("removing lyon-2 after lyon-3 was lost: %d %s", a.status, a.body)
 	}
+	// A silent voter may go, once the leader's calls to it have failed for a few seconds: the two
+	// that answer are a majority of what is left.
+	testutil.WaitFor(t, 15*time.Second, "the removal of the lost lyon-3", func() bool {
+		a := cf.remove("lyon-1", "lyon-3", false)
+		if a.status == 200 {
+			return true
+		}
+		if code, _ := a.errorCode(t); code != "too_few_voters" {
+			t.Fatalf("removing the lost lyon-3: %d %s", a.status, a.body)
+		}
+		return false
+	})
 	testutil.WaitFor(t, 20*time.Second, "lyon-3 out of every group", func() bool {
 		return votersAre(cf.nodes["lyon-1"], "lyon-1", "lyon-2") && votersAre(cf.nodes["lyon-2"], "lyon-1", "lyon-2")
 	})
@@ -219,10 +233,15 @@ func TestCentralReplaceLostNode(t *testing.T) {
 			t.Errorf("%s still admits lyon-3's old identity", name)
 		}
 	}
-	// The new voter counts: with lyon-2 gone, lyon-1 and the new lyon-3 still commit writes.
+	// The new voter counts: with lyon-2 gone, lyon-1 and the new lyon-3 still elect a leader and
+	// commit writes.
 	cf.close("lyon-2")
 	delete(cf.nodes, "lyon-2")
-	cf.importAt("ncb-fr", auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}}, fedRecords("FR", 0, 50))
+	p := principalOf(auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder"}})
+	testutil.WaitFor(t, 30*time.Second, "a write committed by lyon-1 and the new lyon-3", func() bool {
+		res, err := cf.nodes["ncb-fr"].apply(context.Background(), "europe", &replication.Command{Op: replication.OpUpsert, Principal: p, Records: fedRecords("FR", 0, 50)})
+		return err == nil && len(res.Errors) == 0
+	})
 }
 
 // Grow from three central members to five and shrink back while writes run: one change at a time,

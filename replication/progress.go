@@ -16,6 +16,9 @@ type Follower struct {
 	LastLog uint64
 	// Heard is when that answer arrived (wall clock).
 	Heard time.Time
+	// FailingSince is when calls to it started failing after its last answer; zero while they
+	// succeed.
+	FailingSince time.Time
 }
 
 // followers keeps what the leader hears back from each follower. hashicorp/raft keeps its
@@ -36,6 +39,23 @@ func (f *followers) heard(id raft.ServerID, addr raft.ServerAddress, lastLog uin
 		f.byID = map[raft.ServerID]Follower{}
 	}
 	f.byID[id] = Follower{Address: addr, LastLog: lastLog, Heard: time.Now()}
+}
+
+// failed records a call to the follower that got no answer.
+func (f *followers) failed(id raft.ServerID, addr raft.ServerAddress) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.byID == nil {
+		f.byID = map[raft.ServerID]Follower{}
+	}
+	p := f.byID[id]
+	if p.Address != addr {
+		p = Follower{Address: addr}
+	}
+	if p.FailingSince.IsZero() {
+		p.FailingSince = time.Now()
+	}
+	f.byID[id] = p
 }
 
 func (f *followers) get(id raft.ServerID) (Follower, bool) {
@@ -59,7 +79,10 @@ type progressTransport struct {
 // (a log that does not match yet) still reports the follower's last index.
 func (t *progressTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	err := t.Transport.AppendEntries(id, target, args, resp)
-	if err == nil && resp.Term == args.Term {
+	switch {
+	case err != nil:
+		t.f.failed(id, target)
+	case resp.Term == args.Term:
 		t.f.heard(id, target, resp.LastLog)
 	}
 	return err

@@ -26,6 +26,21 @@ func (m *members) LastIndex() uint64 { return m.raft.LastIndex() }
 // Follower is what this node, leading the group, last heard of a follower's log.
 func (m *members) Follower(id raft.ServerID) (Follower, bool) { return m.followers.get(id) }
 
+// Silent reports whether every call this node, leading the group, made to the follower in the
+// last few seconds failed: it is known to be down or cut off. A follower this node has not called
+// for that long (it leads since a moment) is not known to be silent.
+func (m *members) Silent(id raft.ServerID) bool {
+	p, ok := m.followers.get(id)
+	return ok && !p.FailingSince.IsZero() && time.Since(p.FailingSince) > heardWithin
+}
+
+// Answers reports whether the follower answered this node, leading the group, in the last few
+// seconds, and no call to it has failed since.
+func (m *members) Answers(id raft.ServerID) bool {
+	p, ok := m.followers.get(id)
+	return ok && p.FailingSince.IsZero() && time.Since(p.Heard) <= heardWithin
+}
+
 // CaughtUp reports whether the follower id at addr answered the leader within the last few
 // seconds with a log that reaches within CatchUpSlack entries of the leader's, and how many
 // entries it lacks (leader only; it is what the leader heard).
