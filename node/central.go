@@ -217,6 +217,12 @@ func (n *Node) checkQuorumWithout(st wire.CentralStatus, name string, force bool
 			return wire.Errorf(wire.Conflict, "too_few_voters", "removing %s, which is not known to be down, leaves %s with %d voters (%s); keep at least %d so that the loss of one is survived: add a central member first (fedarms federation join), or force it",
 				name, g.Group, len(left), strings.Join(left, ", "), minVoters)
 		}
+		for _, v := range left {
+			if v != n.cfg.Name && !c.Known(raft.ServerID(v)) {
+				// This node leads the control group since a moment and has not called v yet.
+				return wire.Errorf(wire.Unavailable, "unavailable", "the control leader %s took over a moment ago and has not heard %s yet; retry in a few seconds", n.cfg.Name, v).Retry(2)
+			}
+		}
 		alive := 0
 		var silent []string
 		for _, v := range left {

@@ -34,6 +34,13 @@ func (m *members) Silent(id raft.ServerID) bool {
 	return ok && !p.FailingSince.IsZero() && time.Since(p.FailingSince) > heardWithin
 }
 
+// Known reports whether this node, leading the group, has called the follower at all (a leader of
+// a moment ago has not, and knows nothing of it yet).
+func (m *members) Known(id raft.ServerID) bool {
+	_, ok := m.followers.get(id)
+	return ok
+}
+
 // Answers reports whether the follower answered this node, leading the group, in the last few
 // seconds, and no call to it has failed since.
 func (m *members) Answers(id raft.ServerID) bool {

@@ -170,8 +170,9 @@ func (t *tool) otherCentral(ms []member, name string) (member, error) {
 }
 
 // removeCentral runs `fedarms federation remove` against via. Right after a loss the control
-// leader may still count the lost node as answering (it heard it within the last seconds), and
-// then refuses to go below three voters: that refusal is retried for a while.
+// leader may not yet know the lost node silent (too_few_voters), and a control leader elected
+// because the lost node led has not heard the others yet (unavailable, or would_lose_quorum while
+// its first answers arrive): those refusals are retried for 30 s.
 func (t *tool) removeCentral(via member, name string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -179,7 +180,9 @@ func (t *tool) removeCentral(via member, name string) error {
 		if err == nil {
 			return nil
 		}
-		if !strings.Contains(err.Error(), "too_few_voters") || time.Now().After(deadline) {
+		transient := strings.Contains(err.Error(), "too_few_voters") || strings.Contains(err.Error(), "would_lose_quorum") ||
+			strings.Contains(err.Error(), "unavailable")
+		if !transient || time.Now().After(deadline) {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
 		time.Sleep(time.Second)
