@@ -154,7 +154,7 @@ func (f *fed) openControl(cfg *config.Config) error {
 	})
 	f.control, err = replication.OpenControl(replication.ControlConfig{
 		Dir: controlDir(cfg), LocalID: cfg.Name, Transport: trans,
-		Bootstrap: f.self.Role == transport.RoleCentral, Voters: f.voters(),
+		Bootstrap: f.bootstraps(), Voters: f.voters(),
 		Verifier: rosterVerifier{rootPub: f.roster.RootPub()},
 		Observer: rosterMirror{self: f.id.ID, roster: f.roster, log: f.log},
 		Logger:   f.log.With("subsystem", "replication"),

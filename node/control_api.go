@@ -21,17 +21,25 @@ import (
 type controlRequest struct {
 	Command replication.ControlCommand `json:"command"`
 	Hops    int                        `json:"hops"`
+	// Force lets the removal of a central member leave fewer than three voters (guardCentral).
+	Force bool `json:"force,omitempty"`
 }
 
 // controlApply orders a control command: here when this node leads the control group, otherwise on
 // the leader over libp2p. It returns once the command is committed and applied here too, so the
 // writer's next roster read shows it.
-func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand) (replication.ControlResult, error) {
+//
+// A change of central members is checked on the leader first (guardCentral); force is carried to
+// it.
+func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand, force bool) (replication.ControlResult, error) {
 	c := n.fed.control
 	var res replication.ControlResult
 	err := retryForward(ctx, func() (bool, error) {
 		switch target, ok := n.controlTarget(); {
 		case c.IsLeader():
+			if err := n.guardCentral(cmd, force); err != nil {
+				return true, err
+			}
 			var err error
 			res, err = c.Apply(ctx, cmd)
 			if errors.Is(err, replication.ErrNotLeader) {
@@ -41,7 +49,7 @@ func (n *Node) controlApply(ctx context.Context, cmd replication.ControlCommand)
 		case !ok:
 			return false, fmt.Errorf("control: %w", replication.ErrNotLeader)
 		default:
-			if err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: cmd}, &res); err != nil {
+			if err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: cmd, Force: force}, &res); err != nil {
 				return !retriable(err), err
 			}
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -98,7 +106,7 @@ func (n *Node) serveControlRequest(ctx context.Context, req *controlRequest) (an
 			return nil, wire.Errorf(wire.Unavailable, "unavailable", "no leader known for the control group")
 		}
 		var res replication.ControlResult
-		err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1}, &res)
+		err := n.fed.call(ctx, target, transport.ProtoControl, controlRequest{Command: req.Command, Hops: req.Hops + 1, Force: req.Force}, &res)
 		var re rpcError
 		if err != nil && !errors.As(err, &re) {
 			return nil, wire.Errorf(wire.Unavailable, "unavailable", "control leader unreachable from %s: %v", n.cfg.Name, err)
@@ -108,14 +116,17 @@ func (n *Node) serveControlRequest(ctx context.Context, req *controlRequest) (an
 		}
 		return res, nil
 	}
+	if err := n.guardCentral(req.Command, req.Force); err != nil {
+		return nil, err
+	}
 	res, err := c.Apply(ctx, req.Command)
 	return res, controlError(err)
 }
 
 // checkAdmission is what this node knows against an admission beyond the control state: the
 // entry must verify, be newer than the member's entry in force here (from the control group or
-// the roster file), keep names unique with the roster file's members too, and not make a new
-// central member.
+// the roster file), and keep names unique with the roster file's members too. A new central
+// member is checked on the control leader (guardCentral), which sees every group's voters.
 func (n *Node) checkAdmission(se transport.SignedEntry) error {
 	if err := transport.VerifyEntry(n.fed.roster.RootPub(), se); err != nil {
 		return err
@@ -125,13 +136,11 @@ func (n *Node) checkAdmission(se transport.SignedEntry) error {
 	}
 	// The control group does not know the roster file's names; this node does.
 	if e, ok := n.fed.roster.ByName(se.Entry.Name); ok && e.PeerID != se.Entry.PeerID {
-		return fmt.Errorf("admit %s (%s): %w (%s)", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID)
-	}
-	// Central members are the raft voters every group was bootstrapped with. One admitted now
-	// would bootstrap groups of its own on start (there is no "join as a voter" yet), so the
-	// set of central members is fixed when the federation is created.
-	if e, ok := n.fed.roster.Get(se.Entry.PeerID); se.Entry.Role == transport.RoleCentral && (!ok || e.Role != transport.RoleCentral) {
-		return wire.Errorf(wire.Conflict, "central_fixed", "%s: central members are fixed when the federation is created; admit it as ncb or edge", se.Entry.Name)
+		hint := ""
+		if e.Role == transport.RoleCentral {
+			hint = fmt.Sprintf("; to replace central member %s by a new identity under its name, remove it first (fedarms federation remove %s)", e.Name, e.Name)
+		}
+		return fmt.Errorf("admit %s (%s): %w (%s)%s", se.Entry.Name, se.Entry.PeerID, replication.ErrNameInUse, e.PeerID, hint)
 	}
 	return nil
 }
@@ -179,7 +188,7 @@ func (n *Node) Admit(ctx context.Context, p auth.Principal, se transport.SignedE
 	err = n.checkAdmission(se)
 	var res replication.ControlResult
 	if err == nil {
-		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
+		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob}, false)
 	}
 	err = controlError(err)
 	if err := n.auditControl(p, "federation.admit", blob, []string{se.Entry.PeerID.String(), se.Entry.Name}, err); err != nil {
@@ -188,8 +197,30 @@ func (n *Node) Admit(ctx context.Context, p auth.Principal, se transport.SignedE
 	return wire.RosterChange{PeerID: res.PeerID, Name: res.Name, Index: res.Index, Changed: res.Changed}, nil
 }
 
-// Revoke revokes a member for good, as p (POST /v1/federation/revocations).
+// Revoke revokes a member for good, as p (POST /v1/federation/revocations). A central member's
+// revocation removes it from every group's voters and is checked like RemoveCentral without force.
 func (n *Node) Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error) {
+	return n.revoke(ctx, p, sr, false, "federation.revoke")
+}
+
+// RemoveCentral removes a central member, dead or alive, from every group and revokes it, as p
+// (POST /v1/federation/central/removals). The control leader refuses it while another change of
+// central members is in progress, when a group would keep fewer than three voters (unless
+// force), and when it would keep fewer voters that answer than a majority. The group leaders then
+// take it out of their groups; CentralStatus shows when that is done.
+func (n *Node) RemoveCentral(ctx context.Context, p auth.Principal, rm wire.CentralRemoval) (wire.RosterChange, error) {
+	if n.fed == nil {
+		return wire.RosterChange{}, n.notFederated()
+	}
+	if e, ok := n.fed.roster.Get(rm.Revocation.Revocation.PeerID); ok && e.Role != transport.RoleCentral {
+		err := wire.Errorf(wire.Invalid, "not_central", "%s is a member as %s, not a central member: revoke it (fedarms federation revoke)", e.Name, e.Role)
+		n.auditControl(p, "federation.remove", nil, []string{rm.Revocation.Revocation.PeerID.String(), e.Name}, err)
+		return wire.RosterChange{}, err
+	}
+	return n.revoke(ctx, p, rm.Revocation, rm.Force, "federation.remove")
+}
+
+func (n *Node) revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation, force bool, action string) (wire.RosterChange, error) {
 	if n.fed == nil {
 		return wire.RosterChange{}, n.notFederated()
 	}
@@ -199,10 +230,10 @@ func (n *Node) Revoke(ctx context.Context, p auth.Principal, sr transport.Signed
 	}
 	var res replication.ControlResult
 	if err = transport.VerifyRevocation(n.fed.roster.RootPub(), sr); err == nil {
-		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob})
+		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob}, force)
 	}
 	err = controlError(err)
-	if err := n.auditControl(p, "federation.revoke", blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err); err != nil {
+	if err := n.auditControl(p, action, blob, []string{sr.Revocation.PeerID.String(), sr.Revocation.Name}, err); err != nil {
 		return wire.RosterChange{}, err
 	}
 	name := res.Name

@@ -237,16 +237,6 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 			t.Fatalf("%s admitted a forged entry", name)
 		}
 	}
-	// A new central member is refused: the voters are fixed when the federation is created.
-	central := cf.entries["edge-new"].Entry
-	central.Name, central.Role, central.Country, central.Shards = "lyon-9", transport.RoleCentral, "", []string{"*"}
-	signed, err := transport.SignEntry(cf.rootPriv, central)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := ncb.json(t, "admin", "POST", "/v1/federation/members", signed); a.status != 409 || !strings.Contains(string(a.body), "central_fixed") {
-		t.Fatalf("a new central: %d %s", a.status, a.body)
-	}
 	// Admitted through the NCB node, which is not in the control group's quorum: forwarded.
 	a := ncb.json(t, "admin", "POST", "/v1/federation/members", cf.entries["edge-new"])
 	var rc wire.RosterChange
@@ -295,6 +285,17 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	if a := ncb.json(t, "admin", "POST", "/v1/federation/members", cf.entries["edge-new"]); a.status != 200 || strings.Contains(string(a.body), `"changed":true`) {
 		t.Fatalf("repeated admit: %d %s", a.status, a.body)
 	}
+	// A member's role cannot become central (nor stop being central): a central member is a new
+	// identity that joins (central_test.go).
+	central := cf.entries["edge-new"].Entry
+	central.Role, central.Country, central.Shards, central.Serial = transport.RoleCentral, "", []string{"*"}, central.Serial+1
+	signed, err := transport.SignEntry(cf.rootPriv, central)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := ncb.json(t, "admin", "POST", "/v1/federation/members", signed); a.status != 409 || !strings.Contains(string(a.body), "role_change") {
+		t.Fatalf("an edge made central: %d %s", a.status, a.body)
+	}
 	// A revocation signed by another key is refused, and the member stays.
 	_, other, _ := transport.GenerateRootKey()
 	forged, err := transport.SignRevocation(other, transport.Revocation{PeerID: newID, Name: "edge-new", RevokedAt: time.Now()})
@@ -336,7 +337,7 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 				outcomes = append(outcomes, e.Outcome)
 			}
 		}
-		return slices.Equal(outcomes, []string{"bad_signature", "bad_signature", "central_fixed", "ok", "ok"})
+		return slices.Equal(outcomes, []string{"bad_signature", "bad_signature", "ok", "ok", "role_change"})
 	})
 }
 

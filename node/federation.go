@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -25,6 +26,9 @@ type fed struct {
 	host   *transport.Host
 	faults *transport.Faults // nil unless federation.test_faults
 	self   transport.Entry
+	// joined is set on a central node that joined a running federation (central.go): it never
+	// bootstraps a raft group.
+	joined bool
 	gossip *gossip
 	// control is the control group, the authority over the roster (control.go).
 	control *replication.Control
@@ -84,7 +88,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 		return nil, fmt.Errorf("roster entry of this node says %s/%s, the config %s/%s", self.Name, self.Role, cfg.Name, cfg.Role)
 	}
 	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
-		refused: refused, shardGuards: map[string]*raftGuard{}}
+		refused: refused, shardGuards: map[string]*raftGuard{}, joined: hasJoined(cfg.DataDir)}
 	if fc.TestFaults {
 		f.faults = transport.NewFaults(uint64(time.Now().UnixNano())) // wall clock: a seed, not a time
 	}
@@ -103,7 +107,8 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	return f, nil
 }
 
-// voters are the central members: the initial voters of every shard group.
+// voters are the central members: the initial voters of every group the founding central members
+// bootstrap.
 func (f *fed) voters() []raft.Server {
 	var out []raft.Server
 	for _, e := range f.roster.List() {
@@ -127,7 +132,7 @@ func (f *fed) groupConfig(gc *replication.GroupConfig) error {
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
 		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "shard", gc.Shard), "raft-net"),
 	})
-	gc.Bootstrap = f.self.Role == transport.RoleCentral
+	gc.Bootstrap = f.bootstraps()
 	gc.Voters = f.voters()
 	gc.Tune = tuneFederatedRaft
 	return nil
@@ -152,9 +157,10 @@ func (f *fed) peerOf(name string) (peer.ID, bool) {
 	return e.PeerID, ok
 }
 
-// reconcile keeps the members of every raft group this node leads equal to the roster: each shard
-// group's non-voters are the non-central members that hold the shard, the control group's are every
-// member; members no longer in the roster are taken out.
+// reconcile keeps the members of every raft group this node leads equal to the roster: the central
+// members are the voters of every group, each shard group's non-voters are the other members that
+// hold the shard, the control group's are every other member; members no longer in the roster are
+// taken out.
 func (n *Node) reconcile() {
 	f := n.fed
 	defer f.wg.Done()
@@ -167,9 +173,7 @@ func (n *Node) reconcile() {
 		case <-t.C:
 		}
 		for _, shard := range n.held {
-			f.syncMembers("shard "+shard, n.groups[shard], func(e transport.Entry) bool {
-				return e.Role != transport.RoleCentral && e.Holds(shard)
-			})
+			f.syncMembers("shard "+shard, n.groups[shard], func(e transport.Entry) bool { return e.Holds(shard) })
 		}
 		if f.control != nil {
 			f.syncMembers("control", f.control, func(transport.Entry) bool { return true })
@@ -183,10 +187,19 @@ type raftMembers interface {
 	Servers() ([]raft.Server, error)
 	AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error
 	RemoveServer(id raft.ServerID) error
+	Promote(id raft.ServerID, addr raft.ServerAddress) error
 }
 
-// syncMembers adds every roster member that belongs in g as a non-voter (unless it is a member at
-// that address already) and removes members the roster no longer has. Only g's leader acts.
+// syncMembers brings g's configuration one step closer to the roster. Only g's leader acts. In
+// order, and at most one change of voters per call:
+//   - a server the roster no longer has at its address is removed: a revoked member, or the old
+//     identity of a central member that was replaced under the same name (its vote must go before
+//     the new identity, with an empty log, joins; raft would otherwise move the vote to it). The
+//     last voter is never removed;
+//   - every roster member that belongs in g and is not a member at its address is added as a
+//     non-voter (a central member too: it catches up before it votes);
+//   - a central member that is a non-voter is promoted once its log has caught up with the
+//     leader's (replication.CatchUpSlack).
 func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.Entry) bool) {
 	if !g.IsLeader() {
 		return
@@ -196,27 +209,61 @@ func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.En
 		return
 	}
 	have := map[raft.ServerID]raft.Server{}
+	voters := 0
 	for _, s := range servers {
 		have[s.ID] = s
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	for _, s := range servers {
+		e, ok := f.roster.ByName(string(s.ID))
+		if ok && (transport.ServerAddress(e.PeerID) == s.Address || s.Suffrage != raft.Voter) {
+			continue // a non-voter's address moves with AddNonvoter below
+		}
+		if s.Suffrage == raft.Voter && voters == 1 {
+			f.log.Error("the last voter of the group is no longer in the roster; it stays", "group", group, "member", s.ID)
+			continue
+		}
+		if err := g.RemoveServer(s.ID); err != nil {
+			f.log.Warn("removing member no longer in the roster", "group", group, "member", s.ID, "error", err)
+			return
+		}
+		f.log.Info("removed member no longer in the roster", "group", group, "member", s.ID, "voter", s.Suffrage == raft.Voter)
+		if s.Suffrage == raft.Voter {
+			return // one change of voters at a time; the next tick sees the new configuration
+		}
+		delete(have, s.ID)
 	}
 	for _, e := range f.roster.List() {
 		if !belongs(e) {
 			continue
 		}
-		if s, ok := have[raft.ServerID(e.Name)]; ok && s.Address == transport.ServerAddress(e.PeerID) {
+		addr := transport.ServerAddress(e.PeerID)
+		s, ok := have[raft.ServerID(e.Name)]
+		if ok && (s.Address == addr || s.Suffrage == raft.Voter) {
 			continue
 		}
-		if err := g.AddNonvoter(raft.ServerID(e.Name), transport.ServerAddress(e.PeerID)); err != nil {
+		if err := g.AddNonvoter(raft.ServerID(e.Name), addr); err != nil {
 			f.log.Warn("adding non-voter", "group", group, "member", e.Name, "error", err)
 		} else {
-			f.log.Info("added non-voter", "group", group, "member", e.Name)
+			f.log.Info("added non-voter", "group", group, "member", e.Name, "central", e.Role == transport.RoleCentral)
 		}
 	}
-	for id := range have {
-		if _, ok := f.roster.ByName(string(id)); !ok {
-			if err := g.RemoveServer(id); err == nil {
-				f.log.Info("removed member no longer in the roster", "group", group, "member", id)
-			}
+	for _, e := range f.roster.List() {
+		s, ok := have[raft.ServerID(e.Name)]
+		if e.Role != transport.RoleCentral || !ok || s.Suffrage == raft.Voter || s.Address != transport.ServerAddress(e.PeerID) {
+			continue
+		}
+		err := g.Promote(s.ID, s.Address)
+		switch {
+		case err == nil:
+			f.log.Info("central member caught up: promoted to voter", "group", group, "member", e.Name)
+			return
+		case errors.Is(err, replication.ErrNotCaughtUp):
+			f.log.Debug("central member still catching up", "group", group, "member", e.Name, "error", err)
+		default:
+			f.log.Warn("promoting central member", "group", group, "member", e.Name, "error", err)
 		}
 	}
 }

@@ -146,7 +146,7 @@ func TestHostileControl(t *testing.T) {
 				t.Errorf("admin API replay of serial %d: %d %s, want 409 stale_entry", se.Entry.Serial, a.status, a.body)
 			}
 			blob, _ := json.Marshal(se)
-			_, err := h.attacker.controlApply(context.Background(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob})
+			_, err := h.attacker.controlApply(context.Background(), replication.ControlCommand{Op: replication.ControlAdmit, Blob: blob}, false)
 			t.Logf("forwarded as is: %v", err)
 			if ae := apiError(err); err == nil || ae.Kind != wire.Conflict || ae.Code != "stale_entry" {
 				t.Errorf("forwarded replay of serial %d: %v, want 409 stale_entry", se.Entry.Serial, err)

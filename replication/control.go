@@ -72,13 +72,13 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 	}
 	f := newControlFSM(store, cfg.Verifier, cfg.Observer, lg)
 	halt := f.halt
-	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune}, lg, f, logs)
 	if err != nil {
 		return fail(err)
 	}
-	c := &Control{members: members{name: "control", raft: r}, localID: raft.ServerID(cfg.LocalID), raft: r, logs: logs, store: store,
+	c := &Control{members: members{name: "control", raft: r, followers: fl}, localID: raft.ServerID(cfg.LocalID), raft: r, logs: logs, store: store,
 		trans: trans, verifier: cfg.Verifier, halt: halt}
 	halt.setHandOff(func() {
 		if r.State() == raft.Leader {

@@ -97,7 +97,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		f.retryMax = 10 * time.Second
 	}
 	f.retryMax = max(f.retryMax, f.retryMin)
-	r, trans, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune, batchApply: true}, lg, f, logs)
 	if err != nil {
@@ -105,7 +105,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	}
 	g.trans = trans
 	g.raft = r
-	g.members = members{name: "shard " + cfg.Shard, raft: r}
+	g.members = members{name: "shard " + cfg.Shard, raft: r, followers: fl}
 	g.halt.setHandOff(g.handOffLeadership)
 	return g, nil
 }

@@ -15,6 +15,8 @@ import (
 type members struct {
 	name string
 	raft *raft.Raft
+	// followers hears what the followers' answers say of their logs while this node leads.
+	followers *followers
 }
 
 // WaitForLeader blocks until the group has a leader or ctx ends.
@@ -58,6 +60,12 @@ func (m *members) AddNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
 	for _, s := range servers {
 		if s.ID == id && s.Address == addr {
 			return nil
+		}
+		if s.ID == id && s.Suffrage == raft.Voter {
+			// raft would move the vote to the new address at once: a fresh, empty log voting in
+			// place of the old one, which may have held entries only it and one other had. The
+			// old voter is removed first (RemoveServer); the new one then joins as a non-voter.
+			return fmt.Errorf("%s: add non-voter %s at %s: a voter of that id is at %s", m.name, id, addr, s.Address)
 		}
 	}
 	if err := m.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error(); err != nil {

@@ -24,10 +24,13 @@ type raftSetup struct {
 // first when asked to and it has no state yet (with s.voters, or this node alone). The state files
 // are durable and know their applied index, so a restart does not reload the last snapshot: raft
 // replays only the entries after it and the FSMs skip those they already hold.
-func startRaft(s raftSetup, lg *slog.Logger, fsm raft.FSM, logs *LogStore) (*raft.Raft, raft.Transport, error) {
+//
+// The transport raft gets is wrapped so that the returned followers hear what each follower's
+// answers say of its log (progress.go).
+func startRaft(s raftSetup, lg *slog.Logger, fsm raft.FSM, logs *LogStore) (*raft.Raft, raft.Transport, *followers, error) {
 	snaps, err := raft.NewFileSnapshotStore(s.dir, 2, &hclogWriter{log: lg.With("subsystem", "raft")})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.localID)
@@ -47,10 +50,12 @@ func startRaft(s raftSetup, lg *slog.Logger, fsm raft.FSM, logs *LogStore) (*raf
 	if trans == nil {
 		_, trans = raft.NewInmemTransport(raft.ServerAddress(s.localID))
 	}
+	fl := &followers{}
+	trans = withProgress(trans, fl)
 	if s.bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !has {
 			voters := s.voters
@@ -58,13 +63,13 @@ func startRaft(s raftSetup, lg *slog.Logger, fsm raft.FSM, logs *LogStore) (*raf
 				voters = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
 			}
 			if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: voters}); err != nil {
-				return nil, nil, fmt.Errorf("bootstrap: %w", err)
+				return nil, nil, nil, fmt.Errorf("bootstrap: %w", err)
 			}
 		}
 	}
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, trans)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, trans, nil
+	return r, trans, fl, nil
 }

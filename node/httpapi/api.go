@@ -54,6 +54,7 @@ type Backend interface {
 	Roster() (wire.RosterView, error)
 	Admit(ctx context.Context, p auth.Principal, se transport.SignedEntry) (wire.RosterChange, error)
 	Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error)
+	Centrals
 	Fault(req wire.FaultRequest) error
 
 	CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewToken, error)
@@ -137,6 +138,7 @@ func New(c Config) http.Handler {
 	mux.Handle("POST /v1/federation/members", a.route("federation.admit", "admin", lim, a.admit))
 	mux.Handle("POST /v1/federation/revocations", a.route("federation.revoke", "admin", lim, a.revoke))
 	mux.Handle("GET /v1/federation/roster", a.route("federation.roster", "admin", lim, a.roster))
+	a.centralRoutes(mux, lim)
 	mux.Handle("POST /v1/debug/faults", a.route("faults", "admin", lim, a.fault))
 	mux.Handle("GET /v1/tokens", a.route("tokens.list", "admin", lim, a.tokens))
 	mux.Handle("POST /v1/tokens", a.route("tokens.create", "admin", lim, a.createToken))

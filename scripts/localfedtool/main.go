@@ -35,6 +35,12 @@ const usage = `usage: localfed COMMAND DIR [NODE [PEER]]
   cut DIR NODE [PEER]  cut NODE off from every member (or from PEER only); NODE keeps serving its API
   heal DIR NODE [PEER] undo cut: without PEER, lift every cut on NODE (its isolation and pair cuts)
   status DIR           one line per node: pid, health, shards with leader, applied index, records
+  replace DIR NODE     a central node's machine is lost: kill it, delete its data dir and identity,
+                       remove it from every raft group, and have a new identity join under its name;
+                       waits until the new one is a voter of every group
+  add DIR NAME --role central
+                       lay out one more central node, admit it and wait until it votes in every group
+  remove DIR NODE      remove a central node from every group, revoke it and stop it
 
 Environment: LOCALFED_MAX_STALENESS (default 5s), LOCALFED_READY_TIMEOUT (default 90s),
 LOCALFED_STOP_TIMEOUT (default 30s), LOCALFED_LOG_LEVEL (default info), LOCALFED_PLAIN=1 (lay the
@@ -93,7 +99,10 @@ func dispatch(args []string, bin string, stdout io.Writer) error {
 	}
 	t := &tool{dir: abs, bin: bin, out: stdout, env: env}
 	want := map[string][2]int{"up": {0, 0}, "down": {0, 0}, "status": {0, 0}, "stop": {1, 1}, "start": {1, 1},
-		"kill": {1, 1}, "cut": {1, 2}, "heal": {1, 2}}
+		"kill": {1, 1}, "cut": {1, 2}, "heal": {1, 2}, "replace": {1, 1}, "remove": {1, 1}}
+	if cmd == "add" {
+		return t.addArgs(rest)
+	}
 	n, ok := want[cmd]
 	if !ok {
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
@@ -120,6 +129,10 @@ func dispatch(args []string, bin string, stdout io.Writer) error {
 		return t.kill(rest[0])
 	case "cut":
 		return t.fault(rest[0], peer, true)
+	case "replace":
+		return t.replace(rest[0])
+	case "remove":
+		return t.remove(rest[0])
 	default:
 		return t.fault(rest[0], peer, false)
 	}
