@@ -58,6 +58,9 @@ type Group struct {
 	logs    *LogStore
 	state   *State
 	halt    *halter
+	dir     string
+	// trail is the configurations the FSM was handed, for backups (CopyState).
+	trail configTrail
 	// transferring is set while a leadership transfer of a halted shard runs.
 	transferring atomic.Bool
 	trans        raft.Transport
@@ -82,13 +85,13 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		logs.Close()
 		return nil, err
 	}
-	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, halt: newHalter(), log: lg}
+	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, halt: newHalter(), dir: cfg.Dir, log: lg}
 	fail := func(err error) (*Group, error) {
 		state.Close()
 		logs.Close()
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, decode: cfg.decode,
+	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, trail: &g.trail, decode: cfg.decode,
 		retryMin: cfg.retryMin, retryMax: cfg.retryMax}
 	if f.retryMin <= 0 {
 		f.retryMin = 100 * time.Millisecond
