@@ -178,3 +178,28 @@ func admin(t *testing.T, tn *testNode) auth.Principal {
 	}
 	return p
 }
+
+func TestCompareBackupNamesTheNewestCopyOfEachShard(t *testing.T) {
+	shard := func(name string, index uint64, digest string) BackupShard {
+		s := BackupShard{Shard: name}
+		s.AppliedIndex, s.Digest, s.Records = index, digest, 10
+		return s
+	}
+	m := BackupManifest{Shards: []BackupShard{
+		shard("africa", 10, "a"), shard("americas", 10, "b"), shard("asia", 10, "c"), shard("europe", 10, "d"), shard("mena", 10, "e"),
+	}}
+	survivors := []Survivor{
+		{Name: "ncb-fr", Shards: []wire.ShardStatus{{Shard: "europe", AppliedIndex: 14, Digest: "d2"}, {Shard: "africa", AppliedIndex: 10, Digest: "a"}}},
+		{Name: "edge-cdg", Shards: []wire.ShardStatus{{Shard: "europe", AppliedIndex: 12, Digest: "d1"}, {Shard: "americas", AppliedIndex: 7, Digest: "b0"}}},
+		{Name: "edge-nbo", Shards: []wire.ShardStatus{{Shard: "mena", AppliedIndex: 10, Digest: "x"}}},
+	}
+	want := map[string]string{"africa": "same", "americas": "backup_newer", "asia": "backup_only", "europe": "newer_elsewhere", "mena": "diverged"}
+	for _, l := range CompareBackup(m, survivors) {
+		if l.Status != want[l.Shard] || l.Detail == "" {
+			t.Errorf("%s: %s (%s), want %s", l.Shard, l.Status, l.Detail, want[l.Shard])
+		}
+		if l.Shard == "europe" && (l.Newest != "ncb-fr" || l.NewestIndex != 14) {
+			t.Errorf("europe's newest copy: %s at %d", l.Newest, l.NewestIndex)
+		}
+	}
+}

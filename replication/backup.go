@@ -2,10 +2,9 @@ package replication
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
@@ -15,9 +14,7 @@ import (
 // state as of one applied index, while applies go on (bbolt's readers never block its writer,
 // except a writer that must grow the file's memory map, which waits for the copy to end; see
 // "Snapshot stream" in DESIGN.md). With the copy goes raft's configuration as of that index, so a
-// restore can hand raft a snapshot at the copy's index (RestoreGroup). Raft publishes only its
-// latest configuration, without its index, and that may come from an entry not applied yet; so
-// the shard's FSM keeps the configurations it is handed (configTrail).
+// restore can hand raft a snapshot at the copy's index (RestoreGroup).
 
 // BackupServer is one server of a group's raft configuration, as a backup records it.
 type BackupServer struct {
@@ -56,73 +53,118 @@ func (c *StateCopy) Close() error { return c.tx.Rollback() }
 
 // CopyState opens a consistent copy of the shard's state file and records the raft configuration
 // in force at its applied index.
-func (g *Group) CopyState(ctx context.Context) (*StateCopy, error) {
-	for {
-		c, ok, err := g.tryCopy()
-		if err != nil {
-			return nil, fmt.Errorf("shard %s: copy state: %w", g.shard, err)
-		}
-		if ok {
-			return c, nil
-		}
-		// Right after a start the state is ahead of what raft has handed the FSM again: wait until
-		// the replay has passed the copy's index, so every configuration up to it was seen.
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("shard %s: copy state: waiting for raft to replay its log: %w", g.shard, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func (g *Group) tryCopy() (*StateCopy, bool, error) {
+func (g *Group) CopyState(context.Context) (*StateCopy, error) {
 	g.state.mu.RLock()
 	tx, err := g.state.db.Begin(false)
 	g.state.mu.RUnlock()
 	if err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("shard %s: copy state: %w", g.shard, err)
 	}
 	var mirror stateMirror
 	mirror.load(tx.Bucket(bucketMeta))
 	st := mirror.get()
 	m := BackupMeta{AppliedIndex: st.AppliedIndex, AppliedTerm: st.AppliedTerm, Records: st.Records, Digest: st.Digest.String()}
 	if st.AppliedIndex > 0 {
-		cf, idx, ok, err := g.configAt(st.AppliedIndex)
-		if err != nil || !ok {
+		cf, idx, err := g.configAt(st.AppliedIndex)
+		if err != nil {
 			_ = tx.Rollback()
-			return nil, false, err
+			return nil, fmt.Errorf("shard %s: copy state: %w", g.shard, err)
 		}
 		m.Configuration, m.ConfigurationIndex = backupServers(cf), idx
 	}
-	return &StateCopy{tx: tx, Meta: m}, true, nil
+	return &StateCopy{tx: tx, Meta: m}, nil
 }
 
-// configAt is the configuration in force at index: the newest the FSM saw at or below it, or the
-// one of the newest snapshot at or below it when that is newer (the FSM sees only the entries
-// after the snapshot raft starts from or installs). It is not known while the FSM has not seen
-// the entries up to index (ok false).
-func (g *Group) configAt(index uint64) (raft.Configuration, uint64, bool, error) {
-	cf, idx, ok := g.trail.at(index)
-	if !ok {
-		return raft.Configuration{}, 0, false, nil
+// configAt is the configuration in force at index: the newest configuration entry at or below it
+// in the log, or, when the log was compacted past every such entry, the configuration of the
+// newest snapshot whose own configuration is at or below index (a snapshot records the newest
+// configuration up to its index, and none came after it below index, or the log would hold it).
+// It reads the stores, not raft: raft publishes only its latest configuration, without its index,
+// and that may come from an entry not applied yet.
+func (g *Group) configAt(index uint64) (raft.Configuration, uint64, error) {
+	cf, idx, ok, err := g.logs.configurationAt(index)
+	if err != nil || ok {
+		return cf, idx, err
 	}
 	snaps, err := raft.NewFileSnapshotStore(g.dir, 2, io.Discard)
 	if err != nil {
-		return raft.Configuration{}, 0, false, err
+		return raft.Configuration{}, 0, err
 	}
 	list, err := snaps.List()
 	if err != nil {
-		return raft.Configuration{}, 0, false, err
+		return raft.Configuration{}, 0, err
 	}
 	for _, s := range list { // newest first
-		if s.Index <= index {
-			if s.ConfigurationIndex > idx || len(cf.Servers) == 0 {
-				cf, idx = s.Configuration, s.ConfigurationIndex
-			}
-			break
+		if s.ConfigurationIndex <= index && len(s.Configuration.Servers) > 0 {
+			return s.Configuration, s.ConfigurationIndex, nil
 		}
 	}
-	return cf, idx, len(cf.Servers) > 0, nil
+	return raft.Configuration{}, 0, fmt.Errorf("no raft configuration at or below index %d in the log or the snapshots", index)
+}
+
+// configurationAt finds the newest configuration entry at or below index in the log. It reads
+// each entry's header only (its type follows the index and term), so a long log of big batches
+// costs a page per entry, and decodes the one it finds.
+func (s *LogStore) configurationAt(index uint64) (cf raft.Configuration, at uint64, found bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(raftLogsBucket).Cursor()
+		var key [8]byte
+		binary.BigEndian.PutUint64(key[:], index)
+		k, v := c.Seek(key[:])
+		if k == nil || binary.BigEndian.Uint64(k) > index {
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if typ, ok := logTypeOf(v); ok && typ != raft.LogConfiguration {
+				continue
+			}
+			var l raft.Log
+			if err := decodeRaftLog(v, &l); err != nil {
+				return fmt.Errorf("log entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if l.Type != raft.LogConfiguration {
+				continue
+			}
+			if cf, err = decodeConfiguration(l.Data); err != nil {
+				return fmt.Errorf("log entry %d: %w", l.Index, err)
+			}
+			at, found = l.Index, true
+			return nil
+		}
+		return nil
+	})
+	return cf, at, found, err
+}
+
+// logTypeOf reads the type of a stored entry from its header (see appendRaftLog); ok is false
+// when the header does not parse, and the caller then decodes the whole entry.
+func logTypeOf(v []byte) (raft.LogType, bool) {
+	if len(v) < 1 || v[0] != raftLogVersion {
+		return 0, false
+	}
+	b := v[1:]
+	for range 2 { // index, term
+		_, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	return raft.LogType(b[0]), true
+}
+
+// decodeConfiguration is raft.DecodeConfiguration, which panics on bytes it cannot read: a
+// damaged entry must not take the node down.
+func decodeConfiguration(b []byte) (cf raft.Configuration, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("undecodable raft configuration: %v", r)
+		}
+	}()
+	return raft.DecodeConfiguration(b), nil
 }
 
 // CopyState opens a consistent copy of the control state file, with the latest raft configuration.
@@ -154,67 +196,6 @@ func backupServers(cf raft.Configuration) []BackupServer {
 		out = append(out, BackupServer{ID: string(s.ID), Address: string(s.Address), Suffrage: suffrageName(s.Suffrage)})
 	}
 	return out
-}
-
-// configTrail keeps the last configurations the shard's FSM was handed, so a backup can tell the
-// one in force at its copy's index.
-type configTrail struct {
-	mu   sync.Mutex
-	seen uint64       // guarded by mu; the highest index handed to the FSM
-	list []seenConfig // guarded by mu; ascending by index, the last few
-}
-
-type seenConfig struct {
-	index uint64
-	cf    raft.Configuration
-}
-
-const trailLen = 8
-
-// saw records that the FSM was handed entry l.
-func (t *configTrail) saw(l *raft.Log) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.seen = max(t.seen, l.Index)
-	if l.Type != raft.LogConfiguration {
-		return
-	}
-	if n := len(t.list); n > 0 && t.list[n-1].index >= l.Index {
-		return // handed again (a retry after a halt)
-	}
-	t.list = append(t.list, seenConfig{index: l.Index, cf: raft.DecodeConfiguration(l.Data)})
-	if len(t.list) > trailLen {
-		t.list = t.list[1:]
-	}
-}
-
-// restored forgets what came before a snapshot installed at index.
-func (t *configTrail) restored(index uint64) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.seen, t.list = index, nil
-}
-
-// at is the newest configuration seen at or below index (empty when none was), with its index; ok
-// is false while the entries up to index have not all been seen.
-func (t *configTrail) at(index uint64) (raft.Configuration, uint64, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.seen < index {
-		return raft.Configuration{}, 0, false
-	}
-	for i := len(t.list) - 1; i >= 0; i-- {
-		if t.list[i].index <= index {
-			return t.list[i].cf.Clone(), t.list[i].index, true
-		}
-	}
-	return raft.Configuration{}, 0, true
 }
 
 func suffrageName(s raft.ServerSuffrage) string {

@@ -117,6 +117,9 @@ func TestBackupRestoredVoterCatchesUp(t *testing.T) {
 			}
 			copyPath := filepath.Join(t.TempDir(), "state.db")
 			m := copyTo(t, lost.g, copyPath)
+			if len(m.Configuration) != 4 || m.ConfigurationIndex == 0 || m.ConfigurationIndex > m.AppliedIndex {
+				t.Fatalf("configuration %+v at %d, copy at %d", m.Configuration, m.ConfigurationIndex, m.AppliedIndex)
+			}
 			c.write(300, 2000, 100)
 			c.kill(lost)
 			c.write(2000, 2100, 100)

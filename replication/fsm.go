@@ -26,7 +26,6 @@ type fsm struct {
 	observer Observer
 	log      *slog.Logger
 	halt     *halter
-	trail    *configTrail
 	// decode reads a log entry's command; nil is Command.UnmarshalBinary (tests emulate a release
 	// that reads another format).
 	decode func(*Command, []byte) error
@@ -49,7 +48,6 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	var undecodable error
 	var undecodableAt uint64
 	for i, l := range logs {
-		f.trail.saw(l)
 		e := appliedEntry{index: l.Index, term: l.Term, result: &results[i]}
 		// Entries the state already holds (replayed after a restart) are skipped undecoded.
 		if l.Type == raft.LogCommand && l.Index > applied {
@@ -151,7 +149,6 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.state.swap(tmp, st); err != nil {
 		return err
 	}
-	f.trail.restored(st.AppliedIndex)
 	if f.observer != nil {
 		f.observer.Restored(f.shard, f.state)
 	}

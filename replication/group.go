@@ -58,9 +58,7 @@ type Group struct {
 	logs    *LogStore
 	state   *State
 	halt    *halter
-	dir     string
-	// trail is the configurations the FSM was handed, for backups (CopyState).
-	trail configTrail
+	dir     string // for backups (CopyState), which read its snapshots' configurations
 	// transferring is set while a leadership transfer of a halted shard runs.
 	transferring atomic.Bool
 	trans        raft.Transport
@@ -91,7 +89,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		logs.Close()
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, trail: &g.trail, decode: cfg.decode,
+	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, decode: cfg.decode,
 		retryMin: cfg.retryMin, retryMax: cfg.retryMax}
 	if f.retryMin <= 0 {
 		f.retryMin = 100 * time.Millisecond
