@@ -62,6 +62,30 @@ func TestFederationCentralRestoredFromBackupRejoins(t *testing.T) {
 		}
 	}
 
+	// A survivor's backup, taken after the loss, tells which records the rebuild takes from it.
+	var sb bytes.Buffer
+	if err := fc.nodes["ncb-fr"].Backup(t.Context(), fc.admin(), wire.BackupRequest{}, &sb); err != nil {
+		t.Fatal(err)
+	}
+	sdir := filepath.Join(t.TempDir(), "ncb-fr")
+	sm, err := ReceiveBackup(&sb, sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := CompareBackup(m, []Survivor{SurvivorFromBackup(sdir, sm)})
+	if err := DescribeChanges(dir, rep, []Survivor{SurvivorFromBackup(sdir, sm)}, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rep {
+		if l.Shard != "europe" {
+			continue
+		}
+		if l.Status != "newer_elsewhere" || l.Changes == nil || l.Changes.AddedCount != 1000 || l.Changes.ChangedCount != 0 ||
+			l.Changes.RemovedCount != 0 || len(l.Changes.Added) != 10 || l.Changes.Added[0] != "FR-000500" {
+			t.Fatalf("europe against ncb-fr's backup: %+v %+v", l, l.Changes)
+		}
+	}
+
 	if _, err := RestoreBackup(dir, cfg.DataDir, RestoreOptions{Now: time.Now}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package node
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/fedarms/fedarms/node/wire"
+	"github.com/fedarms/fedarms/replication"
 )
 
 // A federation rebuilt from one node's backup keeps, for each shard, the newest of the backup's
@@ -13,10 +15,21 @@ import (
 // newest of these copies and is held by none of them is lost, and nothing left can say how much:
 // the report names the shards where that can have happened and never guesses an extent.
 
-// Survivor is what one surviving member reports of its shards (GET /v1/shards).
+// Survivor is what one surviving member reports of its shards (GET /v1/shards), or what a backup
+// of it holds (then BackupDir is that backup, whose records can be compared with the lost node's).
 type Survivor struct {
-	Name   string             `json:"name"`
-	Shards []wire.ShardStatus `json:"shards"`
+	Name      string             `json:"name"`
+	Shards    []wire.ShardStatus `json:"shards"`
+	BackupDir string             `json:"backup_dir,omitempty"`
+}
+
+// SurvivorFromBackup is the survivor a verified backup of it describes.
+func SurvivorFromBackup(dir string, m BackupManifest) Survivor {
+	sv := Survivor{Name: m.Node, BackupDir: dir}
+	for _, s := range m.Shards {
+		sv.Shards = append(sv.Shards, wire.ShardStatus{Shard: s.Shard, AppliedIndex: s.AppliedIndex, Records: s.Records, Digest: s.Digest})
+	}
+	return sv
 }
 
 // ShardLoss compares a shard's copy in a backup with the survivors' copies.
@@ -35,6 +48,11 @@ type ShardLoss struct {
 	// backup's index holds other records: never in a healthy federation).
 	Status string `json:"status"`
 	Detail string `json:"detail"`
+	// Changes are the records that differ between the backup's copy and the newest survivor's,
+	// when that survivor is known through a backup of it (ChangesFrom): the records a rebuild
+	// takes from it (newer_elsewhere), or gives it (backup_newer), by id.
+	Changes     *replication.StateDiff `json:"changes,omitempty"`
+	ChangesFrom string                 `json:"changes_from,omitempty"`
 }
 
 // CompareBackup reports, shard by shard, what a rebuild from m and the survivors keeps and where
@@ -80,4 +98,32 @@ func CompareBackup(m BackupManifest, survivors []Survivor) []ShardLoss {
 		out = append(out, l)
 	}
 	return out
+}
+
+// DescribeChanges fills in, for each shard whose newest survivor is known through a backup and
+// whose copy differs from the backup's, which records differ (at most limit ids of each kind).
+func DescribeChanges(backupDir string, losses []ShardLoss, survivors []Survivor, limit int) error {
+	dirs := map[string]string{}
+	for _, sv := range survivors {
+		if sv.BackupDir != "" {
+			dirs[sv.Name] = sv.BackupDir
+		}
+	}
+	for i := range losses {
+		l := &losses[i]
+		dir, ok := dirs[l.Newest]
+		if !ok || l.Status == "same" || l.Status == "backup_only" {
+			continue
+		}
+		older, newer := filepath.Join(backupDir, "shards", l.Shard, "state.db"), filepath.Join(dir, "shards", l.Shard, "state.db")
+		if l.Status == "backup_newer" {
+			older, newer = newer, older
+		}
+		d, err := replication.DiffStateFiles(older, newer, limit)
+		if err != nil {
+			return fmt.Errorf("shard %s: %w", l.Shard, err)
+		}
+		l.Changes, l.ChangesFrom = &d, l.Newest
+	}
+	return nil
 }

@@ -93,7 +93,7 @@ func printBackupShards(w io.Writer, m node.BackupManifest) {
 
 func restoreCmd(e *env) *cobra.Command {
 	var from, data, identity, tokenFile, caFile string
-	var survivors []string
+	var survivors, survivorBackups []string
 	var report, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "restore --from DIR --data NEW [--identity KEY] | restore --report --from DIR --survivor URL...",
@@ -115,7 +115,7 @@ newest and where writes made after it can have been lost.`,
 				return &exitError{code: exitUsage, err: fmt.Errorf("--from is required")}
 			}
 			if report {
-				return restoreReport(e, from, survivors, tokenFile, caFile, asJSON)
+				return restoreReport(e, from, survivors, survivorBackups, tokenFile, caFile, asJSON)
 			}
 			if data == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--data is required")}
@@ -143,13 +143,14 @@ newest and where writes made after it can have been lost.`,
 	cmd.Flags().StringVar(&identity, "identity", "", "node key file to put in the data dir (for a backup taken without --identity)")
 	cmd.Flags().BoolVar(&report, "report", false, "compare the backup with the survivors instead of restoring")
 	cmd.Flags().StringArrayVar(&survivors, "survivor", nil, "API address of a surviving member (repeat; NAME=URL to name it)")
+	cmd.Flags().StringArrayVar(&survivorBackups, "survivor-backup", nil, "backup of a surviving member, taken after the loss (repeat): its records are compared by id")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "token for the survivors' APIs (default: $FEDARMS_TOKEN, else ./fedarms-data/admin.token)")
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the federation's CA, for https:// survivors")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print machine-readable JSON")
 	return cmd
 }
 
-func restoreReport(e *env, from string, survivors []string, tokenFile, caFile string, asJSON bool) error {
+func restoreReport(e *env, from string, survivors, survivorBackups []string, tokenFile, caFile string, asJSON bool) error {
 	m, err := node.VerifyBackup(from)
 	if err != nil {
 		return err
@@ -169,7 +170,17 @@ func restoreReport(e *env, from string, survivors []string, tokenFile, caFile st
 		}
 		list = append(list, node.Survivor{Name: name, Shards: st.Shards})
 	}
+	for _, dir := range survivorBackups {
+		sm, err := node.VerifyBackup(dir)
+		if err != nil {
+			return fmt.Errorf("survivor backup %s: %w", dir, err)
+		}
+		list = append(list, node.SurvivorFromBackup(dir, sm))
+	}
 	rep := node.CompareBackup(m, list)
+	if err := node.DescribeChanges(from, rep, list, 1000); err != nil {
+		return err
+	}
 	if asJSON {
 		return printJSON(e.stdout, map[string]any{"backup": map[string]any{"node": m.Node, "finished": m.Finished}, "shards": rep})
 	}
@@ -179,5 +190,14 @@ func restoreReport(e *env, from string, survivors []string, tokenFile, caFile st
 	for _, l := range rep {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s@%d\t%s\n", l.Shard, l.Status, l.BackupIndex, orDash(l.Newest), l.NewestIndex, l.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, l := range rep {
+		if c := l.Changes; c != nil {
+			fmt.Fprintf(e.stdout, "%s: %d added, %d changed, %d removed between the backup and %s's copy (ids: --json)\n",
+				l.Shard, c.AddedCount, c.ChangedCount, c.RemovedCount, l.ChangesFrom)
+		}
+	}
+	return nil
 }
