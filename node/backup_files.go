@@ -47,6 +47,9 @@ func ReceiveBackup(r io.Reader, dir string) (BackupManifest, error) {
 		if err != nil {
 			return BackupManifest{}, err
 		}
+		if hdr.Typeflag != tar.TypeReg {
+			return BackupManifest{}, fmt.Errorf("%w: %s is not a regular file", ErrDamagedBackup, name)
+		}
 		var src io.Reader = tr
 		switch name {
 		case backupErrorFile:

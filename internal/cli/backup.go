@@ -21,8 +21,9 @@ func backupCmd(e *env) *cobra.Command {
 	c := &client{}
 	var out string
 	var identity bool
+	var rate float64
 	cmd := &cobra.Command{
-		Use:   "backup --out DIR [--identity]",
+		Use:   "backup --out DIR [--identity] [--rate MB]",
 		Short: "Take an online, consistent backup of the running node into a new directory (admin)",
 		Long: `Take an online, consistent backup of the running node into a new directory (admin).
 
@@ -34,7 +35,10 @@ matches its manifest.
 
 --identity adds the node key. It is a secret: whoever holds it can act as this node in the
 federation. Keep such a backup like the key itself, or leave the key out and keep it with the
-node's credentials.`,
+node's credentials.
+
+--rate MB paces the copy at MB megabytes a second (the node sends only as fast as this command
+reads), leaving the node's disk and CPU to its searches; the copy stays consistent, only longer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -48,6 +52,9 @@ node's credentials.`,
 			}
 			defer resp.Body.Close()
 			var in io.Reader = resp.Body
+			if rate > 0 {
+				in = &pacedReader{r: in, rate: rate * 1e6, start: time.Now()}
+			}
 			if est, _ := strconv.ParseInt(resp.Header.Get("Fedarms-Backup-Estimate"), 10, 64); isTerminal(e.stderr) && est > 0 {
 				bar := progressbar.DefaultBytes(est, "backup")
 				defer bar.Finish()
@@ -76,7 +83,28 @@ node's credentials.`,
 	addClientFlags(cmd, c)
 	cmd.Flags().StringVar(&out, "out", "", "new directory for the backup")
 	cmd.Flags().BoolVar(&identity, "identity", false, "include the node key (a secret)")
+	cmd.Flags().Float64Var(&rate, "rate", 0, "pace the copy at this many MB a second (0: as fast as it goes)")
 	return cmd
+}
+
+// pacedReader reads at most rate bytes a second on average; the node's writes wait meanwhile.
+type pacedReader struct {
+	r     io.Reader
+	rate  float64 // bytes a second
+	start time.Time
+	n     int64
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if len(b) > 256<<10 {
+		b = b[:256<<10] // small steps, so the pace is even
+	}
+	k, err := p.r.Read(b)
+	p.n += int64(k)
+	if ahead := time.Duration(float64(p.n)/p.rate*float64(time.Second)) - time.Since(p.start); ahead > 0 {
+		time.Sleep(ahead)
+	}
+	return k, err
 }
 
 func printBackupShards(w io.Writer, m node.BackupManifest) {
