@@ -76,7 +76,7 @@ PY
 }
 for r in $(seq 1 "$ROUNDS"); do
   search "$OUT/base-$r.json"
-  during full "$r"
+  during full "$r" --rate 0
   during paced "$r" --rate "$RATE"
 done
 curl -s -H "Authorization: Bearer $(cat "$TOKEN")" "$ADDR/v1/shards" >"$OUT/shards-original.json"

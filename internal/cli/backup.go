@@ -23,7 +23,7 @@ func backupCmd(e *env) *cobra.Command {
 	var identity bool
 	var rate float64
 	cmd := &cobra.Command{
-		Use:   "backup --out DIR [--identity] [--rate MB]",
+		Use:   "backup --out DIR [--identity] [--rate MB/s]",
 		Short: "Take an online, consistent backup of the running node into a new directory (admin)",
 		Long: `Take an online, consistent backup of the running node into a new directory (admin).
 
@@ -37,8 +37,9 @@ matches its manifest.
 federation. Keep such a backup like the key itself, or leave the key out and keep it with the
 node's credentials.
 
---rate MB paces the copy at MB megabytes a second (the node sends only as fast as this command
-reads), leaving the node's disk and CPU to its searches; the copy stays consistent, only longer.`,
+--rate MB paces the copy at MB megabytes a second (default 50; the node sends only as fast as this
+command reads), leaving the node's CPU and disk to its searches; the copy stays consistent, only
+longer. At full speed (--rate 0) a busy node's searches slow down while the copy runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -83,7 +84,7 @@ reads), leaving the node's disk and CPU to its searches; the copy stays consiste
 	addClientFlags(cmd, c)
 	cmd.Flags().StringVar(&out, "out", "", "new directory for the backup")
 	cmd.Flags().BoolVar(&identity, "identity", false, "include the node key (a secret)")
-	cmd.Flags().Float64Var(&rate, "rate", 0, "pace the copy at this many MB a second (0: as fast as it goes)")
+	cmd.Flags().Float64Var(&rate, "rate", 50, "pace the copy at this many MB a second (0: as fast as it goes)")
 	return cmd
 }
 
