@@ -58,6 +58,7 @@ type Group struct {
 	logs    *LogStore
 	state   *State
 	halt    *halter
+	dir     string // for backups (CopyState), which read its snapshots' configurations
 	// transferring is set while a leadership transfer of a halted shard runs.
 	transferring atomic.Bool
 	trans        raft.Transport
@@ -82,7 +83,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		logs.Close()
 		return nil, err
 	}
-	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, halt: newHalter(), log: lg}
+	g := &Group{shard: cfg.Shard, localID: raft.ServerID(cfg.LocalID), logs: logs, state: state, halt: newHalter(), dir: cfg.Dir, log: lg}
 	fail := func(err error) (*Group, error) {
 		state.Close()
 		logs.Close()

@@ -139,6 +139,9 @@ func New(c Config) http.Handler {
 	mux.Handle("POST /v1/federation/revocations", a.route("federation.revoke", "admin", lim, a.revoke))
 	mux.Handle("GET /v1/federation/roster", a.route("federation.roster", "admin", lim, a.roster))
 	a.centralRoutes(mux, lim)
+	if src, ok := c.Node.(BackupSource); ok {
+		mux.Handle("POST /v1/admin/backup", a.route("admin.backup", "admin", lim, a.backup(src)))
+	}
 	mux.Handle("POST /v1/debug/faults", a.route("faults", "admin", lim, a.fault))
 	mux.Handle("GET /v1/tokens", a.route("tokens.list", "admin", lim, a.tokens))
 	mux.Handle("POST /v1/tokens", a.route("tokens.create", "admin", lim, a.createToken))

@@ -1,0 +1,114 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// RestoreOptions are what a restore needs besides the backup and the new data dir.
+type RestoreOptions struct {
+	// Identity is a node key to put in the data dir, for a backup taken without one (empty: the
+	// backup's own, if it has one).
+	Identity string
+	// Now is the time written into the data dir's format file.
+	Now func() time.Time
+}
+
+// Restored says what a restore made.
+type Restored struct {
+	Manifest BackupManifest
+	// Audit is the check of the restored audit chain.
+	Audit audit.Report
+	// Identity says the data dir has a node key (from the backup or RestoreOptions.Identity).
+	Identity bool
+}
+
+// RestoreBackup makes a data dir at dataDir, which must not exist, from the backup in from: it
+// checks every file against the manifest first (a damaged backup is refused, naming the file),
+// then builds the dir under a temporary name and renames it when complete. Each shard and the
+// control group start from their copy as a raft snapshot at the recorded index (see
+// replication.RestoreGroup), so a restored member catches up from the others.
+func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) {
+	if opts.Now == nil {
+		return Restored{}, fmt.Errorf("restore: no clock")
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		return Restored{}, fmt.Errorf("%s exists: a restore makes a new data dir", dataDir)
+	}
+	m, err := VerifyBackup(from)
+	if err != nil {
+		return Restored{}, err
+	}
+	tmp := filepath.Clean(dataDir) + ".restoring"
+	if err := os.RemoveAll(tmp); err != nil {
+		return Restored{}, err
+	}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return Restored{}, err
+	}
+	res := Restored{Manifest: m}
+	src := func(p string) string { return filepath.Join(from, filepath.FromSlash(p)) }
+	if err := writeDataFormat(tmp, dataFormat{Format: m.DataFormat, Release: m.Release, Since: opts.Now().UTC()}); err != nil {
+		return res, err
+	}
+	if err := copyFile(src("node.db"), filepath.Join(tmp, "node.db")); err != nil {
+		return res, fmt.Errorf("node.db: %w", err)
+	}
+	if res.Audit, err = verifyRestoredAudit(filepath.Join(tmp, "node.db")); err != nil {
+		return res, err
+	}
+	if m.Control != nil {
+		if err := replication.RestoreControl(filepath.Join(tmp, "control"), src("control/control.db"), *m.Control); err != nil {
+			return res, fmt.Errorf("control: %w", err)
+		}
+	}
+	for _, s := range m.Shards {
+		if err := replication.RestoreGroup(filepath.Join(tmp, "shards", s.Shard), src("shards/"+s.Shard+"/state.db"), s.BackupMeta); err != nil {
+			return res, fmt.Errorf("shard %s: %w", s.Shard, err)
+		}
+	}
+	key := opts.Identity
+	if key == "" && m.Identity {
+		key = src(transport.IdentityFile)
+	}
+	if key != "" {
+		if err := copyFile(key, filepath.Join(tmp, transport.IdentityFile)); err != nil {
+			return res, fmt.Errorf("node key: %w", err)
+		}
+		if err := os.Chmod(filepath.Join(tmp, transport.IdentityFile), 0o600); err != nil {
+			return res, err
+		}
+		res.Identity = true
+	}
+	if _, err := os.Stat(src("sample.loaded")); err == nil {
+		if err := copyFile(src("sample.loaded"), filepath.Join(tmp, "sample.loaded")); err != nil {
+			return res, err
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return res, err
+	}
+	if err := os.Rename(tmp, dataDir); err != nil {
+		return res, err
+	}
+	return res, syncDir(filepath.Dir(filepath.Clean(dataDir)))
+}
+
+// verifyRestoredAudit checks the audit chain of a restored node.db (the backup folded its journal
+// in, so the file holds the whole log).
+func verifyRestoredAudit(path string) (audit.Report, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	if err != nil {
+		return audit.Report{}, fmt.Errorf("node.db: %w", err)
+	}
+	defer db.Close()
+	return audit.VerifyWithJournal(db, "")
+}
