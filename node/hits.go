@@ -176,12 +176,16 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 		return h, wire.Wrap(err, wire.Unavailable, "unavailable",
 			"the decision was not recorded: no central node could commit it now ("+err.Error()+"); send it again").Retry(2)
 	}
+	// The node whose decision won delivers it (to the origin and the NCB's other nodes), so every
+	// copy names the same node it came through; the GS has it already.
 	var to []string
-	if h.Origin != n.cfg.Name {
-		to = append(to, notify.RoleOrigin)
-	}
-	for _, s := range n.siblings(h.RecordingCountry) {
-		to = append(to, siblingRole+s)
+	if winner.DecidedVia == n.cfg.Name {
+		if h.Origin != n.cfg.Name {
+			to = append(to, notify.RoleOrigin)
+		}
+		for _, s := range n.siblings(h.RecordingCountry) {
+			to = append(to, siblingRole+s)
+		}
 	}
 	h, err = n.hits.Settle(winner, to)
 	if err != nil {
