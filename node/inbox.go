@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
@@ -23,9 +22,6 @@ import (
 // hands it to the leader (a message of kind "inbox", central to central only); without a leader
 // it answers unavailable, and the sender tries the next central node. See DESIGN.md, "The GS
 // inbox".
-
-// inboxDir is the inbox group's directory under the data dir.
-func inboxDir(dataDir string) string { return filepath.Join(dataDir, "inbox") }
 
 // inboxTimeout bounds the wait for an inbox entry to commit: shorter than a sender's 3 s per
 // central node, so a sender whose first central node cannot commit still tries the next.
@@ -60,42 +56,6 @@ func (s inboxState) RestoreInbox(index uint64, r io.Reader) error {
 	return s.hits.RestoreInbox(index, r)
 }
 
-// openInbox starts this central node's member of the inbox group: the central members are its
-// voters, and the only members.
-func (n *Node) openInbox() error {
-	f := n.fed
-	if f == nil || f.self.Role != transport.RoleCentral {
-		return nil
-	}
-	layer, guard, err := f.raftLayer("inbox")
-	if err != nil {
-		return err
-	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
-		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "group", "inbox"), "raft-net"),
-	})
-	f.inbox, err = replication.OpenInbox(replication.InboxConfig{
-		Dir: inboxDir(n.cfg.DataDir), LocalID: n.cfg.Name, Transport: trans,
-		Bootstrap: true, Voters: f.voters(), State: inboxState{hits: n.hits},
-		Logger: f.log.With("subsystem", "replication"), Tune: tuneFederatedRaft,
-	})
-	if err != nil {
-		_ = trans.Close()
-		return err
-	}
-	guard.track(f.inbox)
-	return nil
-}
-
-// closeInbox stops the inbox group; called once the host is closed, like the other groups.
-func (n *Node) closeInbox() error {
-	if n.fed == nil || n.fed.inbox == nil {
-		return nil
-	}
-	return n.fed.inbox.Close()
-}
-
 // toInbox orders it in the GS inbox, here when this node leads the group, through the leader
 // otherwise, and returns what applying it did.
 func (n *Node) toInbox(ctx context.Context, it notify.InboxItem) (notify.InboxOutcome, error) {
@@ -111,12 +71,12 @@ func (n *Node) toInbox(ctx context.Context, it notify.InboxItem) (notify.InboxOu
 		return o, err
 	}
 	id, _ := in.Leader()
-	p, ok := n.fed.peerOf(string(id))
+	e, ok := n.fed.roster.ByName(string(id))
 	if id == "" || !ok {
 		return notify.InboxOutcome{}, wire.Errorf(wire.Unavailable, "unavailable", "the GS inbox has no leader %s can reach now", n.cfg.Name).Retry(1)
 	}
-	var ans messageAnswer
-	if err := n.fed.call(ctx, p, transport.ProtoMessage, message{Kind: "inbox", Inbox: &it}, &ans); err != nil {
+	ans, err := n.sendTo([]peer.ID{e.PeerID}, message{Kind: "inbox", Inbox: &it})
+	if err != nil {
 		return notify.InboxOutcome{}, fmt.Errorf("gs inbox through %s: %w", id, err)
 	}
 	// Committed: this node answers once it holds the item too (within the same bound; past it,
@@ -176,4 +136,9 @@ func (n *Node) receiveInbox(ctx context.Context, from transport.Entry, m *messag
 		return nil, err
 	}
 	return messageAnswer{StoredAt: o.StoredAt, Decision: o.Winner, InboxIndex: index}, nil
+}
+
+// inboxItemOfHit is the inbox item that stores a hit for the GS.
+func inboxItemOfHit(h *notify.Hit) notify.InboxItem {
+	return notify.InboxItem{Kind: notify.InboxHit, Hit: h}
 }

@@ -2,11 +2,57 @@ package node
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
-	"github.com/fedarms/fedarms/node/notify"
+	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
+
+// The GS inbox's raft group on a central node: opened with the other groups, its members kept
+// equal to the roster's central members, and handed at start what this node stored for the GS
+// before the inbox existed. What the group orders and how is inbox.go's.
+
+// inboxDir is the inbox group's directory under the data dir.
+func inboxDir(dataDir string) string { return filepath.Join(dataDir, "inbox") }
+
+// openInbox starts this central node's member of the inbox group: the central members are its
+// voters, and the only members.
+func (n *Node) openInbox() error {
+	f := n.fed
+	if f == nil || f.self.Role != transport.RoleCentral {
+		return nil
+	}
+	layer, guard, err := f.raftLayer("inbox")
+	if err != nil {
+		return err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
+		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "group", "inbox"), "raft-net"),
+	})
+	f.inbox, err = replication.OpenInbox(replication.InboxConfig{
+		Dir: inboxDir(n.cfg.DataDir), LocalID: n.cfg.Name, Transport: trans,
+		Bootstrap: true, Voters: f.voters(), State: inboxState{hits: n.hits},
+		Logger: f.log.With("subsystem", "replication"), Tune: tuneFederatedRaft,
+	})
+	if err != nil {
+		_ = trans.Close()
+		return err
+	}
+	guard.track(f.inbox)
+	return nil
+}
+
+// closeInbox stops the inbox group; called once the host is closed, like the other groups.
+func (n *Node) closeInbox() error {
+	if n.fed == nil || n.fed.inbox == nil {
+		return nil
+	}
+	return n.fed.inbox.Close()
+}
 
 // runInbox keeps the inbox group's members equal to the roster's central members (its leader
 // removes one no longer in the roster; it has no non-voters), and hands the inbox what this node
@@ -64,9 +110,4 @@ func (n *Node) migrateInbox(from string) (string, error) {
 		n.log.Info("GS items stored here before the inbox handed to it", "subsystem", "inbox", "items", len(items))
 	}
 	return next, nil
-}
-
-// inboxItemOfHit is the inbox item that stores a hit for the GS.
-func inboxItemOfHit(h *notify.Hit) notify.InboxItem {
-	return notify.InboxItem{Kind: notify.InboxHit, Hit: h}
 }
