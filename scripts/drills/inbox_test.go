@@ -79,7 +79,8 @@ func (f *fed) inboxProblems(want map[string]string) []string {
 // node that stored the latest hit first is SIGKILLed at random moments (every 2-6 s, down 1-3 s,
 // one at a time). After each hit's answer its worker polls the three central nodes until each lists
 // it: that time is the GS inbox's spread, reported apart for hits whose wait overlapped a kill
-// ("after a heal") and the others ("connected"). At the end every central node lists every hit
+// ("after a heal", counted from the killed node's restart when that came after the answer) and the
+// others ("connected"). At the end every central node lists every hit
 // exactly once, and every node of an NCB every hit on its country's records.
 func TestDrillGSInbox(t *testing.T) {
 	total := size(t, "LOCALFED_HITS", 1000, 100)
@@ -95,6 +96,7 @@ func TestDrillGSInbox(t *testing.T) {
 	var latestFirst atomic.Value // the central node that listed the latest hit first
 	var downs atomic.Int64       // kills started so far; a wait that sees it change overlapped one
 	var down atomic.Bool
+	var upAt atomic.Int64 // when the last killed node was ready again (unix ns)
 	stop := make(chan struct{})
 	var kills int
 	killerDone := make(chan struct{})
@@ -123,6 +125,7 @@ func TestDrillGSInbox(t *testing.T) {
 				t.Errorf("localfed start %s: %v\n%s", name, err, out)
 				return
 			}
+			upAt.Store(time.Now().UnixNano())
 			down.Store(false)
 		}
 	}()
@@ -165,15 +168,21 @@ func TestDrillGSInbox(t *testing.T) {
 							time.Sleep(10 * time.Millisecond)
 						}
 					}
-					d := time.Since(answered)
+					done := time.Now()
 					overlapped = overlapped || down.Load() || downs.Load() != before
 					mu.Lock()
 					want[id] = target.Country
 					if len(have) == len(centrals) {
 						if overlapped {
-							healed = append(healed, d)
+							// Counted from the heal: the killed node's restart, when it came after
+							// the answer.
+							from := answered
+							if up := time.Unix(0, upAt.Load()); up.After(from) {
+								from = up
+							}
+							healed = append(healed, max(done.Sub(from), 0))
 						} else {
-							connected = append(connected, d)
+							connected = append(connected, done.Sub(answered))
 						}
 					}
 					mu.Unlock()
