@@ -229,9 +229,14 @@ func (n *Node) send(role, country string, m message) (messageAnswer, error) {
 
 // sendTo tries each target in turn until one stores the message.
 func (n *Node) sendTo(targets []peer.ID, m message) (messageAnswer, error) {
+	return n.sendToCtx(context.Background(), targets, m)
+}
+
+// sendToCtx is sendTo within ctx: each target gets at most 3 s of it.
+func (n *Node) sendToCtx(parent context.Context, targets []peer.ID, m message) (messageAnswer, error) {
 	var err error
 	for _, p := range targets {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(parent, 3*time.Second)
 		var ans messageAnswer
 		err = n.fed.call(ctx, p, transport.ProtoMessage, m, &ans)
 		cancel()

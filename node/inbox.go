@@ -66,28 +66,49 @@ func (n *Node) toInbox(ctx context.Context, it notify.InboxItem) (notify.InboxOu
 	it.V = notify.InboxFormat
 	ctx, cancel := context.WithTimeout(ctx, inboxTimeout)
 	defer cancel()
-	if in.IsLeader() {
-		o, _, err := n.orderInbox(ctx, it)
-		return o, err
-	}
-	id, _ := in.Leader()
-	e, ok := n.fed.roster.ByName(string(id))
-	if id == "" || !ok {
-		return notify.InboxOutcome{}, wire.Errorf(wire.Unavailable, "unavailable", "the GS inbox has no leader %s can reach now", n.cfg.Name).Retry(1)
-	}
-	ans, err := n.sendTo([]peer.ID{e.PeerID}, message{Kind: "inbox", Inbox: &it})
-	if err != nil {
-		return notify.InboxOutcome{}, fmt.Errorf("gs inbox through %s: %w", id, err)
-	}
-	// Committed: this node answers once it holds the item too (within the same bound; past it,
-	// the item is still committed and arrives here with the log).
-	for n.hits.InboxApplied() < ans.InboxIndex && ctx.Err() == nil {
+	// An election (the leader was lost) takes about a second: wait for it within the bound rather
+	// than send the sender to the next central node, which waits for the same election.
+	var err error
+	for {
+		if in.IsLeader() {
+			o, _, err := n.orderInbox(ctx, it)
+			return o, err
+		}
+		var ans messageAnswer
+		if ans, err = n.forwardInbox(ctx, it); err == nil {
+			// Committed: this node answers once it holds the item too (within the same bound;
+			// past it, the item is still committed and arrives here with the log).
+			for n.hits.InboxApplied() < ans.InboxIndex && ctx.Err() == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Millisecond): // wall clock: a poll of raft's apply, not a time the node keeps
+				}
+			}
+			return notify.InboxOutcome{StoredAt: ans.StoredAt, Winner: ans.Decision}, nil
+		}
+		if refusedBy(err) || wire.As(err).Kind == wire.Invalid {
+			return notify.InboxOutcome{}, err
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(2 * time.Millisecond): // wall clock: a poll of raft's apply, not a time the node keeps
+			return notify.InboxOutcome{}, err
+		case <-time.After(50 * time.Millisecond): // wall clock: waits on raft's election, as a forwarded write does
 		}
 	}
-	return notify.InboxOutcome{StoredAt: ans.StoredAt, Winner: ans.Decision}, nil
+}
+
+// forwardInbox hands it to the inbox's leader.
+func (n *Node) forwardInbox(ctx context.Context, it notify.InboxItem) (messageAnswer, error) {
+	id, _ := n.fed.inbox.Leader()
+	e, ok := n.fed.roster.ByName(string(id))
+	if id == "" || !ok {
+		return messageAnswer{}, wire.Errorf(wire.Unavailable, "unavailable", "the GS inbox has no leader %s can reach now", n.cfg.Name).Retry(1)
+	}
+	ans, err := n.sendToCtx(ctx, []peer.ID{e.PeerID}, message{Kind: "inbox", Inbox: &it})
+	if err != nil {
+		return ans, fmt.Errorf("gs inbox through %s: %w", id, err)
+	}
+	return ans, nil
 }
 
 // orderInbox commits it through raft on this node, the leader; the leader's clock stamps a new
