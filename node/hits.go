@@ -183,7 +183,7 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 		if h.Origin != n.cfg.Name {
 			to = append(to, notify.RoleOrigin)
 		}
-		for _, s := range n.siblings(h.RecordingCountry) {
+		for _, s := range n.ncbNodes(h.RecordingCountry) {
 			to = append(to, siblingRole+s)
 		}
 	}

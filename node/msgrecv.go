@@ -236,6 +236,15 @@ func (n *Node) siblings(country string) []string {
 	if n.fed == nil || n.cfg.Role != "ncb" || n.cfg.Country != country {
 		return nil
 	}
+	return n.ncbNodes(country)
+}
+
+// ncbNodes are the nodes of country's NCB other than this one: where a decision taken here goes
+// besides the origin (an admin may decide at a central node).
+func (n *Node) ncbNodes(country string) []string {
+	if n.fed == nil {
+		return nil
+	}
 	var out []string
 	for _, e := range n.fed.roster.List() {
 		if e.Role == transport.RoleNCB && e.Country == country && e.PeerID != n.fed.id.ID {
