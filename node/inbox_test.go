@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/testutil"
@@ -191,4 +194,49 @@ func TestFederationDecisionIsTakenOnce(t *testing.T) {
 		t.Fatalf("decision without the central nodes was recorded: %+v", h)
 	}
 	n.fed.faults.HealAll()
+}
+
+// TestFederationGSHitsOfAnOlderReleaseJoinTheInbox: a central node whose store holds GS hits it
+// stored alone (as a release before the inbox did) hands them to the inbox when it starts, each
+// with the time it first stored it, and every central node then lists them.
+func TestFederationGSHitsOfAnOlderReleaseJoinTheInbox(t *testing.T) {
+	fc := startFederation(t, fedSpecs(), nil)
+	var dataDir string
+	for _, c := range fc.layout.Configs {
+		if c.Name == "lyon-3" {
+			dataDir = c.DataDir
+		}
+	}
+	stored := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	var ids []string
+	fc.restart("lyon-3", func() {
+		db, err := bolt.Open(filepath.Join(dataDir, "node.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		old, err := notify.Open(db, func() time.Time { return stored })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			h := notify.Hit{ID: fmt.Sprintf("h-old-%d", i), RecordID: "FR-1", RecordingCountry: "FR", Origin: "edge-cdg",
+				SearchedAt: stored.Add(-time.Minute), Decision: notify.Pending}
+			if _, err := old.Receive(h, notify.RoleGS); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, h.ID)
+		}
+		// As an older release left it: no record of a migration.
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("inbox_meta")).Delete([]byte("migrated")) }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	testutil.WaitFor(t, 30*time.Second, "every central node to list lyon-3's old GS hits", func() bool { return fc.holdsAll(centrals, ids) })
+	for _, c := range centrals {
+		h, _ := fc.nodes[c].hits.Get(ids[0])
+		if h.Receipts[notify.RoleGS] != stored.Format(time.RFC3339Nano) {
+			t.Fatalf("%s: GS receipt %q, want the time lyon-3 first stored it (%s)", c, h.Receipts[notify.RoleGS], stored.Format(time.RFC3339Nano))
+		}
+	}
 }
