@@ -34,9 +34,13 @@ type namedGroup struct {
 	g    votingGroup
 }
 
-// votingGroups are the control group and the shard groups this node holds, in that order.
+// votingGroups are the control group, the GS inbox group (on a central node) and the shard
+// groups this node holds, in that order.
 func (n *Node) votingGroups() []namedGroup {
 	out := []namedGroup{{"control", n.fed.control}}
+	if n.fed.inbox != nil {
+		out = append(out, namedGroup{"inbox", n.fed.inbox})
+	}
 	shards := slices.Clone(n.held)
 	sort.Strings(shards)
 	for _, s := range shards {

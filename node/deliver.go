@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type message struct {
 	Hit      *notify.Hit      `json:"hit,omitempty"`
 	Decision *notify.Decision `json:"decision,omitempty"`
 	Trace    *notify.Trace    `json:"trace,omitempty"`
+	// Inbox is an item a central node hands to the GS inbox's leader (kind inbox).
+	Inbox *notify.InboxItem `json:"inbox,omitempty"`
 	// For a receipt carried back to the origin:
 	HitID    string    `json:"hit_id,omitempty"`
 	StoredAt time.Time `json:"stored_at,omitzero"`
@@ -40,6 +43,12 @@ type messageAnswer struct {
 	StoredAt time.Time `json:"stored_at"`
 	// Receipt is the recipient's signature over its receipt, when a carrier delivered the hit.
 	Receipt *notify.Signature `json:"receipt,omitempty"`
+	// Decision is the decision in force on the hit, in the answer to a decision sent to the GS
+	// inbox (or handed to its leader): the first one committed. Older central nodes leave it out.
+	Decision *notify.Decision `json:"decision,omitempty"`
+	// InboxIndex is the GS inbox's log index of the item a central node handed to its leader, so
+	// the central node answers once it holds the item itself.
+	InboxIndex uint64 `json:"inbox_index,omitempty"`
 }
 
 // deliverer retries undelivered hits and decisions.
@@ -130,7 +139,7 @@ func (n *Node) deliverOnce() {
 			if h.Receipts[role] != "" || !n.deliver.due(key) {
 				continue
 			}
-			ans, err := n.send(role, h.RecordingCountry, message{Kind: "hit", Role: role, Hit: h})
+			ans, err := n.deliverHit(h, role)
 			if err != nil {
 				n.deliver.failed(key)
 				n.handToCarrier(h, role)
@@ -144,6 +153,7 @@ func (n *Node) deliverOnce() {
 		}
 	}
 	n.deliverCarried()
+	n.deliverFanout()
 	n.deliverTraces()
 	decisions, err := n.hits.DecisionsOut()
 	if err != nil {
@@ -170,6 +180,15 @@ func (n *Node) deliverOnce() {
 				_, sendErr = n.sendTo([]peer.ID{e.PeerID}, m)
 			} else {
 				sendErr = fmt.Errorf("origin %s is not in the roster", h.Origin)
+			}
+		case strings.HasPrefix(pd.Role, siblingRole):
+			// Another node of this NCB: it takes the decision in force as the NCB's.
+			m.Role = notify.RoleNCB
+			if e, ok := n.fed.roster.ByName(strings.TrimPrefix(pd.Role, siblingRole)); ok {
+				_, sendErr = n.sendTo([]peer.ID{e.PeerID}, m)
+			} else {
+				_ = n.hits.DecisionDelivered(d.HitID, pd.Role) // no longer a member
+				continue
 			}
 		default:
 			_, sendErr = n.send(pd.Role, h.RecordingCountry, m)
@@ -210,9 +229,14 @@ func (n *Node) send(role, country string, m message) (messageAnswer, error) {
 
 // sendTo tries each target in turn until one stores the message.
 func (n *Node) sendTo(targets []peer.ID, m message) (messageAnswer, error) {
+	return n.sendToCtx(context.Background(), targets, m)
+}
+
+// sendToCtx is sendTo within ctx: each target gets at most 3 s of it.
+func (n *Node) sendToCtx(parent context.Context, targets []peer.ID, m message) (messageAnswer, error) {
 	var err error
 	for _, p := range targets {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(parent, 3*time.Second)
 		var ans messageAnswer
 		err = n.fed.call(ctx, p, transport.ProtoMessage, m, &ans)
 		cancel()
@@ -289,7 +313,7 @@ func (n *Node) deliverCarried() {
 					_ = n.hits.CarryDone(c.Hit.ID, c.Role)
 					continue
 				}
-				if ans.StoredAt, err = n.hits.Receive(c.Hit, c.Role); err == nil {
+				if ans.StoredAt, err = n.storeAs(context.Background(), c.Hit, c.Role, c.OriginSig); err == nil {
 					ans.Receipt, err = notify.SignReceipt(n.signer(), n.cfg.Name, c.Hit.ID, c.Role, ans.StoredAt)
 				}
 			} else {

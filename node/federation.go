@@ -32,6 +32,8 @@ type fed struct {
 	gossip *gossip
 	// control is the control group, the authority over the roster (control.go).
 	control *replication.Control
+	// inbox is the GS inbox group on a central node (inbox.go); nil elsewhere.
+	inbox *replication.Inbox
 	// refused records a member's refused request (Node.refused); frames books the bytes of the
 	// requests being read (frames.go). Both are set before any handler is registered; the raft
 	// guards call refused too.

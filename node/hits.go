@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
@@ -30,16 +31,13 @@ func (n *Node) newHit(res *wire.SearchResult, searchID string, p auth.Principal,
 	return h
 }
 
-// ownRoles are the recipient roles this node plays for a hit on a record of country: always the
-// origin; the General Secretariat on a central node (and on a one-node federation); the NCB on the
-// recording country's NCB node (and on a one-node federation).
+// ownRoles are the recipient roles this node stamps on a hit it makes on a record of country: always
+// the origin; the NCB on the recording country's NCB node; every role on a one-node federation. A
+// central node's hit gets its GS receipt from the GS inbox, once committed there (inbox.go).
 func (n *Node) ownRoles(country string) []string {
 	roles := []string{notify.RoleOrigin}
 	if n.fed == nil {
 		return append(roles, notify.RoleGS, notify.RoleNCB)
-	}
-	if n.cfg.Role == "central" {
-		roles = append(roles, notify.RoleGS)
 	}
 	if n.cfg.Role == "ncb" && n.cfg.Country == country {
 		roles = append(roles, notify.RoleNCB)
@@ -127,7 +125,11 @@ func (n *Node) WatchHits(p auth.Principal) (<-chan notify.Hit, func()) {
 }
 
 // Decide records the owning NCB's decision on hit id, as p, and routes it to the origin and the
-// General Secretariat.
+// NCB's other nodes. A decision is taken once: in a federation the GS inbox is the arbiter (the
+// first decision committed there on a hit is the one in force on every node), so a second,
+// different one is refused (409 already_decided, naming the one in force), the same one again is
+// answered as the first, and without the GS inbox (no central node reachable, or no quorum) the
+// answer is 503: a decision never has two winners. Every attempt is audited.
 func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire.DecisionRequest) (notify.Hit, error) {
 	h, err := n.hits.Get(id)
 	if errors.Is(err, notify.ErrNotFound) {
@@ -141,36 +143,106 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 	}
 	d := notify.Decision{HitID: id, Decision: strings.ToLower(req.Decision), Comment: req.Comment,
 		DecidedBy: p.Agency, DecidedVia: n.cfg.Name, DecidedAt: n.now().UTC()}
+	if d.Decision != notify.Confirmed && d.Decision != notify.Denied {
+		return h, wire.FieldError("decision", notify.ErrBadDecision.Error())
+	}
+	audited := func(outcome string) {
+		n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "hit.decision",
+			Query: mustJSON(req), ResultIDs: []string{id}, Outcome: outcome})
+	}
+	if n.fed == nil {
+		h, err = n.hits.Decide(d, nil)
+		if errors.Is(err, notify.ErrDecided) {
+			audited("refused: already " + h.Decision)
+			return h, alreadyDecided(&h)
+		}
+		if err == nil {
+			audited("ok")
+		}
+		return h, err
+	}
+	if h.Decision != notify.Pending && h.Decision != "" {
+		if h.Decision == d.Decision {
+			audited("ok: already " + h.Decision)
+			return h, nil
+		}
+		audited("refused: already " + h.Decision)
+		return h, alreadyDecided(&h)
+	}
+	winner, err := n.arbitrate(ctx, d)
+	if err != nil {
+		audited("unavailable")
+		n.log.Warn("decision not recorded: the GS inbox did not answer", "hit", id, "error", err)
+		return h, wire.Wrap(err, wire.Unavailable, "unavailable",
+			"the decision was not recorded: no central node could commit it now ("+err.Error()+"); send it again").Retry(2)
+	}
+	// The node whose decision won delivers it (to the origin and the NCB's other nodes), so every
+	// copy names the same node it came through; the GS has it already.
 	var to []string
-	if n.fed != nil {
-		for _, role := range []string{notify.RoleOrigin, notify.RoleGS} {
-			if !n.playsRole(role, &h) {
-				to = append(to, role)
-			}
+	if winner.DecidedVia == n.cfg.Name {
+		if h.Origin != n.cfg.Name {
+			to = append(to, notify.RoleOrigin)
+		}
+		for _, s := range n.ncbNodes(h.RecordingCountry) {
+			to = append(to, siblingRole+s)
 		}
 	}
-	h, err = n.hits.Decide(d, to)
-	switch {
-	case errors.Is(err, notify.ErrBadDecision):
-		return h, wire.FieldError("decision", err.Error())
-	case errors.Is(err, notify.ErrDecided):
-		return h, wire.Errorf(wire.Conflict, "conflict", "hit %s was already %s", id, h.Decision)
-	case err != nil:
+	h, err = n.hits.Settle(winner, to)
+	if err != nil {
 		return h, err
 	}
 	n.kickDelivery()
+	if winner.Decision != d.Decision {
+		audited("refused: already " + winner.Decision)
+		return h, alreadyDecided(&h)
+	}
+	audited("ok")
 	return h, nil
 }
 
-// playsRole says whether this node is itself the recipient of role for h.
-func (n *Node) playsRole(role string, h *notify.Hit) bool {
-	if role == notify.RoleOrigin {
-		return h.Origin == n.cfg.Name
-	}
-	for _, r := range n.ownRoles(h.RecordingCountry) {
-		if r == role {
-			return true
+// alreadyDecided is the refusal of a decision other than the one in force on h.
+func alreadyDecided(h *notify.Hit) error {
+	return wire.Errorf(wire.Conflict, "already_decided", "hit %s was already %s by %s (via %s) at %s; a decision is taken once",
+		h.ID, h.Decision, h.DecidedBy, h.DecidedVia, h.DecidedAt.Format(time.RFC3339))
+}
+
+// arbitrate asks the GS inbox which decision is in force on d's hit once d is recorded: d, or the
+// one committed before it. An older central node records what it is sent and names none: d.
+func (n *Node) arbitrate(ctx context.Context, d notify.Decision) (notify.Decision, error) {
+	if n.fed.inbox != nil {
+		o, err := n.toInbox(ctx, notify.InboxItem{Kind: notify.InboxDecision, Decision: &d})
+		if err != nil {
+			return d, err
 		}
+		if o.Winner == nil {
+			return d, nil
+		}
+		return *o.Winner, nil
+	}
+	sig, err := notify.SignDecision(n.signer(), n.cfg.Name, &d)
+	if err != nil {
+		return d, err
+	}
+	ans, err := n.send(notify.RoleGS, "", message{Kind: "decision", Role: notify.RoleGS, Decision: &d, Sig: sig})
+	if err != nil {
+		return d, err
+	}
+	if ans.Decision == nil {
+		return d, nil
+	}
+	return *ans.Decision, nil
+}
+
+// playsRole says whether this node is itself a recipient of role for h: the origin, the GS on a
+// central node, the NCB on a node of the recording country's NCB.
+func (n *Node) playsRole(role string, h *notify.Hit) bool {
+	switch role {
+	case notify.RoleOrigin:
+		return h.Origin == n.cfg.Name
+	case notify.RoleGS:
+		return n.fed == nil || n.cfg.Role == "central"
+	case notify.RoleNCB:
+		return n.fed == nil || (n.cfg.Role == "ncb" && n.cfg.Country == h.RecordingCountry)
 	}
 	return false
 }

@@ -146,6 +146,19 @@ func TestHostileMsg(t *testing.T) {
 		h.assertUnchanged(t, before)
 	})
 
+	// (b2) An item for the GS inbox, which only a central node hands to the inbox's leader: a hit
+	// and a decision planted in it by an edge, at every central node (the leader among them).
+	t.Run("HostileInboxItemFromEdge", func(t *testing.T) {
+		h.settled(t)
+		before := h.state(t)
+		d := notify.Decision{HitID: h.hitID, Decision: notify.Denied, DecidedBy: "FR-NCB", DecidedVia: "ncb-fr", DecidedAt: time.Now().UTC()}
+		for _, c := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+			h.msgRefused(t, c, message{Kind: "inbox", Inbox: &notify.InboxItem{V: notify.InboxFormat, Kind: notify.InboxHit, Hit: forgedHit("h-inbox-planted", "edge-nbo")}}, 403, "wrong_sender")
+			h.msgRefused(t, c, message{Kind: "inbox", Inbox: &notify.InboxItem{V: notify.InboxFormat, Kind: notify.InboxDecision, Decision: &d}}, 403, "wrong_sender")
+		}
+		h.assertUnchanged(t, before)
+	})
+
 	// (c) A hit planted in lyon-1's outbox: lyon-1 named as its origin, another agency, already
 	// confirmed, every receipt set.
 	t.Run("HostileHitPlantedInOutbox", func(t *testing.T) {

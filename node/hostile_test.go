@@ -63,6 +63,16 @@ func startHostileFed(t *testing.T) *hostileFed {
 		hit, err := fc.nodes["edge-nbo"].hits.Get(h.hitID)
 		return err == nil && hit.Delivered()
 	})
+	// The GS receipt means a quorum of the central nodes committed it; the third may apply it a
+	// moment later, and the attacks compare the state before and after.
+	fedtest.WaitFor(t, 30*time.Second, "every central node to hold the hit", func() bool {
+		for _, c := range []string{"lyon-1", "lyon-2", "lyon-3"} {
+			if _, err := fc.nodes[c].hits.Get(h.hitID); err != nil {
+				return false
+			}
+		}
+		return true
+	})
 	return h
 }
 

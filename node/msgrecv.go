@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -24,15 +25,17 @@ func (n *Node) serveMessages() error {
 		var err error
 		switch m.Kind {
 		case "hit":
-			ans, err = n.receiveHit(e, m)
+			ans, err = n.receiveHit(ctx, e, m)
 		case "carry":
 			ans, err = n.receiveCarry(e, m)
 		case "receipt":
 			ans, err = n.receiveReceipt(e, m)
 		case "decision":
-			ans, err = n.receiveDecision(e, m)
+			ans, err = n.receiveDecision(ctx, e, m)
 		case "trace":
-			ans, err = n.receiveTrace(e, m)
+			ans, err = n.receiveTrace(ctx, e, m)
+		case "inbox":
+			ans, err = n.receiveInbox(ctx, e, m)
 		default:
 			err = refuse(wire.Invalid, "malformed", "unknown message kind %q", m.Kind)
 		}
@@ -72,7 +75,7 @@ func (n *Node) verifyHitSig(h *notify.Hit, sig *notify.Signature, unsignedReason
 
 // receiveHit stores a hit for a role this node plays: from its origin, or from a carrier with the
 // origin's signature (answered with this node's signed receipt, for the carrier to take back).
-func (n *Node) receiveHit(from transport.Entry, m *message) (any, error) {
+func (n *Node) receiveHit(ctx context.Context, from transport.Entry, m *message) (any, error) {
 	if r := n.checkHit(m); r != nil {
 		return nil, r
 	}
@@ -81,12 +84,18 @@ func (n *Node) receiveHit(from transport.Entry, m *message) (any, error) {
 		return nil, refuse(wire.Invalid, "not_recipient", "%s does not play %s for hit %s", n.cfg.Name, m.Role, h.ID)
 	}
 	carried := from.Name != h.Origin
+	sig := m.Sig
 	if carried {
 		if r := n.verifyHitSig(h, m.Sig, "wrong_sender"); r != nil {
 			return nil, r
 		}
+	} else if sig != nil && n.verifyHitSig(h, sig, "unsigned") != nil {
+		sig = nil // from its origin, which needs no signature; a bad one is not handed on
 	}
-	at, err := n.hits.Receive(*h, m.Role)
+	if from.Role == transport.RoleNCB && from.Country == h.RecordingCountry {
+		sig = nil // handed on by a sibling, which handed it to every other sibling
+	}
+	at, err := n.storeAs(ctx, *h, m.Role, sig)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func (n *Node) receiveReceipt(from transport.Entry, m *message) (any, error) {
 
 // receiveDecision applies a decision on a hit this node holds, from a node that may decide on it:
 // the sender itself, or the member whose signature it shows. decided_via names that member.
-func (n *Node) receiveDecision(from transport.Entry, m *message) (any, error) {
+func (n *Node) receiveDecision(ctx context.Context, from transport.Entry, m *message) (any, error) {
 	if m.Decision == nil {
 		return nil, refuse(wire.Invalid, "malformed", "decision missing")
 	}
@@ -180,9 +189,67 @@ func (n *Node) receiveDecision(from transport.Entry, m *message) (any, error) {
 		author = signer
 	}
 	d.DecidedVia = author.Name
+	ans := messageAnswer{StoredAt: n.now().UTC()}
+	if m.Role == notify.RoleGS && n.fed.inbox != nil {
+		// The GS inbox is the arbiter: the first decision committed there is the one in force
+		// everywhere, and the sender learns which one that is.
+		o, err := n.toInbox(ctx, notify.InboxItem{Kind: notify.InboxDecision, Decision: &d})
+		if err != nil {
+			return nil, err
+		}
+		ans.Decision = o.Winner
+		outcome := d.Decision
+		if o.Winner != nil && o.Winner.Decision != d.Decision {
+			outcome = "refused: already " + o.Winner.Decision
+		}
+		n.audit.Append(audit.Entry{Agency: "member:" + from.Name, Action: "hit.decision.received", ResultIDs: []string{d.HitID}, Outcome: outcome})
+		return ans, nil
+	}
 	if err := n.hits.ReceiveDecision(d); err != nil {
 		return nil, err
 	}
 	n.audit.Append(audit.Entry{Agency: "member:" + from.Name, Action: "hit.decision.received", ResultIDs: []string{d.HitID}, Outcome: d.Decision})
-	return messageAnswer{StoredAt: n.now().UTC()}, nil
+	return ans, nil
+}
+
+// storeAs stores h as its recipient role here: for the GS, in the GS inbox (committed on a quorum
+// of the central nodes); for the NCB, in this node's store, queued for the NCB's other nodes when
+// it is new here and sig, the origin's signature, lets them take it.
+func (n *Node) storeAs(ctx context.Context, h notify.Hit, role string, sig *notify.Signature) (time.Time, error) {
+	if role == notify.RoleGS && n.fed != nil && n.fed.inbox != nil {
+		o, err := n.toInbox(ctx, inboxItemOfHit(&h))
+		return o.StoredAt, err
+	}
+	var siblings []string
+	if role == notify.RoleNCB && sig != nil {
+		siblings = n.siblings(h.RecordingCountry)
+	}
+	at, err := n.hits.ReceiveFanOut(h, role, sig, siblings)
+	if err == nil && len(siblings) > 0 {
+		n.kickDelivery()
+	}
+	return at, err
+}
+
+// siblings are the other nodes of this node's NCB, when it is an NCB node of country.
+func (n *Node) siblings(country string) []string {
+	if n.fed == nil || n.cfg.Role != "ncb" || n.cfg.Country != country {
+		return nil
+	}
+	return n.ncbNodes(country)
+}
+
+// ncbNodes are the nodes of country's NCB other than this one: where a decision taken here goes
+// besides the origin (an admin may decide at a central node).
+func (n *Node) ncbNodes(country string) []string {
+	if n.fed == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range n.fed.roster.List() {
+		if e.Role == transport.RoleNCB && e.Country == country && e.PeerID != n.fed.id.ID {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }

@@ -96,6 +96,10 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			n.Close()
 			return nil, err
 		}
+		if err := n.openInbox(); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	t0 := n.now()
 	for _, shard := range cfg.Held(n.shardMap) {
@@ -169,6 +173,10 @@ func (n *Node) startFederation() error {
 	n.fed.wg.Add(2)
 	go n.reconcile()
 	go n.runDelivery()
+	if n.fed.inbox != nil {
+		n.fed.wg.Add(1)
+		go n.runInbox()
+	}
 	n.watchResumed()
 	return nil
 }
@@ -210,6 +218,7 @@ func (n *Node) close() error {
 		// Closing the host first ends raft's in-flight dials, so the groups shut down at once.
 		errs = append(errs, n.fed.host.Close())
 		errs = append(errs, n.fed.closeControl())
+		errs = append(errs, n.closeInbox())
 	}
 	for _, s := range n.held {
 		errs = append(errs, n.groups[s].Close())

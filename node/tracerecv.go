@@ -1,9 +1,11 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/node/notify"
@@ -19,7 +21,7 @@ import (
 // central node. Fields fixed at the request are this node's own once it holds the trace.
 
 // receiveTrace stores a trace (or merges a newer copy of it) delivered by another member.
-func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
+func (n *Node) receiveTrace(ctx context.Context, from transport.Entry, m *message) (any, error) {
 	t := m.Trace
 	if t == nil || t.ID == "" || len(t.ID) > 256 || t.Origin == "" {
 		return nil, refuse(wire.Invalid, "malformed", "a trace needs an id and an origin")
@@ -65,7 +67,14 @@ func (n *Node) receiveTrace(from transport.Entry, m *message) (any, error) {
 	if t.Status == notify.TraceClosed && base.Status != notify.TraceClosed && from.Name != base.Origin && from.Role != transport.RoleCentral {
 		return nil, refuse(wire.Forbidden, "not_requester", "%s (%s) is neither the origin %s nor central: it does not close trace %s", from.Name, from.Role, base.Origin, t.ID)
 	}
-	at, err := n.hits.ReceiveTrace(in, m.Role)
+	var at time.Time
+	if n.viaInbox(m.Role) {
+		var o notify.InboxOutcome
+		o, err = n.toInbox(ctx, notify.InboxItem{Kind: notify.InboxTrace, Trace: &in})
+		at = o.StoredAt
+	} else {
+		at, err = n.hits.ReceiveTrace(in, m.Role)
+	}
 	if err != nil {
 		return nil, err
 	}

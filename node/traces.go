@@ -94,7 +94,7 @@ func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.Trace
 	t.Recipients = notify.TraceRecipients(t.Firearm.CountryOfManufacture, t.LastImportCountry)
 	now := t.CreatedAt.Format(time.RFC3339Nano)
 	for _, rc := range t.Recipients {
-		if n.playsTrace(rc) {
+		if n.playsTrace(rc) && !n.viaInbox(rc) {
 			t.Receipts[rc] = now
 		}
 	}
@@ -219,7 +219,7 @@ func (n *Node) queueTraceCopies(id string) (notify.Trace, error) {
 	}
 	t, err := n.hits.UpdateTrace(id, func(t *notify.Trace) error {
 		for _, to := range append([]string{"origin"}, t.Recipients...) {
-			if (to == "origin" && t.Origin == n.cfg.Name) || (to != "origin" && n.playsTrace(to)) || slices.Contains(t.SendTo, to) {
+			if (to == "origin" && t.Origin == n.cfg.Name) || (to != "origin" && n.playsTrace(to) && !n.viaInbox(to)) || slices.Contains(t.SendTo, to) {
 				continue
 			}
 			t.SendTo = append(t.SendTo, to)
@@ -273,12 +273,7 @@ func (n *Node) deliverTraces() {
 				if t.Receipts[rc] != "" || !n.deliver.due(key) {
 					continue
 				}
-				targets := n.traceTargets(t, rc)
-				if len(targets) == 0 {
-					n.deliver.failed(key)
-					continue
-				}
-				ans, err := n.sendTo(targets, message{Kind: "trace", Role: rc, Trace: n.traceCopy(t)})
+				ans, err := n.sendTrace(t, rc)
 				if err != nil {
 					n.deliver.failed(key)
 					continue
@@ -297,7 +292,7 @@ func (n *Node) deliverTraces() {
 			if !n.deliver.due(key) {
 				continue
 			}
-			if _, err := n.sendTo(n.traceTargets(t, to), message{Kind: "trace", Role: to, Trace: n.traceCopy(t)}); err != nil {
+			if _, err := n.sendTrace(t, to); err != nil {
 				n.deliver.failed(key)
 				continue
 			}
@@ -308,4 +303,24 @@ func (n *Node) deliverTraces() {
 			})
 		}
 	}
+}
+
+// viaInbox says whether this node stores trace copies for recipient through the GS inbox: a
+// central node does for the GS.
+func (n *Node) viaInbox(recipient string) bool {
+	return recipient == "gs" && n.fed != nil && n.fed.inbox != nil
+}
+
+// sendTrace sends this node's copy of t to recipient: into the GS inbox from a central node, to a
+// member standing for it otherwise.
+func (n *Node) sendTrace(t *notify.Trace, to string) (messageAnswer, error) {
+	if n.viaInbox(to) {
+		o, err := n.toInbox(context.Background(), notify.InboxItem{Kind: notify.InboxTrace, Trace: n.traceCopy(t)})
+		return messageAnswer{StoredAt: o.StoredAt}, err
+	}
+	targets := n.traceTargets(t, to)
+	if len(targets) == 0 {
+		return messageAnswer{}, fmt.Errorf("no member stands for %s of trace %s", to, t.ID)
+	}
+	return n.sendTo(targets, message{Kind: "trace", Role: to, Trace: n.traceCopy(t)})
 }

@@ -35,10 +35,13 @@ func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
 		now = time.Now
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHits, bucketDecisionOut} {
+		for _, b := range [][]byte{bucketHits, bucketDecisionOut, bucketFanout} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := inboxBuckets(tx); err != nil {
+			return err
 		}
 		return indexes(tx)
 	})
@@ -130,12 +133,20 @@ func (s *Store) update(id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, erro
 // a new copy starts pending, with the origin's receipt (it stored the hit when it made it) and this
 // node's own.
 func (s *Store) Receive(h Hit, role string) (time.Time, error) {
+	return s.ReceiveFanOut(h, role, nil, nil)
+}
+
+// ReceiveFanOut is Receive that also queues, in the same transaction, a hit this node did not
+// hold for the other nodes of its NCB (siblings), with the origin's signature sig: an NCB served
+// by several nodes has one inbox, every one of them holding every hit (fanout.go).
+func (s *Store) ReceiveFanOut(h Hit, role string, sig *Signature, siblings []string) (time.Time, error) {
 	var at time.Time
 	var fresh bool
 	h.Decision, h.DecidedBy, h.DecidedVia, h.DecidedAt, h.Comment = Pending, "", "", time.Time{}, ""
 	h.Receipts = map[string]string{RoleGS: "", RoleNCB: "", RoleOrigin: h.SearchedAt.UTC().Format(time.RFC3339Nano)}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHits)
+		held := false
 		if v := b.Get([]byte(h.ID)); v != nil {
 			var old Hit
 			if err := json.Unmarshal(v, &old); err != nil {
@@ -145,7 +156,7 @@ func (s *Store) Receive(h Hit, role string) (time.Time, error) {
 				at, _ = time.Parse(time.RFC3339Nano, r)
 				return nil
 			}
-			h = old
+			h, held = old, true
 		}
 		at = s.now().UTC()
 		if h.Receipts == nil {
@@ -153,6 +164,11 @@ func (s *Store) Receive(h Hit, role string) (time.Time, error) {
 		}
 		h.Receipts[role] = at.Format(time.RFC3339Nano)
 		fresh = true
+		if !held && sig != nil && len(siblings) > 0 {
+			if err := queueFanout(tx, &h, sig, siblings); err != nil {
+				return err
+			}
+		}
 		return putHit(b, &h)
 	})
 	if err == nil && fresh {
@@ -272,6 +288,25 @@ func (s *Store) Decide(d Decision, to []string) (Hit, error) {
 		if h.Decision != Pending && h.Decision != "" {
 			return ErrDecided
 		}
+		applyDecision(h, d)
+		out := tx.Bucket(bucketDecisionOut)
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		for _, role := range to {
+			if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Settle lays the decision in force on a hit held here (the GS inbox's word, whatever this copy
+// said) and queues it for delivery to the roles in to, in one transaction.
+func (s *Store) Settle(d Decision, to []string) (Hit, error) {
+	return s.update(d.HitID, func(tx *bolt.Tx, h *Hit) error {
 		applyDecision(h, d)
 		out := tx.Bucket(bucketDecisionOut)
 		v, err := json.Marshal(d)

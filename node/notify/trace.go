@@ -83,7 +83,7 @@ func TraceRecipients(countries ...string) []string {
 	return out
 }
 
-func (s *Store) putTrace(tx *bolt.Tx, t *Trace) error {
+func putTrace(tx *bolt.Tx, t *Trace) error {
 	b, err := tx.CreateBucketIfNotExists(bucketTraces)
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func (s *Store) putTrace(tx *bolt.Tx, t *Trace) error {
 
 // CreateTrace stores a new trace request (its origin's copy).
 func (s *Store) CreateTrace(t Trace) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return s.putTrace(tx, &t) })
+	return s.db.Update(func(tx *bolt.Tx) error { return putTrace(tx, &t) })
 }
 
 // UpdateTrace changes a stored trace; fn sees the stored copy.
@@ -118,7 +118,7 @@ func (s *Store) UpdateTrace(id string, fn func(t *Trace) error) (Trace, error) {
 		if err := fn(&t); err != nil {
 			return err
 		}
-		return s.putTrace(tx, &t)
+		return putTrace(tx, &t)
 	})
 	return t, err
 }
@@ -129,37 +129,45 @@ func (s *Store) UpdateTrace(id string, fn func(t *Trace) error) (Trace, error) {
 // are this node's own, never the sender's.
 func (s *Store) ReceiveTrace(t Trace, recipient string) (time.Time, error) {
 	var at time.Time
-	incoming := t
-	incoming.SendTo, incoming.Receipts = nil, nil
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketTraces)
-		if err != nil {
-			return err
-		}
-		if v := b.Get([]byte(t.ID)); v != nil {
-			var old Trace
-			if err := json.Unmarshal(v, &old); err != nil {
-				return err
-			}
-			mergeTrace(&old, &incoming)
-			t = old
-			if r := old.Receipts[recipient]; r != "" {
-				at, _ = time.Parse(time.RFC3339Nano, r)
-				return s.putTrace(tx, &t)
-			}
-		} else {
-			t = incoming
-			t.Answers, t.Status = nil, TraceOpen
-			mergeTrace(&t, &incoming)
-		}
-		at = s.now().UTC()
-		if t.Receipts == nil {
-			t.Receipts = map[string]string{}
-		}
-		t.Receipts[recipient] = at.Format(time.RFC3339Nano)
-		return s.putTrace(tx, &t)
+		var err error
+		at, err = receiveTraceTx(tx, t, recipient, s.now().UTC())
+		return err
 	})
 	return at, err
+}
+
+// receiveTraceTx is ReceiveTrace inside tx, with now as the receipt time of a first copy.
+func receiveTraceTx(tx *bolt.Tx, t Trace, recipient string, now time.Time) (time.Time, error) {
+	var at time.Time
+	incoming := t
+	incoming.SendTo, incoming.Receipts = nil, nil
+	b, err := tx.CreateBucketIfNotExists(bucketTraces)
+	if err != nil {
+		return at, err
+	}
+	if v := b.Get([]byte(t.ID)); v != nil {
+		var old Trace
+		if err := json.Unmarshal(v, &old); err != nil {
+			return at, err
+		}
+		mergeTrace(&old, &incoming)
+		t = old
+		if r := old.Receipts[recipient]; r != "" {
+			at, _ = time.Parse(time.RFC3339Nano, r)
+			return at, putTrace(tx, &t)
+		}
+	} else {
+		t = incoming
+		t.Answers, t.Status = nil, TraceOpen
+		mergeTrace(&t, &incoming)
+	}
+	at = now.UTC()
+	if t.Receipts == nil {
+		t.Receipts = map[string]string{}
+	}
+	t.Receipts[recipient] = at.Format(time.RFC3339Nano)
+	return at, putTrace(tx, &t)
 }
 
 // AddAnswer merges an answer into this node's copy (idempotent: an answer already present by the

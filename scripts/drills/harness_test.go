@@ -107,8 +107,8 @@ func startFed(t *testing.T, drill string) *fed {
 			log: n.Log, admin: strings.TrimSpace(string(tok)), hc: hc}
 		f.order = append(f.order, n.Name)
 	}
-	if len(f.nodes) < 7 {
-		t.Fatalf("federation.json lists %d nodes, want at least 7", len(f.nodes))
+	if len(f.nodes) < 8 || f.nodes["ncb-fr-2"] == nil {
+		t.Fatalf("federation.json lists %d nodes (%v), want at least 8 with ncb-fr-2", len(f.nodes), f.order)
 	}
 	f.maxStaleness, _ = time.ParseDuration(fj.MaxStaleness)
 	measure(t, drill, "up_ready", fj.ReadySeconds, "s")

@@ -301,4 +301,24 @@ func requireDelivery(t *testing.T, f *fed, drill string, want map[string]string)
 	for _, p := range probs {
 		t.Error(p)
 	}
+	// The GS inbox is one and so is each NCB's: every central node and every node of the NCB
+	// lists each hit once, read page by page (inbox_test.go).
+	var all []string
+	if !waitFor(2*time.Minute, func() bool { all = f.inboxProblems(want); return len(all) == 0 }) {
+		for _, p := range all {
+			t.Error(p)
+		}
+	}
+}
+
+// waitFor polls cond every 100 ms until it holds (true) or timeout passes (false).
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	for t0 := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Since(t0) > timeout {
+			return false
+		}
+	}
 }

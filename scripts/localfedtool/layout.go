@@ -11,9 +11,10 @@ import (
 	"github.com/fedarms/fedarms/node/fedplan"
 )
 
-// defaultMembers is the federation `up` lays out: three central voters, an NCB in Europe and one in
-// Africa, and two edges whose shard sets differ (and overlap), so that each edge holds some shards
-// and must search others on a peer.
+// defaultMembers is the federation `up` lays out: three central voters, an NCB in Europe served by
+// two nodes (ncb-fr, ncb-fr-2: one inbox, one decision per hit) and one in Africa, and two edges
+// whose shard sets differ (and overlap), so that each edge holds some shards and must search others
+// on a peer.
 func defaultMembers() []fedplan.MemberSpec {
 	return []fedplan.MemberSpec{
 		{Name: "lyon-1", Role: config.RoleCentral, Shards: []string{"*"}},
@@ -21,6 +22,7 @@ func defaultMembers() []fedplan.MemberSpec {
 		{Name: "lyon-3", Role: config.RoleCentral, Shards: []string{"*"}},
 		{Name: "ncb-fr", Role: config.RoleNCB, Country: "FR", Shards: []string{"europe"}},
 		{Name: "ncb-ke", Role: config.RoleNCB, Country: "KE", Shards: []string{"africa"}},
+		{Name: "ncb-fr-2", Role: config.RoleNCB, Country: "FR", Shards: []string{"europe"}},
 		{Name: "edge-cdg", Role: config.RoleEdge, Country: "FR", Shards: []string{"europe", "africa"}},
 		{Name: "edge-nbo", Role: config.RoleEdge, Country: "KE", Shards: []string{"africa", "mena"}},
 	}

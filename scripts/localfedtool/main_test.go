@@ -105,11 +105,17 @@ func TestAssignAddrsGivesEachMemberTwoOwnPorts(t *testing.T) {
 func TestDefaultMembersMatchTheContract(t *testing.T) {
 	roles := map[string]int{}
 	countries := map[string]bool{}
+	ncbNodes := map[string]int{}
 	edgeShards := map[string]bool{}
+	var frTwo bool
 	for _, s := range defaultMembers() {
 		roles[s.Role]++
 		if s.Role == "ncb" {
 			countries[s.Country] = true
+			ncbNodes[s.Country]++
+		}
+		if s.Name == "ncb-fr-2" && s.Role == "ncb" && s.Country == "FR" && strings.Join(s.Shards, ",") == "europe" {
+			frTwo = true
 		}
 		if s.Role == "edge" {
 			edgeShards[strings.Join(s.Shards, ",")] = true
@@ -120,6 +126,9 @@ func TestDefaultMembersMatchTheContract(t *testing.T) {
 	}
 	if len(countries) < 2 || len(edgeShards) < 2 {
 		t.Fatalf("ncb countries %v and edge shard sets %v must differ", countries, edgeShards)
+	}
+	if ncbNodes["FR"] < 2 || !frTwo {
+		t.Fatalf("ncb nodes per country %v: want FR served by two nodes, ncb-fr-2 holding europe", ncbNodes)
 	}
 }
 
