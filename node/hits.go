@@ -146,8 +146,9 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 	if d.Decision != notify.Confirmed && d.Decision != notify.Denied {
 		return h, wire.FieldError("decision", notify.ErrBadDecision.Error())
 	}
-	audited := func(outcome string) {
-		n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "hit.decision",
+	// Every attempt is audited; one that is answered as taken waits until its entry is durable.
+	audited := func(outcome string) error {
+		return n.auditDurably(context.WithoutCancel(ctx), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "hit.decision",
 			Query: mustJSON(req), ResultIDs: []string{id}, Outcome: outcome})
 	}
 	if n.fed == nil {
@@ -157,14 +158,13 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 			return h, alreadyDecided(&h)
 		}
 		if err == nil {
-			audited("ok")
+			err = audited("ok")
 		}
 		return h, err
 	}
 	if h.Decision != notify.Pending && h.Decision != "" {
 		if h.Decision == d.Decision {
-			audited("ok: already " + h.Decision)
-			return h, nil
+			return h, audited("ok: already " + h.Decision)
 		}
 		audited("refused: already " + h.Decision)
 		return h, alreadyDecided(&h)
@@ -196,8 +196,7 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 		audited("refused: already " + winner.Decision)
 		return h, alreadyDecided(&h)
 	}
-	audited("ok")
-	return h, nil
+	return h, audited("ok")
 }
 
 // alreadyDecided is the refusal of a decision other than the one in force on h.

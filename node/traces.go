@@ -109,8 +109,10 @@ func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.Trace
 	if err := n.hits.CreateTrace(t); err != nil {
 		return notify.Trace{}, err
 	}
-	n.audit.Append(audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.create",
-		Query: mustJSON(req), ResultIDs: []string{t.ID}, Outcome: "ok"})
+	if err := n.auditDurably(ctx, audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.create",
+		Query: mustJSON(req), ResultIDs: []string{t.ID}, Outcome: "ok"}); err != nil {
+		return notify.Trace{}, err
+	}
 	n.kickDelivery()
 	return t, nil
 }
@@ -186,6 +188,10 @@ func (n *Node) AnswerTrace(p auth.Principal, id, text string) (notify.Trace, err
 	if err != nil {
 		return notify.Trace{}, err
 	}
+	if err := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.answer",
+		Query: mustJSON(map[string]string{"text": text}), ResultIDs: []string{id}, Outcome: "ok"}); err != nil {
+		return notify.Trace{}, err
+	}
 	return n.queueTraceCopies(id)
 }
 
@@ -207,6 +213,10 @@ func (n *Node) CloseTrace(p auth.Principal, id string) (notify.Trace, error) {
 	}
 	if err != nil {
 		return t, err
+	}
+	if err := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.close",
+		ResultIDs: []string{id}, Outcome: "ok"}); err != nil {
+		return notify.Trace{}, err
 	}
 	return n.queueTraceCopies(id)
 }
