@@ -57,11 +57,21 @@ var keyUpgrade = []byte("upgrade")
 // Finalize orders the record that formats may be written. release names the ordering node's
 // release. Formats already finalized at or above the asked value are unchanged.
 func (c *Control) Finalize(ctx context.Context, formats map[string]int, release string) (ControlResult, error) {
+	cmd, err := FinalizeCommand(formats, release)
+	if err != nil {
+		return ControlResult{}, err
+	}
+	return c.Apply(ctx, cmd)
+}
+
+// FinalizeCommand is the control command that records formats as finalized (for a node that
+// forwards it to the control leader); release names the ordering node's release.
+func FinalizeCommand(formats map[string]int, release string) (ControlCommand, error) {
 	blob, err := json.Marshal(finalizeRequest{Formats: formats, Release: release})
 	if err != nil {
-		return ControlResult{}, fmt.Errorf("control: %w", err)
+		return ControlCommand{}, fmt.Errorf("control: %w", err)
 	}
-	return c.Apply(ctx, ControlCommand{Op: ControlFinalize, Blob: blob, Format: controlFormatUpgrade})
+	return ControlCommand{Op: ControlFinalize, Blob: blob, Format: controlFormatUpgrade}, nil
 }
 
 // Upgrade is the finalized upgrade in force (Formats empty: nothing finalized yet).

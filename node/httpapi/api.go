@@ -55,6 +55,8 @@ type Backend interface {
 	Admit(ctx context.Context, p auth.Principal, se transport.SignedEntry) (wire.RosterChange, error)
 	Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error)
 	Fault(req wire.FaultRequest) error
+	UpgradeStatus() wire.UpgradeStatus
+	FinalizeUpgrade(ctx context.Context, p auth.Principal) (wire.UpgradeFinalized, error)
 
 	CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewToken, error)
 	ListTokens() []auth.Token
@@ -137,6 +139,8 @@ func New(c Config) http.Handler {
 	mux.Handle("POST /v1/federation/members", a.route("federation.admit", "admin", lim, a.admit))
 	mux.Handle("POST /v1/federation/revocations", a.route("federation.revoke", "admin", lim, a.revoke))
 	mux.Handle("GET /v1/federation/roster", a.route("federation.roster", "admin", lim, a.roster))
+	mux.Handle("GET /v1/federation/upgrade", a.route("federation.upgrade", "admin", lim, a.upgradeStatus))
+	mux.Handle("POST /v1/federation/upgrade/finalize", a.route("federation.upgrade.finalize", "admin", lim, a.finalizeUpgrade))
 	mux.Handle("POST /v1/debug/faults", a.route("faults", "admin", lim, a.fault))
 	mux.Handle("GET /v1/tokens", a.route("tokens.list", "admin", lim, a.tokens))
 	mux.Handle("POST /v1/tokens", a.route("tokens.create", "admin", lim, a.createToken))
