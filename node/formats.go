@@ -32,19 +32,20 @@ var formatKinds = []formatKind{
 }
 
 // finalizeNeeds is the control format a member must read for the finalize command itself.
-const finalizeNeeds = replication.ControlFormatNewest
+const finalizeNeeds = replication.ControlFormatFinalize
 
 // memberFormats reads the formats a member gossiped; a member that published none (an earlier
 // release) reads and writes format 1 of every kind. Values that make no sense are left out.
 func memberFormats(h transport.Health) (map[string]wire.FormatSupport, bool) {
+	published := transport.DecodeFormats(h.Formats)
 	out := make(map[string]wire.FormatSupport, len(formatKinds))
 	for _, k := range formatKinds {
 		out[k.name] = wire.FormatSupport{Oldest: 1, Newest: 1, Writes: 1}
-		if v, ok := h.Formats[k.short]; ok && v[0] >= 1 && v[0] <= v[1] {
-			out[k.name] = wire.FormatSupport{Oldest: v[0], Newest: v[1], Writes: v[2]}
+		if v, ok := published[k.short]; ok {
+			out[k.name] = wire.FormatSupport{Oldest: v.Oldest, Newest: v.Newest, Writes: v.Writes}
 		}
 	}
-	return out, len(h.Formats) > 0
+	return out, len(published) > 0
 }
 
 // formatReaders keeps, from the last gossip refresh, which releases other members run that read

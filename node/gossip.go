@@ -239,12 +239,12 @@ func (n *Node) formatWritten(k formatKind) int {
 }
 
 // gossipFormats is this node's formats as its health publishes them.
-func (n *Node) gossipFormats() map[string][3]int {
-	out := make(map[string][3]int, len(formatKinds))
+func (n *Node) gossipFormats() string {
+	out := make(map[string]transport.FormatRange, len(formatKinds))
 	for _, k := range formatKinds {
-		out[k.short] = [3]int{k.oldest, k.newest, n.formatWritten(k)}
+		out[k.short] = transport.FormatRange{Oldest: k.oldest, Newest: k.newest, Writes: n.formatWritten(k)}
 	}
-	return out
+	return transport.EncodeFormats(out)
 }
 
 // gossipHealth is what this node tells the others about itself.

@@ -34,6 +34,9 @@ const (
 	controlFormatUpgrade = 2
 	// ControlFormatNewest is the newest control format this release reads.
 	ControlFormatNewest = controlFormatUpgrade
+	// ControlFormatFinalize is the control format of a ControlFinalize command: every member must
+	// read it before one is ordered.
+	ControlFormatFinalize = controlFormatUpgrade
 )
 
 // ControlUpgrade is the finalized upgrade as the control state holds it.

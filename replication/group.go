@@ -265,3 +265,22 @@ func (g *Group) Close() error {
 	g.halt.close()
 	return g.shutdown(g.trans, g.state.Close, g.logs.Close)
 }
+
+// OrderEncoded orders bytes as a log entry exactly as given, without decoding them, and waits
+// until this node applied it or halted on it (the entry is in the log either way). It is a seam
+// for drills and tests: what a leader of a newer release, or one whose disk damaged an entry,
+// puts in the log.
+func (g *Group) OrderEncoded(ctx context.Context, data []byte) error {
+	_, err := g.applyUnless(ctx, data, func() error {
+		if _, ok := g.halt.get(); ok {
+			return errOrderedHalted
+		}
+		return nil
+	})
+	if errors.Is(err, errOrderedHalted) {
+		return nil
+	}
+	return err
+}
+
+var errOrderedHalted = errors.New("halted on the entry")
