@@ -72,6 +72,7 @@ func TestDrillMixedRelease(t *testing.T) {
 	swapTo(cur, "ncb-fr")
 	swapTo(cur, "edge-cdg")
 	f.localfed("stop", "lyon-1")
+	f.waitLeadersBut(t, "lyon-1")
 	round("ncb-fr", "M1", per) // current -> earlier leader
 	round("ncb-ke", "M1", per)
 	for shard, at := range map[string]string{"europe": "ncb-fr", "africa": "ncb-ke"} {
@@ -86,6 +87,7 @@ func TestDrillMixedRelease(t *testing.T) {
 
 	// lyon-3 (earlier) down: the leaders are current central nodes; an earlier NCB forwards to them.
 	f.localfed("stop", "lyon-3")
+	f.waitLeadersBut(t, "lyon-3")
 	fr2 := round("ncb-fr", "M2", per)
 	ke2 := round("ncb-ke", "M2", per) // earlier -> current leader
 	for shard, at := range map[string]string{"europe": "ncb-fr", "africa": "ncb-ke"} {
@@ -207,4 +209,27 @@ func TestDrillMixedRelease(t *testing.T) {
 	if h, err := nbo.halts(); err != nil || h["africa"] != "" {
 		t.Fatalf("edge-nbo on the current release: %q %v", h, err)
 	}
+}
+
+// waitLeadersBut waits until europe and africa have a leader other than down, as the NCBs that
+// write them and the central nodes still up see it: a write sent before then would be forwarded
+// to the stopped node.
+func (f *fed) waitLeadersBut(t *testing.T, down string) {
+	t.Helper()
+	testutil.WaitFor(t, time.Minute, "leaders other than "+down, func() bool {
+		for _, c := range append(f.centrals(), f.node("ncb-fr"), f.node("ncb-ke")) {
+			if c.name == down {
+				continue
+			}
+			for _, shard := range []string{"europe", "africa"} {
+				if !c.holds(shard) {
+					continue
+				}
+				if l, err := c.leaderOf(shard); err != nil || l == "" || l == down {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
