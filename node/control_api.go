@@ -77,6 +77,12 @@ func (n *Node) serveControl() error {
 		if !n.fed.roster.Has(from) {
 			return nil, wire.Errorf(wire.Forbidden, "forbidden", "peer %s is not a member", from)
 		}
+		if e, _ := n.fed.roster.Get(from); req.Command.Op == replication.ControlFinalize && e.Role != transport.RoleCentral {
+			// An operator finalizes at a central node; no other member may order it.
+			err := wire.Errorf(wire.Forbidden, "forbidden", "member %s may not finalize an upgrade", e.Name)
+			n.refused(from, transport.ProtoControl, "forbidden", err)
+			return nil, err
+		}
 		res, err := n.serveControlRequest(ctx, req)
 		var ae *wire.Error
 		if errors.As(err, &ae) && ae.Kind.CallerFault() && req.Hops == 0 {

@@ -186,6 +186,8 @@ func (g *gossip) keepJoined(n *Node) {
 			}
 			_, _ = g.ml.Join(addrs)
 		}
+		n.syncWriteFormats() // a finalize ordered elsewhere, or restored from a snapshot
+		n.readers.update(n.Members())
 		_ = g.ml.UpdateNode(time.Second)
 		select {
 		case <-g.stop:
@@ -202,11 +204,54 @@ func (g *gossip) close() {
 	_ = g.ml.Shutdown()
 }
 
+// commandFormat is the raft command format this node writes: the one finalized in the control
+// group, at most the newest this release writes; format 1 before any finalize.
+func (n *Node) commandFormat() byte {
+	f := replication.CommandFormatLegacy
+	if n.fed != nil && n.fed.control != nil {
+		if v := n.fed.control.Upgrade().Formats["raft_command"]; v > int(f) {
+			f = byte(min(v, int(replication.CommandFormatNewest)))
+		}
+	}
+	return f
+}
+
+// syncWriteFormats tells every shard group the command format to write. It runs at start, after a
+// finalize, and with every gossip refresh (which also catches a finalize ordered elsewhere).
+func (n *Node) syncWriteFormats() {
+	f := n.commandFormat()
+	for _, g := range n.groups {
+		if err := g.SetCommandFormat(f); err != nil {
+			n.log.Error("command format not set", "error", err)
+		}
+	}
+}
+
+// formatWritten is what this node writes of a kind now.
+func (n *Node) formatWritten(k formatKind) int {
+	switch k.name {
+	case "raft_command":
+		return int(n.commandFormat())
+	case "data_dir":
+		return DataFormat
+	}
+	return k.oldest
+}
+
+// gossipFormats is this node's formats as its health publishes them.
+func (n *Node) gossipFormats() string {
+	out := make(map[string]transport.FormatRange, len(formatKinds))
+	for _, k := range formatKinds {
+		out[k.short] = transport.FormatRange{Oldest: k.oldest, Newest: k.newest, Writes: n.formatWritten(k)}
+	}
+	return transport.EncodeFormats(out)
+}
+
 // gossipHealth is what this node tells the others about itself.
 func (n *Node) gossipHealth() transport.Health {
 	outbox, overdue := n.hitCounts()
 	h := transport.Health{Role: n.fed.self.Role, Country: n.fed.self.Country, Version: Version, Outbox: outbox, Overdue: overdue,
-		At: n.now().UnixMilli()}
+		Formats: n.gossipFormats(), At: n.now().UnixMilli()}
 	if g := n.fed.gossip; g != nil {
 		h.At = g.nextAt(h.At)
 	}
@@ -258,6 +303,7 @@ func (n *Node) Members() []wire.Member {
 		}
 		if ok {
 			m.Outbox, m.Overdue, m.Version = h.Outbox, h.Overdue, h.Version
+			m.Formats, m.FormatsReported = memberFormats(h)
 			if h.LastCentral > 0 {
 				m.LastCentral = time.Unix(h.LastCentral, 0).UTC()
 			}
@@ -305,6 +351,7 @@ func (n *Node) localHealthAsMember() wire.Member {
 	outbox, overdue := n.hitCounts()
 	m := wire.Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
 		Outbox: outbox, Overdue: overdue}
+	m.Formats, m.FormatsReported = memberFormats(transport.Health{Formats: n.gossipFormats()})
 	for _, s := range n.held {
 		applied, contact := n.groups[s].Freshness()
 		m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact, n.now()),

@@ -36,6 +36,7 @@ type metrics struct {
 	snapshot     *prometheus.Desc
 	stale        *prometheus.Desc
 	halted       *prometheus.Desc
+	needs        *prometheus.Desc
 	diskFree     *prometheus.Desc
 	members      *prometheus.Desc
 	peerConns    *prometheus.Desc
@@ -72,6 +73,7 @@ func newMetrics(n *Node) *metrics {
 	m.leader = prometheus.NewDesc("fedarms_shard_has_leader", "1 when this node knows a leader for the shard, else 0.", []string{"shard"}, nil)
 	m.stale = prometheus.NewDesc("fedarms_shard_stale", "1 when this node's copy of the shard is older than max_staleness, or halted.", []string{"shard"}, nil)
 	m.halted = prometheus.NewDesc("fedarms_shard_halted", "1 while the shard has stopped applying entries on this node (state file cannot be written, or an entry this release cannot read); the reason is in /v1/health.", []string{"shard"}, nil)
+	m.needs = prometheus.NewDesc("fedarms_shard_needs_command_format", "While the shard is halted on an entry of a command format this release does not read, that format (a release that reads it resumes the shard); else 0.", []string{"shard"}, nil)
 	m.diskFree = prometheus.NewDesc("fedarms_data_dir_free_bytes", "Free bytes of the file system holding the data dir (read at most once a second).", nil, nil)
 	m.members = prometheus.NewDesc("fedarms_members", "Federation members this node knows, by status.", []string{"status"}, nil)
 	m.peerConns = prometheus.NewDesc("fedarms_peer_connections",
@@ -99,6 +101,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.snapshot
 	ch <- m.stale
 	ch <- m.halted
+	ch <- m.needs
 	ch <- m.diskFree
 	ch <- m.members
 	ch <- m.peerConns
@@ -125,6 +128,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.snapshot, prometheus.GaugeValue, float64(st.LastSnapshotIndex), s)
 		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(m.n.stale(st.LastContact, st.Halt != nil)), s)
 		ch <- prometheus.MustNewConstMetric(m.halted, prometheus.GaugeValue, b2f(st.Halt != nil), s)
+		var needs float64
+		if st.Halt != nil {
+			needs = float64(st.Halt.NeedsCommandFormat)
+		}
+		ch <- prometheus.MustNewConstMetric(m.needs, prometheus.GaugeValue, needs, s)
 	}
 	if free, err := m.n.disk.freeBytes(m.n.cfg.DataDir); err == nil {
 		ch <- prometheus.MustNewConstMetric(m.diskFree, prometheus.GaugeValue, float64(free))

@@ -30,7 +30,9 @@ type Node struct {
 	// groups holds the raft group of every shard this node holds; fixed after Open.
 	groups map[string]*replication.Group
 	held   []string // sorted shard names of groups
-	db     *bolt.DB // node.db: tokens, audit, hits
+	// readers are the releases members run that read each raft command format (formats.go).
+	readers formatReaders
+	db      *bolt.DB // node.db: tokens, audit, hits
 	// dirLock holds DATA/LOCK while the node is open.
 	dirLock *os.File
 	audit   *audit.Log

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,6 +19,9 @@ func (n *Node) Shards() []wire.ShardStatus {
 			Stale: n.stale(st.LastContact, st.Halt != nil)}
 		if st.Halt != nil {
 			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
+			if f := int(st.Halt.NeedsCommandFormat); f != 0 {
+				ss.NeedsCommandFormat, ss.NeedsRelease = f, n.readers.reading(f)
+			}
 		}
 		out = append(out, ss)
 	}
@@ -33,6 +37,12 @@ func (n *Node) Health() wire.Health {
 		switch {
 		case s.Halted != "":
 			c = wire.HealthCheck{Status: "degraded", Detail: "halted: " + s.Halted + "; reads are served from the copy as it was, writes go to other nodes"}
+			if s.NeedsCommandFormat != 0 {
+				c.Detail += fmt.Sprintf("; needs a release that reads raft command format %d", s.NeedsCommandFormat)
+				if s.NeedsRelease != "" {
+					c.Detail += " (members run " + s.NeedsRelease + ")"
+				}
+			}
 		case s.Leader == "":
 			c = wire.HealthCheck{Status: "degraded", Detail: "no leader: writes to this shard are refused"}
 		case s.Stale:

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/fedarms/fedarms/internal/record"
 )
@@ -49,10 +50,32 @@ type Command struct {
 	IDs       []string        // for delete
 }
 
-// commandVersion is the format this release writes and reads (the first byte of every command).
-const commandVersion = 1
+// Command formats (the first byte of every command). Format 1 is what every release has written
+// since the first; format 2 is format 1 followed by a CRC-32C (Castagnoli) of everything before
+// it, big-endian, so an entry damaged on a disk or a link is detected and halts the shard instead
+// of being applied. This release reads both; it writes format 2 only once the federation has
+// finalized the upgrade to it (Group.SetCommandFormat), since a release that reads only format 1
+// halts on it.
+const (
+	// CommandFormatLegacy is the format every release reads.
+	CommandFormatLegacy byte = 1
+	// CommandFormatChecked is format 1 with a CRC-32C trailer.
+	CommandFormatChecked byte = 2
+	// CommandFormatOldest and CommandFormatNewest bound the formats this release reads.
+	CommandFormatOldest = CommandFormatLegacy
+	CommandFormatNewest = CommandFormatChecked
+)
+
+// commandVersion is the format MarshalBinary writes: the one every release reads (forwarded
+// writes between nodes use it too).
+const commandVersion = CommandFormatLegacy
 
 var errBadCommand = errors.New("replication: corrupt command")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcSize is the length of format 2's trailer.
+const crcSize = 4
 
 // minEncodedRecord is the fewest bytes a record takes in a command: its length prefix, the
 // record's version byte, thirteen empty strings and an empty list of other serials. A count of
@@ -63,17 +86,34 @@ const minEncodedRecord = 1 + 1 + 13 + 1
 // (or the bytes are damaged). It names both formats so an operator knows which release reads it.
 type VersionError struct {
 	Found byte // the format of the command
-	Reads byte // the format this release reads
+	Reads byte // the newest format this release reads (it reads every format from 1 up to it)
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("replication: command format %d; this release reads format %d", e.Found, e.Reads)
+	return fmt.Sprintf("replication: command format %d; this release reads formats %d to %d: a newer release wrote it, run one that reads command format %d",
+		e.Found, CommandFormatOldest, e.Reads, e.Found)
 }
 
-// MarshalBinary encodes the command for the raft log.
-func (c *Command) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 64+len(c.Records)*160+len(c.IDs)*20)
-	b = append(b, commandVersion, byte(c.Op))
+// ChecksumError is a command whose checksum does not match its bytes: it was damaged after it was
+// written (on a disk, or by a peer). It is never applied.
+type ChecksumError struct {
+	Want, Got uint32
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("replication: command checksum %08x, its bytes sum to %08x: the entry is damaged", e.Want, e.Got)
+}
+
+// MarshalBinary encodes the command in format 1, which every release reads.
+func (c *Command) MarshalBinary() ([]byte, error) { return c.MarshalFormat(commandVersion) }
+
+// MarshalFormat encodes the command in format f (CommandFormatLegacy or CommandFormatChecked).
+func (c *Command) MarshalFormat(f byte) ([]byte, error) {
+	if f < CommandFormatOldest || f > CommandFormatNewest {
+		return nil, fmt.Errorf("replication: no command format %d", f)
+	}
+	b := make([]byte, 0, 64+crcSize+len(c.Records)*160+len(c.IDs)*20)
+	b = append(b, f, byte(c.Op))
 	b = appendStr(b, c.Principal.Agency)
 	b = appendStr(b, c.Principal.Country)
 	if c.Principal.Admin {
@@ -86,7 +126,7 @@ func (c *Command) MarshalBinary() ([]byte, error) {
 		for _, id := range c.IDs {
 			b = appendStr(b, id)
 		}
-		return b, nil
+		return sealCommand(b, f), nil
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.Records)))
 	var scratch []byte
@@ -95,7 +135,15 @@ func (c *Command) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(scratch)))
 		b = append(b, scratch...)
 	}
-	return b, nil
+	return sealCommand(b, f), nil
+}
+
+// sealCommand appends format 2's checksum to b; format 1 has none.
+func sealCommand(b []byte, f byte) []byte {
+	if f == CommandFormatChecked {
+		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	}
+	return b
 }
 
 // UnmarshalBinary decodes a command; corrupt input gives an error, never a panic.
@@ -103,8 +151,20 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	if len(b) < 2 {
 		return errBadCommand
 	}
-	if b[0] != commandVersion {
-		return &VersionError{Found: b[0], Reads: commandVersion}
+	switch b[0] {
+	case CommandFormatLegacy:
+	case CommandFormatChecked:
+		if len(b) < 2+crcSize {
+			return errBadCommand
+		}
+		body := b[:len(b)-crcSize]
+		want, got := binary.BigEndian.Uint32(b[len(body):]), crc32.Checksum(body, castagnoli)
+		if want != got {
+			return &ChecksumError{Want: want, Got: got}
+		}
+		b = body
+	default:
+		return &VersionError{Found: b[0], Reads: CommandFormatNewest}
 	}
 	c.Op = Op(b[1])
 	if c.Op < OpCreate || c.Op > OpDelete {

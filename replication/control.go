@@ -103,6 +103,12 @@ func (c *Control) Revoke(ctx context.Context, blob []byte) (ControlResult, error
 // again on apply.
 func (c *Control) Apply(ctx context.Context, cmd ControlCommand) (ControlResult, error) {
 	cmd.Rules = controlRules // whatever a forwarder said: this leader orders under its own rules
+	if cmd.Op == ControlFinalize {
+		cmd.Format = controlFormatUpgrade
+	}
+	if cmd.Format > ControlFormatNewest {
+		return ControlResult{}, fmt.Errorf("%w: control format %d; this release orders formats up to %d", ErrControlRefused, cmd.Format, ControlFormatNewest)
+	}
 	if _, _, err := c.store.decide(c.verifier, cmd); err != nil {
 		return ControlResult{}, err
 	}

@@ -68,6 +68,9 @@ func (f *controlFSM) Apply(l *raft.Log) any {
 	var c ControlChange
 	var changed bool
 	err := json.Unmarshal(l.Data, &cmd)
+	if err == nil && f.haltOnFormat(l, cmd) {
+		return ErrClosed
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: entry %d: %w", ErrControlRefused, l.Index, err)
 	} else {
@@ -136,7 +139,9 @@ func (f *controlFSM) Restore(rc io.ReadCloser) error {
 	if snap.Format != controlSnapshotFormat {
 		return fmt.Errorf("restore control snapshot: format %q, want %q", snap.Format, controlSnapshotFormat)
 	}
-	st, refused := verifiedRestore(f.verifier, f.store.state(), snap.State)
+	cur := f.store.state()
+	st, refused := verifiedRestore(f.verifier, cur, snap.State)
+	st.Upgrade = mergeUpgrade(cur.Upgrade, snap.State.Upgrade)
 	for _, r := range refused {
 		f.log.Warn("control snapshot: entry refused", "kind", r.kind, "peer", r.peerID, "error", r.err)
 	}

@@ -45,7 +45,8 @@ func readControlTx(db *bolt.DB) (ControlState, error) {
 			st.AppliedIndex = getU64(b, keyApplied)
 			st.AppliedTerm = getU64(b, keyTerm)
 		}
-		return nil
+		st.Upgrade, err = readUpgrade(tx.Bucket(bucketCtlMeta))
+		return err
 	})
 	return st, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,6 +50,9 @@ type ControlCommand struct {
 	// as that release applied it. Rules 1: an admission must carry a newer serial than the
 	// member's entry in force.
 	Rules int `json:"rules,omitempty"`
+	// Format is the control format a replica must read to apply the command (absent: 1); see
+	// control_upgrade.go.
+	Format int `json:"format,omitempty"`
 }
 
 // The control rules this release orders commands under.
@@ -86,6 +90,8 @@ type ControlState struct {
 	Members []ControlMember `json:"members"`
 	// Revoked are sorted by peer id.
 	Revoked []ControlRevoked `json:"revoked"`
+	// Upgrade is the finalized upgrade (nil: none yet).
+	Upgrade *ControlUpgrade `json:"upgrade,omitempty"`
 }
 
 // ControlChange is one applied admission or revocation, reported to the ControlObserver.
@@ -98,6 +104,8 @@ type ControlChange struct {
 	// Serial is the admitted entry's serial (0 for a revocation).
 	Serial uint64
 	Blob   []byte
+	// Upgrade is the finalized upgrade after a ControlFinalize.
+	Upgrade *ControlUpgrade
 }
 
 // ControlResult is what applying one control command did.
@@ -126,6 +134,7 @@ type controlStore struct {
 	names   map[string]string         // guarded by mu; name -> peer id
 	applied uint64                    // guarded by mu
 	term    uint64                    // guarded by mu
+	upgrade ControlUpgrade            // guarded by mu
 
 	faults writeFaults // makes the next writes fail (fault tests)
 }
@@ -172,6 +181,10 @@ func (s *controlStore) load(st ControlState) {
 		s.revoked[r.PeerID] = r
 	}
 	s.applied, s.term = st.AppliedIndex, st.AppliedTerm
+	s.upgrade = ControlUpgrade{}
+	if st.Upgrade != nil {
+		s.upgrade = *st.Upgrade
+	}
 }
 
 // state copies the whole state, sorted.
@@ -187,6 +200,11 @@ func (s *controlStore) state() ControlState {
 	for _, r := range s.revoked {
 		r.Blob = slices.Clone(r.Blob)
 		st.Revoked = append(st.Revoked, r)
+	}
+	if len(s.upgrade.Formats) > 0 {
+		u := s.upgrade
+		u.Formats = maps.Clone(u.Formats)
+		st.Upgrade = &u
 	}
 	slices.SortFunc(st.Members, func(a, b ControlMember) int { return strings.Compare(a.PeerID, b.PeerID) })
 	slices.SortFunc(st.Revoked, func(a, b ControlRevoked) int { return strings.Compare(a.PeerID, b.PeerID) })
@@ -245,6 +263,8 @@ func (s *controlStore) decide(v ControlVerifier, cmd ControlCommand) (ControlCha
 		}
 		_, already := s.revoked[peerID]
 		return c, !already, nil
+	case ControlFinalize:
+		return s.decideFinalize(cmd)
 	}
 	return c, false, fmt.Errorf("%w: unknown op %q", ErrControlRefused, cmd.Op)
 }
@@ -277,6 +297,11 @@ func (s *controlStore) apply(index, term uint64, c *ControlChange, changed bool)
 				if err := members.Delete([]byte(c.PeerID)); err != nil {
 					return err
 				}
+			case ControlFinalize:
+				c.Upgrade.Index = index
+				if err := putUpgrade(tx.Bucket(bucketCtlMeta), *c.Upgrade); err != nil {
+					return err
+				}
 			}
 		}
 		return putMeta(tx.Bucket(bucketCtlMeta), index, term)
@@ -303,6 +328,9 @@ func (s *controlStore) apply(index, term uint64, c *ControlChange, changed bool)
 			delete(s.members, c.PeerID)
 		}
 		s.revoked[c.PeerID] = ControlRevoked{PeerID: c.PeerID, Blob: slices.Clone(c.Blob), Index: index}
+	case ControlFinalize:
+		s.upgrade = *c.Upgrade
+		s.upgrade.Formats = maps.Clone(c.Upgrade.Formats)
 	}
 	return nil
 }
@@ -341,6 +369,13 @@ func (s *controlStore) replace(st ControlState) error {
 			if err := revoked.Put([]byte(r.PeerID), v); err != nil {
 				return err
 			}
+		}
+		var u ControlUpgrade
+		if st.Upgrade != nil {
+			u = *st.Upgrade
+		}
+		if err := putUpgrade(tx.Bucket(bucketCtlMeta), u); err != nil {
+			return err
 		}
 		return putMeta(tx.Bucket(bucketCtlMeta), st.AppliedIndex, st.AppliedTerm)
 	})

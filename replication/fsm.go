@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,10 +70,25 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if undecodable != nil {
 		// Every replica of this release meets the same entry; applying nothing here while a newer
 		// release applies it would leave the copies different for good, so the shard stops until
-		// a release that reads it restarts the node.
-		reason := fmt.Sprintf("entry %d cannot be decoded: %v; restart this node with a release that reads it", undecodableAt, undecodable)
-		f.halt.set(reason, undecodableAt, time.Now())
-		f.log.Error("shard halted: undecodable log entry", "index", undecodableAt, "error", undecodable)
+		// a release that reads it restarts the node. A damaged entry (bad checksum, bytes that do
+		// not parse) is never applied either.
+		var ve *VersionError
+		var ce *ChecksumError
+		var reason string
+		var needs byte
+		switch {
+		case errors.As(undecodable, &ve):
+			needs = ve.Found
+			reason = fmt.Sprintf("entry %d is in command format %d; this release reads formats %d to %d: restart this node with a release that reads command format %d",
+				undecodableAt, ve.Found, CommandFormatOldest, CommandFormatNewest, ve.Found)
+		case errors.As(undecodable, &ce):
+			reason = fmt.Sprintf("entry %d is damaged (checksum %08x, its bytes sum to %08x); it is not applied: the copy of this shard here must be rebuilt from the others",
+				undecodableAt, ce.Want, ce.Got)
+		default:
+			reason = fmt.Sprintf("entry %d cannot be decoded: %v; it is not applied: restart this node with a release that reads it, or rebuild the copy of this shard here from the others", undecodableAt, undecodable)
+		}
+		f.halt.setFormat(reason, undecodableAt, needs, time.Now())
+		f.log.Error("shard halted: undecodable log entry", "index", undecodableAt, "error", undecodable, "needs_command_format", needs)
 		for f.halt.wait(5 * time.Second) {
 			f.halt.handOffLeadership()
 		}

@@ -50,6 +50,8 @@ func FuzzCommand(f *testing.F) {
 		make([]byte, 4000)...))
 	f.Add(append([]byte{commandVersion, byte(OpDelete), 0, 0, 0}, bytes.Repeat([]byte{0x80}, 11)...)) // an endless varint
 	f.Add([]byte{commandVersion, 9})
+	checked, _ := (&Command{Op: OpUpsert, Principal: fr, Records: []record.Record{fuzzRecord("FR-1")}}).MarshalFormat(CommandFormatChecked)
+	f.Add(checked) // format 2, with its checksum
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c Command
 		var err error

@@ -21,6 +21,9 @@ type Halt struct {
 	Reason string
 	Since  time.Time
 	Index  uint64 // the first entry not applied
+	// NeedsCommandFormat is the command format of that entry when this release does not read it
+	// (0: the halt has another cause): a release that reads it resumes the shard.
+	NeedsCommandFormat byte
 }
 
 // halter holds a shard's halt and the signal that the group is closing, which ends any wait.
@@ -42,6 +45,17 @@ func (h *halter) set(reason string, index uint64, now time.Time) {
 		h.cur = &Halt{Since: now}
 	}
 	h.cur.Reason, h.cur.Index = reason, index
+}
+
+// setFormat starts a halt on an entry this release cannot apply; needs is the command format it
+// needs, 0 for a damaged entry.
+func (h *halter) setFormat(reason string, index uint64, needs byte, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cur == nil {
+		h.cur = &Halt{Since: now}
+	}
+	h.cur.Reason, h.cur.Index, h.cur.NeedsCommandFormat = reason, index, needs
 }
 
 func (h *halter) clear() {

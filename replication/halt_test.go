@@ -111,21 +111,24 @@ func TestHaltCloseWhileHaltedThenRestartReplays(t *testing.T) {
 	}
 }
 
-// commandV2 is a command as an imagined next release writes it: format 2, which this release does
-// not read. In these tests format 2 is format 1 with another first byte.
-func commandV2(t *testing.T, c *Command) []byte {
+// futureFormat is a command format no release reads yet.
+const futureFormat = CommandFormatNewest + 1
+
+// commandFuture is a command as an imagined next release writes it: a format this release does
+// not read. In these tests it is format 1 with another first byte.
+func commandFuture(t *testing.T, c *Command) []byte {
 	t.Helper()
 	b, err := c.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[0] = 2
+	b[0] = futureFormat
 	return b
 }
 
-// readsV2 is the FSM decoder of that next release: it reads formats 1 and 2.
-func readsV2(c *Command, b []byte) error {
-	if len(b) > 0 && b[0] == 2 {
+// readsFuture is the FSM decoder of that next release: it reads the future format too.
+func readsFuture(c *Command, b []byte) error {
+	if len(b) > 0 && b[0] == futureFormat {
 		b = append([]byte{commandVersion}, b[1:]...)
 	}
 	return c.UnmarshalBinary(b)
@@ -149,10 +152,10 @@ func TestHaltUndecodableEntryHaltsUntilAReleaseReadsIt(t *testing.T) {
 	}
 	apply(t, g, &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-1", "FR", "1")}})
 	before := g.State().Stats().AppliedIndex
-	_ = g.raft.Apply(commandV2(t, &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-2", "FR", "2")}}), time.Second)
+	_ = g.raft.Apply(commandFuture(t, &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-2", "FR", "2")}}), time.Second)
 	testutil.WaitFor(t, 10*time.Second, "the group to halt", func() bool { _, ok := g.Halted(); return ok })
 	h, _ := g.Halted()
-	if !strings.Contains(h.Reason, "format 2") || !strings.Contains(h.Reason, "reads format 1") || h.Index != before+1 {
+	if !strings.Contains(h.Reason, "command format 3") || !strings.Contains(h.Reason, "reads formats 1 to 2") || h.Index != before+1 || h.NeedsCommandFormat != futureFormat {
 		t.Fatalf("halt %+v: want the entry's index %d and both formats named", h, before+1)
 	}
 	if _, err := g.Apply(context.Background(), &Command{Op: OpCreate, Principal: frNCB, Records: []record.Record{rec("FR-3", "FR", "3")}}); !errors.Is(err, ErrHalted) {
@@ -174,7 +177,7 @@ func TestHaltUndecodableEntryHaltsUntilAReleaseReadsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g = open(readsV2) // the release that reads format 2
+	g = open(readsFuture) // the release that reads the future format
 	defer g.Close()
 	testutil.WaitFor(t, 10*time.Second, "FR-2 to be applied", func() bool { _, ok, _ := g.State().Get("FR-2"); return ok })
 	if _, ok := g.Halted(); ok {
@@ -246,7 +249,7 @@ func TestCommandHugeRecordCountRefusedWithoutAllocating(t *testing.T) {
 		t.Fatalf("decoding a %d-byte command allocated %d bytes in %.0f allocations", len(b), ms2-ms1, allocs)
 	}
 	var ve *VersionError
-	if err := x.UnmarshalBinary([]byte{9, 1}); !errors.As(err, &ve) || ve.Found != 9 || ve.Reads != commandVersion {
+	if err := x.UnmarshalBinary([]byte{9, 1}); !errors.As(err, &ve) || ve.Found != 9 || ve.Reads != CommandFormatNewest {
 		t.Fatalf("a command of format 9: %v", err)
 	}
 }

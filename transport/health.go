@@ -31,6 +31,10 @@ type Health struct {
 	LastCentral int64 `json:"lc,omitempty"`
 	// Truncated is set when Shards was left out to fit the size cap.
 	Truncated bool `json:"t,omitempty"`
+	// Formats are the formats the member reads and writes (EncodeFormats; kept short, since the
+	// metadata is capped). A member that publishes none (a release before formats were
+	// published) reads and writes format 1 of every kind.
+	Formats string `json:"f,omitempty"`
 	// At is when the member published this health, in Unix milliseconds. It changes on every
 	// refresh, so every refresh reaches the others as a metadata update: a member whose updates
 	// stop arriving while memberlist still counts it alive has gone quiet (suspect).

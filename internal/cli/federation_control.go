@@ -21,7 +21,7 @@ import (
 // federationControlCmds are the federation commands that act on a running federation through a
 // node's API: the control group admits and revokes members while every node runs.
 func federationControlCmds(e *env) []*cobra.Command {
-	return []*cobra.Command{admitCmd(e), revokeCmd(e), rosterCmd(e), joinCmd(e), removeCmd(e), centralCmd(e)}
+	return []*cobra.Command{admitCmd(e), revokeCmd(e), rosterCmd(e), joinCmd(e), removeCmd(e), centralCmd(e), upgradeCmd(e)}
 }
 
 func admitCmd(e *env) *cobra.Command {

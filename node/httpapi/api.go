@@ -56,6 +56,8 @@ type Backend interface {
 	Revoke(ctx context.Context, p auth.Principal, sr transport.SignedRevocation) (wire.RosterChange, error)
 	Centrals
 	Fault(req wire.FaultRequest) error
+	UpgradeStatus() wire.UpgradeStatus
+	FinalizeUpgrade(ctx context.Context, p auth.Principal) (wire.UpgradeFinalized, error)
 
 	CreateToken(p auth.Principal, req wire.TokenRequest) (wire.NewToken, error)
 	ListTokens() []auth.Token
@@ -142,6 +144,8 @@ func New(c Config) http.Handler {
 	if src, ok := c.Node.(BackupSource); ok {
 		mux.Handle("POST /v1/admin/backup", a.route("admin.backup", "admin", lim, a.backup(src)))
 	}
+	mux.Handle("GET /v1/federation/upgrade", a.route("federation.upgrade", "admin", lim, a.upgradeStatus))
+	mux.Handle("POST /v1/federation/upgrade/finalize", a.route("federation.upgrade.finalize", "admin", lim, a.finalizeUpgrade))
 	mux.Handle("POST /v1/debug/faults", a.route("faults", "admin", lim, a.fault))
 	mux.Handle("GET /v1/tokens", a.route("tokens.list", "admin", lim, a.tokens))
 	mux.Handle("POST /v1/tokens", a.route("tokens.create", "admin", lim, a.createToken))

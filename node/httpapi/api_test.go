@@ -100,7 +100,11 @@ func (f *fakeNode) Admit(context.Context, auth.Principal, transport.SignedEntry)
 func (f *fakeNode) Revoke(context.Context, auth.Principal, transport.SignedRevocation) (wire.RosterChange, error) {
 	return wire.RosterChange{}, f.err
 }
-func (f *fakeNode) Fault(wire.FaultRequest) error { return f.err }
+func (f *fakeNode) Fault(wire.FaultRequest) error     { return f.err }
+func (f *fakeNode) UpgradeStatus() wire.UpgradeStatus { return wire.UpgradeStatus{} }
+func (f *fakeNode) FinalizeUpgrade(context.Context, auth.Principal) (wire.UpgradeFinalized, error) {
+	return wire.UpgradeFinalized{}, f.err
+}
 func (f *fakeNode) CreateToken(auth.Principal, wire.TokenRequest) (wire.NewToken, error) {
 	return wire.NewToken{}, f.err
 }

@@ -16,6 +16,12 @@ type ShardStatus struct {
 	// the copy is then stale, reads are served from it and writes go elsewhere.
 	Halted      string    `json:"halted,omitempty"`
 	HaltedSince time.Time `json:"halted_since,omitzero"`
+	// NeedsCommandFormat is, while the shard is halted on an entry this release does not read, the
+	// command format of that entry: a release that reads it resumes the shard when it restarts.
+	NeedsCommandFormat int `json:"needs_command_format,omitempty"`
+	// NeedsRelease names the releases members run that read that format, as they gossip them
+	// (empty when no member known reads it).
+	NeedsRelease string `json:"needs_release,omitempty"`
 }
 
 // HealthCheck is one subsystem's part of the health answer.
@@ -60,6 +66,20 @@ type Member struct {
 	// Unsigned is set when the member's health is not signed (a release before signed health): it
 	// is shown, but not trusted to choose whom to ask for a shard.
 	Unsigned bool `json:"unsigned_health,omitempty"`
+	// Formats are the formats the member reads and writes, by kind ("raft_command", "control",
+	// "snapshot", "message", "data_dir"), as it gossips them; a member of a release before formats
+	// were published is shown reading and writing format 1 of each (FormatsReported false).
+	Formats map[string]FormatSupport `json:"formats,omitempty"`
+	// FormatsReported is false when the member published no formats (an earlier release).
+	FormatsReported bool `json:"formats_reported"`
+}
+
+// FormatSupport is what a member does with one kind of format: it reads formats Oldest to Newest
+// and writes Writes.
+type FormatSupport struct {
+	Oldest int `json:"reads_oldest"`
+	Newest int `json:"reads_newest"`
+	Writes int `json:"writes"`
 }
 
 // MemberShard is one shard's progress on a member; the lag is measured against the most advanced

@@ -27,7 +27,7 @@ func TestShortDrills(t *testing.T) {
 	}
 	readSources(t)
 	cmd := exec.Command(gobin, "test", "-count=1", "-tags", "localfed", "-v",
-		"-run", "TestDrill(Replication|EdgeOutage)", "-timeout", "15m", ".")
+		"-run", "TestDrill(Replication|EdgeOutage|MixedRelease)", "-timeout", "15m", ".")
 	cmd.Env = append(os.Environ(), "LOCALFED_SHORT=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -28,6 +28,8 @@ type fed struct {
 	order  []string // names in federation.json order
 	// maxStaleness is what every node was configured with.
 	maxStaleness time.Duration
+	// env is added to the environment of every script command (LOCALFED_BIN for mixed releases).
+	env []string
 }
 
 // fedJSON is DIR/federation.json as the contract gives it (plus the script's additions).
@@ -52,6 +54,12 @@ type fedJSON struct {
 // LOCALFED_KEEP=1 keeps the directory.
 func startFed(t *testing.T, drill string) *fed {
 	t.Helper()
+	return startFedEnv(t, drill)
+}
+
+// startFedEnv is startFed with env added to the environment of every script command.
+func startFedEnv(t *testing.T, drill string, env ...string) *fed {
+	t.Helper()
 	script, err := filepath.Abs("../localfed")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +68,7 @@ func startFed(t *testing.T, drill string) *fed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fed{t: t, dir: dir, script: script, nodes: map[string]*nodeClient{}}
+	f := &fed{t: t, dir: dir, script: script, nodes: map[string]*nodeClient{}, env: env}
 	t.Cleanup(func() {
 		if _, err := os.Stat(filepath.Join(dir, "roster.json")); err == nil {
 			if t.Failed() {
@@ -132,8 +140,9 @@ func (f *fed) localfed(args ...string) string {
 func (f *fed) localfedOut(args ...string) (string, error) {
 	full := append([]string{args[0], f.dir}, args[1:]...)
 	cmd := exec.Command(f.script, full...)
+	cmd.Env = append(os.Environ(), f.env...)
 	if args[0] != "up" {
-		cmd.Env = append(os.Environ(), "LOCALFED_NO_BUILD=1")
+		cmd.Env = append(cmd.Env, "LOCALFED_NO_BUILD=1")
 	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err

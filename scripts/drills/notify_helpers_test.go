@@ -47,17 +47,32 @@ func (h *hitView) receiptLag() (time.Duration, bool) {
 	return last.Sub(h.SearchedAt), true
 }
 
-// hitList is GET /v1/hits?status= with the admin token (which sees every hit the node stores).
+// hitList is GET /v1/hits?status= with the admin token (which sees every hit the node stores),
+// every page of it (a page holds at most 1,000).
 func (n *nodeClient) hitList(status string) ([]hitView, error) {
-	var out struct {
-		Hits []hitView `json:"hits"`
+	var all []hitView
+	cursor := ""
+	for {
+		var out struct {
+			Hits   []hitView `json:"hits"`
+			Cursor string    `json:"cursor"`
+		}
+		q := url.Values{"limit": {"1000"}}
+		if status != "" {
+			q.Set("status", status)
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if _, err := n.json("GET", "/v1/hits?"+q.Encode(), n.admin, nil, &out); err != nil {
+			return all, err
+		}
+		all = append(all, out.Hits...)
+		if out.Cursor == "" || len(out.Hits) == 0 {
+			return all, nil
+		}
+		cursor = out.Cursor
 	}
-	path := "/v1/hits"
-	if status != "" {
-		path += "?status=" + url.QueryEscape(status)
-	}
-	_, err := n.json("GET", path, n.admin, nil, &out)
-	return out.Hits, err
 }
 
 // hitGet is GET /v1/hits/{id} with the admin token.

@@ -135,7 +135,9 @@ export function computeAlerts({ members = [], shards = [], hits = null, firstSee
     }
     if (s.halted) {
       out.push({ key: `halted:${s.shard}`, level: 'bad', view: 'shards',
-        text: `Shard ${s.shard} is halted on this node (${s.halted}): reads come from the copy as it was, writes go to other nodes` });
+        text: `Shard ${s.shard} is halted on this node (${s.halted}): reads come from the copy as it was, writes go to other nodes` +
+          (s.needs_command_format ? `; it needs a release that reads raft command format ${s.needs_command_format}` +
+            (s.needs_release ? ` (members run ${s.needs_release})` : '') : '') });
     } else if (s.stale) {
       out.push({ key: `stale-self:${s.shard}`, level: 'bad', view: 'shards',
         text: `This node's copy of ${s.shard} is older than max_staleness: answers say so` });
