@@ -97,7 +97,7 @@ func TestImportCSV(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	tn := startNode(t, t.TempDir())
-	q := map[string]any{"serial": "X"}
+	q := map[string]any{"serial": "X123"}
 	if a := tn.json(t, "", "POST", "/v1/search", q); a.status != 401 {
 		t.Fatalf("no token: %d", a.status)
 	}
