@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,11 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/testutil"
+	"github.com/fedarms/fedarms/node/fedplan"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
@@ -292,4 +296,41 @@ func reviewGauge(t *testing.T, tn *testNode, name, country string) float64 {
 	}
 	t.Fatalf("no %s{country=%q}", name, country)
 	return 0
+}
+
+// TestRemoteAnswerOfAnExpiredRecordIsNoHit: an edge that does not hold the record's shard gets it
+// from a central node, which reports its matcher's claim; the edge, which makes the hit, withholds
+// it on its own clock and grace.
+func TestRemoteAnswerOfAnExpiredRecordIsNoHit(t *testing.T) {
+	fc := startFederation(t, []fedplan.MemberSpec{
+		{Name: "lyon-1", Role: "central", Shards: []string{"*"}},
+		{Name: "edge-nbo", Role: "edge", Country: "KE", Shards: []string{"africa"}},
+	}, nil)
+	fr := auth.Principal{Agency: "FR-NCB", Country: "FR", Roles: []string{"recorder", "searcher"}}
+	now := time.Now().UTC() // federation nodes keep the wall clock
+	expired := reviewed("FR-REM-EXP", "REMEXP123", now.AddDate(0, 0, -200).Format(time.DateOnly))
+	fresh := reviewed("FR-REM-OK", "REMOK1234", now.AddDate(1, 0, 0).Format(time.DateOnly))
+	fc.importAt("lyon-1", fr, []record.Record{expired, fresh})
+	edge := fc.nodes["edge-nbo"]
+	ke := auth.Principal{Agency: "KE-CUSTOMS", Roles: []string{"searcher"}}
+	search := func(serial string) *wire.SearchResponse {
+		resp, err := edge.Search(context.Background(), ke, wire.SearchRequest{Serial: serial, Make: "glock"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	testutil.WaitFor(t, 30*time.Second, "edge-nbo to find FR records through lyon-1", func() bool {
+		return len(search("REMOK1234").Results) > 0
+	})
+	resp := search("REMEXP123")
+	if len(resp.Results) == 0 || resp.Results[0].ID != "FR-REM-EXP" {
+		t.Fatalf("remote search for the expired record: %+v", resp.Results)
+	}
+	if r := resp.Results[0]; r.Hit || r.NotificationID != "" || !strings.Contains(r.Why.Hit, "review date") {
+		t.Fatalf("expired record from a remote answer: hit %v, notification %q, why %q", r.Hit, r.NotificationID, r.Why.Hit)
+	}
+	if r := search("REMOK1234").Results[0]; !r.Hit || r.NotificationID == "" {
+		t.Fatalf("a record within its review date from a remote answer: %+v", r)
+	}
 }
