@@ -18,8 +18,15 @@ import (
 //
 // Lock order: its own mu, taken alone (the live index calls it without holding its mu).
 type reviewIndex struct {
-	mu        sync.RWMutex
+	mu        sync.Mutex
 	countries map[string]*countryReviews
+	// version counts the changes filed; the counts of a scrape are kept for the next one while
+	// neither version nor the cutoffs move (they move once a day).
+	version     uint64
+	cached      []reviewCount
+	cachedAt    reviewCutoffs
+	cachedOf    uint64
+	cachedValid bool
 }
 
 // countryReviews are one country's records by review day.
@@ -29,12 +36,72 @@ type countryReviews struct {
 	order []reviewDay
 }
 
-// reviewBucket is the ids of one country's records due on one day. sorted, when not nil, holds them in
-// order: built by the first page that reads the day and dropped by the next change, so paging
-// through a day of a million records sorts it once, not once a page.
+// reviewBucket is the ids of one country's records due on one day. Most days of a country hold a few
+// records: they are kept in a sorted slice, which costs an id's string and nothing more (a map per
+// day cost 270 bytes a record at 100,000 records). A day with more than smallBucket moves to a set,
+// and ids is then the sorted copy built by the first page that reads the day and dropped by the next
+// change, so paging through a day of a million records sorts it once, not once a page.
 type reviewBucket struct {
-	ids    map[string]struct{}
-	sorted []string
+	ids []string            // sorted; every id of the day while set is nil
+	set map[string]struct{} // nil while the day is small
+}
+
+// smallBucket is the most ids a day keeps in its sorted slice: inserting moves at most this many.
+const smallBucket = 64
+
+func (b *reviewBucket) len() int {
+	if b.set != nil {
+		return len(b.set)
+	}
+	return len(b.ids)
+}
+
+// put adds id; false when it was there already.
+func (b *reviewBucket) put(id string) bool {
+	if b.set != nil {
+		if _, dup := b.set[id]; dup {
+			return false
+		}
+		b.set[strings.Clone(id)] = struct{}{}
+		b.ids = nil
+		return true
+	}
+	i := len(b.ids)
+	if i > 0 && id <= b.ids[i-1] { // ids mostly come in order: the common case compares once
+		var found bool
+		if i, found = slices.BinarySearch(b.ids, id); found {
+			return false
+		}
+	}
+	if len(b.ids) < smallBucket {
+		b.ids = slices.Insert(b.ids, i, strings.Clone(id))
+		return true
+	}
+	b.set = make(map[string]struct{}, 2*smallBucket)
+	for _, v := range b.ids {
+		b.set[v] = struct{}{}
+	}
+	b.set[strings.Clone(id)] = struct{}{}
+	b.ids = nil
+	return true
+}
+
+// drop removes id; false when it was not there.
+func (b *reviewBucket) drop(id string) bool {
+	if b.set != nil {
+		if _, ok := b.set[id]; !ok {
+			return false
+		}
+		delete(b.set, id)
+		b.ids = nil
+		return true
+	}
+	i, found := slices.BinarySearch(b.ids, id)
+	if !found {
+		return false
+	}
+	b.ids = slices.Delete(b.ids, i, i+1)
+	return true
 }
 
 func newReviewIndex() *reviewIndex {
@@ -70,15 +137,13 @@ func (x *reviewIndex) add(r *record.Record) {
 	}
 	b := cr.days[d]
 	if b == nil {
-		b = &reviewBucket{ids: map[string]struct{}{}}
+		b = &reviewBucket{}
 		cr.days[d] = b
 		cr.order = nil
 	}
-	if _, dup := b.ids[r.ID]; dup {
-		return
+	if b.put(r.ID) {
+		x.version++
 	}
-	b.ids[strings.Clone(r.ID)] = struct{}{}
-	b.sorted = nil
 }
 
 // remove takes r out. Call with mu held for writing.
@@ -95,12 +160,11 @@ func (x *reviewIndex) remove(r *record.Record) {
 	if b == nil {
 		return
 	}
-	if _, ok := b.ids[r.ID]; !ok {
+	if !b.drop(r.ID) {
 		return
 	}
-	delete(b.ids, r.ID)
-	b.sorted = nil
-	if len(b.ids) == 0 {
+	x.version++
+	if b.len() == 0 {
 		delete(cr.days, d)
 		cr.order = nil
 	}
@@ -113,6 +177,7 @@ func (x *reviewIndex) remove(r *record.Record) {
 func (x *reviewIndex) replace(fresh *reviewIndex) {
 	x.mu.Lock()
 	x.countries = fresh.countries
+	x.version++
 	x.mu.Unlock()
 }
 
@@ -126,25 +191,31 @@ type reviewCount struct {
 // a review date, zeros included, so a gauge does not vanish when the last one is renewed), in
 // country order, for the countries keep admits (nil: all).
 func (x *reviewIndex) counts(c reviewCutoffs, keep func(country string) bool) []reviewCount {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := make([]reviewCount, 0, len(x.countries))
-	for country, cr := range x.countries {
-		if keep != nil && !keep(country) {
-			continue
-		}
-		rc := reviewCount{country: country}
-		for d, b := range cr.days {
-			switch c.state(d) {
-			case reviewDue:
-				rc.due += len(b.ids)
-			case reviewExpired:
-				rc.expired += len(b.ids)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.cachedValid || x.cachedAt != c || x.cachedOf != x.version {
+		all := make([]reviewCount, 0, len(x.countries))
+		for country, cr := range x.countries {
+			rc := reviewCount{country: country}
+			for d, b := range cr.days {
+				switch c.state(d) {
+				case reviewDue:
+					rc.due += b.len()
+				case reviewExpired:
+					rc.expired += b.len()
+				}
 			}
+			all = append(all, rc)
 		}
-		out = append(out, rc)
+		sort.Slice(all, func(i, j int) bool { return all[i].country < all[j].country })
+		x.cached, x.cachedAt, x.cachedOf, x.cachedValid = all, c, x.version, true
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].country < out[j].country })
+	out := make([]reviewCount, 0, len(x.cached))
+	for _, rc := range x.cached {
+		if keep == nil || keep(rc.country) {
+			out = append(out, rc)
+		}
+	}
 	return out
 }
 
@@ -155,19 +226,9 @@ type reviewKey struct {
 	id      string
 }
 
-func (k reviewKey) less(o reviewKey) bool {
-	if k.country != o.country {
-		return k.country < o.country
-	}
-	if k.day != o.day {
-		return k.day < o.day
-	}
-	return k.id < o.id
-}
-
 // page lists up to limit records after the key after (zero: from the start) whose review day is in
 // [from, to), of the countries keep admits (nil: all), in key order; more says whether any follow.
-// It takes mu for writing: it may sort a day (kept for the next page).
+// It may sort a day (kept for the next page).
 func (x *reviewIndex) page(from, to reviewDay, keep func(string) bool, after *reviewKey, limit int) (keys []reviewKey, more bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -215,12 +276,12 @@ func (cr *countryReviews) sortedDays() []reviewDay {
 }
 
 func (b *reviewBucket) sortedIDs() []string {
-	if b.sorted == nil {
-		b.sorted = make([]string, 0, len(b.ids))
-		for id := range b.ids {
-			b.sorted = append(b.sorted, id)
+	if b.set != nil && b.ids == nil {
+		b.ids = make([]string, 0, len(b.set))
+		for id := range b.set {
+			b.ids = append(b.ids, id)
 		}
-		slices.Sort(b.sorted)
+		slices.Sort(b.ids)
 	}
-	return b.sorted
+	return b.ids
 }
