@@ -51,6 +51,7 @@ type Config struct {
 	// without it the node is a one-node federation.
 	Federation *Federation `toml:"federation"`
 	Notify     Notify      `toml:"notify"`
+	Retention  Retention   `toml:"retention"`
 }
 
 // Notify sets the hit-confirmation deadlines the recording NCB is held to (after US NCIC practice:
@@ -164,14 +165,18 @@ type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 }
 
-// Duration is a time.Duration written as "90s", "10m" or "48h" in the file.
+// Duration is a time.Duration written as "90s", "10m", "48h" or "90d" in the file.
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string, or a whole number of days ("90d").
 func (d *Duration) UnmarshalText(b []byte) error {
+	if v, ok := parseDays(string(b)); ok {
+		d.Duration = v
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("not a duration like 90s, 10m or 48h: %q", b)
+		return fmt.Errorf("not a duration like 90s, 10m, 48h or 90d: %q", b)
 	}
 	d.Duration = v
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseValid(t *testing.T) {
@@ -127,6 +128,31 @@ func TestPlaintextOffLoopback(t *testing.T) {
 		}
 		if err != nil && !c.ok && strings.Contains(c.conf, "0.0.0.0") && !strings.Contains(err.Error(), `http_addr: is not a loopback address`) {
 			t.Errorf("%q: %v does not name http_addr", c.conf, err)
+		}
+	}
+}
+
+func TestRetentionGrace(t *testing.T) {
+	for _, c := range []struct {
+		toml string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 90 * 24 * time.Hour, true},
+		{"[retention]\ngrace = \"30d\"\n", 30 * 24 * time.Hour, true},
+		{"[retention]\ngrace = \"2160h\"\n", 90 * 24 * time.Hour, true},
+		{"[retention]\ngrace = \"0\"\n", 0, true},
+		{"[retention]\ngrace = \"-1h\"\n", 0, false},
+		{"[retention]\ngrace = \"99999d\"\n", 0, false},
+		{"[retention]\ngrace = \"ninety\"\n", 0, false},
+	} {
+		cfg, err := Parse(strings.NewReader("version = 1\n" + c.toml))
+		if (err == nil) != c.ok {
+			t.Errorf("%q: error %v, want ok=%v", c.toml, err, c.ok)
+			continue
+		}
+		if c.ok && cfg.Retention.Grace.Duration != c.want {
+			t.Errorf("%q: grace %v, want %v", c.toml, cfg.Retention.Grace.Duration, c.want)
 		}
 	}
 }

@@ -40,5 +40,6 @@ func Default() *Config {
 		Log: Log{Format: "text", Level: "info"},
 		Notify: Notify{Routine: Duration{time.Hour}, Urgent: Duration{10 * time.Minute},
 			LateWindow: Duration{72 * time.Hour}, LateMaxSearches: 100000},
+		Retention: Retention{Grace: Duration{90 * 24 * time.Hour}},
 	}
 }

@@ -284,6 +284,7 @@ func (b *browser) text(sel string) string {
 func TestConsoleBrowserOneNode(t *testing.T) {
 	tn := startNode(t, t.TempDir())
 	tn.importLines(t, "fr", jsonLines(recordsN(50, "FR")...))
+	tn.importLines(t, "fr", jsonLines(reviewed("FR-REVIEW-1", "REV0000001", "2001-01-31"))) // long expired
 	b := newBrowser(t)
 
 	// A wrong token is refused on the form, and not kept.
@@ -302,6 +303,13 @@ func TestConsoleBrowserOneNode(t *testing.T) {
 		chromedp.WaitVisible(css(`#own-shards tr[data-shard="europe"]`)))
 	if url := get(b, "url", chromedp.Location()); !strings.HasSuffix(url, "/console/shards") || strings.Contains(url, tn.tokens["admin"]) {
 		t.Fatalf("after sign-in at %s", url)
+	}
+	b.do("review panel", chromedp.WaitVisible(css(`#review-records tr[data-record="FR-REVIEW-1"]`)))
+	if s := b.text(`#review-counts tr[data-country="FR"]`); strings.Join(strings.Fields(s), " ") != "FR 0 1" {
+		t.Errorf("review counts row for FR reads %q, want 0 due and 1 expired", s)
+	}
+	if s := b.text(`#review-records tr[data-record="FR-REVIEW-1"]`); !strings.Contains(s, "EXPIRED") || !strings.Contains(s, "REV0000001") {
+		t.Errorf("review record row reads %q", s)
 	}
 	b.screenshot("02-shards")
 	b.contrastOK("shards")

@@ -252,6 +252,10 @@ func (f *fakeFederation) handler() http.Handler {
 		}
 		httpapi.WriteJSON(w, 200, map[string]any{"shards": out, "stale_after_seconds": 600})
 	})
+	api.HandleFunc("GET /v1/review", func(w http.ResponseWriter, _ *http.Request) {
+		httpapi.WriteJSON(w, 200, wire.ReviewPage{AsOf: time.Now().UTC(), GraceSeconds: 90 * 86400, Shards: reference.Regions(), Complete: true,
+			Counts: []wire.ReviewCount{{Country: "DE", Due: 12, Expired: 3}, {Country: "FR", Due: 40, Expired: 0}}, Records: []wire.ReviewRecord{}})
+	})
 	if !f.noHits {
 		api.HandleFunc("GET /v1/hits", func(w http.ResponseWriter, _ *http.Request) {
 			httpapi.WriteJSON(w, 200, map[string]any{"hits": []any{}})

@@ -32,7 +32,7 @@ func tuneRaft(c *raft.Config) {
 // exclusively for at most indexChunk changes at a time, so a large import never stalls searches
 // (which hold mu shared) for long.
 //
-// Lock order: prog before nothing; mu before nothing. They are never held together.
+// Lock order: prog before nothing; mu before review's. prog and mu are never held together.
 type liveIndex struct {
 	log   *slog.Logger
 	clock clock.Clock  // times a rebuild for the log
@@ -44,6 +44,9 @@ type liveIndex struct {
 	// unknown), so a search fetches each result from its own shard. Guarded by mu; numbers are
 	// handed out as shards are first seen and never reused.
 	shards []string
+
+	// review files the records by review date (retention_index.go), kept by the worker with ix.
+	review *reviewIndex
 
 	// huge backs the index's memory with huge pages after it is built or compacted (nil: never).
 	huge *hugePager
@@ -72,7 +75,7 @@ type indexWork struct {
 
 func newLiveIndex(log *slog.Logger, c clock.Clock) *liveIndex {
 	li := &liveIndex{log: log, clock: c, ix: matcher.New(referenceTables{}, matcher.Options{}),
-		work: make(chan indexWork, 64), stopped: make(chan struct{})}
+		review: newReviewIndex(), work: make(chan indexWork, 64), stopped: make(chan struct{})}
 	li.cond = sync.NewCond(&li.prog)
 	go li.run()
 	return li
@@ -101,6 +104,7 @@ func (li *liveIndex) run() {
 		for start := 0; start < len(w.changes); start += indexChunk {
 			li.apply(w.shard, w.changes[start:min(start+indexChunk, len(w.changes))])
 		}
+		li.review.apply(w.changes)
 		if li.onApplied != nil && len(w.changes) > 0 {
 			li.onApplied(w.changes)
 		}
@@ -232,10 +236,12 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	}
 	sort.Strings(shards)
 	batch := make([]matcher.Entry, 0, 8192)
+	review := newReviewIndex()
 	dups := 0
 	for i, s := range shards {
 		g := li.shardNo(s)
 		err := groups[s].State().ForEach(func(r *record.Record) error {
+			review.add(r)
 			if i > 0 {
 				// An id two shards hold (see apply): the first shard's record stays filed.
 				if _, dup := ix.GroupOf(r.ID); dup {
@@ -261,6 +267,7 @@ func (li *liveIndex) load(groups map[string]*replication.Group) error {
 	}
 	ix.Compact()
 	li.ix = ix
+	li.review.replace(review)
 	li.huge.soon("load")
 	return nil
 }

@@ -161,6 +161,7 @@ func (n *Node) lateCheck(changes []replication.Change) {
 		}
 		for _, s := range n.late.candidates(c.New, now) {
 			res := n.localResults(s.Req, nil)
+			n.withholdExpired(res) // retention.go
 			for i := range res {
 				if res[i].ID != c.New.ID || !res[i].Hit {
 					continue

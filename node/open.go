@@ -77,6 +77,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.met = newMetrics(n)
+	n.met.reg.MustRegister(newReviewMetrics(n))
 	n.reads = newReadLimiter(auth.ReadLimits{SearchesPerHour: cfg.Limits.SearchesPerHour, SearchesPerDay: cfg.Limits.SearchesPerDay,
 		RecordsPerHour: cfg.Limits.RecordsPerHour, RecordsPerDay: cfg.Limits.RecordsPerDay})
 	n.index = newLiveIndex(n.log.With("subsystem", "index"), n.clock)

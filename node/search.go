@@ -141,6 +141,7 @@ func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.Sear
 	if len(resp.Results) > req.Limit {
 		resp.Results = resp.Results[:req.Limit]
 	}
+	n.withholdExpired(resp.Results) // local and remote alike, on this node's clock (retention.go)
 	var hits []notify.Hit
 	now := n.now().UTC()
 	for i := range resp.Results {

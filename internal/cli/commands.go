@@ -147,7 +147,7 @@ func whyString(why map[string]string) string {
 }
 
 func recordsCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "records", Short: "Read or delete one record"}
+	cmd := &cobra.Command{Use: "records", Short: "Read or delete one record; list those past their review date"}
 	get := &client{}
 	getCmd := &cobra.Command{
 		Use: "get ID", Short: "Print a record", Args: cobra.ExactArgs(1),
@@ -174,7 +174,7 @@ func recordsCmd(e *env) *cobra.Command {
 		},
 	}
 	addClientFlags(delCmd, del)
-	cmd.AddCommand(getCmd, delCmd)
+	cmd.AddCommand(getCmd, delCmd, reviewCmd(e))
 	return cmd
 }
 

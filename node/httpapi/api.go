@@ -33,6 +33,9 @@ type Backend interface {
 	GetRecord(ctx context.Context, p auth.Principal, id string) (record.Record, error)
 	DeleteRecord(ctx context.Context, p auth.Principal, id string) error
 
+	// Review lists the records past their review date that p owns, with counts per country.
+	Review(p auth.Principal, f wire.ReviewFilter) (wire.ReviewPage, error)
+
 	Hit(p auth.Principal, id string) (wire.Hit, error)
 	Hits(p auth.Principal, f wire.HitFilter) (wire.HitPage, error)
 	// WatchHits feeds every hit stored or changed from now on that p may see, until stop.
@@ -128,6 +131,7 @@ func New(c Config) http.Handler {
 	mux.Handle("GET /v1/records/{id}", a.route("records.get", "searcher", lim, a.getRecord))
 	mux.Handle("PUT /v1/records/{id}", a.route("records.update", "recorder", lim, a.updateRecord))
 	mux.Handle("DELETE /v1/records/{id}", a.route("records.delete", "recorder", lim, a.deleteRecord))
+	mux.Handle("GET /v1/review", a.route("review", "", lim, a.review))
 	mux.Handle("GET /v1/shards", a.route("shards", "", lim, a.shards))
 	mux.Handle("POST /v1/traces", a.route("traces.create", "", lim, a.createTrace))
 	mux.Handle("GET /v1/traces", a.route("traces.list", "", lim, a.traces))

@@ -71,6 +71,9 @@ func (f *fakeNode) Hits(_ auth.Principal, hf wire.HitFilter) (wire.HitPage, erro
 	f.got = hf
 	return wire.HitPage{Hits: []wire.Hit{}}, f.err
 }
+func (f *fakeNode) Review(auth.Principal, wire.ReviewFilter) (wire.ReviewPage, error) {
+	return wire.ReviewPage{}, f.err
+}
 func (f *fakeNode) WatchHits(auth.Principal) (<-chan wire.Hit, func()) { return f.feed, func() {} }
 func (f *fakeNode) Decide(context.Context, auth.Principal, string, wire.DecisionRequest) (wire.Hit, error) {
 	return wire.Hit{}, f.err

@@ -92,3 +92,19 @@ func (a *api) deleteRecord(w http.ResponseWriter, r *http.Request, p auth.Princi
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// review lists records past their review date (the node decides who sees which).
+func (a *api) review(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	q := r.URL.Query()
+	f := wire.ReviewFilter{Status: q.Get("status"), Country: q.Get("country"), Cursor: q.Get("cursor")}
+	var err error
+	if f.Limit, err = pageLimit(q.Get("limit")); err != nil {
+		return err
+	}
+	page, err := a.b.Review(p, f)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, page)
+	return nil
+}

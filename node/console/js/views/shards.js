@@ -1,9 +1,11 @@
-// The shards view: this node's shards (leader, applied index, records, digest, freshness) and, per
-// shard, every holder's progress as the members list reports it.
+// The shards view: this node's shards (leader, applied index, records, digest, freshness), per
+// shard every holder's progress as the members list reports it, and the records past their review
+// date (review.js).
 
 import { h, replace, badge, scroller, setText } from '../dom.js';
 import { ago, num, shortDigest, clock } from '../format.js';
 import { shardHolders, digestAgreement, lagText } from '../model.js';
+import { reviewPanel } from './review.js';
 
 /** The page title. */
 export const title = 'Shards';
@@ -26,6 +28,8 @@ export function mount(main, { store }) {
       'differs from this node\'s is named below. ', h('code', {}, 'GET /v1/shards'), ' on a member gives its digest whole.'),
     h('h2', {}, 'Every holder'),
     perShard);
+  const review = reviewPanel();
+  main.append(review.el);
 
   const draw = () => {
     if (!store.loaded) return;
@@ -47,7 +51,10 @@ export function mount(main, { store }) {
   };
   store.addEventListener('update', draw);
   draw();
-  return () => store.removeEventListener('update', draw);
+  return () => {
+    store.removeEventListener('update', draw);
+    review.stop();
+  };
 }
 
 function ownRow(s, now) {
