@@ -47,21 +47,23 @@ func newBandwidthCap(bytesPerSec int64) *bandwidthCap {
 		in: rate.NewLimiter(rate.Limit(bytesPerSec), chunk), chunk: chunk}
 }
 
-// raftWire is a raft stream as it crosses the wire: its bytes counted and held to the host's cap.
-// Reads come from one goroutine and writes from one.
+// raftWire is a raft stream as it crosses the wire: its bytes counted and held to the host's cap,
+// and raft's deadlines counted from the last byte that moved. raft gives a whole AppendEntries
+// (up to 64 entries of an import batch each) 10 s to be written; on a thin link, capped or not, a
+// batch takes longer than that while every byte moves, and raft would retry it for ever. So a
+// deadline raft sets is kept as an idle time: each write or read that moves bytes pushes it that far
+// ahead, and only a stream on which nothing moves for that long times out. Reads come from one
+// goroutine and writes from one.
 type raftWire struct {
 	network.Stream
 	sent, received ByteCounter   // nil: not counted
 	cap            *bandwidthCap // nil: no cap
-	writeBy        atomic.Int64  // the write deadline in Unix nanoseconds; 0: none
+	writeIdle      atomic.Int64  // nanoseconds raft allows a write without progress; 0: no deadline
+	readIdle       atomic.Int64  // nanoseconds raft allows a read without progress; 0: no deadline
 }
 
-// raftWire wraps a raft stream of group with p in the host's meter and cap; s itself when the host
-// has neither.
+// raftWire wraps a raft stream of group with p in the host's meter and cap.
 func (h *Host) raftWire(s network.Stream, group string, p peer.ID) network.Stream {
-	if h.raftMeter == nil && h.raftCap == nil {
-		return s
-	}
 	w := &raftWire{Stream: s, cap: h.raftCap}
 	if h.raftMeter != nil {
 		w.sent, w.received = h.raftMeter.RaftCounters(group, p)
@@ -83,22 +85,32 @@ func countHeader(s network.Stream, sent, received int) {
 	}
 }
 
+// writeChunk is the most bytes written at once without a cap: progress is seen, and the deadline
+// pushed, at least every writeChunk bytes.
+const writeChunk = 64 << 10
+
 // Write waits for the cap's tokens, a burst at a time, and sends; it gives up with a timeout when
-// the tokens would come after the write deadline, as the stream itself would.
+// the tokens would come after the deadline.
 func (w *raftWire) Write(p []byte) (int, error) {
+	step := writeChunk
+	if w.cap != nil {
+		step = w.cap.chunk
+	}
 	n := 0
 	for len(p) > 0 {
-		chunk := p
+		chunk := p[:min(len(p), step)]
 		if w.cap != nil {
-			chunk = p[:min(len(p), w.cap.chunk)]
 			if err := w.waitOut(len(chunk)); err != nil {
 				return n, err
 			}
 		}
 		m, err := w.Stream.Write(chunk)
 		n += m
-		if w.sent != nil && m > 0 {
-			w.sent.Add(float64(m))
+		if m > 0 {
+			if w.sent != nil {
+				w.sent.Add(float64(m))
+			}
+			w.moved(true)
 		}
 		if err != nil {
 			return n, err
@@ -108,12 +120,24 @@ func (w *raftWire) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// waitOut takes n bytes' tokens from the outgoing bucket before the write deadline.
+// moved pushes the deadlines raft set ahead after bytes moved: both after a write (an answer cannot
+// come before its request is sent), the read deadline after a read.
+func (w *raftWire) moved(wrote bool) {
+	now := time.Now()
+	if d := w.writeIdle.Load(); wrote && d > 0 {
+		_ = w.Stream.SetWriteDeadline(now.Add(time.Duration(d)))
+	}
+	if d := w.readIdle.Load(); d > 0 {
+		_ = w.Stream.SetReadDeadline(now.Add(time.Duration(d)))
+	}
+}
+
+// waitOut takes n bytes' tokens from the outgoing bucket within the write deadline.
 func (w *raftWire) waitOut(n int) error {
 	ctx := context.Background()
-	if by := w.writeBy.Load(); by != 0 {
+	if d := w.writeIdle.Load(); d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, by))
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(d))
 		defer cancel()
 	}
 	if err := w.cap.out.WaitN(ctx, n); err != nil {
@@ -137,26 +161,34 @@ func (w *raftWire) Read(p []byte) (int, error) {
 		if w.cap != nil {
 			_ = w.cap.in.WaitN(context.Background(), n) // n is at most the burst: never refused
 		}
+		w.moved(false)
 	}
 	return n, err
 }
 
-// SetDeadline sets the stream's deadlines and notes the write deadline for the cap.
+// SetDeadline sets the stream's deadlines and keeps them as idle times.
 func (w *raftWire) SetDeadline(t time.Time) error {
-	w.noteWriteDeadline(t)
+	w.writeIdle.Store(idleUntil(t))
+	w.readIdle.Store(idleUntil(t))
 	return w.Stream.SetDeadline(t)
 }
 
-// SetWriteDeadline sets the stream's write deadline and notes it for the cap.
+// SetWriteDeadline sets the stream's write deadline and keeps it as an idle time.
 func (w *raftWire) SetWriteDeadline(t time.Time) error {
-	w.noteWriteDeadline(t)
+	w.writeIdle.Store(idleUntil(t))
 	return w.Stream.SetWriteDeadline(t)
 }
 
-func (w *raftWire) noteWriteDeadline(t time.Time) {
-	var by int64
-	if !t.IsZero() {
-		by = t.UnixNano()
+// SetReadDeadline sets the stream's read deadline and keeps it as an idle time.
+func (w *raftWire) SetReadDeadline(t time.Time) error {
+	w.readIdle.Store(idleUntil(t))
+	return w.Stream.SetReadDeadline(t)
+}
+
+// idleUntil is the time from now to t in nanoseconds; 0 for no deadline (at least 1 for one past).
+func idleUntil(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	w.writeBy.Store(by)
+	return max(int64(time.Until(t)), 1)
 }

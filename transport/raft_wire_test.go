@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -195,5 +196,60 @@ func TestRaftBandwidthCapPacesReplicationNotMessages(t *testing.T) {
 	}
 	if base > floor/2 {
 		t.Errorf("uncapped transfer took %v: the cap applies to others too", base)
+	}
+}
+
+// raft's deadlines count from the last byte that moved: a capped write of four seconds passes a
+// one-second deadline while it progresses, and a write nobody reads times out.
+func TestRaftDeadlineIsIdleTime(t *testing.T) {
+	const capBytes = 64 << 10
+	payload := make([]byte, 256<<10)
+	for i := range payload {
+		payload[i] = byte(rand.Uint32())
+	}
+	f := newFed(t)
+	a := f.start("a", RoleCentral, func(c *Config) { c.RaftBandwidth = capBytes })
+	b := f.start("b", RoleEdge, nil)
+	la, lb := layerPair(t, a, b, RaftLayerConfig{Group: "g"})
+
+	c, err := la.Dial(ServerAddress(b.ident.ID), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, err := lb.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadFull(in, make([]byte, len(payload))); done <- err }()
+	start := time.Now()
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatalf("a write that kept moving failed after %v: %v", time.Since(start), err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 3*time.Second {
+		t.Fatalf("%d bytes at %d B/s took %v: the cap did not hold them", len(payload), capBytes, took)
+	}
+
+	// Nobody reads (b, uncapped, writes to a): once the flow-control window is full nothing moves,
+	// and the deadline hits.
+	back, err := lb.Dial(ServerAddress(a.ident.ID), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	back.SetWriteDeadline(time.Now().Add(time.Second))
+	start = time.Now()
+	var werr error
+	for time.Since(start) < 60*time.Second && werr == nil {
+		_, werr = back.Write(payload)
+	}
+	var ne interface{ Timeout() bool }
+	if werr == nil || !errors.As(werr, &ne) || !ne.Timeout() {
+		t.Fatalf("a write nobody reads: %v after %v, want a timeout", werr, time.Since(start))
 	}
 }
