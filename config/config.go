@@ -42,6 +42,8 @@ type Config struct {
 	// ShardMap overrides the default country -> shard assignment (one shard per INTERPOL region).
 	ShardMap map[string]string `toml:"shard_map"`
 	Raft     Raft              `toml:"raft"`
+	// Replication caps this node's replication traffic (bandwidth.go).
+	Replication Replication `toml:"replication"`
 	Audit    Audit             `toml:"audit"`
 	Search   Search            `toml:"search"`
 	Limits   Limits            `toml:"limits"`
