@@ -42,8 +42,6 @@ type Config struct {
 	// ShardMap overrides the default country -> shard assignment (one shard per INTERPOL region).
 	ShardMap map[string]string `toml:"shard_map"`
 	Raft     Raft              `toml:"raft"`
-	// Replication caps this node's replication traffic (bandwidth.go).
-	Replication Replication `toml:"replication"`
 	Audit    Audit             `toml:"audit"`
 	Search   Search            `toml:"search"`
 	Limits   Limits            `toml:"limits"`
@@ -53,6 +51,9 @@ type Config struct {
 	// without it the node is a one-node federation.
 	Federation *Federation `toml:"federation"`
 	Notify     Notify      `toml:"notify"`
+
+	// Replication caps this node's replication traffic (bandwidth.go).
+	Replication Replication `toml:"replication"`
 }
 
 // Notify sets the hit-confirmation deadlines the recording NCB is held to (after US NCIC practice:
