@@ -22,9 +22,9 @@ const raftHeaderTimeout = 10 * time.Second
 var ErrGroupExists = errors.New("raft group already has a stream layer on this host")
 
 // RaftLayer is a raft.StreamLayer for one raft group over libp2p streams. A node runs several
-// groups (control plus one per shard) over one host, so every stream on ProtoRaft starts with a
-// header naming its group (one length byte, then the name) and the host hands it to that group's
-// layer. The raft ServerAddress of a node is its peer id string, which is also Addr().String():
+// groups (control plus one per shard) over one host, so every raft stream (ProtoRaftZstd, or
+// ProtoRaft toward an older member) starts with a header naming its group (one length byte, then
+// the name) and the host hands it to that group's layer. The raft ServerAddress of a node is its peer id string, which is also Addr().String():
 //
 //	layer, _ := transport.NewRaftLayer(host, "shard-europe")
 //	trans := raft.NewNetworkTransport(layer, 3, 10*time.Second, logw)
