@@ -52,6 +52,9 @@ type Config struct {
 	Federation *Federation `toml:"federation"`
 	Notify     Notify      `toml:"notify"`
 	Retention  Retention   `toml:"retention"`
+
+	// Replication caps this node's replication traffic (bandwidth.go).
+	Replication Replication `toml:"replication"`
 }
 
 // Notify sets the hit-confirmation deadlines the recording NCB is held to (after US NCIC practice:

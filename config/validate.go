@@ -153,6 +153,7 @@ func (c *Config) validate() []Problem {
 	default:
 		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
+	ps = append(ps, c.Replication.validate()...)
 	return ps
 }
 

@@ -49,8 +49,9 @@ type fed struct {
 	wg   sync.WaitGroup
 }
 
-// openFederation starts the host and the control group; refused records members' refused requests.
-func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error)) (*fed, error) {
+// openFederation starts the host and the control group; refused records members' refused requests,
+// met counts replication bytes.
+func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error), met *metrics) (*fed, error) {
 	fc := cfg.Federation
 	var id *transport.Identity
 	var err error
@@ -98,6 +99,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 		Identity: id, Roster: roster, ListenAddrs: fc.Listen, Logger: log.With("subsystem", "libp2p"),
 		Relay: self.Role == transport.RoleCentral, ReserveRelays: self.Role == transport.RoleEdge,
 		EnableHolePunching: self.Role == transport.RoleEdge, Faults: f.faults, Limits: transport.DefaultLimits(),
+		RaftBandwidth: cfg.Replication.MaxBandwidthBytes(), RaftMeter: replicationMeter{m: met, roster: roster},
 	})
 	if err != nil {
 		return nil, err

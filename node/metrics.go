@@ -4,9 +4,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fedarms/fedarms/node/wire"
+	"github.com/fedarms/fedarms/transport"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,6 +45,9 @@ type metrics struct {
 	peerConns    *prometheus.Desc
 	audit        [4]*prometheus.Desc // commits, entries, folds, fold seconds
 	n            *Node
+
+	// replSent and replRecv count raft bytes on the wire by shard and peer (replicationMeter).
+	replSent, replRecv *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -64,6 +70,10 @@ func newMetrics(n *Node) *metrics {
 		Help: "Requests from federation members refused for breaking the rules of their role, by protocol and reason."}, []string{"protocol", "reason"})
 	m.readRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_read_refusals_total",
 		Help: "Searches refused by reason: a token's read limit reached (searches_per_hour, searches_per_day, records_per_hour, records_per_day) or a query that carries too little (too_little)."}, []string{"reason"})
+	m.replSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_replication_sent_bytes_total",
+		Help: "Replication bytes (raft log entries, snapshots, answers) sent on the wire, compressed as they travel, by shard (control: the control group) and peer."}, []string{"shard", "peer"})
+	m.replRecv = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_replication_received_bytes_total",
+		Help: "Replication bytes received on the wire, compressed as they travel, by shard (control: the control group) and peer."}, []string{"shard", "peer"})
 	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
 	m.shardRecs = prometheus.NewDesc("fedarms_shard_records", "Records in the shard's state on this node.", []string{"shard"}, nil)
 	m.shardAge = prometheus.NewDesc("fedarms_shard_last_contact_age_seconds", "Seconds since this node's copy of the shard last heard from its leader.", []string{"shard"}, nil)
@@ -85,9 +95,26 @@ func newMetrics(n *Node) *metrics {
 		prometheus.NewDesc("fedarms_audit_folds_total", "node.db transactions that moved journaled audit entries.", nil, nil),
 		prometheus.NewDesc("fedarms_audit_fold_seconds_total", "Time the audit writer spent folding the journal into node.db.", nil, nil),
 	}
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m.readRefusals, m,
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m.readRefusals, m.replSent, m.replRecv, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// replicationMeter is the host's transport.RaftMeter: raft groups are "shard/<shard>" and
+// "control", and peers are named as the roster names them (by peer id when it does not).
+type replicationMeter struct {
+	m      *metrics
+	roster *transport.Roster
+}
+
+// RaftCounters gives the counters of a group's stream with p.
+func (r replicationMeter) RaftCounters(group string, p peer.ID) (transport.ByteCounter, transport.ByteCounter) {
+	name := p.String()
+	if e, ok := r.roster.Get(p); ok {
+		name = e.Name
+	}
+	shard := strings.TrimPrefix(group, "shard/")
+	return r.m.replSent.WithLabelValues(shard, name), r.m.replRecv.WithLabelValues(shard, name)
 }
 
 // Describe implements prometheus.Collector for the per-shard gauges.

@@ -93,7 +93,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}()
 	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
-		if n.fed, err = openFederation(cfg, n.log, n.refused); err != nil {
+		if n.fed, err = openFederation(cfg, n.log, n.refused, n.met); err != nil {
 			n.Close()
 			return nil, err
 		}

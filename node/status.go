@@ -17,6 +17,9 @@ func (n *Node) Shards() []wire.ShardStatus {
 		ss := wire.ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
 			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
 			Stale: n.stale(st.LastContact, st.Halt != nil)}
+		if st.Leader != n.cfg.Name {
+			ss.Source = st.Leader // today every copy takes the shard from its leader
+		}
 		if st.Halt != nil {
 			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
 			if f := int(st.Halt.NeedsCommandFormat); f != 0 {

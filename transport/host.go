@@ -58,6 +58,11 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Logger receives the host's logs (subsystem=transport); nil discards them.
 	Logger *slog.Logger
+	// RaftBandwidth caps the host's raft traffic, in bytes per second each way (raft_wire.go);
+	// 0 is no cap.
+	RaftBandwidth int64
+	// RaftMeter counts the bytes of raft streams per group and peer; nil counts nothing.
+	RaftMeter RaftMeter
 }
 
 // Host is a node's libp2p host: the only way fedarms talks to other nodes.
@@ -79,6 +84,8 @@ type Host struct {
 
 	raftMu     sync.Mutex
 	raftGroups map[string]*RaftLayer // guarded by raftMu; nil until the first NewRaftLayer
+	raftCap    *bandwidthCap         // nil: raft traffic is not capped
+	raftMeter  RaftMeter             // nil: raft traffic is not counted
 
 	resMu        sync.Mutex
 	reservations map[peer.ID]reservation // guarded by resMu
@@ -139,6 +146,8 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		id:           cfg.Identity.ID,
 		roster:       cfg.Roster,
 		faults:       cfg.Faults,
+		raftCap:      newBandwidthCap(cfg.RaftBandwidth),
+		raftMeter:    cfg.RaftMeter,
 		log:          lg,
 		closed:       make(chan struct{}),
 		reservations: map[peer.ID]reservation{},
@@ -216,10 +225,14 @@ func (h *Host) Handle(proto string, fn func(network.Stream)) error {
 func (h *Host) Unhandle(proto string) { h.p2p.RemoveStreamHandler(protocol.ID(proto)) }
 
 // NewStream opens a stream to a member on proto, dialling it (directly or through a relay) at the
-// addresses its roster entry gives when there is no connection yet.
-func (h *Host) NewStream(ctx context.Context, p peer.ID, proto string) (network.Stream, error) {
-	if !slices.Contains(Protocols, proto) {
-		return nil, fmt.Errorf("new stream %s: %w", proto, ErrUnknownProtocol)
+// addresses its roster entry gives when there is no connection yet. With fallbacks, the member
+// picks the first of proto, fallbacks... it speaks (the stream's Protocol says which).
+func (h *Host) NewStream(ctx context.Context, p peer.ID, proto string, fallbacks ...string) (network.Stream, error) {
+	protos := append([]protocol.ID{protocol.ID(proto)}, protocol.ConvertFromStrings(fallbacks)...)
+	for _, pr := range protos {
+		if !slices.Contains(Protocols, string(pr)) {
+			return nil, fmt.Errorf("new stream %s: %w", pr, ErrUnknownProtocol)
+		}
 	}
 	select {
 	case <-h.closed:
@@ -238,7 +251,7 @@ func (h *Host) NewStream(ctx context.Context, p peer.ID, proto string) (network.
 		}
 	}
 	h.forgetDialFailures(p)
-	s, err := h.p2p.NewStream(ctx, p, protocol.ID(proto))
+	s, err := h.p2p.NewStream(ctx, p, protos...)
 	if err != nil {
 		return nil, fmt.Errorf("new stream to %s: %w", p, err)
 	}

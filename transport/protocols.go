@@ -13,7 +13,11 @@ package transport
 
 // Protocol ids, one per use of a libp2p stream. The version suffix changes when a wire format does.
 const (
-	ProtoRaft         = "/fedarms/raft/1"
+	// ProtoRaft carries raft's RPCs as hashicorp/raft's NetworkTransport writes them; still served
+	// and dialled toward members of a release before ProtoRaftZstd.
+	ProtoRaft = "/fedarms/raft/1"
+	// ProtoRaftZstd carries the same bytes in zstd frames (raft_zstd.go); offered first.
+	ProtoRaftZstd     = "/fedarms/raft/2"
 	ProtoGossipPacket = "/fedarms/gossip/packet/1"
 	ProtoGossipStream = "/fedarms/gossip/stream/1"
 	ProtoMessage      = "/fedarms/msg/1"
@@ -26,4 +30,4 @@ const (
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}

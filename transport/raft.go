@@ -22,9 +22,9 @@ const raftHeaderTimeout = 10 * time.Second
 var ErrGroupExists = errors.New("raft group already has a stream layer on this host")
 
 // RaftLayer is a raft.StreamLayer for one raft group over libp2p streams. A node runs several
-// groups (control plus one per shard) over one host, so every stream on ProtoRaft starts with a
-// header naming its group (one length byte, then the name) and the host hands it to that group's
-// layer. The raft ServerAddress of a node is its peer id string, which is also Addr().String():
+// groups (control plus one per shard) over one host, so every raft stream (ProtoRaftZstd, or
+// ProtoRaft toward an older member) starts with a header naming its group (one length byte, then
+// the name) and the host hands it to that group's layer. The raft ServerAddress of a node is its peer id string, which is also Addr().String():
 //
 //	layer, _ := transport.NewRaftLayer(host, "shard-europe")
 //	trans := raft.NewNetworkTransport(layer, 3, 10*time.Second, logw)
@@ -33,6 +33,7 @@ type RaftLayer struct {
 	group  string
 	auth   RaftAuthorizer // nil: every member's stream reaches raft unread (tests, tools)
 	maxRPC int            // bound of one request read by the guard
+	plain  bool           // dial ProtoRaft only
 	accept chan net.Conn
 	closed chan struct{}
 	once   sync.Once
@@ -49,6 +50,9 @@ type RaftLayerConfig struct {
 	Authorizer RaftAuthorizer
 	// MaxRPC bounds one incoming request (not an InstallSnapshot's data); 0 is DefaultMaxRaftRPC.
 	MaxRPC int
+	// Uncompressed dials ProtoRaft only, as a release before ProtoRaftZstd does (for measuring
+	// and for compatibility tests); both protocols are served whatever it says.
+	Uncompressed bool
 }
 
 // NewRaftLayer registers group on h and returns its stream layer, without an authorizer: any
@@ -69,15 +73,17 @@ func NewRaftLayerWithConfig(h *Host, cfg RaftLayerConfig) (*RaftLayer, error) {
 	h.raftMu.Lock()
 	defer h.raftMu.Unlock()
 	if h.raftGroups == nil {
-		if err := h.Handle(ProtoRaft, h.serveRaft); err != nil {
-			return nil, fmt.Errorf("raft layer: %w", err)
+		for _, proto := range []string{ProtoRaftZstd, ProtoRaft} {
+			if err := h.Handle(proto, h.serveRaft); err != nil {
+				return nil, fmt.Errorf("raft layer: %w", err)
+			}
 		}
 		h.raftGroups = map[string]*RaftLayer{}
 	}
 	if _, ok := h.raftGroups[group]; ok {
 		return nil, fmt.Errorf("raft layer %s: %w", group, ErrGroupExists)
 	}
-	l := &RaftLayer{h: h, group: group, auth: cfg.Authorizer, maxRPC: cfg.MaxRPC,
+	l := &RaftLayer{h: h, group: group, auth: cfg.Authorizer, maxRPC: cfg.MaxRPC, plain: cfg.Uncompressed,
 		accept: make(chan net.Conn), closed: make(chan struct{})}
 	h.raftGroups[group] = l
 	return l, nil
@@ -112,7 +118,8 @@ func (l *RaftLayer) Close() error {
 // Addr is this node's raft address: its peer id.
 func (l *RaftLayer) Addr() net.Addr { return peerAddr{l.h.id} }
 
-// Dial opens a stream to the node whose raft address (peer id) is address.
+// Dial opens a stream to the node whose raft address (peer id) is address: on ProtoRaftZstd when
+// the node speaks it, else on ProtoRaft.
 func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	id, err := peer.Decode(string(address))
 	if err != nil {
@@ -120,18 +127,47 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	s, err := l.h.NewStream(ctx, id, ProtoRaft)
+	var s network.Stream
+	if l.plain {
+		s, err = l.h.NewStream(ctx, id, ProtoRaft)
+	} else {
+		s, err = l.h.NewStream(ctx, id, ProtoRaftZstd, ProtoRaft)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
 	}
+	wire := l.h.raftWire(s, l.group, id)
 	hdr := raftHeader(l.group)
-	_ = s.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := s.Write(hdr); err != nil {
+	_ = wire.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := wire.Write(hdr); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("raft dial %s: header: %w", l.group, err)
 	}
-	_ = s.SetWriteDeadline(time.Time{})
-	return streamConn{Stream: s, local: peerAddr{l.h.id}, remote: peerAddr{id}}, nil
+	_ = wire.SetWriteDeadline(time.Time{})
+	framed, err := l.framed(wire, id, func() { _ = s.Reset() })
+	if err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
+	}
+	return streamConn{Stream: framed, local: peerAddr{l.h.id}, remote: peerAddr{id}}, nil
+}
+
+// framed is what raft reads and writes on wire: the stream's bytes as they are on ProtoRaft, or
+// decoded from zstd frames on ProtoRaftZstd. A frame that breaks the format resets the stream and
+// counts as the peer's refusal (bad_frame), on streams this node dialled too: a member that answers
+// with a zstd bomb is as hostile as one that sends one.
+func (l *RaftLayer) framed(wire network.Stream, from peer.ID, kill func()) (network.Stream, error) {
+	if wire.Protocol() != ProtoRaftZstd {
+		return wire, nil
+	}
+	return newZstdStream(wire, func(err error) {
+		kill()
+		if l.auth != nil {
+			l.auth.RaftRefused(l.group, from, "bad_frame", err)
+		} else {
+			l.h.log.Warn("raft stream refused", "group", l.group, "peer", from, "reason", "bad_frame", "err", err)
+		}
+	})
 }
 
 // raftHeader is what a raft stream starts with: one length byte, then the group name (1-255 bytes).
@@ -170,15 +206,25 @@ func (h *Host) serveRaft(s network.Stream) {
 		return
 	}
 	from := s.Conn().RemotePeer()
-	var c net.Conn = streamConn{Stream: s, local: peerAddr{h.id}, remote: peerAddr{from}}
 	if l.auth != nil {
 		if err := l.auth.AuthorizeStream(l.group, from); err != nil {
 			s.Reset()
 			l.auth.RaftRefused(l.group, from, refusalReason(err), err)
 			return
 		}
+	}
+	wire := h.raftWire(s, name, from)
+	countHeader(wire, 0, len(raftHeader(name)))
+	framed, err := l.framed(wire, from, func() { _ = s.Reset() })
+	if err != nil {
+		h.log.Error("raft stream", "group", name, "peer", from, "err", err)
+		s.Reset()
+		return
+	}
+	var c net.Conn = streamConn{Stream: framed, local: peerAddr{h.id}, remote: peerAddr{from}}
+	if l.auth != nil {
 		c = guardedConn{streamConn: c.(streamConn), guard: &rpcGuard{l: l, from: from,
-			src: bufio.NewReaderSize(s, 64<<10), kill: func() { _ = s.Reset() }}}
+			src: bufio.NewReaderSize(framed, 64<<10), kill: func() { _ = s.Reset() }}}
 	}
 	select {
 	case l.accept <- c:

@@ -102,9 +102,20 @@ func startGuardedRaft(t *testing.T, f *fed, group string, nodes []*node, auth Ra
 // leader adds later), its layer guarded by auth (none when nil).
 func runRaft(t *testing.T, f *fed, group string, n *node, servers []raft.Server, auth RaftAuthorizer) *raftNode {
 	t.Helper()
-	layer, err := NewRaftLayerWithConfig(n.host, RaftLayerConfig{Group: group, Authorizer: auth})
+	return runRaftLayer(t, f, n, servers, RaftLayerConfig{Group: group, Authorizer: auth}, nil)
+}
+
+// runRaftLayer is runRaft with the layer configured by cfg; ready, when set, runs once the layer is
+// registered and before raft starts.
+func runRaftLayer(t *testing.T, f *fed, n *node, servers []raft.Server, cfg RaftLayerConfig, ready func()) *raftNode {
+	t.Helper()
+	group := cfg.Group
+	layer, err := NewRaftLayerWithConfig(n.host, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ready != nil {
+		ready()
 	}
 	trans := raft.NewNetworkTransport(layer, 3, 2*time.Second, f.logs)
 	if got, want := trans.LocalAddr(), ServerAddress(n.ident.ID); got != want {

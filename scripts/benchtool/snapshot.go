@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fedarms/fedarms/config"
 )
 
 // snapshotCatchup measures how an edge whose log position was compacted away catches up by
@@ -25,13 +27,29 @@ func snapshotCatchup(args []string) error {
 	over := fs.String("transport", "both", "libp2p, inmem, or both (libp2p, then the in-memory baseline)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "longest a catch-up may take")
 	verbose := fs.Bool("v", false, "raft's and libp2p's logs on stderr")
+	wireMode := fs.String("wire", "zstd", "raft's protocol over libp2p: zstd (/fedarms/raft/2), plain (/fedarms/raft/1), or both (zstd, then plain, compared)")
+	bandwidth := fs.String("max-bandwidth", "", "cap both hosts' raft traffic, as [replication] max_bandwidth (e.g. 512kbit); libp2p only")
 	fs.Parse(args)
+	bw, err := config.ParseBandwidth(*bandwidth)
+	if err != nil {
+		return fmt.Errorf("snapshot-catchup: -max-bandwidth: %w", err)
+	}
 	if *records < 1 || *batch < 1 {
 		return errors.New("snapshot-catchup: -records and -batch must be at least 1")
 	}
 	overs := []string{overLibp2p, overInmem}
 	if *over != "both" {
 		overs = []string{*over}
+	}
+	plains := map[string][]bool{"zstd": {false}, "plain": {true}, "both": {false, true}}[*wireMode]
+	if plains == nil {
+		return fmt.Errorf("snapshot-catchup: -wire %q: want zstd, plain or both", *wireMode)
+	}
+	if *over != overLibp2p && *wireMode == "both" {
+		return errors.New("snapshot-catchup: -wire both needs -transport libp2p")
+	}
+	if *over == overLibp2p && len(plains) == 2 {
+		overs = []string{overLibp2p, overLibp2p}
 	}
 	base, keep := *dir, *dir != ""
 	if !keep {
@@ -47,13 +65,14 @@ func snapshotCatchup(args []string) error {
 	}
 	var results []catchupResult
 	var diverged error
-	for _, o := range overs {
+	for i, o := range overs {
+		plain := plains[min(i, len(plains)-1)]
 		runDir := filepath.Join(base, o)
 		if err := os.RemoveAll(runDir); err != nil {
 			return err
 		}
 		opts := catchupOptions{Over: o, Records: *records, Batch: *batch, Trailing: *trailing, Seed: *seed,
-			Dir: runDir, Timeout: *timeout, Logger: lg, Progress: os.Stderr}
+			Dir: runDir, Timeout: *timeout, Logger: lg, Progress: os.Stderr, Plain: plain && o == overLibp2p, Bandwidth: bw}
 		res, err := runCatchup(context.Background(), opts)
 		if err != nil && !errors.Is(err, errDiverged) {
 			return fmt.Errorf("snapshot-catchup %s: %w", o, err)
@@ -67,7 +86,9 @@ func snapshotCatchup(args []string) error {
 			os.RemoveAll(runDir) // free the disk before the next run
 		}
 	}
-	if len(results) == 2 {
+	if len(results) == 2 && results[1].Over == overLibp2p {
+		printWireRatio(os.Stdout, results[0], results[1])
+	} else if len(results) == 2 {
 		printRatio(os.Stdout, results[0], results[1])
 	}
 	return diverged
@@ -99,6 +120,19 @@ func printCatchup(w io.Writer, o catchupOptions, r catchupResult) {
 		r.Peak.Samples, sampleEvery, mb(r.Before.RSS), mb(r.Peak.Proc.RSS), hwm, mb(sub(r.Peak.Proc.RSS, r.Before.RSS)),
 		mb(r.Before.Anon), mb(r.Peak.Proc.Anon), mb(sub(r.Peak.Proc.Anon, r.Before.Anon)),
 		mb(r.BeforeHeap), mb(r.Peak.Heap), mb(sub(r.Peak.Heap, r.BeforeHeap)))
+	if r.Over == overLibp2p {
+		proto := "zstd (/fedarms/raft/2)"
+		if o.Plain {
+			proto = "plain (/fedarms/raft/1)"
+		}
+		capped := "no cap"
+		if o.Bandwidth > 0 {
+			capped = fmt.Sprintf("capped at %d bytes/s", o.Bandwidth)
+		}
+		p("wire, %s, %s: %d bytes to the follower (%.1f%% of the snapshot's %d bytes, %.0f bytes per record), %d bytes back",
+			proto, capped, r.WireToFollower, 100*float64(r.WireToFollower)/float64(max(r.SnapshotBytes, 1)), r.SnapshotBytes,
+			float64(r.WireToFollower)/float64(max(r.Follower.Records, 1)), r.WireFromFollower)
+	}
 	verdict := "equal"
 	if r.Leader.Digest != r.Follower.Digest || r.Leader.Records != r.Follower.Records {
 		verdict = "DIFFERENT"
@@ -119,6 +153,13 @@ func printRatio(w io.Writer, a, b catchupResult) {
 		same = "DIFFERENT records"
 	}
 	fmt.Fprintf(w, "; both runs loaded %s\n", same)
+}
+
+// printWireRatio compares a compressed libp2p run with a plain one.
+func printWireRatio(w io.Writer, z, plain catchupResult) {
+	fmt.Fprintf(w, "snapshot-catchup zstd/plain wire bytes to the follower: %.1f%% (%d vs %d); catch-up %.2f s vs %.2f s\n",
+		100*float64(z.WireToFollower)/float64(max(plain.WireToFollower, 1)), z.WireToFollower, plain.WireToFollower,
+		z.CatchUp.Seconds(), plain.CatchUp.Seconds())
 }
 
 func mbPerSec(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }

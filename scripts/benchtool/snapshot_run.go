@@ -35,6 +35,10 @@ type catchupOptions struct {
 	Timeout  time.Duration
 	Logger   *slog.Logger // raft's and libp2p's logs; nil discards them
 	Progress io.Writer    // load progress lines; nil for none
+	// Plain dials raft's uncompressed protocol (the encoding before zstd), for the comparison;
+	// Bandwidth caps both hosts' raft traffic in bytes per second (0: none). libp2p only.
+	Plain     bool
+	Bandwidth int64
 }
 
 // catchupResult is what one run measured.
@@ -59,6 +63,9 @@ type catchupResult struct {
 	HWMReset   bool
 	// Leader and Follower are both copies' state when the follower caught up.
 	Leader, Follower replication.Stats
+	// WireToFollower and WireFromFollower are the raft bytes on the wire during the catch-up
+	// (libp2p only), counted by the follower's host.
+	WireToFollower, WireFromFollower int64
 }
 
 // restoreClock is the follower's observer: it notes when a snapshot replaced its state.
@@ -88,7 +95,7 @@ func runCatchup(ctx context.Context, o catchupOptions) (res catchupResult, err e
 	var pair *raftPair
 	switch o.Over {
 	case overLibp2p:
-		if pair, err = libp2pPair(ctx, lg); err != nil {
+		if pair, err = libp2pPair(ctx, lg, o.Plain, o.Bandwidth); err != nil {
 			return res, err
 		}
 	case overInmem:
@@ -134,8 +141,11 @@ func runCatchup(ctx context.Context, o catchupOptions) (res catchupResult, err e
 	start := time.Now()
 	smp := startSampler(sampleEvery)
 	stopWatch := watchReceived(followerDir, res.SnapshotBytes)
+	wireIn, wireOut := pair.wire()
 	err = catchUp(ctx, o.Timeout, leader, follower, pair.followerAddr)
 	res.CatchUp = time.Since(start)
+	in, out := pair.wire()
+	res.WireToFollower, res.WireFromFollower = in-wireIn, out-wireOut
 	received := stopWatch()
 	res.Peak = smp.Stop()
 	if err != nil {
