@@ -187,44 +187,11 @@ func TestHitStreamEndsWhenTokenRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", tn.srv.URL+"/v1/hits/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+secret)
-	stream, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Body.Close()
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stream.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	if l := <-lines; !strings.HasPrefix(l, ": fedarms hits") {
-		t.Fatalf("first line %q", l)
-	}
+	lines := openHitStream(t, tn, secret)
 	if err := tn.Tokens().Revoke(tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	ended := false
-	deadline := time.After(10 * time.Second)
-	for !ended {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				ended = true
-				break
-			}
-			got = append(got, l)
-		case <-time.After(50 * time.Millisecond):
-			fake.Advance(time.Second)
-		case <-deadline:
-			t.Fatalf("stream still open 10 s after the revocation; read %q", got)
-		}
-	}
+	got := readUntilStreamEnds(t, lines, fake)
 	if !strings.Contains(strings.Join(got, "\n"), "event: end") || !strings.Contains(strings.Join(got, "\n"), "revoked") {
 		t.Errorf("stream ended without saying why: %q", got)
 	}

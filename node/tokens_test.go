@@ -82,24 +82,7 @@ func TestTokenTTLEndsRequestsAndStreams(t *testing.T) {
 	if a := tn.json(t, "admin", "POST", "/v1/tokens", map[string]any{"agency": "FR-WATCH", "roles": []string{"searcher"}, "ttl": "soon"}); a.status != 400 || !strings.Contains(string(a.body), `"field":"ttl"`) {
 		t.Fatalf("a bad ttl: %d %s", a.status, a.body)
 	}
-	req, _ := http.NewRequest("GET", tn.srv.URL+"/v1/hits/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+made.Token)
-	stream, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Body.Close()
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stream.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	if l := <-lines; !strings.HasPrefix(l, ": fedarms hits") {
-		t.Fatalf("first line %q", l)
-	}
+	lines := openHitStream(t, tn, made.Token)
 	var list struct {
 		Tokens []struct {
 			ID       string     `json:"id"`
@@ -117,26 +100,11 @@ func TestTokenTTLEndsRequestsAndStreams(t *testing.T) {
 		t.Fatalf("the stream's token shows no last use: %+v", list)
 	}
 	fake.Advance(2 * time.Hour)
-	var got []string
-	deadline := time.After(10 * time.Second)
-	for ended := false; !ended; {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				ended = true
-				break
-			}
-			got = append(got, l)
-		case <-time.After(50 * time.Millisecond):
-			fake.Advance(time.Second)
-		case <-deadline:
-			t.Fatalf("stream still open after its token expired; read %q", got)
-		}
-	}
+	got := readUntilStreamEnds(t, lines, fake)
 	if s := strings.Join(got, "\n"); !strings.Contains(s, "event: end") || !strings.Contains(s, "expired") {
 		t.Errorf("stream ended without saying why: %q", got)
 	}
-	req, _ = http.NewRequest("GET", tn.srv.URL+"/v1/hits", nil)
+	req, _ := http.NewRequest("GET", tn.srv.URL+"/v1/hits", nil)
 	req.Header.Set("Authorization", "Bearer "+made.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -145,5 +113,51 @@ func TestTokenTTLEndsRequestsAndStreams(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Fatalf("an expired token: %d, want 401", resp.StatusCode)
+	}
+}
+
+// openHitStream opens GET /v1/hits/stream with secret and returns its lines once the first one
+// (the stream's comment) has come.
+func openHitStream(t *testing.T, tn *testNode, secret string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", tn.srv.URL+"/v1/hits/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stream.Body.Close() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	if l := <-lines; !strings.HasPrefix(l, ": fedarms hits") {
+		t.Fatalf("first line %q", l)
+	}
+	return lines
+}
+
+// readUntilStreamEnds reads the stream's lines until the node closes it, moving the node's clock a
+// second every 50 ms of quiet; it fails after 10 s.
+func readUntilStreamEnds(t *testing.T, lines <-chan string, fake *clock.Fake) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return got
+			}
+			got = append(got, l)
+		case <-time.After(50 * time.Millisecond):
+			fake.Advance(time.Second)
+		case <-deadline:
+			t.Fatalf("stream still open 10 s on; read %q", got)
+		}
 	}
 }
