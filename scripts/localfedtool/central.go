@@ -28,18 +28,7 @@ import (
 // a new identity under the same name joins, catches up and becomes a voter of every group.
 func (t *tool) replace(name string) error {
 	t0 := time.Now()
-	ms, err := loadMembers(t.dir)
-	if err != nil {
-		return err
-	}
-	m, err := find(ms, name)
-	if err != nil {
-		return err
-	}
-	if m.Role != string(config.RoleCentral) {
-		return fmt.Errorf("%s is a %s node: replace is for central nodes", name, m.Role)
-	}
-	via, err := t.otherCentral(ms, name)
+	m, via, err := t.centralAndPeer(name, "replace is for central nodes")
 	if err != nil {
 		return err
 	}
@@ -121,18 +110,7 @@ func (t *tool) add(name, role string) error {
 // to DIR/removed/.
 func (t *tool) remove(name string) error {
 	t0 := time.Now()
-	ms, err := loadMembers(t.dir)
-	if err != nil {
-		return err
-	}
-	m, err := find(ms, name)
-	if err != nil {
-		return err
-	}
-	if m.Role != string(config.RoleCentral) {
-		return fmt.Errorf("%s is a %s node: remove is for central nodes (revoke others with fedarms federation revoke)", name, m.Role)
-	}
-	via, err := t.otherCentral(ms, name)
+	m, via, err := t.centralAndPeer(name, "remove is for central nodes (revoke others with fedarms federation revoke)")
 	if err != nil {
 		return err
 	}
@@ -363,4 +341,22 @@ func (t *tool) rewriteFedFile() error {
 		return err
 	}
 	return writeFedFile(t.dir, describe(ms, t.pids(ms)))
+}
+
+// centralAndPeer finds central node name among the federation's members, and another central node
+// to act through; notCentral says what the command is for when name is not central.
+func (t *tool) centralAndPeer(name, notCentral string) (member, member, error) {
+	ms, err := loadMembers(t.dir)
+	if err != nil {
+		return member{}, member{}, err
+	}
+	m, err := find(ms, name)
+	if err != nil {
+		return member{}, member{}, err
+	}
+	if m.Role != string(config.RoleCentral) {
+		return member{}, member{}, fmt.Errorf("%s is a %s node: %s", name, m.Role, notCentral)
+	}
+	via, err := t.otherCentral(ms, name)
+	return m, via, err
 }
