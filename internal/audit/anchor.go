@@ -23,6 +23,8 @@ const (
 	// KindAnchorMismatch: the entry at an anchored seq has another hash than the one anchored, so
 	// it or an entry before it was rewritten and the chain sealed again.
 	KindAnchorMismatch = "anchor_mismatch"
+	// KindAnchorsUnavailable: the anchors could not be fetched, so the chain was checked alone.
+	KindAnchorsUnavailable = "anchors_unavailable"
 )
 
 // Anchor is a head of a node's chain as published outside the node: the entry seq had hash then,
