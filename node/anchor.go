@@ -61,9 +61,10 @@ func (n *Node) runAnchors() {
 			n.probeCentrals()
 		}
 		if last.IsZero() || n.since(last) >= anchorEvery {
-			if err := n.anchorHead(); err != nil {
+			switch sent, err := n.anchorHead(); {
+			case err != nil:
 				n.log.Debug("anchoring the audit head; retrying", "subsystem", "anchor", "error", err)
-			} else {
+			case sent:
 				last = n.now()
 			}
 		}
@@ -76,30 +77,35 @@ func (n *Node) runAnchors() {
 }
 
 // anchorHead signs the audit chain's head and hands it to a central node (or, on a central node,
-// to the GS inbox).
-func (n *Node) anchorHead() error {
+// to the GS inbox); sent is false, without an error, while the chain is empty.
+func (n *Node) anchorHead() (sent bool, err error) {
 	h, err := n.audit.Head()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if h.Seq == 0 {
-		return nil // nothing to vouch for yet
+		return false, nil // nothing to vouch for yet
 	}
 	a := notify.Anchor{Node: n.cfg.Name, Seq: h.Seq, Hash: h.Hash, Time: n.now().UTC()}
 	if err := notify.SignAnchor(n.signer(), &a); err != nil {
-		return err
+		return false, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if n.fed.inbox != nil {
-		return n.commitAnchor(ctx, a)
+		if err := n.commitAnchor(ctx, a); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	targets := n.recipients(notify.RoleGS, "")
 	if len(targets) == 0 {
-		return errors.New("no central node in the roster")
+		return false, errors.New("no central node in the roster")
 	}
-	_, err = n.sendToCtx(ctx, targets, message{Kind: "anchor", Anchor: &a})
-	return err
+	if _, err := n.sendToCtx(ctx, targets, message{Kind: "anchor", Anchor: &a}); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // commitAnchor orders a checked anchor in the GS inbox, once every central node keeps anchors.
