@@ -93,9 +93,8 @@ func anchorsBySeq(anchors []Anchor) map[uint64][]Anchor {
 func (w *walker) checkAnchor(seq uint64, hash string) {
 	for _, a := range w.anchors[seq] {
 		w.report.Anchors++
-		if a.Hash != hash {
-			w.problem(seq, KindAnchorMismatch, "anchored at %s with hash %s, the entry now has %s: it or an entry before it was rewritten",
-				a.Time.UTC().Format(time.RFC3339), a.Hash, hash)
+		if p := CheckAnchor(a, hash, true, 0); p != nil {
+			w.report.Problems = append(w.report.Problems, *p)
 		}
 	}
 	delete(w.anchors, seq)
@@ -111,9 +110,25 @@ func (w *walker) checkAnchorsCut() {
 	for _, s := range seqs {
 		for _, a := range w.anchors[s] {
 			w.report.Anchors++
-			w.problem(s, KindAnchorCut, "anchored at %s with hash %s, but the chain ends at entry %d: entries were cut",
-				a.Time.UTC().Format(time.RFC3339), a.Hash, w.lastSeq)
+			w.report.Problems = append(w.report.Problems, *CheckAnchor(a, "", false, w.lastSeq))
 		}
 	}
 	w.anchors = nil
+}
+
+// CheckAnchor compares anchor a with the chain: found says whether an entry exists at a.Seq and
+// hash is its stored hash; lastSeq is the chain's last seq, named when the entry is missing. It
+// returns nil when they agree. A verifier reading entries one by one (over the API) uses it as
+// the walk does.
+func CheckAnchor(a Anchor, hash string, found bool, lastSeq uint64) *Problem {
+	at := a.Time.UTC().Format(time.RFC3339)
+	switch {
+	case !found:
+		return &Problem{Seq: a.Seq, Kind: KindAnchorCut, Detail: fmt.Sprintf(
+			"anchored at %s with hash %s, but the chain has no entry %d (it ends at %d): entries were cut", at, a.Hash, a.Seq, lastSeq)}
+	case hash != a.Hash:
+		return &Problem{Seq: a.Seq, Kind: KindAnchorMismatch, Detail: fmt.Sprintf(
+			"anchored at %s with hash %s, the entry now has %s: it or an entry before it was rewritten", at, a.Hash, hash)}
+	}
+	return nil
 }
