@@ -123,6 +123,23 @@ func TestAnchorsReachEveryCentralNode(t *testing.T) {
 			}
 		}
 	}
+	// While a central node of an older release (one that refused the anchors message) is in the
+	// roster, lyon-1 holds anchors back rather than commit an item that replica would refuse.
+	an := fc.nodes["lyon-1"].fed.anchors
+	an.mu.Lock()
+	an.old["lyon-3"] = fc.nodes["lyon-1"].now()
+	an.mu.Unlock()
+	held := &notify.Anchor{Node: "edge-nbo", Seq: head.Seq + 3000, Hash: strings.Repeat("ef", 32), Time: time.Now().UTC()}
+	if err := notify.SignAnchor(victim.signer(), held); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edge.sendToCtx(context.Background(), []peer.ID{lyon1}, message{Kind: "anchor", Anchor: held}); err == nil || wire.As(err).Kind != wire.Unavailable {
+		t.Errorf("an anchor while lyon-3 keeps none: %v, want unavailable", err)
+	}
+	an.mu.Lock()
+	delete(an.old, "lyon-3")
+	an.mu.Unlock()
+
 	// The victim's chain does not reach the carried anchor's seq: its verification says so.
 	rep, err = victim.VerifyAudit()
 	if err != nil || rep.OK() || rep.Problems[len(rep.Problems)-1].Kind != audit.KindAnchorCut {
