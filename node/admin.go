@@ -71,4 +71,3 @@ func (n *Node) AuditSince(after uint64, limit int) ([]audit.Entry, error) {
 }
 
 // VerifyAudit checks the audit log's hash chain.
-func (n *Node) VerifyAudit() (audit.Report, error) { return n.audit.Verify() }

@@ -30,6 +30,11 @@ type message struct {
 	Trace    *notify.Trace    `json:"trace,omitempty"`
 	// Inbox is an item a central node hands to the GS inbox's leader (kind inbox).
 	Inbox *notify.InboxItem `json:"inbox,omitempty"`
+	// Anchor is a member's signed audit head (kind anchor); Node and After ask a central node for
+	// a page of a node's anchors after a seq (kind anchors).
+	Anchor *notify.Anchor `json:"anchor,omitempty"`
+	Node   string         `json:"node,omitempty"`
+	After  uint64         `json:"after,omitempty"`
 	// For a receipt carried back to the origin:
 	HitID    string    `json:"hit_id,omitempty"`
 	StoredAt time.Time `json:"stored_at,omitzero"`
@@ -49,6 +54,8 @@ type messageAnswer struct {
 	// InboxIndex is the GS inbox's log index of the item a central node handed to its leader, so
 	// the central node answers once it holds the item itself.
 	InboxIndex uint64 `json:"inbox_index,omitempty"`
+	// Anchors is a page of a node's anchors, oldest first (kind anchors).
+	Anchors []notify.Anchor `json:"anchors,omitempty"`
 }
 
 // deliverer retries undelivered hits and decisions.

@@ -34,6 +34,8 @@ type fed struct {
 	control *replication.Control
 	// inbox is the GS inbox group on a central node (inbox.go); nil elsewhere.
 	inbox *replication.Inbox
+	// anchors is what this member knows about anchoring its audit chain (anchor.go).
+	anchors *anchorer
 	// refused records a member's refused request (Node.refused); frames books the bytes of the
 	// requests being read (frames.go). Both are set before any handler is registered; the raft
 	// guards call refused too.

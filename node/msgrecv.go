@@ -36,6 +36,10 @@ func (n *Node) serveMessages() error {
 			ans, err = n.receiveTrace(ctx, e, m)
 		case "inbox":
 			ans, err = n.receiveInbox(ctx, e, m)
+		case "anchor":
+			ans, err = n.receiveAnchor(ctx, e, m)
+		case "anchors":
+			ans, err = n.receiveAnchors(e, m)
 		default:
 			err = refuse(wire.Invalid, "malformed", "unknown message kind %q", m.Kind)
 		}

@@ -151,6 +151,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 // and the handlers for forwarded writes and remote searches.
 func (n *Node) startFederation() error {
 	n.fed.frames = newFrameBudget() // fed.refused is set when the federation opens
+	n.fed.anchors = newAnchorer()
 	if err := n.serveApply(); err != nil {
 		return err
 	}
@@ -178,6 +179,8 @@ func (n *Node) startFederation() error {
 		n.fed.wg.Add(1)
 		go n.runInbox()
 	}
+	n.fed.wg.Add(1)
+	go n.runAnchors()
 	n.watchResumed()
 	return nil
 }

@@ -53,6 +53,9 @@
 // a decoded entry with encoding/json and Hash set to "" yields canonical again, byte for byte.
 //
 // A hash chain shows that entries were changed, removed or reordered; it cannot show that the whole
-// tail was rewritten consistently by someone with write access to the file. Publishing the head hash
-// elsewhere from time to time (Report.Head) closes that gap.
+// tail was rewritten consistently by someone with write access to the file. Publishing the head
+// elsewhere from time to time closes that gap: Head is what a node publishes (the node signs it
+// and the central nodes keep it), and VerifyAnchored / VerifyWithJournalAnchored check that the
+// entry at each published seq exists with the published hash (anchor.go; CheckAnchor for a
+// verifier reading entries one by one).
 package audit

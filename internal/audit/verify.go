@@ -30,8 +30,10 @@ type Report struct {
 	Head    string `json:"head"`
 	// Journaled counts the entries, among Entries, found only in a stopped node's journal
 	// (VerifyWithJournal): acknowledged, and folded into node.db when the node starts again.
-	Journaled uint64    `json:"journaled,omitempty"`
-	Problems  []Problem `json:"problems,omitempty"`
+	Journaled uint64 `json:"journaled,omitempty"`
+	// Anchors counts the published heads the chain was checked against (VerifyAnchored).
+	Anchors  int       `json:"anchors,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // Problem is one break in the chain, located by sequence number.
@@ -67,13 +69,21 @@ func (l *Log) Verify() (Report, error) {
 // kind KindJournal; a missing one, or an empty path, holds nothing. It folds nothing: on the file of
 // a running log use Log.Verify.
 func VerifyWithJournal(db *bbolt.DB, path string) (Report, error) {
-	data, err := readJournalFile(path)
-	if err != nil {
+	var w walker
+	if err := w.walkWithJournal(db, path); err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
-	var w walker
+	return w.report, nil
+}
+
+// walkWithJournal walks the chain in db continued by the journal at path.
+func (w *walker) walkWithJournal(db *bbolt.DB, path string) error {
+	data, err := readJournalFile(path)
+	if err != nil {
+		return err
+	}
 	// One transaction for the chain and the journal's starting point, so that both see one head.
-	err = db.View(func(tx *bbolt.Tx) error {
+	return db.View(func(tx *bbolt.Tx) error {
 		if err := w.walk(tx); err != nil {
 			return err
 		}
@@ -93,10 +103,6 @@ func VerifyWithJournal(db *bbolt.DB, path string) (Report, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return Report{}, fmt.Errorf("audit verify: %w", err)
-	}
-	return w.report, nil
 }
 
 // walk visits every entry in node.db and checks the recorded head.
@@ -114,7 +120,8 @@ type walker struct {
 	report   Report
 	lastSeq  uint64
 	lastHash string
-	linked   bool // lastHash is trustworthy for checking the next prev_hash
+	linked   bool                // lastHash is trustworthy for checking the next prev_hash
+	anchors  map[uint64][]Anchor // published heads not reached yet, by seq
 }
 
 func (w *walker) problem(seq uint64, kind, format string, args ...any) {
@@ -151,6 +158,9 @@ func (w *walker) visit(k, v []byte) error {
 	}
 	if linked && e.PrevHash != w.lastHash {
 		w.problem(seq, KindBadLink, "prev_hash %s, entry %d has hash %s", e.PrevHash, seq-1, w.lastHash)
+	}
+	if w.anchors != nil {
+		w.checkAnchor(seq, e.Hash)
 	}
 	w.lastHash = e.Hash
 	w.linked = true

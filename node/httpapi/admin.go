@@ -81,6 +81,18 @@ func (a *api) auditVerify(w http.ResponseWriter, _ *http.Request, _ auth.Princip
 	return nil
 }
 
+// auditAnchors answers GET /v1/audit/anchors?node=NAME on a central node: the heads the member
+// anchored, oldest first, each signed by it.
+func (a *api) auditAnchors(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	node := r.URL.Query().Get("node")
+	as, err := a.b.AuditAnchors(node)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"node": node, "anchors": as})
+	return nil
+}
+
 // auditPage answers GET /v1/audit?limit=&cursor=: a page of entries, newest first, and the cursor
 // of the next (empty on the last). `n` and `after` (oldest first) stay for older clients.
 func (a *api) auditPage(w http.ResponseWriter, q url.Values) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -69,6 +70,8 @@ type Backend interface {
 	AuditSince(after uint64, limit int) ([]audit.Entry, error)
 	AuditBefore(before uint64, limit int) ([]audit.Entry, error)
 	VerifyAudit() (audit.Report, error)
+	// AuditAnchors lists the audit heads a member anchored, on a central node.
+	AuditAnchors(node string) ([]notify.Anchor, error)
 }
 
 // Config is what the HTTP API needs from the node besides its Go API.
@@ -156,6 +159,7 @@ func New(c Config) http.Handler {
 	mux.Handle("DELETE /v1/tokens/{id}", a.route("tokens.revoke", "admin", lim, a.revokeToken))
 	mux.Handle("GET /v1/audit", a.route("audit.tail", "operator", lim, a.auditTail))
 	mux.Handle("GET /v1/audit/verify", a.route("audit.verify", "operator", lim, a.auditVerify))
+	mux.Handle("GET /v1/audit/anchors", a.route("audit.anchors", "operator", lim, a.auditAnchors))
 	mux.Handle("GET /v1/hits", a.route("hits.list", "", lim, a.hits))
 	mux.Handle("GET /v1/hits/stream", a.route("hits.stream", "", lim, a.hitStream))
 	mux.Handle("GET /v1/hits/{id}", a.route("hits.get", "", lim, a.hit))

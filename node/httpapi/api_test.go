@@ -14,6 +14,7 @@ import (
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -117,6 +118,7 @@ func (f *fakeNode) AuditTail(int) ([]audit.Entry, error)           { return nil,
 func (f *fakeNode) AuditSince(uint64, int) ([]audit.Entry, error)  { return nil, f.err }
 func (f *fakeNode) AuditBefore(uint64, int) ([]audit.Entry, error) { return nil, f.err }
 func (f *fakeNode) VerifyAudit() (audit.Report, error)             { return audit.Report{}, f.err }
+func (f *fakeNode) AuditAnchors(string) ([]notify.Anchor, error)   { return nil, f.err }
 
 // observed is one request as the metrics hook saw it.
 type observed struct {

@@ -41,6 +41,9 @@ type InboxItem struct {
 	Hit      *Hit      `json:"hit,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`
 	Trace    *Trace    `json:"trace,omitempty"`
+	// Anchor is a member's signed audit head (kind anchor). Releases before anchors refuse the
+	// item as malformed, so it is proposed only once every central node keeps anchors.
+	Anchor *Anchor `json:"anchor,omitempty"`
 	// At is when the entry was ordered: the GS receipt of a hit or trace it stores first.
 	At time.Time `json:"at"`
 }
@@ -56,7 +59,7 @@ type InboxOutcome struct {
 }
 
 func inboxBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketInboxMeta, bucketInboxIDs, bucketInboxDecisions, bucketTraces} {
+	for _, b := range [][]byte{bucketInboxMeta, bucketInboxIDs, bucketInboxDecisions, bucketTraces, bucketAnchors, bucketAnchorCount} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -147,6 +150,12 @@ func applyInboxItem(tx *bolt.Tx, it *InboxItem) (InboxOutcome, *Hit, error) {
 			return InboxOutcome{}, nil, err
 		}
 		return InboxOutcome{StoredAt: at}, nil, tx.Bucket(bucketInboxIDs).Put([]byte("t/"+t.ID), nil)
+	case it.Kind == InboxAnchor && it.Anchor != nil:
+		if err := it.Anchor.Validate(); err != nil {
+			return InboxOutcome{Refused: err.Error()}, nil, nil
+		}
+		o, err := inboxAnchor(tx, *it.Anchor)
+		return o, nil, err
 	}
 	return InboxOutcome{Refused: fmt.Sprintf("inbox item of kind %q without its content", it.Kind)}, nil, nil
 }

@@ -55,13 +55,14 @@ func (p InboxSnapshot) WriteTo(w io.Writer) (int64, error) {
 
 // inboxChunk reads up to snapshotChunk items of the inbox from key from (nil: the start), and
 // returns the key of the first item not read, nil at the end. The walk goes through the ids ("h/"
-// hits, "t/" traces), then the decisions, whose resume keys are marked with decPrefix.
+// hits, "t/" traces), then the decisions and the anchors, whose resume keys are marked with
+// decPrefix and ancPrefix.
 func (s *Store) inboxChunk(from []byte) ([]InboxItem, []byte, error) {
-	const decPrefix = "\xffd/"
+	const decPrefix, ancPrefix = "\xffd/", "\xffe/" // both sort after every inbox id
 	var items []InboxItem
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if !bytes.HasPrefix(from, []byte(decPrefix)) {
+		if !bytes.HasPrefix(from, []byte(decPrefix)) && !bytes.HasPrefix(from, []byte(ancPrefix)) {
 			c := tx.Bucket(bucketInboxIDs).Cursor()
 			k, _ := c.First()
 			if from != nil {
@@ -82,17 +83,36 @@ func (s *Store) inboxChunk(from []byte) ([]InboxItem, []byte, error) {
 			}
 			from = []byte(decPrefix)
 		}
-		c := tx.Bucket(bucketInboxDecisions).Cursor()
-		for k, v := c.Seek(from[len(decPrefix):]); k != nil; k, v = c.Next() {
+		if !bytes.HasPrefix(from, []byte(ancPrefix)) {
+			c := tx.Bucket(bucketInboxDecisions).Cursor()
+			for k, v := c.Seek(from[len(decPrefix):]); k != nil; k, v = c.Next() {
+				if len(items) == snapshotChunk {
+					next = append([]byte(decPrefix), k...)
+					return nil
+				}
+				var d Decision
+				if err := json.Unmarshal(v, &d); err != nil {
+					return fmt.Errorf("inbox decision %s: %w", k, err)
+				}
+				items = append(items, InboxItem{V: InboxFormat, Kind: InboxDecision, Decision: &d})
+			}
+			from = []byte(ancPrefix)
+		}
+		b := tx.Bucket(bucketAnchors)
+		if b == nil {
+			return nil // written by a release before anchors, and not applied since
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(from[len(ancPrefix):]); k != nil; k, v = c.Next() {
 			if len(items) == snapshotChunk {
-				next = append([]byte(decPrefix), k...)
+				next = append([]byte(ancPrefix), k...)
 				return nil
 			}
-			var d Decision
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("inbox decision %s: %w", k, err)
+			var a Anchor
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("inbox anchor %x: %w", k, err)
 			}
-			items = append(items, InboxItem{V: InboxFormat, Kind: InboxDecision, Decision: &d})
+			items = append(items, InboxItem{V: InboxFormat, Kind: InboxAnchor, Anchor: &a})
 		}
 		return nil
 	})
