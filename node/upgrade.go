@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -123,7 +124,7 @@ func (n *Node) FinalizeUpgrade(ctx context.Context, p auth.Principal) (wire.Upgr
 			res, err = n.controlApply(ctx, cmd, false)
 		}
 	}
-	blob := []byte(describeFormats(target))
+	blob, _ := json.Marshal(map[string]string{"formats": describeFormats(target)}) // an audit query is JSON
 	if err := n.auditControl(p, "federation.upgrade.finalize", blob, nil, err); err != nil {
 		return wire.UpgradeFinalized{}, err
 	}

@@ -306,6 +306,22 @@ func (m *hitMaker) pollDelivered(id string, timeout time.Duration) (time.Duratio
 // requireDelivery snapshots every inbox and fails on any hit of want lost or duplicated.
 func requireDelivery(t *testing.T, f *fed, drill string, want map[string]string) {
 	t.Helper()
+	requireDeliveredOnce(t, f, drill, want)
+	// The GS inbox is one and so is each NCB's: every central node and every node of the NCB
+	// lists each hit once, read page by page (inbox_test.go).
+	var all []string
+	if !waitFor(2*time.Minute, func() bool { all = f.inboxProblems(want); return len(all) == 0 }) {
+		for _, p := range all {
+			t.Error(p)
+		}
+	}
+}
+
+// requireDeliveredOnce checks each hit delivered once with its receipts, without asking every
+// central node to list it: in a federation of mixed releases a central node of the earlier release
+// keeps its own part of the GS inbox until it is upgraded.
+func requireDeliveredOnce(t *testing.T, f *fed, drill string, want map[string]string) {
+	t.Helper()
 	in, err := f.snapshotInboxes()
 	if err != nil {
 		t.Fatalf("listing the inboxes: %v", err)
@@ -315,14 +331,6 @@ func requireDelivery(t *testing.T, f *fed, drill string, want map[string]string)
 	measure(t, drill, "central_copies_max", float64(maxGS), "nodes")
 	for _, p := range probs {
 		t.Error(p)
-	}
-	// The GS inbox is one and so is each NCB's: every central node and every node of the NCB
-	// lists each hit once, read page by page (inbox_test.go).
-	var all []string
-	if !waitFor(2*time.Minute, func() bool { all = f.inboxProblems(want); return len(all) == 0 }) {
-		for _, p := range all {
-			t.Error(p)
-		}
 	}
 }
 

@@ -137,7 +137,7 @@ func TestDrillMixedRelease(t *testing.T) {
 		want[id] = h.target.Country
 	}
 	measure(t, "mixed", "hits_delivered_seconds", f.waitDelivered(t, time.Minute, want).Seconds(), "s")
-	requireDelivery(t, f, "mixed", want)
+	requireDeliveredOnce(t, f, "mixed", want) // earlier central nodes have no shared GS inbox yet
 
 	// Finalize is refused while earlier nodes remain, naming them.
 	st, err := lyon.upgrade()
