@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,4 +188,23 @@ func TestWebhookDeliversEveryEventOnceThroughOutageAndRestart(t *testing.T) {
 		t.Fatalf("health once delivered: %+v", c)
 	}
 	t.Logf("%d events taken once each in %d requests (%d repeats dropped by id)", taken, requests, repeats)
+}
+
+func TestWebhookRefusesAShortSecret(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
+	if err := os.WriteFile(secretFile, []byte("too-short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Notify.Webhook = &config.Webhook{URL: "https://ncb.example/events", SecretFile: secretFile}
+	n, err := Open(cfg, Options{})
+	if err == nil {
+		n.Close()
+		t.Fatal("a node opened with a 9-byte webhook secret")
+	}
+	if !strings.Contains(err.Error(), "at least 16") {
+		t.Fatalf("refusal %v does not say why", err)
+	}
 }
