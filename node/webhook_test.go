@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/clock"
 	"github.com/fedarms/fedarms/internal/testutil"
@@ -186,6 +189,31 @@ func TestWebhookDeliversEveryEventOnceThroughOutageAndRestart(t *testing.T) {
 	}
 	if c := tn2.Health().Checks["webhook"]; c.Status != "ok" {
 		t.Fatalf("health once delivered: %+v", c)
+	}
+	resp, err := tn2.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) float64 {
+		f, ok := families[name]
+		if !ok || len(f.GetMetric()) != 1 {
+			t.Fatalf("metric %s missing", name)
+		}
+		m := f.GetMetric()[0]
+		return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	// This process (after the restart) delivered every event; every third answer was lost.
+	if d, f := value("fedarms_webhook_delivered_total"), value("fedarms_webhook_failures_total"); d != float64(want) || f < float64(repeats) {
+		t.Errorf("delivered %v failures %v, want %d and at least %d", d, f, want, repeats)
+	}
+	if q, o := value("fedarms_webhook_queue"), value("fedarms_webhook_oldest_seconds"); q != 0 || o != 0 {
+		t.Errorf("queue %v oldest %v once delivered", q, o)
 	}
 	t.Logf("%d events taken once each in %d requests (%d repeats dropped by id)", taken, requests, repeats)
 }
