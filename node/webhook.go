@@ -64,7 +64,7 @@ type webhook struct {
 	done   chan struct{}
 
 	mu        sync.Mutex // guards what follows, read by health and metrics
-	headSeq   uint64
+	headKey   string
 	headSince time.Time // when the sender first saw the event at the head; zero when the queue is empty
 	lastErr   string
 	errSince  time.Time // first failure of the current run of failures; zero after a success
@@ -129,7 +129,7 @@ func (w *webhook) run() {
 	defer close(w.done)
 	backoff := time.Duration(0)
 	for {
-		seq, body, ok, err := w.store.WebhookHead()
+		key, body, ok, err := w.store.WebhookHead()
 		if err != nil {
 			w.failed(fmt.Errorf("read the queue: %w", err))
 		} else if !ok {
@@ -144,16 +144,14 @@ func (w *webhook) run() {
 			continue
 		} else {
 			w.mu.Lock()
-			if w.headSince.IsZero() || w.headSeq != seq {
-				w.headSeq, w.headSince = seq, w.clock.Now()
+			if w.headSince.IsZero() || w.headKey != string(key) {
+				w.headKey, w.headSince = string(key), w.clock.Now()
 			}
 			w.mu.Unlock()
 			if err = w.post(body); err == nil {
-				if err = w.store.WebhookDone(seq); err == nil {
+				if err = w.store.WebhookDone(key); err == nil {
 					w.delivered.Inc()
-					w.mu.Lock()
-					w.lastErr, w.errSince = "", time.Time{}
-					w.mu.Unlock()
+					w.recovered()
 					backoff = 0
 					continue
 				}
@@ -174,6 +172,16 @@ func (w *webhook) run() {
 	}
 }
 
+// recovered clears the failure shown in health once the receiver takes an event again.
+func (w *webhook) recovered() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.errSince.IsZero() {
+		w.log.Info("webhook receiver takes events again", "url", w.url, "failing_for", w.clock.Now().Sub(w.errSince).String())
+	}
+	w.lastErr, w.errSince = "", time.Time{}
+}
+
 func (w *webhook) failed(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -192,6 +200,7 @@ func (w *webhook) post(body []byte) error {
 		return fmt.Errorf("webhook request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "fedarms/"+Version)
 	req.Header.Set(HeaderWebhookTimestamp, ts)
 	req.Header.Set(HeaderWebhookSignature, WebhookSignature(w.secret, ts, body))
 	resp, err := w.client.Do(req)

@@ -125,24 +125,24 @@ func u64(v []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-// WebhookHead is the oldest queued event: its sequence and its body as it is POSTed; ok is false
-// when the queue is empty.
-func (s *Store) WebhookHead() (seq uint64, body []byte, ok bool, err error) {
+// WebhookHead is the oldest queued event: its key (for WebhookDone) and its body as it is POSTed;
+// ok is false when the queue is empty.
+func (s *Store) WebhookHead() (key, body []byte, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		k, v := tx.Bucket(bucketWebhook).Cursor().First()
 		if k == nil {
 			return nil
 		}
-		seq, body, ok = u64(k), append([]byte(nil), v...), true
+		key, body, ok = append([]byte(nil), k...), append([]byte(nil), v...), true
 		return nil
 	})
-	return seq, body, ok, err
+	return key, body, ok, err
 }
 
-// WebhookDone deletes event seq, which the receiver took.
-func (s *Store) WebhookDone(seq uint64) error {
+// WebhookDone deletes the event at key, which the receiver took.
+func (s *Store) WebhookDone(key []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketWebhook).Delete(binary.BigEndian.AppendUint64(nil, seq))
+		return tx.Bucket(bucketWebhook).Delete(key)
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // drainWebhook takes every queued event, in order, as the sender does.
@@ -12,7 +14,7 @@ func drainWebhook(t *testing.T, s *Store) []string {
 	t.Helper()
 	var ids []string
 	for {
-		seq, body, ok, err := s.WebhookHead()
+		key, body, ok, err := s.WebhookHead()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +29,7 @@ func drainWebhook(t *testing.T, s *Store) []string {
 			t.Fatalf("event %s carries hit %s, kind %s", e.ID, e.Hit.ID, e.Kind)
 		}
 		ids = append(ids, e.ID)
-		if err := s.WebhookDone(seq); err != nil {
+		if err := s.WebhookDone(key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,8 +125,8 @@ func TestWebhookQueueIsBoundedAndCountsWhatItDrops(t *testing.T) {
 		t.Fatalf("queue %d dropped %d, want 3 and 2", q, dropped)
 	}
 	// Room again once the head is taken; every hit stays stored either way.
-	seq, _, _, _ := s.WebhookHead()
-	if err := s.WebhookDone(seq); err != nil {
+	key, _, _, _ := s.WebhookHead()
+	if err := s.WebhookDone(key); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Receive(hit("h6"), RoleGS); err != nil {
@@ -135,5 +137,35 @@ func TestWebhookQueueIsBoundedAndCountsWhatItDrops(t *testing.T) {
 	}
 	if _, err := s.Get("h5"); err != nil {
 		t.Fatalf("a hit whose event was dropped: %v", err)
+	}
+}
+
+func TestWebhookQueueSurvivesAForeignKey(t *testing.T) {
+	s, db, _ := openStore(t)
+	if err := s.SetWebhookScope(WebhookAll); err != nil {
+		t.Fatal(err)
+	}
+	// A key this release never writes (a damaged or edited file) is sent and removed like any
+	// other, never stalls the queue nor panics.
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketWebhook).Put([]byte("x"), []byte("{")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Receive(hit("h1"), RoleGS); err != nil {
+		t.Fatal(err)
+	}
+	s.WebhookQueue()
+	var bodies []string
+	for {
+		key, body, ok, err := s.WebhookHead()
+		if err != nil || !ok {
+			break
+		}
+		bodies = append(bodies, string(body))
+		if err := s.WebhookDone(key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("bodies %q, want the hit's and the foreign one", bodies)
 	}
 }
