@@ -100,7 +100,7 @@ func newWebhook(cfg *config.Config, store *notify.Store, c clock.Clock, log *slo
 		return float64(q)
 	})
 	w.oldest = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fedarms_webhook_oldest_seconds",
-		Help: "How long the event at the head of the webhook queue has waited (since this process first tried it); 0 when empty."},
+		Help: "How long the event at the head of the webhook queue has waited since it was first tried; 0 when empty."},
 		func() float64 { return w.oldestAge().Seconds() })
 	return w, nil
 }
@@ -130,9 +130,7 @@ func (w *webhook) run() {
 	backoff := time.Duration(0)
 	for {
 		key, body, ok, err := w.store.WebhookHead()
-		if err != nil {
-			w.failed(fmt.Errorf("read the queue: %w", err))
-		} else if !ok {
+		if err == nil && !ok {
 			w.mu.Lock()
 			w.headSince = time.Time{}
 			w.mu.Unlock()
@@ -142,27 +140,18 @@ func (w *webhook) run() {
 			case <-w.store.WebhookQueued():
 			}
 			continue
-		} else {
-			w.mu.Lock()
-			if w.headSince.IsZero() || w.headKey != string(key) {
-				w.headKey, w.headSince = string(key), w.clock.Now()
-			}
-			w.mu.Unlock()
-			if err = w.post(body); err == nil {
-				if err = w.store.WebhookDone(key); err == nil {
-					w.delivered.Inc()
-					w.recovered()
-					backoff = 0
-					continue
-				}
-				err = fmt.Errorf("delete the delivered event: %w", err)
-			}
-			if w.ctx.Err() != nil {
-				return
-			}
-			w.failures.Inc()
-			w.failed(err)
 		}
+		if err != nil {
+			err = fmt.Errorf("read the queue: %w", err)
+		} else if err = w.send(key, body); err == nil {
+			backoff = 0
+			continue
+		}
+		if w.ctx.Err() != nil {
+			return
+		}
+		w.failures.Inc()
+		w.failed(err)
 		backoff = min(max(2*backoff, webhookBackoffMin), webhookBackoffMax)
 		select {
 		case <-w.ctx.Done():
@@ -170,6 +159,35 @@ func (w *webhook) run() {
 		case <-w.clock.After(backoff):
 		}
 	}
+}
+
+// send delivers the head event at key and deletes it. On a failure it records when the head was
+// first tried, once, so its age survives a restart.
+func (w *webhook) send(key, body []byte) error {
+	w.mu.Lock()
+	if w.headSince.IsZero() || w.headKey != string(key) {
+		w.headKey, w.headSince = string(key), w.clock.Now()
+		if at, ok := w.store.WebhookSince(key); ok && at.Before(w.headSince) {
+			w.headSince = at // stuck on it before a restart
+		}
+	}
+	since := w.headSince
+	w.mu.Unlock()
+	err := w.post(body)
+	if err == nil {
+		if err = w.store.WebhookDone(key); err == nil {
+			w.delivered.Inc()
+			w.recovered()
+			return nil
+		}
+		return fmt.Errorf("delete the delivered event: %w", err)
+	}
+	if _, ok := w.store.WebhookSince(key); !ok && w.ctx.Err() == nil {
+		if serr := w.store.SetWebhookSince(key, since); serr != nil {
+			w.log.Warn("recording when the webhook's head was first tried", "error", serr)
+		}
+	}
+	return err
 }
 
 // recovered clears the failure shown in health once the receiver takes an event again.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -21,6 +22,7 @@ var (
 	keyWebhookScope   = []byte("scope")
 	keyWebhookNext    = []byte("next")
 	keyWebhookDropped = []byte("dropped")
+	keyWebhookSince   = []byte("head_since") // key of the head event + u64 unix ns: when the sender first failed on it
 )
 
 // WebhookAll is the scope of a node that pushes every hit it holds (a central node: the GS inbox).
@@ -143,6 +145,28 @@ func (s *Store) WebhookHead() (key, body []byte, ok bool, err error) {
 func (s *Store) WebhookDone(key []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketWebhook).Delete(key)
+	})
+}
+
+// WebhookSince is when the sender first failed to deliver the event at key, if it recorded it:
+// the age of a stuck head survives a restart.
+func (s *Store) WebhookSince(key []byte) (time.Time, bool) {
+	var at time.Time
+	var ok bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketWebhookMeta).Get(keyWebhookSince)
+		if len(v) == len(key)+8 && string(v[:len(key)]) == string(key) {
+			at, ok = time.Unix(0, int64(binary.BigEndian.Uint64(v[len(key):]))), true
+		}
+		return nil
+	})
+	return at, ok
+}
+
+// SetWebhookSince records when the sender first failed on the event at key.
+func (s *Store) SetWebhookSince(key []byte, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketWebhookMeta).Put(keyWebhookSince, binary.BigEndian.AppendUint64(append([]byte(nil), key...), uint64(at.UnixNano())))
 	})
 }
 
