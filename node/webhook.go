@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ func WebhookSignature(secret []byte, ts string, body []byte) string {
 // webhook sends the queue to one URL.
 type webhook struct {
 	url    string
+	shown  string // url without a password, for logs
 	secret []byte
 	client *http.Client
 	store  *notify.Store
@@ -85,7 +87,11 @@ func newWebhook(cfg *config.Config, store *notify.Store, c clock.Clock, log *slo
 	if err := store.SetWebhookScope(scope); err != nil {
 		return nil, fmt.Errorf("webhook scope: %w", err)
 	}
-	w := &webhook{url: wc.URL, secret: secret, store: store, clock: c, log: log, done: make(chan struct{}),
+	shown := wc.URL
+	if u, err := url.Parse(wc.URL); err == nil {
+		shown = u.Redacted()
+	}
+	w := &webhook{url: wc.URL, shown: shown, secret: secret, store: store, clock: c, log: log, done: make(chan struct{}),
 		client: &http.Client{Timeout: wc.PostTimeout(),
 			// A signed event goes where it was configured to, and nowhere else.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -195,7 +201,7 @@ func (w *webhook) recovered() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.errSince.IsZero() {
-		w.log.Info("webhook receiver takes events again", "url", w.url, "failing_for", w.clock.Now().Sub(w.errSince).String())
+		w.log.Info("webhook receiver takes events again", "url", w.shown, "failing_for", w.clock.Now().Sub(w.errSince).String())
 	}
 	w.lastErr, w.errSince = "", time.Time{}
 }
@@ -205,7 +211,7 @@ func (w *webhook) failed(err error) {
 	defer w.mu.Unlock()
 	if w.errSince.IsZero() {
 		w.errSince = w.clock.Now()
-		w.log.Warn("webhook receiver did not take an event; retrying with backoff", "url", w.url, "error", err)
+		w.log.Warn("webhook receiver did not take an event; retrying with backoff", "url", w.shown, "error", err)
 	}
 	w.lastErr = err.Error()
 }
