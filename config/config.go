@@ -66,6 +66,9 @@ type Notify struct {
 	LateWindow Duration `toml:"late_window"`
 	// LateMaxSearches bounds the searches remembered for re-checking.
 	LateMaxSearches int `toml:"late_max_searches"`
+	// Webhook pushes the hits and decisions on this node's inbox to a national system (webhook.go);
+	// nil when not set.
+	Webhook *Webhook `toml:"webhook"`
 }
 
 // Federation configures membership in a multi-node federation.

@@ -144,6 +144,9 @@ func (c *Config) validate() []Problem {
 	if c.Notify.LateMaxSearches < 0 || c.Notify.LateMaxSearches > 10_000_000 {
 		bad("notify.late_max_searches", fmt.Sprint(c.Notify.LateMaxSearches), "must be between 0 and 10000000")
 	}
+	if c.Notify.Webhook != nil {
+		c.Notify.Webhook.validate(c.Role, bad)
+	}
 	c.Retention.validate(bad)
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", c.Log.Format, "must be text or json")

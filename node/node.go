@@ -39,6 +39,7 @@ type Node struct {
 	tokens  *auth.Store
 	index   *liveIndex
 	hits    *notify.Store
+	webhook *webhook // nil without [notify.webhook] (webhook.go)
 	late    *lateWindow
 	reads   *readLimiter // each token's searches and records read (readlimit.go)
 	clock   clock.Clock  // every read of the time in node and notify (now, since: clock.go)

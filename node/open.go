@@ -78,6 +78,10 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	n.met = newMetrics(n)
 	n.met.reg.MustRegister(newReviewMetrics(n))
+	if err := n.openWebhook(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.reads = newReadLimiter(auth.ReadLimits{SearchesPerHour: cfg.Limits.SearchesPerHour, SearchesPerDay: cfg.Limits.SearchesPerDay,
 		RecordsPerHour: cfg.Limits.RecordsPerHour, RecordsPerDay: cfg.Limits.RecordsPerDay})
 	n.index = newLiveIndex(n.log.With("subsystem", "index"), n.clock)
@@ -217,6 +221,9 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	if n.webhook != nil {
+		n.webhook.stop()
+	}
 	if n.fed != nil {
 		n.fed.close()
 		// Closing the host first ends raft's in-flight dials, so the groups shut down at once.

@@ -73,6 +73,13 @@ func (n *Node) Health() wire.Health {
 	if h.Checks["tls"].Status != "ok" {
 		h.Status = "degraded"
 	}
+	if n.webhook != nil {
+		status, detail := n.webhook.health()
+		h.Checks["webhook"] = wire.HealthCheck{Status: status, Detail: detail}
+		if status != "ok" {
+			h.Status = "degraded"
+		}
+	}
 	h.Checks["node_db"] = wire.HealthCheck{Status: "ok"}
 	if err := n.db.View(func(*bolt.Tx) error { return nil }); err != nil {
 		h.Status = "degraded"

@@ -27,6 +27,8 @@ type Store struct {
 
 	mu   sync.Mutex // guards subs
 	subs map[chan Hit]struct{}
+	// queued wakes the webhook sender after a commit that may have queued events (webhook.go).
+	queued chan struct{}
 }
 
 // Open creates the buckets if needed.
@@ -43,12 +45,15 @@ func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
 		if err := inboxBuckets(tx); err != nil {
 			return err
 		}
+		if err := webhookBuckets(tx); err != nil {
+			return err
+		}
 		return indexes(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return &Store{db: db, now: now, subs: map[chan Hit]struct{}{}}, nil
+	return &Store{db: db, now: now, subs: map[chan Hit]struct{}{}, queued: make(chan struct{}, 1)}, nil
 }
 
 // PutTx stores new hits inside the caller's transaction (the search's audit entry shares it, so
@@ -64,6 +69,19 @@ func PutTx(tx *bolt.Tx, hits []Hit) error {
 }
 
 func putHit(b *bolt.Bucket, h *Hit) error {
+	// Every store of a hit passes here, so the webhook's events are queued in its transaction.
+	if scope := webhookScope(b.Tx()); scope != "" {
+		var old *Hit
+		if ov := b.Get([]byte(h.ID)); ov != nil {
+			old = new(Hit)
+			if err := json.Unmarshal(ov, old); err != nil {
+				return fmt.Errorf("hit %s as stored: %w", h.ID, err)
+			}
+		}
+		if err := queueWebhook(b.Tx(), scope, old, h); err != nil {
+			return err
+		}
+	}
 	v, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -79,6 +97,10 @@ func putHit(b *bolt.Bucket, h *Hit) error {
 
 // Published tells subscribers about hits that are now durable.
 func (s *Store) Published(hits ...Hit) {
+	select {
+	case s.queued <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range hits {

@@ -139,7 +139,7 @@ function renderAlerts(alerts) {
 function onUpdate() {
   const s = store;
   const alerts = computeAlerts({ members: s.members, shards: s.shards, hits: s.hits,
-    firstSeenDown: s.firstSeenDown, nowMs: Date.now(), settings: s.settings, staleAfterS: s.staleAfterS });
+    firstSeenDown: s.firstSeenDown, nowMs: Date.now(), settings: s.settings, staleAfterS: s.staleAfterS, health: s.health });
   if (s.failures > 0 && s.loaded) {
     // What the page shows is what the node said last: say since when.
     alerts.unshift({ key: 'no-answer', level: 'bad', view: routeOf(location.pathname) || DEFAULT_VIEW,

@@ -108,10 +108,14 @@ export function downSinceMs(m, firstSeenDownMs) {
 /**
  * The alerts for the states that need a person, each {key, level: 'bad'|'warn', text, view}.
  * in: {members, shards (this node's), hits (or null), firstSeenDown: Map name->ms, nowMs, settings,
- * staleAfterS (the node's max_staleness, see isStale)}.
+ * staleAfterS (the node's max_staleness, see isStale), health (this node's /v1/health, or null)}.
  */
-export function computeAlerts({ members = [], shards = [], hits = null, firstSeenDown = new Map(), nowMs, settings = DEFAULT_SETTINGS, staleAfterS = null }) {
+export function computeAlerts({ members = [], shards = [], hits = null, firstSeenDown = new Map(), nowMs, settings = DEFAULT_SETTINGS, staleAfterS = null, health = null }) {
   const out = [];
+  const wh = health?.checks?.webhook;
+  if (wh && wh.status !== 'ok') {
+    out.push({ key: 'webhook', level: 'bad', view: 'hits', text: `The webhook to the national system is failing: ${wh.detail}` });
+  }
   for (const m of members) {
     const since = downSinceMs(m, firstSeenDown.get(m.name));
     if (since !== null && (nowMs - since) / 1000 >= settings.downAfterS) {
