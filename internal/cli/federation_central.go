@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -131,23 +130,11 @@ func removeCmd(e *env) *cobra.Command {
 			"remove waits for that (--wait, 0 not to wait).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			priv, err := os.ReadFile(rootKey)
+			sr, err := signRevocation(c, rootKey, args[0], reason)
 			if err != nil {
 				return err
 			}
-			var view wire.RosterView
-			if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
-				return err
-			}
-			r, err := revocationFor(view, args[0])
-			if err != nil {
-				return err
-			}
-			r.RevokedAt, r.Reason = time.Now(), reason
-			sr, err := transport.SignRevocation(ed25519.PrivateKey(priv), r)
-			if err != nil {
-				return err
-			}
+			r := sr.Revocation
 			var out wire.RosterChange
 			if err := c.postJSON("/v1/federation/central/removals", wire.CentralRemoval{Revocation: sr, Force: force}, &out); err != nil {
 				return err

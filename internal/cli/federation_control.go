@@ -61,20 +61,7 @@ func revokeCmd(e *env) *cobra.Command {
 		Short: "Revoke a member for good: sign a revocation with the root key and post it; every node disconnects it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			priv, err := os.ReadFile(rootKey)
-			if err != nil {
-				return err
-			}
-			var view wire.RosterView
-			if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
-				return err
-			}
-			r, err := revocationFor(view, args[0])
-			if err != nil {
-				return err
-			}
-			r.RevokedAt, r.Reason = time.Now(), reason
-			sr, err := transport.SignRevocation(ed25519.PrivateKey(priv), r)
+			sr, err := signRevocation(c, rootKey, args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -182,4 +169,23 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// signRevocation signs, with the root key in rootKey, a revocation of the member who names (a name or
+// a peer id) as the node c asks knows it.
+func signRevocation(c *client, rootKey, who, reason string) (transport.SignedRevocation, error) {
+	priv, err := os.ReadFile(rootKey)
+	if err != nil {
+		return transport.SignedRevocation{}, err
+	}
+	var view wire.RosterView
+	if err := c.do("GET", "/v1/federation/roster", "", nil, &view); err != nil {
+		return transport.SignedRevocation{}, err
+	}
+	r, err := revocationFor(view, who)
+	if err != nil {
+		return transport.SignedRevocation{}, err
+	}
+	r.RevokedAt, r.Reason = time.Now(), reason
+	return transport.SignRevocation(ed25519.PrivateKey(priv), r)
 }
