@@ -160,9 +160,12 @@ func TestDrillMixedRelease(t *testing.T) {
 	for _, name := range []string{"lyon-3", "ncb-ke", "edge-nbo"} {
 		swapTo(cur, name)
 	}
-	testutil.WaitFor(t, time.Minute, "finalize to be possible", func() bool {
+	// Finalize is judged by the node that takes it (lyon-2): its gossip view must have heard every
+	// swapped node's new formats, which may come a refresh after lyon's.
+	testutil.WaitFor(t, time.Minute, "finalize to be possible at lyon and lyon-2", func() bool {
 		st, err := lyon.upgrade()
-		return err == nil && st.CanFinalize
+		st2, err2 := f.node("lyon-2").upgrade()
+		return err == nil && st.CanFinalize && err2 == nil && st2.CanFinalize
 	})
 	var fin struct {
 		Formats map[string]int `json:"formats"`
