@@ -310,37 +310,31 @@ func (s *Store) Decide(d Decision, to []string) (Hit, error) {
 		if h.Decision != Pending && h.Decision != "" {
 			return ErrDecided
 		}
-		applyDecision(h, d)
-		out := tx.Bucket(bucketDecisionOut)
-		v, err := json.Marshal(d)
-		if err != nil {
+		return decideTx(tx, h, d, to)
+	})
+}
+
+// decideTx lays d on h and queues it for delivery to the roles in to, within tx.
+func decideTx(tx *bolt.Tx, h *Hit, d Decision, to []string) error {
+	applyDecision(h, d)
+	v, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	out := tx.Bucket(bucketDecisionOut)
+	for _, role := range to {
+		if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
 			return err
 		}
-		for _, role := range to {
-			if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Settle lays the decision in force on a hit held here (the GS inbox's word, whatever this copy
 // said) and queues it for delivery to the roles in to, in one transaction.
 func (s *Store) Settle(d Decision, to []string) (Hit, error) {
 	return s.update(d.HitID, func(tx *bolt.Tx, h *Hit) error {
-		applyDecision(h, d)
-		out := tx.Bucket(bucketDecisionOut)
-		v, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		for _, role := range to {
-			if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return decideTx(tx, h, d, to)
 	})
 }
 
