@@ -41,3 +41,10 @@ type guardedConn struct {
 
 // Read hands raft only the bytes of authorised RPCs.
 func (c guardedConn) Read(p []byte) (int, error) { return c.guard.Read(p) }
+
+// Close closes the stream, then ends a snapshot the guard was receiving (unblocking its read first).
+func (c guardedConn) Close() error {
+	err := c.streamConn.Close()
+	c.guard.close()
+	return err
+}

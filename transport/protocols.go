@@ -16,8 +16,11 @@ const (
 	// ProtoRaft carries raft's RPCs as hashicorp/raft's NetworkTransport writes them; still served
 	// and dialled toward members of a release before ProtoRaftZstd.
 	ProtoRaft = "/fedarms/raft/1"
-	// ProtoRaftZstd carries the same bytes in zstd frames (raft_zstd.go); offered first.
-	ProtoRaftZstd     = "/fedarms/raft/2"
+	// ProtoRaftZstd carries the same bytes in zstd frames (raft_zstd.go).
+	ProtoRaftZstd = "/fedarms/raft/2"
+	// ProtoRaftResume is ProtoRaftZstd with InstallSnapshot's data resumable (raft_resume.go);
+	// offered first.
+	ProtoRaftResume   = "/fedarms/raft/3"
 	ProtoGossipPacket = "/fedarms/gossip/packet/1"
 	ProtoGossipStream = "/fedarms/gossip/stream/1"
 	ProtoMessage      = "/fedarms/msg/1"
@@ -30,4 +33,4 @@ const (
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}

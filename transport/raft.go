@@ -29,14 +29,17 @@ var ErrGroupExists = errors.New("raft group already has a stream layer on this h
 //	layer, _ := transport.NewRaftLayer(host, "shard-europe")
 //	trans := raft.NewNetworkTransport(layer, 3, 10*time.Second, logw)
 type RaftLayer struct {
-	h      *Host
-	group  string
-	auth   RaftAuthorizer // nil: every member's stream reaches raft unread (tests, tools)
-	maxRPC int            // bound of one request read by the guard
-	plain  bool           // dial ProtoRaft only
-	accept chan net.Conn
-	closed chan struct{}
-	once   sync.Once
+	h        *Host
+	group    string
+	auth     RaftAuthorizer // nil: every member's stream reaches raft unread (tests, tools)
+	maxRPC   int            // bound of one request read by the guard
+	plain    bool           // dial ProtoRaft only
+	noResume bool           // dial ProtoRaftZstd, then ProtoRaft
+	partials *SnapshotPartials
+	onSnap   func(SnapshotTransfer)
+	accept   chan net.Conn
+	closed   chan struct{}
+	once     sync.Once
 }
 
 var _ raft.StreamLayer = (*RaftLayer)(nil)
@@ -53,6 +56,15 @@ type RaftLayerConfig struct {
 	// Uncompressed dials ProtoRaft only, as a release before ProtoRaftZstd does (for measuring
 	// and for compatibility tests); both protocols are served whatever it says.
 	Uncompressed bool
+	// NoResume dials ProtoRaftZstd and then ProtoRaft, as a release before ProtoRaftResume does
+	// (for compatibility tests); ProtoRaftResume is served whatever it says.
+	NoResume bool
+	// Partials keeps incoming snapshots while they arrive, so that a cut transfer resumes; nil
+	// receives them without (a transfer cut part way starts again from zero).
+	Partials *SnapshotPartials
+	// OnSnapshot is told of every InstallSnapshot on ProtoRaftResume, sent or received, once it
+	// ends; it runs on the stream's goroutine and must be quick.
+	OnSnapshot func(SnapshotTransfer)
 }
 
 // NewRaftLayer registers group on h and returns its stream layer, without an authorizer: any
@@ -73,7 +85,7 @@ func NewRaftLayerWithConfig(h *Host, cfg RaftLayerConfig) (*RaftLayer, error) {
 	h.raftMu.Lock()
 	defer h.raftMu.Unlock()
 	if h.raftGroups == nil {
-		for _, proto := range []string{ProtoRaftZstd, ProtoRaft} {
+		for _, proto := range []string{ProtoRaftResume, ProtoRaftZstd, ProtoRaft} {
 			if err := h.Handle(proto, h.serveRaft); err != nil {
 				return nil, fmt.Errorf("raft layer: %w", err)
 			}
@@ -84,6 +96,7 @@ func NewRaftLayerWithConfig(h *Host, cfg RaftLayerConfig) (*RaftLayer, error) {
 		return nil, fmt.Errorf("raft layer %s: %w", group, ErrGroupExists)
 	}
 	l := &RaftLayer{h: h, group: group, auth: cfg.Authorizer, maxRPC: cfg.MaxRPC, plain: cfg.Uncompressed,
+		noResume: cfg.NoResume, partials: cfg.Partials, onSnap: cfg.OnSnapshot,
 		accept: make(chan net.Conn), closed: make(chan struct{})}
 	h.raftGroups[group] = l
 	return l, nil
@@ -118,8 +131,8 @@ func (l *RaftLayer) Close() error {
 // Addr is this node's raft address: its peer id.
 func (l *RaftLayer) Addr() net.Addr { return peerAddr{l.h.id} }
 
-// Dial opens a stream to the node whose raft address (peer id) is address: on ProtoRaftZstd when
-// the node speaks it, else on ProtoRaft.
+// Dial opens a stream to the node whose raft address (peer id) is address: on ProtoRaftResume when
+// the node speaks it, else ProtoRaftZstd, else ProtoRaft.
 func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	id, err := peer.Decode(string(address))
 	if err != nil {
@@ -128,10 +141,13 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var s network.Stream
-	if l.plain {
+	switch {
+	case l.plain:
 		s, err = l.h.NewStream(ctx, id, ProtoRaft)
-	} else {
+	case l.noResume:
 		s, err = l.h.NewStream(ctx, id, ProtoRaftZstd, ProtoRaft)
+	default:
+		s, err = l.h.NewStream(ctx, id, ProtoRaftResume, ProtoRaftZstd, ProtoRaft)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
@@ -149,7 +165,23 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 		s.Reset()
 		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
 	}
+	if s.Protocol() == ProtoRaftResume {
+		framed = newResumeSender(l, framed, id)
+	}
 	return streamConn{Stream: framed, local: peerAddr{l.h.id}, remote: peerAddr{id}}, nil
+}
+
+// snapshotDone logs an InstallSnapshot on ProtoRaftResume and tells OnSnapshot.
+func (l *RaftLayer) snapshotDone(t SnapshotTransfer) {
+	side := "received"
+	if t.Sending {
+		side = "sent"
+	}
+	l.h.log.Info("raft snapshot "+side, "group", t.Group, "peer", t.Peer, "size", t.Size, "resumed", t.Resumed,
+		"sent", t.Sent, "err", t.Err)
+	if l.onSnap != nil {
+		l.onSnap(t)
+	}
 }
 
 // framed is what raft reads and writes on wire: the stream's bytes as they are on ProtoRaft, or
@@ -157,7 +189,7 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 // counts as the peer's refusal (bad_frame), on streams this node dialled too: a member that answers
 // with a zstd bomb is as hostile as one that sends one.
 func (l *RaftLayer) framed(wire network.Stream, from peer.ID, kill func()) (network.Stream, error) {
-	if wire.Protocol() != ProtoRaftZstd {
+	if p := wire.Protocol(); p != ProtoRaftZstd && p != ProtoRaftResume {
 		return wire, nil
 	}
 	return newZstdStream(wire, func(err error) {
@@ -222,9 +254,10 @@ func (h *Host) serveRaft(s network.Stream) {
 		return
 	}
 	var c net.Conn = streamConn{Stream: framed, local: peerAddr{h.id}, remote: peerAddr{from}}
-	if l.auth != nil {
+	// On ProtoRaftResume the guard also runs the snapshot exchange, so every stream has one.
+	if resume := s.Protocol() == ProtoRaftResume; l.auth != nil || resume {
 		c = guardedConn{streamConn: c.(streamConn), guard: &rpcGuard{l: l, from: from,
-			src: bufio.NewReaderSize(framed, 64<<10), kill: func() { _ = s.Reset() }}}
+			src: bufio.NewReaderSize(framed, 64<<10), kill: func() { _ = s.Reset() }, resume: resume, answer: framed}}
 	}
 	select {
 	case l.accept <- c:

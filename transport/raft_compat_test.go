@@ -18,7 +18,7 @@ func raftProtocols(a, b *node) []protocol.ID {
 	var out []protocol.ID
 	for _, c := range a.host.P2P().Network().ConnsToPeer(b.ident.ID) {
 		for _, s := range c.GetStreams() {
-			if p := s.Protocol(); p == ProtoRaft || p == ProtoRaftZstd {
+			if p := s.Protocol(); p == ProtoRaft || p == ProtoRaftZstd || p == ProtoRaftResume {
 				out = append(out, p)
 			}
 		}
@@ -29,6 +29,19 @@ func raftProtocols(a, b *node) []protocol.ID {
 // A member of a release before compression serves only ProtoRaft: the others dial it there, and
 // one raft group runs over both protocols at once.
 func TestRaftZstdFallsBackToPlainForAnOlderMember(t *testing.T) {
+	runMixedGroup(t, RaftLayerConfig{Uncompressed: true}, []string{ProtoRaftResume, ProtoRaftZstd}, ProtoRaft)
+}
+
+// A member of the release before resumable snapshots serves ProtoRaftZstd and ProtoRaft: the others
+// dial it on ProtoRaftZstd and speak ProtoRaftResume among themselves.
+func TestRaftResumeFallsBackToZstdForAnOlderMember(t *testing.T) {
+	runMixedGroup(t, RaftLayerConfig{NoResume: true}, []string{ProtoRaftResume}, ProtoRaftZstd)
+}
+
+// runMixedGroup runs a group of three where one member is of an older release: it dials as oldCfg
+// says and serves none of unhandled. Streams with it must be on oldProto, the others on
+// ProtoRaftResume.
+func runMixedGroup(t *testing.T, oldCfg RaftLayerConfig, unhandled []string, oldProto protocol.ID) {
 	f := newFed(t)
 	var nodes []*node
 	for i := range 3 {
@@ -43,8 +56,14 @@ func TestRaftZstdFallsBackToPlainForAnOlderMember(t *testing.T) {
 	for _, n := range nodes {
 		cfg, ready := RaftLayerConfig{Group: "shard/europe"}, func() {}
 		if n == old {
-			// As the release before: it dials ProtoRaft and its registry had no ProtoRaftZstd.
-			cfg.Uncompressed, ready = true, func() { n.host.Unhandle(ProtoRaftZstd) }
+			// As the release before: it dials as it did and its registry had none of the newer ids.
+			cfg = oldCfg
+			cfg.Group = "shard/europe"
+			ready = func() {
+				for _, p := range unhandled {
+					n.host.Unhandle(p)
+				}
+			}
 		}
 		rafts = append(rafts, runRaftLayer(t, f, n, servers, cfg, ready))
 	}
@@ -64,26 +83,21 @@ func TestRaftZstdFallsBackToPlainForAnOlderMember(t *testing.T) {
 		return true
 	})
 	// Raft streams run between the leader and each follower (followers do not talk to each other):
-	// plain where either end is the older member, compressed otherwise.
+	// the older protocol where either end is the older member, the newest otherwise.
 	from := leader.n
 	for _, n := range nodes {
 		if n == from {
 			continue
 		}
 		got := append(raftProtocols(from, n), raftProtocols(n, from)...)
-		want := raftProtoBetween(n == old || from == old)
+		want := protocol.ID(ProtoRaftResume)
+		if n == old || from == old {
+			want = oldProto
+		}
 		if len(got) == 0 || slices.ContainsFunc(got, func(p protocol.ID) bool { return p != want }) {
 			t.Fatalf("raft streams between %s and %s: %v, want all %s", from.name, n.name, got, want)
 		}
 	}
-}
-
-// raftProtoBetween is the raft protocol two members speak: plain when either is of the older release.
-func raftProtoBetween(older bool) protocol.ID {
-	if older {
-		return ProtoRaft
-	}
-	return ProtoRaftZstd
 }
 
 // A frame that breaks the format is refused as the sender's fault (bad_frame) and resets the

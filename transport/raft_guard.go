@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
@@ -65,6 +66,8 @@ type RaftRPC struct {
 	// Legacy is the deprecated Leader (AppendEntries, InstallSnapshot) or Candidate (RequestVote)
 	// field, which raft uses when Addr is empty; empty when unset.
 	Legacy string
+
+	snapTerm, snapIndex uint64 // an InstallSnapshot's last included entry
 }
 
 // RaftAuthorizer decides who may send raft RPCs to a group on this host. Its methods run on the
@@ -114,6 +117,13 @@ type rpcGuard struct {
 	pending  []byte // the current RPC's bytes not yet handed to raft
 	snapLeft int64  // InstallSnapshot data still to hand to raft, read straight from src
 	err      error  // once set, every Read returns it
+
+	// On ProtoRaftResume an InstallSnapshot's data comes by the resume exchange (recv), whose
+	// answers go to answer.
+	resume bool
+	answer io.Writer
+	recv   *snapRecv
+	closer atomic.Pointer[snapRecv] // recv, for a Close from another goroutine
 }
 
 // Read hands raft the bytes of authorised RPCs; after a refusal it returns io.EOF (raft closes the
@@ -132,6 +142,15 @@ func (g *rpcGuard) Read(p []byte) (int, error) {
 		case g.snapLeft > 0:
 			if int64(len(p)) > g.snapLeft {
 				p = p[:g.snapLeft]
+			}
+			if g.recv != nil {
+				n, err := g.recv.Read(p)
+				g.snapLeft -= int64(n)
+				if errors.Is(err, errBadResume) {
+					g.err = g.refuse("bad_resume", err)
+					return n, g.err
+				}
+				return n, err
 			}
 			n, err := g.src.Read(p)
 			g.snapLeft -= int64(n)
@@ -167,18 +186,37 @@ func (g *rpcGuard) next() error {
 	if err != nil {
 		return g.refuse("bad_rpc", err)
 	}
-	if err := g.l.auth.AuthorizeRPC(g.l.group, g.from, rpc); err != nil {
-		return g.refuse(refusalReason(err), err)
+	if g.l.auth != nil {
+		if err := g.l.auth.AuthorizeRPC(g.l.group, g.from, rpc); err != nil {
+			return g.refuse(refusalReason(err), err)
+		}
 	}
 	g.pending, g.snapLeft = buf.Bytes(), size
+	if g.resume && size > 0 {
+		g.recv = newSnapRecv(g.l, g.from, g.src, g.answer, rpc, size)
+		g.closer.Store(g.recv)
+	} else {
+		g.recv = nil
+	}
 	return nil
 }
 
 // refuse resets the stream and reports why; raft then reads EOF.
 func (g *rpcGuard) refuse(reason string, err error) error {
 	g.kill()
-	g.l.auth.RaftRefused(g.l.group, g.from, reason, err)
+	if g.l.auth != nil {
+		g.l.auth.RaftRefused(g.l.group, g.from, reason, err)
+	} else {
+		g.l.h.log.Warn("raft stream refused", "group", g.l.group, "peer", g.from, "reason", reason, "err", err)
+	}
 	return io.EOF
+}
+
+// close ends the snapshot being received, if any, when raft closes the stream.
+func (g *rpcGuard) close() {
+	if r := g.closer.Load(); r != nil {
+		r.close()
+	}
 }
 
 // decodeRaftRPC decodes body, one msgpack request of type t, as raft would and returns the sender
@@ -190,6 +228,7 @@ func decodeRaftRPC(t RaftRPCType, body []byte) (RaftRPC, int64, error) {
 		req    raft.WithRPCHeader
 		legacy func() []byte
 		size   func() int64
+		snap   *raft.InstallSnapshotRequest
 	)
 	switch t {
 	case RaftAppendEntries:
@@ -203,6 +242,7 @@ func decodeRaftRPC(t RaftRPCType, body []byte) (RaftRPC, int64, error) {
 	case RaftInstallSnapshot:
 		r := &raft.InstallSnapshotRequest{}
 		req, legacy, size = r, func() []byte { return r.Leader }, func() int64 { return r.Size }
+		snap = r
 	case RaftTimeoutNow:
 		req = &raft.TimeoutNowRequest{}
 	default:
@@ -217,6 +257,9 @@ func decodeRaftRPC(t RaftRPCType, body []byte) (RaftRPC, int64, error) {
 	}
 	hdr := req.GetRPCHeader()
 	rpc := RaftRPC{Type: t, ID: string(hdr.ID), Addr: string(hdr.Addr)}
+	if snap != nil {
+		rpc.snapTerm, rpc.snapIndex = snap.LastLogTerm, snap.LastLogIndex
+	}
 	if legacy != nil {
 		rpc.Legacy = string(legacy())
 	}

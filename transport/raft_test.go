@@ -261,11 +261,11 @@ func TestRaftLayersDemultiplexGroups(t *testing.T) {
 	b := f.start("b", RoleCentral, nil)
 	layers := map[string]*RaftLayer{}
 	for _, g := range []string{"control", "shard-europe"} {
-		la, err := NewRaftLayer(a.host, g)
+		la, err := NewRaftLayerWithConfig(a.host, RaftLayerConfig{Group: g, NoResume: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lb, err := NewRaftLayer(b.host, g)
+		lb, err := NewRaftLayerWithConfig(b.host, RaftLayerConfig{Group: g, NoResume: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +308,7 @@ func TestRaftLayersDemultiplexGroups(t *testing.T) {
 		c.Close()
 	}
 
-	stray, err := NewRaftLayer(a.host, "shard-asia") // b runs no such group
+	stray, err := NewRaftLayerWithConfig(a.host, RaftLayerConfig{Group: "shard-asia", NoResume: true}) // b runs no such group
 	if err != nil {
 		t.Fatal(err)
 	}

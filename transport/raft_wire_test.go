@@ -96,7 +96,7 @@ func TestRaftMeterCountsWireBytes(t *testing.T) {
 	b := f.start("b", RoleEdge, func(c *Config) { c.RaftMeter = mb })
 	payload, answer := recordLike(1<<20, 3), recordLike(5000, 4)
 
-	la, lb := layerPair(t, a, b, RaftLayerConfig{Group: "shard/europe"})
+	la, lb := layerPair(t, a, b, RaftLayerConfig{Group: "shard/europe", NoResume: true})
 	transfer(t, la, lb, b, payload, answer)
 	sent, got := ma.get("shard/europe", b, "sent"), mb.get("shard/europe", a, "received")
 	back, backGot := mb.get("shard/europe", a, "sent"), ma.get("shard/europe", b, "received")
@@ -167,7 +167,7 @@ func TestRaftBandwidthCapPacesReplicationNotMessages(t *testing.T) {
 	echo(t, capped)
 
 	measure := func(name string, from, to *node, group string) (time.Duration, time.Duration) {
-		la, lb := layerPair(t, from, to, RaftLayerConfig{Group: group})
+		la, lb := layerPair(t, from, to, RaftLayerConfig{Group: group, NoResume: true})
 		stop := make(chan struct{})
 		worst := pingLatency(t, from, to, stop)
 		took := transfer(t, la, lb, to, payload, []byte("ok"))
@@ -210,7 +210,7 @@ func TestRaftDeadlineIsIdleTime(t *testing.T) {
 	f := newFed(t)
 	a := f.start("a", RoleCentral, func(c *Config) { c.RaftBandwidth = capBytes })
 	b := f.start("b", RoleEdge, nil)
-	la, lb := layerPair(t, a, b, RaftLayerConfig{Group: "g"})
+	la, lb := layerPair(t, a, b, RaftLayerConfig{Group: "g", NoResume: true})
 
 	c, err := la.Dial(ServerAddress(b.ident.ID), 5*time.Second)
 	if err != nil {
