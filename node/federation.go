@@ -46,6 +46,8 @@ type fed struct {
 	// shardGuards are the raft guards of the shard groups, by shard; written and read only while
 	// the node opens its groups.
 	shardGuards map[string]*raftGuard
+	// partials keeps incoming raft snapshots while they arrive (raft_guard.go); nil: none kept.
+	partials *transport.SnapshotPartials
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -94,6 +96,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	}
 	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
 		refused: refused, shardGuards: map[string]*raftGuard{}, joined: hasJoined(cfg.DataDir)}
+	f.partials = openSnapshotPartials(cfg.DataDir, f.log)
 	if fc.TestFaults {
 		f.faults = transport.NewFaults(uint64(time.Now().UnixNano())) // wall clock: a seed, not a time
 	}

@@ -3,6 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -101,9 +103,25 @@ func (gd *raftGuard) RaftRefused(group string, from peer.ID, reason string, err 
 // has opened.
 func (f *fed) raftLayer(group string) (*transport.RaftLayer, *raftGuard, error) {
 	gd := &raftGuard{f: f}
-	layer, err := transport.NewRaftLayerWithConfig(f.host, transport.RaftLayerConfig{Group: group, Authorizer: gd})
+	layer, err := transport.NewRaftLayerWithConfig(f.host, transport.RaftLayerConfig{Group: group, Authorizer: gd,
+		Partials: f.partials})
 	if err != nil {
 		return nil, nil, err
 	}
 	return layer, gd, nil
+}
+
+// snapshotPartialsDir holds the snapshots a node is receiving, so that a transfer cut part way
+// resumes (transport/raft_partial.go): DATA/raft-partial.
+func snapshotPartialsDir(dataDir string) string { return filepath.Join(dataDir, "raft-partial") }
+
+// openSnapshotPartials opens the partial-snapshot directory; without one (it cannot be made) the
+// node still receives snapshots, but a cut one starts again from zero.
+func openSnapshotPartials(dataDir string, log *slog.Logger) *transport.SnapshotPartials {
+	ps, err := transport.NewSnapshotPartials(snapshotPartialsDir(dataDir), 0, 0, log)
+	if err != nil {
+		log.Warn("snapshots will not resume", "err", err)
+		return nil
+	}
+	return ps
 }
