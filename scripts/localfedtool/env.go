@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,7 +15,20 @@ type settings struct {
 	stopTimeout  time.Duration // how long stop and down wait for a node to exit after SIGTERM
 	logLevel     string        // the nodes' log level, at layout time
 	plain        bool          // LOCALFED_PLAIN=1: the nodes serve plain HTTP (layout time)
+	// p2pHost is the address members listen on for libp2p (LOCALFED_P2P_HOST, layout time):
+	// 127.0.0.1 unless a member runs in a network namespace and must reach the others.
+	p2pHost string
+	// netns places members in network namespaces (LOCALFED_NETNS="NAME=NS@ADDR,...", layout
+	// time): the member listens on ADDR inside NS, for HTTP and libp2p, and is started there.
+	netns map[string]placement
+	// snapshotThreshold and trailingLogs set every member's [raft] snapshot_threshold and
+	// trailing_logs (LOCALFED_RAFT_SNAPSHOT_THRESHOLD, LOCALFED_RAFT_TRAILING_LOGS, layout time; 0
+	// keeps the defaults): small values make a lagging holder catch up by snapshot.
+	snapshotThreshold, trailingLogs uint64
 }
+
+// placement is a member's network namespace and its address there.
+type placement struct{ ns, addr string }
 
 // readEnv reads the LOCALFED_* variables, with defaults short enough for drills: a copy becomes
 // stale 5 s after its last contact with the leader.
@@ -38,6 +54,36 @@ func readEnv(getenv func(string) string) (settings, error) {
 		*d.dst = parsed
 	}
 	s.plain = getenv("LOCALFED_PLAIN") == "1"
+	s.p2pHost = "127.0.0.1"
+	if v := getenv("LOCALFED_P2P_HOST"); v != "" {
+		if net.ParseIP(v).To4() == nil {
+			return s, fmt.Errorf("LOCALFED_P2P_HOST=%q: want an IPv4 address", v)
+		}
+		s.p2pHost = v
+	}
+	for _, k := range []struct {
+		name string
+		dst  *uint64
+	}{{"LOCALFED_RAFT_SNAPSHOT_THRESHOLD", &s.snapshotThreshold}, {"LOCALFED_RAFT_TRAILING_LOGS", &s.trailingLogs}} {
+		if v := getenv(k.name); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return s, fmt.Errorf("%s=%q: want a positive number of log entries", k.name, v)
+			}
+			*k.dst = n
+		}
+	}
+	if v := getenv("LOCALFED_NETNS"); v != "" {
+		s.netns = map[string]placement{}
+		for _, item := range strings.Split(v, ",") {
+			name, rest, ok1 := strings.Cut(item, "=")
+			ns, addr, ok2 := strings.Cut(rest, "@")
+			if !ok1 || !ok2 || name == "" || ns == "" || net.ParseIP(addr).To4() == nil {
+				return s, fmt.Errorf("LOCALFED_NETNS=%q: want NAME=NS@IPV4[,...]", v)
+			}
+			s.netns[name] = placement{ns: ns, addr: addr}
+		}
+	}
 	if v := getenv("LOCALFED_LOG_LEVEL"); v != "" {
 		switch v {
 		case "debug", "info", "warn", "error":

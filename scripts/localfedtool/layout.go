@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fedarms/fedarms/config"
@@ -63,6 +65,25 @@ func assignAddrs(specs []fedplan.MemberSpec, ports []int) error {
 	return nil
 }
 
+// place moves the members' libp2p addresses to s.p2pHost, and each member placed in a network
+// namespace to its address there (HTTP too), keeping the ports.
+func place(specs []fedplan.MemberSpec, s settings) {
+	for i := range specs {
+		host, httpHost := s.p2pHost, "127.0.0.1"
+		if p, ok := s.netns[specs[i].Name]; ok {
+			host, httpHost = p.addr, p.addr
+		}
+		_, port, _ := net.SplitHostPort(specs[i].HTTPAddr)
+		specs[i].HTTPAddr = net.JoinHostPort(httpHost, port)
+		for j, a := range specs[i].P2PAddrs {
+			specs[i].P2PAddrs[j] = strings.Replace(a, "/ip4/127.0.0.1/", "/ip4/"+host+"/", 1)
+		}
+	}
+}
+
+// netnsFile names the network namespace a member is started in (DATA/netns), when it has one.
+func netnsFile(dataDir string) string { return filepath.Join(dataDir, "netns") }
+
 // tuneFor sets what a drill needs in every member's config: the fault switch, a short
 // max_staleness and the log level; and, with a CA, the member's HTTPS certificate for loopback,
 // issued into its data dir. An error issuing a certificate is kept in *failed.
@@ -71,10 +92,27 @@ func tuneFor(s settings, ca *tlsca.CA, failed *error) func(*config.Config) {
 		c.Federation.TestFaults = true
 		c.MaxStaleness = config.Duration{Duration: s.maxStaleness}
 		c.Log.Level = s.logLevel
+		if s.snapshotThreshold > 0 {
+			c.Raft.SnapshotThreshold = s.snapshotThreshold
+		}
+		if s.trailingLogs > 0 {
+			c.Raft.TrailingLogs = s.trailingLogs
+		}
+		hosts := []string{"127.0.0.1", "localhost"}
+		if p, ok := s.netns[c.Name]; ok {
+			hosts = append(hosts, p.addr)
+			err := os.MkdirAll(c.DataDir, 0o700)
+			if err == nil {
+				err = os.WriteFile(netnsFile(c.DataDir), []byte(p.ns+"\n"), 0o644)
+			}
+			if err != nil && *failed == nil {
+				*failed = fmt.Errorf("network namespace of %s: %w", c.Name, err)
+			}
+		}
 		if ca == nil {
 			return
 		}
-		if _, err := ca.Issue(c.DataDir, c.Name, []string{"127.0.0.1", "localhost"}, tlsca.DefaultCertValidity, time.Now()); err != nil && *failed == nil {
+		if _, err := ca.Issue(c.DataDir, c.Name, hosts, tlsca.DefaultCertValidity, time.Now()); err != nil && *failed == nil {
 			*failed = fmt.Errorf("certificate of %s: %w", c.Name, err)
 		}
 		c.TLS = config.TLS{CertFile: filepath.Join(c.DataDir, tlsca.CertFile), KeyFile: filepath.Join(c.DataDir, tlsca.KeyFile)}
@@ -91,6 +129,7 @@ func layOut(dir string, s settings) error {
 	if err := assignAddrs(specs, ports); err != nil {
 		return err
 	}
+	place(specs, s)
 	// The API's CA beside the root key, as `fedarms federation init` makes it (LOCALFED_PLAIN=1:
 	// plain HTTP, as before).
 	var ca *tlsca.CA

@@ -19,9 +19,13 @@ func TestReadEnv(t *testing.T) {
 		want    settings
 		wantErr string
 	}{
-		{name: "defaults", want: settings{maxStaleness: 5 * time.Second, readyTimeout: 90 * time.Second, stopTimeout: 30 * time.Second, logLevel: "info"}},
+		{name: "defaults", want: settings{maxStaleness: 5 * time.Second, readyTimeout: 90 * time.Second, stopTimeout: 30 * time.Second, logLevel: "info", p2pHost: "127.0.0.1"}},
 		{name: "overrides", env: map[string]string{"LOCALFED_MAX_STALENESS": "2s", "LOCALFED_READY_TIMEOUT": "3m", "LOCALFED_STOP_TIMEOUT": "5s", "LOCALFED_LOG_LEVEL": "debug"},
-			want: settings{maxStaleness: 2 * time.Second, readyTimeout: 3 * time.Minute, stopTimeout: 5 * time.Second, logLevel: "debug"}},
+			want: settings{maxStaleness: 2 * time.Second, readyTimeout: 3 * time.Minute, stopTimeout: 5 * time.Second, logLevel: "debug", p2pHost: "127.0.0.1"}},
+		{name: "namespace", env: map[string]string{"LOCALFED_P2P_HOST": "10.231.0.1", "LOCALFED_NETNS": "edge-cdg=thin@10.231.0.2"},
+			want: settings{maxStaleness: 5 * time.Second, readyTimeout: 90 * time.Second, stopTimeout: 30 * time.Second, logLevel: "info",
+				p2pHost: "10.231.0.1", netns: map[string]placement{"edge-cdg": {ns: "thin", addr: "10.231.0.2"}}}},
+		{name: "bad namespace", env: map[string]string{"LOCALFED_NETNS": "edge-cdg=thin"}, wantErr: "LOCALFED_NETNS"},
 		{name: "not a duration", env: map[string]string{"LOCALFED_MAX_STALENESS": "5"}, wantErr: "LOCALFED_MAX_STALENESS"},
 		{name: "negative", env: map[string]string{"LOCALFED_READY_TIMEOUT": "-1s"}, wantErr: "LOCALFED_READY_TIMEOUT"},
 		{name: "bad level", env: map[string]string{"LOCALFED_LOG_LEVEL": "loud"}, wantErr: "LOCALFED_LOG_LEVEL"},
@@ -35,7 +39,7 @@ func TestReadEnv(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})

@@ -94,6 +94,10 @@ func launch(bin string, m member) (int, error) {
 	defer logf.Close()
 	fmt.Fprintf(logf, "---- localfed: starting %s at %s ----\n", m.Name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(bin, "agent", "--config", m.Config)
+	if ns, err := os.ReadFile(netnsFile(m.DataDir)); err == nil {
+		// ip netns exec enters the namespace and execs the agent: the pid stays the agent's.
+		cmd = exec.Command("ip", "netns", "exec", strings.TrimSpace(string(ns)), bin, "agent", "--config", m.Config)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,424 @@
+//go:build localfed && thinlink
+
+package drills
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
+)
+
+// TestDrillThinLink (the thin-link drill, scripts/thinlink.sh): edge-cdg runs in its own network
+// namespace behind tc tbf (512 kbit/s each way), the rest of the federation outside, every raft
+// group snapshotting and compacting its log at once (snapshot_threshold 1, trailing_logs 1), so a
+// holder that was away catches up by snapshot. It measures:
+//   - initial catch-up of THINLINK_RECORDS (100,000) europe records: time, bytes on the wire
+//     (the edge's replication counter and the tbf's own byte count) against the snapshot's plain size;
+//   - a day of changes (THINLINK_DAY, 5,000 records) after a week away (the edge stopped, the log
+//     compacted behind it): time;
+//   - the link cut once 90% of a snapshot has arrived, held down THINLINK_CUT_HOLD (45 s, long
+//     enough for libp2p to drop the connection) and restored: the transfer resumes, bytes re-sent;
+//   - hits made at edge-cdg (on africa records it holds) every 2 s during each catch-up: time until
+//     both receipts are back at the edge.
+func TestDrillThinLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the thin-link drill needs root (network namespaces, tc): run scripts/thinlink.sh as root")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("tc missing")
+	}
+	link := thinLinkUp(t)
+	n := size(t, "THINLINK_RECORDS", 100000, 10000)
+	day := size(t, "THINLINK_DAY", 5000, 1000)
+	hold := 45 * time.Second
+	if v := os.Getenv("THINLINK_CUT_HOLD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("THINLINK_CUT_HOLD=%q: %v", v, err)
+		}
+		hold = d
+	}
+	f := startFedEnv(t, "thinlink", "LOCALFED_P2P_HOST="+link.net+".1",
+		"LOCALFED_NETNS=edge-cdg="+link.ns+"@"+link.net+".2",
+		"LOCALFED_RAFT_SNAPSHOT_THRESHOLD=1", "LOCALFED_RAFT_TRAILING_LOGS=1", "LOCALFED_READY_TIMEOUT=5m")
+	edge := f.node("edge-cdg")
+	targets := importTargets(t, f, "KE", "THIN", 50) // africa: edge-cdg holds them before it goes away
+	hm := newHitMaker(t, f, "edge-cdg")
+	ncb := f.node("ncb-fr")
+	tok := ncb.mint(t, "FR-NCB", "FR", "recorder", "searcher")
+	lines, _ := genRecords(t, f, n+2*day, 11, "FR", "THIN-")
+
+	// Initial catch-up: the edge away while n records are imported and the shard compacted.
+	total := n
+	f.localfed("stop", "edge-cdg")
+	importAndCompact(t, f, ncb, tok, lines[:n], total)
+	tc0 := link.sentBytes(t)
+	logAt := logSize(edge)
+	hits := startHits(hm, targets)
+	took := startAndCatchUp(t, f, edge, total)
+	lags := hits.stop()
+	wire := replicationReceived(t, edge, "europe")
+	snaps := snapshotsReceived(t, edge, logAt)
+	tcBytes := link.sentBytes(t) - tc0
+	plain := int64(0)
+	for _, s := range snaps {
+		plain = max(plain, s.size)
+	}
+	measure(t, "thinlink", "catchup_records", float64(n), "records")
+	measure(t, "thinlink", "catchup_seconds", took.Seconds(), "s")
+	measure(t, "thinlink", "catchup_replication_bytes", float64(wire), "bytes")
+	measure(t, "thinlink", "catchup_link_bytes", float64(tcBytes), "bytes")
+	measure(t, "thinlink", "catchup_snapshot_plain_bytes", float64(plain), "bytes")
+	if plain > 0 {
+		measure(t, "thinlink", "catchup_wire_share_of_plain", 100*float64(wire)/float64(plain), "%")
+		if wire*100 > plain*35 {
+			t.Errorf("catch-up took %d bytes of replication on the wire for a %d-byte snapshot: over 35%%", wire, plain)
+		}
+	} else {
+		t.Errorf("the edge caught up without a snapshot (log lines: %+v)", snaps)
+	}
+	if took > 2*time.Minute {
+		t.Errorf("initial catch-up of %d records took %v, want under 2 minutes", n, took)
+	}
+	reportHits(t, "catchup", lags)
+
+	// A day of changes after a week away: the edge stopped, day records written, the log compacted.
+	f.localfed("stop", "edge-cdg")
+	total += day
+	importAndCompact(t, f, ncb, tok, lines[n:n+day], total)
+	hits = startHits(hm, targets)
+	took = startAndCatchUp(t, f, edge, total)
+	reportHits(t, "day", hits.stop())
+	measure(t, "thinlink", "day_records", float64(day), "records")
+	measure(t, "thinlink", "day_after_week_seconds", took.Seconds(), "s")
+
+	// The link cut at 90% of a snapshot, held down, restored.
+	f.localfed("stop", "edge-cdg")
+	total += day
+	importAndCompact(t, f, ncb, tok, lines[n+day:], total)
+	logAt = logSize(edge)
+	hits = startHits(hm, targets)
+	t0 := time.Now()
+	started := make(chan error, 1)
+	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
+	var at float64
+	testutil.WaitFor(t, 5*time.Minute, "90% of the snapshot at the edge", func() bool {
+		at = partialShare(edge)
+		return at >= 0.9
+	})
+	link.cut(t)
+	cutAt := time.Since(t0)
+	time.Sleep(hold)
+	link.heal(t)
+	if err := <-started; err != nil {
+		t.Logf("localfed start edge-cdg across the cut: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
+		return records(edge, "europe") == uint64(total)
+	})
+	took = time.Since(t0)
+	reportHits(t, "cut", hits.stop())
+	snaps = snapshotsReceived(t, edge, logAt)
+	t.Logf("snapshot transfers at the edge across the cut: %+v", snaps)
+	measure(t, "thinlink", "cut_at_share", 100*at, "%")
+	measure(t, "thinlink", "cut_at_seconds", cutAt.Seconds(), "s")
+	measure(t, "thinlink", "cut_hold_seconds", hold.Seconds(), "s")
+	measure(t, "thinlink", "cut_total_seconds", took.Seconds(), "s")
+	if len(snaps) < 2 || snaps[len(snaps)-1].err != "" {
+		t.Fatalf("want a cut transfer then a whole one, got %+v", snaps)
+	}
+	last := snaps[len(snaps)-1]
+	measure(t, "thinlink", "cut_snapshot_plain_bytes", float64(last.size), "bytes")
+	measure(t, "thinlink", "cut_resumed_bytes", float64(last.resumed), "bytes")
+	measure(t, "thinlink", "cut_resent_bytes", float64(last.sent), "bytes")
+	if last.resumed*10 < last.size*8 {
+		t.Errorf("resumed %d of %d bytes after a cut at %.0f%%, want at least 80%%", last.resumed, last.size, 100*at)
+	}
+	f.waitConverged(t, 2*time.Minute)
+}
+
+// thinLink is the namespace and veth pair scripts/thinlink.sh sets up.
+type thinLink struct {
+	ns, net, dev, script string
+}
+
+// thinLinkUp uses the link scripts/thinlink.sh set up (THINLINK_NS), or sets one up for the test.
+func thinLinkUp(t *testing.T) *thinLink {
+	t.Helper()
+	script, err := filepath.Abs("../thinlink.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &thinLink{ns: os.Getenv("THINLINK_NS"), net: os.Getenv("THINLINK_NET"), dev: os.Getenv("THINLINK_IF"), script: script}
+	if l.ns != "" && l.net != "" && l.dev != "" {
+		return l
+	}
+	l.ns, l.net, l.dev = "fedarms-thin", "10.231.0", "fa-thin0"
+	out, err := exec.Command(script, "up").CombinedOutput()
+	if err != nil {
+		t.Fatalf("thinlink.sh up: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "skipped") {
+		t.Skipf("thinlink.sh: %s", out)
+	}
+	t.Cleanup(func() { exec.Command(script, "down").Run() })
+	return l
+}
+
+func (l *thinLink) ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+}
+
+func (l *thinLink) cut(t *testing.T)  { l.ip(t, "link", "set", l.dev, "down") }
+func (l *thinLink) heal(t *testing.T) { l.ip(t, "link", "set", l.dev, "up") }
+
+var tcSent = regexp.MustCompile(`Sent (\d+) bytes`)
+
+// sentBytes is what the tbf toward the edge has sent: every byte the link carried to it.
+func (l *thinLink) sentBytes(t *testing.T) int64 {
+	t.Helper()
+	out, err := exec.Command("tc", "-s", "qdisc", "show", "dev", l.dev).Output()
+	if err != nil {
+		t.Fatalf("tc -s qdisc: %v", err)
+	}
+	m := tcSent.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("tc -s qdisc: no byte count in %s", out)
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
+}
+
+// importAndCompact imports lines at ncb, waits until every europe holder but edge-cdg has total
+// records, then until every central member has taken a europe snapshot since (its log compacted
+// behind the edge).
+func importAndCompact(t *testing.T, f *fed, ncb *nodeClient, tok string, lines [][]byte, total int) {
+	t.Helper()
+	importLines(t, ncb, tok, lines, 10000)
+	done := time.Now()
+	testutil.WaitFor(t, 5*time.Minute, fmt.Sprintf("%d records at every europe holder but edge-cdg", total), func() bool {
+		for _, h := range f.holders("europe") {
+			if h.name != "edge-cdg" && records(h, "europe") != uint64(total) {
+				return false
+			}
+		}
+		return true
+	})
+	// raft checks for a snapshot every 60-120 s (node/federation.go).
+	testutil.WaitFor(t, 5*time.Minute, "a europe snapshot at every central member", func() bool {
+		for _, c := range f.centrals() {
+			if !snapshotSince(filepath.Dir(c.log), done) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// snapshotSince reports whether a europe raft snapshot under dataDir was written after t.
+func snapshotSince(dataDir string, t time.Time) bool {
+	found := false
+	filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || found || d.Name() != "meta.json" || !strings.Contains(path, "europe") {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().After(t) {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
+
+// startAndCatchUp starts edge-cdg and returns the time until it holds total europe records.
+func startAndCatchUp(t *testing.T, f *fed, edge *nodeClient, total int) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	f.localfed("start", "edge-cdg")
+	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
+		return records(edge, "europe") == uint64(total)
+	})
+	return time.Since(t0)
+}
+
+// replicationReceived is the edge's fedarms_replication_received_bytes_total for shard, every peer.
+func replicationReceived(t *testing.T, n *nodeClient, shard string) int64 {
+	t.Helper()
+	code, b, err := n.do("GET", "/metrics", n.admin, nil, "")
+	if err != nil || code != 200 {
+		t.Fatalf("metrics of %s: %d %v", n.name, code, err)
+	}
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "fedarms_replication_received_bytes_total{") && strings.Contains(line, `shard="`+shard+`"`) {
+			if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+				sum += v
+			}
+		}
+	}
+	return int64(sum)
+}
+
+// snapshotLine is one "raft snapshot received" line of a node's log.
+type snapshotLine struct {
+	size, resumed, sent int64
+	err                 string
+}
+
+var snapField = regexp.MustCompile(`"?(size|resumed|sent|err)"?[=:]"?([^" ,}]*)`)
+
+// snapshotsReceived reads the europe snapshot transfers the node logged after offset.
+func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine {
+	t.Helper()
+	b, err := os.ReadFile(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []snapshotLine
+	for _, line := range strings.Split(string(b[min(offset, int64(len(b))):]), "\n") {
+		if !strings.Contains(line, "raft snapshot received") || !strings.Contains(line, "shard/europe") {
+			continue
+		}
+		var s snapshotLine
+		for _, m := range snapField.FindAllStringSubmatch(line, -1) {
+			v, _ := strconv.ParseInt(m[2], 10, 64)
+			switch m[1] {
+			case "size":
+				s.size = v
+			case "resumed":
+				s.resumed = v
+			case "sent":
+				s.sent = v
+			case "err":
+				if m[2] != "<nil>" && m[2] != "null" && m[2] != "" {
+					s.err = m[2]
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// logSize is the length of a node's log now, to read what it logs next.
+func logSize(n *nodeClient) int64 {
+	info, err := os.Stat(n.log)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+// partialShare is the share of the snapshot the edge's partial file holds (0 without one).
+func partialShare(n *nodeClient) float64 {
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(n.log), "raft-partial", "*.part"))
+	best := 0.0
+	for _, path := range files {
+		parts := strings.Split(filepath.Base(path), "-")
+		if len(parts) < 5 {
+			continue
+		}
+		size, err := strconv.ParseFloat(parts[3], 64)
+		info, err2 := os.Stat(path)
+		if err != nil || err2 != nil || size <= 0 {
+			continue
+		}
+		// 32 bytes of checksum per 256 KiB chunk, and a header: close enough to the data's share.
+		best = max(best, float64(info.Size())/size)
+	}
+	return best
+}
+
+// hitRun makes a hit at the edge every 2 s until stopped, each waited for on its own.
+type hitRun struct {
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	lags   []time.Duration
+	failed []string
+}
+
+func startHits(hm *hitMaker, targets []hitTarget) *hitRun {
+	r := &hitRun{stopCh: make(chan struct{})}
+	r.wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-r.stopCh:
+				return
+			case <-time.After(2 * time.Second):
+			}
+			r.wg.Go(func() {
+				t0 := time.Now()
+				id, err := hm.hit(targets[i%len(targets)])
+				if err == nil {
+					err = pollHit(hm.edge, id, t0, 60*time.Second)
+				}
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				if err != nil {
+					r.failed = append(r.failed, err.Error())
+					return
+				}
+				r.lags = append(r.lags, time.Since(t0))
+			})
+		}
+	})
+	return r
+}
+
+// pollHit waits until the hit at edge has both receipts, polling every 100 ms (the edge's API is
+// across the thin link too).
+func pollHit(edge *nodeClient, id string, t0 time.Time, timeout time.Duration) error {
+	for time.Since(t0) < timeout {
+		if h, err := edge.hitGet(id); err == nil && h.delivered() {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("hit %s: no receipts within %v", id, timeout)
+}
+
+// stop ends the run once every hit made has its receipts or has failed; a failed hit counts as
+// an hour late.
+func (r *hitRun) stop() []time.Duration {
+	close(r.stopCh)
+	r.wg.Wait()
+	for range r.failed {
+		r.lags = append(r.lags, time.Hour)
+	}
+	return r.lags
+}
+
+// reportHits measures the receipt times of the hits made during a phase; each must be back
+// within 5 s.
+func reportHits(t *testing.T, phase string, lags []time.Duration) {
+	t.Helper()
+	late := 0
+	for _, l := range lags {
+		if l > 5*time.Second {
+			late++
+		}
+	}
+	measure(t, "thinlink", phase+"_hits", float64(len(lags)), "hits")
+	measure(t, "thinlink", phase+"_hit_receipts_p50", ms(quantile(lags, 0.5)), "ms")
+	measure(t, "thinlink", phase+"_hit_receipts_max", ms(quantile(lags, 1)), "ms")
+	if late > 0 {
+		t.Errorf("%s: %d of %d hits made at the edge got their receipts after more than 5 s", phase, late, len(lags))
+	}
+}
