@@ -49,7 +49,6 @@ up() {
 	# Both directions: toward the edge (replication, receipts) and from it (hits, answers).
 	tc qdisc add dev "$outside" root tbf rate "$rate" burst 32kbit latency 400ms
 	ip netns exec "$ns" tc qdisc add dev "$inside" root tbf rate "$rate" burst 32kbit latency 400ms
-	ip netns exec "$ns" ping -c 1 -W 2 "$net.1" >/dev/null
 	echo "thinlink: $ns up: $net.1 ($outside) <-> $net.2 ($inside), tbf $rate each way"
 }
 

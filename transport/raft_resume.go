@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
@@ -72,6 +73,7 @@ type SnapshotTransfer struct {
 type resumeSender struct {
 	network.Stream               // the framed stream: deadlines, Close, Reset
 	in             *bufio.Reader // the framed stream's reads, raft's and the exchange's
+	inMu           sync.Mutex    // one reader of in at a time, should raft ever read while it writes
 	l              *RaftLayer
 	to             peer.ID
 
@@ -88,7 +90,11 @@ func newResumeSender(l *RaftLayer, framed network.Stream, to peer.ID) *resumeSen
 }
 
 // Read is raft reading its answers.
-func (r *resumeSender) Read(p []byte) (int, error) { return r.in.Read(p) }
+func (r *resumeSender) Read(p []byte) (int, error) {
+	r.inMu.Lock()
+	defer r.inMu.Unlock()
+	return r.in.Read(p)
+}
 
 // Write passes raft's bytes on; an InstallSnapshot's data goes by the exchange.
 func (r *resumeSender) Write(p []byte) (int, error) {
@@ -232,6 +238,8 @@ func (s *snapSend) ask() ([][32]byte, error) {
 	if err := s.out.Flush(); err != nil {
 		return nil, fmt.Errorf("resume offer: %w", err)
 	}
+	s.r.inMu.Lock()
+	defer s.r.inMu.Unlock()
 	in := s.r.in
 	kind, err := in.ReadByte()
 	if err != nil {
