@@ -85,11 +85,7 @@ func (s *snapRecv) load() error {
 		if s.file == nil || s.chunk >= len(s.held) {
 			return fmt.Errorf("%w: chunk %d skipped, %d held", errBadResume, s.chunk, len(s.held))
 		}
-		sum, err := s.file.readChunk(s.chunk, s.buf)
-		if err == nil && sum != s.held[s.chunk] {
-			err = errPartialCorrupt
-		}
-		if err != nil {
+		if err := s.file.readHeld(s.chunk, s.buf, s.held[s.chunk]); err != nil {
 			// Raft fails this install; the file goes, so the next attempt is sent whole.
 			s.drop(err)
 			return fmt.Errorf("partial snapshot: %w", err)

@@ -369,3 +369,27 @@ func TestRaftResumeInstallsSnapshotAfterACut(t *testing.T) {
 		t.Fatalf("the non-voter restored %d commands, the leader has %d", len(lateRaft.fsm.applied), len(leader.fsm.applied))
 	}
 }
+
+// A newer snapshot of the group whose bytes mostly match an older one's partial file (the shard
+// snapshotted again at a later index, its records unchanged) is sent only where it differs: the
+// receiver offers the older file's chunks, and keeps the new file whole from both.
+func TestRaftResumeSeedsFromTheGroupsOlderSnapshot(t *testing.T) {
+	l := newSnapshotLink(t, "shard/europe")
+	older := recordLike(4<<20, 12)
+	cutPartial(t, l, 47, older)
+	newer := append([]byte("FEDSNAP1 index 49"), older[17:]...)
+	if err := l.send(49, newer, 0); err != nil {
+		t.Fatal(err)
+	}
+	st := l.last(t, 2)
+	t.Logf("newer snapshot: %d of %d bytes taken from the older one's partial file, %d sent", st.Resumed, st.Size, st.Sent)
+	if st.Err != nil || st.Resumed < int64(len(newer))*6/10 || st.Resumed+st.Sent != int64(len(newer)) {
+		t.Fatalf("transfer %+v, want most of it from the older file", st)
+	}
+	if l.digest(t, 1) != sha256.Sum256(newer) {
+		t.Fatal("raft read another snapshot than the one sent")
+	}
+	if files := l.partials.Files(); len(files) != 0 {
+		t.Fatalf("partial files after the install: %v", files)
+	}
+}

@@ -49,7 +49,17 @@ func TestDrillThinLink(t *testing.T) {
 		}
 		hold = d
 	}
-	f := startFedEnv(t, "thinlink", "LOCALFED_P2P_HOST="+link.net+".1",
+	// The edge's own cap on replication, below the link's rate, leaves room for hits and receipts
+	// (THINLINK_EDGE_CAP=0: none).
+	edgeCap := os.Getenv("THINLINK_EDGE_CAP")
+	if edgeCap == "" {
+		edgeCap = "384kbit"
+	}
+	if edgeCap == "0" {
+		edgeCap = ""
+	}
+	t.Logf("edge-cdg max_bandwidth %q", edgeCap)
+	f := startFedEnv(t, "thinlink", "LOCALFED_P2P_HOST="+link.net+".1", "LOCALFED_NETNS_MAX_BANDWIDTH="+edgeCap,
 		"LOCALFED_NETNS=edge-cdg="+link.ns+"@"+link.net+".2",
 		"LOCALFED_RAFT_SNAPSHOT_THRESHOLD=1", "LOCALFED_RAFT_TRAILING_LOGS=1", "LOCALFED_READY_TIMEOUT=5m")
 	edge := f.node("edge-cdg")

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fedarms/fedarms/config"
 )
 
 // settings are the knobs a drill or an operator may turn through the environment.
@@ -25,6 +27,10 @@ type settings struct {
 	// trailing_logs (LOCALFED_RAFT_SNAPSHOT_THRESHOLD, LOCALFED_RAFT_TRAILING_LOGS, layout time; 0
 	// keeps the defaults): small values make a lagging holder catch up by snapshot.
 	snapshotThreshold, trailingLogs uint64
+	// netnsBandwidth is the [replication] max_bandwidth of the members placed in a namespace
+	// (LOCALFED_NETNS_MAX_BANDWIDTH, layout time): a thin link's edge keeps replication below
+	// the link's rate so that other traffic finds room.
+	netnsBandwidth string
 }
 
 // placement is a member's network namespace and its address there.
@@ -72,6 +78,12 @@ func readEnv(getenv func(string) string) (settings, error) {
 			}
 			*k.dst = n
 		}
+	}
+	if v := getenv("LOCALFED_NETNS_MAX_BANDWIDTH"); v != "" {
+		if _, err := config.ParseBandwidth(v); err != nil {
+			return s, fmt.Errorf("LOCALFED_NETNS_MAX_BANDWIDTH=%q: %w", v, err)
+		}
+		s.netnsBandwidth = v
 	}
 	if v := getenv("LOCALFED_NETNS"); v != "" {
 		s.netns = map[string]placement{}

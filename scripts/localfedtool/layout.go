@@ -101,6 +101,7 @@ func tuneFor(s settings, ca *tlsca.CA, failed *error) func(*config.Config) {
 		hosts := []string{"127.0.0.1", "localhost"}
 		if p, ok := s.netns[c.Name]; ok {
 			hosts = append(hosts, p.addr)
+			c.Replication.MaxBandwidth = s.netnsBandwidth
 			err := os.MkdirAll(c.DataDir, 0o700)
 			if err == nil {
 				err = os.WriteFile(netnsFile(c.DataDir), []byte(p.ns+"\n"), 0o644)
