@@ -35,7 +35,7 @@ var rules = map[string]rule{
 	// config reads the reference tables; node wires everything and nothing below imports it.
 	"config":      {imports: "internal/reference"},
 	"matcher":     {},
-	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
+	"replication": {imports: "internal/record internal/seal", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
 	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil internal/tlsca"},
@@ -51,8 +51,9 @@ var rules = map[string]rule{
 
 	// Leaves under internal/: none of them imports another fedarms package but synth, which
 	// generates records, and cli, which runs a node and speaks to one over HTTP.
-	"internal/audit":     {tests: "internal/testutil"},
+	"internal/audit":     {imports: "internal/seal", tests: "internal/testutil"},
 	"internal/auth":      {},
+	"internal/seal":      {},
 	"internal/hugepage":  {},
 	"internal/record":    {},
 	"internal/reference": {tests: "internal/record"},
