@@ -37,9 +37,9 @@ var rules = map[string]rule{
 	"matcher":     {},
 	"replication": {imports: "internal/record internal/seal", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/seal internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil internal/tlsca"},
-	"node/notify": {},
+	"node/notify": {imports: "internal/seal"},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
 	"node/wire":    {imports: "internal/auth internal/record matcher node/notify transport"},
 	"node/httpapi": {imports: "internal/... node/wire node/notify transport"},

@@ -263,4 +263,3 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
-
