@@ -112,3 +112,11 @@ func removeData(dir string, now time.Time) error {
 	errs = append(errs, syncDir(dir))
 	return errors.Join(errs...)
 }
+
+// dataFormat is the format of the open data dir.
+func (n *Node) dataFormat() int {
+	if n.atRest.key != nil {
+		return sealedDataFormat
+	}
+	return plainDataFormat
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/seal"
@@ -183,5 +184,44 @@ func TestWrongPassphraseRefusesAndChangesNothing(t *testing.T) {
 	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": secretSerial, "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
 	if len(resp.Results) == 0 {
 		t.Fatal("the record is not found with the right passphrase")
+	}
+}
+
+// A backup of an encrypted node is encrypted with its data key and carries the key file as sealed
+// there: it restores only with that passphrase, into a dir that keeps the key.
+func TestBackupOfEncryptedNodeRestoresWithItsPassphrase(t *testing.T) {
+	pass := filepath.Join(t.TempDir(), "passphrase")
+	if err := os.WriteFile(pass, []byte("backup horse"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tn := startNode(t, t.TempDir(), func(c *config.Config) { c.Storage.PassphraseFile = pass })
+	useTheRecord(t, tn)
+	bdir := filepath.Join(t.TempDir(), "backup")
+	m, err := backupOf(t, tn, "admin", "", bdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DataFormat != sealedDataFormat {
+		t.Fatalf("manifest data format %d", m.DataFormat)
+	}
+	if found, _ := readableIn(t, bdir, secretSerial, secretModel); len(found) > 0 {
+		t.Fatalf("readable in the backup: %v", found)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if _, err := RestoreBackup(bdir, restored, RestoreOptions{Now: time.Now}); err == nil || !strings.Contains(err.Error(), "passphrase") {
+		t.Fatalf("restore without the passphrase: %v", err)
+	}
+	res, err := RestoreBackup(bdir, restored, RestoreOptions{Now: time.Now, Storage: config.Storage{PassphraseFile: pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Audit.OK() || res.Audit.Entries == 0 {
+		t.Fatalf("restored audit: %+v", res.Audit)
+	}
+	rn := startNode(t, restored, func(c *config.Config) { c.Storage.PassphraseFile = pass })
+	var resp wire.SearchResponse
+	rn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": secretSerial, "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
+	if len(resp.Results) == 0 {
+		t.Fatal("the restored node does not find the record")
 	}
 }

@@ -24,12 +24,9 @@ type records struct {
 
 func recordAD(id []byte) []byte { return seal.AD(bucketRecords, id) }
 
-// get returns the plain binary of the record under id, or nil when there is none. The result is
-// valid only inside the transaction (plain dir) or until the next get (the key's buffer is new
-// each time, so it is safe to keep).
-func (r records) get(id []byte) ([]byte, error) {
-	v := r.b.Get(id)
-	if v == nil || r.key == nil {
+// open returns the plain binary of the value v stored under id.
+func (r records) open(id, v []byte) ([]byte, error) {
+	if r.key == nil {
 		return v, nil
 	}
 	p, err := r.key.Open(nil, recordAD(id), v)
@@ -37,6 +34,17 @@ func (r records) get(id []byte) ([]byte, error) {
 		return nil, fmt.Errorf("stored record %q: %w", id, err)
 	}
 	return p, nil
+}
+
+// get returns the plain binary of the record under id, or nil when there is none. The result is
+// valid only inside the transaction (plain dir) or until the next get (the key's buffer is new
+// each time, so it is safe to keep).
+func (r records) get(id []byte) ([]byte, error) {
+	v := r.b.Get(id)
+	if v == nil {
+		return nil, nil
+	}
+	return r.open(id, v)
 }
 
 // put stores plain under id; bbolt keeps the value until commit, so it is sealed into (or copied

@@ -64,7 +64,7 @@ var rules = map[string]rule{
 	"internal/deptest":   {},
 	"internal/version":   {},
 	"internal/sdnotify":  {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/tlsca internal/version node node/notify node/wire node/httpapi node/fedplan transport",
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/seal internal/synth internal/tlsca internal/version node node/notify node/wire node/httpapi node/fedplan transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing

@@ -118,17 +118,36 @@ func CreateKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
 // LoadKey reads dir's key file and opens it with secret. A key file that is not sealed is sealed
 // with secret now, if one is configured (so configuring a passphrase later protects the dir).
 func LoadKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
+	k, raw, info, err := openKeyFile(dir, secret)
+	if err != nil {
+		return nil, info, err
+	}
+	if info.Sealing == SealedNone && secret != nil {
+		if info, err = writeKeyFile(info.Path, raw, secret); err != nil {
+			return nil, info, err
+		}
+	}
+	return k, info, nil
+}
+
+// ReadKey is LoadKey that never writes: for tools reading a stopped node's files.
+func ReadKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
+	k, _, info, err := openKeyFile(dir, secret)
+	return k, info, err
+}
+
+func openKeyFile(dir string, secret *Secret) (*Key, []byte, KeyInfo, error) {
 	path := filepath.Join(dir, KeyFileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, KeyInfo{}, fmt.Errorf("%w: %s is missing, so the encrypted data in %s cannot be read (a revoked node destroys it; otherwise restore the dir from a backup)", ErrNoKey, path, dir)
+		return nil, nil, KeyInfo{}, fmt.Errorf("%w: %s is missing, so the encrypted data in %s cannot be read (a revoked node destroys it; otherwise restore the dir from a backup)", ErrNoKey, path, dir)
 	}
 	if err != nil {
-		return nil, KeyInfo{}, fmt.Errorf("read the data key: %w", err)
+		return nil, nil, KeyInfo{}, fmt.Errorf("read the data key: %w", err)
 	}
 	var f keyFile
 	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
-		return nil, KeyInfo{}, fmt.Errorf("%s is unreadable: restore the data dir from a backup", path)
+		return nil, nil, KeyInfo{}, fmt.Errorf("%s is unreadable: restore the data dir from a backup", path)
 	}
 	info := KeyInfo{Sealing: f.Sealing, Path: path}
 	var raw []byte
@@ -137,31 +156,26 @@ func LoadKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
 		raw = f.Key
 	case SealedPassphrase, SealedCredential:
 		if secret == nil {
-			return nil, info, fmt.Errorf("%s is sealed by a %s and none is configured: set [storage] %s", path, f.Sealing, configName(f.Sealing))
+			return nil, nil, info, fmt.Errorf("%s is sealed by a %s and none is configured: set [storage] %s", path, f.Sealing, configName(f.Sealing))
 		}
 		if f.KDF == nil || f.KDF.Name != "argon2id" {
-			return nil, info, fmt.Errorf("%s: unknown key derivation", path)
+			return nil, nil, info, fmt.Errorf("%s: unknown key derivation", path)
 		}
 		kek, err := kekFor(secret.value, *f.KDF)
 		if err != nil {
-			return nil, info, err
+			return nil, nil, info, err
 		}
 		if raw, err = kek.Open(nil, keyFileAD, f.Key); err != nil {
-			return nil, info, fmt.Errorf("%w: the %s from %s does not open %s (nothing was changed)", ErrWrongSecret, secret.Kind, secret.Source, path)
+			return nil, nil, info, fmt.Errorf("%w: the %s from %s does not open %s (nothing was changed)", ErrWrongSecret, secret.Kind, secret.Source, path)
 		}
 	default:
-		return nil, info, fmt.Errorf("%s: unknown sealing %q", path, f.Sealing)
+		return nil, nil, info, fmt.Errorf("%s: unknown sealing %q", path, f.Sealing)
 	}
 	k, err := NewKey(raw)
 	if err != nil {
-		return nil, info, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, info, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.Sealing == SealedNone && secret != nil {
-		if info, err = writeKeyFile(path, raw, secret); err != nil {
-			return nil, info, err
-		}
-	}
-	return k, info, nil
+	return k, raw, info, nil
 }
 
 func configName(sealing string) string {
