@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/seal"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 )
 
@@ -223,5 +224,48 @@ func TestBackupOfEncryptedNodeRestoresWithItsPassphrase(t *testing.T) {
 	rn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": secretSerial, "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
 	if len(resp.Results) == 0 {
 		t.Fatal("the restored node does not find the record")
+	}
+}
+
+// fedarms storage encrypt: a plain dir, converted on a stopped node, holds nothing readable, keeps
+// every record, hit and audit entry, and leaves no plain copy behind.
+func TestEncryptPlainDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	tn := startNode(t, dir, func(c *config.Config) { c.Storage.Plain = true })
+	useTheRecord(t, tn)
+	hitsBefore, err := tn.hits.List(func(*notify.Hit) bool { return true })
+	if err != nil || len(hitsBefore) == 0 {
+		t.Fatalf("hits: %v %v", hitsBefore, err)
+	}
+	tn.srv.Close()
+	tn.Close()
+
+	if err := EncryptDataDir(dir, nil, testLogger(t, "encrypt"), time.Now); err != nil {
+		t.Fatal(err)
+	}
+	if found, _ := readableIn(t, filepath.Dir(dir), secretSerial, secretModel); len(found) > 0 {
+		t.Fatalf("readable after encrypt: %v", found)
+	}
+	if err := EncryptDataDir(dir, nil, testLogger(t, "encrypt"), time.Now); err == nil || !strings.Contains(err.Error(), "not a plain dir") {
+		t.Fatalf("encrypting twice: %v", err)
+	}
+	tn = startNode(t, dir)
+	if d := tn.Health().Checks["at_rest"].Detail; !strings.HasPrefix(d, "encrypted") {
+		t.Fatalf("at_rest: %s", d)
+	}
+	var resp wire.SearchResponse
+	tn.json(t, "wco", "POST", "/v1/search", map[string]any{"serial": secretSerial, "on_behalf_of": "KE-CUSTOMS"}).decode(t, &resp)
+	if len(resp.Results) == 0 {
+		t.Fatal("the record is not found after encrypt")
+	}
+	hitsAfter, err := tn.hits.List(func(*notify.Hit) bool { return true })
+	if err != nil || len(hitsAfter) != len(hitsBefore)+1 { // the search above made one more
+		t.Fatalf("hits after encrypt: %d, before %d (%v)", len(hitsAfter), len(hitsBefore), err)
+	}
+	if rep, err := tn.audit.Verify(); err != nil || !rep.OK() {
+		t.Fatalf("audit after encrypt: %+v %v", rep, err)
+	}
+	if copies, _ := filepath.Glob(dir + ".format-1-*"); len(copies) > 0 {
+		t.Fatalf("plain copies left: %v", copies)
 	}
 }

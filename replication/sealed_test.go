@@ -2,6 +2,8 @@ package replication
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -120,5 +122,66 @@ func TestSealedStateRefusesAnotherKey(t *testing.T) {
 	defer s.Close()
 	if _, _, err := s.Get("FR-1"); err == nil {
 		t.Fatal("a record sealed with another key was read")
+	}
+}
+
+// SealGroupDir turns a plain group's files into sealed ones that the group opens with the key:
+// records, log entries and the newest snapshot, which still restores to the same digest.
+func TestSealGroupDirConvertsAPlainGroup(t *testing.T) {
+	dir := t.TempDir()
+	g := openTestGroup(t, dir, nil)
+	var recs []record.Record
+	for i := range 50 {
+		recs = append(recs, rec(fmt.Sprintf("FR-%03d", i), "FR", fmt.Sprintf("PLAINSER%03d", i)))
+	}
+	apply(t, g, &Command{Op: OpUpsert, Principal: Principal{Country: "FR"}, Records: recs})
+	if err := g.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, g, &Command{Op: OpUpsert, Principal: Principal{Country: "FR"}, Records: []record.Record{rec("FR-999", "FR", "PLAINSER999")}})
+	want := g.State().Stats()
+	g.Close()
+	if found := filesHolding(t, dir, []byte("PLAINSER")); len(found) == 0 {
+		t.Fatal("the plain group holds no serial: the check below means nothing")
+	}
+	key, _ := seal.NewKey(seal.Generate())
+	if err := SealGroupDir(dir, key); err != nil {
+		t.Fatal(err)
+	}
+	if found := filesHolding(t, dir, []byte("PLAINSER")); len(found) > 0 {
+		t.Fatalf("readable after sealing: %v", found)
+	}
+	files, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := files.List()
+	if len(list) != 1 {
+		t.Fatalf("%d snapshots after sealing", len(list))
+	}
+	_, rc, err := sealedSnapshots{FileSnapshotStore: files, key: key}.Open(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := restoreFile(filepath.Join(t.TempDir(), "state.db"), key, rc)
+	rc.Close()
+	if err != nil || st.Records != 50 {
+		t.Fatalf("restore of the sealed snapshot: %+v %v", st, err)
+	}
+	g2, err := OpenGroup(GroupConfig{Shard: "europe", Dir: dir, LocalID: "n1", Bootstrap: true, Tune: fastRaft, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g2.Close()
+	if got := g2.State().Stats(); got.Digest != want.Digest || got.Records != 51 {
+		t.Fatalf("after sealing: %+v, want %+v", got, want)
+	}
+	if r, ok, err := g2.State().Get("FR-999"); !ok || err != nil || r.Serial != "PLAINSER999" {
+		t.Fatalf("record after sealing: %+v %v %v", r, ok, err)
+	}
+	var l raft.Log
+	last, _ := g2.logs.LastIndex()
+	if err := g2.logs.GetLog(last, &l); err != nil {
+		t.Fatalf("log entry after sealing: %v", err)
 	}
 }

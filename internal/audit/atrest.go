@@ -59,3 +59,12 @@ func VerifySealedWithJournal(db *bbolt.DB, path string, key *atrest.Key, anchors
 	}
 	return w.report, nil
 }
+
+// SealValue is how a plain node.db value under key in bucket is stored in an encrypted dir: an
+// audit entry sealed, anything else as it is. It is for converting a plain data dir.
+func SealValue(k *atrest.Key, bucket, key, v []byte) []byte {
+	if k == nil || !bytes.Equal(bucket, bucketEntries) || len(key) != 8 {
+		return v
+	}
+	return k.Seal(append([]byte(nil), key...), atrest.AD(bucketEntries, key), v)
+}

@@ -54,7 +54,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetContext(ctx)
 	root.AddCommand(devCmd(e), agentCmd(e), genCmd(e), importCmd(e), screenCmd(e), searchCmd(e), recordsCmd(e),
 		tokensCmd(e), auditCmd(e), federationCmd(e), membersCmd(e), hitsCmd(e), tracesCmd(e), refCmd(e),
-		versionCmd(e), manCmd(e), siteCmd(e), doctorCmd(e), backupCmd(e), restoreCmd(e))
+		versionCmd(e), manCmd(e), siteCmd(e), doctorCmd(e), backupCmd(e), restoreCmd(e), storageCmd(e))
 	err := root.Execute()
 	if err == nil {
 		return exitOK

@@ -130,6 +130,16 @@ func LoadKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
 	return k, info, nil
 }
 
+// Reseal writes dir's key file anew, sealed by next (nil: not sealed), after opening it with old.
+// A wrong old secret changes nothing.
+func Reseal(dir string, old, next *Secret) (KeyInfo, error) {
+	_, raw, info, err := openKeyFile(dir, old)
+	if err != nil {
+		return info, err
+	}
+	return writeKeyFile(info.Path, raw, next)
+}
+
 // ReadKey is LoadKey that never writes: for tools reading a stopped node's files.
 func ReadKey(dir string, secret *Secret) (*Key, KeyInfo, error) {
 	k, _, info, err := openKeyFile(dir, secret)

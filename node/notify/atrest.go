@@ -66,3 +66,21 @@ func decode(tx *bolt.Tx, name, key, v []byte, out any) error {
 	}
 	return json.Unmarshal(p, out)
 }
+
+// sealedBuckets are the buckets whose values put seals.
+var sealedBuckets = [][]byte{bucketHits, bucketDecisionOut, bucketFanout, bucketCarry, bucketTraces, bucketInboxDecisions, bucketWebhook}
+
+// SealValue is how a plain node.db value under key in bucket is stored in an encrypted dir: sealed
+// when the bucket is one this package seals (and the value is not empty), else as it is. It is
+// for converting a plain data dir (fedarms storage encrypt).
+func SealValue(k *seal.Key, bucket, key, v []byte) []byte {
+	if k == nil || len(v) == 0 {
+		return v
+	}
+	for _, b := range sealedBuckets {
+		if string(b) == string(bucket) {
+			return k.Seal(nil, valueAD(bucket, key), v)
+		}
+	}
+	return v
+}
