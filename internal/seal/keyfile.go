@@ -287,3 +287,19 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// SealingOf says how dir's key file is kept, without opening it ("" and no error: there is none).
+func SealingOf(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, KeyFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var f keyFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return "", fmt.Errorf("%s is unreadable", filepath.Join(dir, KeyFileName))
+	}
+	return f.Sealing, nil
+}
