@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // The data dir's format. A release knows the formats up to DataFormat: it refuses to start on a
@@ -66,7 +68,12 @@ var ErrNewerDataFormat = errors.New("data dir written by a newer release")
 func prepareDataDir(dir string, log *slog.Logger, now func() time.Time, newFormat int) (int, error) {
 	_, fmtErr := os.Stat(filepath.Join(dir, formatFile))
 	_, dbErr := os.Stat(filepath.Join(dir, "node.db"))
-	if errors.Is(fmtErr, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist) {
+	_, keyErr := os.Stat(filepath.Join(dir, seal.KeyFileName))
+	switch {
+	case errors.Is(fmtErr, fs.ErrNotExist) && keyErr == nil:
+		// FORMAT.json lost from an encrypted dir (only format 2 has a data key): say so again.
+		return sealedDataFormat, writeDataFormat(dir, dataFormat{Format: sealedDataFormat, Release: Version, Since: now().UTC()})
+	case errors.Is(fmtErr, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist):
 		return newFormat, writeDataFormat(dir, dataFormat{Format: newFormat, Release: Version, Since: now().UTC()})
 	}
 	f, err := readDataFormat(dir)
