@@ -36,9 +36,8 @@ func (r records) open(id, v []byte) ([]byte, error) {
 	return p, nil
 }
 
-// get returns the plain binary of the record under id, or nil when there is none. The result is
-// valid only inside the transaction (plain dir) or until the next get (the key's buffer is new
-// each time, so it is safe to keep).
+// get returns the plain binary of the record under id, or nil when there is none. Use it only
+// inside the transaction: in a plain dir it is bbolt's own memory.
 func (r records) get(id []byte) ([]byte, error) {
 	v := r.b.Get(id)
 	if v == nil {
