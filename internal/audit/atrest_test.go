@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.etcd.io/bbolt"
+
 	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
@@ -51,5 +53,29 @@ func TestSealedEntriesAreNotReadableAtRest(t *testing.T) {
 	}
 	if rep, err := l.Verify(); err != nil || !rep.OK() || rep.Entries != 20 {
 		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}
+
+// A sealed entry changed on disk without the key no longer opens: verify reports it changed.
+func TestSealedEntryChangedOnDiskIsReported(t *testing.T) {
+	key, _ := atrest.NewKey(atrest.Generate())
+	l, db, _ := newLog(t, Options{Key: key})
+	for range 3 {
+		if _, err := l.Append(Entry{Agency: "FR-PAF", Action: "search", Outcome: "none"}).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketEntries)
+		v := append([]byte(nil), b.Get(seqKey(2))...)
+		v[len(v)-1] ^= 1
+		return b.Put(seqKey(2), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Verify()
+	if err != nil || rep.OK() || len(rep.Problems) == 0 || rep.Problems[0].Seq != 2 || rep.Problems[0].Kind != KindChanged {
+		t.Fatalf("verify of a changed sealed entry: %+v %v", rep, err)
 	}
 }
