@@ -43,6 +43,7 @@ type Config struct {
 	ShardMap map[string]string `toml:"shard_map"`
 	Raft     Raft              `toml:"raft"`
 	Audit    Audit             `toml:"audit"`
+	Storage  Storage           `toml:"storage"`
 	Search   Search            `toml:"search"`
 	Limits   Limits            `toml:"limits"`
 	TLS      TLS               `toml:"tls"`
@@ -115,6 +116,20 @@ type Audit struct {
 	// Durability is "sync" (a search answer waits until its audit entry is on disk) or "async"
 	// (the entry is queued and committed within milliseconds; a crash can lose the last few).
 	Durability string `toml:"durability"`
+}
+
+// Storage says how the data dir is kept at rest. A new data dir is encrypted with a random data
+// key kept in DATA/datakey.json; that file is sealed by a passphrase or a systemd credential when
+// one is set here, and is destroyed when the node learns it is revoked (docs/operations.md).
+type Storage struct {
+	// PassphraseFile names a file whose content (up to a final newline) seals the data key.
+	PassphraseFile string `toml:"passphrase_file"`
+	// Credential names a systemd credential that seals the data key: the unit loads it with
+	// LoadCredentialEncrypted=NAME:PATH and the node reads $CREDENTIALS_DIRECTORY/NAME.
+	Credential string `toml:"credential"`
+	// Plain creates a new data dir unencrypted: only to measure what encryption costs. A dir
+	// that exists keeps the kind it was created as.
+	Plain bool `toml:"plain"`
 }
 
 // Limits bound what one request may cost.

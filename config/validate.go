@@ -78,6 +78,12 @@ func (c *Config) validate() []Problem {
 	if c.Raft.ApplyBatch < 1 || c.Raft.ApplyBatch > 100000 {
 		bad("raft.apply_batch", fmt.Sprint(c.Raft.ApplyBatch), "must be between 1 and 100000")
 	}
+	if c.Storage.PassphraseFile != "" && c.Storage.Credential != "" {
+		bad("storage.credential", c.Storage.Credential, "set storage.passphrase_file or storage.credential, not both")
+	}
+	if c.Storage.Plain && (c.Storage.PassphraseFile != "" || c.Storage.Credential != "") {
+		bad("storage.plain", "true", "a plain data dir has no key to seal; remove storage.plain or the passphrase/credential")
+	}
 	if c.Audit.Durability != "sync" && c.Audit.Durability != "async" {
 		bad("audit.durability", c.Audit.Durability, "must be sync or async")
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
@@ -32,6 +33,9 @@ import (
 //	shards/SHARD/state.db     each held shard's state file, at the applied index the manifest gives
 //	node.db                   hits, traces, tokens, the audit log (its journal folded in first)
 //	node.key                  the node's identity, only when asked: a secret
+//	datakey.json              the data key of an encrypted dir (data format 2), as sealed there:
+//	                          every other file is encrypted with it, so the backup is as safe as
+//	                          that sealing (a passphrase or credential, or none)
 //	sample.loaded             a dev node's marker that its sample is loaded
 //	MANIFEST.json
 //
@@ -103,7 +107,7 @@ func (n *Node) Backup(ctx context.Context, p auth.Principal, req wire.BackupRequ
 	}
 	b := &backupWriter{tw: tar.NewWriter(w), now: n.now}
 	m := BackupManifest{Format: BackupFormat, Release: Version, Node: n.cfg.Name, Role: n.cfg.Role,
-		DataFormat: DataFormat, Started: n.now().UTC(), Shards: []BackupShard{}}
+		DataFormat: n.dataFormat(), Started: n.now().UTC(), Shards: []BackupShard{}}
 	err := n.backup(ctx, req, b, &m)
 	if err == nil {
 		m.Finished = n.now().UTC()
@@ -189,6 +193,11 @@ func (n *Node) backup(ctx context.Context, req wire.BackupRequest, b *backupWrit
 			return fmt.Errorf("node key: %w", err)
 		}
 		m.Identity = true
+	}
+	if n.atRest.key != nil {
+		if err := b.addFile(seal.KeyFileName, filepath.Join(n.cfg.DataDir, seal.KeyFileName)); err != nil {
+			return fmt.Errorf("data key: %w", err)
+		}
 	}
 	marker := filepath.Join(n.cfg.DataDir, "sample.loaded")
 	if _, err := os.Stat(marker); err == nil {

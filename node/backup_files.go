@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // ErrDamagedBackup means a backup is incomplete or a file of it does not match its manifest.
@@ -178,6 +180,9 @@ func parseManifest(raw []byte) (BackupManifest, error) {
 		names[f.Path] = true
 	}
 	need := []string{"node.db"}
+	if m.DataFormat >= sealedDataFormat {
+		need = append(need, seal.KeyFileName) // every other file is sealed with it
+	}
 	if m.Control != nil {
 		need = append(need, "control/control.db")
 	}

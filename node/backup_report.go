@@ -2,9 +2,11 @@ package node
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/wire"
 	"github.com/fedarms/fedarms/replication"
 )
@@ -100,6 +102,21 @@ func CompareBackup(m BackupManifest, survivors []Survivor) []ShardLoss {
 	return out
 }
 
+// loadedKey is a backup's data key: nil for a plain backup; err when it cannot be opened here.
+type loadedKey struct {
+	key *seal.Key
+	err error
+}
+
+// backupKey opens the data key a backup carries (datakey.json), if it is not sealed.
+func backupKey(dir string) loadedKey {
+	if _, err := os.Stat(filepath.Join(dir, seal.KeyFileName)); err != nil {
+		return loadedKey{}
+	}
+	k, _, err := seal.LoadKey(dir, nil)
+	return loadedKey{key: k, err: err}
+}
+
 // DescribeChanges fills in, for each shard whose newest survivor is known through a backup and
 // whose copy differs from the backup's, which records differ (at most limit ids of each kind).
 func DescribeChanges(backupDir string, losses []ShardLoss, survivors []Survivor, limit int) error {
@@ -119,7 +136,14 @@ func DescribeChanges(backupDir string, losses []ShardLoss, survivors []Survivor,
 		if l.Status == "backup_newer" {
 			older, newer = newer, older
 		}
-		d, err := replication.DiffStateFiles(older, newer, limit)
+		olderKey, newerKey := backupKey(backupDir), backupKey(dir)
+		if l.Status == "backup_newer" {
+			olderKey, newerKey = newerKey, olderKey
+		}
+		if olderKey.err != nil || newerKey.err != nil {
+			continue // sealed by a secret this report does not have: counts only
+		}
+		d, err := replication.DiffSealedStateFiles(older, newer, olderKey.key, newerKey.key, limit)
 		if err != nil {
 			return fmt.Errorf("shard %s: %w", l.Shard, err)
 		}

@@ -8,7 +8,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -20,6 +22,9 @@ type RestoreOptions struct {
 	Identity string
 	// Now is the time written into the data dir's format file.
 	Now func() time.Time
+	// Storage names the passphrase or credential that opens the data key of an encrypted backup
+	// (one sealed on its node); the restored dir keeps that key.
+	Storage config.Storage
 }
 
 // Restored says what a restore made.
@@ -59,10 +64,23 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 	if err := writeDataFormat(tmp, dataFormat{Format: m.DataFormat, Release: m.Release, Since: opts.Now().UTC()}); err != nil {
 		return res, err
 	}
+	var dataKey *seal.Key
+	if m.DataFormat >= sealedDataFormat {
+		if err := copyFile(src(seal.KeyFileName), filepath.Join(tmp, seal.KeyFileName)); err != nil {
+			return res, fmt.Errorf("data key: %w", err)
+		}
+		secret, err := seal.ReadSecret(opts.Storage.PassphraseFile, opts.Storage.Credential)
+		if err != nil {
+			return res, err
+		}
+		if dataKey, _, err = seal.LoadKey(tmp, secret); err != nil {
+			return res, fmt.Errorf("the backup is encrypted with its node's data key: %w", err)
+		}
+	}
 	if err := copyFile(src("node.db"), filepath.Join(tmp, "node.db")); err != nil {
 		return res, fmt.Errorf("node.db: %w", err)
 	}
-	if res.Audit, err = verifyRestoredAudit(filepath.Join(tmp, "node.db")); err != nil {
+	if res.Audit, err = verifyRestoredAudit(filepath.Join(tmp, "node.db"), dataKey); err != nil {
 		return res, err
 	}
 	if m.Control != nil {
@@ -71,7 +89,7 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 		}
 	}
 	for _, s := range m.Shards {
-		if err := replication.RestoreGroup(filepath.Join(tmp, "shards", s.Shard), src("shards/"+s.Shard+"/state.db"), s.BackupMeta); err != nil {
+		if err := replication.RestoreSealedGroup(filepath.Join(tmp, "shards", s.Shard), src("shards/"+s.Shard+"/state.db"), s.BackupMeta, dataKey); err != nil {
 			return res, fmt.Errorf("shard %s: %w", s.Shard, err)
 		}
 	}
@@ -104,11 +122,11 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 
 // verifyRestoredAudit checks the audit chain of a restored node.db (the backup folded its journal
 // in, so the file holds the whole log).
-func verifyRestoredAudit(path string) (audit.Report, error) {
+func verifyRestoredAudit(path string, key *seal.Key) (audit.Report, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
 	if err != nil {
 		return audit.Report{}, fmt.Errorf("node.db: %w", err)
 	}
 	defer db.Close()
-	return audit.VerifyWithJournal(db, "")
+	return audit.VerifySealedWithJournal(db, "", key, nil)
 }

@@ -58,6 +58,15 @@ type rosterMirror struct {
 	self   peer.ID
 	roster *transport.Roster
 	log    *slog.Logger
+	// revoked hears (without blocking) that this node's own revocation was applied.
+	revoked chan<- struct{}
+}
+
+func (m rosterMirror) selfRevoked() {
+	select {
+	case m.revoked <- struct{}{}:
+	default:
+	}
 }
 
 // ControlApplied mirrors one admission or revocation.
@@ -89,6 +98,7 @@ func (m rosterMirror) ControlApplied(c replication.ControlChange) {
 		m.roster.Remove(id)
 		if id == m.self {
 			m.log.Error("this node has been revoked from the federation; it will not be admitted again", "index", c.Index)
+			m.selfRevoked()
 			return
 		}
 		m.log.Warn("member revoked", "member", name, "peer", c.PeerID, "index", c.Index)
@@ -99,6 +109,11 @@ func (m rosterMirror) ControlApplied(c replication.ControlChange) {
 func (m rosterMirror) ControlRestored(s replication.ControlState) {
 	if err := applyControlState(m.roster, s, m.log); err != nil {
 		m.log.Error("applying restored control state", "error", err)
+	}
+	for _, r := range s.Revoked {
+		if r.PeerID == m.self.String() {
+			m.selfRevoked()
+		}
 	}
 }
 
@@ -135,7 +150,7 @@ func seedFromControl(cfg *config.Config, roster *transport.Roster, self peer.ID,
 	}
 	for _, r := range st.Revoked {
 		if r.PeerID == self.String() {
-			return fmt.Errorf("this node (peer id %s) has been revoked from the federation", self)
+			return fmt.Errorf("%w (peer id %s)", ErrRevoked, self)
 		}
 	}
 	return applyControlState(roster, st, log)
@@ -152,11 +167,12 @@ func (f *fed) openControl(cfg *config.Config) error {
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second,
 		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "group", "control"), "raft-net"),
 	})
+	f.selfRevoked = make(chan struct{}, 1)
 	f.control, err = replication.OpenControl(replication.ControlConfig{
 		Dir: controlDir(cfg), LocalID: cfg.Name, Transport: trans,
 		Bootstrap: f.bootstraps(), Voters: f.voters(),
 		Verifier: rosterVerifier{rootPub: f.roster.RootPub()},
-		Observer: rosterMirror{self: f.id.ID, roster: f.roster, log: f.log},
+		Observer: rosterMirror{self: f.id.ID, roster: f.roster, log: f.log, revoked: f.selfRevoked},
 		Logger:   f.log.With("subsystem", "replication"),
 		Tune:     tuneFederatedRaft,
 	})

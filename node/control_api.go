@@ -23,6 +23,8 @@ type controlRequest struct {
 	Hops    int                        `json:"hops"`
 	// Force lets the removal of a central member leave fewer than three voters (guardCentral).
 	Force bool `json:"force,omitempty"`
+	// Revoked hands a member its own signed revocation (revoke_notice.go); no command goes with it.
+	Revoked *transport.SignedRevocation `json:"revoked,omitempty"`
 }
 
 // controlApply orders a control command: here when this node leads the control group, otherwise on
@@ -82,6 +84,9 @@ func (n *Node) serveControl() error {
 			err := wire.Errorf(wire.Forbidden, "forbidden", "member %s may not finalize an upgrade", e.Name)
 			n.refused(from, transport.ProtoControl, "forbidden", err)
 			return nil, err
+		}
+		if req.Revoked != nil {
+			return n.heardRevoked(from, *req.Revoked)
 		}
 		res, err := n.serveControlRequest(ctx, req)
 		var ae *wire.Error
@@ -236,6 +241,7 @@ func (n *Node) revoke(ctx context.Context, p auth.Principal, sr transport.Signed
 	}
 	var res replication.ControlResult
 	if err = transport.VerifyRevocation(n.fed.roster.RootPub(), sr); err == nil {
+		n.tellRevoked(ctx, sr)
 		res, err = n.controlApply(ctx, replication.ControlCommand{Op: replication.ControlRevoke, Blob: blob}, force)
 	}
 	err = controlError(err)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // The data dir's format. A release knows the formats up to DataFormat: it refuses to start on a
@@ -24,8 +26,16 @@ import (
 // puts the copy's contents back first, so the dir is either the old layout (and is migrated
 // again) or the new one.
 
-// DataFormat is the newest data dir format this release reads and writes.
-const DataFormat = 1
+// DataFormat is the newest data dir format this release reads and writes: 2, encrypted at rest
+// (atrest.go). Format 1, plain, is still read as it is and never migrated in place: an older
+// release that knows FORMAT.json refuses a format-2 dir, saying which release wrote it.
+const DataFormat = sealedDataFormat
+
+// The data dir formats.
+const (
+	plainDataFormat  = 1
+	sealedDataFormat = 2
+)
 
 const (
 	formatFile    = "FORMAT.json"
@@ -53,10 +63,27 @@ var migrations []migration
 // ErrNewerDataFormat is returned by Open for a data dir written by a newer release.
 var ErrNewerDataFormat = errors.New("data dir written by a newer release")
 
-// prepareDataDir checks the data dir's format and migrates it if it is older, before anything in
-// it is opened.
-func prepareDataDir(dir string, log *slog.Logger, now func() time.Time) error {
-	return prepareDataDirWith(dir, log, now, DataFormat, migrations)
+// prepareDataDir checks the data dir's format before anything in it is opened, and returns it: a
+// new dir is created in newFormat, a plain one (format 1) stays plain, a newer one is refused.
+func prepareDataDir(dir string, log *slog.Logger, now func() time.Time, newFormat int) (int, error) {
+	_, fmtErr := os.Stat(filepath.Join(dir, formatFile))
+	_, dbErr := os.Stat(filepath.Join(dir, "node.db"))
+	_, keyErr := os.Stat(filepath.Join(dir, seal.KeyFileName))
+	switch {
+	case errors.Is(fmtErr, fs.ErrNotExist) && keyErr == nil:
+		// FORMAT.json lost from an encrypted dir (only format 2 has a data key): say so again.
+		return sealedDataFormat, writeDataFormat(dir, dataFormat{Format: sealedDataFormat, Release: Version, Since: now().UTC()})
+	case errors.Is(fmtErr, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist):
+		return newFormat, writeDataFormat(dir, dataFormat{Format: newFormat, Release: Version, Since: now().UTC()})
+	}
+	f, err := readDataFormat(dir)
+	if err != nil {
+		return 0, err
+	}
+	if f.Format == plainDataFormat {
+		return plainDataFormat, prepareDataDirWith(dir, log, now, plainDataFormat, nil)
+	}
+	return DataFormat, prepareDataDirWith(dir, log, now, DataFormat, migrations)
 }
 
 func prepareDataDirWith(dir string, log *slog.Logger, now func() time.Time, current int, steps []migration) error {

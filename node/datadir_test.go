@@ -50,11 +50,25 @@ func openClose(t *testing.T, dir string) error {
 func TestDataDirFormatStampedAndOldDirsRead(t *testing.T) {
 	dir := t.TempDir()
 	tn := startNode(t, dir)
-	tn.importLines(t, "fr", jsonLines(frRecord("FR-1", "FMT0001")))
 	f, err := readDataFormat(dir)
 	if err != nil || f.Format != DataFormat || f.Release != Version {
 		t.Fatalf("format %+v %v", f, err)
 	}
+	tn.srv.Close()
+	tn.Close()
+	// An encrypted dir that lost its FORMAT.json is still read as one (it has a data key).
+	os.Remove(filepath.Join(dir, formatFile))
+	if err := openClose(t, dir); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := readDataFormat(dir); err != nil || f.Format != sealedDataFormat {
+		t.Fatalf("encrypted dir without FORMAT.json stamped %+v %v", f, err)
+	}
+
+	// Earlier releases wrote plain dirs (format 1, here storage.plain).
+	dir = t.TempDir()
+	tn = startNode(t, dir, func(c *config.Config) { c.Storage.Plain = true })
+	tn.importLines(t, "fr", jsonLines(frRecord("FR-1", "FMT0001")))
 	tn.srv.Close()
 	tn.Close()
 	// A dir written before formats were numbered is format 1: it opens, and is stamped.

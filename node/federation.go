@@ -50,7 +50,9 @@ type fed struct {
 	partials *transport.SnapshotPartials
 
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// selfRevoked hears that the control group revoked this node (atrest.go acts on it).
+	selfRevoked chan struct{}
+	wg          sync.WaitGroup
 }
 
 // openFederation starts the host and the control group; refused records members' refused requests,

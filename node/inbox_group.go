@@ -34,7 +34,7 @@ func (n *Node) openInbox() error {
 		Logger: replication.HCLogger(f.log.With("subsystem", "raft-net", "group", "inbox"), "raft-net"),
 	})
 	f.inbox, err = replication.OpenInbox(replication.InboxConfig{
-		Dir: inboxDir(n.cfg.DataDir), LocalID: n.cfg.Name, Transport: trans,
+		Dir: inboxDir(n.cfg.DataDir), LocalID: n.cfg.Name, Transport: trans, Key: n.atRest.key,
 		Bootstrap: f.bootstraps(), Voters: f.voters(), State: inboxState{hits: n.hits},
 		Logger: f.log.With("subsystem", "replication"), Tune: tuneFederatedRaft,
 	})

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/internal/testutil"
 	"github.com/fedarms/fedarms/node/fedplan"
 	"github.com/fedarms/fedarms/node/notify"
@@ -224,7 +225,11 @@ func TestFederationGSHitsOfAnOlderReleaseJoinTheInbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		old, err := notify.Open(db, func() time.Time { return stored })
+		key, _, err := seal.ReadKey(dataDir, nil) // its data dir is encrypted: the hits are sealed as the node's are
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := notify.OpenSealed(db, func() time.Time { return stored }, key)
 		if err != nil {
 			t.Fatal(err)
 		}

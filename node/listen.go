@@ -78,6 +78,9 @@ func (n *Node) Serve() error {
 	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	if n.atRest.revoked.Load() {
+		return ErrRevoked
+	}
 	return nil
 }
 

@@ -35,6 +35,8 @@ type Node struct {
 	db      *bolt.DB // node.db: tokens, audit, hits
 	// dirLock holds DATA/LOCK while the node is open.
 	dirLock *os.File
+	// atRest is the data dir's encryption at rest (atrest.go); set in Open.
+	atRest  atRest
 	audit   *audit.Log
 	tokens  *auth.Store
 	index   *liveIndex

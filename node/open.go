@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/clock"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
@@ -47,7 +49,22 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	if n.dirLock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if err := prepareDataDir(cfg.DataDir, n.log, n.now); err != nil {
+	if err := refuseRevokedDir(cfg.DataDir); err != nil {
+		n.dirLock.Close()
+		return nil, err
+	}
+	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "node.db"))
+	fresh := errors.Is(statErr, fs.ErrNotExist)
+	newFormat := DataFormat
+	if cfg.Storage.Plain {
+		newFormat = plainDataFormat
+	}
+	format, err := prepareDataDir(cfg.DataDir, n.log, n.now, newFormat)
+	if err != nil {
+		n.dirLock.Close()
+		return nil, err
+	}
+	if n.atRest, err = openDataKey(cfg, format, fresh, n.log.With("subsystem", "storage")); err != nil {
 		n.dirLock.Close()
 		return nil, err
 	}
@@ -63,7 +80,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		}
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
-	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Clock.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal")}); err != nil {
+	if n.audit, err = audit.Open(n.db, audit.Options{Now: opts.Clock.Now, Journal: filepath.Join(cfg.DataDir, "audit.journal"), Key: n.atRest.key}); err != nil {
 		n.db.Close()
 		n.dirLock.Close()
 		return nil, fmt.Errorf("audit: %w", err)
@@ -72,7 +89,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	if n.hits, err = notify.Open(n.db, opts.Clock.Now); err != nil {
+	if n.hits, err = notify.OpenSealed(n.db, opts.Clock.Now, n.atRest.key); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -99,8 +116,14 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	if cfg.Federation != nil {
 		if n.fed, err = openFederation(cfg, n.log, n.refused, n.met); err != nil {
 			n.Close()
+			if errors.Is(err, ErrRevoked) {
+				// Revoked while it was down: what it holds goes, as it would have gone live.
+				n.log.Error("this node has been revoked from the federation: destroying its data key and its data", "subsystem", "storage", "dir", cfg.DataDir)
+				err = errors.Join(err, seal.DestroyKey(cfg.DataDir), removeData(cfg.DataDir, n.now()))
+			}
 			return nil, err
 		}
+		go n.watchRevocation(n.fed.selfRevoked)
 		if err := n.openInbox(); err != nil {
 			n.Close()
 			return nil, err
@@ -118,6 +141,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			Observer:          n.index,
 			Logger:            n.log.With("subsystem", "replication"),
 			Tune:              tuneRaft,
+			Key:               n.atRest.key,
 		}
 		if n.fed != nil {
 			if err := n.fed.groupConfig(&gc); err != nil {
@@ -247,10 +271,43 @@ func (n *Node) close() error {
 		errs = append(errs, n.audit.Close())
 	}
 	if n.db != nil {
+		notify.Forget(n.db)
 		errs = append(errs, n.db.Close())
 	}
 	if n.dirLock != nil {
 		errs = append(errs, n.dirLock.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// watchRevocation destroys the node's data once the control group says this node is revoked.
+func (n *Node) watchRevocation(revoked <-chan struct{}) {
+	select {
+	case <-revoked:
+	case <-n.fed.stop:
+		return
+	}
+	n.destroyRevoked()
+}
+
+// destroyRevoked is what a revoked node does: destroy the data key, stop, remove the data. It
+// runs once.
+func (n *Node) destroyRevoked() {
+	if !n.atRest.revoked.CompareAndSwap(false, true) {
+		return
+	}
+	dir := n.cfg.DataDir
+	n.log.Error("this node has been revoked from the federation: destroying its data key and its data, and stopping", "subsystem", "storage", "dir", dir)
+	// The key first: from here on whatever is left on disk is noise, even if the rest fails.
+	if err := seal.DestroyKey(dir); err != nil {
+		n.log.Error("destroying the data key", "subsystem", "storage", "error", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		n.log.Warn("stopping after revocation", "subsystem", "storage", "error", err)
+	}
+	if err := removeData(dir, n.now()); err != nil {
+		n.log.Error("removing the data of a revoked node", "subsystem", "storage", "error", err)
+	}
 }

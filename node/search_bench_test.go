@@ -24,7 +24,7 @@ import (
 // shared by concurrent searches). "negative" queries serials that are not recorded. It reports p50
 // and p99 besides the mean. Set FEDARMS_BENCH_DATA to a stopped node's data dir (for example the
 // one scripts/bench-import.sh leaves in bench-out/data) to run on a full load instead of the
-// generated sizes.
+// generated sizes. Each size runs in a plain data dir and in one encrypted at rest (atrest=).
 func BenchmarkSearchExact(b *testing.B) {
 	if dir := os.Getenv("FEDARMS_BENCH_DATA"); dir != "" {
 		c := config.Default()
@@ -40,24 +40,30 @@ func BenchmarkSearchExact(b *testing.B) {
 		return
 	}
 	for _, size := range []int{10000, 100000} {
-		b.Run(fmt.Sprintf("records=%d", size), func(b *testing.B) {
-			tn := startNode(&testing.T{}, b.TempDir(), func(c *config.Config) { c.Audit.Durability = "async" })
-			defer tn.srv.Close()
-			defer tn.Close()
-			var buf bytes.Buffer
-			w := bufio.NewWriter(&buf)
-			synth.WriteJSONLines(w, size, 5)
-			w.Flush()
-			req := httptest.NewRequest("POST", "/v1/import", &buf)
-			req.Header.Set("Authorization", "Bearer "+tn.tokens["admin"])
-			rec := httptest.NewRecorder()
-			tn.Handler().ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Fatal(rec.Body.String())
-			}
-			benchSearches(b, tn.Node, serialsOf(b, tn.Node, 5000))
-		})
+		for _, mode := range atRestModes {
+			benchSearchExact(b, size, mode)
+		}
 	}
+}
+
+func benchSearchExact(b *testing.B, size int, mode string) {
+	b.Run(fmt.Sprintf("records=%d/atrest=%s", size, mode), func(b *testing.B) {
+		tn := startNode(&testing.T{}, b.TempDir(), func(c *config.Config) { c.Audit.Durability = "async" }, atRestMode(mode))
+		defer tn.srv.Close()
+		defer tn.Close()
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		synth.WriteJSONLines(w, size, 5)
+		w.Flush()
+		req := httptest.NewRequest("POST", "/v1/import", &buf)
+		req.Header.Set("Authorization", "Bearer "+tn.tokens["admin"])
+		rec := httptest.NewRecorder()
+		tn.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Body.String())
+		}
+		benchSearches(b, tn.Node, serialsOf(b, tn.Node, 5000))
+	})
 }
 
 // serialsOf picks up to max recorded serials (with their makes) spread over the node's shards.

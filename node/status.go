@@ -70,6 +70,7 @@ func (n *Node) Health() wire.Health {
 		h.Checks["disk"] = wire.HealthCheck{Status: "degraded", Detail: msg + ": record writes are refused"}
 	}
 	h.Checks["tls"] = n.tlsHealth()
+	h.Checks["at_rest"] = n.atRestHealth()
 	if h.Checks["tls"].Status != "ok" {
 		h.Status = "degraded"
 	}

@@ -115,6 +115,10 @@ func (s *LogStore) configurationAt(index uint64) (cf raft.Configuration, at uint
 			k, v = c.Prev()
 		}
 		for ; k != nil; k, v = c.Prev() {
+			v, err := s.open(k, v)
+			if err != nil {
+				return err
+			}
 			if typ, ok := logTypeOf(v); ok && typ != raft.LogConfiguration {
 				continue
 			}

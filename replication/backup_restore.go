@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // Restoring a group from a backup hands raft the copy as a snapshot at the copy's applied index,
@@ -39,6 +40,12 @@ var ErrBackupMismatch = errors.New("backup copy does not match its manifest")
 // of its state file (statePath) described by m. It checks every record against the copy's count and
 // digest and m's before anything else is written.
 func RestoreGroup(dir, statePath string, m BackupMeta) error {
+	return RestoreSealedGroup(dir, statePath, m, nil)
+}
+
+// RestoreSealedGroup is RestoreGroup for a copy whose records are sealed with key (the data key
+// of the dir the backup was taken from, which the restored dir keeps); its snapshot is sealed too.
+func RestoreSealedGroup(dir, statePath string, m BackupMeta, key *seal.Key) error {
 	if err := newDir(dir); err != nil {
 		return err
 	}
@@ -46,7 +53,7 @@ func RestoreGroup(dir, statePath string, m BackupMeta) error {
 	if err := copyStateFile(statePath, dst); err != nil {
 		return err
 	}
-	s, err := OpenState(dst)
+	s, err := OpenSealedState(dst, key)
 	if err != nil {
 		return err
 	}
@@ -67,7 +74,7 @@ func RestoreGroup(dir, statePath string, m BackupMeta) error {
 		return err
 	}
 	defer snap.Release()
-	return installSnapshot(dir, m, snap.write)
+	return installSnapshot(dir, m, key, snap.write)
 }
 
 // verifyRecords reads every record once: each must decode under its own key, and together they
@@ -75,7 +82,7 @@ func RestoreGroup(dir, statePath string, m BackupMeta) error {
 func (s *State) verifyRecords(want Stats) error {
 	var got Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+		return s.records(tx).forEach(func(k, v []byte) error {
 			id, err := record.IDOf(v)
 			if err != nil || id != string(k) {
 				return fmt.Errorf("%w: record under key %q does not decode to that id (%v)", ErrBackupMismatch, k, err)
@@ -120,14 +127,14 @@ func RestoreControl(dir, statePath string, m BackupMeta) error {
 	if m.AppliedIndex == 0 {
 		return nil
 	}
-	return installSnapshot(dir, m, func(w io.Writer) error {
+	return installSnapshot(dir, m, nil, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(controlSnapshotFile{Format: controlSnapshotFormat, State: st})
 	})
 }
 
 // installSnapshot writes a raft snapshot at m's index into dir's snapshot store, with write giving
 // its content, and sets the current term in dir's log store.
-func installSnapshot(dir string, m BackupMeta, write func(io.Writer) error) error {
+func installSnapshot(dir string, m BackupMeta, key *seal.Key, write func(io.Writer) error) error {
 	var cf raft.Configuration
 	for _, s := range m.Configuration {
 		suf, err := suffrageOf(s.Suffrage)
@@ -136,9 +143,13 @@ func installSnapshot(dir string, m BackupMeta, write func(io.Writer) error) erro
 		}
 		cf.Servers = append(cf.Servers, raft.Server{ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Address), Suffrage: suf})
 	}
-	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	files, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	if err != nil {
 		return err
+	}
+	var snaps raft.SnapshotStore = files
+	if key != nil {
+		snaps = sealedSnapshots{FileSnapshotStore: files, key: key}
 	}
 	// The transport only encodes the voters for snapshots of the oldest format, which raft still
 	// writes beside the configuration; any transport encodes them the same way (the address).
@@ -155,7 +166,7 @@ func installSnapshot(dir string, m BackupMeta, write func(io.Writer) error) erro
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
-	logs, err := OpenLogStore(filepath.Join(dir, "raft.db"), LogStoreOptions{})
+	logs, err := OpenLogStore(filepath.Join(dir, "raft.db"), LogStoreOptions{Key: key})
 	if err != nil {
 		return err
 	}
@@ -209,6 +220,12 @@ type StateDiff struct {
 // DiffStateFiles compares two state files that nothing has open (copies in backups, a stopped
 // node's), walking both in id order once.
 func DiffStateFiles(older, newer string, limit int) (StateDiff, error) {
+	return DiffSealedStateFiles(older, newer, nil, nil, limit)
+}
+
+// DiffSealedStateFiles is DiffStateFiles for copies whose records are sealed, each with its own
+// data key (nil: plain): records are compared by their plain content.
+func DiffSealedStateFiles(older, newer string, olderKey, newerKey *seal.Key, limit int) (StateDiff, error) {
 	var d StateDiff
 	a, err := bolt.Open(older, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
@@ -244,7 +261,15 @@ func DiffStateFiles(older, newer string, limit int) (StateDiff, error) {
 					note(&d.Added, &d.AddedCount, kb)
 					kb, vb = cb.Next()
 				default:
-					if !bytes.Equal(va, vb) {
+					pa, err := records{b: ba, key: olderKey}.open(ka, va)
+					if err != nil {
+						return err
+					}
+					pb, err := records{b: bb, key: newerKey}.open(kb, vb)
+					if err != nil {
+						return err
+					}
+					if !bytes.Equal(pa, pb) {
 						note(&d.Changed, &d.ChangedCount, ka)
 					}
 					ka, va = ca.Next()

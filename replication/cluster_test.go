@@ -38,7 +38,13 @@ type cluster struct {
 
 func newCluster(t *testing.T, voters, nonvoters int, tune func(*raft.Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, tune: tune, cut: map[string]bool{}}
+	return newClusterWith(t, voters, nonvoters, tune, nil)
+}
+
+// newClusterWith is newCluster with configure applied to each member before it first starts.
+func newClusterWith(t *testing.T, voters, nonvoters int, tune func(*raft.Config), configure func(m *member, gc *GroupConfig)) *cluster {
+	t.Helper()
+	c := &cluster{t: t, tune: tune, cut: map[string]bool{}, configure: configure}
 	var servers []raft.Server
 	for i := 0; i < voters+nonvoters; i++ {
 		m := &member{id: fmt.Sprintf("n%d", i), dir: t.TempDir(), voter: i < voters}

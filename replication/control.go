@@ -11,11 +11,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // ControlConfig configures the control group on this node; its fields mean what GroupConfig's do.
 type ControlConfig struct {
-	Dir     string // holds raft.db, control.db and snapshots/
+	Dir string // holds raft.db, control.db and snapshots/
+	// Key seals the group's log entries and snapshot files (and a shard's records) at rest; nil
+	// in a plain data dir.
+	Key     *seal.Key
 	LocalID string // this node's raft server id
 	// Transport carries raft between nodes; nil gives an in-memory transport (a one-node group).
 	Transport raft.Transport
@@ -56,7 +61,7 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{})
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{Key: cfg.Key})
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
@@ -72,7 +77,7 @@ func OpenControl(cfg ControlConfig) (*Control, error) {
 	}
 	f := newControlFSM(store, cfg.Verifier, cfg.Observer, lg)
 	halt := f.halt
-	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, key: cfg.Key, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune}, lg, f, logs)
 	if err != nil {

@@ -158,7 +158,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	tmp, st, err := restoreFile(f.state.Path(), rc)
+	tmp, st, err := restoreFile(f.state.Path(), f.state.key, rc)
 	if err != nil {
 		return err
 	}

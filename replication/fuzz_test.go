@@ -133,7 +133,7 @@ func FuzzSnapshotRestore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "state.db")
-		tmp, st, err := restoreFile(path, bytes.NewReader(b))
+		tmp, st, err := restoreFile(path, nil, bytes.NewReader(b))
 		if err != nil {
 			return
 		}
@@ -141,7 +141,7 @@ func FuzzSnapshotRestore(f *testing.F) {
 		if got != st {
 			t.Fatalf("restore reported %+v, the file holds %+v", st, got)
 		}
-		tmp2, st2, err := restoreFile(filepath.Join(dir, "again.db"), bytes.NewReader(again))
+		tmp2, st2, err := restoreFile(filepath.Join(dir, "again.db"), nil, bytes.NewReader(again))
 		if err != nil {
 			t.Fatalf("the restored state's own snapshot does not restore: %v", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // Sentinel errors; the API maps them with errors.Is.
@@ -27,8 +29,11 @@ var (
 
 // GroupConfig configures one shard's raft group on this node.
 type GroupConfig struct {
-	Shard   string
-	Dir     string // holds raft.db, state.db and snapshots/
+	Shard string
+	Dir   string // holds raft.db, state.db and snapshots/
+	// Key seals the group's log entries and snapshot files (and a shard's records) at rest; nil
+	// in a plain data dir.
+	Key     *seal.Key
 	LocalID string // this node's raft server id
 	// Transport carries raft between nodes; nil gives an in-memory transport (a one-node group).
 	Transport raft.Transport
@@ -76,11 +81,11 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{})
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{Key: cfg.Key})
 	if err != nil {
 		return nil, err
 	}
-	state, err := OpenState(filepath.Join(cfg.Dir, "state.db"))
+	state, err := OpenSealedState(filepath.Join(cfg.Dir, "state.db"), cfg.Key)
 	if err != nil {
 		logs.Close()
 		return nil, err
@@ -100,7 +105,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		f.retryMax = 10 * time.Second
 	}
 	f.retryMax = max(f.retryMax, f.retryMin)
-	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, key: cfg.Key, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune, batchApply: true}, lg, f, logs)
 	if err != nil {

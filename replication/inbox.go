@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // The inbox group is one raft group among the central members (voters only, no non-voters) that
@@ -55,7 +57,10 @@ type InboxSnapshot interface {
 
 // InboxConfig configures the inbox group on a central node; its fields mean what GroupConfig's do.
 type InboxConfig struct {
-	Dir       string // holds raft.db and snapshots/
+	Dir string // holds raft.db and snapshots/
+	// Key seals the group's log entries and snapshot files (and a shard's records) at rest; nil
+	// in a plain data dir.
+	Key       *seal.Key
 	LocalID   string
 	Transport raft.Transport
 	Bootstrap bool
@@ -100,12 +105,12 @@ func OpenInbox(cfg InboxConfig) (*Inbox, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{})
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{Key: cfg.Key})
 	if err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	f := &inboxFSM{state: cfg.State, log: lg, halt: newHalter()}
-	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, localID: cfg.LocalID, transport: cfg.Transport,
+	r, trans, fl, err := startRaft(raftSetup{dir: cfg.Dir, key: cfg.Key, localID: cfg.LocalID, transport: cfg.Transport,
 		bootstrap: cfg.Bootstrap, voters: cfg.Voters, snapshotThreshold: cfg.SnapshotThreshold,
 		trailingLogs: cfg.TrailingLogs, tune: cfg.Tune, batchApply: true}, lg, f, logs)
 	if err != nil {

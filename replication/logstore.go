@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 var (
@@ -46,12 +48,16 @@ type LogStoreOptions struct {
 	NoSync bool
 	// LockTimeout is how long to wait for another process to release the file; zero means one second.
 	LockTimeout time.Duration
+	// Key seals every log entry at rest (nil: a plain data dir). The stable store's values (raft's
+	// term and vote) stay plain: they say nothing of the records.
+	Key *seal.Key
 }
 
 // LogStore is a raft log store and stable store in one bbolt file; safe for concurrent use.
 type LogStore struct {
 	db   *bbolt.DB
 	path string
+	key  *seal.Key
 }
 
 // OpenLogStore opens or creates the bbolt file at path, creating its parent directory if needed.
@@ -89,7 +95,7 @@ func OpenLogStore(path string, opts LogStoreOptions) (*LogStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open log store %s: create buckets: %w", path, err)
 	}
-	return &LogStore{db: db, path: path}, nil
+	return &LogStore{db: db, path: path, key: opts.Key}, nil
 }
 
 // Close releases the file and its lock; raft must be shut down first.
@@ -142,6 +148,10 @@ func (s *LogStore) GetLog(index uint64, log *raft.Log) error {
 		if v == nil {
 			return raft.ErrLogNotFound
 		}
+		v, err := s.open(key[:], v)
+		if err != nil {
+			return err
+		}
 		if err := decodeRaftLog(v, log); err != nil {
 			return err
 		}
@@ -174,8 +184,9 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 	// of two shared buffers: two allocations per batch instead of two per entry.
 	size := 0
 	for _, l := range logs {
-		size += raftLogMaxOverhead + len(l.Data) + len(l.Extensions)
+		size += raftLogMaxOverhead + seal.Overhead + len(l.Data) + len(l.Extensions)
 	}
+	var plain []byte
 	keys := make([]byte, 8*len(logs))
 	vals := make([]byte, 0, size)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -184,7 +195,12 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			key := keys[8*i : 8*i+8]
 			binary.BigEndian.PutUint64(key, l.Index)
 			start := len(vals)
-			vals = appendRaftLog(vals, l)
+			if s.key == nil {
+				vals = appendRaftLog(vals, l)
+			} else {
+				plain = appendRaftLog(plain[:0], l)
+				vals = s.key.Seal(vals, logEntryAD(key), plain)
+			}
 			if err := b.Put(key, vals[start:]); err != nil {
 				return fmt.Errorf("index %d: %w", l.Index, err)
 			}
@@ -227,6 +243,18 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		return fmt.Errorf("delete logs %d-%d: %w", min, max, err)
 	}
 	return nil
+}
+
+// open returns the plain encoding of the entry stored under key.
+func (s *LogStore) open(key, v []byte) ([]byte, error) {
+	if s.key == nil {
+		return v, nil
+	}
+	p, err := s.key.Open(nil, logEntryAD(key), v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %x: %w", ErrLogCorrupt, key, err)
+	}
+	return p, nil
 }
 
 // Set stores val under key in the stable store.

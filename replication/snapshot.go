@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // Snapshot stream format (version 1):
@@ -29,8 +30,9 @@ const restoreBatch = 20000
 
 // stateSnapshot is a raft.FSMSnapshot over an open read transaction.
 type stateSnapshot struct {
-	tx *bolt.Tx
-	st Stats
+	tx  *bolt.Tx
+	key *seal.Key // the records' at rest; the stream itself is plain
+	st  Stats
 }
 
 func (s *State) snapshot() (*stateSnapshot, error) {
@@ -42,7 +44,7 @@ func (s *State) snapshot() (*stateSnapshot, error) {
 	}
 	var m stateMirror
 	m.load(tx.Bucket(bucketMeta))
-	return &stateSnapshot{tx: tx, st: m.get()}, nil
+	return &stateSnapshot{tx: tx, key: s.key, st: m.get()}, nil
 }
 
 // Persist streams the records to the sink.
@@ -66,7 +68,7 @@ func (p *stateSnapshot) write(w io.Writer) error {
 	}
 	var n uint64
 	var lenBuf []byte
-	err := p.tx.Bucket(bucketRecords).ForEach(func(_, v []byte) error {
+	err := records{b: p.tx.Bucket(bucketRecords), key: p.key}.forEach(func(_, v []byte) error {
 		lenBuf = binary.AppendUvarint(lenBuf[:0], uint64(len(v)))
 		if _, err := bw.Write(lenBuf); err != nil {
 			return err
@@ -96,12 +98,12 @@ func (p *stateSnapshot) Release() { _ = p.tx.Rollback() }
 
 // restoreFile loads a snapshot stream into a new state file at path+".restore", checks its count
 // and digest, and returns that path for the caller to swap in.
-func restoreFile(path string, r io.Reader) (string, Stats, error) {
+func restoreFile(path string, key *seal.Key, r io.Reader) (string, Stats, error) {
 	tmp := path + ".restore"
 	if err := removeIfExists(tmp); err != nil {
 		return "", Stats{}, err
 	}
-	ns, err := OpenState(tmp)
+	ns, err := OpenSealedState(tmp, key)
 	if err != nil {
 		return "", Stats{}, err
 	}
@@ -135,8 +137,8 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 	for got.Records < want.Records {
 		var mem arena
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketRecords)
-			b.FillPercent = 1.0 // ids arrive sorted
+			b := s.records(tx)
+			b.b.FillPercent = 1.0 // ids arrive sorted
 			for i := 0; i < restoreBatch && got.Records < want.Records; i++ {
 				n, err := binary.ReadUvarint(br)
 				if err != nil {
@@ -163,7 +165,7 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 					return fmt.Errorf("record %d: id %q does not follow %q", got.Records, id, prev)
 				}
 				prev = id
-				if err := b.Put([]byte(id), mem.copy(buf)); err != nil {
+				if err := b.put([]byte(id), buf, &mem); err != nil {
 					return err
 				}
 				got.Digest.add(sha256.Sum256(buf), +1)

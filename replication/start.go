@@ -5,12 +5,15 @@ import (
 	"log/slog"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // raftSetup is what starting a group's raft takes besides its FSM and log store: the fields a
 // GroupConfig and a ControlConfig share.
 type raftSetup struct {
 	dir, localID      string
+	key               *seal.Key // seals snapshot files (nil: plain)
 	transport         raft.Transport
 	bootstrap         bool
 	voters            []raft.Server
@@ -28,9 +31,13 @@ type raftSetup struct {
 // The transport raft gets is wrapped so that the returned followers hear what each follower's
 // answers say of its log (progress.go).
 func startRaft(s raftSetup, lg *slog.Logger, fsm raft.FSM, logs *LogStore) (*raft.Raft, raft.Transport, *followers, error) {
-	snaps, err := raft.NewFileSnapshotStore(s.dir, 2, &hclogWriter{log: lg.With("subsystem", "raft")})
+	files, err := raft.NewFileSnapshotStore(s.dir, 2, &hclogWriter{log: lg.With("subsystem", "raft")})
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	var snaps raft.SnapshotStore = files
+	if s.key != nil {
+		snaps = sealedSnapshots{FileSnapshotStore: files, key: s.key}
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.localID)

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // Item error codes returned in a Result.
@@ -88,6 +89,8 @@ type State struct {
 	// path (a single goroutine) and restore hold it exclusively only to swap the file.
 	mu sync.RWMutex
 	db *bolt.DB
+	// key seals the records at rest (nil: a plain data dir); set at open, never changed.
+	key *seal.Key
 	// The fields below mirror meta; written only by the apply path (one goroutine, raft's FSM loop),
 	// read by Stats under the mirror's mutex.
 	mirror stateMirror
@@ -100,13 +103,16 @@ type State struct {
 // a seam for fault drills and tests; nothing else calls it.
 func (s *State) InjectWriteFaults(n int, err error) { s.faults.inject(n, err) }
 
-// OpenState opens (or creates) a state file.
-func OpenState(path string) (*State, error) {
+// OpenState opens (or creates) a state file of a plain data dir.
+func OpenState(path string) (*State, error) { return OpenSealedState(path, nil) }
+
+// OpenSealedState opens (or creates) a state file whose records are sealed with key (nil: plain).
+func OpenSealedState(path string, key *seal.Key) (*State, error) {
 	db, err := openStateDB(path)
 	if err != nil {
 		return nil, err
 	}
-	s := &State{path: path, db: db}
+	s := &State{path: path, db: db, key: key}
 	if err := db.View(func(tx *bolt.Tx) error { s.mirror.load(tx.Bucket(bucketMeta)); return nil }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read state %s: %w", path, err)
@@ -177,9 +183,9 @@ func (s *State) Get(id string) (record.Record, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketRecords).Get([]byte(id))
-		if v == nil {
-			return nil
+		v, err := s.records(tx).get([]byte(id))
+		if v == nil || err != nil {
+			return err
 		}
 		found = true
 		return r.UnmarshalBinary(v)
@@ -194,7 +200,7 @@ func (s *State) GetMany(ids []string, out []record.Record, found []bool, only []
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRecords)
+		b := s.records(tx)
 		n := len(ids)
 		if only != nil {
 			n = len(only)
@@ -207,7 +213,11 @@ func (s *State) GetMany(ids []string, out []record.Record, found []bool, only []
 			if found[i] {
 				continue
 			}
-			if v := b.Get([]byte(ids[i])); v != nil {
+			v, err := b.get([]byte(ids[i]))
+			if err != nil {
+				return err
+			}
+			if v != nil {
 				if err := out[i].UnmarshalBinary(v); err != nil {
 					return fmt.Errorf("record %q: %w", ids[i], err)
 				}
@@ -224,7 +234,7 @@ func (s *State) ForEach(fn func(r *record.Record) error) error {
 	defer s.mu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error {
 		var r record.Record
-		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+		return s.records(tx).forEach(func(k, v []byte) error {
 			if err := r.UnmarshalBinary(v); err != nil {
 				return fmt.Errorf("record %q: %w", k, err)
 			}
@@ -253,8 +263,8 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		recs := tx.Bucket(bucketRecords)
-		recs.FillPercent = 0.7
+		recs := s.records(tx)
+		recs.b.FillPercent = 0.7
 		var buf []byte
 		var mem arena
 		for _, e := range entries {
@@ -289,7 +299,7 @@ type appliedEntry struct {
 	result      *Result
 }
 
-func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *uint64, buf []byte, mem *arena, changes []Change) ([]byte, []Change, error) {
+func applyCommand(recs records, c *Command, res *Result, d *Digest, count *uint64, buf []byte, mem *arena, changes []Change) ([]byte, []Change, error) {
 	fail := func(i int, id, code, msg string) {
 		res.Errors = append(res.Errors, ItemError{Index: i, ID: id, Code: code, Message: msg})
 	}
@@ -303,7 +313,10 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 				invalid(i, id, fe)
 				continue
 			}
-			old := recs.Get([]byte(id))
+			old, err := recs.get([]byte(id))
+			if err != nil {
+				return buf, changes, err
+			}
 			if old == nil {
 				fail(i, id, CodeNotFound, "no record with this id")
 				continue
@@ -317,7 +330,7 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 				continue
 			}
 			d.add(sha256.Sum256(old), -1)
-			if err := recs.Delete([]byte(id)); err != nil {
+			if err := recs.b.Delete([]byte(id)); err != nil {
 				return buf, changes, err
 			}
 			*count--
@@ -337,7 +350,10 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 			continue
 		}
 		key := []byte(r.ID)
-		old := recs.Get(key)
+		old, err := recs.get(key)
+		if err != nil {
+			return buf, changes, err
+		}
 		var o *record.Record
 		if old != nil {
 			o = new(record.Record)
@@ -366,7 +382,7 @@ func applyCommand(recs *bolt.Bucket, c *Command, res *Result, d *Digest, count *
 			*count++
 		}
 		d.add(sha256.Sum256(buf), +1)
-		if err := recs.Put(key, mem.copy(buf)); err != nil {
+		if err := recs.put(key, buf, mem); err != nil {
 			return buf, changes, err
 		}
 		res.Applied++

@@ -59,7 +59,7 @@ func (l *Log) VerifyAnchored(anchors []Anchor) (Report, error) {
 	if err := l.settle(); err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
-	w := walker{anchors: anchorsBySeq(anchors)}
+	w := walker{anchors: anchorsBySeq(anchors), key: l.key}
 	if err := l.db.View(w.walk); err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}

@@ -89,6 +89,7 @@ func (l *Log) commitJournal(batch []*request) {
 			r.err = fmt.Errorf("audit append: %w", err)
 			continue
 		}
+		v = sealValue(l.key, e.Seq, v)
 		sealed = append(sealed, sealedEntry{seq: e.Seq, prev: e.PrevHash, hash: e.Hash, value: v})
 		values = append(values, v)
 		r.entry = e

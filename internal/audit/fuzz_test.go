@@ -63,7 +63,7 @@ func FuzzAuditJournal(f *testing.F) {
 	f.Add(journalOf(journalFrame([]byte(`{"seq":1,"hash":""}`))))
 	f.Add([]byte("not a journal"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		live, err := journaled(data, head{})
+		live, err := journaled(data, head{}, nil)
 		if err != nil {
 			return
 		}

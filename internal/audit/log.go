@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
 // ErrClosed is returned for an entry appended after Close.
@@ -33,6 +35,8 @@ type Options struct {
 	FoldInterval time.Duration
 	// JournalChunk is how much the journal file is preallocated by at a time. Default 4 MiB.
 	JournalChunk int64
+	// Key seals entries at rest, in node.db and the journal (nil: a plain data dir; atrest.go).
+	Key *atrest.Key
 }
 
 // Defaults for the journal's folding when Options leave them 0; see BenchmarkFold.
@@ -74,6 +78,8 @@ type Log struct {
 	head     head          // last sealed entry, journaled or in node.db
 	unfolded []sealedEntry // journaled but not yet in node.db, in sequence order
 	external bool          // AppendTx ran: node.db's head may have moved past head
+
+	key *atrest.Key // seals entries at rest; set at Open
 }
 
 // request is one queued entry; the writer fills entry and err, then closes done.
@@ -119,6 +125,7 @@ func Open(db *bbolt.DB, opts Options) (*Log, error) {
 		maxBatch: opts.QueueSize,
 		queue:    make(chan *request, opts.QueueSize),
 		done:     make(chan struct{}),
+		key:      opts.Key,
 	}
 	if opts.Journal != "" {
 		if err := l.openJournal(opts); err != nil {
@@ -139,7 +146,7 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 		return errors.New("audit append: transaction is read-only")
 	}
 	if l.j == nil {
-		return appendTx(tx, e, l.now)
+		return appendTx(tx, e, l.now, l.key)
 	}
 	// The entry follows the journaled ones: fold them into this transaction first, and tell the
 	// writer that node.db's head may move under it.
@@ -149,11 +156,11 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 	if _, err := l.foldInto(tx); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
-	return appendTx(tx, e, l.now)
+	return appendTx(tx, e, l.now, l.key)
 }
 
 // appendTx seals e after the head stored in tx and stores it there.
-func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time) error {
+func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time, key *atrest.Key) error {
 	entries, err := tx.CreateBucketIfNotExists(bucketEntries)
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
@@ -170,7 +177,7 @@ func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time) error {
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
-	if err := entries.Put(seqKey(sealed.Seq), value); err != nil {
+	if err := entries.Put(seqKey(sealed.Seq), sealValue(key, sealed.Seq, value)); err != nil {
 		return fmt.Errorf("audit append %d: %w", sealed.Seq, err)
 	}
 	if err := writeHead(meta, head{Seq: sealed.Seq, Hash: sealed.Hash}); err != nil {
@@ -308,7 +315,7 @@ func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 			continue
 		}
 		e := r.entry
-		if err := appendTx(tx, &e, l.now); err != nil {
+		if err := appendTx(tx, &e, l.now, l.key); err != nil {
 			if errors.Is(err, ErrInvalidEntry) {
 				r.err = err
 				continue

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"go.etcd.io/bbolt"
+
+	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
 // Tail returns the last n entries, oldest first. With a journal it first has the writer fold it,
@@ -17,7 +19,7 @@ func (l *Log) Tail(n int) ([]Entry, error) {
 	if err := l.settle(); err != nil {
 		return nil, fmt.Errorf("audit tail: %w", err)
 	}
-	out, err := scan(l.db, n, (*bbolt.Cursor).Last, (*bbolt.Cursor).Prev)
+	out, err := scan(l.db, l.key, n, (*bbolt.Cursor).Last, (*bbolt.Cursor).Prev)
 	if err != nil {
 		return nil, fmt.Errorf("audit tail: %w", err)
 	}
@@ -37,7 +39,7 @@ func (l *Log) Since(afterSeq uint64, limit int) ([]Entry, error) {
 		return nil, nil // no sequence number follows; afterSeq+1 would wrap to the first entry
 	}
 	from := func(c *bbolt.Cursor) ([]byte, []byte) { return c.Seek(seqKey(afterSeq + 1)) }
-	out, err := scan(l.db, limit, from, (*bbolt.Cursor).Next)
+	out, err := scan(l.db, l.key, limit, from, (*bbolt.Cursor).Next)
 	if err != nil {
 		return nil, fmt.Errorf("audit since %d: %w", afterSeq, err)
 	}
@@ -60,7 +62,7 @@ func (l *Log) Before(beforeSeq uint64, limit int) ([]Entry, error) {
 			return c.Prev()
 		}
 	}
-	out, err := scan(l.db, limit, from, (*bbolt.Cursor).Prev)
+	out, err := scan(l.db, l.key, limit, from, (*bbolt.Cursor).Prev)
 	if err != nil {
 		return nil, fmt.Errorf("audit before %d: %w", beforeSeq, err)
 	}
@@ -77,7 +79,7 @@ func (l *Log) settle() error {
 
 // scan decodes up to limit entries (all when limit <= 0) of bucket "audit", from the cursor
 // position first gives, moving with step.
-func scan(db *bbolt.DB, limit int, first, step func(*bbolt.Cursor) ([]byte, []byte)) ([]Entry, error) {
+func scan(db *bbolt.DB, key *atrest.Key, limit int, first, step func(*bbolt.Cursor) ([]byte, []byte)) ([]Entry, error) {
 	var out []Entry
 	err := db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketEntries)
@@ -86,6 +88,10 @@ func scan(db *bbolt.DB, limit int, first, step func(*bbolt.Cursor) ([]byte, []by
 		}
 		c := b.Cursor()
 		for k, v := first(c); k != nil && (limit <= 0 || len(out) < limit); k, v = step(c) {
+			v, err := openValue(key, k, v)
+			if err != nil {
+				return fmt.Errorf("audit entry %x: %w", k, err)
+			}
 			e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("audit entry %x: %w", k, err)

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"go.etcd.io/bbolt"
+
+	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
 // ErrJournalDamaged is returned when a journal holds entries that node.db does not and that do not
@@ -69,7 +71,7 @@ func (l *Log) recoverJournal(path string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		live, err := journaled(data, h)
+		live, err := journaled(data, h, l.key)
 		if err != nil || len(live) == 0 {
 			return err
 		}
@@ -87,7 +89,7 @@ func (l *Log) recoverJournal(path string, data []byte) error {
 // journaled returns the entries of a journal that come after h, checked: the first follows h, each
 // follows the one before and hashes to its own hash. Entries at or below h are already in node.db
 // (folded, or leftovers of frames the writer has since overwritten) and are skipped.
-func journaled(data []byte, h head) ([]sealedEntry, error) {
+func journaled(data []byte, h head, key *atrest.Key) ([]sealedEntry, error) {
 	frames, bad, err := scanJournal(data)
 	if err != nil {
 		return nil, err
@@ -95,7 +97,11 @@ func journaled(data []byte, h head) ([]sealedEntry, error) {
 	var live []sealedEntry
 	last := h
 	for _, f := range frames {
-		for _, v := range f.values {
+		for _, sv := range f.values {
+			v, err := openValue(key, nil, sv)
+			if err != nil {
+				return nil, fmt.Errorf("%w: frame at offset %d: %w", ErrJournalDamaged, f.off, err)
+			}
 			e, err := decodeEntry(v)
 			if err != nil {
 				return nil, fmt.Errorf("%w: frame at offset %d: %w", ErrJournalDamaged, f.off, err)
@@ -110,7 +116,7 @@ func journaled(data []byte, h head) ([]sealedEntry, error) {
 			if canon, ok := canonicalOf(v, e.Hash); !ok || chainHash(e.PrevHash, canon) != e.Hash {
 				return nil, fmt.Errorf("%w: entry %d (frame at offset %d) does not hash to its hash", ErrJournalDamaged, e.Seq, f.off)
 			}
-			live = append(live, sealedEntry{seq: e.Seq, prev: e.PrevHash, hash: e.Hash, value: v})
+			live = append(live, sealedEntry{seq: e.Seq, prev: e.PrevHash, hash: e.Hash, value: sv})
 			last = head{Seq: e.Seq, Hash: e.Hash}
 		}
 	}
@@ -130,13 +136,13 @@ func damageBefore(bad []int64, off int64) string {
 // node was killed rather than closed; it folds them when it starts again. db may be opened
 // read-only; a missing journal holds nothing.
 func ReadJournal(db *bbolt.DB, path string) ([]Entry, error) {
-	live, err := readJournal(db, path)
+	live, err := readJournal(db, path, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Entry, 0, len(live))
 	for _, s := range live {
-		e, err := decodeEntry(s.value)
+		e, err := decodeEntry(s.value) // plain: a sealed dir's journal is read by VerifySealedWithJournal
 		if err != nil {
 			return nil, err
 		}
@@ -160,14 +166,14 @@ func readJournalFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func readJournal(db *bbolt.DB, path string) ([]sealedEntry, error) {
+func readJournal(db *bbolt.DB, path string, key *atrest.Key) ([]sealedEntry, error) {
 	data, err := readJournalFile(path)
 	if err != nil || data == nil {
 		return nil, err
 	}
 	var live []sealedEntry
 	err = db.View(func(tx *bbolt.Tx) error {
-		live, err = journaledAfterHead(tx, data)
+		live, err = journaledAfterHead(tx, data, key)
 		return err
 	})
 	if err != nil {
@@ -177,10 +183,10 @@ func readJournal(db *bbolt.DB, path string) ([]sealedEntry, error) {
 }
 
 // journaledAfterHead returns the entries of journal data that continue the chain in tx.
-func journaledAfterHead(tx *bbolt.Tx, data []byte) ([]sealedEntry, error) {
+func journaledAfterHead(tx *bbolt.Tx, data []byte, key *atrest.Key) ([]sealedEntry, error) {
 	h, _, err := readHead(tx.Bucket(bucketMeta))
 	if err != nil {
 		return nil, err
 	}
-	return journaled(data, h)
+	return journaled(data, h, key)
 }

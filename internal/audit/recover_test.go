@@ -135,7 +135,7 @@ func TestRecoverTornTail(t *testing.T) {
 			torn = append(torn, zeroed)
 		}
 		for _, j := range torn {
-			live, err := journaled(j, head{})
+			live, err := journaled(j, head{}, nil)
 			if err != nil || len(live) != want || live[want-1].hash != acked[want-1].Hash {
 				t.Fatalf("cut at %d: %v, %d entries, want %d", cut, err, len(live), want)
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"go.etcd.io/bbolt"
+
+	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
 // Kinds of Problem that Verify reports.
@@ -56,7 +58,7 @@ func (l *Log) Verify() (Report, error) {
 	if err := l.settle(); err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
-	var w walker
+	w := walker{key: l.key}
 	if err := l.db.View(w.walk); err != nil {
 		return Report{}, fmt.Errorf("audit verify: %w", err)
 	}
@@ -87,7 +89,7 @@ func (w *walker) walkWithJournal(db *bbolt.DB, path string) error {
 		if err := w.walk(tx); err != nil {
 			return err
 		}
-		live, err := journaledAfterHead(tx, data)
+		live, err := journaledAfterHead(tx, data, w.key)
 		if errors.Is(err, ErrJournalDamaged) {
 			w.problem(w.lastSeq+1, KindJournal, "%v", err)
 			return nil
@@ -122,6 +124,7 @@ type walker struct {
 	lastHash string
 	linked   bool                // lastHash is trustworthy for checking the next prev_hash
 	anchors  map[uint64][]Anchor // published heads not reached yet, by seq
+	key      *atrest.Key         // opens sealed entries (nil: a plain dir)
 }
 
 func (w *walker) problem(seq uint64, kind, format string, args ...any) {
@@ -142,6 +145,12 @@ func (w *walker) visit(k, v []byte) error {
 		linked = false
 	}
 	w.lastSeq = seq
+	v, err := openValue(w.key, k, v)
+	if err != nil {
+		w.problem(seq, KindChanged, "%v", err)
+		w.linked = false
+		return nil
+	}
 	e, err := decodeEntry(v)
 	if err != nil {
 		w.problem(seq, KindChanged, "%v", err)

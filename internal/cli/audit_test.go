@@ -28,6 +28,9 @@ func TestAuditVerifyOfflineFindsTampering(t *testing.T) {
 	dir := t.TempDir()
 	c := config.Default()
 	c.DataDir = dir
+	// The tampering below edits the stored bytes in clear: a plain dir. (In an encrypted one, an
+	// edit without the key fails to open and is reported the same; with the key it is this.)
+	c.Storage.Plain = true
 	n, err := node.Open(c, node.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +172,7 @@ func TestAuditVerifyOfflineAgainstAnchors(t *testing.T) {
 			dir := t.TempDir()
 			c := config.Default()
 			c.DataDir = dir
+			c.Storage.Plain = true // the tampering edits the stored bytes in clear
 			n, err := node.Open(c, node.Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/audit"
 )
 
@@ -54,6 +55,7 @@ func auditCmd(e *env) *cobra.Command {
 
 	vc := &client{}
 	var dataDir, anchorsFile, central, nodeName string
+	var storage config.Storage
 	verify := &cobra.Command{
 		Use:   "verify [--data DIR] [--anchors FILE | --central URL [--node NAME]]",
 		Short: "Check the audit hash chain (of the running node, or offline of a stopped node's data dir), and against the heads it anchored",
@@ -84,12 +86,11 @@ or rewritten and sealed again is found only against anchors.`,
 				// A node killed before folding its journal has its last acknowledged entries there
 				// only (until it starts again), so the offline check reads the journal too.
 				journal := filepath.Join(dataDir, "audit.journal")
-				if anchors != nil {
-					rep, err = audit.VerifyWithJournalAnchored(db, journal, anchors)
-				} else {
-					rep, err = audit.VerifyWithJournal(db, journal)
-				}
+				key, err := offlineDataKey(dataDir, storage)
 				if err != nil {
+					return err
+				}
+				if rep, err = audit.VerifySealedWithJournal(db, journal, key, anchors); err != nil {
 					return err
 				}
 			default:
@@ -133,6 +134,7 @@ or rewritten and sealed again is found only against anchors.`,
 		},
 	}
 	verify.Flags().StringVar(&dataDir, "data", "", "verify a stopped node's data dir offline")
+	storageFlags(verify, &storage)
 	verify.Flags().StringVar(&anchorsFile, "anchors", "", "JSON file of the node's anchors (the answer of GET /v1/audit/anchors?node=NAME)")
 	verify.Flags().StringVar(&central, "central", "", "central node API address to fetch the node's anchors from")
 	verify.Flags().StringVar(&nodeName, "node", "", "the node's name, for --central (default: the name the node at --addr reports)")

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/node"
 	"github.com/fedarms/fedarms/node/wire"
 )
@@ -124,6 +125,7 @@ func restoreCmd(e *env) *cobra.Command {
 	var from, data, identity, tokenFile, caFile string
 	var survivors, survivorBackups []string
 	var report, asJSON bool
+	var storage config.Storage
 	cmd := &cobra.Command{
 		Use:   "restore --from DIR --data NEW [--identity KEY] | restore --report --from DIR --survivor URL...",
 		Short: "Make a data dir from a backup, or report what a rebuild from it keeps and may lose",
@@ -150,7 +152,7 @@ newest and where writes made after it can have been lost.`,
 				return &exitError{code: exitUsage, err: fmt.Errorf("--data is required")}
 			}
 			t0 := time.Now()
-			res, err := node.RestoreBackup(from, data, node.RestoreOptions{Identity: identity, Now: time.Now})
+			res, err := node.RestoreBackup(from, data, node.RestoreOptions{Identity: identity, Now: time.Now, Storage: storage})
 			if err != nil {
 				return err
 			}
@@ -170,6 +172,7 @@ newest and where writes made after it can have been lost.`,
 	cmd.Flags().StringVar(&from, "from", "", "backup directory")
 	cmd.Flags().StringVar(&data, "data", "", "new data dir to make")
 	cmd.Flags().StringVar(&identity, "identity", "", "node key file to put in the data dir (for a backup taken without --identity)")
+	storageFlags(cmd, &storage)
 	cmd.Flags().BoolVar(&report, "report", false, "compare the backup with the survivors instead of restoring")
 	cmd.Flags().StringArrayVar(&survivors, "survivor", nil, "API address of a surviving member (repeat; NAME=URL to name it)")
 	cmd.Flags().StringArrayVar(&survivorBackups, "survivor-backup", nil, "backup of a surviving member, taken after the loss (repeat): its records are compared by id")

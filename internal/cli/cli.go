@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fedarms/fedarms/node"
 )
 
 // exitError carries a specific exit code (1 is the default for any other error).
@@ -28,6 +30,9 @@ const (
 	exitFailure  = 1 // an error, or a check that found problems
 	exitUsage    = 2 // bad flags or arguments
 	exitRejected = 3 // an import that rejected some lines
+	// exitRevoked: the node was revoked from the federation and destroyed its data; the systemd
+	// unit does not restart it (RestartPreventExitStatus=).
+	exitRevoked = 4
 )
 
 // env is what every command can use.
@@ -54,7 +59,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetContext(ctx)
 	root.AddCommand(devCmd(e), agentCmd(e), genCmd(e), importCmd(e), screenCmd(e), searchCmd(e), recordsCmd(e),
 		tokensCmd(e), auditCmd(e), federationCmd(e), membersCmd(e), hitsCmd(e), tracesCmd(e), refCmd(e),
-		versionCmd(e), manCmd(e), siteCmd(e), doctorCmd(e), backupCmd(e), restoreCmd(e))
+		versionCmd(e), manCmd(e), siteCmd(e), doctorCmd(e), backupCmd(e), restoreCmd(e), storageCmd(e))
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -66,6 +71,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if isUsageError(err) {
 		return exitUsage
+	}
+	if errors.Is(err, node.ErrRevoked) {
+		return exitRevoked
 	}
 	return exitFailure
 }

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/fedplan"
 	"github.com/fedarms/fedarms/transport"
 )
@@ -153,8 +155,39 @@ func (d *doctor) checkCredentials() []finding {
 			tok.Status, tok.Fix = checkFail, "chmod 0600 "+p+", then rotate it: fedarms tokens create ... and tokens revoke the old one (docs/operations.md)"
 		}
 	}
-	out = append(out, tok)
+	out = append(out, tok, checkAtRest(d.cfg.DataDir, d.cfg.Storage))
 	return append(out, d.checkCertificates())
+}
+
+// checkAtRest says whether the data dir is encrypted at rest and its data key sealed.
+func checkAtRest(dataDir string, s config.Storage) finding {
+	f := finding{Check: "at_rest", Status: checkOK}
+	sealing, err := seal.SealingOf(dataDir)
+	switch {
+	case err != nil:
+		f.Status, f.Detail = checkFail, err.Error()
+		f.Fix = "restore the data dir from a backup (docs/operations.md, Restore from backup)"
+	case sealing == "" && (s.Plain || !fileExists(filepath.Join(dataDir, "node.db"))):
+		f.Detail = "no data dir yet: the node creates it encrypted at its first start"
+		if s.Plain {
+			f.Status, f.Detail = checkWarn, "storage.plain: a new data dir is made unencrypted"
+			f.Fix = "remove storage.plain (it is only for measuring the cost of encryption)"
+		}
+	case sealing == "":
+		f.Status, f.Detail = checkWarn, dataDir+" is not encrypted at rest (made by an earlier release): a lost device gives its records away"
+		f.Fix = "stop the node and run fedarms storage encrypt --data " + dataDir + " (docs/operations.md, Encryption at rest)"
+	case sealing == seal.SealedNone:
+		f.Status, f.Detail = checkWarn, "encrypted, but the data key is not sealed: a lost disk holds its key"
+		f.Fix = "seal it with a systemd credential: [storage] credential and LoadCredentialEncrypted= (docs/operations.md, Encryption at rest)"
+	default:
+		f.Detail = "encrypted; the data key is sealed by a " + sealing
+	}
+	return f
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func (d *doctor) certificateFiles() []string {

@@ -167,7 +167,7 @@ func TestDoctorHealthySite(t *testing.T) {
 			t.Errorf("%s: %s: %s (fix: %s)", f.Check, f.Status, f.Detail, f.Fix)
 		}
 	}
-	want := []string{"config", "data_dir", "disk", "node_key", "admin_token", "certificates", "roster", "reachability", "clock", "node", "shards", "release"}
+	want := []string{"config", "data_dir", "disk", "node_key", "admin_token", "at_rest", "certificates", "roster", "reachability", "clock", "node", "shards", "release"}
 	if len(fs) != len(want) {
 		t.Fatalf("%d checks, want %d: %+v", len(fs), len(want), fs)
 	}

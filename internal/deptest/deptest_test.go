@@ -35,11 +35,11 @@ var rules = map[string]rule{
 	// config reads the reference tables; node wires everything and nothing below imports it.
 	"config":      {imports: "internal/reference"},
 	"matcher":     {},
-	"replication": {imports: "internal/record", tests: "internal/synth internal/testutil"},
+	"replication": {imports: "internal/record internal/seal", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/seal internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil internal/tlsca"},
-	"node/notify": {},
+	"node/notify": {imports: "internal/seal"},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
 	"node/wire":    {imports: "internal/auth internal/record matcher node/notify transport"},
 	"node/httpapi": {imports: "internal/... node/wire node/notify transport"},
@@ -51,8 +51,9 @@ var rules = map[string]rule{
 
 	// Leaves under internal/: none of them imports another fedarms package but synth, which
 	// generates records, and cli, which runs a node and speaks to one over HTTP.
-	"internal/audit":     {tests: "internal/testutil"},
+	"internal/audit":     {imports: "internal/seal", tests: "internal/testutil"},
 	"internal/auth":      {},
+	"internal/seal":      {},
 	"internal/hugepage":  {},
 	"internal/record":    {},
 	"internal/reference": {tests: "internal/record"},
@@ -63,7 +64,7 @@ var rules = map[string]rule{
 	"internal/deptest":   {},
 	"internal/version":   {},
 	"internal/sdnotify":  {},
-	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/synth internal/tlsca internal/version node node/notify node/wire node/httpapi node/fedplan transport",
+	"internal/cli": {imports: "config internal/audit internal/auth internal/record internal/sdnotify internal/seal internal/synth internal/tlsca internal/version node node/notify node/wire node/httpapi node/fedplan transport",
 		tests: "internal/testutil"},
 
 	// Tools and drills. They drive nodes from outside; the drills never import node, so nothing

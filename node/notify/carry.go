@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,11 +41,7 @@ func (s *Store) Carry(h Hit, role string, originSig *Signature) error {
 		if b.Get(key) != nil {
 			return nil
 		}
-		v, err := json.Marshal(Carried{Hit: h, Role: role, OriginSig: originSig})
-		if err != nil {
-			return err
-		}
-		return b.Put(key, v)
+		return put(b, bucketCarry, key, Carried{Hit: h, Role: role, OriginSig: originSig})
 	})
 }
 
@@ -58,9 +53,9 @@ func (s *Store) CarriedItems() ([]Carried, error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, v []byte) error {
+		return b.ForEach(func(k, v []byte) error {
 			var c Carried
-			if err := json.Unmarshal(v, &c); err != nil {
+			if err := decode(tx, bucketCarry, k, v, &c); err != nil {
 				return err
 			}
 			out = append(out, c)
@@ -83,15 +78,11 @@ func (s *Store) CarryDelivered(hitID, role string, at time.Time, receipt *Signat
 			return ErrNotFound
 		}
 		var c Carried
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decode(tx, bucketCarry, key, v, &c); err != nil {
 			return err
 		}
 		c.StoredAt, c.Receipt = at, receipt
-		nv, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		return b.Put(key, nv)
+		return put(b, bucketCarry, key, c)
 	})
 }
 

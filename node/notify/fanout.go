@@ -2,7 +2,6 @@ package notify
 
 import (
 	"bytes"
-	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,11 +28,7 @@ func queueFanout(tx *bolt.Tx, h *Hit, sig *Signature, siblings []string) error {
 		// The copy sent is the origin's: no receipts or decision of this node's.
 		c := *h
 		c.Receipts = nil
-		v, err := json.Marshal(Fanout{Hit: c, To: to, Sig: sig})
-		if err != nil {
-			return err
-		}
-		if err := b.Put(fanoutKey(h.ID, to), v); err != nil {
+		if err := put(b, bucketFanout, fanoutKey(h.ID, to), Fanout{Hit: c, To: to, Sig: sig}); err != nil {
 			return err
 		}
 	}
@@ -44,9 +39,9 @@ func queueFanout(tx *bolt.Tx, h *Hit, sig *Signature, siblings []string) error {
 func (s *Store) FanoutItems() ([]Fanout, error) {
 	var out []Fanout
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFanout).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketFanout).ForEach(func(k, v []byte) error {
 			var f Fanout
-			if err := json.Unmarshal(v, &f); err != nil {
+			if err := decode(tx, bucketFanout, k, v, &f); err != nil {
 				return err
 			}
 			out = append(out, f)

@@ -167,7 +167,7 @@ func inboxHit(tx *bolt.Tx, h Hit, at time.Time) (InboxOutcome, *Hit, error) {
 	b := tx.Bucket(bucketHits)
 	if v := b.Get([]byte(h.ID)); v != nil {
 		var old Hit
-		if err := json.Unmarshal(v, &old); err != nil {
+		if err := decode(tx, bucketHits, []byte(h.ID), v, &old); err != nil {
 			return InboxOutcome{}, nil, err
 		}
 		h = old
@@ -185,7 +185,7 @@ func inboxHit(tx *bolt.Tx, h Hit, at time.Time) (InboxOutcome, *Hit, error) {
 	o := InboxOutcome{StoredAt: stored}
 	if v := tx.Bucket(bucketInboxDecisions).Get([]byte(h.ID)); v != nil {
 		var d Decision
-		if err := json.Unmarshal(v, &d); err != nil {
+		if err := decode(tx, bucketInboxDecisions, []byte(h.ID), v, &d); err != nil {
 			return InboxOutcome{}, nil, err
 		}
 		applyDecision(&h, d)
@@ -205,15 +205,11 @@ func inboxHit(tx *bolt.Tx, h Hit, at time.Time) (InboxOutcome, *Hit, error) {
 func inboxDecision(tx *bolt.Tx, d Decision) (InboxOutcome, *Hit, error) {
 	decisions := tx.Bucket(bucketInboxDecisions)
 	if v := decisions.Get([]byte(d.HitID)); v != nil {
-		if err := json.Unmarshal(v, &d); err != nil {
+		if err := decode(tx, bucketInboxDecisions, []byte(d.HitID), v, &d); err != nil {
 			return InboxOutcome{}, nil, err
 		}
 	} else {
-		v, err := json.Marshal(d)
-		if err != nil {
-			return InboxOutcome{}, nil, err
-		}
-		if err := decisions.Put([]byte(d.HitID), v); err != nil {
+		if err := put(decisions, bucketInboxDecisions, []byte(d.HitID), d); err != nil {
 			return InboxOutcome{}, nil, err
 		}
 	}
@@ -224,7 +220,7 @@ func inboxDecision(tx *bolt.Tx, d Decision) (InboxOutcome, *Hit, error) {
 		return o, nil, nil
 	}
 	var h Hit
-	if err := json.Unmarshal(v, &h); err != nil {
+	if err := decode(tx, bucketHits, []byte(d.HitID), v, &h); err != nil {
 		return InboxOutcome{}, nil, err
 	}
 	if h.Decision == d.Decision && h.DecidedVia == d.DecidedVia && h.DecidedAt.Equal(d.DecidedAt) {
@@ -247,7 +243,7 @@ func (s *Store) InboxDecision(hitID string) (Decision, bool) {
 			return nil
 		}
 		if v := b.Get([]byte(hitID)); v != nil {
-			ok = json.Unmarshal(v, &d) == nil
+			ok = decode(tx, bucketInboxDecisions, []byte(hitID), v, &d) == nil
 		}
 		return nil
 	})

@@ -91,7 +91,7 @@ func (s *Store) inboxChunk(from []byte) ([]InboxItem, []byte, error) {
 					return nil
 				}
 				var d Decision
-				if err := json.Unmarshal(v, &d); err != nil {
+				if err := decode(tx, bucketInboxDecisions, k, v, &d); err != nil {
 					return fmt.Errorf("inbox decision %s: %w", k, err)
 				}
 				items = append(items, InboxItem{V: InboxFormat, Kind: InboxDecision, Decision: &d})
@@ -128,7 +128,7 @@ func inboxItemOf(tx *bolt.Tx, k []byte) (InboxItem, bool, error) {
 			return InboxItem{}, false, nil
 		}
 		var h Hit
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := decode(tx, bucketHits, k[2:], v, &h); err != nil {
 			return InboxItem{}, false, fmt.Errorf("inbox hit %s: %w", k[2:], err)
 		}
 		at, _ := time.Parse(time.RFC3339Nano, h.Receipts[RoleGS])
@@ -139,7 +139,7 @@ func inboxItemOf(tx *bolt.Tx, k []byte) (InboxItem, bool, error) {
 			return InboxItem{}, false, nil
 		}
 		var t Trace
-		if err := json.Unmarshal(v, &t); err != nil {
+		if err := decode(tx, bucketTraces, k[2:], v, &t); err != nil {
 			return InboxItem{}, false, fmt.Errorf("inbox trace %s: %w", k[2:], err)
 		}
 		at, _ := time.Parse(time.RFC3339Nano, t.Receipts[RoleGS])
@@ -203,7 +203,7 @@ func (s *Store) InboxMissing(from string, limit int) (items []InboxItem, next st
 				return nil
 			}
 			var h Hit
-			if err := json.Unmarshal(v, &h); err != nil {
+			if err := decode(tx, bucketHits, k, v, &h); err != nil {
 				return fmt.Errorf("hit %s: %w", k, err)
 			}
 			if h.Receipts[RoleGS] == "" {
@@ -221,7 +221,7 @@ func (s *Store) InboxMissing(from string, limit int) (items []InboxItem, next st
 		// Traces are few (manual inquiries): listed whole with the last page.
 		return tx.Bucket(bucketTraces).ForEach(func(k, v []byte) error {
 			var t Trace
-			if err := json.Unmarshal(v, &t); err != nil {
+			if err := decode(tx, bucketTraces, k, v, &t); err != nil {
 				return fmt.Errorf("trace %s: %w", k, err)
 			}
 			if t.Receipts[RoleGS] != "" && ids.Get(append([]byte("t/"), k...)) == nil {

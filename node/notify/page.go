@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -79,9 +78,9 @@ func indexes(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return hits.ForEach(func(_, v []byte) error {
+	return hits.ForEach(func(k, v []byte) error {
 		var h Hit
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := decode(tx, bucketHits, k, v, &h); err != nil {
 			return fmt.Errorf("index hits: %w", err)
 		}
 		return indexHit(tx, &h)
@@ -131,7 +130,7 @@ func (s *Store) ListPage(keep func(*Hit) bool, since time.Time, cursor string, l
 				continue
 			}
 			var h Hit
-			if err := json.Unmarshal(v, &h); err != nil {
+			if err := decode(tx, bucketHits, k[8:], v, &h); err != nil {
 				return err
 			}
 			if keep(&h) {

@@ -3,13 +3,14 @@ package notify
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 var (
@@ -31,8 +32,15 @@ type Store struct {
 	queued chan struct{}
 }
 
-// Open creates the buckets if needed.
-func Open(db *bolt.DB, now func() time.Time) (*Store, error) {
+// Open creates the buckets if needed, for a plain data dir.
+func Open(db *bolt.DB, now func() time.Time) (*Store, error) { return OpenSealed(db, now, nil) }
+
+// OpenSealed is Open for a data dir whose values are sealed with key (nil: plain). The key stays
+// registered for db until Forget.
+func OpenSealed(db *bolt.DB, now func() time.Time, key *seal.Key) (*Store, error) {
+	if key != nil {
+		keys.Store(db, key)
+	}
 	if now == nil {
 		now = time.Now
 	}
@@ -74,7 +82,7 @@ func putHit(b *bolt.Bucket, h *Hit) error {
 		var old *Hit
 		if ov := b.Get([]byte(h.ID)); ov != nil {
 			old = new(Hit)
-			if err := json.Unmarshal(ov, old); err != nil {
+			if err := decode(b.Tx(), bucketHits, []byte(h.ID), ov, old); err != nil {
 				return fmt.Errorf("hit %s as stored: %w", h.ID, err)
 			}
 		}
@@ -82,11 +90,7 @@ func putHit(b *bolt.Bucket, h *Hit) error {
 			return err
 		}
 	}
-	v, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	if err := b.Put([]byte(h.ID), v); err != nil {
+	if err := put(b, bucketHits, []byte(h.ID), h); err != nil {
 		return fmt.Errorf("store hit %s: %w", h.ID, err)
 	}
 	if err := indexHit(b.Tx(), h); err != nil {
@@ -135,7 +139,7 @@ func (s *Store) update(id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, erro
 		if v == nil {
 			return ErrNotFound
 		}
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := decode(tx, bucketHits, []byte(id), v, &h); err != nil {
 			return err
 		}
 		if err := fn(tx, &h); err != nil {
@@ -171,7 +175,7 @@ func (s *Store) ReceiveFanOut(h Hit, role string, sig *Signature, siblings []str
 		held := false
 		if v := b.Get([]byte(h.ID)); v != nil {
 			var old Hit
-			if err := json.Unmarshal(v, &old); err != nil {
+			if err := decode(tx, bucketHits, []byte(h.ID), v, &old); err != nil {
 				return err
 			}
 			if r := old.Receipts[role]; r != "" {
@@ -221,7 +225,7 @@ func (s *Store) Get(id string) (Hit, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &h)
+		return decode(tx, bucketHits, []byte(id), v, &h)
 	})
 	return h, err
 }
@@ -230,9 +234,9 @@ func (s *Store) Get(id string) (Hit, error) {
 func (s *Store) List(keep func(*Hit) bool) ([]Hit, error) {
 	var out []Hit
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHits).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketHits).ForEach(func(k, v []byte) error {
 			var h Hit
-			if err := json.Unmarshal(v, &h); err != nil {
+			if err := decode(tx, bucketHits, k, v, &h); err != nil {
 				return err
 			}
 			if keep(&h) {
@@ -259,7 +263,7 @@ func (s *Store) Outbox(origin string) ([]Hit, error) {
 				continue
 			}
 			var h Hit
-			if err := json.Unmarshal(v, &h); err != nil {
+			if err := decode(tx, bucketHits, k[len(prefix):], v, &h); err != nil {
 				return err
 			}
 			if !h.Delivered() {
@@ -288,7 +292,7 @@ func (s *Store) Counts(origin string, now time.Time) (outbox, overdue int, err e
 				continue
 			}
 			var h Hit
-			if err := json.Unmarshal(v, &h); err != nil {
+			if err := decode(tx, bucketHits, k[8:], v, &h); err != nil {
 				return err
 			}
 			if h.Overdue(now) {
@@ -317,13 +321,9 @@ func (s *Store) Decide(d Decision, to []string) (Hit, error) {
 // decideTx lays d on h and queues it for delivery to the roles in to, within tx.
 func decideTx(tx *bolt.Tx, h *Hit, d Decision, to []string) error {
 	applyDecision(h, d)
-	v, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
 	out := tx.Bucket(bucketDecisionOut)
 	for _, role := range to {
-		if err := out.Put([]byte(d.HitID+"/"+role), v); err != nil {
+		if err := put(out, bucketDecisionOut, []byte(d.HitID+"/"+role), d); err != nil {
 			return err
 		}
 	}
@@ -369,7 +369,7 @@ func (s *Store) DecisionsOut() ([]PendingDecision, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDecisionOut).ForEach(func(k, v []byte) error {
 			var d Decision
-			if err := json.Unmarshal(v, &d); err != nil {
+			if err := decode(tx, bucketDecisionOut, k, v, &d); err != nil {
 				return err
 			}
 			role := string(k[len(d.HitID)+1:])

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -88,11 +87,7 @@ func putTrace(tx *bolt.Tx, t *Trace) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(t.ID), v)
+	return put(b, bucketTraces, []byte(t.ID), t)
 }
 
 // CreateTrace stores a new trace request (its origin's copy).
@@ -112,7 +107,7 @@ func (s *Store) UpdateTrace(id string, fn func(t *Trace) error) (Trace, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		if err := json.Unmarshal(v, &t); err != nil {
+		if err := decode(tx, bucketTraces, []byte(id), v, &t); err != nil {
 			return err
 		}
 		if err := fn(&t); err != nil {
@@ -148,7 +143,7 @@ func receiveTraceTx(tx *bolt.Tx, t Trace, recipient string, now time.Time) (time
 	}
 	if v := b.Get([]byte(t.ID)); v != nil {
 		var old Trace
-		if err := json.Unmarshal(v, &old); err != nil {
+		if err := decode(tx, bucketTraces, []byte(t.ID), v, &old); err != nil {
 			return at, err
 		}
 		mergeTrace(&old, &incoming)
@@ -196,9 +191,9 @@ func (s *Store) Traces(keep func(*Trace) bool) ([]Trace, error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, v []byte) error {
+		return b.ForEach(func(k, v []byte) error {
 			var t Trace
-			if err := json.Unmarshal(v, &t); err != nil {
+			if err := decode(tx, bucketTraces, k, v, &t); err != nil {
 				return fmt.Errorf("trace: %w", err)
 			}
 			if keep(&t) {

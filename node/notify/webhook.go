@@ -2,7 +2,6 @@ package notify
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -100,11 +99,7 @@ func enqueueWebhook(tx *bolt.Tx, e WebhookEvent) error {
 	if webhookLen(q, next) >= webhookQueueMax {
 		return meta.Put(keyWebhookDropped, binary.BigEndian.AppendUint64(nil, u64(meta.Get(keyWebhookDropped))+1))
 	}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if err := q.Put(binary.BigEndian.AppendUint64(nil, next), v); err != nil {
+	if err := put(q, bucketWebhook, binary.BigEndian.AppendUint64(nil, next), e); err != nil {
 		return fmt.Errorf("queue webhook event %s: %w", e.ID, err)
 	}
 	return meta.Put(keyWebhookNext, binary.BigEndian.AppendUint64(nil, next+1))
@@ -135,7 +130,11 @@ func (s *Store) WebhookHead() (key, body []byte, ok bool, err error) {
 		if k == nil {
 			return nil
 		}
-		key, body, ok = append([]byte(nil), k...), append([]byte(nil), v...), true
+		p, err := open(tx, bucketWebhook, k, v)
+		if err != nil {
+			return err
+		}
+		key, body, ok = append([]byte(nil), k...), append([]byte(nil), p...), true
 		return nil
 	})
 	return key, body, ok, err
