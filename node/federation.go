@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/fedplan"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
@@ -57,7 +58,8 @@ type fed struct {
 
 // openFederation starts the host and the control group; refused records members' refused requests,
 // met counts replication bytes.
-func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error), met *metrics) (*fed, error) {
+// key, when the data dir is encrypted at rest, seals the snapshots it receives while they arrive.
+func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, string, string, error), met *metrics, key *seal.Key) (*fed, error) {
 	fc := cfg.Federation
 	var id *transport.Identity
 	var err error
@@ -99,6 +101,9 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
 		refused: refused, shardGuards: map[string]*raftGuard{}, joined: hasJoined(cfg.DataDir)}
 	f.partials = openSnapshotPartials(cfg.DataDir, f.log)
+	if f.partials != nil && key != nil {
+		f.partials.SealWith(key, seal.Overhead)
+	}
 	if fc.TestFaults {
 		f.faults = transport.NewFaults(uint64(time.Now().UnixNano())) // wall clock: a seed, not a time
 	}

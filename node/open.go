@@ -114,7 +114,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}()
 	n.index.onApplied = n.lateCheck
 	if cfg.Federation != nil {
-		if n.fed, err = openFederation(cfg, n.log, n.refused, n.met); err != nil {
+		if n.fed, err = openFederation(cfg, n.log, n.refused, n.met, n.atRest.key); err != nil {
 			n.Close()
 			if errors.Is(err, ErrRevoked) {
 				// Revoked while it was down: what it holds goes, as it would have gone live.

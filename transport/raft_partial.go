@@ -33,8 +33,11 @@ import (
 // The group comes from the layer the stream reached, never from the peer, and appears in the name
 // only hex-encoded: a peer cannot name a path, nor resume into another group's file.
 
-// partialMagic opens every partial file.
-const partialMagic = "fedarms-partial-snapshot/1\n"
+// partialMagic opens every partial file; partialSealedMagic one whose chunks are sealed at rest.
+const (
+	partialMagic       = "fedarms-partial-snapshot/1\n"
+	partialSealedMagic = "fedarms-partial-snapshot/1 sealed\n"
+)
 
 // Defaults of a SnapshotPartials.
 const (
@@ -58,8 +61,28 @@ type SnapshotPartials struct {
 	maxBytes int64
 	log      *slog.Logger
 
+	// sealer, when set, encrypts each chunk record at rest (a data dir encrypted at rest holds no
+	// snapshot byte in clear); overhead is what sealing adds to a record. Set before first use.
+	sealer   PartialSealer
+	overhead int
+
 	mu    sync.Mutex
 	inUse map[string]bool // guarded by mu: names a stream is writing
+}
+
+// PartialSealer encrypts partial-snapshot chunks at rest: Seal appends the sealed form of plain
+// to dst under the associated data ad; Open reverses it and fails on anything Seal did not make
+// under the same ad.
+type PartialSealer interface {
+	Seal(dst, ad, plain []byte) []byte
+	Open(dst, ad, sealed []byte) ([]byte, error)
+}
+
+// SealWith makes every chunk written from now on sealed by k, which adds overhead bytes to each;
+// call it once, before the first snapshot arrives. Partial files written unsealed are not read
+// (their header differs) and start again.
+func (s *SnapshotPartials) SealWith(k PartialSealer, overhead int) {
+	s.sealer, s.overhead = k, overhead
 }
 
 // NewSnapshotPartials keeps partial snapshots in dir (created 0700); maxFiles and maxBytes of 0
@@ -108,9 +131,13 @@ func (id snapshotID) name() string {
 // groupPrefix starts the name of every partial file of the group.
 func (id snapshotID) groupPrefix() string { return hex.EncodeToString([]byte(id.group)) }
 
-// header is the partial file's header for this snapshot.
-func (id snapshotID) header() []byte {
+// header is the partial file's header for this snapshot; a sealed file has another magic, so
+// neither kind is read as the other.
+func (id snapshotID) header(sealed bool) []byte {
 	b := []byte(partialMagic)
+	if sealed {
+		b = []byte(partialSealedMagic)
+	}
 	b = binary.AppendUvarint(b, uint64(len(id.group)))
 	b = append(b, id.group...)
 	b = binary.AppendUvarint(b, id.term)
@@ -181,7 +208,7 @@ func (s *SnapshotPartials) openHeld(id snapshotID, name string) (*partialFile, [
 	if err != nil {
 		return nil, nil, fmt.Errorf("partial snapshot: %w", err)
 	}
-	hdr := id.header()
+	hdr := id.header(s.sealer != nil)
 	p := &partialFile{s: s, id: id, f: f, base: int64(len(hdr))}
 	held, err := p.held(hdr)
 	if err != nil {
@@ -233,7 +260,15 @@ func (p *partialFile) held(hdr []byte) ([][32]byte, error) {
 }
 
 // chunkOffset is where chunk i's record starts.
-func (p *partialFile) chunkOffset(i int) int64 { return p.base + int64(i)*(32+resumeChunk) }
+func (p *partialFile) chunkOffset(i int) int64 {
+	return p.base + int64(i)*int64(32+resumeChunk+p.s.overhead)
+}
+
+// chunkAD binds a sealed chunk to its snapshot and place, so a chunk moved within or between
+// files does not open.
+func (p *partialFile) chunkAD(i int) []byte {
+	return binary.AppendUvarint(p.id.header(true), uint64(i))
+}
 
 // writeChunk stores chunk i: its SHA-256, then its bytes. It is the only write of snapshot bytes
 // to disk on this path (a layer that encrypts at rest wraps it and readChunk).
@@ -241,6 +276,9 @@ func (p *partialFile) writeChunk(i int, data []byte) error {
 	sum := sha256.Sum256(data)
 	rec := make([]byte, 0, 32+len(data))
 	rec = append(append(rec, sum[:]...), data...)
+	if p.s.sealer != nil {
+		rec = p.s.sealer.Seal(make([]byte, 0, len(rec)+p.s.overhead), p.chunkAD(i), rec)
+	}
 	if _, err := p.f.WriteAt(rec, p.chunkOffset(i)); err != nil {
 		return fmt.Errorf("partial snapshot chunk %d: %w", i, err)
 	}
@@ -252,12 +290,19 @@ func (p *partialFile) writeChunk(i int, data []byte) error {
 func (p *partialFile) readChunk(i int, buf []byte) ([32]byte, error) {
 	var sum [32]byte
 	n := p.id.chunkLen(i)
-	rec := make([]byte, 32+n)
+	rec := make([]byte, 32+n+p.s.overhead)
 	if _, err := p.f.ReadAt(rec, p.chunkOffset(i)); err != nil {
 		if errors.Is(err, io.EOF) {
 			return sum, io.ErrUnexpectedEOF
 		}
 		return sum, fmt.Errorf("partial snapshot chunk %d: %w", i, err)
+	}
+	if p.s.sealer != nil {
+		plain, err := p.s.sealer.Open(nil, p.chunkAD(i), rec)
+		if err != nil || len(plain) != 32+n {
+			return sum, errPartialCorrupt
+		}
+		rec = plain
 	}
 	copy(sum[:], rec)
 	copy(buf, rec[32:])

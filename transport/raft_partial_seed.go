@@ -48,14 +48,14 @@ func (s *SnapshotPartials) openSeed(id snapshotID, name string) (*partialFile, [
 		s.release(best)
 		return nil, nil
 	}
-	sid, base, err := readPartialHeader(f)
+	sid, base, err := readPartialHeader(f, s.sealer != nil)
 	if err != nil || sid.group != id.group || sid.name() != best {
 		f.Close()
 		s.release(best)
 		return nil, nil
 	}
 	seed := &partialFile{s: s, id: sid, f: f, base: base}
-	held, err := seed.held(sid.header())
+	held, err := seed.held(sid.header(s.sealer != nil))
 	if err != nil || len(held) == 0 {
 		seed.close(err != nil)
 		return nil, nil
@@ -65,11 +65,16 @@ func (s *SnapshotPartials) openSeed(id snapshotID, name string) (*partialFile, [
 }
 
 // readPartialHeader reads the snapshot a partial file names, and its header's length.
-func readPartialHeader(f *os.File) (snapshotID, int64, error) {
+// sealed says which kind of file this node writes; the other kind is not read.
+func readPartialHeader(f *os.File, sealed bool) (snapshotID, int64, error) {
 	r := bufio.NewReader(io.NewSectionReader(f, 0, 4<<10))
 	var id snapshotID
-	magic := make([]byte, len(partialMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != partialMagic {
+	want := partialMagic
+	if sealed {
+		want = partialSealedMagic
+	}
+	magic := make([]byte, len(want))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != want {
 		return id, 0, errors.New("not a partial snapshot")
 	}
 	n, err := binary.ReadUvarint(r)
@@ -94,7 +99,7 @@ func readPartialHeader(f *os.File) (snapshotID, int64, error) {
 	if _, err := io.ReadFull(r, id.hash0[:]); err != nil {
 		return id, 0, err
 	}
-	return id, int64(len(id.header())), nil
+	return id, int64(len(id.header(sealed))), nil
 }
 
 // readHeld reads chunk i the answer offered, into buf, checked against want: from this file, or
