@@ -101,6 +101,10 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			n.Close()
 			return nil, err
 		}
+		if err := n.openLateFederation(); err != nil {
+			n.Close()
+			return nil, err
+		}
 		if err := n.openInbox(); err != nil {
 			n.Close()
 			return nil, err
@@ -165,6 +169,9 @@ func (n *Node) startFederation() error {
 	if err := n.serveMessages(); err != nil {
 		return err
 	}
+	if err := n.serveLate(); err != nil {
+		return err
+	}
 	if err := n.startGossip(); err != nil {
 		return err
 	}
@@ -183,8 +190,9 @@ func (n *Node) startFederation() error {
 		n.fed.wg.Add(1)
 		go n.runInbox()
 	}
-	n.fed.wg.Add(1)
+	n.fed.wg.Add(2)
 	go n.runAnchors()
+	go n.runLate()
 	n.watchResumed()
 	return nil
 }
