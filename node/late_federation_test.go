@@ -166,16 +166,24 @@ func TestFederationLateHandOverWaitsForTheLink(t *testing.T) {
 	edge.fed.faults.Isolate(edge.fed.id.ID)
 	search := fc.searchNothing("edge-cdg", fmtSerial("KE", 3))
 	testutil.WaitFor(t, 30*time.Second, "the cut edge to queue its search", func() bool { return edge.handoversQueued() == 1 })
+	// A search made before the window (the edge was away for longer) is dropped, not sent.
+	edge.queueHandovers(lateHandover{SearchID: "s-old", At: edge.now().Add(-73 * time.Hour), Agency: customs.Agency, Origin: "edge-cdg",
+		Shards: []string{"africa"}, Request: wire.SearchRequest{Serial: fmtSerial("KE", 4), Limit: 10}})
 	time.Sleep(3 * time.Second) // wall clock: a cut edge must not reach anyone meanwhile
-	if !fc.handedTo("edge-cdg", 0, centrals...) || edge.handoversQueued() != 1 {
+	if !fc.handedTo("edge-cdg", 0, centrals...) || edge.handoversQueued() > 2 {
 		t.Fatal("the search left the cut edge")
 	}
 	edge.fed.faults.Rejoin(edge.fed.id.ID)
 	testutil.WaitFor(t, 60*time.Second, "the search handed over once the link returns", func() bool {
 		return fc.handedTo("edge-cdg", 1, centrals...) && edge.handoversQueued() == 0
 	})
-	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 3, 4))
+	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 3, 5))
 	fc.lateHitEverywhere("edge-cdg", search, "KE-000003", "ncb-ke")
+	for name := range fc.nodes {
+		if hs := fc.hitsOn(name, fc.admin(), "KE-000004"); len(hs) != 0 {
+			t.Fatalf("%s holds a late hit for a search made before the window", name)
+		}
+	}
 }
 
 // TestFederationLateHostileHandOvers: a member on the roster hands over searches in another's
