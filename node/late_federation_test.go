@@ -151,13 +151,15 @@ func TestFederationLateMatchInAShardTheEdgeDoesNotHold(t *testing.T) {
 			t.Fatalf("%s holds %d hits on KE-000007", name, len(hs))
 		}
 	}
-	// No more than one late hit was made, whatever the central nodes did.
-	for _, c := range centrals {
-		out, _ := fc.nodes[c].lateOutItems(100)
-		if len(out) != 0 {
-			t.Errorf("%s still queues %d late hits", c, len(out))
+	// The central nodes whose copy lost drop theirs, and the owner forgets it once decided.
+	testutil.WaitFor(t, 30*time.Second, "every central node's late_out to empty", func() bool {
+		for _, c := range centrals {
+			if out, _ := fc.nodes[c].lateOutItems(100); len(out) != 0 {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }
 
 func TestFederationLateHandOverWaitsForTheLink(t *testing.T) {
