@@ -49,8 +49,9 @@ type federationLate struct {
 	// (searching nodes that lack a shard); 4096 waiting block it, which bounds memory.
 	queue chan lateHandover
 	kick  chan struct{}
-	// after is where the next pass over the hand-over queue starts (runLate's alone).
-	after []byte
+	// after and outAfter are where the next pass over the hand-over queue and over the late
+	// hits made here start (runLate's alone).
+	after, outAfter []byte
 
 	mu sync.Mutex // guards next and silent
 	// next is when a key (a central node, a late hit) may be tried again after a failure.
@@ -172,26 +173,49 @@ func (n *Node) lateHitMade(it lateOutItem) {
 	n.late.fed.wake()
 }
 
-// lateOutItems reads up to max queued late hits.
-func (n *Node) lateOutItems(max int) ([]lateOutItem, error) {
+// lateOutItems reads up to max queued late hits from the key after (from the first when after is
+// nil or past the last), and returns where the next read starts (nil: from the first again). Items
+// waiting for a decision thus never hold back the ones behind them.
+func (n *Node) lateOutItems(after []byte, max int) ([]lateOutItem, []byte, error) {
 	var out []lateOutItem
+	var next []byte
+	var bad [][]byte
 	err := n.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLateOut)
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+		k, v := c.Seek(after)
+		if k == nil {
+			k, v = c.First()
+		}
+		for ; k != nil; k, v = c.Next() {
+			if len(out) == max {
+				next = append([]byte(nil), k...)
+				break
+			}
 			var it lateOutItem
 			if json.Unmarshal(v, &it) != nil || it.Hit.ID != string(k) {
-				n.log.Error("dropping an unreadable late hit", "key", fmt.Sprintf("%q", k))
+				bad = append(bad, append([]byte(nil), k...))
 				continue
 			}
 			out = append(out, it)
 		}
 		return nil
 	})
-	return out, err
+	if err == nil && len(bad) > 0 {
+		n.log.Error("dropping unreadable late hits", "count", len(bad), "first", fmt.Sprintf("%q", bad[0]))
+		err = n.db.Update(func(tx *bolt.Tx) error {
+			for _, k := range bad {
+				if err := tx.Bucket(bucketLateOut).Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return out, next, err
 }
 
 // putLateOut replaces a queued late hit; with done, removes it.

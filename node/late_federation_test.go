@@ -154,7 +154,7 @@ func TestFederationLateMatchInAShardTheEdgeDoesNotHold(t *testing.T) {
 	// The central nodes whose copy lost drop theirs, and the owner forgets it once decided.
 	testutil.WaitFor(t, 30*time.Second, "every central node's late_out to empty", func() bool {
 		for _, c := range centrals {
-			if out, _ := fc.nodes[c].lateOutItems(100); len(out) != 0 {
+			if out, _, _ := fc.nodes[c].lateOutItems(nil, 100); len(out) != 0 {
 				return false
 			}
 		}
@@ -267,6 +267,9 @@ func TestFederationLateHostileHandOvers(t *testing.T) {
 	if refused != 5*lateBatch-share || refusals("over_share") < 1 {
 		t.Fatalf("%d refused beyond the share (counted %v), want %d", refused, refusals("over_share"), 5*lateBatch-share)
 	}
+	if got := lateWindowGauge(lyon, "edge-nbo"); got != share {
+		t.Errorf("fedarms_late_window_searches{origin=edge-nbo} = %v, want %d", got, share)
+	}
 	// The honest edge still hands over (its own share is untouched).
 	fc.searchNothing("edge-cdg", fmtSerial("KE", 50))
 	testutil.WaitFor(t, 60*time.Second, "edge-cdg's next search kept", func() bool { return fc.handedTo("edge-cdg", 6, "lyon-1") })
@@ -286,4 +289,22 @@ func TestFederationLateHostileHandOvers(t *testing.T) {
 	if hs := fc.hitsOn("edge-cdg", customs, "KE-000001"); len(hs) != 0 {
 		t.Fatalf("edge-cdg stored a forged late hit: %+v", hs)
 	}
+}
+
+// lateWindowGauge reads fedarms_late_window_searches{origin} on n.
+func lateWindowGauge(n *Node, origin string) float64 {
+	mfs, _ := n.met.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "fedarms_late_window_searches" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "origin" && l.GetValue() == origin {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

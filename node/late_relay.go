@@ -181,12 +181,13 @@ func (n *Node) receiveLateHit(ctx context.Context, from transport.Entry, m *late
 // committed copy is this node's, to the searching node, and the NCB's decision after them. A hit
 // whose committed copy is another central node's is that node's to deliver: dropped here.
 func (n *Node) lateOutOnce() {
-	items, err := n.lateOutItems(500)
+	fl := n.late.fed
+	items, next, err := n.lateOutItems(fl.outAfter, 500)
 	if err != nil {
 		n.log.Error("reading late hits", "error", err)
 		return
 	}
-	fl := n.late.fed
+	fl.outAfter = next
 	for _, it := range items {
 		key := "hit/" + it.Hit.ID
 		now := n.now()

@@ -220,12 +220,15 @@ func (w *handedWindow) keep(db *bolt.DB, hs []lateHandover) (refused []string, e
 	if err != nil {
 		return nil, fmt.Errorf("late window: %w", err)
 	}
+	var lost [][]byte
 	for _, h := range fit {
 		if w.add(h) == errOverShare {
-			refused = append(refused, h.SearchID) // a concurrent hand-over of the same origin took the room
+			// A concurrent hand-over of the same origin took the room: not kept, not stored.
+			refused = append(refused, h.SearchID)
+			lost = append(lost, []byte(h.key()))
 		}
 	}
-	return refused, nil
+	return refused, w.drop(db, lost)
 }
 
 // load reads the persisted window back, dropping what is past it at now.
