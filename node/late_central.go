@@ -133,7 +133,7 @@ func (n *Node) lateCheckHanded(changes []replication.Change) {
 				req.OnBehalfOf = s.OnBehalfOf
 				h := n.newHit(&res[i], s.SearchID, auth.Principal{Agency: s.Agency}, req, now)
 				h.ID = lateHitID(s.Origin, s.SearchID, c.New.ID)
-				h.Late, h.SearchedAt = true, s.At
+				h.Late, h.SearchedAt, h.SearchOrigin = true, s.At, s.Origin
 				n.lateHitMade(lateOutItem{Hit: h, Searcher: s.Origin})
 			}
 		}

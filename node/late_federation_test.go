@@ -81,7 +81,7 @@ func (fc *fedCluster) lateHitEverywhere(edge, searchID, recordID, ncb string) no
 	testutil.WaitFor(fc.t, 90*time.Second, "the late hit at the edge, every central node and the NCB", func() bool {
 		for name, p := range where {
 			hs := fc.hitsOn(name, p, recordID)
-			if len(hs) != 1 || hs[0].ID != id || !hs[0].Late || hs[0].Agency != customs.Agency || hs[0].SearchID != searchID {
+			if len(hs) != 1 || hs[0].ID != id || !hs[0].Late || hs[0].Agency != customs.Agency || hs[0].SearchID != searchID || hs[0].SearchOrigin != edge {
 				return false
 			}
 			if name == edge {
@@ -275,7 +275,7 @@ func TestFederationLateHostileHandOvers(t *testing.T) {
 	testutil.WaitFor(t, 60*time.Second, "edge-cdg's next search kept", func() bool { return fc.handedTo("edge-cdg", 6, "lyon-1") })
 
 	// A late hit given to a node by a member that did not make it, or for a search it never made.
-	h := notify.Hit{ID: "h-forged", RecordID: "KE-000001", RecordingCountry: "KE", SearchID: "s-none", Origin: "edge-nbo", Agency: customs.Agency, Late: true}
+	h := notify.Hit{ID: "h-forged", RecordID: "KE-000001", RecordingCountry: "KE", SearchID: "s-none", Origin: "edge-nbo", Agency: customs.Agency, Late: true, SearchOrigin: "edge-cdg"}
 	var ans lateAnswer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -152,8 +152,8 @@ func (n *Node) receiveLateHit(ctx context.Context, from transport.Entry, m *late
 		return nil, refuse(wire.Invalid, "malformed", "%w", h.Validate())
 	case from.Role != transport.RoleCentral || h.Origin != from.Name:
 		return nil, refuse(wire.Forbidden, "wrong_sender", "late hit %s of %s from %s (%s): only the central node that made it gives it", h.ID, h.Origin, from.Name, from.Role)
-	case !h.Late:
-		return nil, refuse(wire.Invalid, "malformed", "hit %s is not late", h.ID)
+	case !h.Late || h.SearchOrigin != n.cfg.Name:
+		return nil, refuse(wire.Invalid, "malformed", "hit %s is not a late hit for a search made at %s", h.ID, n.cfg.Name)
 	}
 	select {
 	case <-n.late.loaded:

@@ -57,6 +57,9 @@ type Hit struct {
 	Score            float64           `json:"score"`
 	Why              map[string]string `json:"why,omitempty"`
 	Late             bool              `json:"late,omitempty"` // found by re-checking an earlier search against a newer record
+	// SearchOrigin is the node the search was made at, on a late hit a central node made for it
+	// (Origin is then that central node); empty when the origin searched.
+	SearchOrigin string `json:"search_origin,omitempty"`
 	Urgent           bool              `json:"urgent,omitempty"`
 	Deadline         time.Time         `json:"deadline"` // when the NCB's decision is due
 	Decision         string            `json:"decision"`
