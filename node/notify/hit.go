@@ -59,15 +59,15 @@ type Hit struct {
 	Late             bool              `json:"late,omitempty"` // found by re-checking an earlier search against a newer record
 	// SearchOrigin is the node the search was made at, on a late hit a central node made for it
 	// (Origin is then that central node); empty when the origin searched.
-	SearchOrigin string `json:"search_origin,omitempty"`
-	Urgent           bool              `json:"urgent,omitempty"`
-	Deadline         time.Time         `json:"deadline"` // when the NCB's decision is due
-	Decision         string            `json:"decision"`
-	DecidedBy        string            `json:"decided_by,omitempty"`
-	DecidedVia       string            `json:"decided_via,omitempty"` // the member the decision came from, as this node verified it
-	DecidedAt        time.Time         `json:"decided_at,omitzero"`
-	Comment          string            `json:"comment,omitempty"`
-	Receipts         map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
+	SearchOrigin string            `json:"search_origin,omitempty"`
+	Urgent       bool              `json:"urgent,omitempty"`
+	Deadline     time.Time         `json:"deadline"` // when the NCB's decision is due
+	Decision     string            `json:"decision"`
+	DecidedBy    string            `json:"decided_by,omitempty"`
+	DecidedVia   string            `json:"decided_via,omitempty"` // the member the decision came from, as this node verified it
+	DecidedAt    time.Time         `json:"decided_at,omitzero"`
+	Comment      string            `json:"comment,omitempty"`
+	Receipts     map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
 }
 
 // Delivered reports whether every recipient has stored the hit.
