@@ -57,17 +57,18 @@ type Hit struct {
 	Score            float64           `json:"score"`
 	Why              map[string]string `json:"why,omitempty"`
 	Late             bool              `json:"late,omitempty"` // found by re-checking an earlier search against a newer record
+	Urgent           bool              `json:"urgent,omitempty"`
+	Deadline         time.Time         `json:"deadline"` // when the NCB's decision is due
+	Decision         string            `json:"decision"`
+	DecidedBy        string            `json:"decided_by,omitempty"`
+	DecidedVia       string            `json:"decided_via,omitempty"` // the member the decision came from, as this node verified it
+	DecidedAt        time.Time         `json:"decided_at,omitzero"`
+	Comment          string            `json:"comment,omitempty"`
+	Receipts         map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
+
 	// SearchOrigin is the node the search was made at, on a late hit a central node made for it
 	// (Origin is then that central node); empty when the origin searched.
-	SearchOrigin string            `json:"search_origin,omitempty"`
-	Urgent       bool              `json:"urgent,omitempty"`
-	Deadline     time.Time         `json:"deadline"` // when the NCB's decision is due
-	Decision     string            `json:"decision"`
-	DecidedBy    string            `json:"decided_by,omitempty"`
-	DecidedVia   string            `json:"decided_via,omitempty"` // the member the decision came from, as this node verified it
-	DecidedAt    time.Time         `json:"decided_at,omitzero"`
-	Comment      string            `json:"comment,omitempty"`
-	Receipts     map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
+	SearchOrigin string `json:"search_origin,omitempty"`
 }
 
 // Delivered reports whether every recipient has stored the hit.
