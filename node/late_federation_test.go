@@ -3,8 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
@@ -179,8 +182,22 @@ func TestFederationLateHandOverWaitsForTheLink(t *testing.T) {
 	testutil.WaitFor(t, 60*time.Second, "the search handed over once the link returns", func() bool {
 		return fc.handedTo("edge-cdg", 1, centrals...) && edge.handoversQueued() == 0
 	})
-	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 3, 5))
+
+	// Cut again, a search, and a crash before its hand-over was written: the node starts again
+	// (connected) and queues it from the window the audit log rebuilt.
+	edge.fed.faults.Isolate(edge.fed.id.ID)
+	lost := fc.searchNothing("edge-cdg", fmtSerial("KE", 5))
+	testutil.WaitFor(t, 30*time.Second, "the cut edge to queue its second search", func() bool { return edge.handoversQueued() == 1 })
+	first, _ := edge.late.search(search)
+	fc.restart("edge-cdg", func() { forgetHandovers(t, fc, "edge-cdg", first.At) })
+	edge = fc.nodes["edge-cdg"]
+	testutil.WaitFor(t, 60*time.Second, "the lost hand-over made again after the restart", func() bool {
+		return fc.handedTo("edge-cdg", 2, centrals...) && edge.handoversQueued() == 0
+	})
+
+	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 3, 6))
 	fc.lateHitEverywhere("edge-cdg", search, "KE-000003", "ncb-ke")
+	fc.lateHitEverywhere("edge-cdg", lost, "KE-000005", "ncb-ke")
 	for name := range fc.nodes {
 		if hs := fc.hitsOn(name, fc.admin(), "KE-000004"); len(hs) != 0 {
 			t.Fatalf("%s holds a late hit for a search made before the window", name)
@@ -307,4 +324,31 @@ func lateWindowGauge(n *Node, origin string) float64 {
 		}
 	}
 	return -1
+}
+
+// forgetHandovers empties name's hand-over queue and sets its mark back to at, as a crash between
+// a later search and the write of its hand-over leaves them.
+func forgetHandovers(t *testing.T, fc *fedCluster, name string, at time.Time) {
+	t.Helper()
+	for _, c := range fc.layout.Configs {
+		if c.Name != name {
+			continue
+		}
+		db, err := bolt.Open(filepath.Join(c.DataDir, "node.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := tx.DeleteBucket(bucketLateHandover); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketLateHandoverMeta).Put([]byte("through"), []byte(at.UTC().Format(time.RFC3339Nano)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("no member %s", name)
 }

@@ -33,6 +33,12 @@ type queuedHandover struct {
 	Acked []string `json:"acked,omitempty"`
 }
 
+// bucketLateHandoverMeta holds "through": the time of the newest search written to the queue. The
+// queue is written a moment after the search (by the window's worker), so a search after it when
+// the node starts may have been lost with a crash: it is queued again from the window, which the
+// audit log rebuilt (requeueSince).
+var bucketLateHandoverMeta = []byte("late_handover_meta")
+
 func handoverKey(h *lateHandover) []byte {
 	k := make([]byte, 8, 8+len(h.SearchID))
 	binary.BigEndian.PutUint64(k, uint64(h.At.UnixNano()))
@@ -67,6 +73,14 @@ func (n *Node) runLate() {
 	t := n.clock.NewTicker(time.Second)
 	defer t.Stop()
 	lastSweep := n.now()
+	if fl.handed == nil {
+		select {
+		case <-n.late.loaded:
+			n.requeueSince()
+		case <-n.fed.stop:
+			return
+		}
+	}
 	for {
 		select {
 		case <-n.fed.stop:
@@ -93,9 +107,9 @@ func (n *Node) runLate() {
 	}
 }
 
-// queueHandovers writes h and every hand-over waiting behind it in one transaction.
-func (n *Node) queueHandovers(h lateHandover) {
-	batch := []lateHandover{h}
+// queueHandovers writes hs and every hand-over waiting behind them in one transaction.
+func (n *Node) queueHandovers(hs ...lateHandover) {
+	batch := slices.Clip(hs) // appending must not write into the caller's array
 	for len(batch) < 1000 {
 		select {
 		case more := <-n.late.fed.queue:
@@ -110,6 +124,7 @@ func (n *Node) queueHandovers(h lateHandover) {
 		if err != nil {
 			return err
 		}
+		through := handedThrough(tx)
 		for i := range batch {
 			v, err := json.Marshal(queuedHandover{Search: batch[i]})
 			if err != nil {
@@ -118,11 +133,72 @@ func (n *Node) queueHandovers(h lateHandover) {
 			if err := b.Put(handoverKey(&batch[i]), v); err != nil {
 				return err
 			}
+			if batch[i].At.After(through) {
+				through = batch[i].At
+			}
 		}
-		return nil
+		meta, err := tx.CreateBucketIfNotExists(bucketLateHandoverMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Put([]byte("through"), []byte(through.UTC().Format(time.RFC3339Nano)))
 	})
 	if err != nil {
 		n.log.Error("queueing searches to hand over", "error", err)
+	}
+}
+
+// handedThrough is the time of the newest search queued for hand-over (zero: none yet).
+func handedThrough(tx *bolt.Tx) time.Time {
+	var t time.Time
+	if meta := tx.Bucket(bucketLateHandoverMeta); meta != nil {
+		t, _ = time.Parse(time.RFC3339Nano, string(meta.Get([]byte("through"))))
+	}
+	return t
+}
+
+// requeueSince queues again the remembered searches made after the newest one queued: those a
+// crash may have taken between the search and its hand-over. The shards not held are taken as they
+// are now; the central nodes keep a search once, however often it is handed over.
+func (n *Node) requeueSince() {
+	var through time.Time
+	_ = n.db.View(func(tx *bolt.Tx) error {
+		through = handedThrough(tx)
+		return nil
+	})
+	uncovered := notHeld(n.coverage())
+	if len(uncovered) == 0 {
+		return
+	}
+	var again []lateHandover
+	w := n.late
+	w.mu.Lock()
+	for _, id := range w.order {
+		s := w.searches[id]
+		if !s.At.After(through) {
+			continue
+		}
+		var found []string
+		for r := range w.seen[id] {
+			found = append(found, r)
+		}
+		slices.Sort(found)
+		if len(found) > n.cfg.Limits.MaxSearchLimit {
+			found = found[:n.cfg.Limits.MaxSearchLimit]
+		}
+		h := lateHandover{SearchID: s.ID, At: s.At, Agency: s.Agency, OnBehalfOf: s.OnBehalfOf, Origin: n.cfg.Name,
+			Shards: uncovered, Found: found, Request: s.Req}
+		h.Request.OnBehalfOf = s.OnBehalfOf
+		again = append(again, h)
+	}
+	w.mu.Unlock()
+	if len(again) > 0 {
+		n.log.Info("searches queued again for hand-over at start (made after the newest queued)", "count", len(again))
+	}
+	for len(again) > 0 {
+		batch := again[:min(len(again), 1000)]
+		again = again[len(batch):]
+		n.queueHandovers(batch...)
 	}
 }
 
