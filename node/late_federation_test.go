@@ -119,8 +119,10 @@ func TestFederationLateMatchInAShardTheEdgeDoesNotHold(t *testing.T) {
 		}
 	}
 
+	t0 := time.Now()
 	fc.importAt("ncb-ke", ke, fedRecords("KE", 7, 8))
 	h := fc.lateHitEverywhere("edge-cdg", search, "KE-000007", "ncb-ke")
+	t.Logf("the late hit at the edge, the three central nodes and the NCB %v after the record's import began", time.Since(t0).Round(time.Millisecond))
 	if h.Receipts[notify.RoleOrigin] == "" || h.Origin == "edge-cdg" {
 		t.Fatalf("the edge's copy: %+v", h)
 	}
@@ -179,9 +181,10 @@ func TestFederationLateHandOverWaitsForTheLink(t *testing.T) {
 		t.Fatal("the search left the cut edge")
 	}
 	edge.fed.faults.Rejoin(edge.fed.id.ID)
-	testutil.WaitFor(t, 60*time.Second, "the search handed over once the link returns", func() bool {
+	took := testutil.WaitFor(t, 60*time.Second, "the search handed over once the link returns", func() bool {
 		return fc.handedTo("edge-cdg", 1, centrals...) && edge.handoversQueued() == 0
 	})
+	t.Logf("the queued search at every central node %v after the link returned", took.Round(time.Millisecond))
 
 	// Cut again, a search, and a crash before its hand-over was written: the node starts again
 	// (connected) and queues it from the window the audit log rebuilt.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
@@ -376,6 +377,14 @@ func (n *Node) openLateFederation() error {
 	if !central {
 		n.late.handOver = n.handOverLater
 	}
+	// A new connection clears the backoff: a returning link is used at once, not after the delay
+	// the outage built up.
+	n.fed.host.P2P().Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) {
+		fl.mu.Lock()
+		clear(fl.next)
+		fl.mu.Unlock()
+		fl.wake()
+	}})
 	n.met.reg.MustRegister(&lateMetrics{n: n,
 		searches: prometheus.NewDesc("fedarms_late_window_searches",
 			"Searches other members handed over that this central node re-checks (late window), by the node they were made at.", []string{"origin"}, nil),
