@@ -32,15 +32,17 @@ func lateSpecs() []fedplan.MemberSpec {
 
 var customs = auth.Principal{Agency: "FR-CUSTOMS", Roles: []string{"searcher"}}
 
-// searchNothing searches at the edge for a serial no shard holds yet and returns the search id.
+// searchNothing searches at the edge for a serial no record has yet (no hit) and returns the search id.
 func (fc *fedCluster) searchNothing(at, serial string) string {
 	fc.t.Helper()
 	resp, err := fc.nodes[at].Search(context.Background(), customs, wire.SearchRequest{Serial: serial, Make: "glock"})
 	if err != nil {
 		fc.t.Fatal(err)
 	}
-	if len(resp.Results) != 0 {
-		fc.t.Fatalf("search for %s at %s answered %d results, want none", serial, at, len(resp.Results))
+	for _, r := range resp.Results {
+		if r.Hit {
+			fc.t.Fatalf("search for %s at %s is a hit on %s, want none", serial, at, r.ID)
+		}
 	}
 	return resp.SearchID
 }
@@ -201,6 +203,15 @@ func TestFederationLateHandOverWaitsForTheLink(t *testing.T) {
 	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 3, 6))
 	fc.lateHitEverywhere("edge-cdg", search, "KE-000003", "ncb-ke")
 	fc.lateHitEverywhere("edge-cdg", lost, "KE-000005", "ncb-ke")
+
+	// A central node of an earlier release does not speak the protocol: skipped, not waited for.
+	fc.nodes["lyon-3"].fed.host.P2P().RemoveStreamHandler(transport.ProtoLate)
+	older := fc.searchNothing("edge-cdg", fmtSerial("KE", 8))
+	testutil.WaitFor(t, 60*time.Second, "the search kept by the two central nodes that speak the protocol", func() bool {
+		return fc.handedTo("edge-cdg", 3, "lyon-1", "lyon-2") && fc.handedTo("edge-cdg", 2, "lyon-3") && edge.handoversQueued() == 0
+	})
+	fc.importAt("ncb-ke", auth.Principal{Agency: "KE-NCB", Country: "KE", Roles: []string{"recorder"}}, fedRecords("KE", 8, 9))
+	fc.lateHitEverywhere("edge-cdg", older, "KE-000008", "ncb-ke")
 	for name := range fc.nodes {
 		if hs := fc.hitsOn(name, fc.admin(), "KE-000004"); len(hs) != 0 {
 			t.Fatalf("%s holds a late hit for a search made before the window", name)
