@@ -172,8 +172,8 @@ func (n *Node) receiveLateHit(ctx context.Context, from transport.Entry, m *late
 		return nil, err
 	}
 	n.late.markSeen(s.ID, h.RecordID)
-	n.audit.Append(audit.Entry{Agency: "member:" + from.Name, OnBehalfOf: h.Agency, Action: "hit.received",
-		Query: mustJSON(map[string]any{"search_id": h.SearchID, "late": true}), ResultIDs: []string{h.ID, h.RecordID}, Outcome: "ok"})
+	n.audit.Append(audit.Entry{Agency: "member:" + from.Name, Action: "hit.received",
+		Query: mustJSON(map[string]any{"search_id": h.SearchID, "agency": h.Agency, "late": true}), ResultIDs: []string{h.ID, h.RecordID}, Outcome: "ok"})
 	return lateAnswer{StoredAt: at}, nil
 }
 
