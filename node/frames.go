@@ -36,6 +36,9 @@ var frameLimits = map[string]frameLimit{
 	transport.ProtoSearch: {request: 64 << 10, answer: 8 << 20},
 	// A roster entry or revocation signed by the root key; answered with an index.
 	transport.ProtoControl: {request: 256 << 10, answer: 64 << 10},
+	// A batch of lateBatch searches handed over (each a bounded query and at most
+	// max_search_limit ids), or one late hit; answered with the ids refused.
+	transport.ProtoLate: {request: 4 << 20, answer: 64 << 10},
 }
 
 // defaultFrameLimit bounds a frame read without a protocol's limit (readFrame): the largest limit.

@@ -33,6 +33,9 @@ type rememberedSearch struct {
 	Agency     string
 	OnBehalfOf string
 	Req        wire.SearchRequest
+	// Uncovered are the shards of the shard map this node did not hold when it searched: the
+	// central nodes re-check the search in those (late_handover.go).
+	Uncovered []string
 }
 
 type lateWindow struct {
@@ -44,6 +47,10 @@ type lateWindow struct {
 	done  chan struct{}
 	// loaded is closed once the window has been rebuilt from the audit log.
 	loaded chan struct{}
+	// fed is the part of the window for shards this node does not hold (late_central.go), and
+	// handOver gives a remembered search to it; both set by Open in a federation.
+	fed      *federationLate
+	handOver func(s rememberedSearch, found []string)
 
 	mu       sync.Mutex // guards everything below
 	ix       *matcher.Index
@@ -67,6 +74,9 @@ func newLateWindow(window time.Duration, max int) *lateWindow {
 		defer close(w.done)
 		for p := range w.queue {
 			w.remember(p.s, p.found)
+			if w.handOver != nil {
+				w.handOver(p.s, p.found)
+			}
 		}
 	}()
 	return w
@@ -142,6 +152,16 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 	return out
 }
 
+// search is the remembered search id.
+func (w *lateWindow) search(id string) (rememberedSearch, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := w.searches[id]; s != nil {
+		return *s, true
+	}
+	return rememberedSearch{}, false
+}
+
 func (w *lateWindow) markSeen(searchID, recordID string) {
 	w.mu.Lock()
 	if s := w.seen[searchID]; s != nil {
@@ -184,6 +204,7 @@ func (n *Node) lateCheck(changes []replication.Change) {
 			}
 		}
 	}
+	n.lateCheckHanded(changes)
 }
 
 // auditedSearch is what a search's audit entry records as its query.

@@ -124,6 +124,10 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 		go n.watchRevocation(n.fed.selfRevoked)
+		if err := n.openLateFederation(); err != nil {
+			n.Close()
+			return nil, err
+		}
 		if err := n.openInbox(); err != nil {
 			n.Close()
 			return nil, err
@@ -189,6 +193,9 @@ func (n *Node) startFederation() error {
 	if err := n.serveMessages(); err != nil {
 		return err
 	}
+	if err := n.serveLate(); err != nil {
+		return err
+	}
 	if err := n.startGossip(); err != nil {
 		return err
 	}
@@ -207,8 +214,9 @@ func (n *Node) startFederation() error {
 		n.fed.wg.Add(1)
 		go n.runInbox()
 	}
-	n.fed.wg.Add(1)
+	n.fed.wg.Add(2)
 	go n.runAnchors()
+	go n.runLate()
 	n.watchResumed()
 	return nil
 }

@@ -46,7 +46,8 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 			return nil, err
 		}
 	}
-	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req}, entry.ResultIDs)
+	n.late.rememberLater(rememberedSearch{ID: resp.SearchID, At: n.now().UTC(), Agency: p.Agency, OnBehalfOf: req.OnBehalfOf, Req: req,
+		Uncovered: notHeld(resp.Coverage)}, entry.ResultIDs)
 	took := n.since(t0)
 	resp.TookUS = took.Microseconds()
 	n.met.observeSearch(resp.Results, took)
@@ -197,6 +198,17 @@ func (n *Node) coverage() wire.Coverage {
 			LastContact: contact.UTC(), Stale: stale})
 	}
 	return c
+}
+
+// notHeld are the shards a coverage did not search locally.
+func notHeld(c wire.Coverage) []string {
+	var out []string
+	for _, s := range c.Shards {
+		if s.Source != "local" {
+			out = append(out, s.Shard)
+		}
+	}
+	return out
 }
 
 // getRecord finds a record in the held shards.

@@ -30,7 +30,11 @@ const (
 	ProtoApply = "/fedarms/apply/1"
 	// ProtoControl forwards an admission or revocation to the control group's leader.
 	ProtoControl = "/fedarms/control/1"
+	// ProtoLate hands a search to the central nodes for its late window, and a late hit they make
+	// back to the node that searched. A member of an earlier release does not speak it: the caller
+	// skips it.
+	ProtoLate = "/fedarms/late/1"
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoLate}

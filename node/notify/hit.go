@@ -65,6 +65,10 @@ type Hit struct {
 	DecidedAt        time.Time         `json:"decided_at,omitzero"`
 	Comment          string            `json:"comment,omitempty"`
 	Receipts         map[string]string `json:"receipts"` // role -> time the recipient durably stored it, "" until then
+
+	// SearchOrigin is the node the search was made at, on a late hit a central node made for it
+	// (Origin is then that central node); empty when the origin searched.
+	SearchOrigin string `json:"search_origin,omitempty"`
 }
 
 // Delivered reports whether every recipient has stored the hit.

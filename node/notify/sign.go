@@ -138,9 +138,15 @@ func check(pub Verifier, sig *Signature, enc func(signer string) *canon) error {
 // hitBytes covers what the origin decides about a hit; what recipients set (decision, receipts)
 // is left out.
 func hitBytes(signer string, h *Hit) *canon {
-	return newCanon(domainHit, signer).str(h.ID).str(h.RecordID).str(h.RecordingCountry).str(h.SearchID).
+	c := newCanon(domainHit, signer).str(h.ID).str(h.RecordID).str(h.RecordingCountry).str(h.SearchID).
 		str(h.Origin).str(h.Agency).str(h.OnBehalfOf).time(h.SearchedAt).float(h.Score).pairs(h.Why).
 		bool(h.Late).bool(h.Urgent).time(h.Deadline)
+	if h.SearchOrigin != "" {
+		// Only late hits made by a central node for another node's search carry it, so every
+		// other hit is signed as before.
+		c = c.str(h.SearchOrigin)
+	}
+	return c
 }
 
 // SignHit is the origin's signature over h, for a carrier to show.
