@@ -152,6 +152,9 @@ func (f *fed) groupOpened(shard string, g raftServers) {
 	if gd := f.shardGuards[shard]; gd != nil {
 		gd.track(g)
 	}
+	if pg, ok := g.(appliedReporting); ok {
+		pg.SetAppliedReport(f.reportedApplied(shard))
+	}
 }
 
 // tuneFederatedRaft keeps raft's defaults (one second to notice a dead leader) but snapshots less

@@ -20,6 +20,17 @@ const heardWithin = 3 * time.Second
 // ErrNotCaughtUp is returned by Promote while the non-voter's log is still behind the leader's.
 var ErrNotCaughtUp = errors.New("not caught up")
 
+// AppliedReport gives what a member last reported of its own applied index in this group (a
+// shard's, through gossip), and whether it has a recent report. A log that has caught up is not
+// yet a copy that has: a member that received the entries may still be applying them (a large
+// snapshot being restored, a long batch), and as a voter it would count towards commits it cannot
+// serve.
+type AppliedReport func(id raft.ServerID) (applied uint64, ok bool)
+
+// SetAppliedReport makes Promote also wait until the member reports its applied index within
+// CatchUpSlack entries of the leader's.
+func (m *members) SetAppliedReport(fn AppliedReport) { m.followers.setApplied(fn) }
+
 // LastIndex is the last index of this node's raft log.
 func (m *members) LastIndex() uint64 { return m.raft.LastIndex() }
 
@@ -85,6 +96,16 @@ func (m *members) Promote(id raft.ServerID, addr raft.ServerAddress) error {
 	}
 	if behind, ok := m.CaughtUp(id, addr); !ok {
 		return fmt.Errorf("%s: promote %s: %w (%d entries behind)", m.name, id, ErrNotCaughtUp, behind)
+	}
+	if report := m.followers.appliedReport(); report != nil {
+		applied, ok := report(id)
+		leader := m.raft.AppliedIndex()
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: promote %s: %w (its log has caught up; no recent report of what it applied)", m.name, id, ErrNotCaughtUp)
+		case applied+CatchUpSlack < leader:
+			return fmt.Errorf("%s: promote %s: %w (its log has caught up; it applied %d of %d)", m.name, id, ErrNotCaughtUp, applied, leader)
+		}
 	}
 	if err := m.raft.AddVoter(id, addr, 0, 10*time.Second).Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
