@@ -134,38 +134,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// appliedReporting is a group whose leader can also weigh what a member reports of its applied
-// index before promoting it (a shard group).
-type appliedReporting interface {
-	SetAppliedReport(replication.AppliedReport)
-}
-
-// reportedApplied reads a member's applied index of shard from the health it last signed in
-// gossip. A stale report can only understate what the member applied, so it delays a promotion
-// and never hastens one.
-func (f *fed) reportedApplied(shard string) replication.AppliedReport {
-	return func(id raft.ServerID) (uint64, bool) {
-		g := f.gossip // set once gossip starts, before the reconciling that promotes
-		if g == nil {
-			return 0, false
-		}
-		e, ok := f.roster.ByName(string(id))
-		if !ok {
-			return 0, false
-		}
-		sm, ok := g.snapshot()[e.PeerID.String()]
-		if !ok || !sm.hasH || !sm.signed {
-			return 0, false
-		}
-		for _, s := range sm.health.Shards {
-			if s.Shard == shard {
-				return s.Applied, true
-			}
-		}
-		return 0, false
-	}
-}
-
 // minVoters is the fewest voters a removal may leave without force: three survive the loss of one.
 const minVoters = 3
 

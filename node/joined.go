@@ -68,7 +68,7 @@ func checkVoteWithLog(cfg *config.Config, self transport.Entry, log *slog.Logger
 	founding := filepath.Join(cfg.DataDir, fedplan.FoundingFile)
 	_, err := os.Stat(founding)
 	marked := err == nil
-	if hasRaftRun(controlDir(cfg)) {
+	if hasRaftRun(filepath.Join(cfg.DataDir, "control")) { // the control group's dir (controlDir)
 		if marked {
 			if err := os.Remove(founding); err != nil {
 				log.Warn("removing the spent founding mark", "path", founding, "error", err)
