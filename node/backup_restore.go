@@ -35,7 +35,7 @@ type Restored struct {
 	// Identity says the data dir has a node key (from the backup or RestoreOptions.Identity).
 	Identity bool
 	// Recovery is what a restore with RestoreOptions.Recover rebuilt; nil otherwise.
-	Recovery *Recovery `json:"recovery,omitempty"`
+	Recovery *Recovery
 }
 
 // RestoreBackup makes a data dir at dataDir, which must not exist, from the backup in from: it
