@@ -28,8 +28,12 @@ var ErrNotCaughtUp = errors.New("not caught up")
 type AppliedReport func(id raft.ServerID) (applied uint64, ok bool)
 
 // SetAppliedReport makes Promote also wait until the member reports its applied index within
-// CatchUpSlack entries of the leader's.
-func (m *members) SetAppliedReport(fn AppliedReport) { m.followers.setApplied(fn) }
+// CatchUpSlack entries of this node's. Both are the state's applied index, which counts the
+// entries the FSM is handed (commands, configurations) and not raft's no-ops: a shard that saw
+// many elections and few writes has its raft index far ahead of it on every member alike.
+func (g *Group) SetAppliedReport(fn AppliedReport) {
+	g.followers.setApplied(fn, func() uint64 { return g.state.Stats().AppliedIndex })
+}
 
 // LastIndex is the last index of this node's raft log.
 func (m *members) LastIndex() uint64 { return m.raft.LastIndex() }
@@ -97,9 +101,9 @@ func (m *members) Promote(id raft.ServerID, addr raft.ServerAddress) error {
 	if behind, ok := m.CaughtUp(id, addr); !ok {
 		return fmt.Errorf("%s: promote %s: %w (%d entries behind)", m.name, id, ErrNotCaughtUp, behind)
 	}
-	if report := m.followers.appliedReport(); report != nil {
+	if report, local := m.followers.appliedReport(); report != nil {
 		applied, ok := report(id)
-		leader := m.raft.AppliedIndex()
+		leader := local()
 		switch {
 		case !ok:
 			return fmt.Errorf("%s: promote %s: %w (its log has caught up; no recent report of what it applied)", m.name, id, ErrNotCaughtUp)
