@@ -153,7 +153,7 @@ func (f *fed) groupOpened(shard string, g raftServers) {
 		gd.track(g)
 	}
 	if pg, ok := g.(appliedReporting); ok {
-		pg.SetAppliedReport(f.reportedApplied(shard))
+		pg.SetAppliedReport(f.reportedApplied(shard, func() uint64 { return pg.State().Stats().AppliedIndex }))
 	}
 }
 

@@ -33,20 +33,18 @@ type followers struct {
 	// applied reads what a member last reported of its own applied index (voters.go); nil when
 	// the node has no such reports for the group.
 	applied AppliedReport // guarded by mu
-	// localApplied is this node's applied index, measured as the reports are.
-	localApplied func() uint64 // guarded by mu
 }
 
-func (f *followers) setApplied(fn AppliedReport, local func() uint64) {
+func (f *followers) setApplied(fn AppliedReport) {
 	f.mu.Lock()
-	f.applied, f.localApplied = fn, local
+	f.applied = fn
 	f.mu.Unlock()
 }
 
-func (f *followers) appliedReport() (AppliedReport, func() uint64) {
+func (f *followers) appliedReport() AppliedReport {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.applied, f.localApplied
+	return f.applied
 }
 
 func (f *followers) heard(id raft.ServerID, addr raft.ServerAddress, lastLog uint64) {

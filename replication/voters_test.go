@@ -78,11 +78,12 @@ func TestPromoteWaitsForAppliedState(t *testing.T) {
 	id, addr := raft.ServerID(newcomer.id), raft.ServerAddress(newcomer.id)
 	var reported atomic.Uint64 // what the newcomer last said it applied; 0: nothing heard
 	for _, m := range c.members[:3] {
-		m.g.SetAppliedReport(func(got raft.ServerID) (uint64, bool) {
+		g := m.g
+		g.SetAppliedReport(func(got raft.ServerID) (uint64, uint64, bool) {
 			if got != id || reported.Load() == 0 {
-				return 0, false
+				return 0, 0, false
 			}
-			return reported.Load(), true
+			return reported.Load(), g.State().Stats().AppliedIndex, true
 		})
 	}
 	testutil.WaitFor(t, 10*time.Second, "the newcomer's log to count as caught up", func() bool {
