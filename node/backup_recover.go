@@ -29,12 +29,16 @@ const recoveredFile = "RECOVERED"
 // Recovery is what RestoreOptions.Recover wrote: the backup, this node as the only voter, and
 // the index each group starts from.
 type Recovery struct {
-	Node    string            `json:"node"`
-	Address string            `json:"address"`
-	Backup  time.Time         `json:"backup"`
-	At      time.Time         `json:"at"`
-	Reason  string            `json:"reason"`
-	Groups  map[string]uint64 `json:"groups"` // group (control, inbox, shard) → index it starts from
+	// Node and Address are the only voter of every rebuilt group: the backup's node, at its key's
+	// raft address.
+	Node    string `json:"node"`
+	Address string `json:"address"`
+	// Backup is when the backup was finished; At when the rebuild was made, and Reason why.
+	Backup time.Time `json:"backup"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+	// Groups gives each group (control, inbox, shard) the index it starts from.
+	Groups map[string]uint64 `json:"groups"`
 }
 
 // recoveryOf is the recovery for the backup m restored with the node key at keyPath: the

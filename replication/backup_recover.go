@@ -104,7 +104,8 @@ func RecoverInbox(dir string, index uint64, r Recovery, s InboxSnapshot) error {
 		return bw.Flush()
 	})
 	if err != nil {
-		os.RemoveAll(filepath.Clean(dir))
+		_ = os.RemoveAll(filepath.Clean(dir)) // a half-laid group must not look like one
+
 		return fmt.Errorf("recover inbox: %w", err)
 	}
 	return nil
