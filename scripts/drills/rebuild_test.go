@@ -86,7 +86,7 @@ func TestDrillRebuildFromBackup(t *testing.T) {
 	// Writes and searches again. The europe survivors may already have halted (the joins' entries
 	// reach them too) and refuse writes until their copy is rebuilt: write at the rebuilt node.
 	lyon := f.node("lyon-1")
-	w = startWriters(lyon, lyon.mint(t, "FR-NCB", "FR", "recorder", "searcher"), 2)
+	w = startWritersAs(lyon, lyon.mint(t, "FR-NCB", "FR", "recorder", "searcher"), "R", 2)
 	time.Sleep(3 * time.Second)
 	after := w.finish()
 	var acked []string
@@ -190,7 +190,7 @@ func TestDrillRebuildFromBackup(t *testing.T) {
 	measure(t, "g", "converged_after_resync", conv.Seconds(), "s")
 	measure(t, "g", "total_from_loss", time.Since(lost).Seconds(), "s")
 	// The NCB takes writes again once its copy is rebuilt.
-	w = startWriters(f.node("ncb-fr"), fr, 1)
+	w = startWritersAs(f.node("ncb-fr"), fr, "N", 1)
 	time.Sleep(2 * time.Second)
 	atNCB := 0
 	for _, a := range w.finish() {
