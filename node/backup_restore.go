@@ -22,6 +22,11 @@ type RestoreOptions struct {
 	Identity string
 	// Now is the time written into the data dir's format file.
 	Now func() time.Time
+	// Recover rebuilds a federation whose central quorum is lost around this node: every group
+	// starts with it as the only voter (backup_recover.go). Only for a central node's backup, and
+	// only once the operator knows the old quorum is gone; Reason is recorded with it.
+	Recover bool
+	Reason  string
 	// Storage names the passphrase or credential that opens the data key of an encrypted backup
 	// (one sealed on its node); the restored dir keeps that key.
 	Storage config.Storage
@@ -34,6 +39,8 @@ type Restored struct {
 	Audit audit.Report
 	// Identity says the data dir has a node key (from the backup or RestoreOptions.Identity).
 	Identity bool
+	// Recovery is what a restore with RestoreOptions.Recover rebuilt; nil otherwise.
+	Recovery *Recovery
 }
 
 // RestoreBackup makes a data dir at dataDir, which must not exist, from the backup in from: it
@@ -83,19 +90,47 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 	if res.Audit, err = verifyRestoredAudit(filepath.Join(tmp, "node.db"), dataKey); err != nil {
 		return res, err
 	}
+	key := opts.Identity
+	if key == "" && m.Identity {
+		key = src(transport.IdentityFile)
+	}
+	var rec replication.Recovery
+	if opts.Recover {
+		if rec, err = recoveryOf(m, key); err != nil {
+			return res, err
+		}
+		res.Recovery = &Recovery{Node: rec.ID, Address: rec.Address, Backup: m.Finished, At: opts.Now().UTC(), Reason: opts.Reason, Groups: map[string]uint64{}}
+	}
 	if m.Control != nil {
-		if err := replication.RestoreControl(filepath.Join(tmp, "control"), src("control/control.db"), *m.Control); err != nil {
+		dir, path := filepath.Join(tmp, "control"), src("control/control.db")
+		if opts.Recover {
+			err = replication.RecoverControl(dir, path, *m.Control, rec)
+			res.Recovery.Groups["control"] = max(m.Control.AppliedIndex, 1)
+		} else {
+			err = replication.RestoreControl(dir, path, *m.Control)
+		}
+		if err != nil {
 			return res, fmt.Errorf("control: %w", err)
 		}
 	}
 	for _, s := range m.Shards {
-		if err := replication.RestoreSealedGroup(filepath.Join(tmp, "shards", s.Shard), src("shards/"+s.Shard+"/state.db"), s.BackupMeta, dataKey); err != nil {
+		dir, path := filepath.Join(tmp, "shards", s.Shard), src("shards/"+s.Shard+"/state.db")
+		if opts.Recover {
+			err = replication.RecoverGroup(dir, path, s.BackupMeta, dataKey, rec)
+			res.Recovery.Groups[s.Shard] = max(s.AppliedIndex, 1)
+		} else {
+			err = replication.RestoreSealedGroup(dir, path, s.BackupMeta, dataKey)
+		}
+		if err != nil {
 			return res, fmt.Errorf("shard %s: %w", s.Shard, err)
 		}
 	}
-	key := opts.Identity
-	if key == "" && m.Identity {
-		key = src(transport.IdentityFile)
+	if opts.Recover {
+		index, err := recoverInbox(tmp, dataKey, rec, opts.Now)
+		if err != nil {
+			return res, err
+		}
+		res.Recovery.Groups["inbox"] = index
 	}
 	if key != "" {
 		if err := copyFile(key, filepath.Join(tmp, transport.IdentityFile)); err != nil {
@@ -105,6 +140,19 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 			return res, err
 		}
 		res.Identity = true
+	}
+	if m.Role == string(transport.RoleCentral) {
+		// A restored central node never bootstraps a group: the groups exist (in the federation it
+		// rejoins, or in the snapshots a recovery laid), and one it lacks (the GS inbox, which a
+		// backup holds in node.db only) is sent by their leader.
+		if err := MarkJoined(tmp, m.Node, opts.Now()); err != nil {
+			return res, err
+		}
+	}
+	if res.Recovery != nil {
+		if err := recordRecovery(tmp, dataKey, *res.Recovery); err != nil {
+			return res, err
+		}
 	}
 	if _, err := os.Stat(src("sample.loaded")); err == nil {
 		if err := copyFile(src("sample.loaded"), filepath.Join(tmp, "sample.loaded")); err != nil {

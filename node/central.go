@@ -173,7 +173,7 @@ func (n *Node) guardCentral(cmd replication.ControlCommand, force bool) error {
 			return nil
 		}
 		st := n.centralStatus()
-		if st.Change != "" && !joiningOnly(st, e.Name) {
+		if st.Change != "" && !joiningOnly(st, e.Name) && votesSomewhere(st, e.Name) {
 			return wire.Errorf(wire.Conflict, "central_change_in_progress", "cannot remove central member %s while a change of central members is in progress (%s); wait until it finishes (fedarms federation central)", e.Name, st.Change)
 		}
 		return n.checkQuorumWithout(st, e.Name, force)
@@ -195,6 +195,19 @@ func joiningOnly(st wire.CentralStatus, name string) bool {
 		}
 	}
 	return true
+}
+
+// votesSomewhere reports whether name is a voter of any group. Revoking a central member that
+// votes nowhere changes no group's voters, whatever else is in progress: after a federation was
+// rebuilt around one node (backup_recover.go), every other old central member is such a member,
+// and each is revoked before its replacement joins.
+func votesSomewhere(st wire.CentralStatus, name string) bool {
+	for _, g := range st.Groups {
+		if slices.Contains(g.Voters, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkQuorumWithout checks that every group keeps enough voters once name no longer votes.

@@ -98,6 +98,9 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	if self.Name != cfg.Name || string(self.Role) != cfg.Role {
 		return nil, fmt.Errorf("roster entry of this node says %s/%s, the config %s/%s", self.Name, self.Role, cfg.Name, cfg.Role)
 	}
+	if err := checkVoteWithLog(cfg, self, log.With("subsystem", "federation")); err != nil {
+		return nil, err
+	}
 	f := &fed{log: log.With("subsystem", "federation"), id: id, roster: roster, self: self, stop: make(chan struct{}),
 		refused: refused, shardGuards: map[string]*raftGuard{}, joined: hasJoined(cfg.DataDir)}
 	f.partials = openSnapshotPartials(cfg.DataDir, f.log)
@@ -158,6 +161,9 @@ func (f *fed) groupConfig(gc *replication.GroupConfig) error {
 func (f *fed) groupOpened(shard string, g raftServers) {
 	if gd := f.shardGuards[shard]; gd != nil {
 		gd.track(g)
+	}
+	if pg, ok := g.(appliedReporting); ok {
+		pg.SetAppliedReport(f.reportedApplied(shard, func() uint64 { return pg.State().Stats().AppliedIndex }))
 	}
 }
 

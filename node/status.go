@@ -22,6 +22,9 @@ func (n *Node) Shards() []wire.ShardStatus {
 		}
 		if st.Halt != nil {
 			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
+			if st.Halt.DivergedTo != 0 {
+				ss.DivergedFrom, ss.DivergedTo = st.Halt.Index, st.Halt.DivergedTo
+			}
 			if f := int(st.Halt.NeedsCommandFormat); f != 0 {
 				ss.NeedsCommandFormat, ss.NeedsRelease = f, n.readers.reading(f)
 			}

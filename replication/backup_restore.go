@@ -40,12 +40,18 @@ var ErrBackupMismatch = errors.New("backup copy does not match its manifest")
 // of its state file (statePath) described by m. It checks every record against the copy's count and
 // digest and m's before anything else is written.
 func RestoreGroup(dir, statePath string, m BackupMeta) error {
-	return RestoreSealedGroup(dir, statePath, m, nil)
+	return restoreGroup(dir, statePath, m, nil, nil)
 }
 
 // RestoreSealedGroup is RestoreGroup for a copy whose records are sealed with key (the data key
 // of the dir the backup was taken from, which the restored dir keeps); its snapshot is sealed too.
 func RestoreSealedGroup(dir, statePath string, m BackupMeta, key *seal.Key) error {
+	return restoreGroup(dir, statePath, m, key, nil)
+}
+
+// restoreGroup is RestoreSealedGroup, with the configuration and term of a recovery when rec is
+// set (backup_recover.go).
+func restoreGroup(dir, statePath string, m BackupMeta, key *seal.Key, rec *Recovery) error {
 	if err := newDir(dir); err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ func RestoreSealedGroup(dir, statePath string, m BackupMeta, key *seal.Key) erro
 	if err := s.verifyRecords(st); err != nil {
 		return err
 	}
-	if m.AppliedIndex == 0 {
+	if m.AppliedIndex == 0 && rec == nil {
 		return nil // nothing applied: the group starts as a new one would
 	}
 	snap, err := s.snapshot()
@@ -74,7 +80,8 @@ func RestoreSealedGroup(dir, statePath string, m BackupMeta, key *seal.Key) erro
 		return err
 	}
 	defer snap.Release()
-	return installSnapshot(dir, m, key, snap.write)
+	m, term := rec.apply(m)
+	return installSnapshot(dir, m, key, term, snap.write)
 }
 
 // verifyRecords reads every record once: each must decode under its own key, and together they
@@ -105,6 +112,11 @@ func (s *State) verifyRecords(want Stats) error {
 // RestoreControl makes the control group's directory dir, which must not exist yet, from a
 // backup's copy of its state file (statePath) described by m.
 func RestoreControl(dir, statePath string, m BackupMeta) error {
+	return restoreControl(dir, statePath, m, nil)
+}
+
+// restoreControl is RestoreControl, with the configuration and term of a recovery when rec is set.
+func restoreControl(dir, statePath string, m BackupMeta, rec *Recovery) error {
 	if err := newDir(dir); err != nil {
 		return err
 	}
@@ -124,17 +136,18 @@ func RestoreControl(dir, statePath string, m BackupMeta) error {
 		return fmt.Errorf("%w: the control state is at index %d term %d, the manifest says index %d term %d",
 			ErrBackupMismatch, st.AppliedIndex, st.AppliedTerm, m.AppliedIndex, m.AppliedTerm)
 	}
-	if m.AppliedIndex == 0 {
+	if m.AppliedIndex == 0 && rec == nil {
 		return nil
 	}
-	return installSnapshot(dir, m, nil, func(w io.Writer) error {
+	m, term := rec.apply(m)
+	return installSnapshot(dir, m, nil, term, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(controlSnapshotFile{Format: controlSnapshotFormat, State: st})
 	})
 }
 
 // installSnapshot writes a raft snapshot at m's index into dir's snapshot store, with write giving
-// its content, and sets the current term in dir's log store.
-func installSnapshot(dir string, m BackupMeta, key *seal.Key, write func(io.Writer) error) error {
+// its content, and sets the current term in dir's log store to term; key seals both (nil: plain).
+func installSnapshot(dir string, m BackupMeta, key *seal.Key, term uint64, write func(io.Writer) error) error {
 	var cf raft.Configuration
 	for _, s := range m.Configuration {
 		suf, err := suffrageOf(s.Suffrage)
@@ -170,7 +183,7 @@ func installSnapshot(dir string, m BackupMeta, key *seal.Key, write func(io.Writ
 	if err != nil {
 		return err
 	}
-	if err := logs.SetUint64(keyCurrentTerm, m.AppliedTerm); err != nil {
+	if err := logs.SetUint64(keyCurrentTerm, term); err != nil {
 		logs.Close()
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -32,6 +33,9 @@ type fsm struct {
 	decode func(*Command, []byte) error
 	// retryMin and retryMax bound the backoff between attempts to write the state file.
 	retryMin, retryMax time.Duration
+	// logs is the group's raft log, read to tell a new entry of another history (diverge.go);
+	// nil in tests of the FSM alone.
+	logs raft.LogStore
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -45,10 +49,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	results := make([]Result, len(logs))
 	entries := make([]appliedEntry, 0, len(logs))
-	applied := f.state.Stats().AppliedIndex
+	st := f.state.Stats()
+	applied := st.AppliedIndex
 	var undecodable error
 	var undecodableAt uint64
 	for i, l := range logs {
+		if l.Index <= applied && diverged(l.Index, l.Term, st) {
+			return f.haltDiverged(l.Index, l.Term, st, out)
+		}
+		if l.Index == applied+1 {
+			if from, term, ok := f.replacedUnder(st); ok {
+				return f.haltDiverged(from, term, st, out)
+			}
+		}
 		e := appliedEntry{index: l.Index, term: l.Term, result: &results[i]}
 		// Entries the state already holds (replayed after a restart) are skipped undecoded.
 		if l.Type == raft.LogCommand && l.Index > applied {
@@ -160,6 +173,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	tmp, st, err := restoreFile(f.state.Path(), f.state.key, rc)
 	if err != nil {
+		return err
+	}
+	if err := f.refuseOlderSnapshot(st); err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	if err := f.state.swap(tmp, st); err != nil {

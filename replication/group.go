@@ -97,7 +97,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
 	f := &fsm{shard: cfg.Shard, state: state, observer: cfg.Observer, log: lg, halt: g.halt, decode: cfg.decode,
-		retryMin: cfg.retryMin, retryMax: cfg.retryMax}
+		retryMin: cfg.retryMin, retryMax: cfg.retryMax, logs: logs}
 	if f.retryMin <= 0 {
 		f.retryMin = 100 * time.Millisecond
 	}

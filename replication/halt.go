@@ -24,6 +24,9 @@ type Halt struct {
 	// NeedsCommandFormat is the command format of that entry when this release does not read it
 	// (0: the halt has another cause): a release that reads it resumes the shard.
 	NeedsCommandFormat byte
+	// DivergedTo is, when this copy applied entries the group's current history does not hold
+	// (diverge.go), the last of them; Index is then the first. 0: the halt has another cause.
+	DivergedTo uint64
 }
 
 // halter holds a shard's halt and the signal that the group is closing, which ends any wait.
@@ -56,6 +59,17 @@ func (h *halter) setFormat(reason string, index uint64, needs byte, now time.Tim
 		h.cur = &Halt{Since: now}
 	}
 	h.cur.Reason, h.cur.Index, h.cur.NeedsCommandFormat = reason, index, needs
+}
+
+// setDiverged starts a halt on a copy that applied entries from to to that the group's history
+// no longer holds.
+func (h *halter) setDiverged(reason string, from, to uint64, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cur == nil {
+		h.cur = &Halt{Since: now}
+	}
+	h.cur.Reason, h.cur.Index, h.cur.DivergedTo = reason, from, to
 }
 
 func (h *halter) clear() {

@@ -30,6 +30,21 @@ type Follower struct {
 type followers struct {
 	mu   sync.Mutex
 	byID map[raft.ServerID]Follower // guarded by mu
+	// applied reads what a member last reported of its own applied index (voters.go); nil when
+	// the node has no such reports for the group.
+	applied AppliedReport // guarded by mu
+}
+
+func (f *followers) setApplied(fn AppliedReport) {
+	f.mu.Lock()
+	f.applied = fn
+	f.mu.Unlock()
+}
+
+func (f *followers) appliedReport() AppliedReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
 }
 
 func (f *followers) heard(id raft.ServerID, addr raft.ServerAddress, lastLog uint64) {

@@ -20,6 +20,20 @@ const heardWithin = 3 * time.Second
 // ErrNotCaughtUp is returned by Promote while the non-voter's log is still behind the leader's.
 var ErrNotCaughtUp = errors.New("not caught up")
 
+// AppliedReport gives what a member last reported of its own applied index in this group (a
+// shard's, through gossip), with this node's applied index as it was when that report arrived
+// (or later), and whether there is a report. A log that has caught up is not yet a copy that has:
+// a member that received the entries may still be applying them (a large snapshot being restored,
+// a long batch), and as a voter it would count towards commits it cannot serve. Both indexes are
+// the state's, which counts the entries the FSM is handed (commands, configurations) and not
+// raft's no-ops: a shard that saw many elections and few writes has its raft index ahead of it on
+// every member alike.
+type AppliedReport func(id raft.ServerID) (applied, leaderThen uint64, ok bool)
+
+// SetAppliedReport makes Promote also wait until the member reports an applied index within
+// CatchUpSlack entries of this node's at the time of the report.
+func (g *Group) SetAppliedReport(fn AppliedReport) { g.followers.setApplied(fn) }
+
 // LastIndex is the last index of this node's raft log.
 func (m *members) LastIndex() uint64 { return m.raft.LastIndex() }
 
@@ -85,6 +99,15 @@ func (m *members) Promote(id raft.ServerID, addr raft.ServerAddress) error {
 	}
 	if behind, ok := m.CaughtUp(id, addr); !ok {
 		return fmt.Errorf("%s: promote %s: %w (%d entries behind)", m.name, id, ErrNotCaughtUp, behind)
+	}
+	if report := m.followers.appliedReport(); report != nil {
+		applied, leader, ok := report(id)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: promote %s: %w (its log has caught up; no recent report of what it applied)", m.name, id, ErrNotCaughtUp)
+		case applied+CatchUpSlack < leader:
+			return fmt.Errorf("%s: promote %s: %w (its log has caught up; it applied %d of %d)", m.name, id, ErrNotCaughtUp, applied, leader)
+		}
 	}
 	if err := m.raft.AddVoter(id, addr, 0, 10*time.Second).Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {

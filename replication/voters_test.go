@@ -2,6 +2,8 @@ package replication
 
 import (
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,4 +67,47 @@ func TestPromoteWaitsForCatchUp(t *testing.T) {
 	}
 	c.write(10000, 10500, 100)
 	testutil.WaitFor(t, 15*time.Second, "the three remaining voters to converge", c.converged)
+}
+
+// A member whose log has caught up is not promoted until it reports having applied it too.
+func TestPromoteWaitsForAppliedState(t *testing.T) {
+	c := newCluster(t, 3, 1, clusterTune)
+	newcomer := c.members[3]
+	c.write(0, 2000, 10) // 200 entries, well past CatchUpSlack
+	testutil.WaitFor(t, 10*time.Second, "every member to converge", c.converged)
+	id, addr := raft.ServerID(newcomer.id), raft.ServerAddress(newcomer.id)
+	var reported atomic.Uint64 // what the newcomer last said it applied; 0: nothing heard
+	for _, m := range c.members[:3] {
+		g := m.g
+		g.SetAppliedReport(func(got raft.ServerID) (uint64, uint64, bool) {
+			if got != id || reported.Load() == 0 {
+				return 0, 0, false
+			}
+			return reported.Load(), g.State().Stats().AppliedIndex, true
+		})
+	}
+	testutil.WaitFor(t, 10*time.Second, "the newcomer's log to count as caught up", func() bool {
+		l := c.leader()
+		_, ok := l.g.CaughtUp(id, addr)
+		return ok
+	})
+	if err := c.waitLeader().g.Promote(id, addr); !errors.Is(err, ErrNotCaughtUp) {
+		t.Fatalf("promote with no report of the newcomer's applied index: %v", err)
+	}
+	reported.Store(1) // applying a snapshot, say
+	if err := c.waitLeader().g.Promote(id, addr); !errors.Is(err, ErrNotCaughtUp) || !strings.Contains(err.Error(), "it applied 1 of") {
+		t.Fatalf("promote of a member that applied 1 entry: %v", err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "the newcomer to be promoted once it reports its applied index", func() bool {
+		reported.Store(newcomer.g.State().Stats().AppliedIndex)
+		l := c.leader()
+		if l == nil {
+			return false
+		}
+		err := l.g.Promote(id, addr)
+		if err != nil && !errors.Is(err, ErrNotCaughtUp) && !errors.Is(err, ErrNotLeader) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
 }

@@ -124,10 +124,11 @@ func printBackupShards(w io.Writer, m node.BackupManifest) {
 func restoreCmd(e *env) *cobra.Command {
 	var from, data, identity, tokenFile, caFile string
 	var survivors, survivorBackups []string
-	var report, asJSON bool
+	var report, asJSON, recover, quorumLost bool
+	var reason string
 	var storage config.Storage
 	cmd := &cobra.Command{
-		Use:   "restore --from DIR --data NEW [--identity KEY] | restore --report --from DIR --survivor URL...",
+		Use:   "restore --from DIR --data NEW [--identity KEY] [--recover --quorum-lost] | restore --report --from DIR --survivor URL...",
 		Short: "Make a data dir from a backup, or report what a rebuild from it keeps and may lose",
 		Long: `Make a data dir from a backup, or report what a rebuild from it keeps and may lose.
 
@@ -136,6 +137,17 @@ is refused, naming the file), then makes NEW, which 'fedarms agent' starts on: e
 control group start from their copy as a raft snapshot at the recorded index, so a restored member
 takes the entries written since from the others. A backup without the node key needs --identity
 KEY (the node's key file), or the node starts under a new identity that must be admitted.
+
+restore --from DIR --data NEW --recover --quorum-lost rebuilds a federation whose central quorum is
+lost (two of three central machines gone, or all three) from one central node's backup: every
+group starts with this node as its only voter, so it elects itself and takes writes again. Then
+revoke each lost central member (fedarms federation remove NAME) and join its replacement, one at
+a time. --quorum-lost is the operator's word that the old voters are gone for good: while a
+majority of them still runs, a rebuilt node would be a second federation under the same name.
+The rebuild is recorded in the node's audit log (--reason). A surviving holder that applied
+entries after the backup halts that shard, keeps its copy and names the entries only it may hold
+(fedarms shards); compare a backup of it with this one (--report --survivor-backup) before
+rebuilding its copy.
 
 restore --report --from DIR --survivor URL ... compares the backup's shards with what the surviving
 members hold (GET /v1/shards on each, with --token-file) and lists, shard by shard, which copy is
@@ -151,8 +163,14 @@ newest and where writes made after it can have been lost.`,
 			if data == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--data is required")}
 			}
+			if recover && !quorumLost {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--recover makes this node the only voter of every group: give --quorum-lost once you know a majority of the old central nodes is gone for good (while it runs, this would be a second federation under the same name)")}
+			}
+			if quorumLost && !recover {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--quorum-lost goes with --recover")}
+			}
 			t0 := time.Now()
-			res, err := node.RestoreBackup(from, data, node.RestoreOptions{Identity: identity, Now: time.Now, Storage: storage})
+			res, err := node.RestoreBackup(from, data, node.RestoreOptions{Identity: identity, Now: time.Now, Recover: recover, Reason: reason, Storage: storage})
 			if err != nil {
 				return err
 			}
@@ -163,6 +181,10 @@ newest and where writes made after it can have been lost.`,
 			fmt.Fprintf(e.stdout, "restored %s (%s, backup of %s) into %s in %.1fs\n", m.Node, m.Role, m.Finished.Format(time.RFC3339), data, time.Since(t0).Seconds())
 			printBackupShards(e.stdout, m)
 			fmt.Fprintf(e.stdout, "audit log: %d entries, head %s, chain intact: %v\n", res.Audit.Entries, res.Audit.Head, res.Audit.OK())
+			if r := res.Recovery; r != nil {
+				fmt.Fprintf(e.stdout, "rebuilt around %s: the only voter of every group (%d groups); recorded in the audit log and %s/RECOVERED\n", r.Node, len(r.Groups), data)
+				fmt.Fprintln(e.stdout, "next: start the node, revoke each lost central member (fedarms federation remove NAME), then join their replacements one at a time")
+			}
 			if !res.Identity && m.Role != "" && m.Control != nil {
 				fmt.Fprintln(e.stderr, "warning: no node key in the data dir: put the node's key in it (node.key, or key_file in the config) before starting, or the node starts under a new identity that must be admitted")
 			}
@@ -173,6 +195,9 @@ newest and where writes made after it can have been lost.`,
 	cmd.Flags().StringVar(&data, "data", "", "new data dir to make")
 	cmd.Flags().StringVar(&identity, "identity", "", "node key file to put in the data dir (for a backup taken without --identity)")
 	storageFlags(cmd, &storage)
+	cmd.Flags().BoolVar(&recover, "recover", false, "rebuild a federation whose central quorum is lost around this node (with --quorum-lost)")
+	cmd.Flags().BoolVar(&quorumLost, "quorum-lost", false, "the operator's word that a majority of the old central nodes is gone for good")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the federation is rebuilt (recorded in the audit log)")
 	cmd.Flags().BoolVar(&report, "report", false, "compare the backup with the survivors instead of restoring")
 	cmd.Flags().StringArrayVar(&survivors, "survivor", nil, "API address of a surviving member (repeat; NAME=URL to name it)")
 	cmd.Flags().StringArrayVar(&survivorBackups, "survivor-backup", nil, "backup of a surviving member, taken after the loss (repeat): its records are compared by id")

@@ -52,6 +52,14 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		t.Fatalf("restore of a damaged backup: %d %s", code, stderr)
 	}
 
+	// A rebuild needs the operator's word that the quorum is lost, and a central node's backup.
+	if code, _, stderr := runCode(t, "restore", "--from", out, "--data", filepath.Join(t.TempDir(), "x"), "--recover"); code != 2 || !strings.Contains(stderr, "--quorum-lost") {
+		t.Fatalf("restore --recover without --quorum-lost: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCode(t, "restore", "--from", out, "--data", filepath.Join(t.TempDir(), "x"), "--recover", "--quorum-lost"); code != 1 || !strings.Contains(stderr, "central node") {
+		t.Fatalf("restore --recover of a one-node backup: %d %s", code, stderr)
+	}
+
 	data := filepath.Join(t.TempDir(), "restored")
 	code, stdout, stderr = runCode(t, "restore", "--from", out, "--data", data)
 	if code != 0 || !strings.Contains(stdout, "chain intact: true") {

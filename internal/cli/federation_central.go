@@ -145,7 +145,11 @@ func removeCmd(e *env) *cobra.Command {
 			if wait <= 0 {
 				return nil
 			}
-			st, err := waitCentral(c, wait, func(st wire.CentralStatus) bool { return !slices.Contains(st.Members, r.Name) })
+			// Out of the roster and a voter nowhere. Other central members may still be joining
+			// (after a rebuild every lost one is, until it is revoked too): not this removal's wait.
+			st, err := waitCentralUntil(c, wait, func(st wire.CentralStatus) bool {
+				return !slices.Contains(st.Members, r.Name) && !votesIn(st, r.Name)
+			})
 			if err != nil {
 				return err
 			}
@@ -196,12 +200,27 @@ func centralCmd(e *env) *cobra.Command {
 // waitCentral polls the node until no change of central members is in progress and done agrees,
 // or timeout passes.
 func waitCentral(c *client, timeout time.Duration, done func(wire.CentralStatus) bool) (wire.CentralStatus, error) {
+	return waitCentralUntil(c, timeout, func(st wire.CentralStatus) bool { return st.Change == "" && done(st) })
+}
+
+// votesIn reports whether name is a voter of any group st lists.
+func votesIn(st wire.CentralStatus, name string) bool {
+	for _, g := range st.Groups {
+		if slices.Contains(g.Voters, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitCentralUntil polls the node until done agrees, or timeout passes.
+func waitCentralUntil(c *client, timeout time.Duration, done func(wire.CentralStatus) bool) (wire.CentralStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
 		var st wire.CentralStatus // fresh each time: an answer without "change" must not keep the last one's
 		err := c.do("GET", "/v1/federation/central", "", nil, &st)
-		if err == nil && st.Change == "" && done(st) {
+		if err == nil && done(st) {
 			return st, nil
 		}
 		select {

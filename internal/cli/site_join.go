@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -79,6 +80,11 @@ func siteJoinCmd(e *env) *cobra.Command {
 					return err
 				}
 			}
+			if se.Entry.Role == transport.RoleCentral {
+				if err := markFounding(e, c.DataDir, se.Entry.Name); err != nil {
+					return fmt.Errorf("site join: %w", err)
+				}
+			}
 			fmt.Fprintf(e.stdout, "joined: %s (%s) in a roster of %d members written to %s\n", se.Entry.Name, se.Entry.PeerID, len(roster), filepath.Join(dir, siteRoster))
 			fmt.Fprintf(e.stderr, "next: systemctl enable --now fedarms   (or: fedarms agent --config %s)\n      fedarms doctor --config %s\n", cfgPath, cfgPath)
 			return nil
@@ -136,4 +142,18 @@ func mergeRoster(pub []byte, roster []transport.SignedEntry, se transport.Signed
 		return nil, errNoCentral
 	}
 	return append(out, se), nil
+}
+
+// markFounding marks a founding central node's data dir, which has never run a control group, so
+// that its first start bootstraps the raft groups (a central node that replaces a lost one joins
+// with `fedarms federation join` instead, and never bootstraps).
+func markFounding(e *env, dataDir, name string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, "control", "raft.db")); err == nil {
+		return nil // it has run: nothing to found
+	}
+	if err := fedplan.MarkFounding(dataDir, name, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s marked as founding the federation: its first start bootstraps the raft groups (a machine replacing a lost central node uses fedarms federation join instead)\n", dataDir)
+	return nil
 }

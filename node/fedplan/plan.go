@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -68,6 +69,12 @@ func WriteFederation(dir string, specs []MemberSpec, tune func(*config.Config)) 
 		c.Federation = &config.Federation{Listen: s.P2PAddrs, RootPub: l.RootPub, RosterFile: rosterFile}
 		if tune != nil {
 			tune(c)
+		}
+		if c.Role == string(config.RoleCentral) {
+			// wall clock: the layout's own time, for the operator to read
+			if err := MarkFounding(c.DataDir, s.Name, time.Now()); err != nil {
+				return nil, err
+			}
 		}
 		f, err := os.OpenFile(filepath.Join(data, "node.toml"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {

@@ -25,6 +25,11 @@ type ShardStatus struct {
 	// NeedsRelease names the releases members run that read that format, as they gossip them
 	// (empty when no member known reads it).
 	NeedsRelease string `json:"needs_release,omitempty"`
+	// DivergedFrom and DivergedTo are, while the shard is halted because this copy applied
+	// entries its group's current history does not hold (the group was rebuilt from an earlier
+	// copy), the first and last of them: what may be held here only.
+	DivergedFrom uint64 `json:"diverged_from,omitempty"`
+	DivergedTo   uint64 `json:"diverged_to,omitempty"`
 }
 
 // HealthCheck is one subsystem's part of the health answer.

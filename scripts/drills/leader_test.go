@@ -32,6 +32,12 @@ type writers struct {
 }
 
 func startWriters(n *nodeClient, token string, count int) *writers {
+	return startWritersAs(n, token, "L", count)
+}
+
+// startWritersAs is startWriters with record ids of run prefix (FR-<prefix><writer>-<n>), for
+// drills that write in several phases.
+func startWritersAs(n *nodeClient, token, prefix string, count int) *writers {
 	w := &writers{stop: make(chan struct{})}
 	for g := range count {
 		w.wg.Go(func() {
@@ -41,7 +47,7 @@ func startWriters(n *nodeClient, token string, count int) *writers {
 					return
 				default:
 				}
-				rec := probeRecord("FR", fmt.Sprintf("L%d", g), i)
+				rec := probeRecord("FR", fmt.Sprintf("%s%d", prefix, g), i)
 				body, _ := json.Marshal(rec)
 				a := write{id: rec.ID, start: time.Now()}
 				var b []byte

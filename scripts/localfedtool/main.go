@@ -41,6 +41,10 @@ const usage = `usage: localfed COMMAND DIR [NODE [PEER]]
   add DIR NAME --role central
                        lay out one more central node, admit it and wait until it votes in every group
   remove DIR NODE      remove a central node from every group, revoke it and stop it
+  recover DIR NODE BACKUP
+                       the central quorum is lost (the other central nodes are down): rebuild NODE
+                       from BACKUP (fedarms backup --identity) as the only voter of every group,
+                       then revoke every other central node and replace it, one at a time
 
 Environment: LOCALFED_MAX_STALENESS (default 5s), LOCALFED_READY_TIMEOUT (default 90s),
 LOCALFED_STOP_TIMEOUT (default 30s), LOCALFED_LOG_LEVEL (default info), LOCALFED_PLAIN=1 (lay the
@@ -102,6 +106,9 @@ func dispatch(args []string, bin string, stdout io.Writer) error {
 		"kill": {1, 1}, "cut": {1, 2}, "heal": {1, 2}, "replace": {1, 1}, "remove": {1, 1}}
 	if cmd == "add" {
 		return t.addArgs(rest)
+	}
+	if cmd == "recover" {
+		return t.recoverArgs(rest)
 	}
 	n, ok := want[cmd]
 	if !ok {
