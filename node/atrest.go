@@ -120,3 +120,10 @@ func (n *Node) dataFormat() int {
 	}
 	return plainDataFormat
 }
+
+// sealIn seals v, stored under key k of node.db's bucket b, with the data key (a plain dir: v
+// itself); openIn reverses it. The bucket and key are the associated data, so a value moved to
+// another key does not open.
+func sealIn(key *seal.Key, b, k, v []byte) []byte { return key.Seal(nil, seal.AD(b, k), v) }
+
+func openIn(key *seal.Key, b, k, v []byte) ([]byte, error) { return key.Open(nil, seal.AD(b, k), v) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
 )
@@ -60,11 +61,12 @@ type federationLate struct {
 	silent map[peer.ID]time.Time
 }
 
-func newFederationLate(central bool, window time.Duration, share int) *federationLate {
+// key seals what the central window keeps in node.db (nil: a plain dir).
+func newFederationLate(central bool, window time.Duration, share int, key *seal.Key) *federationLate {
 	fl := &federationLate{queue: make(chan lateHandover, 4096), kick: make(chan struct{}, 1),
 		next: map[string]retry{}, silent: map[peer.ID]time.Time{}}
 	if central {
-		fl.handed = newHandedWindow(window, share)
+		fl.handed = newHandedWindow(window, share, key)
 	}
 	return fl
 }
@@ -163,7 +165,7 @@ func (n *Node) lateHitMade(it lateOutItem) {
 		if b.Get([]byte(h.ID)) != nil {
 			return nil
 		}
-		return b.Put([]byte(h.ID), v)
+		return b.Put([]byte(h.ID), sealIn(n.atRest.key, bucketLateOut, []byte(h.ID), v))
 	})
 	if _, err := pending.Wait(context.Background()); err != nil {
 		n.log.Error("storing a late hit for another member's search", "search", h.SearchID, "record", h.RecordID, "error", err)
@@ -196,7 +198,8 @@ func (n *Node) lateOutItems(after []byte, max int) ([]lateOutItem, []byte, error
 				break
 			}
 			var it lateOutItem
-			if json.Unmarshal(v, &it) != nil || it.Hit.ID != string(k) {
+			plain, err := openIn(n.atRest.key, bucketLateOut, k, v)
+			if err != nil || json.Unmarshal(plain, &it) != nil || it.Hit.ID != string(k) {
 				bad = append(bad, append([]byte(nil), k...))
 				continue
 			}
@@ -232,6 +235,6 @@ func (n *Node) putLateOut(it lateOutItem, done bool) error {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(it.Hit.ID), v)
+		return b.Put([]byte(it.Hit.ID), sealIn(n.atRest.key, bucketLateOut, []byte(it.Hit.ID), v))
 	})
 }

@@ -125,7 +125,8 @@ func (n *Node) queueHandovers(hs ...lateHandover) {
 			if err != nil {
 				return err
 			}
-			if err := b.Put(handoverKey(&batch[i]), v); err != nil {
+			k := handoverKey(&batch[i])
+			if err := b.Put(k, sealIn(n.atRest.key, bucketLateHandover, k, v)); err != nil {
 				return err
 			}
 			if batch[i].At.After(through) {

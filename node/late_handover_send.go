@@ -43,7 +43,8 @@ func (n *Node) handOverOnce() {
 				break
 			}
 			var q queuedHandover
-			if json.Unmarshal(v, &q) != nil || now.Sub(q.Search.At) > n.cfg.Notify.LateWindow.Duration {
+			plain, err := openIn(n.atRest.key, bucketLateHandover, k, v)
+			if err != nil || json.Unmarshal(plain, &q) != nil || now.Sub(q.Search.At) > n.cfg.Notify.LateWindow.Duration {
 				expired = append(expired, append([]byte(nil), k...))
 				continue
 			}
@@ -143,7 +144,7 @@ func (n *Node) settleHandovers(queued []queuedHandover, changed map[int]bool, ce
 			if err != nil {
 				return err
 			}
-			if err := b.Put(k, v); err != nil {
+			if err := b.Put(k, sealIn(n.atRest.key, bucketLateHandover, k, v)); err != nil {
 				return err
 			}
 		}
@@ -182,7 +183,7 @@ func (n *Node) handoversQueued() int {
 // node the window of searches handed over (read back from node.db), elsewhere the hand-over.
 func (n *Node) openLateFederation() error {
 	central := n.cfg.Role == "central"
-	fl := newFederationLate(central, n.cfg.Notify.LateWindow.Duration, n.cfg.Notify.LateMaxSearches)
+	fl := newFederationLate(central, n.cfg.Notify.LateWindow.Duration, n.cfg.Notify.LateMaxSearches, n.atRest.key)
 	if central {
 		if err := fl.handed.load(n.db, n.now()); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/matcher"
 	"github.com/fedarms/fedarms/node/wire"
 )
@@ -58,6 +59,7 @@ type handedSearch struct {
 type handedWindow struct {
 	window time.Duration
 	share  int
+	key    *seal.Key // seals the searches kept in node.db (nil: a plain dir)
 
 	mu       sync.Mutex // guards everything below
 	ix       *matcher.Index
@@ -65,8 +67,8 @@ type handedWindow struct {
 	byOrigin map[string]int
 }
 
-func newHandedWindow(window time.Duration, share int) *handedWindow {
-	return &handedWindow{window: window, share: share, ix: matcher.New(referenceTables{}, matcher.Options{}),
+func newHandedWindow(window time.Duration, share int, key *seal.Key) *handedWindow {
+	return &handedWindow{window: window, share: share, key: key, ix: matcher.New(referenceTables{}, matcher.Options{}),
 		searches: map[string]*handedSearch{}, byOrigin: map[string]int{}}
 }
 
@@ -211,7 +213,7 @@ func (w *handedWindow) keep(db *bolt.DB, hs []lateHandover) (refused []string, e
 			if err != nil {
 				return err
 			}
-			if err := b.Put([]byte(h.key()), v); err != nil {
+			if err := b.Put([]byte(h.key()), sealIn(w.key, bucketLateWindow, []byte(h.key()), v)); err != nil {
 				return err
 			}
 		}
@@ -241,7 +243,8 @@ func (w *handedWindow) load(db *bolt.DB, now time.Time) error {
 		}
 		return b.ForEach(func(k, v []byte) error {
 			var h lateHandover
-			if json.Unmarshal(v, &h) != nil || now.Sub(h.At) > w.window || h.key() != string(k) {
+			plain, err := openIn(w.key, bucketLateWindow, k, v)
+			if err != nil || json.Unmarshal(plain, &h) != nil || now.Sub(h.At) > w.window || h.key() != string(k) {
 				stale = append(stale, append([]byte(nil), k...))
 				return nil
 			}

@@ -23,7 +23,7 @@ func TestLateHandedWindowShareExpiryAndRestart(t *testing.T) {
 	}
 	defer db.Close()
 	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	w := newHandedWindow(72*time.Hour, 10)
+	w := newHandedWindow(72*time.Hour, 10, nil)
 	search := func(origin string, i int) lateHandover {
 		return lateHandover{SearchID: fmt.Sprintf("s-%d", i), At: clk.Now(), Agency: "A-" + origin, Origin: origin,
 			Shards: []string{"africa"}, Request: wire.SearchRequest{Serial: fmt.Sprintf("KEX%06d", i)}}
@@ -74,7 +74,7 @@ func TestLateHandedWindowShareExpiryAndRestart(t *testing.T) {
 	}
 
 	// Reopened (a restart): the same searches, read from node.db.
-	again := newHandedWindow(72*time.Hour, 10)
+	again := newHandedWindow(72*time.Hour, 10, nil)
 	if err := again.load(db, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestLateHandedWindowShareExpiryAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Hour)
-	last := newHandedWindow(72*time.Hour, 10)
+	last := newHandedWindow(72*time.Hour, 10, nil)
 	if err := last.load(db, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
