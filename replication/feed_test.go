@@ -2,6 +2,9 @@ package replication
 
 import (
 	"testing"
+	"time"
+
+	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // A chain of three tiers below the raft group (non-voter n3 → fed ncb-2 → fed edge) converges
@@ -26,5 +29,39 @@ func TestFeedThreeTiersConverge(t *testing.T) {
 	}
 	if len(edge.Dropped())+len(ncb.Dropped()) != 0 {
 		t.Fatalf("honest sources dropped: %v %v", edge.Dropped(), ncb.Dropped())
+	}
+}
+
+// A source that goes away is replaced by the next, then by a central node; a source that comes
+// back is taken again.
+func TestFeedSourceAwayFallsBack(t *testing.T) {
+	c := newFeedCluster(t)
+	c.write(0, 100, 50)
+	c.holder("ncb-a", nil, "n3")
+	c.holder("ncb-b", nil, "n3")
+	edge := c.holder("edge", nil, "ncb-a", "ncb-b")
+	c.waitHolders("the first records")
+	source := func(want string) {
+		t.Helper()
+		testutil.WaitFor(t, 20*time.Second, "edge to take the shard from "+want, func() bool {
+			src, _ := edge.Source()
+			return src == want
+		})
+	}
+	source("ncb-a")
+	c.net.setAway("ncb-a", true)
+	c.write(100, 200, 50)
+	c.waitHolders("convergence with ncb-a away")
+	source("ncb-b")
+	c.net.setAway("ncb-b", true)
+	c.write(200, 300, 50)
+	c.waitHolders("convergence with both away")
+	source("n0")
+	c.net.setAway("ncb-a", false)
+	c.write(300, 400, 50)
+	c.waitHolders("convergence with ncb-a back")
+	source("ncb-a")
+	if len(edge.Dropped()) != 0 {
+		t.Fatalf("sources away were dropped as if hostile: %v", edge.Dropped())
 	}
 }
