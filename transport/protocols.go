@@ -27,7 +27,11 @@ const (
 	ProtoApply = "/fedarms/apply/1"
 	// ProtoControl forwards an admission or revocation to the control group's leader.
 	ProtoControl = "/fedarms/control/1"
+	// ProtoFeed serves a shard's committed entries, checkpoints and state copies to fed holders
+	// (replication/feed_wire.go). A member of a release before it does not speak it; a fed holder
+	// skips such a source.
+	ProtoFeed = "/fedarms/feed/1"
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoFeed}
