@@ -46,6 +46,8 @@ type fed struct {
 	// shardGuards are the raft guards of the shard groups, by shard; written and read only while
 	// the node opens its groups.
 	shardGuards map[string]*raftGuard
+	// feed serves the shards this node holds to fed holders (feed.go).
+	feed *replication.FeedServer
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -106,6 +108,10 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	if err != nil {
 		return nil, err
 	}
+	if err := f.startFeed(); err != nil {
+		f.host.Close()
+		return nil, err
+	}
 	if err := f.openControl(cfg); err != nil {
 		f.host.Close()
 		return nil, err
@@ -148,6 +154,9 @@ func (f *fed) groupConfig(gc *replication.GroupConfig) error {
 func (f *fed) groupOpened(shard string, g raftServers) {
 	if gd := f.shardGuards[shard]; gd != nil {
 		gd.track(g)
+	}
+	if rg, ok := g.(*replication.Group); ok {
+		f.serveFeed(rg)
 	}
 }
 
