@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -23,10 +24,27 @@ type feedCall struct {
 
 func (c *feedCall) close() {
 	c.stop()
-	if c.dec != nil {
-		c.dec.Close()
-	}
 	c.stream.Close()
+	if c.dec != nil {
+		// Reset drops the stream (and any goroutine reading it) before the decoder is reused.
+		if c.dec.Reset(nil) == nil {
+			feedDecoders.Put(c.dec)
+		}
+		c.dec = nil
+	}
+}
+
+// feedDecoders keeps decoders between answers (each holds a window's worth of buffers).
+var feedDecoders sync.Pool
+
+func feedDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if d, ok := feedDecoders.Get().(*zstd.Decoder); ok {
+		if err := d.Reset(r); err == nil {
+			return d, nil
+		}
+	}
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(feedWindow),
+		zstd.WithDecoderMaxMemory(maxFeedBatch+feedWindow))
 }
 
 // ask sends q to peer and reads the answer's status: a *FeedError for anything but OK, else the
@@ -68,8 +86,7 @@ func ask(ctx context.Context, dial FeedDialer, peer string, q FeedRequest) (*fee
 		c.close()
 		return nil, &FeedError{Status: hdr[1], Message: msg}
 	}
-	dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(feedWindow),
-		zstd.WithDecoderMaxMemory(maxFeedBatch+feedWindow))
+	dec, err := feedDecoder(br)
 	if err != nil {
 		return fail(err)
 	}

@@ -106,10 +106,12 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 	if _, err := rw.Write([]byte{feedVersion, feedOK}); err != nil {
 		return err
 	}
-	zw, err := zstd.NewWriter(rw, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(feedWindow))
+	zw, err := feedEncoder()
 	if err != nil {
 		return err
 	}
+	defer feedEncoders.Put(zw)
+	zw.Reset(rw)
 	if err := body(zw); err != nil {
 		zw.Close()
 		return fmt.Errorf("feed answer to %s: %w", peer, err)
@@ -119,6 +121,17 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 
 // feedWindow is the zstd window of feed answers; readers refuse larger ones.
 const feedWindow = 4 << 20
+
+// feedEncoders keeps encoders between answers: each holds its window, and a server answers every
+// holder fed from it several times a minute.
+var feedEncoders sync.Pool
+
+func feedEncoder() (*zstd.Encoder, error) {
+	if e, ok := feedEncoders.Get().(*zstd.Encoder); ok {
+		return e, nil
+	}
+	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(feedWindow))
+}
 
 func (s *FeedServer) answerError(w io.Writer, peer string, q FeedRequest, err error) error {
 	var fe *FeedError
