@@ -81,7 +81,7 @@ func (l *memLayer) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *memLayer) Close() error  { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *memLayer) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
 func (l *memLayer) Addr() net.Addr { return memAddr(l.addr) }
 
 func (l *memLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
