@@ -146,8 +146,16 @@ func (h *Holder) next(now time.Time) string {
 	return ""
 }
 
+// A source answering "no checkpoint now" is asked again after unavailableRetry, up to
+// maxUnavailable times in a row, before it counts as failed.
+const (
+	unavailableRetry = 100 * time.Millisecond
+	maxUnavailable   = 20
+)
+
 func (h *Holder) run(ctx context.Context) {
 	defer close(h.done)
+	unavailable := 0
 	for ctx.Err() == nil {
 		src := h.next(time.Now())
 		if src == "" {
@@ -158,16 +166,26 @@ func (h *Holder) run(ctx context.Context) {
 			continue
 		}
 		err := h.pull(ctx, src)
-		if fe := (*FeedError)(nil); errors.As(err, &fe) && fe.Status == feedBehind {
+		fe := (*FeedError)(nil)
+		if errors.As(err, &fe) && fe.Status == feedBehind {
 			err = h.copyFrom(ctx, src)
 		}
 		var re *refusal
 		switch {
 		case err == nil:
+			unavailable = 0
 		case ctx.Err() != nil:
 		case errors.As(err, &re):
 			h.refuse(src, re.reason)
+		case errors.As(err, &fe) && fe.Status == feedUnavailable && unavailable < maxUnavailable:
+			// A source ahead of every central voter it asked has no checkpoint yet: soon it will.
+			unavailable++
+			select {
+			case <-ctx.Done():
+			case <-time.After(unavailableRetry):
+			}
 		default:
+			unavailable = 0
 			h.failed(src, err)
 		}
 	}

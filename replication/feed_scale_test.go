@@ -156,9 +156,9 @@ func startScaleRun(t *testing.T, nonvoters int) *scaleRun {
 		voters = append(voters, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(id)})
 	}
 	tune := func(rc *raft.Config) {
-		rc.HeartbeatTimeout = 1000 * time.Millisecond
-		rc.ElectionTimeout = 1000 * time.Millisecond
-		rc.LeaderLeaseTimeout = 500 * time.Millisecond
+		rc.HeartbeatTimeout = 2000 * time.Millisecond
+		rc.ElectionTimeout = 2000 * time.Millisecond
+		rc.LeaderLeaseTimeout = 1000 * time.Millisecond
 	}
 	for i := range 3 + nonvoters {
 		id := fmt.Sprintf("n%d", i)
@@ -175,9 +175,16 @@ func startScaleRun(t *testing.T, nonvoters int) *scaleRun {
 			r.copies = append(r.copies, &scaleCopy{name: id, state: g.State()})
 		}
 	}
-	l := r.leader()
 	for _, g := range r.groups[3:] {
-		if err := l.AddNonvoter(g.localID, raft.ServerAddress(g.localID)); err != nil {
+		// Under a loaded machine leadership may move while the members are added: ask the new one.
+		var err error
+		for range 20 {
+			if err = r.leader().AddNonvoter(g.localID, raft.ServerAddress(g.localID)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,7 +268,14 @@ func (r *scaleRun) importAll(total int) scaleResult {
 			cmd.Records = append(cmd.Records, record.Record{ID: fmt.Sprintf("FR-%07d", j), Serial: fmt.Sprintf("SN%09d", j*7919%1000000007),
 				Make: "Glock", Model: "17", Calibre: "9x19", Type: "pistol", RecordingCountry: "FR", Status: "stolen"})
 		}
-		if _, err := l.Apply(context.Background(), cmd); err != nil {
+		var err error
+		for range 20 {
+			if _, err = l.Apply(context.Background(), cmd); err == nil {
+				break
+			}
+			l = r.leader()
+		}
+		if err != nil {
 			r.t.Fatal(err)
 		}
 	}
