@@ -42,10 +42,14 @@ func (s *stateHash) current() StateHash {
 	return s.cur.hash
 }
 
-// set records the hash after applying up to index and keeps it in the ring.
+// set records the hash after applying up to index and keeps it in the ring (once per index: a
+// batch of replayed entries changes nothing).
 func (s *stateHash) set(index uint64, h *StateHash) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.n > 0 && s.cur.index == index {
+		return
+	}
 	s.cur = hashAt{index: index, hash: *h}
 	s.ring[s.next] = s.cur
 	s.next = (s.next + 1) % hashRingSize
@@ -82,12 +86,6 @@ func (s *stateHash) pick(after, want, limit uint64) (hashAt, bool) {
 		return below, true
 	}
 	return above, above.index != 0
-}
-
-// kept returns the hash at exactly index when the ring holds it.
-func (s *stateHash) kept(index uint64) (StateHash, bool) {
-	p, ok := s.pick(index-1, index, index)
-	return p.hash, ok
 }
 
 func writeStateHash(b *bolt.Bucket, index uint64, h *StateHash) error {

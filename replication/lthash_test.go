@@ -149,3 +149,31 @@ func TestStateHashScanAtScale(t *testing.T) {
 		t.Fatal("scanned hash differs from the one kept current")
 	}
 }
+
+func TestStateHashRingPicksInRange(t *testing.T) {
+	var s stateHash
+	var h StateHash
+	s.reset(0, &h)
+	for _, i := range []uint64{3, 7, 7, 12, 20} {
+		h[0] = uint16(i)
+		s.set(i, &h)
+	}
+	for _, tc := range []struct {
+		after, want, limit, got uint64
+		ok                      bool
+	}{
+		{0, 10, 100, 7, true},   // the highest at or below want
+		{7, 10, 100, 12, true},  // none at or below want after 7: the lowest above
+		{7, 10, 11, 0, false},   // nothing in (7, 11]
+		{0, 100, 15, 12, true},  // limit bounds it
+		{20, 30, 100, 0, false}, // nothing after the newest
+	} {
+		p, ok := s.pick(tc.after, tc.want, tc.limit)
+		if ok != tc.ok || (ok && (p.index != tc.got || p.hash[0] != uint16(tc.got))) {
+			t.Errorf("pick(%d, %d, %d) = %d %v, want %d %v", tc.after, tc.want, tc.limit, p.index, ok, tc.got, tc.ok)
+		}
+	}
+	if s.n != 5 {
+		t.Fatalf("ring holds %d pairs; a repeated index must not add one", s.n)
+	}
+}
