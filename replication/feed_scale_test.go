@@ -156,9 +156,10 @@ func startScaleRun(t *testing.T, nonvoters int) *scaleRun {
 		voters = append(voters, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(id)})
 	}
 	tune := func(rc *raft.Config) {
-		rc.HeartbeatTimeout = 2000 * time.Millisecond
-		rc.ElectionTimeout = 2000 * time.Millisecond
-		rc.LeaderLeaseTimeout = 1000 * time.Millisecond
+		// Generous: hundreds of members on a shared machine must not lose their leader to load.
+		rc.HeartbeatTimeout = 5 * time.Second
+		rc.ElectionTimeout = 5 * time.Second
+		rc.LeaderLeaseTimeout = 2500 * time.Millisecond
 	}
 	for i := range 3 + nonvoters {
 		id := fmt.Sprintf("n%d", i)
@@ -195,7 +196,7 @@ func (r *scaleRun) centrals() []string { return []string{"n0", "n1", "n2"} }
 
 func (r *scaleRun) leader() *Group {
 	var l *Group
-	testutil.WaitFor(r.t, 30*time.Second, "a leader", func() bool {
+	testutil.WaitFor(r.t, 2*time.Minute, "a leader", func() bool {
 		for _, g := range r.groups[:3] {
 			if g.IsLeader() {
 				l = g
