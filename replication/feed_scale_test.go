@@ -231,17 +231,23 @@ func (r *scaleRun) egress(id string) int64 {
 	return n
 }
 
-// scaleResult is what one layout measured.
+// scaleResult is what one layout measured. leaderBytes is the egress of the voter that sent the
+// most (the leader, unless leadership moved during the import); voterBytes, of all three.
 type scaleResult struct {
-	p50, p99, last time.Duration
-	leaderBytes    int64
+	p50, p99, last          time.Duration
+	leaderBytes, voterBytes int64
+	leaderChanged           bool
 }
 
 // importAll writes total records in entries of 1,000 through the leader and waits until every copy
 // holds them all; it measures from the first write.
 func (r *scaleRun) importAll(total int) scaleResult {
 	l := r.leader()
-	before := r.egress(string(l.localID))
+	first := l
+	var before [3]int64
+	for i := range before {
+		before[i] = r.egress(fmt.Sprintf("n%d", i))
+	}
 	start := time.Now()
 	stop := make(chan struct{})
 	var watch sync.WaitGroup
@@ -302,7 +308,13 @@ func (r *scaleRun) importAll(total int) scaleResult {
 	}
 	slices.Sort(times)
 	q := func(p float64) time.Duration { return times[int(p*float64(len(times)-1))] }
-	return scaleResult{p50: q(0.5), p99: q(0.99), last: times[len(times)-1], leaderBytes: r.egress(string(l.localID)) - before}
+	res := scaleResult{p50: q(0.5), p99: q(0.99), last: times[len(times)-1], leaderChanged: r.leader() != first}
+	for i := range before {
+		d := r.egress(fmt.Sprintf("n%d", i)) - before[i]
+		res.voterBytes += d
+		res.leaderBytes = max(res.leaderBytes, d)
+	}
+	return res
 }
 
 // TestScaleFeedTiers is the scale run: holders of one shard in one process, on a raft
@@ -320,8 +332,12 @@ func TestScaleFeedTiers(t *testing.T) {
 	flat := startScaleRun(t, holders)
 	fr := flat.importAll(total)
 	flat.close()
-	t.Logf("flat, %d non-voters: every holder after p50 %v, p99 %v, last %v; leader sent %d bytes, %.1f per record",
-		holders, fr.p50.Round(time.Millisecond), fr.p99.Round(time.Millisecond), fr.last.Round(time.Millisecond), fr.leaderBytes, float64(fr.leaderBytes)/float64(total))
+	report := func(layout string, r scaleResult) {
+		t.Logf("%s: every holder after p50 %v, p99 %v, last %v; leader sent %d bytes, %.1f per record (the three voters %.1f; leadership moved: %v)",
+			layout, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.last.Round(time.Millisecond), r.leaderBytes,
+			float64(r.leaderBytes)/float64(total), float64(r.voterBytes)/float64(total), r.leaderChanged)
+	}
+	report(fmt.Sprintf("flat, %d non-voters", holders), fr)
 
 	t1 := max(2, int(math.Cbrt(float64(holders))))
 	t2 := min(t1*t1, holders-t1)
@@ -335,8 +351,7 @@ func TestScaleFeedTiers(t *testing.T) {
 		tiered.feed(name(3, i), name(2, i%t2), name(2, (i+1)%t2))
 	}
 	tr := tiered.importAll(total)
-	t.Logf("tiered, %d non-voters feeding %d feeding %d: every holder after p50 %v, p99 %v, last %v; leader sent %d bytes, %.1f per record",
-		t1, t2, holders-t1-t2, tr.p50.Round(time.Millisecond), tr.p99.Round(time.Millisecond), tr.last.Round(time.Millisecond), tr.leaderBytes, float64(tr.leaderBytes)/float64(total))
+	report(fmt.Sprintf("tiered, %d non-voters feeding %d feeding %d", t1, t2, holders-t1-t2), tr)
 	t.Logf("leader egress tiered/flat: 1/%.1f; last holder tiered/flat: %.2fx", float64(fr.leaderBytes)/float64(tr.leaderBytes), tr.last.Seconds()/fr.last.Seconds())
 	for _, h := range tiered.holders {
 		if len(h.Dropped()) != 0 {
