@@ -84,7 +84,7 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 	h.log.Info("feed: taking a copy of the state", "source", src)
 	cp, entries, err := readFeedEntries(c.body, 0, false)
 	if err != nil {
-		if cut(err) {
+		if cut(err) || ctx.Err() != nil {
 			return err
 		}
 		return refused("malformed copy: %v", err)
@@ -96,6 +96,9 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 	st, err := loadVerified(tmp, c.body, cp, entries)
 	if err != nil {
 		_ = removeIfExists(tmp)
+		if ctx.Err() != nil {
+			return fmt.Errorf("copy cut by its timeout: %w (%v)", ctx.Err(), err)
+		}
 		return err
 	}
 	if err := h.state.swap(tmp, st); err != nil {

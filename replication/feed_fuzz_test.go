@@ -116,3 +116,18 @@ func TestFeedHostileAnswers(t *testing.T) {
 		t.Fatalf("silent source: %v after %v", err, time.Since(start))
 	}
 }
+
+// A stream cut after the entries (a timeout closing it) is a cut, not bytes that are wrong.
+func TestFeedCutAfterEntriesIsNotARefusal(t *testing.T) {
+	cp := Checkpoint{Shard: "europe", Index: 5, Signer: "n0"}
+	body := appendFeedEntries(nil, &cp, []FeedEntry{{Index: 4, Term: 1, Data: []byte("x")}})
+	r := bufio.NewReader(io.MultiReader(bytes.NewReader(body), errReader{io.ErrClosedPipe}))
+	_, _, err := readFeedEntries(r, 2, true)
+	if err == nil || !cut(err) {
+		t.Fatalf("error %v: want a cut", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -249,7 +249,7 @@ func (h *Holder) pull(ctx context.Context, src string) error {
 	defer c.close()
 	cp, entries, err := readFeedEntries(c.body, applied, true)
 	if err != nil {
-		if cut(err) {
+		if cut(err) || ctx.Err() != nil {
 			return err
 		}
 		return refused("malformed batch: %v", err)

@@ -241,8 +241,13 @@ func readFeedEntries(r *bufio.Reader, after uint64, whole bool) (Checkpoint, []F
 		entries = append(entries, e)
 	}
 	if whole {
-		if _, err := r.ReadByte(); err != io.EOF {
+		// The answer ends where the stream does; a read that fails otherwise is the stream cut
+		// (a timeout, a closed link), which is no fault of the bytes.
+		switch _, err := r.ReadByte(); {
+		case err == nil:
 			return cp, nil, errors.New("data after the entries")
+		case err != io.EOF:
+			return cp, nil, fmt.Errorf("end of the entries: %w", err)
 		}
 	}
 	return cp, entries, nil
