@@ -77,8 +77,12 @@ func (f *fed) centralNames() []string {
 	return out
 }
 
-// startFeed registers the feed protocol's handler.
-func (f *fed) startFeed() error {
+// startFeed registers the feed protocol's handler. The node does not yet hold a shard as a fed
+// holder: shards named in [replication] sources are still raft groups, and it says so.
+func (f *fed) startFeed(fedShards []string) error {
+	if len(fedShards) > 0 {
+		f.log.Warn("[replication] sources is not acted on by this release: these shards are held as raft non-voters", "shards", fedShards)
+	}
 	f.feed = replication.NewFeedServer(f.log)
 	return f.host.Handle(transport.ProtoFeed, func(s network.Stream) {
 		defer s.Close()
