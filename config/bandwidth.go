@@ -14,6 +14,8 @@ type Replication struct {
 	// allowed). Empty or "0" is no cap. Hit notifications, receipts, decisions, searches and health
 	// are never held to it, so set it below the link's rate to keep room for them.
 	MaxBandwidth string `toml:"max_bandwidth"`
+	// Sources makes this node a fed holder of the shards it names (sources.go).
+	Sources map[string][]string `toml:"sources"`
 }
 
 // MinBandwidth is the lowest cap a node accepts, in bytes per second (32 kbit/s): below it raft's

@@ -163,6 +163,7 @@ func (c *Config) validate() []Problem {
 		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
 	ps = append(ps, c.Replication.validate()...)
+	ps = append(ps, c.validateSources()...)
 	return ps
 }
 

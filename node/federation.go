@@ -49,6 +49,8 @@ type fed struct {
 	shardGuards map[string]*raftGuard
 	// partials keeps incoming raft snapshots while they arrive (raft_guard.go); nil: none kept.
 	partials *transport.SnapshotPartials
+	// feed serves the shards this node holds to fed holders (feed.go).
+	feed *replication.FeedServer
 
 	stop chan struct{}
 	// selfRevoked hears that the control group revoked this node (atrest.go acts on it).
@@ -119,6 +121,10 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	if err != nil {
 		return nil, err
 	}
+	if err := f.startFeed(cfg.Replication.FedShards()); err != nil {
+		f.host.Close()
+		return nil, err
+	}
 	if err := f.openControl(cfg); err != nil {
 		f.host.Close()
 		return nil, err
@@ -164,6 +170,9 @@ func (f *fed) groupOpened(shard string, g raftServers) {
 	}
 	if pg, ok := g.(appliedReporting); ok {
 		pg.SetAppliedReport(f.reportedApplied(shard, func() uint64 { return pg.State().Stats().AppliedIndex }))
+	}
+	if rg, ok := g.(*replication.Group); ok {
+		f.serveFeed(rg)
 	}
 }
 

@@ -131,6 +131,7 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 		}
 	}
 	var got Stats
+	var lt StateHash
 	got.AppliedIndex, got.AppliedTerm = want.AppliedIndex, want.AppliedTerm
 	buf := make([]byte, 0, 4096)
 	var prev string
@@ -169,6 +170,7 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 					return err
 				}
 				got.Digest.add(sha256.Sum256(buf), +1)
+				lt.add([]byte(id), buf)
 				got.Records++
 			}
 			return nil
@@ -191,10 +193,16 @@ func (s *State) load(br *bufio.Reader) (Stats, error) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		return Stats{}, errors.New("snapshot trailer: data after the digest")
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error { return writeMeta(tx.Bucket(bucketMeta), got) })
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := writeStateHash(tx.Bucket(bucketMeta), got.AppliedIndex, &lt); err != nil {
+			return err
+		}
+		return writeMeta(tx.Bucket(bucketMeta), got)
+	})
 	if err != nil {
 		return Stats{}, err
 	}
 	s.mirror.set(got)
+	s.hash.reset(got.AppliedIndex, &lt)
 	return got, nil
 }

@@ -96,6 +96,8 @@ type State struct {
 	mirror stateMirror
 	// faults makes the next writes fail (fault drills and tests).
 	faults writeFaults
+	// hash is the state hash as of the applied index, and recent ones (lthash_state.go).
+	hash stateHash
 }
 
 // InjectWriteFaults makes the next n writes of applied entries fail with err (such as
@@ -116,6 +118,10 @@ func OpenSealedState(path string, key *seal.Key) (*State, error) {
 	if err := db.View(func(tx *bolt.Tx) error { s.mirror.load(tx.Bucket(bucketMeta)); return nil }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	if _, err := s.loadHash(db, s.mirror.get().AppliedIndex); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -163,7 +169,8 @@ func (s *State) swap(restored string, st Stats) error {
 	}
 	s.db = db
 	s.mirror.set(st)
-	return nil
+	_, err = s.loadHash(db, st.AppliedIndex)
+	return err
 }
 
 // Close closes the state file.
@@ -258,8 +265,16 @@ func (s *State) Stats() Stats { return s.mirror.get() }
 // Entries at or below the applied index are skipped: they were applied before a restart. On an
 // error nothing is written and the call can be repeated as is (every result is reset first).
 func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
+	return s.applyBatchChecked(entries, nil)
+}
+
+// applyBatchChecked is applyBatch with a check of the resulting stats and state hash before the
+// transaction commits, which may also write to the meta bucket: when check fails, nothing is
+// written (feed_holder.go).
+func (s *State) applyBatchChecked(entries []appliedEntry, check func(*bolt.Bucket, Stats, *StateHash) error) ([]Change, error) {
 	var changes []Change
 	st := s.mirror.get()
+	h := s.hash.current()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -274,14 +289,22 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 			}
 			if e.cmd != nil {
 				var err error
-				buf, changes, err = applyCommand(recs, e.cmd, e.result, &st.Digest, &st.Records, buf, &mem, changes)
+				buf, changes, err = applyCommand(recs, e.cmd, e.result, &st.Digest, &h, &st.Records, buf, &mem, changes)
 				if err != nil {
 					return err
 				}
 			}
 			st.AppliedIndex, st.AppliedTerm = e.index, e.term
 		}
+		if check != nil {
+			if err := check(tx.Bucket(bucketMeta), st, &h); err != nil {
+				return err
+			}
+		}
 		if err := s.faults.take(s.path); err != nil {
+			return err
+		}
+		if err := writeStateHash(tx.Bucket(bucketMeta), st.AppliedIndex, &h); err != nil {
 			return err
 		}
 		return writeMeta(tx.Bucket(bucketMeta), st)
@@ -290,6 +313,7 @@ func (s *State) applyBatch(entries []appliedEntry) ([]Change, error) {
 		return nil, err
 	}
 	s.mirror.set(st)
+	s.hash.set(st.AppliedIndex, &h)
 	return changes, nil
 }
 
@@ -299,7 +323,7 @@ type appliedEntry struct {
 	result      *Result
 }
 
-func applyCommand(recs records, c *Command, res *Result, d *Digest, count *uint64, buf []byte, mem *arena, changes []Change) ([]byte, []Change, error) {
+func applyCommand(recs records, c *Command, res *Result, d *Digest, lt *StateHash, count *uint64, buf []byte, mem *arena, changes []Change) ([]byte, []Change, error) {
 	fail := func(i int, id, code, msg string) {
 		res.Errors = append(res.Errors, ItemError{Index: i, ID: id, Code: code, Message: msg})
 	}
@@ -330,6 +354,7 @@ func applyCommand(recs records, c *Command, res *Result, d *Digest, count *uint6
 				continue
 			}
 			d.add(sha256.Sum256(old), -1)
+			lt.remove([]byte(id), old)
 			if err := recs.b.Delete([]byte(id)); err != nil {
 				return buf, changes, err
 			}
@@ -378,10 +403,12 @@ func applyCommand(recs records, c *Command, res *Result, d *Digest, count *uint6
 		buf = r.AppendBinary(buf[:0])
 		if old != nil {
 			d.add(sha256.Sum256(old), -1)
+			lt.remove(key, old)
 		} else {
 			*count++
 		}
 		d.add(sha256.Sum256(buf), +1)
+		lt.add(key, buf)
 		if err := recs.put(key, buf, mem); err != nil {
 			return buf, changes, err
 		}

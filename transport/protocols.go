@@ -34,7 +34,11 @@ const (
 	// back to the node that searched. A member of an earlier release does not speak it: the caller
 	// skips it.
 	ProtoLate = "/fedarms/late/1"
+	// ProtoFeed serves a shard's committed entries, checkpoints and state copies to fed holders
+	// (replication/feed_wire.go). A member of a release before it does not speak it; a fed holder
+	// skips such a source.
+	ProtoFeed = "/fedarms/feed/1"
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoLate}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoLate, ProtoFeed}

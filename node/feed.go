@@ -1,0 +1,113 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// Every member serves the shards it holds over the feed protocol (replication/feed_wire.go), so a
+// fed holder can take a shard from it: a central node signs the checkpoints itself with its node
+// key; any other member asks a central node for them.
+
+// Time a feed stream may take: the request within feedRequestTimeout; the answer, which may be a
+// copy of a whole shard on a thin link, within feedStreamTimeout.
+const (
+	feedRequestTimeout = 10 * time.Second
+	feedStreamTimeout  = 30 * time.Minute
+	feedCheckpointWait = 5 * time.Second
+)
+
+// feedSigner signs checkpoints with the node key (central members only).
+type feedSigner struct{ f *fed }
+
+func (s feedSigner) Name() string { return s.f.self.Name }
+
+func (s feedSigner) Sign(b []byte) ([]byte, error) { return s.f.id.Key.Sign(b) }
+
+// verifyCheckpoint accepts a checkpoint signed by the key of a central member of the roster (a
+// revoked member is no longer in it).
+func (f *fed) verifyCheckpoint(cp *replication.Checkpoint) error {
+	e, ok := f.roster.ByName(cp.Signer)
+	if !ok {
+		return errors.New("signer is not a member")
+	}
+	if e.Role != transport.RoleCentral {
+		return fmt.Errorf("signer is a %s member, not a central one", e.Role)
+	}
+	pub, err := e.PeerID.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("signer's key: %w", err)
+	}
+	ok, err = pub.Verify(cp.SignedBytes(), cp.Sig)
+	if err != nil || !ok {
+		return errors.New("bad signature")
+	}
+	return nil
+}
+
+// dialFeed opens a feed stream to a member by name.
+func (f *fed) dialFeed(ctx context.Context, name string) (io.ReadWriteCloser, error) {
+	pid, ok := f.peerOf(name)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a member", name)
+	}
+	s, err := f.host.NewStream(ctx, pid, transport.ProtoFeed)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// centralNames lists the central members other than this node.
+func (f *fed) centralNames() []string {
+	var out []string
+	for _, e := range f.roster.List() {
+		if e.Role == transport.RoleCentral && e.Name != f.self.Name {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// startFeed registers the feed protocol's handler. The node does not yet hold a shard as a fed
+// holder: shards named in [replication] sources are still raft groups, and it says so.
+func (f *fed) startFeed(fedShards []string) error {
+	if len(fedShards) > 0 {
+		f.log.Warn("[replication] sources is not acted on by this release: these shards are held as raft non-voters", "shards", fedShards)
+	}
+	f.feed = replication.NewFeedServer(f.log)
+	return f.host.Handle(transport.ProtoFeed, func(s network.Stream) {
+		defer s.Close()
+		start := time.Now() // wall clock: stream deadlines are the network's, not the node's clock
+		_ = s.SetDeadline(start.Add(feedStreamTimeout))
+		_ = s.SetReadDeadline(start.Add(feedRequestTimeout))
+		from := s.Conn().RemotePeer()
+		name := from.String()
+		if e, ok := f.roster.Get(from); ok {
+			name = e.Name
+		}
+		if err := f.feed.Serve(context.Background(), s, name); err != nil {
+			f.log.Debug("feed stream ended", "peer", name, "error", err)
+		}
+	})
+}
+
+// serveFeed serves an open shard group over the feed protocol.
+func (f *fed) serveFeed(g *replication.Group) {
+	if f.feed == nil {
+		return
+	}
+	if f.self.Role == transport.RoleCentral {
+		f.feed.ServeGroup(g, feedSigner{f}, replication.FetchCheckpoint(f.dialFeed, f.centralNames, f.verifyCheckpoint, feedCheckpointWait))
+		return
+	}
+	f.feed.ServeGroup(g, nil, replication.FetchCheckpoint(f.dialFeed, f.centralNames, f.verifyCheckpoint, feedCheckpointWait))
+}

@@ -1,0 +1,172 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// CheckpointFetcher asks a central voter for a checkpoint of shard in (after, limit], preferably
+// at or below want (FetchCheckpoint over the feed protocol, in the node).
+type CheckpointFetcher func(ctx context.Context, shard string, after, want, limit uint64) (Checkpoint, error)
+
+// ServeGroup serves a shard this node holds as a raft member: entries from its log store, copies
+// of its state. A central voter signs the checkpoints itself (signer); any other member asks one
+// (fetch) and keeps the recent answers, which serve every holder fed from it.
+func (s *FeedServer) ServeGroup(g *Group, signer CheckpointSigner, fetch CheckpointFetcher) {
+	s.set(g.Shard(), &groupOrigin{g: g, signer: signer, fetch: fetch})
+}
+
+type groupOrigin struct {
+	g      *Group
+	signer CheckpointSigner
+	fetch  CheckpointFetcher
+	mu     sync.Mutex   // guards cached
+	cached []Checkpoint // recent fetched checkpoints, oldest first
+}
+
+const cachedCheckpoints = 64
+
+func (o *groupOrigin) applied() uint64 { return o.g.state.Stats().AppliedIndex }
+
+// checkpoint signs one (central voter) or finds one cached or fetched from a central voter.
+func (o *groupOrigin) checkpoint(ctx context.Context, after, want, limit uint64) (Checkpoint, error) {
+	if o.signer != nil {
+		cp, err := o.g.Checkpoint(o.signer, after, want, limit)
+		if err == nil || o.fetch == nil {
+			return cp, err
+		}
+	}
+	o.mu.Lock()
+	var best *Checkpoint
+	for i := range o.cached {
+		c := &o.cached[i]
+		if c.Index <= after || c.Index > limit {
+			continue
+		}
+		if best == nil || (c.Index <= want && (best.Index > want || c.Index > best.Index)) || (best.Index > want && c.Index < best.Index) {
+			best = c
+		}
+	}
+	var cp Checkpoint
+	if best != nil {
+		cp = *best
+	}
+	o.mu.Unlock()
+	if best != nil {
+		return cp, nil
+	}
+	if o.fetch == nil {
+		return Checkpoint{}, fmt.Errorf("shard %s: no central voter to sign: %w", o.g.shard, ErrNoCheckpoint)
+	}
+	cp, err := o.fetch(ctx, o.g.shard, after, want, limit)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if cp.Shard != o.g.shard || cp.Index <= after || cp.Index > limit {
+		return Checkpoint{}, fmt.Errorf("shard %s: checkpoint from %s at %d is outside (%d, %d]", o.g.shard, cp.Signer, cp.Index, after, limit)
+	}
+	o.mu.Lock()
+	o.cached = append(o.cached, cp)
+	if len(o.cached) > cachedCheckpoints {
+		o.cached = o.cached[len(o.cached)-cachedCheckpoints:]
+	}
+	o.mu.Unlock()
+	return cp, nil
+}
+
+func (o *groupOrigin) feedEntries(ctx context.Context, q FeedRequest) (Checkpoint, []FeedEntry, error) {
+	if !waitFor(ctx, q.Wait, q.After, o.applied, pollEvery) {
+		return Checkpoint{}, nil, &FeedError{Status: feedNothing, Message: "nothing new"}
+	}
+	first, err := o.g.logs.FirstIndex()
+	if err != nil {
+		return Checkpoint{}, nil, err
+	}
+	if q.After+1 < first {
+		return Checkpoint{}, nil, &FeedError{Status: feedBehind, Message: fmt.Sprintf("entries before %d compacted", first)}
+	}
+	cp, err := o.checkpoint(ctx, q.After, q.After+uint64(q.MaxEntries), o.applied())
+	if err != nil {
+		return Checkpoint{}, nil, noCheckpoint(err)
+	}
+	entries, err := o.entries(q.After, cp.Index)
+	if err != nil {
+		return Checkpoint{}, nil, err
+	}
+	return cp, entries, nil
+}
+
+// entries reads the command entries in (after, upto] from the log store.
+func (o *groupOrigin) entries(after, upto uint64) ([]FeedEntry, error) {
+	var out []FeedEntry
+	total := 0
+	for i := after + 1; i <= upto; i++ {
+		var l raft.Log
+		if err := o.g.logs.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return nil, &FeedError{Status: feedBehind, Message: fmt.Sprintf("entry %d not kept", i)}
+			}
+			return nil, fmt.Errorf("read entry %d: %w", i, err)
+		}
+		if e, ok := feedEntryOf(&l); ok {
+			total += len(e.Data)
+			if total > maxFeedBatch || len(out) == maxFeedEntries {
+				return nil, &FeedError{Status: feedBehind, Message: "too far behind for one batch"}
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (o *groupOrigin) feedCheckpoint(ctx context.Context, q FeedRequest) (Checkpoint, error) {
+	if o.signer == nil {
+		return Checkpoint{}, &FeedError{Status: feedUnavailable, Message: "not a central voter"}
+	}
+	cp, err := o.g.Checkpoint(o.signer, q.After, q.Want, q.Limit)
+	if err != nil {
+		return Checkpoint{}, noCheckpoint(err)
+	}
+	return cp, nil
+}
+
+func (o *groupOrigin) feedCopy(ctx context.Context, q FeedRequest) (Checkpoint, []FeedEntry, *stateSnapshot, error) {
+	snap, err := o.g.state.snapshot()
+	if err != nil {
+		return Checkpoint{}, nil, nil, err
+	}
+	at := snap.st.AppliedIndex
+	if at == 0 {
+		snap.Release()
+		return Checkpoint{}, nil, nil, &FeedError{Status: feedNothing, Message: "empty"}
+	}
+	// The snapshot's own index may not be one a central voter kept a hash of (each node
+	// batches its applies differently): the entries after it up to a checkpoint come along.
+	cp, err := o.checkpoint(ctx, at-1, at, o.applied())
+	if err != nil {
+		snap.Release()
+		return Checkpoint{}, nil, nil, noCheckpoint(err)
+	}
+	entries, err := o.entries(at, cp.Index)
+	if err != nil {
+		snap.Release()
+		return Checkpoint{}, nil, nil, err
+	}
+	return cp, entries, snap, nil
+}
+
+func noCheckpoint(err error) error {
+	return &FeedError{Status: feedUnavailable, Message: err.Error()}
+}
+
+// pollEvery is how a group origin notices a new applied index: the state has no signal for it.
+func pollEvery() <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(5*time.Millisecond, func() { close(ch) })
+	return ch
+}

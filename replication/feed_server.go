@@ -1,0 +1,172 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// feedOrigin is a copy of a shard that answers feed requests: a member of its raft group
+// (feed_group.go) or a fed holder (feed_holder.go). Errors that are answers are *FeedError.
+type feedOrigin interface {
+	feedEntries(ctx context.Context, q FeedRequest) (Checkpoint, []FeedEntry, error)
+	feedCheckpoint(ctx context.Context, q FeedRequest) (Checkpoint, error)
+	// feedCopy returns a snapshot of the state, the entries after it up to the checkpoint, and
+	// the checkpoint; the caller releases the snapshot.
+	feedCopy(ctx context.Context, q FeedRequest) (Checkpoint, []FeedEntry, *stateSnapshot, error)
+}
+
+// FeedServer answers the feed protocol for the shards this node holds.
+type FeedServer struct {
+	mu      sync.RWMutex // guards origins
+	origins map[string]feedOrigin
+	log     *slog.Logger
+}
+
+// NewFeedServer returns a server with no shard yet.
+func NewFeedServer(log *slog.Logger) *FeedServer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &FeedServer{origins: map[string]feedOrigin{}, log: log.With("subsystem", "feed")}
+}
+
+func (s *FeedServer) set(shard string, o feedOrigin) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o == nil {
+		delete(s.origins, shard)
+		return
+	}
+	s.origins[shard] = o
+}
+
+// Remove stops serving a shard.
+func (s *FeedServer) Remove(shard string) { s.set(shard, nil) }
+
+// ServeHolder serves a fed holder's shard from what it applied and kept.
+func (s *FeedServer) ServeHolder(h *Holder) { s.set(h.Shard(), h) }
+
+// Serve answers one request read from rw; peer names the asker in logs. The caller bounds the
+// stream with deadlines; nothing the peer sends can make this panic or allocate past the
+// protocol's bounds.
+func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) error {
+	br := bufio.NewReaderSize(io.LimitReader(rw, 1024), 256)
+	q, err := readFeedRequest(br)
+	if err != nil {
+		_ = writeFeedStatus(rw, feedBadRequest, "bad request")
+		return err
+	}
+	s.mu.RLock()
+	o := s.origins[q.Shard]
+	s.mu.RUnlock()
+	if o == nil {
+		return writeFeedStatus(rw, feedUnknown, "shard not served here")
+	}
+	if q.MaxEntries == 0 {
+		q.MaxEntries = 256
+	}
+	if q.MaxBytes == 0 {
+		q.MaxBytes = defaultFeedBytes
+	}
+	var body func(w io.Writer) error
+	switch q.Kind {
+	case FeedEntries:
+		cp, entries, err := o.feedEntries(ctx, q)
+		if err != nil {
+			return s.answerError(rw, peer, q, err)
+		}
+		body = func(w io.Writer) error { _, err := w.Write(appendFeedEntries(nil, &cp, entries)); return err }
+	case FeedCheckpoint:
+		cp, err := o.feedCheckpoint(ctx, q)
+		if err != nil {
+			return s.answerError(rw, peer, q, err)
+		}
+		body = func(w io.Writer) error { _, err := w.Write(cp.appendWire(nil)); return err }
+	case FeedCopy:
+		cp, entries, snap, err := o.feedCopy(ctx, q)
+		if err != nil {
+			return s.answerError(rw, peer, q, err)
+		}
+		defer snap.Release()
+		body = func(w io.Writer) error {
+			if _, err := w.Write(appendFeedEntries(nil, &cp, entries)); err != nil {
+				return err
+			}
+			return snap.write(w)
+		}
+	}
+	if _, err := rw.Write([]byte{feedVersion, feedOK}); err != nil {
+		return err
+	}
+	zw, err := feedEncoder()
+	if err != nil {
+		return err
+	}
+	defer feedEncoders.Put(zw)
+	zw.Reset(rw)
+	if err := body(zw); err != nil {
+		zw.Close()
+		return fmt.Errorf("feed answer to %s: %w", peer, err)
+	}
+	return zw.Close()
+}
+
+// feedWindow is the zstd window of feed answers; readers refuse larger ones.
+const feedWindow = 4 << 20
+
+// feedEncoders keeps encoders between answers: each holds its window, and a server answers every
+// holder fed from it several times a minute.
+var feedEncoders sync.Pool
+
+func feedEncoder() (*zstd.Encoder, error) {
+	if e, ok := feedEncoders.Get().(*zstd.Encoder); ok {
+		return e, nil
+	}
+	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(feedWindow))
+}
+
+func (s *FeedServer) answerError(w io.Writer, peer string, q FeedRequest, err error) error {
+	var fe *FeedError
+	if errors.As(err, &fe) {
+		return writeFeedStatus(w, fe.Status, fe.Message)
+	}
+	s.log.Warn("feed request failed", "peer", peer, "shard", q.Shard, "kind", q.Kind, "after", q.After, "error", err)
+	return writeFeedStatus(w, feedUnavailable, "cannot answer now")
+}
+
+func writeFeedStatus(w io.Writer, status byte, msg string) error {
+	if len(msg) > maxFeedMessage {
+		msg = msg[:maxFeedMessage]
+	}
+	_, err := w.Write(appendFeedString([]byte{feedVersion, status}, msg))
+	return err
+}
+
+// waitFor waits until applied() is past after, at most d; it reports whether it is.
+func waitFor(ctx context.Context, d time.Duration, after uint64, applied func() uint64, changed func() <-chan struct{}) bool {
+	if applied() > after {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return applied() > after
+		case <-t.C:
+			return applied() > after
+		case <-changed():
+			if applied() > after {
+				return true
+			}
+		}
+	}
+}
