@@ -127,3 +127,21 @@ func (n *Node) dataFormat() int {
 func sealIn(key *seal.Key, b, k, v []byte) []byte { return key.Seal(nil, seal.AD(b, k), v) }
 
 func openIn(key *seal.Key, b, k, v []byte) ([]byte, error) { return key.Open(nil, seal.AD(b, k), v) }
+
+// lateBuckets are node.db's buckets of the late window (late_window.go, late_handover.go,
+// late_central.go), whose values sealIn seals.
+var lateBuckets = [][]byte{bucketLateOut, bucketLateHandover, bucketLateWindow}
+
+// sealLateValue is how a plain value of a late bucket is stored once its dir is encrypted
+// (fedarms storage encrypt); a value of any other bucket is returned as it is.
+func sealLateValue(k *seal.Key, bucket, key, v []byte) []byte {
+	if k == nil || len(v) == 0 {
+		return v
+	}
+	for _, b := range lateBuckets {
+		if string(b) == string(bucket) {
+			return sealIn(k, bucket, key, v)
+		}
+	}
+	return v
+}
