@@ -66,7 +66,13 @@ func TestChangesWaitForTheirAuditEntry(t *testing.T) {
 	check("a record write", tn.json(t, "fr", "POST", "/v1/records", frRecord("FR-AUD-2", "AUD10002")))
 	check("a delete", tn.call(t, "fr", "DELETE", "/v1/records/FR-AUD-1", "", nil))
 	check("an import", tn.call(t, "fr", "POST", "/v1/import", "application/x-ndjson", strings.NewReader(jsonLines(frRecord("FR-AUD-3", "AUD10003")))))
-	check("a decision", tn.json(t, "fr", "POST", "/v1/hits/"+hitID+"/decision", map[string]any{"decision": "confirmed"}))
+	// A decision shares node.db with its entry: it commits with it or not at all.
+	if a := tn.json(t, "fr", "POST", "/v1/hits/"+hitID+"/decision", map[string]any{"decision": "confirmed"}); a.status != 503 || !strings.Contains(string(a.body), "was not done") {
+		t.Errorf("a decision with the audit log closed: %d %s, want 503 audit_unavailable, not done", a.status, a.body)
+	}
+	if h, err := tn.hits.Get(hitID); err != nil || h.Decision == "confirmed" {
+		t.Errorf("a decision whose entry was not committed is stored: %+v %v", h.Decision, err)
+	}
 	a := tn.json(t, "admin", "POST", "/v1/tokens", map[string]any{"agency": "FR-AUD", "country": "FR", "roles": []string{"searcher"}})
 	check("a token", a)
 	for _, tok := range tn.Tokens().List() {

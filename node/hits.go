@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/node/notify"
@@ -147,18 +149,16 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 		return h, wire.FieldError("decision", notify.ErrBadDecision.Error())
 	}
 	// Every attempt is audited; one that is answered as taken waits until its entry is durable.
-	audited := func(outcome string) error {
-		return n.auditDurably(context.WithoutCancel(ctx), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "hit.decision",
-			Query: mustJSON(req), ResultIDs: []string{id}, Outcome: outcome})
+	entry := func(outcome string) audit.Entry {
+		return audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "hit.decision",
+			Query: mustJSON(req), ResultIDs: []string{id}, Outcome: outcome}
 	}
+	audited := func(outcome string) error { return n.auditDurably(context.WithoutCancel(ctx), entry(outcome)) }
 	if n.fed == nil {
-		h, err = n.hits.Decide(d, nil)
+		h, err = n.decideAudited(ctx, entry("ok"), func(tx *bolt.Tx) (notify.Hit, error) { return notify.DecideTx(tx, d, nil) })
 		if errors.Is(err, notify.ErrDecided) {
 			audited("refused: already " + h.Decision)
 			return h, alreadyDecided(&h)
-		}
-		if err == nil {
-			err = audited("ok")
 		}
 		return h, err
 	}
@@ -187,16 +187,38 @@ func (n *Node) Decide(ctx context.Context, p auth.Principal, id string, req wire
 			to = append(to, siblingRole+s)
 		}
 	}
-	h, err = n.hits.Settle(winner, to)
-	if err != nil {
-		return h, err
-	}
-	n.kickDelivery()
 	if winner.Decision != d.Decision {
+		if h, err = n.hits.Settle(winner, to); err != nil {
+			return h, err
+		}
+		n.kickDelivery()
 		audited("refused: already " + winner.Decision)
 		return h, alreadyDecided(&h)
 	}
-	return h, audited("ok")
+	// The decision taken here and its entry commit together.
+	h, err = n.decideAudited(ctx, entry("ok"), func(tx *bolt.Tx) (notify.Hit, error) { return notify.SettleTx(tx, winner, to) })
+	n.kickDelivery()
+	return h, err
+}
+
+// decideAudited makes change and appends e in one node.db transaction, so a decision is never
+// stored without its audit entry nor the entry without it, and waits until both are durable. A
+// change that fails writes neither: its error comes back, with the hit as it stands.
+func (n *Node) decideAudited(ctx context.Context, e audit.Entry, change func(*bolt.Tx) (notify.Hit, error)) (notify.Hit, error) {
+	var h notify.Hit
+	changeErr, err := n.changeAudited(ctx, e, func(tx *bolt.Tx) error {
+		var err error
+		h, err = change(tx)
+		return err
+	})
+	if changeErr != nil {
+		return h, changeErr
+	}
+	if err != nil {
+		return h, err
+	}
+	n.hits.Published(h)
+	return h, nil
 }
 
 // alreadyDecided is the refusal of a decision other than the one in force on h.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
@@ -106,11 +108,9 @@ func (n *Node) CreateTrace(ctx context.Context, p auth.Principal, req wire.Trace
 		}
 		t.OriginSig = sig
 	}
-	if err := n.hits.CreateTrace(t); err != nil {
-		return notify.Trace{}, err
-	}
-	if err := n.auditDurably(ctx, audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.create",
-		Query: mustJSON(req), ResultIDs: []string{t.ID}, Outcome: "ok"}); err != nil {
+	changeErr, err := n.changeAudited(ctx, audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.create",
+		Query: mustJSON(req), ResultIDs: []string{t.ID}, Outcome: "ok"}, func(tx *bolt.Tx) error { return notify.CreateTraceTx(tx, t) })
+	if err = cmp.Or(changeErr, err); err != nil {
 		return notify.Trace{}, err
 	}
 	n.kickDelivery()
@@ -181,15 +181,15 @@ func (n *Node) AnswerTrace(p auth.Principal, id, text string) (notify.Trace, err
 			return notify.Trace{}, err
 		}
 	}
-	t, err = n.hits.AddAnswer(id, a)
-	if errors.Is(err, notify.ErrTraceClosed) {
+	changeErr, err := n.changeAudited(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.answer",
+		Query: mustJSON(map[string]string{"text": text}), ResultIDs: []string{id}, Outcome: "ok"}, func(tx *bolt.Tx) error {
+		_, err := notify.AddAnswerTx(tx, id, a)
+		return err
+	})
+	if errors.Is(changeErr, notify.ErrTraceClosed) {
 		return notify.Trace{}, wire.Errorf(wire.Conflict, "conflict", "trace %s is closed", id)
 	}
-	if err != nil {
-		return notify.Trace{}, err
-	}
-	if err := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.answer",
-		Query: mustJSON(map[string]string{"text": text}), ResultIDs: []string{id}, Outcome: "ok"}); err != nil {
+	if err = cmp.Or(changeErr, err); err != nil {
 		return notify.Trace{}, err
 	}
 	return n.queueTraceCopies(id)
@@ -198,24 +198,29 @@ func (n *Node) AnswerTrace(p auth.Principal, id, text string) (notify.Trace, err
 // CloseTrace lets the requester p close its trace id, at its origin or a central node (other
 // members take a close only from those).
 func (n *Node) CloseTrace(p auth.Principal, id string) (notify.Trace, error) {
-	t, err := n.hits.UpdateTrace(id, func(t *notify.Trace) error {
-		if t.RequestedBy != p.Agency && !p.Has("admin") {
-			return wire.Errorf(wire.Forbidden, "forbidden", "only the requester closes a trace")
-		}
-		if n.fed != nil && t.Origin != n.cfg.Name && n.cfg.Role != "central" {
-			return wire.Errorf(wire.Conflict, "conflict", "close trace %s at its origin %s or a central node", id, t.Origin)
-		}
-		t.Status = notify.TraceClosed
-		return nil
+	var t notify.Trace
+	changeErr, err := n.changeAudited(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.close",
+		ResultIDs: []string{id}, Outcome: "ok"}, func(tx *bolt.Tx) error {
+		var err error
+		t, err = notify.UpdateTraceTx(tx, id, func(t *notify.Trace) error {
+			if t.RequestedBy != p.Agency && !p.Has("admin") {
+				return wire.Errorf(wire.Forbidden, "forbidden", "only the requester closes a trace")
+			}
+			if n.fed != nil && t.Origin != n.cfg.Name && n.cfg.Role != "central" {
+				return wire.Errorf(wire.Conflict, "conflict", "close trace %s at its origin %s or a central node", id, t.Origin)
+			}
+			t.Status = notify.TraceClosed
+			return nil
+		})
+		return err
 	})
-	if errors.Is(err, notify.ErrNotFound) {
+	if errors.Is(changeErr, notify.ErrNotFound) {
 		return t, wire.Errorf(wire.NotFound, "not_found", "no trace %q on this node", id)
 	}
-	if err != nil {
-		return t, err
+	if changeErr != nil {
+		return t, changeErr
 	}
-	if err := n.auditDurably(context.Background(), audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, Action: "trace.close",
-		ResultIDs: []string{id}, Outcome: "ok"}); err != nil {
+	if err != nil {
 		return notify.Trace{}, err
 	}
 	return n.queueTraceCopies(id)

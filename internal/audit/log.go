@@ -305,33 +305,43 @@ func (l *Log) write() {
 	}
 }
 
-// appendBatch appends the batch's entries in tx, each followed by its fn, and counts them. An entry
-// that cannot be encoded fails alone; any other error fails the transaction. Flush requests carry
-// no entry.
+// appendBatch appends the batch's entries in tx, each after its fn, and counts them. An fn that
+// declines (ErrDeclined, having written nothing) fails its entry alone, as does an entry without an
+// fn that cannot be encoded; any other error fails the transaction. Flush requests carry no entry.
 func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 	entries := 0
 	for _, r := range batch {
 		if r.flush {
 			continue
 		}
+		if r.with != nil {
+			if err := r.with(tx); err != nil {
+				if errors.Is(err, ErrDeclined) {
+					r.err = err
+					continue
+				}
+				return entries, err
+			}
+		}
 		e := r.entry
 		if err := appendTx(tx, &e, l.now, l.key); err != nil {
-			if errors.Is(err, ErrInvalidEntry) {
+			// With its fn's change already in tx, the entry cannot fail alone.
+			if errors.Is(err, ErrInvalidEntry) && r.with == nil {
 				r.err = err
 				continue
 			}
 			return entries, err
-		}
-		if r.with != nil {
-			if err := r.with(tx); err != nil {
-				return entries, err
-			}
 		}
 		r.entry = e
 		entries++
 	}
 	return entries, nil
 }
+
+// ErrDeclined, returned (wrapped) by an AppendWith fn that wrote nothing, says the change it would
+// have made is not to be made: its entry is not appended and Wait returns the fn's error, while the
+// rest of the batch commits.
+var ErrDeclined = errors.New("change declined")
 
 // commit writes one batch. An entry that cannot be encoded fails alone; a failed transaction fails
 // the whole batch, since none of it is durable.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,6 +289,24 @@ func TestAppendWithCommitsTogether(t *testing.T) {
 			}
 			return nil
 		})
+		mustVerifyOK(t, l, 1)
+	})
+}
+
+// A declined change (ErrDeclined) fails its own entry only: entries queued beside it commit, the
+// chain has no gap, and Wait returns the fn's reason.
+func TestAppendWithDeclinedFailsAlone(t *testing.T) {
+	forModes(t, func(t *testing.T, m mode) {
+		l, _, _ := newLog(t, m.opts(Options{}))
+		taken := errors.New("already decided")
+		declined := l.AppendWith(searchEntry(1), func(*bbolt.Tx) error { return fmt.Errorf("%w: %w", ErrDeclined, taken) })
+		kept := l.Append(searchEntry(2))
+		if _, err := declined.Wait(context.Background()); !errors.Is(err, taken) || !errors.Is(err, ErrDeclined) {
+			t.Fatalf("declined: %v", err)
+		}
+		if e, err := kept.Wait(context.Background()); err != nil || e.Seq != 1 {
+			t.Fatalf("the entry beside it: %v %+v", err, e)
+		}
 		mustVerifyOK(t, l, 1)
 	})
 }

@@ -134,23 +134,32 @@ func (s *Store) Subscribe() (<-chan Hit, func()) {
 func (s *Store) update(id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, error) {
 	var h Hit
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHits)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		if err := decode(tx, bucketHits, []byte(id), v, &h); err != nil {
-			return err
-		}
-		if err := fn(tx, &h); err != nil {
-			return err
-		}
-		return putHit(b, &h)
+		var err error
+		h, err = updateTx(tx, id, fn)
+		return err
 	})
 	if err == nil {
 		s.Published(h)
 	}
 	return h, err
+}
+
+// updateTx reads hit id in tx, lets fn change it and stores it; on an error from fn nothing is
+// written, and the hit as read is returned.
+func updateTx(tx *bolt.Tx, id string, fn func(tx *bolt.Tx, h *Hit) error) (Hit, error) {
+	var h Hit
+	b := tx.Bucket(bucketHits)
+	v := b.Get([]byte(id))
+	if v == nil {
+		return h, ErrNotFound
+	}
+	if err := decode(tx, bucketHits, []byte(id), v, &h); err != nil {
+		return h, err
+	}
+	if err := fn(tx, &h); err != nil {
+		return h, err
+	}
+	return h, putHit(b, &h)
 }
 
 // Receive stores a hit delivered by its origin, once: a hit already stored keeps its copy, and the
@@ -314,6 +323,28 @@ func (s *Store) Decide(d Decision, to []string) (Hit, error) {
 		if h.Decision != Pending && h.Decision != "" {
 			return ErrDecided
 		}
+		return decideTx(tx, h, d, to)
+	})
+}
+
+// DecideTx is Decide within tx, so the decision commits with what else tx holds (its audit entry):
+// ErrDecided, with the hit as it stands, when it is decided already, and then nothing is written.
+// Call Published with the hit once tx has committed.
+func DecideTx(tx *bolt.Tx, d Decision, to []string) (Hit, error) {
+	if d.Decision != Confirmed && d.Decision != Denied {
+		return Hit{}, ErrBadDecision
+	}
+	return updateTx(tx, d.HitID, func(tx *bolt.Tx, h *Hit) error {
+		if h.Decision != Pending && h.Decision != "" {
+			return ErrDecided
+		}
+		return decideTx(tx, h, d, to)
+	})
+}
+
+// SettleTx is Settle within tx (see DecideTx).
+func SettleTx(tx *bolt.Tx, d Decision, to []string) (Hit, error) {
+	return updateTx(tx, d.HitID, func(tx *bolt.Tx, h *Hit) error {
 		return decideTx(tx, h, d, to)
 	})
 }

@@ -92,30 +92,41 @@ func putTrace(tx *bolt.Tx, t *Trace) error {
 
 // CreateTrace stores a new trace request (its origin's copy).
 func (s *Store) CreateTrace(t Trace) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putTrace(tx, &t) })
+	return s.db.Update(func(tx *bolt.Tx) error { return CreateTraceTx(tx, t) })
 }
+
+// CreateTraceTx is CreateTrace within tx (so it commits with its audit entry).
+func CreateTraceTx(tx *bolt.Tx, t Trace) error { return putTrace(tx, &t) }
 
 // UpdateTrace changes a stored trace; fn sees the stored copy.
 func (s *Store) UpdateTrace(id string, fn func(t *Trace) error) (Trace, error) {
 	var t Trace
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketTraces)
-		if err != nil {
-			return err
-		}
-		v := b.Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		if err := decode(tx, bucketTraces, []byte(id), v, &t); err != nil {
-			return err
-		}
-		if err := fn(&t); err != nil {
-			return err
-		}
-		return putTrace(tx, &t)
+		var err error
+		t, err = UpdateTraceTx(tx, id, fn)
+		return err
 	})
 	return t, err
+}
+
+// UpdateTraceTx is UpdateTrace within tx; on an error from fn nothing is written.
+func UpdateTraceTx(tx *bolt.Tx, id string, fn func(t *Trace) error) (Trace, error) {
+	var t Trace
+	b, err := tx.CreateBucketIfNotExists(bucketTraces)
+	if err != nil {
+		return t, err
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return t, ErrNotFound
+	}
+	if err := decode(tx, bucketTraces, []byte(id), v, &t); err != nil {
+		return t, err
+	}
+	if err := fn(&t); err != nil {
+		return t, err
+	}
+	return t, putTrace(tx, &t)
 }
 
 // ReceiveTrace stores a trace delivered to this node (once per recipient: the receipt time is when
@@ -168,7 +179,18 @@ func receiveTraceTx(tx *bolt.Tx, t Trace, recipient string, now time.Time) (time
 // AddAnswer merges an answer into this node's copy (idempotent: an answer already present by the
 // same country at the same time is not added twice) and marks the trace answered.
 func (s *Store) AddAnswer(id string, a TraceAnswer) (Trace, error) {
-	return s.UpdateTrace(id, func(t *Trace) error {
+	var t Trace
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		t, err = AddAnswerTx(tx, id, a)
+		return err
+	})
+	return t, err
+}
+
+// AddAnswerTx is AddAnswer within tx.
+func AddAnswerTx(tx *bolt.Tx, id string, a TraceAnswer) (Trace, error) {
+	return UpdateTraceTx(tx, id, func(t *Trace) error {
 		if t.Status == TraceClosed {
 			return ErrTraceClosed
 		}
