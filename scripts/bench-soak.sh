@@ -3,8 +3,10 @@
 # by 4 clients (benchtool search-http, 99% unrecorded serials) once quietly, then while another host
 # (127.0.0.2) holds CONNS connections (half idle, half promising a 200 KB body that never comes,
 # re-opened as the node closes them: benchtool hostile) and sends oversize and malformed bodies in
-# a loop. It prints the searchers' p99 in both runs, every search answered or not, and the node's
-# RSS before, during and after.
+# a loop, and a scraping token (a searcher token with the read limits of the node's defaults, from
+# 127.0.0.4) pages through the register with broad queries as fast as it is answered. It prints the
+# searchers' p99 in both runs, every search answered or not, what the scraper got before it was
+# refused, and the node's RSS before, during and after.
 # Usage: scripts/bench-soak.sh [N [CONNS]]   (default 200000 1000; OUT=dir, default bench-out/soak;
 #   HOSTILE_BACKOFF=1s: how long the hostile client waits after a connection refused at once, 50ms)
 set -euo pipefail
@@ -54,6 +56,19 @@ BG=$!
   rm -f "$big"
 ) &
 BG="$BG $!"
+# A scraping token: broad queries (3 characters and a make) in a loop until the attack ends.
+SCRAPE=$("$OUT/fedarms" tokens create --addr "http://127.0.0.1:$PORT" --token-file "$TOK" --agency SCRAPER --country FR --roles searcher --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+(
+  end=$((SECONDS + 85)); ok=0; refused=0; i=0
+  while [ $SECONDS -lt $end ]; do
+    i=$((i + 1))
+    code=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.4 -H "Authorization: Bearer $SCRAPE" -H 'Content-Type: application/json' \
+      --data-binary "{\"serial\":\"$(printf '%03d' $((i % 1000)))\",\"make\":\"Beretta\",\"limit\":100}" "http://127.0.0.1:$PORT/v1/search" || true)
+    if [ "$code" = 200 ]; then ok=$((ok + 1)); else refused=$((refused + 1)); fi
+  done
+  echo "scraper: $ok searches answered, $refused refused" >"$OUT/scraper.txt"
+) &
+BG="$BG $!"
 sleep 15
 echo "RSS under attack: $(rss)"
 search hostile
@@ -61,6 +76,7 @@ echo "RSS under attack, after the searches: $(rss)"
 wait $BG || true
 BG=
 echo "hostile client: $(cat "$OUT/hostile.json")"
-curl -s -H "Authorization: Bearer $(cat "$TOK")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_http_connections|^fedarms_http_requests_total\{route="search",code="(400|413)"\}' || true
+cat "$OUT/scraper.txt" 2>/dev/null || true
+curl -s -H "Authorization: Bearer $(cat "$TOK")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_http_connections|^fedarms_http_requests_total\{route="search",code="(400|413|429)"\}|^fedarms_read_refusals_total' || true
 sleep 2
 echo "RSS after: $(rss)"

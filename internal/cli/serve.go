@@ -44,6 +44,7 @@ func devCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&c.DataDir, "data", c.DataDir, "data directory")
 	cmd.Flags().StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address for the API and console")
 	cmd.Flags().IntVar(&sample, "sample", 10000, "synthetic records to load on first start (0 for none)")
+	cmd.Flags().BoolVar(&c.Storage.Plain, "plain-storage", false, "make a new data dir without encryption at rest (to measure what encryption costs)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (raft, memberlist and libp2p log below warning only at debug)")
 	return cmd
