@@ -32,11 +32,14 @@ func (n *Node) watchResumed() {
 	var mu sync.Mutex
 	last := map[string]time.Time{}
 	groups := map[string]restartable{}
+	layers := map[string]string{} // the raft layer's group name of each
 	for _, shard := range n.held {
 		groups[shard] = n.groups[shard]
+		layers[shard] = "shard/" + shard
 	}
 	if f.control != nil {
 		groups["control"] = f.control
+		layers["control"] = "control"
 	}
 	var stops []func()
 	for shard, g := range groups {
@@ -48,6 +51,13 @@ func (n *Node) watchResumed() {
 			mu.Lock()
 			if n.since(last[key]) < resumeEvery {
 				mu.Unlock()
+				return
+			}
+			if n.sendingSnapshot(layers[shard], id) {
+				// Heartbeats fail on a link a snapshot fills; a restart would send it twice.
+				mu.Unlock()
+				f.log.Info("not restarting replication to a member receiving a snapshot", "shard", shard, "member", id,
+					"outage", outage.Round(time.Millisecond))
 				return
 			}
 			last[key] = n.now()
@@ -69,4 +79,11 @@ func (n *Node) watchResumed() {
 			stop()
 		}
 	}()
+}
+
+// sendingSnapshot reports whether this node is sending an InstallSnapshot of the raft group named
+// layer (transport's name: "shard/europe", "control") to the member named id.
+func (n *Node) sendingSnapshot(layer string, id raft.ServerID) bool {
+	e, ok := n.fed.roster.ByName(string(id))
+	return ok && n.fed.host.SendingSnapshot(layer, e.PeerID)
 }
