@@ -104,12 +104,12 @@ func (h *Host) askRaftCap(p peer.ID, pc *raftPace) {
 	}()
 	bps, err := h.queryRaftCap(ctx, p)
 	if err != nil {
-		h.log.Debug("raft pace: peer named no cap", "peer", p, "err", err)
+		h.log.Debug("raft pace: peer named no cap", "to", p, "err", err)
 		return
 	}
 	pc.set(bps)
 	if bps > 0 {
-		h.log.Info("raft pace toward a capped peer", "peer", p, "bytes_per_sec", bps)
+		h.log.Info("raft pace toward a capped peer", "to", p, "bytes_per_sec", bps)
 	}
 }
 
