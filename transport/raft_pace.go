@@ -76,11 +76,9 @@ func (h *Host) raftPaceTo(p peer.ID) *raftPace {
 	}
 	pc.mu.Unlock()
 	if ask {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			h.askRaftCap(p, pc)
-		}()
+		// Not on the host's wait group: a dial may come while the host closes, and the question
+		// ends with the host anyway (askRaftCap watches h.closed).
+		go h.askRaftCap(p, pc)
 	}
 	return pc
 }
