@@ -29,14 +29,16 @@ type restartable interface {
 // instead of after raft's backoff (up to ten seconds).
 func (n *Node) watchResumed() {
 	f := n.fed
-	var mu sync.Mutex
-	last := map[string]time.Time{}
+	gate := &resumeGate{now: n.now, sending: n.sendingSnapshot, last: map[string]time.Time{}}
 	groups := map[string]restartable{}
+	layers := map[string]string{} // the raft layer's group name of each
 	for _, shard := range n.held {
 		groups[shard] = n.groups[shard]
+		layers[shard] = "shard/" + shard
 	}
 	if f.control != nil {
 		groups["control"] = f.control
+		layers["control"] = "control"
 	}
 	var stops []func()
 	for shard, g := range groups {
@@ -44,14 +46,14 @@ func (n *Node) watchResumed() {
 			if outage < resumeAfter || !g.IsLeader() {
 				return
 			}
-			key := shard + "/" + string(id)
-			mu.Lock()
-			if n.since(last[key]) < resumeEvery {
-				mu.Unlock()
+			switch gate.admit(shard, layers[shard], id) {
+			case resumeRecent:
+				return
+			case resumeSnapshotting:
+				f.log.Info("not restarting replication to a member receiving a snapshot", "shard", shard, "member", id,
+					"outage", outage.Round(time.Millisecond))
 				return
 			}
-			last[key] = n.now()
-			mu.Unlock()
 			go func() { // raft's observer must not wait on a configuration change
 				if err := g.RestartReplication(id); err != nil {
 					f.log.Warn("restarting replication to a returning member", "shard", shard, "member", id, "error", err)
@@ -69,4 +71,48 @@ func (n *Node) watchResumed() {
 			stop()
 		}
 	}()
+}
+
+// resumeVerdict is what resumeGate decides about a returning member.
+type resumeVerdict int
+
+const (
+	resumeRestart      resumeVerdict = iota // restart its replication now
+	resumeRecent                            // restarted within resumeEvery: leave it
+	resumeSnapshotting                      // a snapshot to it is on its way: leave it
+)
+
+// resumeGate decides whether a returning member's replication is restarted: at most once per
+// resumeEvery per member and group, and never while this node sends it a snapshot, since on a thin
+// link the snapshot itself makes heartbeats fail and a restart would send the snapshot again beside
+// the first copy, which then cannot resume.
+type resumeGate struct {
+	now     func() time.Time
+	sending func(layer string, id raft.ServerID) bool
+
+	mu   sync.Mutex
+	last map[string]time.Time // guarded by mu; the last restart per group and member
+}
+
+// admit is the verdict for member id of group shard, whose raft layer is named layer; a restart it
+// admits counts toward resumeEvery.
+func (r *resumeGate) admit(shard, layer string, id raft.ServerID) resumeVerdict {
+	key := shard + "/" + string(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.last[key]; ok && r.now().Sub(t) < resumeEvery {
+		return resumeRecent
+	}
+	if r.sending(layer, id) {
+		return resumeSnapshotting
+	}
+	r.last[key] = r.now()
+	return resumeRestart
+}
+
+// sendingSnapshot reports whether this node is sending an InstallSnapshot of the raft group named
+// layer (transport's name: "shard/europe", "control") to the member named id.
+func (n *Node) sendingSnapshot(layer string, id raft.ServerID) bool {
+	e, ok := n.fed.roster.ByName(string(id))
+	return ok && n.fed.host.SendingSnapshot(layer, e.PeerID)
 }

@@ -87,6 +87,9 @@ type Host struct {
 	raftCap    *bandwidthCap         // nil: raft traffic is not capped
 	raftMeter  RaftMeter             // nil: raft traffic is not counted
 
+	paceMu sync.Mutex
+	paces  map[peer.ID]*raftPace // guarded by paceMu; the pace toward each peer dialled for raft
+
 	resMu        sync.Mutex
 	reservations map[peer.ID]reservation // guarded by resMu
 	reserveKick  chan struct{}           // nil unless Config.ReserveRelays

@@ -20,7 +20,11 @@ const (
 	ProtoRaftZstd = "/fedarms/raft/2"
 	// ProtoRaftResume is ProtoRaftZstd with InstallSnapshot's data resumable (raft_resume.go);
 	// offered first.
-	ProtoRaftResume   = "/fedarms/raft/3"
+	ProtoRaftResume = "/fedarms/raft/3"
+	// ProtoRaftCap asks a member the rate it receives raft at, so that raft streams toward it are
+	// paced on the sending side (raft_pace.go). A member of an earlier release does not speak it:
+	// its streams go unpaced.
+	ProtoRaftCap      = "/fedarms/raft-cap/1"
 	ProtoGossipPacket = "/fedarms/gossip/packet/1"
 	ProtoGossipStream = "/fedarms/gossip/stream/1"
 	ProtoMessage      = "/fedarms/msg/1"
@@ -41,4 +45,4 @@ const (
 )
 
 // Protocols lists every protocol id, for the host to register and for tests to check uniqueness.
-var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoLate, ProtoFeed}
+var Protocols = []string{ProtoRaft, ProtoRaftZstd, ProtoRaftResume, ProtoRaftCap, ProtoGossipPacket, ProtoGossipStream, ProtoMessage, ProtoSearch, ProtoSnapshot, ProtoApply, ProtoControl, ProtoLate, ProtoFeed}

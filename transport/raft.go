@@ -40,6 +40,9 @@ type RaftLayer struct {
 	accept   chan net.Conn
 	closed   chan struct{}
 	once     sync.Once
+
+	sendMu  sync.Mutex
+	sending map[peer.ID]int // guarded by sendMu; InstallSnapshots being sent per peer
 }
 
 var _ raft.StreamLayer = (*RaftLayer)(nil)
@@ -89,6 +92,9 @@ func NewRaftLayerWithConfig(h *Host, cfg RaftLayerConfig) (*RaftLayer, error) {
 			if err := h.Handle(proto, h.serveRaft); err != nil {
 				return nil, fmt.Errorf("raft layer: %w", err)
 			}
+		}
+		if err := h.Handle(ProtoRaftCap, h.serveRaftCap); err != nil {
+			return nil, fmt.Errorf("raft layer: %w", err)
 		}
 		h.raftGroups = map[string]*RaftLayer{}
 	}
@@ -153,6 +159,7 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 		return nil, fmt.Errorf("raft dial %s: %w", l.group, err)
 	}
 	wire := l.h.raftWire(s, l.group, id)
+	wire.(*raftWire).pace = l.h.raftPaceTo(id)
 	hdr := raftHeader(l.group)
 	_ = wire.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := wire.Write(hdr); err != nil {

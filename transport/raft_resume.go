@@ -82,6 +82,8 @@ type resumeSender struct {
 	scan  mpScanner // where the request ends
 	req   []byte    // an InstallSnapshot request's msgpack, to learn what it sends
 	snap  *snapSend // the InstallSnapshot's data is being sent
+
+	flying bool // counted in the layer's snapshots being sent; guarded by l.sendMu
 }
 
 // newResumeSender wraps framed, a stream dialled on ProtoRaftResume.
@@ -135,6 +137,9 @@ func (r *resumeSender) Write(p []byte) (int, error) {
 						return start, err
 					}
 					r.snap = s
+					if s != nil {
+						r.l.beginSend(r)
+					}
 				}
 			}
 		}
@@ -266,6 +271,7 @@ func (s *snapSend) ask() ([][32]byte, error) {
 
 // report tells the layer how the transfer went.
 func (s *snapSend) report(err error) {
+	s.r.l.endSend(s.r)
 	s.r.l.snapshotDone(SnapshotTransfer{Group: s.id.group, Peer: s.r.to, Sending: true, Size: s.id.size,
 		Resumed: s.resumedBytes(), Sent: s.sent, Err: err})
 }

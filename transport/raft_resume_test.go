@@ -100,8 +100,17 @@ func (l *snapshotLink) send(index uint64, data []byte, cutAt int) error {
 	if cutAt > 0 {
 		r = io.MultiReader(bytes.NewReader(data[:cutAt]), errReader{})
 	}
-	req := &raft.InstallSnapshotRequest{RPCHeader: header("a", l.a.ident.ID), SnapshotVersion: 1, Term: 3,
-		LastLogIndex: index, LastLogTerm: 2, Size: int64(len(data))}
+	return l.installFrom(l.installRequest(index, int64(len(data))), r)
+}
+
+// installRequest is a's InstallSnapshot of size bytes at index.
+func (l *snapshotLink) installRequest(index uint64, size int64) *raft.InstallSnapshotRequest {
+	return &raft.InstallSnapshotRequest{RPCHeader: header("a", l.a.ident.ID), SnapshotVersion: 1, Term: 3,
+		LastLogIndex: index, LastLogTerm: 2, Size: size}
+}
+
+// installFrom sends req with its data read from r.
+func (l *snapshotLink) installFrom(req *raft.InstallSnapshotRequest, r io.Reader) error {
 	var resp raft.InstallSnapshotResponse
 	err := l.ta.InstallSnapshot("b", ServerAddress(l.b.ident.ID), req, &resp, r)
 	if err == nil && !resp.Success {

@@ -58,6 +58,7 @@ type raftWire struct {
 	network.Stream
 	sent, received ByteCounter   // nil: not counted
 	cap            *bandwidthCap // nil: no cap
+	pace           *raftPace     // nil: not paced (streams this node accepted)
 	writeIdle      atomic.Int64  // nanoseconds raft allows a write without progress; 0: no deadline
 	readIdle       atomic.Int64  // nanoseconds raft allows a read without progress; 0: no deadline
 }
@@ -92,15 +93,23 @@ const writeChunk = 64 << 10
 // Write waits for the cap's tokens, a burst at a time, and sends; it gives up with a timeout when
 // the tokens would come after the deadline.
 func (w *raftWire) Write(p []byte) (int, error) {
-	step := writeChunk
-	if w.cap != nil {
-		step = w.cap.chunk
-	}
 	n := 0
 	for len(p) > 0 {
+		step := writeChunk
+		if w.cap != nil {
+			step = w.cap.chunk
+		}
+		if w.pace != nil {
+			step = min(step, w.pace.chunk())
+		}
 		chunk := p[:min(len(p), step)]
 		if w.cap != nil {
-			if err := w.waitOut(len(chunk)); err != nil {
+			if err := w.waitOut(w.cap.out, len(chunk)); err != nil {
+				return n, err
+			}
+		}
+		if w.pace != nil {
+			if err := w.waitOut(w.pace.lim, len(chunk)); err != nil {
 				return n, err
 			}
 		}
@@ -132,16 +141,25 @@ func (w *raftWire) moved(wrote bool) {
 	}
 }
 
-// waitOut takes n bytes' tokens from the outgoing bucket within the write deadline.
-func (w *raftWire) waitOut(n int) error {
+// waitOut takes n bytes' tokens from an outgoing bucket (the host's cap, or the pace toward the
+// peer) within the write deadline. A burst that shrank below n meanwhile (the peer's cap arrived)
+// is taken in pieces.
+func (w *raftWire) waitOut(lim *rate.Limiter, n int) error {
 	ctx := context.Background()
 	if d := w.writeIdle.Load(); d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(d))
 		defer cancel()
 	}
-	if err := w.cap.out.WaitN(ctx, n); err != nil {
-		return fmt.Errorf("raft bandwidth cap: %w", os.ErrDeadlineExceeded)
+	for n > 0 {
+		k := min(n, lim.Burst())
+		if err := lim.WaitN(ctx, k); err != nil {
+			if ctx.Err() != nil || k <= lim.Burst() {
+				return fmt.Errorf("raft bandwidth cap: %w", os.ErrDeadlineExceeded)
+			}
+			continue // the burst shrank between reading it and waiting
+		}
+		n -= k
 	}
 	return nil
 }

@@ -313,6 +313,7 @@ func reportHits(t *testing.T, phase string, lags []time.Duration) {
 	}
 	measure(t, "thinlink", phase+"_hits", float64(len(lags)), "hits")
 	measure(t, "thinlink", phase+"_hit_receipts_p50", ms(quantile(lags, 0.5)), "ms")
+	measure(t, "thinlink", phase+"_hit_receipts_p99", ms(quantile(lags, 0.99)), "ms")
 	measure(t, "thinlink", phase+"_hit_receipts_max", ms(quantile(lags, 1)), "ms")
 	if late > 0 {
 		t.Errorf("%s: %d of %d hits made at the edge got their receipts after more than 5 s", phase, late, len(lags))
