@@ -1,9 +1,13 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/replication"
@@ -46,7 +50,7 @@ func (n *Node) openFedHolder(shard string, sources []string) (fedShard, error) {
 	f := n.fed
 	h, err := replication.OpenHolder(replication.HolderConfig{
 		Shard: shard, Dir: filepath.Join(n.cfg.DataDir, "shards", shard), Sources: sources,
-		Centrals: f.centralNames, Dial: f.dialFeed, Verify: f.verifyCheckpoint,
+		Centrals: f.centralNames, Dial: n.meteredFeedDial(shard), Verify: f.verifyCheckpoint,
 		Observer: n.index, Logger: n.log.With("subsystem", "replication"), Key: n.atRest.key,
 		Refused: n.feedRefused,
 	})
@@ -57,6 +61,38 @@ func (n *Node) openFedHolder(shard string, sources []string) (fedShard, error) {
 		f.feed.ServeHolder(h)
 	}
 	return fedShard{h}, nil
+}
+
+// meteredFeedDial dials feed streams for shard whose bytes count in the replication counters
+// (fedarms_replication_{sent,received}_bytes_total{shard,peer}), as raft's do: the feed's answers
+// are zstd streams, so this is what the link carries, less libp2p's framing.
+func (n *Node) meteredFeedDial(shard string) replication.FeedDialer {
+	return func(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
+		s, err := n.fed.dialFeed(ctx, peer)
+		if err != nil {
+			return nil, err
+		}
+		return meteredStream{ReadWriteCloser: s, sent: n.met.replSent.WithLabelValues(shard, peer),
+			recv: n.met.replRecv.WithLabelValues(shard, peer)}, nil
+	}
+}
+
+// meteredStream counts the bytes read and written on a stream.
+type meteredStream struct {
+	io.ReadWriteCloser
+	sent, recv prometheus.Counter
+}
+
+func (s meteredStream) Read(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Read(p)
+	s.recv.Add(float64(n))
+	return n, err
+}
+
+func (s meteredStream) Write(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Write(p)
+	s.sent.Add(float64(n))
+	return n, err
 }
 
 // feedRefused counts and audits a batch or copy a source sent that the voters did not commit: the

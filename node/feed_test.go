@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/auth"
@@ -107,6 +108,19 @@ func TestFeedOverTheFederation(t *testing.T) {
 		if c.Shard == "europe" && c.Source != "local" {
 			t.Fatalf("europe searched %s at edge-cdg, want local", c.Source)
 		}
+	}
+
+	if b := testutil.ToFloat64(edge.met.replRecv.WithLabelValues("europe", "ncb-fr")); b < 1000 {
+		t.Fatalf("feed bytes received from ncb-fr counted: %v", b)
+	}
+	// What the holder's Refused hook is told is counted and audited.
+	edge.feedRefused("europe", "ncb-fr-x", "state hash differs from the checkpoint")
+	if c := testutil.ToFloat64(edge.met.feedRefused.WithLabelValues("europe", "ncb-fr-x")); c != 1 {
+		t.Fatalf("fedarms_feed_refused_total = %v, want 1", c)
+	}
+	entries, _ := edge.audit.Tail(50)
+	if e := entries[len(entries)-1]; e.Action != "feed.refused" || e.Agency != "member:ncb-fr-x" || !strings.Contains(string(e.Query), "europe") {
+		t.Fatalf("last audit entry %+v, want the refusal", e)
 	}
 
 	// A checkpoint signed by an NCB's node key, under its own name or a central's, is refused.
