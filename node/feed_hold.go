@@ -52,7 +52,7 @@ func (n *Node) openFedHolder(shard string, sources []string) (fedShard, error) {
 		Shard: shard, Dir: filepath.Join(n.cfg.DataDir, "shards", shard), Sources: sources,
 		Centrals: f.centralNames, Dial: n.meteredFeedDial(shard), Verify: f.verifyCheckpoint,
 		Observer: n.index, Logger: n.log.With("subsystem", "replication"), Key: n.atRest.key,
-		Refused: n.feedRefused,
+		Refused: n.feedRefused, Wait: feedHolderWait(n.cfg.MaxStaleness.Duration),
 	})
 	if err != nil {
 		return fedShard{}, err
@@ -93,6 +93,13 @@ func (s meteredStream) Write(p []byte) (int, error) {
 	n, err := s.ReadWriteCloser.Write(p)
 	s.sent.Add(float64(n))
 	return n, err
+}
+
+// feedHolderWait is how long a fed holder lets its source hold a request with nothing new. The
+// answer "nothing new" is the holder's contact with its source, as a heartbeat is a non-voter's, so
+// it comes well within max_staleness: a quiet shard is not reported stale.
+func feedHolderWait(maxStaleness time.Duration) time.Duration {
+	return min(max(maxStaleness/4, time.Second), 10*time.Second)
 }
 
 // feedRefused counts and audits a batch or copy a source sent that the voters did not commit: the
