@@ -227,8 +227,9 @@ type raftMembers interface {
 }
 
 // syncMembers brings g's configuration one step closer to the roster. Only g's leader acts. fed
-// are the members (by peer id) that hold g's shard as fed holders (feed_hold.go): outside the group, so never
-// added, and removed if they are non-voters. In order, and at most one change of voters per call:
+// are the members (by peer id) that hold g's shard as fed holders (feed_hold.go): outside the
+// group, so never added, and removed if they are non-voters. In order, and at most one change of
+// voters per call:
 //   - a server the roster no longer has at its address is removed: a revoked member, or the old
 //     identity of a central member that was replaced under the same name (its vote must go before
 //     the new identity, with an empty log, joins; raft would otherwise move the vote to it). The
