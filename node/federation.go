@@ -204,10 +204,15 @@ func (n *Node) reconcile() {
 		case <-t.C:
 		}
 		for _, shard := range n.held {
-			f.syncMembers("shard "+shard, n.groups[shard], func(e transport.Entry) bool { return e.Holds(shard) })
+			g := n.groups[shard]
+			if !g.IsLeader() {
+				continue
+			}
+			fed := f.fedMembers(shard)
+			f.syncMembers("shard "+shard, g, func(e transport.Entry) bool { return e.Holds(shard) }, fed)
 		}
 		if f.control != nil {
-			f.syncMembers("control", f.control, func(transport.Entry) bool { return true })
+			f.syncMembers("control", f.control, func(transport.Entry) bool { return true }, nil)
 		}
 	}
 }
@@ -221,17 +226,20 @@ type raftMembers interface {
 	Promote(id raft.ServerID, addr raft.ServerAddress) error
 }
 
-// syncMembers brings g's configuration one step closer to the roster. Only g's leader acts. In
-// order, and at most one change of voters per call:
+// syncMembers brings g's configuration one step closer to the roster. Only g's leader acts. fed
+// are the members (by peer id) that hold g's shard as fed holders (feed_hold.go): outside the
+// group, so never added, and removed if they are non-voters. In order, and at most one change of
+// voters per call:
 //   - a server the roster no longer has at its address is removed: a revoked member, or the old
 //     identity of a central member that was replaced under the same name (its vote must go before
 //     the new identity, with an empty log, joins; raft would otherwise move the vote to it). The
 //     last voter is never removed;
-//   - every roster member that belongs in g and is not a member at its address is added as a
-//     non-voter (a central member too: it catches up before it votes);
+//   - a non-voter that is a fed holder is removed;
+//   - every roster member that belongs in g, is not fed, and is not a member at its address is
+//     added as a non-voter (a central member too: it catches up before it votes);
 //   - a central member that is a non-voter is promoted once its log has caught up with the
 //     leader's (replication.CatchUpSlack).
-func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.Entry) bool) {
+func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.Entry) bool, fed map[string]bool) {
 	if !g.IsLeader() {
 		return
 	}
@@ -249,6 +257,15 @@ func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.En
 	}
 	for _, s := range servers {
 		e, ok := f.roster.ByName(string(s.ID))
+		if ok && s.Suffrage != raft.Voter && fed[e.PeerID.String()] && e.Role != transport.RoleCentral {
+			if err := g.RemoveServer(s.ID); err != nil {
+				f.log.Warn("removing a fed holder from the group", "group", group, "member", s.ID, "error", err)
+				return
+			}
+			f.log.Info("removed a non-voter that holds the shard as a fed holder", "group", group, "member", s.ID)
+			delete(have, s.ID)
+			continue
+		}
 		if ok && (transport.ServerAddress(e.PeerID) == s.Address || s.Suffrage != raft.Voter) {
 			continue // a non-voter's address moves with AddNonvoter below
 		}
@@ -267,7 +284,7 @@ func (f *fed) syncMembers(group string, g raftMembers, belongs func(transport.En
 		delete(have, s.ID)
 	}
 	for _, e := range f.roster.List() {
-		if !belongs(e) {
+		if !belongs(e) || fed[e.PeerID.String()] && e.Role != transport.RoleCentral {
 			continue
 		}
 		addr := transport.ServerAddress(e.PeerID)

@@ -77,11 +77,11 @@ func (f *fed) centralNames() []string {
 	return out
 }
 
-// startFeed registers the feed protocol's handler. The node does not yet hold a shard as a fed
-// holder: shards named in [replication] sources are still raft groups, and it says so.
+// startFeed registers the feed protocol's handler. The shards named in [replication] sources are
+// held as fed holders (feed_hold.go), opened with the node's groups.
 func (f *fed) startFeed(fedShards []string) error {
 	if len(fedShards) > 0 {
-		f.log.Warn("[replication] sources is not acted on by this release: these shards are held as raft non-voters", "shards", fedShards)
+		f.log.Info("holding shards as fed holders, outside their raft groups", "shards", fedShards)
 	}
 	f.feed = replication.NewFeedServer(f.log)
 	return f.host.Handle(transport.ProtoFeed, func(s network.Stream) {

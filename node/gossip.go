@@ -256,10 +256,12 @@ func (n *Node) gossipHealth() transport.Health {
 		h.At = g.nextAt(h.At)
 	}
 	var lastCentral time.Time
-	for _, s := range n.held {
-		applied, contact := n.groups[s].Freshness()
+	for _, s := range n.allHeld() {
+		c := n.copies[s]
+		applied, contact := c.Freshness()
+		_, fed := c.(fedShard)
 		h.Shards = append(h.Shards, transport.ShardHealth{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact, n.now()),
-			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
+			Digest: shortDigest(c.State().Stats().Digest.String()), Fed: fed})
 		if contact.After(lastCentral) {
 			lastCentral = contact
 		}
@@ -352,10 +354,10 @@ func (n *Node) localHealthAsMember() wire.Member {
 	m := wire.Member{Name: n.cfg.Name, Role: n.cfg.Role, Country: n.cfg.Country, Status: "alive", Version: Version, Self: true,
 		Outbox: outbox, Overdue: overdue}
 	m.Formats, m.FormatsReported = memberFormats(transport.Health{Formats: n.gossipFormats()})
-	for _, s := range n.held {
-		applied, contact := n.groups[s].Freshness()
+	for _, s := range n.allHeld() {
+		applied, contact := n.copies[s].Freshness()
 		m.Shards = append(m.Shards, wire.MemberShard{Shard: s, Applied: applied, LagSeconds: lagSeconds(contact, n.now()),
-			Digest: shortDigest(n.groups[s].State().Stats().Digest.String())})
+			Digest: shortDigest(n.copies[s].State().Stats().Digest.String())})
 		m.LastCentral = contact.UTC()
 	}
 	return m

@@ -87,8 +87,8 @@ func (n *Node) foreignIDs(shard string, recs []record.Record) []replication.Item
 	}
 	found := slices.Clone(done)
 	others := make([]record.Record, len(recs))
-	for _, s := range n.held {
-		g := n.groups[s]
+	for _, s := range n.allHeld() {
+		g := n.copies[s]
 		if s == shard || g == nil {
 			continue
 		}

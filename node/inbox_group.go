@@ -74,7 +74,7 @@ func (n *Node) runInbox() {
 		}
 		// Central members only: a new one joins as a non-voter and is promoted once caught up,
 		// as in every other group (central.go).
-		f.syncMembers("inbox", f.inbox, func(e transport.Entry) bool { return e.Role == transport.RoleCentral })
+		f.syncMembers("inbox", f.inbox, func(e transport.Entry) bool { return e.Role == transport.RoleCentral }, nil)
 		if migrated {
 			continue
 		}

@@ -39,7 +39,7 @@ type liveIndex struct {
 	mu    sync.RWMutex // guards ix
 	ix    *matcher.Index
 	// groups is set once by load, for rebuilding after a snapshot restore.
-	groups map[string]*replication.Group
+	groups map[string]shardCopy
 	// shards names the shard each record was filed under (matcher.Entry.Group, from 1; 0 is
 	// unknown), so a search fetches each result from its own shard. Guarded by mu; numbers are
 	// handed out as shards are first seen and never reused.
@@ -225,7 +225,7 @@ func entryOf(r *record.Record, g uint8) matcher.Entry {
 // load builds the index from the shards' state files (at start and after a restore). It holds the
 // lock throughout, so a change applied while it reads waits and lands on the new index (Put and
 // Delete are idempotent, so a change both read and re-applied is harmless).
-func (li *liveIndex) load(groups map[string]*replication.Group) error {
+func (li *liveIndex) load(groups map[string]shardCopy) error {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	li.groups = groups

@@ -160,7 +160,7 @@ func (n *Node) receiveLateHit(ctx context.Context, from transport.Entry, m *late
 	case <-ctx.Done():
 		return nil, wire.Errorf(wire.Unavailable, "unavailable", "the late window is still loading").Retry(1)
 	}
-	if shard, _ := n.shardMap.Shard(h.RecordingCountry); n.groups[shard] != nil {
+	if shard, _ := n.shardMap.Shard(h.RecordingCountry); n.copies[shard] != nil {
 		return nil, refuse(wire.Forbidden, "not_searcher", "late hit %s on a record of %s, which %s holds and re-checks itself", h.ID, shard, n.cfg.Name)
 	}
 	s, ok := n.late.search(h.SearchID)

@@ -48,6 +48,8 @@ type metrics struct {
 
 	// replSent and replRecv count raft bytes on the wire by shard and peer (replicationMeter).
 	replSent, replRecv *prometheus.CounterVec
+	// feedRefused counts batches and copies a fed holder refused, by shard and source (feed_hold.go).
+	feedRefused *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -72,6 +74,8 @@ func newMetrics(n *Node) *metrics {
 		Help: "Searches refused by reason: a token's read limit reached (searches_per_hour, searches_per_day, records_per_hour, records_per_day) or a query that carries too little (too_little)."}, []string{"reason"})
 	m.replSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_replication_sent_bytes_total",
 		Help: "Replication bytes (raft log entries, snapshots, answers) sent on the wire, compressed as they travel, by shard (control: the control group) and peer."}, []string{"shard", "peer"})
+	m.feedRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_feed_refused_total",
+		Help: "Batches or copies of a shard a fed holder refused because they were not what the voters committed (the source is dropped), by shard and source."}, []string{"shard", "peer"})
 	m.replRecv = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_replication_received_bytes_total",
 		Help: "Replication bytes received on the wire, compressed as they travel, by shard (control: the control group) and peer."}, []string{"shard", "peer"})
 	m.shardApply = prometheus.NewDesc("fedarms_shard_applied_index", "Last raft index applied to the shard's state on this node.", []string{"shard"}, nil)
@@ -95,7 +99,7 @@ func newMetrics(n *Node) *metrics {
 		prometheus.NewDesc("fedarms_audit_folds_total", "node.db transactions that moved journaled audit entries.", nil, nil),
 		prometheus.NewDesc("fedarms_audit_fold_seconds_total", "Time the audit writer spent folding the journal into node.db.", nil, nil),
 	}
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m.readRefusals, m.replSent, m.replRecv, m,
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.searchDur, m.hits, m.delivery, m.imported, m.refusals, m.readRefusals, m.replSent, m.replRecv, m.feedRefused, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -141,8 +145,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reads the shards' state when scraped.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range m.n.held {
-		st := m.n.groups[s].Status()
+	for _, s := range m.n.allHeld() {
+		st := m.n.copies[s].Status()
 		ch <- prometheus.MustNewConstMetric(m.shardApply, prometheus.GaugeValue, float64(st.AppliedIndex), s)
 		ch <- prometheus.MustNewConstMetric(m.shardRecs, prometheus.GaugeValue, float64(st.Records), s)
 		age := math.Inf(1) // never in contact
@@ -150,7 +154,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			age = m.n.since(st.LastContact).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(m.shardAge, prometheus.GaugeValue, age, s)
-		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != ""), s)
+		ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, b2f(st.Leader != "" || st.Role == "fed" && !st.LastContact.IsZero()), s)
 		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(st.CommitIndex-min(st.CommitIndex, st.AppliedIndex)), s)
 		ch <- prometheus.MustNewConstMetric(m.snapshot, prometheus.GaugeValue, float64(st.LastSnapshotIndex), s)
 		ch <- prometheus.MustNewConstMetric(m.stale, prometheus.GaugeValue, b2f(m.n.stale(st.LastContact, st.Halt != nil)), s)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,29 @@ import (
 // Version is this build's release (internal/version), reported in health and membership.
 var Version = version.Release()
 
+// shardCopy is a copy of a shard this node holds, as search, the index, status and health read
+// it: a raft group (*replication.Group) or a fed holder, which takes the shard from other holders
+// outside the raft group (feed_hold.go).
+type shardCopy interface {
+	State() *replication.State
+	// Freshness is the copy's applied index and its last contact with the shard (its leader, or
+	// the source a fed holder takes it from).
+	Freshness() (appliedIndex uint64, lastContact time.Time)
+	Status() replication.Status
+	Halted() (replication.Halt, bool)
+	Close() error
+}
+
+// allHeld lists every shard this node holds, raft groups and fed holders, sorted.
+func (n *Node) allHeld() []string {
+	if len(n.fedHeld) == 0 {
+		return n.held
+	}
+	out := append(slices.Clone(n.held), n.fedHeld...)
+	slices.Sort(out)
+	return out
+}
+
 // Node is one running fedarms node.
 type Node struct {
 	cfg      *config.Config
@@ -30,6 +54,11 @@ type Node struct {
 	// groups holds the raft group of every shard this node holds; fixed after Open.
 	groups map[string]*replication.Group
 	held   []string // sorted shard names of groups
+	// copies holds every shard this node holds, its raft groups and its fed holders (feed_hold.go)
+	// alike: what search, the index, status and health read. Fixed after Open.
+	copies map[string]shardCopy
+	// fedHeld are the sorted shard names of the fed holders among copies (not in groups).
+	fedHeld []string
 	// readers are the releases members run that read each raft command format (formats.go).
 	readers formatReaders
 	db      *bolt.DB // node.db: tokens, audit, hits

@@ -40,7 +40,7 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, start: opts.Clock.Now(), clock: opts.Clock}
+	n := &Node{cfg: cfg, log: opts.Logger, shardMap: cfg.ShardMapFull(), groups: map[string]*replication.Group{}, copies: map[string]shardCopy{}, start: opts.Clock.Now(), clock: opts.Clock}
 	n.disk.clock = opts.Clock
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -135,6 +135,16 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	t0 := n.now()
 	for _, shard := range cfg.Held(n.shardMap) {
+		if srcs := cfg.Replication.Sources[shard]; n.fed != nil && len(srcs) > 0 {
+			h, err := n.openFedHolder(shard, srcs)
+			if err != nil {
+				n.Close()
+				return nil, err
+			}
+			n.copies[shard] = h
+			n.fedHeld = append(n.fedHeld, shard)
+			continue
+		}
 		gc := replication.GroupConfig{
 			Shard:             shard,
 			Dir:               filepath.Join(cfg.DataDir, "shards", shard),
@@ -159,13 +169,15 @@ func Open(cfg *config.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 		n.groups[shard] = g
+		n.copies[shard] = g
 		if n.fed != nil {
 			n.fed.groupOpened(shard, g)
 		}
 		n.held = append(n.held, shard)
 	}
 	sort.Strings(n.held)
-	if err := n.index.load(n.groups); err != nil {
+	sort.Strings(n.fedHeld)
+	if err := n.index.load(n.copies); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -265,6 +277,9 @@ func (n *Node) close() error {
 	}
 	for _, s := range n.held {
 		errs = append(errs, n.groups[s].Close())
+	}
+	for _, s := range n.fedHeld {
+		errs = append(errs, n.copies[s].Close())
 	}
 	if n.index != nil {
 		n.index.close()

@@ -233,7 +233,7 @@ func (n *Node) serveSearch() error {
 		// Only shards this node holds are searched, whatever else is asked for.
 		only := map[string]bool{}
 		for _, s := range req.Shards {
-			if _, held := n.groups[s]; held {
+			if _, held := n.copies[s]; held {
 				only[s] = true
 			}
 		}

@@ -55,7 +55,7 @@ func (n *Node) Review(p auth.Principal, f wire.ReviewFilter) (wire.ReviewPage, e
 	if err != nil {
 		return wire.ReviewPage{}, wire.FieldError("cursor", "cursor: not one this node handed out; start again without it")
 	}
-	page := wire.ReviewPage{AsOf: n.now().UTC(), GraceSeconds: int64(c.grace.Seconds()), Shards: n.held,
+	page := wire.ReviewPage{AsOf: n.now().UTC(), GraceSeconds: int64(c.grace.Seconds()), Shards: n.allHeld(),
 		Complete: n.coversCountries(f.Country, p), Counts: []wire.ReviewCount{}, Records: []wire.ReviewRecord{}}
 	for _, rc := range n.index.review.counts(c, counted) {
 		page.Counts = append(page.Counts, wire.ReviewCount{Country: rc.country, Due: rc.due, Expired: rc.expired})
@@ -100,13 +100,13 @@ func (n *Node) coversCountries(country string, p auth.Principal) bool {
 	case !p.Has(auth.RoleAdmin) && !p.Has(auth.RoleOperator):
 		country = p.Country
 	default:
-		return len(n.held) == len(n.shardMap.Shards())
+		return len(n.copies) == len(n.shardMap.Shards())
 	}
 	s, ok := n.shardMap.Shard(country)
 	if !ok {
 		return false
 	}
-	_, held := n.groups[s]
+	_, held := n.copies[s]
 	return held
 }
 

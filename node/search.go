@@ -185,7 +185,7 @@ func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire
 func (n *Node) coverage() wire.Coverage {
 	c := wire.Coverage{Complete: true}
 	for _, s := range n.shardMap.Shards() {
-		g, ok := n.groups[s]
+		g, ok := n.copies[s]
 		if !ok {
 			c.Complete = false
 			c.Shards = append(c.Shards, wire.ShardCoverage{Shard: s, Source: "missing"})
@@ -213,8 +213,8 @@ func notHeld(c wire.Coverage) []string {
 
 // getRecord finds a record in the held shards.
 func (n *Node) getRecord(id string) (record.Record, bool) {
-	for _, s := range n.held {
-		if r, ok, err := n.groups[s].State().Get(id); err == nil && ok {
+	for _, s := range n.allHeld() {
+		if r, ok, err := n.copies[s].State().Get(id); err == nil && ok {
 			return r, true
 		}
 	}
@@ -228,12 +228,13 @@ func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 	recs := make([]record.Record, len(ids))
 	found := make([]bool, len(ids))
 	read := func(s string, only []int) {
-		if err := n.groups[s].State().GetMany(ids, recs, found, only); err != nil {
+		if err := n.copies[s].State().GetMany(ids, recs, found, only); err != nil {
 			n.log.Error("reading records", "shard", s, "error", err)
 		}
 	}
+	held := n.allHeld()
 	var filed []int
-	for _, s := range n.held {
+	for _, s := range held {
 		filed = filed[:0]
 		for i := range ids {
 			if shards[i] == s {
@@ -244,7 +245,7 @@ func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 			read(s, filed)
 		}
 	}
-	for _, s := range n.held {
+	for _, s := range held {
 		if !slices.Contains(found, false) {
 			break
 		}

@@ -11,14 +11,18 @@ import (
 
 // Shards reports every shard this node holds.
 func (n *Node) Shards() []wire.ShardStatus {
-	out := make([]wire.ShardStatus, 0, len(n.held))
-	for _, s := range n.held {
-		st := n.groups[s].Status()
+	held := n.allHeld()
+	out := make([]wire.ShardStatus, 0, len(held))
+	for _, s := range held {
+		c := n.copies[s]
+		st := c.Status()
 		ss := wire.ShardStatus{Shard: s, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex,
 			Records: st.Records, Digest: st.Digest.String(), LastContact: st.LastContact.UTC(),
 			Stale: n.stale(st.LastContact, st.Halt != nil)}
-		if st.Leader != n.cfg.Name {
-			ss.Source = st.Leader // today every copy takes the shard from its leader
+		if fc, ok := c.(interface{ Source() (string, time.Time) }); ok {
+			ss.Source, _ = fc.Source() // a fed holder: the member it takes the shard from now
+		} else if st.Leader != n.cfg.Name {
+			ss.Source = st.Leader // a raft member takes the shard from its leader
 		}
 		if st.Halt != nil {
 			ss.Halted, ss.HaltedSince = st.Halt.Reason, st.Halt.Since.UTC()
@@ -49,7 +53,9 @@ func (n *Node) Health() wire.Health {
 					c.Detail += " (members run " + s.NeedsRelease + ")"
 				}
 			}
-		case s.Leader == "":
+		case s.Role == "fed" && s.Source == "":
+			c = wire.HealthCheck{Status: "degraded", Detail: "fed holder: no source answers (sources dropped or away)"}
+		case s.Leader == "" && s.Role != "fed":
 			c = wire.HealthCheck{Status: "degraded", Detail: "no leader: writes to this shard are refused"}
 		case s.Stale:
 			c = wire.HealthCheck{Status: "degraded", Detail: "copy is older than max_staleness"}

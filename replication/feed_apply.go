@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // keyFeedCheckpoint holds, in a fed holder's state meta, the checkpoint its applied index is at
@@ -93,7 +95,7 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 		return refused("%v", err)
 	}
 	tmp := h.state.Path() + ".feed"
-	st, err := loadVerified(tmp, c.body, cp, entries)
+	st, err := loadVerified(tmp, h.cfg.Key, c.body, cp, entries)
 	if err != nil {
 		_ = removeIfExists(tmp)
 		if ctx.Err() != nil {
@@ -116,11 +118,11 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 
 // loadVerified writes a snapshot stream and the entries after it to a new state file at path and
 // checks it against the checkpoint.
-func loadVerified(path string, body *bufio.Reader, cp Checkpoint, entries []FeedEntry) (Stats, error) {
+func loadVerified(path string, key *seal.Key, body *bufio.Reader, cp Checkpoint, entries []FeedEntry) (Stats, error) {
 	if err := removeIfExists(path); err != nil {
 		return Stats{}, err
 	}
-	ns, err := OpenState(path)
+	ns, err := OpenSealedState(path, key)
 	if err != nil {
 		return Stats{}, err
 	}

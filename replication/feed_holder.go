@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // HolderConfig configures a fed holder: a copy of a shard kept outside its raft group, pulled
@@ -28,6 +30,8 @@ type HolderConfig struct {
 	Verify   CheckpointVerifier
 	Observer Observer
 	Logger   *slog.Logger
+	// Key seals the copy's records at rest, as a group's (nil: plain).
+	Key *seal.Key
 	// Refused is told of every batch or copy refused (the node counts it and audits it).
 	Refused func(shard, peer, reason string)
 	// Wait is how long a source may hold a request with nothing new (default 10 s); Timeout, how
@@ -83,7 +87,7 @@ func OpenHolder(cfg HolderConfig) (*Holder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	state, err := OpenState(filepath.Join(cfg.Dir, "state.db"))
+	state, err := OpenSealedState(filepath.Join(cfg.Dir, "state.db"), cfg.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,9 @@ type ShardHealth struct {
 	// Digest is the start (12 hex digits) of the copy's content digest, so members can see whether
 	// their copies agree without exchanging them.
 	Digest string `json:"d,omitempty"`
+	// Fed is set when the member holds the shard as a fed holder, outside the raft group: the
+	// shard's leader does not add it as a non-voter. Older releases ignore the field.
+	Fed bool `json:"f,omitempty"`
 }
 
 // EncodeHealth renders h as JSON no longer than limit bytes; when the shard list does not fit it is

@@ -12,8 +12,9 @@ type ShardStatus struct {
 	Digest       string    `json:"digest"`
 	LastContact  time.Time `json:"last_contact,omitzero"`
 	Stale        bool      `json:"stale"`
-	// Source names the member this node takes the shard's entries from (today its leader); empty
-	// on the voter that leads, and while there is no leader.
+	// Source names the member this node takes the shard's entries from: its leader for a raft
+	// member (role voter or nonvoter), the source it takes them from now for a fed holder (role
+	// fed, which has no leader of its own); empty on the voter that leads, and while there is none.
 	Source string `json:"source"`
 	// Halted says why the shard stopped applying entries on this node (empty while it applies);
 	// the copy is then stale, reads are served from it and writes go elsewhere.

@@ -271,7 +271,7 @@ func (t *tool) table(ms []member) {
 					if s.Stale {
 						stale = " STALE"
 					}
-					parts = append(parts, fmt.Sprintf("%s(%s %d %d%s)", s.Shard, orDash(s.Leader), s.AppliedIndex, s.Records, stale))
+					parts = append(parts, fmt.Sprintf("%s(%s %d %d%s)", s.Shard, leaderOrSource(s), s.AppliedIndex, s.Records, stale))
 				}
 				sh = strings.Join(parts, " ")
 			}
@@ -293,4 +293,13 @@ func pidText(pid int, ok bool) string {
 		return "-"
 	}
 	return fmt.Sprint(pid)
+}
+
+// leaderOrSource is how the status line names where a shard's copy comes from: its leader, or
+// "fed:SOURCE" for a fed holder.
+func leaderOrSource(s shardStatus) string {
+	if s.Role == "fed" {
+		return "fed:" + orDash(s.Source)
+	}
+	return orDash(s.Leader)
 }

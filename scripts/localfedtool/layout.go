@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,43 @@ func defaultMembers() []fedplan.MemberSpec {
 		{Name: "edge-cdg", Role: config.RoleEdge, Country: "FR", Shards: []string{"europe", "africa"}},
 		{Name: "edge-nbo", Role: config.RoleEdge, Country: "KE", Shards: []string{"africa", "mena"}},
 	}
+}
+
+// fedHolders are the members that take their shards from other holders, outside the shards'
+// raft groups (shared/CONTRACTS.md "Local federation"), so that every drill covers a tier.
+var fedHolders = map[string]bool{"edge-cdg": true}
+
+// sourcesFor is what member name of specs takes each of its shards from when it is a fed holder
+// (nil otherwise): its country's NCB nodes that hold the shard, in the layout's order (edge-cdg:
+// europe from ncb-fr, then ncb-fr-2); the central nodes for a shard no such node holds (africa).
+func sourcesFor(specs []fedplan.MemberSpec, name string) map[string][]string {
+	if !fedHolders[name] {
+		return nil
+	}
+	var self fedplan.MemberSpec
+	var centrals []string
+	for _, m := range specs {
+		if m.Name == name {
+			self = m
+		}
+		if m.Role == config.RoleCentral {
+			centrals = append(centrals, m.Name)
+		}
+	}
+	out := map[string][]string{}
+	for _, shard := range self.Shards {
+		var srcs []string
+		for _, m := range specs {
+			if m.Role == config.RoleNCB && m.Country == self.Country && slices.Contains(m.Shards, shard) {
+				srcs = append(srcs, m.Name)
+			}
+		}
+		if len(srcs) == 0 {
+			srcs = centrals
+		}
+		out[shard] = srcs
+	}
+	return out
 }
 
 // freePorts finds n distinct free TCP ports on loopback. Every listener stays open until all are
@@ -140,7 +178,11 @@ func layOut(dir string, s settings) error {
 		}
 	}
 	var failed error
-	if _, err := fedplan.WriteFederation(dir, specs, tuneFor(s, ca, &failed)); err != nil {
+	tune := tuneFor(s, ca, &failed)
+	if _, err := fedplan.WriteFederation(dir, specs, func(c *config.Config) {
+		tune(c)
+		c.Replication.Sources = sourcesFor(specs, c.Name)
+	}); err != nil {
 		return fmt.Errorf("lay out federation in %s: %w", dir, err)
 	}
 	return failed

@@ -239,3 +239,14 @@ func TestIsAgentFollowsTheProcess(t *testing.T) {
 		t.Fatal("a dead process seen as running")
 	}
 }
+
+func TestEdgeCDGTakesEuropeFromTheFrenchNCB(t *testing.T) {
+	specs := defaultMembers()
+	got := sourcesFor(specs, "edge-cdg")
+	if strings.Join(got["europe"], ",") != "ncb-fr,ncb-fr-2" || strings.Join(got["africa"], ",") != "lyon-1,lyon-2,lyon-3" {
+		t.Fatalf("edge-cdg sources %v: want europe from ncb-fr then ncb-fr-2, africa from the central nodes", got)
+	}
+	if got := sourcesFor(specs, "edge-nbo"); got != nil {
+		t.Fatalf("edge-nbo sources %v: want none (a raft non-voter)", got)
+	}
+}

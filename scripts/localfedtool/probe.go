@@ -41,6 +41,7 @@ type shardStatus struct {
 	Shard        string `json:"shard"`
 	Role         string `json:"role"`
 	Leader       string `json:"leader"`
+	Source       string `json:"source"`
 	AppliedIndex uint64 `json:"applied_index"`
 	Records      uint64 `json:"records"`
 	Digest       string `json:"digest"`
@@ -108,7 +109,8 @@ func shards(m member) ([]shardStatus, error) {
 // notReady says why a member is not ready yet, or "" when it is: its API answers, its admin token
 // is written (the agent writes it once every held shard has a leader) and every shard it holds
 // reports a leader. A non-voter learns its leader only from the leader's appends, so for ncb and
-// edge nodes this also means the leader has added them to the group.
+// edge nodes this also means the leader has added them to the group. A shard held as a fed holder
+// (role fed) has no leader of its own: it is ready once a source answers and the copy is fresh.
 func notReady(m member) string {
 	var h health
 	if err := call(m, "GET", "/v1/health", nil, &h); err != nil {
@@ -125,13 +127,20 @@ func notReady(m member) string {
 		return "holds no shard"
 	}
 	var missing []string
+	var unfed []string
 	for _, s := range ss {
-		if s.Leader == "" {
+		switch {
+		case s.Role == "fed" && (s.Source == "" || s.Stale):
+			unfed = append(unfed, s.Shard)
+		case s.Role != "fed" && s.Leader == "":
 			missing = append(missing, s.Shard)
 		}
 	}
 	if len(missing) > 0 {
 		return "no leader yet for " + strings.Join(missing, ", ")
+	}
+	if len(unfed) > 0 {
+		return "no fresh source yet for " + strings.Join(unfed, ", ")
 	}
 	return ""
 }

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/replication"
+	"github.com/fedarms/fedarms/transport"
+)
+
+// A node whose [replication] sources names a shard holds it as a fed holder: a copy kept outside
+// the shard's raft group, taken from those members in order, then from the central nodes, and
+// verified against checkpoints signed by central voters (replication/feed_holder.go). It publishes
+// "fed" for the shard in its signed health, so the shard's leader does not add it as a non-voter
+// (and removes it if it was one); writes go to the leader as a non-voter's do (apply.go).
+
+// fedShard is a fed holder as the node reads it (shardCopy).
+type fedShard struct{ *replication.Holder }
+
+// Freshness is the copy's applied index and when its source last answered: a source that answers
+// "nothing new" after a long poll is contact too, as a leader's heartbeat is for a non-voter.
+func (s fedShard) Freshness() (uint64, time.Time) {
+	_, contact := s.Source()
+	return s.State().Stats().AppliedIndex, contact
+}
+
+// Status reports the copy with the role "fed"; it knows no leader (writes go through a central
+// node, which knows it).
+func (s fedShard) Status() replication.Status {
+	st := s.State().Stats()
+	_, contact := s.Source()
+	return replication.Status{Shard: s.Shard(), Role: "fed", AppliedIndex: st.AppliedIndex, Records: st.Records,
+		Digest: st.Digest, LastContact: contact, CommitIndex: st.AppliedIndex}
+}
+
+// Halted: a fed holder does not halt; an entry it cannot apply is its source's fault (refused) or
+// of a newer command format (it waits, retrying, and its copy grows stale).
+func (s fedShard) Halted() (replication.Halt, bool) { return replication.Halt{}, false }
+
+// openFedHolder opens shard's copy under dataDir as a fed holder and serves it to holders fed
+// from this node. The directory is the one a raft group of the shard uses: a node that held the
+// shard as a non-voter goes on from its copy (log indexes are the group's either way).
+func (n *Node) openFedHolder(shard string, sources []string) (fedShard, error) {
+	f := n.fed
+	h, err := replication.OpenHolder(replication.HolderConfig{
+		Shard: shard, Dir: filepath.Join(n.cfg.DataDir, "shards", shard), Sources: sources,
+		Centrals: f.centralNames, Dial: n.meteredFeedDial(shard), Verify: f.verifyCheckpoint,
+		Observer: n.index, Logger: n.log.With("subsystem", "replication"), Key: n.atRest.key,
+		Refused: n.feedRefused, Wait: feedHolderWait(n.cfg.MaxStaleness.Duration),
+	})
+	if err != nil {
+		return fedShard{}, err
+	}
+	if f.feed != nil {
+		f.feed.ServeHolder(h)
+	}
+	return fedShard{h}, nil
+}
+
+// meteredFeedDial dials feed streams for shard whose bytes count in the replication counters
+// (fedarms_replication_{sent,received}_bytes_total{shard,peer}), as raft's do: the feed's answers
+// are zstd streams, so this is what the link carries, less libp2p's framing.
+func (n *Node) meteredFeedDial(shard string) replication.FeedDialer {
+	return func(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
+		s, err := n.fed.dialFeed(ctx, peer)
+		if err != nil {
+			return nil, err
+		}
+		return meteredStream{ReadWriteCloser: s, sent: n.met.replSent.WithLabelValues(shard, peer),
+			recv: n.met.replRecv.WithLabelValues(shard, peer)}, nil
+	}
+}
+
+// meteredStream counts the bytes read and written on a stream.
+type meteredStream struct {
+	io.ReadWriteCloser
+	sent, recv prometheus.Counter
+}
+
+func (s meteredStream) Read(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Read(p)
+	s.recv.Add(float64(n))
+	return n, err
+}
+
+func (s meteredStream) Write(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Write(p)
+	s.sent.Add(float64(n))
+	return n, err
+}
+
+// feedHolderWait is how long a fed holder lets its source hold a request with nothing new. The
+// answer "nothing new" is the holder's contact with its source, as a heartbeat is a non-voter's, so
+// it comes well within max_staleness: a quiet shard is not reported stale.
+func feedHolderWait(maxStaleness time.Duration) time.Duration {
+	return min(max(maxStaleness/4, time.Second), 10*time.Second)
+}
+
+// feedRefused counts and audits a batch or copy a source sent that the voters did not commit: the
+// holder has dropped the source.
+func (n *Node) feedRefused(shard, peer, reason string) {
+	n.met.feedRefused.WithLabelValues(shard, peer).Inc()
+	q, _ := json.Marshal(map[string]string{"shard": shard, "protocol": string(transport.ProtoFeed), "detail": reason})
+	n.audit.Append(audit.Entry{Agency: "member:" + peer, Action: "feed.refused", Query: q, Outcome: "dropped_as_source"})
+}
+
+// fedMembers are the members (by peer id) whose signed health says they hold shard as fed
+// holders. Only their
+// own signed word counts, and it only takes them out of the raft group: a member that lies about
+// it only stops getting the shard from the leader.
+func (f *fed) fedMembers(shard string) map[string]bool {
+	if f.gossip == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for pid, sm := range f.gossip.snapshot() {
+		if !sm.signed || !sm.hasH {
+			continue
+		}
+		for _, s := range sm.health.Shards {
+			if s.Shard == shard && s.Fed {
+				out[pid] = true
+			}
+		}
+	}
+	return out
+}
