@@ -128,17 +128,18 @@ func sealIn(key *seal.Key, b, k, v []byte) []byte { return key.Seal(nil, seal.AD
 
 func openIn(key *seal.Key, b, k, v []byte) ([]byte, error) { return key.Open(nil, seal.AD(b, k), v) }
 
-// lateBuckets are node.db's buckets of the late window (late_window.go, late_handover.go,
-// late_central.go), whose values sealIn seals.
-var lateBuckets = [][]byte{bucketLateOut, bucketLateHandover, bucketLateWindow}
+// sealedNodeBuckets are node.db's buckets, outside node/notify and the audit log, whose values
+// sealIn seals; the files that own them add them at init (late_handover.go), so this layer names
+// none of them.
+var sealedNodeBuckets [][]byte
 
-// sealLateValue is how a plain value of a late bucket is stored once its dir is encrypted
-// (fedarms storage encrypt); a value of any other bucket is returned as it is.
-func sealLateValue(k *seal.Key, bucket, key, v []byte) []byte {
+// sealNodeValue is how a plain value of one of sealedNodeBuckets is stored once its dir is
+// encrypted (fedarms storage encrypt); a value of any other bucket is returned as it is.
+func sealNodeValue(k *seal.Key, bucket, key, v []byte) []byte {
 	if k == nil || len(v) == 0 {
 		return v
 	}
-	for _, b := range lateBuckets {
+	for _, b := range sealedNodeBuckets {
 		if string(b) == string(bucket) {
 			return sealIn(k, bucket, key, v)
 		}

@@ -136,7 +136,7 @@ func sealNodeDB(path string, key *seal.Key) error {
 					if v == nil {
 						return fmt.Errorf("bucket %s: a nested bucket %q this release does not write", name, k)
 					}
-					v = sealLateValue(key, name, k, notify.SealValue(key, name, k, audit.SealValue(key, name, k, v)))
+					v = sealNodeValue(key, name, k, notify.SealValue(key, name, k, audit.SealValue(key, name, k, v)))
 					return db.Put(append([]byte(nil), k...), append([]byte(nil), v...))
 				})
 			})

@@ -17,6 +17,11 @@ import (
 // node of an earlier release (the protocol is not supported) is skipped for 10 minutes and not
 // waited for.
 
+// The late window's buckets hold searches and hits: sealed at rest like node/notify's.
+func init() {
+	sealedNodeBuckets = append(sealedNodeBuckets, bucketLateOut, bucketLateHandover, bucketLateWindow)
+}
+
 // bucketLateHandover holds the searches to hand over: key the search's time (big-endian
 // nanoseconds) and id, value a queuedHandover as JSON.
 var bucketLateHandover = []byte("late_handover")
