@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedarms/fedarms/config"
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/wire"
 )
@@ -95,7 +96,7 @@ func (n *Node) atRestHealth() wire.HealthCheck {
 
 // removeData removes everything in dir but its lock and leaves REVOKED in its place.
 func removeData(dir string, now time.Time) error {
-	if err := writeFileAtomic(filepath.Join(dir, revokedFile), []byte("revoked at "+now.UTC().Format(time.RFC3339)+"\n")); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, revokedFile), []byte("revoked at "+now.UTC().Format(time.RFC3339)+"\n")); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(dir)
@@ -109,7 +110,7 @@ func removeData(dir string, now time.Time) error {
 		}
 		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 	}
-	errs = append(errs, syncDir(dir))
+	errs = append(errs, durable.SyncDir(dir))
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/replication"
@@ -152,7 +153,7 @@ func sealNodeDB(path string, key *seal.Key) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // RekeyDataDir seals the data key of the stopped node's dir under a new secret.

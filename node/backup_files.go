@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 )
 
@@ -91,7 +92,7 @@ func ReceiveBackup(r io.Reader, dir string) (BackupManifest, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return BackupManifest{}, err
 	}
-	return m, syncDir(filepath.Dir(filepath.Clean(dir)))
+	return m, durable.SyncDir(filepath.Dir(filepath.Clean(dir)))
 }
 
 // writeBackupFile writes r to p (0600, synced) and returns its size and checksum.

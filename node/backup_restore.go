@@ -10,6 +10,7 @@ import (
 
 	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/internal/audit"
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/replication"
 	"github.com/fedarms/fedarms/transport"
@@ -159,13 +160,13 @@ func RestoreBackup(from, dataDir string, opts RestoreOptions) (Restored, error) 
 			return res, err
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := durable.SyncDir(tmp); err != nil {
 		return res, err
 	}
 	if err := os.Rename(tmp, dataDir); err != nil {
 		return res, err
 	}
-	return res, syncDir(filepath.Dir(filepath.Clean(dataDir)))
+	return res, durable.SyncDir(filepath.Dir(filepath.Clean(dataDir)))
 }
 
 // verifyRestoredAudit checks the audit chain of a restored node.db (the backup folded its journal

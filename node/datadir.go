@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 )
 
@@ -116,7 +117,7 @@ func prepareDataDirWith(dir string, log *slog.Logger, now func() time.Time, curr
 		}
 		log.Warn("migrating the data dir to a newer format; a copy of the old one is kept",
 			"dir", dir, "from", f.Format, "to", f.Format+1, "copy", copyDir)
-		if err := writeFileAtomic(filepath.Join(dir, migratingFile), []byte(copyDir+"\n")); err != nil {
+		if err := durable.WriteFile(filepath.Join(dir, migratingFile), []byte(copyDir+"\n")); err != nil {
 			return err
 		}
 		if err := step.Run(dir); err != nil {
@@ -129,7 +130,7 @@ func prepareDataDirWith(dir string, log *slog.Logger, now func() time.Time, curr
 		if err := os.Remove(filepath.Join(dir, migratingFile)); err != nil {
 			return fmt.Errorf("finish migration of %s: %w", dir, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			return err
 		}
 		log.Warn("data dir migrated", "dir", dir, "format", f.Format, "copy", copyDir)
@@ -168,7 +169,7 @@ func readDataFormat(dir string) (dataFormat, error) {
 
 func writeDataFormat(dir string, f dataFormat) error {
 	b, _ := json.MarshalIndent(f, "", "  ")
-	return writeFileAtomic(filepath.Join(dir, formatFile), append(b, '\n'))
+	return durable.WriteFile(filepath.Join(dir, formatFile), append(b, '\n'))
 }
 
 // resumeInterruptedMigration puts back the copy named in MIGRATING, if a migration was
@@ -201,7 +202,7 @@ func resumeInterruptedMigration(dir string, log *slog.Logger) (string, error) {
 	if err := copyTree(copyDir, dir); err != nil {
 		return "", fmt.Errorf("put back %s: %w", copyDir, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return "", err
 	}
 	return copyDir, os.Remove(filepath.Join(dir, migratingFile))
@@ -219,7 +220,7 @@ func keepCopy(dir, copyDir string) error {
 	if err := os.Rename(tmp, copyDir); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(copyDir))
+	return durable.SyncDir(filepath.Dir(copyDir))
 }
 
 // copyTree copies the files under src into dst (created 0700), syncing each file.
@@ -263,38 +264,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// writeFileAtomic replaces path with data: a synced temporary file renamed over it, then the
-// directory synced, so a crash leaves the old content or the new.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

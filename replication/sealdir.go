@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/fedarms/fedarms/internal/durable"
 	"github.com/fedarms/fedarms/internal/seal"
 )
 
@@ -76,7 +77,7 @@ func rewriteBolt(path string, conv func(bucket, k, v []byte) []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDirOf(path)
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // copyBucket copies one top-level bucket (and any nested ones, values unchanged) in transactions
@@ -167,14 +168,5 @@ func sealSnapshots(dir string, key *seal.Key) error {
 			return err
 		}
 	}
-	return syncDirOf(filepath.Join(dir, "snapshots", "x"))
-}
-
-func syncDirOf(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(filepath.Join(dir, "snapshots"))
 }

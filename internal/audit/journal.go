@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/fedarms/fedarms/internal/durable"
 )
 
 // The journal file: a 16-byte magic, then frames, one per durable batch:
@@ -198,12 +200,7 @@ func (j *journal) close(empty bool) error {
 
 // syncDir makes a created or renamed file's directory entry durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync journal dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync journal dir: %w", err)
 	}
 	return nil

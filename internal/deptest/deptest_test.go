@@ -35,9 +35,9 @@ var rules = map[string]rule{
 	// config reads the reference tables; node wires everything and nothing below imports it.
 	"config":      {imports: "internal/reference"},
 	"matcher":     {},
-	"replication": {imports: "internal/record internal/seal", tests: "internal/synth internal/testutil"},
+	"replication": {imports: "internal/durable internal/record internal/seal", tests: "internal/synth internal/testutil"},
 	"transport":   {tests: "internal/testutil"},
-	"node": {imports: "config internal/audit internal/auth internal/clock internal/hugepage internal/record internal/reference internal/seal internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
+	"node": {imports: "config internal/audit internal/auth internal/clock internal/durable internal/hugepage internal/record internal/reference internal/seal internal/version matcher replication transport node/notify node/wire node/httpapi node/fedplan",
 		tests: "internal/synth internal/testutil internal/tlsca"},
 	"node/notify": {imports: "internal/seal"},
 	// The API's shapes carry the types they show (a record, a hit, a roster entry, a token).
@@ -50,10 +50,12 @@ var rules = map[string]rule{
 	"matcher/eval/cmd/matcher-eval": {imports: "matcher/eval internal/hugepage"},
 
 	// Leaves under internal/: none of them imports another fedarms package but synth, which
-	// generates records, and cli, which runs a node and speaks to one over HTTP.
-	"internal/audit":     {imports: "internal/seal", tests: "internal/testutil"},
+	// generates records, cli, which runs a node and speaks to one over HTTP, and audit and seal,
+	// which write through durable.
+	"internal/audit":     {imports: "internal/durable internal/seal", tests: "internal/testutil"},
 	"internal/auth":      {},
-	"internal/seal":      {},
+	"internal/seal":      {imports: "internal/durable"},
+	"internal/durable":   {},
 	"internal/hugepage":  {},
 	"internal/record":    {},
 	"internal/reference": {tests: "internal/record"},

@@ -8,5 +8,5 @@
 // A nil *Key stands for a plain data dir (written before data was encrypted): its methods pass
 // values through unchanged, so a store holds one *Key and never asks which kind of dir it is in.
 //
-// It imports no other fedarms package.
+// It imports no other fedarms package but internal/durable, which writes its key file.
 package seal

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/fedarms/fedarms/internal/durable"
 )
 
 // KeyFileName is the data key's file in the data dir.
@@ -218,7 +220,7 @@ func writeKeyFile(path string, raw []byte, secret *Secret) (KeyInfo, error) {
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	if err := writeAtomic(path, append(b, '\n')); err != nil {
+	if err := durable.WriteFile(path, append(b, '\n')); err != nil {
 		return KeyInfo{}, fmt.Errorf("write the data key: %w", err)
 	}
 	return KeyInfo{Sealing: f.Sealing, Path: path}, nil
@@ -255,37 +257,7 @@ func DestroyKey(dir string) error {
 			return fmt.Errorf("destroy the data key: %w", err)
 		}
 	}
-	return syncDir(dir)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(dir)
 }
 
 // SealingOf says how dir's key file is kept, without opening it ("" and no error: there is none).
