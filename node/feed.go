@@ -84,6 +84,12 @@ func (f *fed) startFeed(fedShards []string) error {
 		f.log.Info("holding shards as fed holders, outside their raft groups", "shards", fedShards)
 	}
 	f.feed = replication.NewFeedServer(f.log)
+	// Only a member that holds a shard (by its signed roster entry) is fed it: an admitted edge
+	// must not read another region's records whole through the feed.
+	f.feed.AllowOnly(func(peer, shard string) bool {
+		e, ok := f.roster.ByName(peer)
+		return ok && e.Holds(shard)
+	})
 	return f.host.Handle(transport.ProtoFeed, func(s network.Stream) {
 		defer s.Close()
 		start := time.Now() // wall clock: stream deadlines are the network's, not the node's clock

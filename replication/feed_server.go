@@ -28,7 +28,15 @@ type FeedServer struct {
 	mu      sync.RWMutex // guards origins
 	origins map[string]feedOrigin
 	log     *slog.Logger
+	// may says whether peer may be fed shard (AllowOnly); nil: anyone who reached the server.
+	may func(peer, shard string) bool
 }
+
+// AllowOnly makes the server answer a request only when may(peer, shard) says yes, peer being the
+// name Serve is given: a member that does not hold a shard must not read it whole through the
+// feed. Call it before the first Serve. A refused request is answered as a shard not served
+// here, so it tells nothing of what this node holds.
+func (s *FeedServer) AllowOnly(may func(peer, shard string) bool) { s.may = may }
 
 // NewFeedServer returns a server with no shard yet.
 func NewFeedServer(log *slog.Logger) *FeedServer {
@@ -63,6 +71,10 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 	if err != nil {
 		_ = writeFeedStatus(rw, feedBadRequest, "bad request")
 		return err
+	}
+	if s.may != nil && !s.may(peer, q.Shard) {
+		s.log.Warn("feed request refused: the member does not hold the shard", "peer", peer, "shard", q.Shard)
+		return writeFeedStatus(rw, feedUnknown, "shard not served here")
 	}
 	s.mu.RLock()
 	o := s.origins[q.Shard]
