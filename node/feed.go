@@ -63,7 +63,8 @@ func (f *fed) dialFeed(ctx context.Context, name string) (io.ReadWriteCloser, er
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	// The answer is replication: it counts against max_bandwidth with raft's (one budget per node).
+	return f.host.PaceReplication(s, pid), nil
 }
 
 // centralNames lists the central members other than this node.
@@ -90,16 +91,19 @@ func (f *fed) startFeed(fedShards []string) error {
 		e, ok := f.roster.ByName(peer)
 		return ok && e.Holds(shard)
 	})
-	return f.host.Handle(transport.ProtoFeed, func(s network.Stream) {
-		defer s.Close()
+	return f.host.Handle(transport.ProtoFeed, func(raw network.Stream) {
+		defer raw.Close()
 		start := time.Now() // wall clock: stream deadlines are the network's, not the node's clock
-		_ = s.SetDeadline(start.Add(feedStreamTimeout))
-		_ = s.SetReadDeadline(start.Add(feedRequestTimeout))
-		from := s.Conn().RemotePeer()
+		_ = raw.SetDeadline(start.Add(feedStreamTimeout))
+		_ = raw.SetReadDeadline(start.Add(feedRequestTimeout))
+		from := raw.Conn().RemotePeer()
 		name := from.String()
 		if e, ok := f.roster.Get(from); ok {
 			name = e.Name
 		}
+		// Answers are paced toward the asker at its announced cap and held to this node's own,
+		// shared with raft: a copy must not queue ahead of a receipt on a thin link.
+		s := f.host.PaceReplication(raw, from)
 		if err := f.feed.Serve(context.Background(), s, name); err != nil {
 			f.log.Debug("feed stream ended", "peer", name, "error", err)
 		}

@@ -172,7 +172,7 @@ func (h *Holder) run(ctx context.Context) {
 		err := h.pull(ctx, src)
 		fe := (*FeedError)(nil)
 		if errors.As(err, &fe) && fe.Status == feedBehind {
-			err = h.copyFrom(ctx, src)
+			err = h.takeCopy(ctx, src)
 		}
 		var re *refusal
 		switch {

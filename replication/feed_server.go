@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // feedOrigin is a copy of a shard that answers feed requests: a member of its raft group
@@ -23,6 +25,12 @@ type feedOrigin interface {
 	feedCopy(ctx context.Context, q FeedRequest) (Checkpoint, []FeedEntry, *stateSnapshot, error)
 }
 
+// copySpooler is an origin that serves copies in chunks: where they are spooled (the state's
+// directory) and their key at rest.
+type copySpooler interface {
+	copySpool() (dir string, key *seal.Key)
+}
+
 // FeedServer answers the feed protocol for the shards this node holds.
 type FeedServer struct {
 	mu      sync.RWMutex // guards origins
@@ -30,6 +38,8 @@ type FeedServer struct {
 	log     *slog.Logger
 	// may says whether peer may be fed shard (AllowOnly); nil: anyone who reached the server.
 	may func(peer, shard string) bool
+	// copies are the copies in chunks begun here, kept to resume (feed_copy_server.go).
+	copies copySessions
 }
 
 // AllowOnly makes the server answer a request only when may(peer, shard) says yes, peer being the
@@ -102,6 +112,8 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 			return s.answerError(rw, peer, q, err)
 		}
 		body = func(w io.Writer) error { _, err := w.Write(cp.appendWire(nil)); return err }
+	case FeedCopyChunks:
+		return s.serveCopy(ctx, rw, peer, q, o)
 	case FeedCopy:
 		cp, entries, snap, err := o.feedCopy(ctx, q)
 		if err != nil {
@@ -115,6 +127,11 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 			return snap.write(w)
 		}
 	}
+	return s.answerBody(rw, peer, body)
+}
+
+// answerBody answers OK with body, compressed.
+func (s *FeedServer) answerBody(rw io.Writer, peer string, body func(w io.Writer) error) error {
 	if _, err := rw.Write([]byte{feedVersion, feedOK}); err != nil {
 		return err
 	}

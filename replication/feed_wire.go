@@ -20,6 +20,7 @@ import (
 //	  entries:    checkpoint | uvarint count | count x (uvarint index | uvarint term | uvarint len, data)
 //	  checkpoint: checkpoint
 //	  copy:       checkpoint | a FEDSNAP1 snapshot stream of the state at the checkpoint's index
+//	  copy in chunks (kind 4, feed_copy_wire.go): a copy's body, resumable
 //	checkpoint:   uvarint len, shard | uvarint index | 2048-byte hash | uvarint len, signer
 //	              | uvarint len, signature
 //
@@ -33,6 +34,9 @@ const (
 	FeedEntries    byte = 1 // committed entries after an index, ending at a checkpoint
 	FeedCheckpoint byte = 2 // a checkpoint signed by a central voter (asked of central nodes)
 	FeedCopy       byte = 3 // a copy of the state at a checkpoint
+	// FeedCopyChunks is a copy in checksummed chunks, resumable at a byte offset (feed_copy_wire.go);
+	// a server of a release before it answers feedBadRequest, and the asker takes a FeedCopy.
+	FeedCopyChunks byte = 4
 )
 
 // Feed answer statuses.
@@ -43,6 +47,7 @@ const (
 	feedNothing     byte = 3 // nothing after the index yet (after waiting as asked)
 	feedUnavailable byte = 4 // no checkpoint can be had now
 	feedBadRequest  byte = 5
+	feedNoSession   byte = 6 // the copy session asked to resume is not held here: start a new one
 )
 
 // Bounds of the protocol; a peer that goes past them is refused.
@@ -70,6 +75,8 @@ type FeedRequest struct {
 	MaxBytes    uint32
 	// Wait is how long the server may hold the request when it has nothing after After yet.
 	Wait time.Duration
+	// Resume is where a FeedCopyChunks request picks a copy up (zero: a new copy).
+	Resume CopyResume
 }
 
 // FeedEntry is one committed command entry.
@@ -101,6 +108,9 @@ func (q *FeedRequest) MarshalBinary() ([]byte, error) {
 	for _, v := range []uint64{q.After, q.Want, q.Limit, uint64(q.MaxEntries), uint64(q.MaxBytes), uint64(q.Wait / time.Millisecond)} {
 		b = binary.AppendUvarint(b, v)
 	}
+	if q.Kind == FeedCopyChunks {
+		b = q.Resume.appendWire(b)
+	}
 	return b, nil
 }
 
@@ -117,7 +127,7 @@ func readFeedRequest(r *bufio.Reader) (FeedRequest, error) {
 	if q.Kind, err = r.ReadByte(); err != nil {
 		return q, fmt.Errorf("feed request: %w", err)
 	}
-	if q.Kind < FeedEntries || q.Kind > FeedCopy {
+	if q.Kind < FeedEntries || q.Kind > FeedCopyChunks {
 		return q, fmt.Errorf("feed request: kind %d", q.Kind)
 	}
 	if q.Shard, err = readFeedString(r, maxFeedShard); err != nil {
@@ -133,6 +143,11 @@ func readFeedRequest(r *bufio.Reader) (FeedRequest, error) {
 	q.MaxEntries = uint32(min(nums[3], maxFeedEntries))
 	q.MaxBytes = uint32(min(nums[4], maxFeedBatch))
 	q.Wait = time.Duration(min(nums[5], uint64(maxFeedWait/time.Millisecond))) * time.Millisecond
+	if q.Kind == FeedCopyChunks {
+		if q.Resume, err = readCopyResume(r); err != nil {
+			return q, fmt.Errorf("feed request: %w", err)
+		}
+	}
 	return q, nil
 }
 

@@ -146,15 +146,18 @@ func replicationReceived(t *testing.T, n *nodeClient, shard string) int64 {
 	return int64(sum)
 }
 
-// snapshotLine is one "raft snapshot received" line of a node's log.
+// snapshotLine is one transfer of a copy of europe's state to a node: a raft snapshot ("raft
+// snapshot received") or a feed copy in chunks ("feed copy received", or "feed copy cut" for a
+// stream cut part way, whose held bytes resume).
 type snapshotLine struct {
-	size, resumed, sent int64
-	err                 string
+	size, resumed, sent, held int64
+	err                       string
+	feed                      bool
 }
 
-var snapField = regexp.MustCompile(`"?(size|resumed|sent|err)"?[=:]"?([^" ,}]*)`)
+var snapField = regexp.MustCompile(`"?(size|resumed|sent|held|err)"?[=:]"?([^" ,}]*)`)
 
-// snapshotsReceived reads the europe snapshot transfers the node logged after offset.
+// snapshotsReceived reads the europe state transfers the node logged after offset.
 func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine {
 	t.Helper()
 	b, err := os.ReadFile(n.log)
@@ -163,10 +166,16 @@ func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine
 	}
 	var out []snapshotLine
 	for _, line := range strings.Split(string(b[min(offset, int64(len(b))):]), "\n") {
-		if !strings.Contains(line, "raft snapshot received") || !strings.Contains(line, "shard/europe") {
+		raftSnap := strings.Contains(line, "raft snapshot received") && strings.Contains(line, "shard/europe")
+		feedCopy := (strings.Contains(line, "feed copy received") || strings.Contains(line, "feed copy cut")) &&
+			(strings.Contains(line, "shard=europe") || strings.Contains(line, `"shard":"europe"`))
+		if !raftSnap && !feedCopy {
 			continue
 		}
-		var s snapshotLine
+		s := snapshotLine{feed: feedCopy}
+		if strings.Contains(line, "feed copy cut") {
+			s.err = "cut"
+		}
 		for _, m := range snapField.FindAllStringSubmatch(line, -1) {
 			v, _ := strconv.ParseInt(m[2], 10, 64)
 			switch m[1] {
@@ -176,6 +185,8 @@ func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine
 				s.resumed = v
 			case "sent":
 				s.sent = v
+			case "held":
+				s.held = v
 			case "err":
 				if m[2] != "<nil>" && m[2] != "null" && m[2] != "" {
 					s.err = m[2]
@@ -216,10 +227,23 @@ func logSize(n *nodeClient) int64 {
 	return info.Size()
 }
 
-// partialShare is the share of the snapshot the edge's partial file holds (0 without one).
+// partialShare is the share of the copy the edge's partial file holds (0 without one): a raft
+// snapshot's (raft-partial) or a feed copy's (shards/<shard>/feed-partial/copy-<session>-<size>.part).
 func partialShare(n *nodeClient) float64 {
-	files, _ := filepath.Glob(filepath.Join(filepath.Dir(n.log), "raft-partial", "*.part"))
+	dir := filepath.Dir(n.log)
+	files, _ := filepath.Glob(filepath.Join(dir, "raft-partial", "*.part"))
 	best := 0.0
+	feeds, _ := filepath.Glob(filepath.Join(dir, "shards", "europe", "feed-partial", "copy-*.part"))
+	for _, path := range feeds {
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(path), ".part"), "-")
+		size, err := strconv.ParseFloat(parts[len(parts)-1], 64)
+		info, err2 := os.Stat(path)
+		if err != nil || err2 != nil || size <= 0 {
+			continue
+		}
+		// Each 64 KiB chunk carries its length and checksum (and 29 bytes of sealing): near enough.
+		best = max(best, float64(info.Size())/size)
+	}
 	for _, path := range files {
 		parts := strings.Split(filepath.Base(path), "-")
 		if len(parts) < 5 {

@@ -90,7 +90,7 @@ func TestDrillThinLink(t *testing.T) {
 			t.Errorf("catch-up took %d bytes of replication on the wire for a %d-byte snapshot: over 35%%", wire, plain)
 		}
 	} else {
-		t.Errorf("the edge caught up without a snapshot (log lines: %+v)", snaps)
+		t.Errorf("the edge caught up without a snapshot or a feed copy (log lines: %+v)", snaps)
 	}
 	if took > 2*time.Minute {
 		t.Errorf("initial catch-up of %d records took %v, want under 2 minutes", n, took)
@@ -102,8 +102,13 @@ func TestDrillThinLink(t *testing.T) {
 	total += day
 	importAndCompact(t, f, ncb, tok, lines[n:n+day], total)
 	hits = startHits(hm, targets)
+	logAt = logSize(edge)
 	took = startAndCatchUp(t, f, edge, total)
 	reportHits(t, "day", hits.stop())
+	// From entries the source kept, or a copy of its state (the log behind it compacted).
+	dayCopies := snapshotsReceived(t, edge, logAt)
+	measure(t, "thinlink", "day_copies", float64(len(dayCopies)), "copies")
+	t.Logf("a day after a week away: %d copies of the state (%+v); none: from entries", len(dayCopies), dayCopies)
 	measure(t, "thinlink", "day_records", float64(day), "records")
 	measure(t, "thinlink", "day_after_week_seconds", took.Seconds(), "s")
 
@@ -140,10 +145,20 @@ func TestDrillThinLink(t *testing.T) {
 	if len(snaps) < 2 || snaps[len(snaps)-1].err != "" {
 		t.Fatalf("want a cut transfer then a whole one, got %+v", snaps)
 	}
-	last := snaps[len(snaps)-1]
+	last, first := snaps[len(snaps)-1], snaps[0]
 	measure(t, "thinlink", "cut_snapshot_plain_bytes", float64(last.size), "bytes")
 	measure(t, "thinlink", "cut_resumed_bytes", float64(last.resumed), "bytes")
-	measure(t, "thinlink", "cut_resent_bytes", float64(last.sent), "bytes")
+	if last.feed {
+		// A feed copy: the cut stream's bytes on the wire and what it left held; the resumed
+		// stream's bytes on the wire. Sent again: what was held at the cut but not resumed from
+		// (a tail cut on disk); what was in flight at the cut never arrived and is not counted.
+		measure(t, "thinlink", "cut_stream_wire_bytes", float64(first.sent), "bytes")
+		measure(t, "thinlink", "cut_held_bytes", float64(first.held), "bytes")
+		measure(t, "thinlink", "cut_resume_stream_wire_bytes", float64(last.sent), "bytes")
+		measure(t, "thinlink", "cut_resent_bytes", float64(max(first.held-last.resumed, 0)), "bytes")
+	} else {
+		measure(t, "thinlink", "cut_resent_bytes", float64(last.sent), "bytes")
+	}
 	if last.resumed*10 < last.size*8 {
 		t.Errorf("resumed %d of %d bytes after a cut at %.0f%%, want at least 80%%", last.resumed, last.size, 100*at)
 	}

@@ -1,0 +1,233 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// copyPrefer is how long after its last chunk arrived a copy held in part is resumed only from the
+// source that sent it: other sources cannot send the same bytes (each copies its own state at its
+// own index), so asking one would throw away what was held. Past it, the copy starts again from
+// whichever source answers.
+const copyPrefer = 2 * time.Minute
+
+// errCopyElsewhere: this holder waits for the source it holds part of a copy from.
+var errCopyElsewhere = errors.New("part of a copy is held from another source")
+
+// takeCopy replaces this copy by src's state: in chunks, resuming a copy held in part, or whole
+// from a source of a release before copies in chunks.
+func (h *Holder) takeCopy(ctx context.Context, src string) error {
+	err := h.copyChunks(ctx, src)
+	var fe *FeedError
+	if errors.As(err, &fe) && fe.Status == feedBadRequest {
+		return h.copyFrom(ctx, src)
+	}
+	return err
+}
+
+// copyChunks takes a copy in chunks from src into the partial file, then verifies it against its
+// checkpoint and swaps it in.
+func (h *Holder) copyChunks(ctx context.Context, src string) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.CopyTimeout)
+	defer cancel()
+	p := openCopyPartial(h.cfg.Dir, h.cfg.Shard, h.cfg.Key)
+	if p != nil && p.source != src {
+		if info, err := os.Stat(p.path); err == nil && time.Since(info.ModTime()) < copyPrefer && !h.isDropped(p.source) {
+			p.close()
+			return fmt.Errorf("%w (%s)", errCopyElsewhere, p.source)
+		}
+	}
+	q := FeedRequest{Kind: FeedCopyChunks, Shard: h.cfg.Shard}
+	if p != nil {
+		q.Resume = p.resume()
+	}
+	wire := &countedDial{dial: h.cfg.Dial}
+	c, err := ask(ctx, wire.Dial, src, q)
+	var fe *FeedError
+	if p != nil && errors.As(err, &fe) && fe.Status == feedNoSession {
+		h.log.Info("feed copy cannot be resumed here; starting again", "source", src, "held", p.held, "reason", fe.Message)
+		p.remove(h.cfg.Dir)
+		p, q.Resume = nil, CopyResume{}
+		c, err = ask(ctx, wire.Dial, src, q)
+	}
+	if err != nil {
+		if p != nil {
+			p.close()
+		}
+		return err
+	}
+	defer c.close()
+	hdr, err := readCopyHeader(c.body)
+	if err == nil && p != nil && (hdr.session != p.session || hdr.total != p.total || hdr.offset != p.held) {
+		err = fmt.Errorf("copy resumed as session %x at %d of %d, asked %x at %d of %d", hdr.session, hdr.offset, hdr.total,
+			p.session, p.held, p.total)
+	}
+	if err == nil && p == nil && hdr.offset != 0 {
+		err = fmt.Errorf("new copy begins at %d", hdr.offset)
+	}
+	if err != nil {
+		if p != nil {
+			p.close()
+		}
+		if cut(err) || ctx.Err() != nil {
+			return err
+		}
+		return refused("malformed copy: %v", err)
+	}
+	if p == nil {
+		if p, err = createCopyPartial(h.cfg.Dir, h.cfg.Shard, h.cfg.Key, src, hdr.session, hdr.total); err != nil {
+			return err
+		}
+		h.log.Info("feed copy begun", "source", src, "size", hdr.total)
+	}
+	resumed := p.held
+	if err := h.receiveChunks(ctx, c.body, p); err != nil {
+		if cut(err) || ctx.Err() != nil {
+			h.log.Info("feed copy cut; it resumes from what is held", "source", src, "size", p.total,
+				"resumed", resumed, "held", p.held, "sent", wire.n.Load(), "error", err)
+		}
+		return err
+	}
+	return h.takePartial(p, src, resumed, wire.n.Load())
+}
+
+// receiveChunks reads chunks into the partial file until it holds the whole body, checking the
+// checkpoint as soon as the bytes hold it: a source that is not sending what a central voter signed
+// is dropped without waiting for the whole copy. The partial file is closed when it returns.
+func (h *Holder) receiveChunks(ctx context.Context, body *bufio.Reader, p *copyPartial) error {
+	buf := make([]byte, copyChunk)
+	checked := false
+	for p.held < p.total {
+		data, err := readCopyChunk(body, int(min(p.total-p.held, copyChunk)), buf)
+		if err != nil {
+			p.close()
+			if cut(err) || ctx.Err() != nil {
+				return err
+			}
+			p.remove(h.cfg.Dir)
+			return refused("copy chunk: %v", err)
+		}
+		if err := p.append(data); err != nil {
+			p.close()
+			return err
+		}
+		if !checked {
+			ok, err := h.partialCheckpoint(p)
+			if err != nil {
+				p.remove(h.cfg.Dir)
+				return err
+			}
+			checked = ok
+		}
+	}
+	p.close()
+	return nil
+}
+
+// partialCheckpoint checks the checkpoint a partial body opens with once it is held whole; false
+// while it is not yet.
+func (h *Holder) partialCheckpoint(p *copyPartial) (bool, error) {
+	r, err := p.body()
+	if err != nil {
+		return false, err
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	cp, err := readCheckpoint(bufio.NewReaderSize(r, 4096))
+	if err != nil {
+		if cut(err) && p.held < p.total {
+			return false, nil
+		}
+		return false, refused("copy: %v", err)
+	}
+	if err := checkCheckpoint(&cp, h.cfg.Shard, h.cfg.Verify); err != nil {
+		return false, refused("%v", err)
+	}
+	return true, nil
+}
+
+// takePartial loads a whole body from the partial file, verified against its checkpoint as a copy
+// is, and swaps it in. The partial file is removed either way: what failed here is the body, not
+// the link.
+func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire int64) error {
+	defer p.remove(h.cfg.Dir)
+	r, err := p.body()
+	if err != nil {
+		return err
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	body := bufio.NewReaderSize(r, 1<<16)
+	cp, entries, err := readFeedEntries(body, 0, false)
+	if err != nil {
+		return refused("malformed copy: %v", err)
+	}
+	if err := checkCheckpoint(&cp, h.cfg.Shard, h.cfg.Verify); err != nil {
+		return refused("%v", err)
+	}
+	tmp := h.state.Path() + ".feed"
+	st, err := loadVerified(tmp, h.cfg.Key, body, cp, entries)
+	if err != nil {
+		_ = removeIfExists(tmp)
+		var re *refusal
+		if !errors.As(err, &re) && cut(err) {
+			// Bytes held on disk that end early were cut by nothing on the link: the copy is bad.
+			return refused("copy: %v", err)
+		}
+		return err
+	}
+	if err := h.state.swap(tmp, st); err != nil {
+		return err
+	}
+	h.kept.reset(cp.Index, h.cfg.KeepBytes)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Restored(h.cfg.Shard, h.state)
+	}
+	h.kept.notify()
+	h.touched()
+	// The drill (scripts/drills/thinlink*) reads this line: size is the body, resumed what was held
+	// before this stream, sent the bytes this stream carried (compressed, as on the wire).
+	h.log.Info("feed copy received", "source", src, "index", cp.Index, "records", st.Records,
+		"size", p.total, "resumed", resumed, "sent", wire)
+	return nil
+}
+
+// countedDial counts the bytes read from the streams it dials: a copy's bytes on the wire.
+type countedDial struct {
+	dial FeedDialer
+	n    atomic.Int64
+}
+
+func (d *countedDial) Dial(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
+	s, err := d.dial(ctx, peer)
+	if err != nil {
+		return nil, err
+	}
+	return countedStream{ReadWriteCloser: s, n: &d.n}, nil
+}
+
+type countedStream struct {
+	io.ReadWriteCloser
+	n *atomic.Int64
+}
+
+func (s countedStream) Read(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Read(p)
+	s.n.Add(int64(n))
+	return n, err
+}
+
+func (h *Holder) isDropped(src string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, bad := h.dropped[src]
+	return bad
+}
