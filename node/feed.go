@@ -25,6 +25,16 @@ const (
 	feedCheckpointWait = 5 * time.Second
 )
 
+// feedBatchBytes bounds the command bytes a fed holder asks for in one batch: what its
+// replication cap carries in half a batch's timeout (20 s) even uncompressed, so a batch on a thin
+// link arrives in time and the link is taken in short answers; 0 (the default, 8 MiB) uncapped.
+func feedBatchBytes(capBytesPerSec int64) uint32 {
+	if capBytesPerSec <= 0 {
+		return 0
+	}
+	return uint32(min(max(capBytesPerSec*10, 64<<10), 8<<20))
+}
+
 // feedSigner signs checkpoints with the node key (central members only).
 type feedSigner struct{ f *fed }
 

@@ -90,7 +90,7 @@ func (o *groupOrigin) feedEntries(ctx context.Context, q FeedRequest) (Checkpoin
 	if q.After+1 < first {
 		return Checkpoint{}, nil, &FeedError{Status: feedBehind, Message: fmt.Sprintf("entries before %d compacted", first)}
 	}
-	cp, err := o.checkpoint(ctx, q.After, q.After+uint64(q.MaxEntries), o.applied())
+	cp, err := o.checkpoint(ctx, q.After, o.wantWithin(q.After, q.MaxEntries, q.MaxBytes), o.applied())
 	if err != nil {
 		return Checkpoint{}, nil, noCheckpoint(err)
 	}
@@ -99,6 +99,33 @@ func (o *groupOrigin) feedEntries(ctx context.Context, q FeedRequest) (Checkpoin
 		return Checkpoint{}, nil, err
 	}
 	return cp, entries, nil
+}
+
+// wantWithin is the index a batch after `after` should end at to stay within maxEntries and
+// maxBytes of command data (at least one entry): a holder on a thin link asks for what its budget
+// carries within its timeout, and a batch the link cannot carry in time would be asked again for
+// ever. The checkpoint picked may still end past it (none kept at or below it).
+func (o *groupOrigin) wantWithin(after uint64, maxEntries, maxBytes uint32) uint64 {
+	want := after + uint64(maxEntries)
+	last, err := o.g.logs.LastIndex()
+	if err != nil {
+		return want
+	}
+	total, commands := 0, 0
+	for i := after + 1; i <= min(want, last); i++ {
+		var l raft.Log
+		if o.g.logs.GetLog(i, &l) != nil {
+			return want
+		}
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		if total += len(l.Data); total > int(maxBytes) && commands > 0 {
+			return i - 1
+		}
+		commands++
+	}
+	return want
 }
 
 // entries reads the command entries in (after, upto] from the log store.
