@@ -1,20 +1,26 @@
 package replication
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/zstd"
 
+	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/internal/testutil"
 )
@@ -257,4 +263,128 @@ func asFeedError(err error, fe **FeedError) bool {
 		*fe = e
 	}
 	return ok
+}
+
+// spooledHostileCopy serves hostileCopy's forged state in chunks.
+type spooledHostileCopy struct{ hostileCopy }
+
+func (o spooledHostileCopy) copySpool() (string, *seal.Key) {
+	return o.hostileCopy.feedOrigin.(*Holder).copySpool()
+}
+
+// olderOrigin stands for a source of a release before copies in chunks: it answers kind 4 as a
+// request it does not know.
+type olderOrigin struct{ feedOrigin }
+
+// A forged state sent in chunks under a genuine checkpoint is refused once whole.
+func TestFeedChunkedCopyForgedRefused(t *testing.T) {
+	c := newFeedCluster(t)
+	c.write(0, 200, 50)
+	honest := c.holder("bad", nil, "n3")
+	c.waitHolders("the source to take the records")
+	forged, err := OpenState(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forged.Close()
+	recs := []Command{{Op: OpUpsert, Principal: Principal{Country: "FR"}}}
+	honest.State().ForEach(func(r *record.Record) error { recs[0].Records = append(recs[0].Records, *r); return nil })
+	recs[0].Records = append(recs[0].Records, rec("FR-9999999", "FR", "FORGED"))
+	var res Result
+	if _, err := forged.applyBatch([]appliedEntry{{index: honest.State().Stats().AppliedIndex, term: 1, cmd: &recs[0], result: &res}}); err != nil {
+		t.Fatal(err)
+	}
+	c.net.server("bad").set("europe", spooledHostileCopy{hostileCopy{feedOrigin: honest, forged: forged}})
+	edge := c.holder("edge", nil, "bad")
+	select {
+	case got := <-c.refusal:
+		if got[0] != "bad" || !strings.Contains(got[1], "state hash differs") {
+			t.Fatalf("refusal %q", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no refusal reported")
+	}
+	c.write(200, 250, 50)
+	c.waitHolders("the edge to converge from a central node")
+	if _, found, _ := edge.State().Get("FR-9999999"); found {
+		t.Fatal("the forged record reached the edge")
+	}
+}
+
+// A source of a release before copies in chunks answers them as a bad request: the holder takes a
+// whole copy from it, as before.
+func TestFeedCopyFromOlderSource(t *testing.T) {
+	c := compactedFeedCluster(t)
+	c.write(0, 400, 20)
+	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
+		first, _ := c.members[3].g.logs.FirstIndex()
+		return first > 2
+	})
+	n3 := c.net.server("n3")
+	n3.mu.RLock()
+	o := n3.origins["europe"]
+	n3.mu.RUnlock()
+	c.net.server("old").set("europe", olderOrigin{o})
+	var logs syncBuffer
+	edge := c.holder("edge", func(hc *HolderConfig) {
+		hc.Centrals = func() []string { return nil }
+		hc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	}, "old")
+	c.waitHolders("the edge to take a whole copy from the older source")
+	if !strings.Contains(logs.String(), "copy verified and taken") || strings.Contains(logs.String(), "feed copy received") {
+		t.Fatalf("want a whole copy, not one in chunks:\n%s", logs.String())
+	}
+	if len(edge.Dropped()) != 0 {
+		t.Fatalf("the older source was dropped: %v", edge.Dropped())
+	}
+}
+
+// A chunk whose bytes are not those its checksum names is refused and its source dropped, the
+// partial file with it.
+func TestFeedCopyBadChunkRefused(t *testing.T) {
+	c := compactedFeedCluster(t)
+	c.write(0, 400, 20)
+	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
+		first, _ := c.members[3].g.logs.FirstIndex()
+		return first > 2
+	})
+	evil := func(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
+		if peer != "evil" {
+			return c.net.dial(ctx, peer)
+		}
+		client, srv := net.Pipe()
+		go func() {
+			defer srv.Close()
+			q, err := readFeedRequest(bufio.NewReader(srv))
+			if err != nil {
+				return
+			}
+			if q.Kind != FeedCopyChunks {
+				writeFeedStatus(srv, feedBehind, "take a copy")
+				return
+			}
+			srv.Write([]byte{feedVersion, feedOK})
+			zw, _ := zstd.NewWriter(srv)
+			zw.Write(copyHeader{session: 7, total: 100}.appendWire(nil))
+			data := bytes.Repeat([]byte{1}, 100)
+			zw.Write(binary.AppendUvarint(nil, 100))
+			zw.Write(data)
+			zw.Write(make([]byte, 32)) // not the data's SHA-256
+			zw.Close()
+		}()
+		return client, nil
+	}
+	h := c.holder("edge", func(hc *HolderConfig) { hc.Dial = evil }, "evil")
+	select {
+	case got := <-c.refusal:
+		if got[0] != "evil" || !strings.Contains(got[1], "checksum") {
+			t.Fatalf("refusal %q", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no refusal reported")
+	}
+	c.waitHolders("the edge to converge from a central node")
+	if files, _ := filepath.Glob(filepath.Join(h.cfg.Dir, partialCopyDir, "*")); len(files) != 0 {
+		t.Fatalf("partial files left: %v", files)
+	}
 }
