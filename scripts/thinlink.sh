@@ -3,7 +3,8 @@
 # network namespace behind a veth pair limited with tc tbf (512 kbit/s each way by default); the
 # rest of the federation runs outside. The drill (scripts/drills/thinlink_test.go, build tags
 # localfed and thinlink) measures the edge's initial catch-up of 100,000 records, a day of changes
-# after a week away, a link cut at 90% of a snapshot, and hits made at the edge meanwhile.
+# after a week away, a link cut at 90% of a copy of the state (a feed copy in chunks), and hits made
+# at the edge meanwhile.
 #
 #   scripts/thinlink.sh            set the link up, run the drill, take the link down
 #   scripts/thinlink.sh up|down    only set up or remove the namespace, the veth pair and tbf
@@ -12,7 +13,9 @@
 # Needs root and iproute2 (`ip netns`, `tc`); skips (exit 0) without them. Knobs: THINLINK_RATE
 # (512kbit), THINLINK_NS (fedarms-thin), THINLINK_NET (10.231.0: .1 outside, .2 inside), and the
 # drill's: THINLINK_RECORDS (100000), THINLINK_DAY (5000), THINLINK_CUT_HOLD (45s: how long the
-# link stays down), LOCALFED_KEEP=1 (keep the federation directory).
+# link stays down), THINLINK_EDGE_CAP (384kbit), THINLINK_VARIANT (empty: edge-cdg a fed holder of
+# europe from ncb-fr, as localfed lays it out; raftlog: a raft non-voter caught up from the leader's
+# log, the initial catch-up only), LOCALFED_KEEP=1 (keep the federation directory).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

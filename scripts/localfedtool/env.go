@@ -31,6 +31,9 @@ type settings struct {
 	// (LOCALFED_NETNS_MAX_BANDWIDTH, layout time): a thin link's edge keeps replication below
 	// the link's rate so that other traffic finds room.
 	netnsBandwidth string
+	// noFed (LOCALFED_NO_FED=1, layout time) makes no member a fed holder: edge-cdg holds europe
+	// and africa as a raft non-voter, as before the tier (the thin-link drill's raft-log variant).
+	noFed bool
 }
 
 // placement is a member's network namespace and its address there.
@@ -60,6 +63,7 @@ func readEnv(getenv func(string) string) (settings, error) {
 		*d.dst = parsed
 	}
 	s.plain = getenv("LOCALFED_PLAIN") == "1"
+	s.noFed = getenv("LOCALFED_NO_FED") == "1"
 	s.p2pHost = "127.0.0.1"
 	if v := getenv("LOCALFED_P2P_HOST"); v != "" {
 		if net.ParseIP(v).To4() == nil {

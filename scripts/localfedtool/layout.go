@@ -181,7 +181,9 @@ func layOut(dir string, s settings) error {
 	tune := tuneFor(s, ca, &failed)
 	if _, err := fedplan.WriteFederation(dir, specs, func(c *config.Config) {
 		tune(c)
-		c.Replication.Sources = sourcesFor(specs, c.Name)
+		if !s.noFed {
+			c.Replication.Sources = sourcesFor(specs, c.Name)
+		}
 	}); err != nil {
 		return fmt.Errorf("lay out federation in %s: %w", dir, err)
 	}
