@@ -184,6 +184,7 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 		}
 		return err
 	}
+	p.remove(h.cfg.Dir) // the copy is whole in tmp: no cut can need the partial file any more
 	if err := h.state.swap(tmp, st); err != nil {
 		return err
 	}

@@ -174,11 +174,7 @@ func TestFeedCopyPartialAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	// Half a copy, as a holder stopped part way would leave it.
 	s := c.net.server("n3")
-	q := FeedRequest{Kind: FeedCopyChunks, Shard: "europe"}
-	call, err := ask(context.Background(), c.net.dial, "n3", q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := askNewCopy(t, c, "n3")
 	hdr, err := readCopyHeader(call.body)
 	if err != nil {
 		t.Fatal(err)
@@ -235,10 +231,7 @@ func TestFeedCopyResumeRefusedForOtherBytes(t *testing.T) {
 		first, _ := c.members[3].g.logs.FirstIndex()
 		return first > 2
 	})
-	call, err := ask(context.Background(), c.net.dial, "n3", FeedRequest{Kind: FeedCopyChunks, Shard: "europe"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := askNewCopy(t, c, "n3")
 	hdr, err := readCopyHeader(call.body)
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +248,25 @@ func TestFeedCopyResumeRefusedForOtherBytes(t *testing.T) {
 			t.Errorf("resume %+v: %v, want no session", r, err)
 		}
 	}
+}
+
+// askNewCopy begins a copy in chunks at peer, asking again while it has no checkpoint yet (a
+// non-voter ahead of the voters' hashes).
+func askNewCopy(t *testing.T, c *feedCluster, peer string) *feedCall {
+	t.Helper()
+	var call *feedCall
+	testutil.WaitFor(t, 20*time.Second, "a copy from "+peer, func() bool {
+		var err error
+		call, err = ask(context.Background(), c.net.dial, peer, FeedRequest{Kind: FeedCopyChunks, Shard: "europe"})
+		if fe := (*FeedError)(nil); asFeedError(err, &fe) && fe.Status == feedUnavailable {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	return call
 }
 
 func asFeedError(err error, fe **FeedError) bool {
