@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -127,6 +129,26 @@ func (s *copySessions) add(c *copySession) error {
 	return nil
 }
 
+// sweep removes the spools under dir that no session holds and that are older than a session
+// lives (a restart loses the sessions, not their files; a spool being written now is younger).
+func (s *copySessions) sweep(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range ents {
+		id, err := strconv.ParseUint(e.Name(), 16, 64)
+		if err == nil && s.m[id] != nil {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > copySessionIdle {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 func (s *copySessions) get(id uint64) *copySession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,7 +179,7 @@ func (s *copySessions) endLocked(c *copySession) {
 	go func() { // after the stream sending it, if any, lets go
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		_ = removeCopyPartials(c.dir)
+		_ = os.RemoveAll(c.dir)
 	}()
 }
 
@@ -240,15 +262,17 @@ func (s *FeedServer) serveCopy(ctx context.Context, rw io.ReadWriter, peer strin
 		}
 		id := newCopyID()
 		base, key := sp.copySpool()
+		s.copies.sweep(filepath.Join(base, "feed-serve"))
 		dir := filepath.Join(base, "feed-serve", fmt.Sprintf("%016x", id))
 		spool, err := spoolCopy(dir, q.Shard, key, id, &cp, entries, snap)
 		snap.Release()
 		if err != nil {
+			_ = os.RemoveAll(dir)
 			return s.answerError(rw, peer, q, err)
 		}
 		c = &copySession{id: id, shard: q.Shard, peer: peer, spool: spool, dir: dir, total: spool.total}
 		if err := s.copies.add(c); err != nil {
-			_ = removeCopyPartials(dir)
+			_ = os.RemoveAll(dir)
 			return s.answerError(rw, peer, q, err)
 		}
 		s.log.Info("feed copy begun", "peer", peer, "shard", q.Shard, "index", cp.Index, "bytes", c.total)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -399,4 +400,44 @@ func TestFeedCopyBadChunkRefused(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(h.cfg.Dir, partialCopyDir, "*")); len(files) != 0 {
 		t.Fatalf("partial files left: %v", files)
 	}
+}
+
+// A session's spool goes with the session; spools no session holds (a restart) are swept once old.
+func TestFeedCopySpoolRemoved(t *testing.T) {
+	c := compactedFeedCluster(t)
+	c.write(0, 400, 20)
+	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
+		first, _ := c.members[3].g.logs.FirstIndex()
+		return first > 2
+	})
+	call := askNewCopy(t, c, "n3")
+	hdr, err := readCopyHeader(call.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call.close()
+	s := c.net.server("n3")
+	cs := s.copies.get(hdr.session)
+	if cs == nil {
+		t.Fatal("no session held")
+	}
+	base := filepath.Dir(cs.dir)
+	stale := filepath.Join(base, "00000000000000aa")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * copySessionIdle)
+	os.Chtimes(stale, old, old)
+	s.copies.sweep(base)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("an old spool no session holds was kept: %v", err)
+	}
+	if _, err := os.Stat(cs.dir); err != nil {
+		t.Fatalf("a live session's spool was swept: %v", err)
+	}
+	s.copies.end(cs)
+	testutil.WaitFor(t, 10*time.Second, "the ended session's spool to go", func() bool {
+		_, err := os.Stat(cs.dir)
+		return os.IsNotExist(err)
+	})
 }
