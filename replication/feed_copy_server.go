@@ -277,8 +277,10 @@ func (s *FeedServer) serveCopy(ctx context.Context, rw io.ReadWriter, peer strin
 		}
 		s.log.Info("feed copy begun", "peer", peer, "shard", q.Shard, "index", cp.Index, "bytes", c.total)
 	}
-	stop := func() {
-		if cl, ok := rw.(io.Closer); ok {
+	stop := func() { // a reset ends a write blocked on a dead connection; a close may wait for it
+		if r, ok := rw.(interface{ Reset() error }); ok {
+			_ = r.Reset()
+		} else if cl, ok := rw.(io.Closer); ok {
 			_ = cl.Close()
 		}
 	}
