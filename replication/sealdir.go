@@ -40,6 +40,13 @@ func SealGroupDir(dir string, key *seal.Key) error {
 	}); err != nil {
 		return fmt.Errorf("seal %s: %w", logs, err)
 	}
+	// Copies in flight over the feed (received in part, or spooled to serve) are taken again
+	// sealed: their plain files must not outlive the conversion.
+	for _, d := range []string{partialCopyDir, "feed-serve"} {
+		if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+			return fmt.Errorf("seal %s: %w", dir, err)
+		}
+	}
 	return sealSnapshots(dir, key)
 }
 
