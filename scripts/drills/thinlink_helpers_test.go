@@ -266,7 +266,8 @@ type hitRun struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	lags   []time.Duration
-	failed []string
+	failed []string // hits made whose receipts did not come
+	unmade []string // searches that made no hit
 }
 
 func startHits(hm *hitMaker, targets []hitTarget) *hitRun {
@@ -281,10 +282,14 @@ func startHits(hm *hitMaker, targets []hitTarget) *hitRun {
 			r.wg.Go(func() {
 				t0 := time.Now()
 				id, err := hm.hit(targets[i%len(targets)])
-				var lag time.Duration
-				if err == nil {
-					lag, err = pollHit(hm.edge, id, t0, 90*time.Second)
+				if err != nil {
+					// No hit was made (the edge not up yet, as it starts): nothing to deliver.
+					r.mu.Lock()
+					r.unmade = append(r.unmade, err.Error())
+					r.mu.Unlock()
+					return
 				}
+				lag, err := pollHit(hm.edge, id, t0, 90*time.Second)
 				r.mu.Lock()
 				defer r.mu.Unlock()
 				if err != nil {
@@ -315,12 +320,17 @@ func pollHit(edge *nodeClient, id string, t0 time.Time, timeout time.Duration) (
 }
 
 // stop ends the run once every hit made has its receipts or has failed; a failed hit counts as
-// an hour late.
-func (r *hitRun) stop() []time.Duration {
+// an hour late, and is logged with why.
+func (r *hitRun) stop(t *testing.T) []time.Duration {
+	t.Helper()
 	close(r.stopCh)
 	r.wg.Wait()
-	for range r.failed {
+	for _, f := range r.failed {
+		t.Logf("hit without receipts: %s", f)
 		r.lags = append(r.lags, time.Hour)
+	}
+	for _, f := range r.unmade {
+		t.Logf("search made no hit (not counted): %s", f)
 	}
 	return r.lags
 }

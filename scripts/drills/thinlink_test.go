@@ -90,7 +90,7 @@ func TestDrillThinLink(t *testing.T) {
 	logAt := logSize(edge)
 	hits := startHits(hm, targets)
 	took := startAndCatchUp(t, f, edge, total)
-	lags := hits.stop()
+	lags := hits.stop(t)
 	wire := replicationReceived(t, edge, "europe")
 	snaps := snapshotsReceived(t, edge, logAt)
 	tcBytes := link.sentBytes(t) - tc0
@@ -136,7 +136,7 @@ func TestDrillThinLink(t *testing.T) {
 	hits = startHits(hm, targets)
 	logAt = logSize(edge)
 	took = startAndCatchUp(t, f, edge, total)
-	reportHits(t, "day", hits.stop())
+	reportHits(t, "day", hits.stop(t))
 	// From entries the source kept, or a copy of its state (the log behind it compacted).
 	dayCopies := snapshotsReceived(t, edge, logAt)
 	measure(t, "thinlink", "day_copies", float64(len(dayCopies)), "copies")
