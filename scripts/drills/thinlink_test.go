@@ -91,6 +91,7 @@ func TestDrillThinLink(t *testing.T) {
 	hits := startHits(hm, targets)
 	took := startAndCatchUp(t, f, edge, total)
 	lags := hits.stop(t)
+	measure(t, "thinlink", "catchup_searches_without_hit", float64(len(hits.unmade)), "searches")
 	wire := replicationReceived(t, edge, "europe")
 	snaps := snapshotsReceived(t, edge, logAt)
 	tcBytes := link.sentBytes(t) - tc0
@@ -137,6 +138,7 @@ func TestDrillThinLink(t *testing.T) {
 	logAt = logSize(edge)
 	took = startAndCatchUp(t, f, edge, total)
 	reportHits(t, "day", hits.stop(t))
+	measure(t, "thinlink", "day_searches_without_hit", float64(len(hits.unmade)), "searches")
 	// From entries the source kept, or a copy of its state (the log behind it compacted).
 	dayCopies := snapshotsReceived(t, edge, logAt)
 	measure(t, "thinlink", "day_copies", float64(len(dayCopies)), "copies")
