@@ -11,11 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/fedarms/fedarms/internal/seal"
 )
 
 // A source keeps each copy in chunks it began as a session: the body written once to a spool file
@@ -57,40 +54,6 @@ func (c *copySession) writeBody(w io.Writer) error {
 	return err
 }
 
-// spoolCopy writes a copy's body to a spool file under dir, in chunks.
-func spoolCopy(dir, shard string, key *seal.Key, id uint64, cp *Checkpoint, entries []FeedEntry, snap *stateSnapshot) (*copyPartial, error) {
-	var n byteCounter
-	head := appendFeedEntries(nil, cp, entries)
-	n.n = uint64(len(head))
-	if err := snap.write(&n); err != nil {
-		return nil, err
-	}
-	p, err := createCopyPartial(dir, shard, key, "", id, n.n)
-	if err != nil {
-		return nil, err
-	}
-	w := &chunkWriter{w: spoolWriter{p}, buf: make([]byte, 0, copyChunk), raw: true}
-	if _, err := w.Write(head); err == nil {
-		if err = snap.write(w); err == nil {
-			err = w.flush()
-		}
-	}
-	p.close()
-	if err == nil && p.held != n.n {
-		err = fmt.Errorf("copy spool holds %d of %d bytes", p.held, n.n)
-	}
-	if err != nil {
-		p.remove(dir)
-		return nil, fmt.Errorf("copy spool: %w", err)
-	}
-	return p, nil
-}
-
-// spoolWriter appends each chunk a raw chunkWriter writes to a spool.
-type spoolWriter struct{ p *copyPartial }
-
-func (s spoolWriter) Write(b []byte) (int, error) { return len(b), s.p.append(b) }
-
 // copySessions are the sessions of a FeedServer.
 type copySessions struct {
 	mu sync.Mutex
@@ -127,26 +90,6 @@ func (s *copySessions) add(c *copySession) error {
 	s.m[c.id] = c
 	c.touch(s)
 	return nil
-}
-
-// sweep removes the spools under dir that no session holds and that are older than a session
-// lives (a restart loses the sessions, not their files; a spool being written now is younger).
-func (s *copySessions) sweep(dir string) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range ents {
-		id, err := strconv.ParseUint(e.Name(), 16, 64)
-		if err == nil && s.m[id] != nil {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > copySessionIdle {
-			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
 }
 
 func (s *copySessions) get(id uint64) *copySession {
@@ -312,9 +255,3 @@ func (s *FeedServer) serveCopy(ctx context.Context, rw io.ReadWriter, peer strin
 		return cw.flush()
 	})
 }
-
-func (o *groupOrigin) copySpool() (string, *seal.Key) {
-	return filepath.Dir(o.g.state.Path()), o.g.state.key
-}
-
-func (h *Holder) copySpool() (string, *seal.Key) { return h.cfg.Dir, h.cfg.Key }
