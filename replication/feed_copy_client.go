@@ -80,6 +80,18 @@ func (h *Holder) copyChunks(ctx context.Context, src string) error {
 		}
 		return refused("malformed copy: %v", err)
 	}
+	held := uint64(0)
+	if p != nil {
+		held = p.held
+	}
+	if err := copyFits(h.cfg.Dir, hdr.total, held); err != nil {
+		// Not the source's fault on its face (a shard may outgrow a small disk): skipped, not dropped.
+		if p != nil {
+			p.close()
+		}
+		h.log.Warn("feed copy not taken", "source", src, "error", err)
+		return err
+	}
 	if p == nil {
 		if p, err = createCopyPartial(h.cfg.Dir, h.cfg.Shard, h.cfg.Key, src, hdr.session, hdr.total); err != nil {
 			return err
