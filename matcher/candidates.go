@@ -172,7 +172,7 @@ func (ix *Index) offerGroup(qi *queryInfo, sc *scratch, g uint32, maxEdits int) 
 		if a.edits > maxEdits {
 			continue
 		}
-		m := serialMatch{id: cur, known: qi.known, confusions: a.confusions, edits: a.edits,
+		m := serialMatch{id: cur, known: qi.known, confusions: a.confusions, edits: a.edits, slips: a.slips,
 			unread: qi.unread, stars: qi.stars}
 		switch {
 		case a.edits > 0:
@@ -255,7 +255,7 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 		for id := ix.groups.rec.at(g).head; id != noSerial; id = ix.ser.rec.at(id).nextInG {
 			a := align(ix.ser.norm(id), sub)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: len(sub), noise: 1,
-				confusions: a.confusions, edits: a.edits})
+				confusions: a.confusions, edits: a.edits, slips: a.slips})
 		}
 	}
 	// The record has a token the query lacks: its letter prefix was not read, or the query is one
@@ -266,7 +266,7 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 		if part, dropped := ix.tokenMatch(id, qi.qskel); part != nil {
 			a := align(part, qi.qn)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: dropped,
-				confusions: a.confusions, edits: a.edits})
+				confusions: a.confusions, edits: a.edits, slips: a.slips})
 		}
 	}
 	// ... or its first or last part between separators as recorded ("09046" for "011-09046").
@@ -275,7 +275,7 @@ func (ix *Index) noiseTier(qi *queryInfo, sc *scratch) {
 		if part := ix.partMatch(id, qi.qskel); part != nil {
 			a := align(part, qi.qn)
 			ix.offer(sc, serialMatch{id: id, kind: kindNoise, known: qi.known, noise: 1,
-				confusions: a.confusions, edits: a.edits})
+				confusions: a.confusions, edits: a.edits, slips: a.slips})
 		}
 	}
 }
@@ -303,7 +303,7 @@ func (ix *Index) markTier(qi *queryInfo, sc *scratch) {
 				norm := ix.ser.norm(id)
 				a := align(norm, rest)
 				m := serialMatch{id: id, kind: kindNoise, known: len(rest), glued: k,
-					confusions: a.confusions, edits: a.edits}
+					confusions: a.confusions, edits: a.edits, slips: a.slips}
 				if a.confusions > 0 {
 					m.pair = firstConfusion(norm, rest)
 				}

@@ -34,7 +34,7 @@ func DebugSearch(ix *Index, q Query) SearchStats {
 		ix.collect(&qi, &qa, sc, min(limit, MaxLimit))
 	}
 	return SearchStats{Probes: sc.probes, Matched: sc.matched, Checked: sc.checked, Verified: sc.verified,
-		Candidates: len(sc.cands), SecondEdit: !sc.skipped && !qi.wild() && editBudget(qi.known) == 2}
+		Candidates: len(sc.cands), SecondEdit: !sc.skipped && qi.twoEdits()}
 }
 
 // DebugCandidate is one ranked candidate's evidence, for the evaluation suite's analysis of what
@@ -45,6 +45,7 @@ type DebugCandidate struct {
 	Bits, Common        float64
 	Kind                int
 	Edits, Confusions   int
+	Slips               int
 	Known, Noise, Glued int
 	MakeAgree, CalAgree bool
 	ModelWhy, TypeWhy   string
@@ -71,7 +72,7 @@ func DebugRank(ix *Index, q Query) ([]DebugCandidate, string) {
 	for _, k := range sc.order {
 		c := &sc.cands[k.i]
 		out = append(out, DebugCandidate{Key: string(ix.recs.key(c.slot)), Serial: string(ix.ser.norm(c.m.id)),
-			Bits: c.bits, Common: c.common, Kind: int(c.m.kind), Edits: c.m.edits, Confusions: c.m.confusions,
+			Bits: c.bits, Common: c.common, Kind: int(c.m.kind), Edits: c.m.edits, Confusions: c.m.confusions, Slips: c.m.slips,
 			Known: c.m.known, Noise: c.m.noise, Glued: c.m.glued, MakeAgree: c.ev.makeAgree, CalAgree: c.ev.calibreAgree,
 			ModelWhy: c.ev.modelWhy, TypeWhy: c.ev.typeWhy, Verdict: int(c.verdict)})
 	}

@@ -29,7 +29,9 @@ func (ix *Index) secondEdit(qi *queryInfo, sc *scratch) {
 		ix.offerGroup(qi, sc, g, 2)
 	}
 	ix.probe(qi, sc, sc.hashes[:level2], flagTwoDel, 2)
-	ix.probe(qi, sc, sc.hashes[level2:], flagAnyDel, 2)
+	if qi.known >= minKnownTwo { // a shorter query drops at most one character (twoEdits)
+		ix.probe(qi, sc, sc.hashes[level2:], flagAnyDel, 2)
+	}
 }
 
 // probe looks up deletion-index keys and verifies the groups they lead to within k edits. Like

@@ -150,6 +150,8 @@ func (ix *Index) chanceNeighbour(c *candidate, lead float64, qskel []byte) strin
 		return "" // a mark glued to the serial, no misreading
 	case c.m.edits == 1:
 		return ""
+	case c.m.known < minKnownTwo:
+		return "below review: two edits of a short serial"
 	case ix.needsSubstitution(c, qskel):
 		return "below review: a character replaced besides another edit, as between firearms of one run"
 	case lead < reviewMargin*float64(c.m.edits):

@@ -1,15 +1,23 @@
 package matcher
 
-// Costs of the detailed alignment: an edit outweighs any number of confusions, so the alignment
-// first minimises edits (the skeleton distance) and then confusions.
+// Costs of the detailed alignment: an edit outweighs any number of confusions, and a confusion
+// any number of invented characters, so the alignment first minimises edits (the skeleton
+// distance), then confusions, then the edits that had to invent a character (a substitution or an
+// inserted character, against a transposition or a dropped character). Serials are at most
+// maxSerialLen long, so neither count reaches the next field.
 const (
-	alignEdit      = 64
-	alignConfusion = 1
+	alignEdit      = 1 << 16
+	alignConfusion = 1 << 8
+	alignInvented  = 1
 )
 
 // alignment is what the detailed alignment of a record's normal form and the query found.
 type alignment struct {
 	edits, confusions int
+	// slips are the edits that invent no character: adjacent transpositions and characters of the
+	// record the query lacks. Reading makes them without having to see anything that is not there,
+	// so they are likelier than a substitution or an inserted character (see costSlip).
+	slips int
 }
 
 // align aligns the normal form r of a record's serial with the normalised query q (which may hold
@@ -23,7 +31,7 @@ func align(r, q []byte) alignment {
 	pp, p, c := &rows[0], &rows[1], &rows[2]
 	p[0] = 0
 	for i := 1; i <= m; i++ {
-		p[i] = p[i-1] + alignEdit
+		p[i] = p[i-1] + alignEdit + alignInvented
 		if q[i-1] == '*' {
 			p[i] = p[i-1]
 		}
@@ -43,9 +51,11 @@ func align(r, q []byte) alignment {
 			case confusable(qc, rc):
 				sub = alignConfusion
 			default:
-				sub = alignEdit
+				sub = alignEdit + alignInvented
 			}
-			v := min(p[i-1]+sub, p[i]+alignEdit, c[i-1]+alignEdit)
+			// p[i] + alignEdit: the record's character is missing from the query (a slip);
+			// c[i-1]: the query's character is not the record's (invented).
+			v := min(p[i-1]+sub, p[i]+alignEdit, c[i-1]+alignEdit+alignInvented)
 			if i > 1 && j > 1 {
 				// A transposition as the skeleton sees it, plus any confusion inside it.
 				a, b := r[j-2], q[i-2]
@@ -59,7 +69,9 @@ func align(r, q []byte) alignment {
 		pp, p, c = p, c, pp
 	}
 	d := p[m]
-	return alignment{edits: int(d / alignEdit), confusions: int(d % alignEdit)}
+	edits := int(d / alignEdit)
+	return alignment{edits: edits, confusions: int(d % alignEdit / alignConfusion),
+		slips: edits - int(d%alignConfusion)}
 }
 
 // alignQuick is align for a query without '*' when the answer is the position-by-position

@@ -263,11 +263,12 @@ func Run(cfg Config) *Report {
 			w.Candidates += st.Candidates
 		}
 	}
-	if cfg.Features != nil {
-		writeFeatures(cfg.Features, ix, c, cases)
-	}
+	var ceil []caseCeiling
 	if !cfg.NoCeiling {
-		ceilings(cfg, rep, byClass, c, cases)
+		ceil = ceilings(cfg, rep, byClass, c, cases)
+	}
+	if cfg.Features != nil {
+		writeFeatures(cfg.Features, ix, c, cases, ceil)
 	}
 	baselines(cfg, byClass, c, cases)
 	if cfg.Throughput > 0 {
@@ -359,6 +360,10 @@ func score(cr *ClassReport, c *corpus, cs Case, res []matcher.Result) {
 				if reason == "" {
 					reason = "score below threshold"
 				}
+				if r.Review && r.Why.Tie != "" {
+					// The single-'?' target: a truth not alone at the top is a REVIEW naming the tie.
+					reason += " (REVIEW, tie named)"
+				}
 			}
 		}
 		if cr.Misses == nil {
@@ -411,7 +416,7 @@ func sameFirearm(c *corpus, a, b int) bool {
 }
 
 // ceilings computes every positive case's ceiling, in parallel.
-func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpus, cases []Case) {
+func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpus, cases []Case) []caseCeiling {
 	start := time.Now()
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -423,6 +428,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		tied                 int // records sharing the top with the truth, the truth included
 	}
 	results := make([]out, len(cases))
+	per := make([]caseCeiling, len(cases))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -439,6 +445,7 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 					continue
 				}
 				above, ties := c.scannerFor(cs).ceiling(int32(cs.Truth))
+				per[i] = caseCeiling{Above: above, Ties: ties, Known: true}
 				alone, tied := 0.0, 0
 				switch {
 				case above == 0 && ties == 0:
@@ -469,6 +476,14 @@ func ceilings(cfg Config, rep *Report, byClass map[string]*ClassReport, c *corpu
 		}
 	}
 	rep.CeilingTime = time.Since(start)
+	return per
+}
+
+// caseCeiling is one positive case's place in the ceiling's order: records strictly above the
+// truth and records tied with it (Known is false for negatives or when no ceiling was computed).
+type caseCeiling struct {
+	Above, Ties int
+	Known       bool
 }
 
 // baselines runs the first cases of every class through the linear scan.
@@ -562,9 +577,13 @@ func keepSlowest(slow []SlowQuery, q SlowQuery, n int) []SlowQuery {
 }
 
 // writeFeatures writes one JSON line per case for Config.Features.
-func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case) {
+func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case, ceil []caseCeiling) {
 	enc := json.NewEncoder(w)
-	for _, cs := range cases {
+	for i, cs := range cases {
+		var cc caseCeiling
+		if i < len(ceil) {
+			cc = ceil[i]
+		}
 		q := cs.Query
 		q.Limit = 10
 		cands, qn := matcher.DebugRank(ix, q)
@@ -580,6 +599,7 @@ func writeFeatures(w io.Writer, ix *matcher.Index, c *corpus, cases []Case) {
 			TruthSerials            []string
 			Query                   matcher.Query
 			Cands                   []matcher.DebugCandidate
-		}{cs.Class, cs.Shape, truth, qn, serials, q, cands[:min(len(cands), 40)]})
+			Ceiling                 caseCeiling `json:",omitempty"`
+		}{cs.Class, cs.Shape, truth, qn, serials, q, cands[:min(len(cands), 40)], cc})
 	}
 }
