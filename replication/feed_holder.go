@@ -42,6 +42,8 @@ type HolderConfig struct {
 	// bounds the entries kept to serve holders fed from this one (default 64 MiB).
 	MaxEntries, MaxBytes uint32
 	KeepBytes            int
+	// noSync skips fsync on commit (the scale run's holders only).
+	noSync bool
 }
 
 // Holder is a fed holder of one shard (see HolderConfig). It also serves what it applied to
@@ -87,7 +89,7 @@ func OpenHolder(cfg HolderConfig) (*Holder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	state, err := OpenSealedState(filepath.Join(cfg.Dir, "state.db"), cfg.Key)
+	state, err := openState(filepath.Join(cfg.Dir, "state.db"), cfg.Key, cfg.noSync)
 	if err != nil {
 		return nil, err
 	}
