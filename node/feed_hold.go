@@ -31,17 +31,22 @@ func (s fedShard) Freshness() (uint64, time.Time) {
 }
 
 // Status reports the copy with the role "fed"; it knows no leader (writes go through a central
-// node, which knows it).
+// node, which knows it). A halted holder reports why, as a raft copy does.
 func (s fedShard) Status() replication.Status {
 	st := s.State().Stats()
 	_, contact := s.Source()
-	return replication.Status{Shard: s.Shard(), Role: "fed", AppliedIndex: st.AppliedIndex, Records: st.Records,
+	out := replication.Status{Shard: s.Shard(), Role: "fed", AppliedIndex: st.AppliedIndex, Records: st.Records,
 		Digest: st.Digest, LastContact: contact, CommitIndex: st.AppliedIndex}
+	if h, ok := s.Holder.Halted(); ok {
+		out.Halt = &h
+	}
+	return out
 }
 
-// Halted: a fed holder does not halt; an entry it cannot apply is its source's fault (refused) or
-// of a newer command format (it waits, retrying, and its copy grows stale).
-func (s fedShard) Halted() (replication.Halt, bool) { return replication.Halt{}, false }
+// Halted: a fed holder halts on an entry of a command format this release does not read, or when
+// its state file cannot be written (an entry its source forged is refused instead, and the source
+// dropped): replication/feed_halt.go.
+func (s fedShard) Halted() (replication.Halt, bool) { return s.Holder.Halted() }
 
 // openFedHolder opens shard's copy under dataDir as a fed holder and serves it to holders fed
 // from this node. The directory is the one a raft group of the shard uses: a node that held the
