@@ -5,13 +5,16 @@ import "context"
 // ForgeBatches makes the server alter every batch of entries it serves of shard with forge before
 // it is sent, as a compromised member would (add a record never written, drop a delete): a seam
 // for fault drills and tests of the holders fed from this node, which must refuse what it serves.
-// Nothing else calls it. The shard must be served already; a nil forge is ignored.
-func (s *FeedServer) ForgeBatches(shard string, forge func(Checkpoint, []FeedEntry) (Checkpoint, []FeedEntry)) {
+// Nothing else calls it. A long poll already waiting when it is called is answered genuinely. It
+// reports false when the shard is not served here (nothing changes).
+func (s *FeedServer) ForgeBatches(shard string, forge func(Checkpoint, []FeedEntry) (Checkpoint, []FeedEntry)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o, ok := s.origins[shard]; ok && forge != nil {
+	o, ok := s.origins[shard]
+	if ok && forge != nil {
 		s.origins[shard] = forgingOrigin{feedOrigin: o, forge: forge}
 	}
+	return ok
 }
 
 // forgingOrigin serves a real copy's batches, altered.
