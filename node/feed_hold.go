@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,6 +133,35 @@ func (f *fed) fedMembers(shard string) map[string]bool {
 			if s.Shard == shard && s.Fed {
 				out[pid] = true
 			}
+		}
+		if slices.Contains(sm.health.FedShards, shard) { // health cut short for size
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+// holdsOnceHeard says which roster members belong in shard's raft group: those that hold it,
+// central ones at once (voters to be), any other once its health has arrived (heard, by peer id;
+// nil without gossip: at once) and can say whether it holds the shard as a fed holder.
+func holdsOnceHeard(shard string, heard map[string]bool) func(transport.Entry) bool {
+	return func(e transport.Entry) bool {
+		return e.Holds(shard) && (heard == nil || heard[e.PeerID.String()] || e.Role == transport.RoleCentral)
+	}
+}
+
+// heardFrom are the members (by peer id) whose health has arrived, signed or not; nil without
+// gossip. Until a member's health says whether it holds a shard as a fed holder, the shard's leader
+// does not add it as a non-voter: its roster entry does not say, and a fed holder added for a
+// moment takes raft's entries and snapshot for nothing.
+func (f *fed) heardFrom() map[string]bool {
+	if f.gossip == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for pid, sm := range f.gossip.snapshot() {
+		if sm.hasH {
+			out[pid] = true
 		}
 	}
 	return out
