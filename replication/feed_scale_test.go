@@ -382,7 +382,10 @@ func TestScaleFeedTiers(t *testing.T) {
 	}
 	tr := tiered.importAll(cmds, total)
 	report(fmt.Sprintf("tiered, %d non-voters feeding %d feeding %d", t1, t2, holders-t1-t2), tr)
-	t.Logf("leader egress tiered/flat: 1/%.1f; last holder tiered/flat: %.2fx", float64(fr.leaderBytes)/float64(tr.leaderBytes), tr.last.Seconds()/fr.last.Seconds())
+	// When leadership moved during a layout's import, two voters led in turn: the three voters'
+	// egress is then the comparable figure.
+	t.Logf("leader egress tiered/flat: 1/%.1f (the three voters': 1/%.1f); last holder tiered/flat: %.2fx",
+		float64(fr.leaderBytes)/float64(tr.leaderBytes), float64(fr.voterBytes)/float64(tr.voterBytes), tr.last.Seconds()/fr.last.Seconds())
 	for _, h := range tiered.holders {
 		if len(h.Dropped()) != 0 {
 			t.Errorf("honest sources dropped: %v", h.Dropped())
