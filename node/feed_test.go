@@ -100,10 +100,13 @@ func TestFeedOverTheFederation(t *testing.T) {
 		t.Fatalf("edge-cdg health of europe: %+v", h.Checks["shard:europe"])
 	}
 	customs := auth.Principal{Agency: "CUSTOMS", Roles: []string{"searcher"}}
-	resp, err := edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("FR", 5000), Make: "glock"})
-	if err != nil || len(resp.Results) == 0 || resp.Results[0].ID != "FR-005000" {
-		t.Fatalf("search at edge-cdg for the new record: %v %+v", err, resp)
-	}
+	// The search index follows the copy on its own worker: the record is found soon after.
+	var resp *wire.SearchResponse
+	var err error
+	itestutil.WaitFor(t, 30*time.Second, "edge-cdg to find the new record", func() bool {
+		resp, err = edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("FR", 5000), Make: "glock"})
+		return err == nil && len(resp.Results) > 0 && resp.Results[0].ID == "FR-005000"
+	})
 	for _, c := range resp.Coverage.Shards {
 		if c.Shard == "europe" && c.Source != "local" {
 			t.Fatalf("europe searched %s at edge-cdg, want local", c.Source)
