@@ -208,8 +208,7 @@ func (n *Node) reconcile() {
 			if !g.IsLeader() {
 				continue
 			}
-			fed := f.fedMembers(shard)
-			f.syncMembers("shard "+shard, g, func(e transport.Entry) bool { return e.Holds(shard) }, fed)
+			f.syncMembers("shard "+shard, g, holdsOnceHeard(shard, f.heardFrom()), f.fedMembers(shard))
 		}
 		if f.control != nil {
 			f.syncMembers("control", f.control, func(transport.Entry) bool { return true }, nil)

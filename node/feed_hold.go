@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,17 +32,22 @@ func (s fedShard) Freshness() (uint64, time.Time) {
 }
 
 // Status reports the copy with the role "fed"; it knows no leader (writes go through a central
-// node, which knows it).
+// node, which knows it). A halted holder reports why, as a raft copy does.
 func (s fedShard) Status() replication.Status {
 	st := s.State().Stats()
 	_, contact := s.Source()
-	return replication.Status{Shard: s.Shard(), Role: "fed", AppliedIndex: st.AppliedIndex, Records: st.Records,
+	out := replication.Status{Shard: s.Shard(), Role: "fed", AppliedIndex: st.AppliedIndex, Records: st.Records,
 		Digest: st.Digest, LastContact: contact, CommitIndex: st.AppliedIndex}
+	if h, ok := s.Holder.Halted(); ok {
+		out.Halt = &h
+	}
+	return out
 }
 
-// Halted: a fed holder does not halt; an entry it cannot apply is its source's fault (refused) or
-// of a newer command format (it waits, retrying, and its copy grows stale).
-func (s fedShard) Halted() (replication.Halt, bool) { return replication.Halt{}, false }
+// Halted: a fed holder halts on an entry of a command format this release does not read, or when
+// its state file cannot be written (an entry its source forged is refused instead, and the source
+// dropped): replication/feed_halt.go.
+func (s fedShard) Halted() (replication.Halt, bool) { return s.Holder.Halted() }
 
 // openFedHolder opens shard's copy under dataDir as a fed holder and serves it to holders fed
 // from this node. The directory is the one a raft group of the shard uses: a node that held the
@@ -128,6 +134,35 @@ func (f *fed) fedMembers(shard string) map[string]bool {
 			if s.Shard == shard && s.Fed {
 				out[pid] = true
 			}
+		}
+		if slices.Contains(sm.health.FedShards, shard) { // health cut short for size
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+// holdsOnceHeard says which roster members belong in shard's raft group: those that hold it,
+// central ones at once (voters to be), any other once its health has arrived (heard, by peer id;
+// nil without gossip: at once) and can say whether it holds the shard as a fed holder.
+func holdsOnceHeard(shard string, heard map[string]bool) func(transport.Entry) bool {
+	return func(e transport.Entry) bool {
+		return e.Holds(shard) && (heard == nil || heard[e.PeerID.String()] || e.Role == transport.RoleCentral)
+	}
+}
+
+// heardFrom are the members (by peer id) whose health has arrived, signed or not; nil without
+// gossip. Until a member's health says whether it holds a shard as a fed holder, the shard's leader
+// does not add it as a non-voter: its roster entry does not say, and a fed holder added for a
+// moment takes raft's entries and snapshot for nothing.
+func (f *fed) heardFrom() map[string]bool {
+	if f.gossip == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for pid, sm := range f.gossip.snapshot() {
+		if sm.hasH {
+			out[pid] = true
 		}
 	}
 	return out

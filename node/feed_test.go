@@ -100,15 +100,12 @@ func TestFeedOverTheFederation(t *testing.T) {
 		t.Fatalf("edge-cdg health of europe: %+v", h.Checks["shard:europe"])
 	}
 	customs := auth.Principal{Agency: "CUSTOMS", Roles: []string{"searcher"}}
-	// The index learns of a batch just after its commit moves the digest, so the search is polled.
+	// The search index follows the copy on its own worker: the record is found soon after.
 	var resp *wire.SearchResponse
-	itestutil.WaitFor(t, 30*time.Second, "the new record found at edge-cdg", func() bool {
-		r, err := edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("FR", 5000), Make: "glock"})
-		if err != nil {
-			t.Fatalf("search at edge-cdg for the new record: %v", err)
-		}
-		resp = r
-		return len(r.Results) > 0 && r.Results[0].ID == "FR-005000"
+	var err error
+	itestutil.WaitFor(t, 30*time.Second, "edge-cdg to find the new record", func() bool {
+		resp, err = edge.Search(context.Background(), customs, wire.SearchRequest{Serial: fmtSerial("FR", 5000), Make: "glock"})
+		return err == nil && len(resp.Results) > 0 && resp.Results[0].ID == "FR-005000"
 	})
 	for _, c := range resp.Coverage.Shards {
 		if c.Shard == "europe" && c.Source != "local" {
@@ -119,16 +116,6 @@ func TestFeedOverTheFederation(t *testing.T) {
 	if b := testutil.ToFloat64(edge.met.replRecv.WithLabelValues("europe", "ncb-fr")); b < 1000 {
 		t.Fatalf("feed bytes received from ncb-fr counted: %v", b)
 	}
-	// What the holder's Refused hook is told is counted and audited.
-	edge.feedRefused("europe", "ncb-fr-x", "state hash differs from the checkpoint")
-	if c := testutil.ToFloat64(edge.met.feedRefused.WithLabelValues("europe", "ncb-fr-x")); c != 1 {
-		t.Fatalf("fedarms_feed_refused_total = %v, want 1", c)
-	}
-	entries, _ := edge.audit.Tail(50)
-	if e := entries[len(entries)-1]; e.Action != "feed.refused" || e.Agency != "member:ncb-fr-x" || !strings.Contains(string(e.Query), "europe") {
-		t.Fatalf("last audit entry %+v, want the refusal", e)
-	}
-
 	// A checkpoint signed by an NCB's node key, under its own name or a central's, is refused.
 	cp := replication.Checkpoint{Shard: "europe", Index: 1, Signer: "ncb-fr"}
 	cp.Sig, _ = feedSigner{ncb.fed}.Sign(cp.SignedBytes())

@@ -21,16 +21,20 @@ var errHashMismatch = errors.New("state hash differs from the checkpoint")
 
 // verifiedEntries decodes a batch into entries to apply, ending with one at the checkpoint's index
 // that carries no command (the entries the feed leaves out carry none either).
-func verifiedEntries(cp *Checkpoint, entries []FeedEntry, term uint64) ([]appliedEntry, error) {
+// decode replaces Command.UnmarshalBinary when set (tests emulate another release with it).
+func verifiedEntries(cp *Checkpoint, entries []FeedEntry, term uint64, decode func(*Command, []byte) error) ([]appliedEntry, error) {
+	if decode == nil {
+		decode = (*Command).UnmarshalBinary
+	}
 	out := make([]appliedEntry, 0, len(entries)+1)
 	results := make([]Result, len(entries)+1)
 	for i, e := range entries {
 		cmd := new(Command)
-		if err := cmd.UnmarshalBinary(e.Data); err != nil {
+		if err := decode(cmd, e.Data); err != nil {
 			var ve *VersionError
 			if errors.As(err, &ve) {
 				// Committed by a newer release perhaps: not the source's fault.
-				return nil, fmt.Errorf("entry %d: %w", e.Index, err)
+				return nil, &formatFault{index: e.Index, err: ve}
 			}
 			return nil, refused("entry %d does not decode: %v", e.Index, err)
 		}
@@ -56,19 +60,32 @@ func checkAgainst(cp *Checkpoint) func(*bolt.Bucket, Stats, *StateHash) error {
 
 // applyVerified applies a batch in one transaction, committed only if the state then has the
 // checkpoint's hash.
+// The batch is kept, on disk in the same transaction, to serve the holders fed from this one.
 func (h *Holder) applyVerified(cp Checkpoint, entries []FeedEntry) error {
-	ents, err := verifiedEntries(&cp, entries, h.state.Stats().AppliedTerm)
+	before := h.state.Stats()
+	ents, err := verifiedEntries(&cp, entries, before.AppliedTerm, h.cfg.decode)
 	if err != nil {
 		return err
 	}
-	changes, err := h.state.applyBatchChecked(ents, checkAgainst(&cp))
+	kb := keptBatch{after: before.AppliedIndex, cp: cp, entries: entries}
+	check := checkAgainst(&cp)
+	changes, err := h.state.applyBatchChecked(ents, func(meta *bolt.Bucket, st Stats, hash *StateHash) error {
+		if err := check(meta, st, hash); err != nil {
+			return err
+		}
+		return storeKept(meta.Tx(), h.cfg.Key, &kb, h.kept.baseIndex())
+	})
+	var re *refusal
+	if err != nil && !errors.As(err, &re) {
+		return &writeFault{index: before.AppliedIndex + 1, err: err}
+	}
 	if err != nil {
 		return err
 	}
 	if len(changes) > 0 && h.cfg.Observer != nil {
 		h.cfg.Observer.Applied(h.cfg.Shard, changes)
 	}
-	h.kept.add(keptBatch{cp: cp, entries: entries})
+	h.kept.add(kb)
 	return nil
 }
 
@@ -95,7 +112,7 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 		return refused("%v", err)
 	}
 	tmp := h.state.Path() + ".feed"
-	st, err := loadVerified(tmp, h.cfg.Key, c.body, cp, entries)
+	st, err := loadVerified(tmp, h.cfg.Key, h.cfg.noSync, h.cfg.decode, c.body, cp, entries)
 	if err != nil {
 		_ = removeIfExists(tmp)
 		if ctx.Err() != nil {
@@ -110,19 +127,21 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Restored(h.cfg.Shard, h.state)
 	}
+	h.copies.Add(1)
 	h.kept.notify()
 	h.touched()
+	h.resumed()
 	h.log.Info("feed: copy verified and taken", "source", src, "index", cp.Index, "records", st.Records)
 	return nil
 }
 
 // loadVerified writes a snapshot stream and the entries after it to a new state file at path and
 // checks it against the checkpoint.
-func loadVerified(path string, key *seal.Key, body *bufio.Reader, cp Checkpoint, entries []FeedEntry) (Stats, error) {
+func loadVerified(path string, key *seal.Key, noSync bool, decode func(*Command, []byte) error, body *bufio.Reader, cp Checkpoint, entries []FeedEntry) (Stats, error) {
 	if err := removeIfExists(path); err != nil {
 		return Stats{}, err
 	}
-	ns, err := OpenSealedState(path, key)
+	ns, err := openState(path, key, noSync)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -137,7 +156,7 @@ func loadVerified(path string, key *seal.Key, body *bufio.Reader, cp Checkpoint,
 	if st.AppliedIndex > cp.Index {
 		return Stats{}, refused("copy at %d is past its checkpoint at %d", st.AppliedIndex, cp.Index)
 	}
-	ents, err := verifiedEntries(&cp, entries, st.AppliedTerm)
+	ents, err := verifiedEntries(&cp, entries, st.AppliedTerm, decode)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -186,7 +186,7 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 		return refused("%v", err)
 	}
 	tmp := h.state.Path() + ".feed"
-	st, err := loadVerified(tmp, h.cfg.Key, body, cp, entries)
+	st, err := loadVerified(tmp, h.cfg.Key, h.cfg.noSync, h.cfg.decode, body, cp, entries)
 	if err != nil {
 		_ = removeIfExists(tmp)
 		var re *refusal
@@ -204,8 +204,10 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Restored(h.cfg.Shard, h.state)
 	}
+	h.copies.Add(1)
 	h.kept.notify()
 	h.touched()
+	h.resumed()
 	// The drill (scripts/drills/thinlink*) reads this line: size is the body, resumed what was held
 	// before this stream, sent the bytes this stream carried (compressed, as on the wire).
 	h.log.Info("feed copy received", "source", src, "index", cp.Index, "records", st.Records,

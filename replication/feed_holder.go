@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/seal"
@@ -42,6 +43,10 @@ type HolderConfig struct {
 	// bounds the entries kept to serve holders fed from this one (default 64 MiB).
 	MaxEntries, MaxBytes uint32
 	KeepBytes            int
+	// noSync skips fsync on commit (the scale run's holders only).
+	noSync bool
+	// decode replaces Command.UnmarshalBinary (tests emulate another release with it).
+	decode func(*Command, []byte) error
 }
 
 // Holder is a fed holder of one shard (see HolderConfig). It also serves what it applied to
@@ -51,8 +56,11 @@ type Holder struct {
 	state *State
 	log   *slog.Logger
 	kept  keptLog
-	stop  context.CancelFunc
-	done  chan struct{}
+	halt  *halter // feed_halt.go
+	// copies counts the copies of the whole state taken (entries are the rule; tests check it).
+	copies atomic.Int64
+	stop   context.CancelFunc
+	done   chan struct{}
 
 	mu      sync.Mutex // guards the fields below
 	source  string
@@ -87,14 +95,19 @@ func OpenHolder(cfg HolderConfig) (*Holder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	state, err := OpenSealedState(filepath.Join(cfg.Dir, "state.db"), cfg.Key)
+	state, err := openState(filepath.Join(cfg.Dir, "state.db"), cfg.Key, cfg.noSync)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Holder{cfg: cfg, state: state, log: cfg.Logger.With("subsystem", "feed", "shard", cfg.Shard),
-		stop: cancel, done: make(chan struct{}), away: map[string]time.Time{}, dropped: map[string]string{}}
-	h.kept.reset(state.Stats().AppliedIndex, cfg.KeepBytes)
+		halt: newHalter(), stop: cancel, done: make(chan struct{}), away: map[string]time.Time{}, dropped: map[string]string{}}
+	kept, err := state.loadKept()
+	if err != nil {
+		// Only what it serves to others is lost: they are sent a copy instead.
+		h.log.Warn("feed: kept batches unreadable; holders fed from this one get a copy", "error", err)
+	}
+	h.kept.load(state.Stats().AppliedIndex, kept, cfg.KeepBytes)
 	go h.run(ctx)
 	return h, nil
 }
@@ -181,6 +194,15 @@ func (h *Holder) run(ctx context.Context) {
 		case ctx.Err() != nil:
 		case errors.As(err, &re):
 			h.refuse(src, re.reason)
+		case h.haltOn(err, time.Now()):
+			// Not the source's fault. Another source is tried next (a hostile one may have sent
+			// the entry), slowly: every honest one answers the same until a newer release runs.
+			unavailable = 0
+			h.failed(src, err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(h.cfg.Away):
+			}
 		case errors.As(err, &fe) && fe.Status == feedUnavailable && unavailable < maxUnavailable:
 			// A source ahead of every central voter it asked has no checkpoint yet: soon it will.
 			unavailable++
@@ -265,5 +287,6 @@ func (h *Holder) pull(ctx context.Context, src string) error {
 		return err
 	}
 	h.touched()
+	h.resumed()
 	return nil
 }

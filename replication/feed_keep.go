@@ -8,16 +8,19 @@ import (
 	"sync"
 )
 
-// keptBatch is a batch a fed holder applied: its entries and the checkpoint it ended at.
+// keptBatch is a batch a fed holder applied: its entries, the index it followed and the
+// checkpoint it ended at.
 type keptBatch struct {
+	after   uint64
 	cp      Checkpoint
 	entries []FeedEntry
 	bytes   int
 }
 
 // keptLog is the recent batches a fed holder applied, contiguous from base, bounded in bytes, to
-// serve the holders fed from it. It lives in memory: after a restart, or for a holder further
-// behind than it reaches, this holder serves a copy of its state instead.
+// serve the holders fed from it. It is served from memory and written to the state file as well
+// (feed_keepdisk.go), so it outlives a restart; a holder further behind than it reaches is served
+// a copy of the state instead.
 type keptLog struct {
 	mu      sync.Mutex // guards the fields below
 	base    uint64     // batches start after this index
@@ -34,6 +37,26 @@ func (k *keptLog) reset(base uint64, limit int) {
 		k.changed = make(chan struct{})
 	}
 	k.mu.Unlock()
+}
+
+// load resets the log to batches read back from the state file (contiguous, ending at the
+// applied index), keeping the newest within limit.
+func (k *keptLog) load(applied uint64, batches []keptBatch, limit int) {
+	if len(batches) == 0 {
+		k.reset(applied, limit)
+		return
+	}
+	k.reset(batches[0].after, limit)
+	for _, b := range batches {
+		k.add(b)
+	}
+}
+
+// baseIndex is the index the kept batches start after: a batch at or before it is not kept.
+func (k *keptLog) baseIndex() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.base
 }
 
 func (k *keptLog) add(b keptBatch) {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -130,6 +131,7 @@ type scaleCopy struct {
 // and fed holders below.
 type scaleRun struct {
 	t       *testing.T
+	dir     string // every member's files, removed at close so the next layout has the disk
 	wire    *raftWire
 	feeds   *feedNet
 	groups  []*Group
@@ -144,12 +146,30 @@ func (r *scaleRun) close() {
 	for _, g := range r.groups {
 		g.Close()
 	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		r.t.Error(err)
+	}
+}
+
+// memberDir is a new directory for one member's files.
+func (r *scaleRun) memberDir(name string) string {
+	d := filepath.Join(r.dir, name)
+	if err := os.Mkdir(d, 0o700); err != nil {
+		r.t.Fatal(err)
+	}
+	return d
 }
 
 // startScaleRun starts 3 voters and nonvoters raft non-voters; the voters and non-voters serve the
-// feed.
+// feed. The voters write as in production; every other holder (raft non-voter or fed) commits its
+// log and state without fsync, or 300 copies on one disk measure its fsync queue: they still
+// decode, apply, hash and verify every entry in real bbolt files.
 func startScaleRun(t *testing.T, nonvoters int) *scaleRun {
-	r := &scaleRun{t: t, wire: newRaftWire(), feeds: newFeedNet()}
+	dir, err := os.MkdirTemp("", "feedscale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &scaleRun{t: t, dir: dir, wire: newRaftWire(), feeds: newFeedNet()}
 	var voters []raft.Server
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i)
@@ -163,8 +183,8 @@ func startScaleRun(t *testing.T, nonvoters int) *scaleRun {
 	}
 	for i := range 3 + nonvoters {
 		id := fmt.Sprintf("n%d", i)
-		g, err := OpenGroup(GroupConfig{Shard: "europe", Dir: t.TempDir(), LocalID: id, Transport: r.wire.transport(id),
-			Bootstrap: i < 3, Voters: voters, Tune: tune})
+		g, err := OpenGroup(GroupConfig{Shard: "europe", Dir: r.memberDir(id), LocalID: id, Transport: r.wire.transport(id),
+			Bootstrap: i < 3, Voters: voters, Tune: tune, noSync: i >= 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,8 +230,8 @@ func (r *scaleRun) leader() *Group {
 
 // feed adds a fed holder taking the shard from sources.
 func (r *scaleRun) feed(name string, sources ...string) {
-	h, err := OpenHolder(HolderConfig{Shard: "europe", Dir: r.t.TempDir(), Sources: sources, Centrals: r.centrals,
-		Dial: r.feeds.dial, Verify: r.feeds.verify, Wait: 2 * time.Second, Timeout: 10 * time.Second, Away: time.Second})
+	h, err := OpenHolder(HolderConfig{Shard: "europe", Dir: r.memberDir(name), Sources: sources, Centrals: r.centrals,
+		Dial: r.feeds.dial, Verify: r.feeds.verify, Wait: 2 * time.Second, Timeout: 10 * time.Second, Away: time.Second, noSync: true})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -239,9 +259,23 @@ type scaleResult struct {
 	leaderChanged           bool
 }
 
-// importAll writes total records in entries of 1,000 through the leader and waits until every copy
-// holds them all; it measures from the first write.
-func (r *scaleRun) importAll(total int) scaleResult {
+// scaleImport is the import both layouts write: entries of 1,000 records, made once.
+func scaleImport(total int) []*Command {
+	var cmds []*Command
+	for i := 0; i < total; i += 1000 {
+		cmd := &Command{Op: OpUpsert, Principal: Principal{Agency: "FR-NCB", Country: "FR"}}
+		for j := i; j < min(i+1000, total); j++ {
+			cmd.Records = append(cmd.Records, record.Record{ID: fmt.Sprintf("FR-%07d", j), Serial: fmt.Sprintf("SN%09d", j*7919%1000000007),
+				Make: "Glock", Model: "17", Calibre: "9x19", Type: "pistol", RecordingCountry: "FR", Status: "stolen"})
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
+}
+
+// importAll writes cmds (total records) through the leader and waits until every copy holds them
+// all; it measures from the first write.
+func (r *scaleRun) importAll(cmds []*Command, total int) scaleResult {
 	l := r.leader()
 	first := l
 	var before [3]int64
@@ -269,12 +303,7 @@ func (r *scaleRun) importAll(total int) scaleResult {
 			}
 		}
 	}()
-	for i := 0; i < total; i += 1000 {
-		cmd := &Command{Op: OpUpsert, Principal: Principal{Agency: "FR-NCB", Country: "FR"}}
-		for j := i; j < min(i+1000, total); j++ {
-			cmd.Records = append(cmd.Records, record.Record{ID: fmt.Sprintf("FR-%07d", j), Serial: fmt.Sprintf("SN%09d", j*7919%1000000007),
-				Make: "Glock", Model: "17", Calibre: "9x19", Type: "pistol", RecordingCountry: "FR", Status: "stolen"})
-		}
+	for _, cmd := range cmds {
 		var err error
 		for range 20 {
 			if _, err = l.Apply(context.Background(), cmd); err == nil {
@@ -329,8 +358,9 @@ func TestScaleFeedTiers(t *testing.T) {
 	if holders == 0 || total == 0 {
 		t.Skip("opt-in: set FEDARMS_FEED_SCALE_HOLDERS and FEDARMS_FEED_SCALE_RECORDS")
 	}
+	cmds := scaleImport(total)
 	flat := startScaleRun(t, holders)
-	fr := flat.importAll(total)
+	fr := flat.importAll(cmds, total)
 	flat.close()
 	report := func(layout string, r scaleResult) {
 		t.Logf("%s: every holder after p50 %v, p99 %v, last %v; leader sent %d bytes, %.1f per record (the three voters %.1f; leadership moved: %v)",
@@ -350,9 +380,12 @@ func TestScaleFeedTiers(t *testing.T) {
 	for i := range holders - t1 - t2 {
 		tiered.feed(name(3, i), name(2, i%t2), name(2, (i+1)%t2))
 	}
-	tr := tiered.importAll(total)
+	tr := tiered.importAll(cmds, total)
 	report(fmt.Sprintf("tiered, %d non-voters feeding %d feeding %d", t1, t2, holders-t1-t2), tr)
-	t.Logf("leader egress tiered/flat: 1/%.1f; last holder tiered/flat: %.2fx", float64(fr.leaderBytes)/float64(tr.leaderBytes), tr.last.Seconds()/fr.last.Seconds())
+	// When leadership moved during a layout's import, two voters led in turn: the three voters'
+	// egress is then the comparable figure.
+	t.Logf("leader egress tiered/flat: 1/%.1f (the three voters': 1/%.1f); last holder tiered/flat: %.2fx",
+		float64(fr.leaderBytes)/float64(tr.leaderBytes), float64(fr.voterBytes)/float64(tr.voterBytes), tr.last.Seconds()/fr.last.Seconds())
 	for _, h := range tiered.holders {
 		if len(h.Dropped()) != 0 {
 			t.Errorf("honest sources dropped: %v", h.Dropped())

@@ -52,6 +52,8 @@ type GroupConfig struct {
 	decode func(*Command, []byte) error
 	// retryMin and retryMax bound the backoff of a halted shard's writes (tests shorten them).
 	retryMin, retryMax time.Duration
+	// noSync skips fsync in the log store and state (the scale run's non-voters only).
+	noSync bool
 }
 
 // Group is one shard's raft group on this node.
@@ -81,11 +83,11 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard %s: %w", cfg.Shard, err)
 	}
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{Key: cfg.Key})
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft.db"), LogStoreOptions{Key: cfg.Key, NoSync: cfg.noSync})
 	if err != nil {
 		return nil, err
 	}
-	state, err := OpenSealedState(filepath.Join(cfg.Dir, "state.db"), cfg.Key)
+	state, err := openState(filepath.Join(cfg.Dir, "state.db"), cfg.Key, cfg.noSync)
 	if err != nil {
 		logs.Close()
 		return nil, err

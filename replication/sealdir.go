@@ -17,15 +17,18 @@ import (
 )
 
 // SealGroupDir converts a group's directory of a plain data dir to one sealed with key, in place:
-// the state file's records, the log store's entries and the newest snapshot file (older ones are
-// removed; raft needs only the newest). Each file is written anew beside the old one and renamed
-// over it, so no plain value is left in a free page. The group must not be open. The caller keeps a
+// the state file's records (and a fed holder's kept batches), the log store's entries and the
+// newest snapshot file (older ones are removed; raft needs only the newest). Each file is written
+// anew beside the old one and renamed over it, so no plain value is left in a free page. The group must not be open. The caller keeps a
 // copy of the whole data dir until it is done (node.EncryptDataDir).
 func SealGroupDir(dir string, key *seal.Key) error {
 	state := filepath.Join(dir, "state.db")
 	if err := rewriteBolt(state, func(bucket, k, v []byte) []byte {
-		if string(bucket) == string(bucketRecords) {
+		switch string(bucket) {
+		case string(bucketRecords):
 			return key.Seal(nil, recordAD(k), v)
+		case string(bucketFeedKept):
+			return key.Seal(nil, keptAD(k), v)
 		}
 		return v
 	}); err != nil {

@@ -91,6 +91,8 @@ type State struct {
 	db *bolt.DB
 	// key seals the records at rest (nil: a plain data dir); set at open, never changed.
 	key *seal.Key
+	// noSync skips fsync on commit: only the scale run's holders, whose copies nobody restarts.
+	noSync bool
 	// The fields below mirror meta; written only by the apply path (one goroutine, raft's FSM loop),
 	// read by Stats under the mirror's mutex.
 	mirror stateMirror
@@ -110,11 +112,15 @@ func OpenState(path string) (*State, error) { return OpenSealedState(path, nil) 
 
 // OpenSealedState opens (or creates) a state file whose records are sealed with key (nil: plain).
 func OpenSealedState(path string, key *seal.Key) (*State, error) {
-	db, err := openStateDB(path)
+	return openState(path, key, false)
+}
+
+func openState(path string, key *seal.Key, noSync bool) (*State, error) {
+	db, err := openStateDB(path, noSync)
 	if err != nil {
 		return nil, err
 	}
-	s := &State{path: path, db: db, key: key}
+	s := &State{path: path, db: db, key: key, noSync: noSync}
 	if err := db.View(func(tx *bolt.Tx) error { s.mirror.load(tx.Bucket(bucketMeta)); return nil }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read state %s: %w", path, err)
@@ -126,8 +132,9 @@ func OpenSealedState(path string, key *seal.Key) (*State, error) {
 	return s, nil
 }
 
-func openStateDB(path string) (*bolt.DB, error) {
+func openStateDB(path string, noSync bool) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		NoSync:          noSync,
 		Timeout:         2 * time.Second,
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  true,
@@ -163,7 +170,7 @@ func (s *State) swap(restored string, st Stats) error {
 	if err := os.Rename(restored, s.path); err != nil {
 		return fmt.Errorf("swap restored state: %w", err)
 	}
-	db, err := openStateDB(s.path)
+	db, err := openStateDB(s.path, s.noSync)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ type Health struct {
 	LastCentral int64 `json:"lc,omitempty"`
 	// Truncated is set when Shards was left out to fit the size cap.
 	Truncated bool `json:"t,omitempty"`
+	// FedShards names, when Shards was left out, the shards the member holds as a fed holder (the
+	// Fed flags of Shards), so their leaders still leave it out of the raft groups; left out too
+	// if even they do not fit. Older releases ignore the field.
+	FedShards []string `json:"fs,omitempty"`
 	// Formats are the formats the member reads and writes (EncodeFormats; kept short, since the
 	// metadata is capped). A member that publishes none (a release before formats were
 	// published) reads and writes format 1 of every kind.
@@ -61,7 +65,8 @@ type ShardHealth struct {
 }
 
 // EncodeHealth renders h as JSON no longer than limit bytes; when the shard list does not fit it is
-// dropped and Truncated set, so a member with many shards still gossips its role and outbox.
+// dropped and Truncated set (the names of its fed shards kept in FedShards when they fit), so a
+// member with many shards still gossips its role and outbox.
 func EncodeHealth(h Health, limit int) ([]byte, error) {
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -70,9 +75,20 @@ func EncodeHealth(h Health, limit int) ([]byte, error) {
 	if len(b) <= limit {
 		return b, nil
 	}
+	for _, s := range h.Shards {
+		if s.Fed {
+			h.FedShards = append(h.FedShards, s.Shard)
+		}
+	}
 	h.Shards, h.Truncated = nil, true
 	if b, err = json.Marshal(h); err != nil {
 		return nil, fmt.Errorf("encode health: %w", err)
+	}
+	if len(b) > limit && h.FedShards != nil {
+		h.FedShards = nil
+		if b, err = json.Marshal(h); err != nil {
+			return nil, fmt.Errorf("encode health: %w", err)
+		}
 	}
 	if len(b) > limit {
 		return nil, fmt.Errorf("encode health: %d bytes, limit %d: %w", len(b), limit, ErrHealthTooBig)

@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,5 +58,32 @@ func TestHealthEncoding(t *testing.T) {
 	}
 	if meta := (HealthDelegate{Current: func() Health { return Health{Version: strings.Repeat("v", 600)} }}).NodeMeta(memberlist.MetaMaxSize); meta != nil {
 		t.Fatal("delegate returned metadata over the limit (memberlist would panic)")
+	}
+}
+
+// Health cut short for size keeps the names of the member's fed shards, so the shards' leaders
+// still leave it out of their raft groups.
+func TestHealthTruncatedKeepsFedShards(t *testing.T) {
+	h := Health{Role: RoleEdge}
+	for i := range 40 {
+		h.Shards = append(h.Shards, ShardHealth{Shard: fmt.Sprintf("shard-%02d", i), Applied: 1 << 40, LagSeconds: 3600, Fed: i%20 == 3})
+	}
+	b, err := EncodeHealth(h, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Health
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Truncated || got.Shards != nil || !slices.Equal(got.FedShards, []string{"shard-03", "shard-23"}) {
+		t.Fatalf("truncated health: %+v", got)
+	}
+	for i := range 40 {
+		h.Shards[i].Fed = true
+		h.Shards[i].Shard = fmt.Sprintf("a-long-shard-name-%02d", i)
+	}
+	if b, err = EncodeHealth(h, 512); err != nil || len(b) > 512 {
+		t.Fatalf("health with too many fed shards to name: %d bytes, %v", len(b), err)
 	}
 }
