@@ -121,7 +121,7 @@ func openFederation(cfg *config.Config, log *slog.Logger, refused func(peer.ID, 
 	if err != nil {
 		return nil, err
 	}
-	if err := f.startFeed(cfg.Replication.FedShards()); err != nil {
+	if err := f.startFeed(cfg.Replication.FedShards(), met); err != nil {
 		f.host.Close()
 		return nil, err
 	}

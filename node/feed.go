@@ -90,7 +90,7 @@ func (f *fed) centralNames() []string {
 
 // startFeed registers the feed protocol's handler. The shards named in [replication] sources are
 // held as fed holders (feed_hold.go), opened with the node's groups.
-func (f *fed) startFeed(fedShards []string) error {
+func (f *fed) startFeed(fedShards []string, met *metrics) error {
 	if len(fedShards) > 0 {
 		f.log.Info("holding shards as fed holders, outside their raft groups", "shards", fedShards)
 	}
@@ -100,6 +100,11 @@ func (f *fed) startFeed(fedShards []string) error {
 	f.feed.AllowOnly(func(peer, shard string) bool {
 		e, ok := f.roster.ByName(peer)
 		return ok && e.Holds(shard)
+	})
+	// What this node serves counts in fedarms_replication_sent_bytes_total{shard,peer}, as what a
+	// fed holder takes counts in received (meteredFeedDial).
+	f.feed.MeterWith(func(shard, peer string, rw io.ReadWriter) io.ReadWriter {
+		return meteredStream{rw: rw, sent: met.replSent.WithLabelValues(shard, peer), recv: met.replRecv.WithLabelValues(shard, peer)}
 	})
 	return f.host.Handle(transport.ProtoFeed, func(raw network.Stream) {
 		defer raw.Close()

@@ -79,27 +79,44 @@ func (n *Node) meteredFeedDial(shard string) replication.FeedDialer {
 		if err != nil {
 			return nil, err
 		}
-		return meteredStream{ReadWriteCloser: s, sent: n.met.replSent.WithLabelValues(shard, peer),
+		return meteredStream{rw: s, sent: n.met.replSent.WithLabelValues(shard, peer),
 			recv: n.met.replRecv.WithLabelValues(shard, peer)}, nil
 	}
 }
 
 // meteredStream counts the bytes read and written on a stream.
 type meteredStream struct {
-	io.ReadWriteCloser
+	rw         io.ReadWriter
 	sent, recv prometheus.Counter
 }
 
 func (s meteredStream) Read(p []byte) (int, error) {
-	n, err := s.ReadWriteCloser.Read(p)
+	n, err := s.rw.Read(p)
 	s.recv.Add(float64(n))
 	return n, err
 }
 
 func (s meteredStream) Write(p []byte) (int, error) {
-	n, err := s.ReadWriteCloser.Write(p)
+	n, err := s.rw.Write(p)
 	s.sent.Add(float64(n))
 	return n, err
+}
+
+// Reset resets the stream beneath (a feed source resets a stream still sending a copy its asker
+// came back for), else closes it.
+func (s meteredStream) Reset() error {
+	if r, ok := s.rw.(interface{ Reset() error }); ok {
+		return r.Reset()
+	}
+	return s.Close()
+}
+
+// Close closes the stream beneath, when it has a Close.
+func (s meteredStream) Close() error {
+	if c, ok := s.rw.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // feedHolderWait is how long a fed holder lets its source hold a request with nothing new. The

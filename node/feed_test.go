@@ -116,6 +116,9 @@ func TestFeedOverTheFederation(t *testing.T) {
 	if b := testutil.ToFloat64(edge.met.replRecv.WithLabelValues("europe", "ncb-fr")); b < 1000 {
 		t.Fatalf("feed bytes received from ncb-fr counted: %v", b)
 	}
+	if b := testutil.ToFloat64(ncb.met.replSent.WithLabelValues("europe", "edge-cdg")); b < 1000 {
+		t.Fatalf("feed bytes served to edge-cdg counted at ncb-fr: %v", b)
+	}
 	// A checkpoint signed by an NCB's node key, under its own name or a central's, is refused.
 	cp := replication.Checkpoint{Shard: "europe", Index: 1, Signer: "ncb-fr"}
 	cp.Sig, _ = feedSigner{ncb.fed}.Sign(cp.SignedBytes())

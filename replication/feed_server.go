@@ -40,6 +40,15 @@ type FeedServer struct {
 	may func(peer, shard string) bool
 	// copies are the copies in chunks begun here, kept to resume (feed_copy_server.go).
 	copies copySessions
+	// meter, when set, wraps the stream once the request names its shard, so the bytes served
+	// count per shard and peer (MeterWith).
+	meter func(shard, peer string, rw io.ReadWriter) io.ReadWriter
+}
+
+// MeterWith makes the server count what it serves: once a request has named its shard, the stream
+// is replaced by wrap(shard, peer, stream) for the answer. Call it before the first Serve.
+func (s *FeedServer) MeterWith(wrap func(shard, peer string, rw io.ReadWriter) io.ReadWriter) {
+	s.meter = wrap
 }
 
 // AllowOnly makes the server answer a request only when may(peer, shard) says yes, peer being the
@@ -91,6 +100,9 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 	s.mu.RUnlock()
 	if o == nil {
 		return writeFeedStatus(rw, feedUnknown, "shard not served here")
+	}
+	if s.meter != nil {
+		rw = s.meter(q.Shard, peer, rw)
 	}
 	if q.MaxEntries == 0 {
 		q.MaxEntries = 256
