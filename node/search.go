@@ -129,6 +129,12 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req wire.SearchReque
 func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.SearchRequest, cov wire.Coverage) (*wire.SearchResponse, []notify.Hit) {
 	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: cov}
 	resp.Results = n.localResults(req, nil)
+	return resp, n.finishMatch(ctx, p, req, resp)
+}
+
+// finishMatch completes an answer holding the local results: the peers' results for the shards not
+// held, the order, the limit, the records past their review date, and the hits to notify.
+func (n *Node) finishMatch(ctx context.Context, p auth.Principal, req wire.SearchRequest, resp *wire.SearchResponse) []notify.Hit {
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
 	}
@@ -154,18 +160,30 @@ func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.Sear
 		res.NotificationID = h.ID
 		hits = append(hits, h)
 	}
-	return resp, hits
+	return hits
 }
 
 // localResults searches the local index; with only set, it keeps records of those shards alone.
 func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire.SearchResult {
-	found, shards := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
-		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
+	found, shards := n.searchIndex(req)
 	ids := make([]string, len(found))
 	for i, f := range found {
 		ids[i] = f.Key
 	}
 	recs, ok := n.getRecords(ids, shards)
+	return n.foundResults(found, recs, ok, only)
+}
+
+// searchIndex matches req against the local index: the records found, and the shard each is filed
+// in.
+func (n *Node) searchIndex(req wire.SearchRequest) ([]matcher.Result, []string) {
+	return n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
+		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
+}
+
+// foundResults pairs what the index found with the records read for it (recs[i] and ok[i] for
+// found[i]); with only set, it keeps records of those shards alone.
+func (n *Node) foundResults(found []matcher.Result, recs []record.Record, ok []bool, only map[string]bool) []wire.SearchResult {
 	out := make([]wire.SearchResult, 0, len(found))
 	for i, f := range found {
 		if !ok[i] {
