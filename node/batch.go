@@ -16,6 +16,7 @@ import (
 	"github.com/fedarms/fedarms/internal/auth"
 	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/matcher"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 )
 
@@ -38,7 +39,7 @@ const batchChunkLines = 64
 // batchWindow bounds the chunks in flight between the reader and the writer: memory stays flat
 // however long the screening, and a slow client slows the matching down rather than piling up
 // answers.
-const batchWindow = 16
+const batchWindow = 32
 
 // batchLine is one line of a chunk.
 type batchLine struct {
@@ -53,7 +54,7 @@ type batchChunk struct {
 	raw     []byte
 	out     []byte          // the answers, JSON lines in the lines' order
 	pending []audit.Pending // the audit entries of the searched lines, in order
-	hits    int             // lines whose answer holds a HIT
+	hits    [][]notify.Hit  // each searched line's hits, published once its entry is durable
 	errors  int             // lines answered with an error
 	done    chan struct{}   // closed when out is complete
 }
@@ -85,8 +86,8 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 	}()
 	cov := &batchCoverage{n: n}
 	var wg sync.WaitGroup
-	// More workers than CPUs: a chunk with a HIT waits for its notification's commit, and the CPU
-	// should go on matching meanwhile.
+	// More workers than CPUs: a worker waits now and then (the audit queue, a record read from
+	// disk), and the CPU should go on matching meanwhile.
 	for range 4 * runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -120,20 +121,26 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 			idle()
 			<-c.done
 		}
-		if durable {
-			// The journal commits entries in the order they were appended: once the last is
-			// durable the others are, and waiting for each costs nothing more.
-			for _, pd := range c.pending {
-				if _, err := pd.Wait(ctx); err != nil {
-					return done, err
-				}
+		// The journal commits entries in the order they were appended: once one is durable those
+		// before it are, and waiting for each costs nothing more. A line with hits waits for them
+		// whatever the durability, as a single search does, and publishes them before its answer
+		// leaves.
+		for i, pd := range c.pending {
+			if !durable && len(c.hits[i]) == 0 {
+				continue
+			}
+			if _, err := pd.Wait(ctx); err != nil {
+				return done, err
+			}
+			if len(c.hits[i]) > 0 {
+				n.publishHits(c.hits[i])
+				done.Hits++
 			}
 		}
 		if err := emit(wire.BatchLines(c.out)); err != nil {
 			return done, fmt.Errorf("write answers of lines %d-%d: %w", c.lines[0].line, c.lines[len(c.lines)-1].line, err)
 		}
 		done.Count += len(c.lines)
-		done.Hits += c.hits
 		done.Errors += c.errors
 	}
 	if readErr != nil {
@@ -204,6 +211,7 @@ type screenedLine struct {
 func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, c *batchChunk) {
 	lines := make([]screenedLine, len(c.lines))
 	var ids, shards []string
+	c.out = make([]byte, 0, 2048*len(c.lines)) // about what a line with results takes
 	for i, bl := range c.lines {
 		s := &lines[i]
 		if bl.tooLong {
@@ -253,7 +261,7 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 }
 
 // screenedAnswer finishes a searched line of c like a single search (remote shards, order, limit,
-// hits, read limits), audits it and appends its answer to c.
+// hits, read limits), appends its answer to c and queues its audit entry.
 func (n *Node) screenedAnswer(ctx context.Context, p auth.Principal, batch string, cov wire.Coverage, line int, s *screenedLine,
 	recs []record.Record, ok []bool, c *batchChunk) error {
 	t0 := n.now()
@@ -261,19 +269,15 @@ func (n *Node) screenedAnswer(ctx context.Context, p auth.Principal, batch strin
 	resp.Results = n.foundResults(s.found, recs, ok, nil)
 	hits := n.finishMatch(ctx, p, s.req, resp)
 	resp.Results, resp.Limited = n.reads.take(p, n.now(), resp.Results)
-	pending, err := n.recordSearch(ctx, searchEntry(p, s.req, resp, batch), hits)
-	if err != nil {
-		return err
-	}
 	out, err := wire.AppendBatchAnswer(c.out, wire.BatchAnswer{Line: line, SearchID: resp.SearchID, Results: resp.Results})
 	if err != nil {
 		return err
 	}
 	c.out = out
-	c.pending = append(c.pending, pending)
-	if len(hits) > 0 {
-		c.hits++
-	}
+	// The writer waits for the entry (and publishes the hits) before the answer leaves, so that
+	// this worker goes on matching while the commit syncs.
+	c.pending = append(c.pending, n.appendSearch(searchEntry(p, s.req, resp, batch), hits))
+	c.hits = append(c.hits, hits)
 	n.met.observeSearch(resp.Results, s.took+n.since(t0))
 	return nil
 }

@@ -70,17 +70,31 @@ func searchEntry(p auth.Principal, req wire.SearchRequest, resp *wire.SearchResp
 // durable together before it returns (the answer must not leave before them; concurrent searches
 // share the commit); without, the caller decides whether to wait for the returned Pending.
 func (n *Node) recordSearch(ctx context.Context, entry audit.Entry, hits []notify.Hit) (audit.Pending, error) {
+	pending := n.appendSearch(entry, hits)
 	if len(hits) == 0 {
-		return n.audit.Append(entry), nil
+		return pending, nil
 	}
-	pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
 	if _, err := pending.Wait(ctx); err != nil {
 		return pending, err
 	}
+	n.publishHits(hits)
+	return pending, nil
+}
+
+// appendSearch queues a search's audit entry and, in the same commit, its hits' notifications.
+// The hits may be published (publishHits) once the returned Pending is durable, not before.
+func (n *Node) appendSearch(entry audit.Entry, hits []notify.Hit) audit.Pending {
+	if len(hits) == 0 {
+		return n.audit.Append(entry)
+	}
+	return n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
+}
+
+// publishHits hands durable hits to the inbox and the delivery.
+func (n *Node) publishHits(hits []notify.Hit) {
 	n.hits.Published(hits...)
 	n.kickDelivery()
 	n.met.hits.Add(float64(len(hits)))
-	return pending, nil
 }
 
 func (n *Node) checkSearch(req *wire.SearchRequest) error {
@@ -259,6 +273,9 @@ func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 				filed = append(filed, i)
 			}
 		}
+		// In key order, each lookup finds the pages of the one before it in cache: a screening
+		// reads the records of many searches at once, and a run's neighbours have neighbouring ids.
+		slices.SortFunc(filed, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 		if len(filed) > 0 {
 			read(s, filed)
 		}
