@@ -98,9 +98,22 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 			}
 		}()
 	}
+	var current *batchChunk // the chunk being answered
 	defer func() {
 		cancel() // the reader stops, closing work, so the workers end
 		wg.Wait()
+		// The hits of chunks matched but not answered (the client went away) are committed or
+		// about to be: publish them all the same, as a single search would have.
+		if current != nil {
+			_, _ = n.settleChunk(context.Background(), current, false)
+		}
+		for c := range order {
+			select {
+			case <-c.done:
+				_, _ = n.settleChunk(context.Background(), c, false)
+			default:
+			}
+		}
 	}()
 	durable := n.cfg.Audit.Durability == "sync"
 	for {
@@ -121,21 +134,11 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 			idle()
 			<-c.done
 		}
-		// The journal commits entries in the order they were appended: once one is durable those
-		// before it are, and waiting for each costs nothing more. A line with hits waits for them
-		// whatever the durability, as a single search does, and publishes them before its answer
-		// leaves.
-		for i, pd := range c.pending {
-			if !durable && len(c.hits[i]) == 0 {
-				continue
-			}
-			if _, err := pd.Wait(ctx); err != nil {
-				return done, err
-			}
-			if len(c.hits[i]) > 0 {
-				n.publishHits(c.hits[i])
-				done.Hits++
-			}
+		current = c
+		hits, err := n.settleChunk(ctx, c, durable)
+		done.Hits += hits
+		if err != nil {
+			return done, err
 		}
 		if err := emit(wire.BatchLines(c.out)); err != nil {
 			return done, fmt.Errorf("write answers of lines %d-%d: %w", c.lines[0].line, c.lines[len(c.lines)-1].line, err)
@@ -152,6 +155,29 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 	done.Coverage = n.coverage()
 	n.log.Info("screening done", "agency", p.Agency, "batch", done.Batch, "lines", done.Count, "hits", done.Hits, "errors", done.Errors)
 	return done, emit(done)
+}
+
+// settleChunk waits for the audit entries that must be durable before c's answers leave (every one
+// when durable, those with hits always, as for a single search) and publishes the hits. It returns
+// how many lines had hits published now.
+func (n *Node) settleChunk(ctx context.Context, c *batchChunk, durable bool) (int, error) {
+	lines := 0
+	// The journal commits entries in the order they were appended: once one is durable those
+	// before it are, and waiting for each costs nothing more.
+	for i, pd := range c.pending {
+		if !durable && len(c.hits[i]) == 0 {
+			continue
+		}
+		if _, err := pd.Wait(ctx); err != nil {
+			return lines, err
+		}
+		if len(c.hits[i]) > 0 {
+			n.publishHits(c.hits[i])
+			c.hits[i] = nil // published once, should the chunk be settled again
+			lines++
+		}
+	}
+	return lines, nil
 }
 
 // readBatchChunks reads body's lines (blank lines skipped, each numbered by its place in the body)
