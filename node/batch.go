@@ -36,10 +36,12 @@ import (
 // to its first lines before it sends more).
 const batchChunkLines = 64
 
-// batchWindow bounds the chunks in flight between the reader and the writer: memory stays flat
+// batchWindow bounds the lines in flight between the reader and the writer: memory stays flat
 // however long the screening, and a slow client slows the matching down rather than piling up
-// answers.
-const batchWindow = 32
+// answers. It counts lines, not chunks: a client whose lines arrive a few at a time makes small
+// chunks, and a window of chunks would then hold too few lines to keep the CPUs busy while the
+// audit commits they wait for sync.
+const batchWindow = 2048
 
 // batchLine is one line of a chunk.
 type batchLine struct {
@@ -68,19 +70,23 @@ type batchChunk struct {
 func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader, emit func(any) error, idle func()) (wire.BatchDone, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := wire.BatchDone{Done: true, Batch: newID("b")}
-	order := make(chan *batchChunk, batchWindow)
+	order := make(chan *batchChunk, batchWindow) // every chunk holds a line: room is the bound
 	work := make(chan *batchChunk, batchWindow)
+	room := make(chan struct{}, batchWindow) // a token per line in flight
 	var readErr error
 	go func() {
 		defer close(order)
 		defer close(work)
 		readErr = readBatchChunks(ctx, body, func(c *batchChunk) bool {
-			select {
-			case order <- c:
-			case <-ctx.Done():
-				return false
+			for range c.lines {
+				select {
+				case room <- struct{}{}:
+				case <-ctx.Done():
+					return false
+				}
 			}
-			work <- c // never blocks for long: work has the room order had
+			order <- c // never blocks: room holds fewer chunks than order and work can
+			work <- c
 			return true
 		})
 	}()
@@ -142,6 +148,9 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 		}
 		if err := emit(wire.BatchLines(c.out)); err != nil {
 			return done, fmt.Errorf("write answers of lines %d-%d: %w", c.lines[0].line, c.lines[len(c.lines)-1].line, err)
+		}
+		for range c.lines {
+			<-room
 		}
 		done.Count += len(c.lines)
 		done.Errors += c.errors
