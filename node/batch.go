@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,110 +14,146 @@ import (
 
 	"github.com/fedarms/fedarms/internal/audit"
 	"github.com/fedarms/fedarms/internal/auth"
+	"github.com/fedarms/fedarms/internal/record"
+	"github.com/fedarms/fedarms/matcher"
+	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
 )
 
 // Bulk screening (POST /v1/search/batch, `fedarms screen`): a customs manifest, a dealer's
 // inventory or an auction catalogue screened in one request. Each line is a search like
 // POST /v1/search: matched, audited (its entry names the screening), a HIT notified like any hit.
-// Lines are matched by four workers per CPU and answered in their order; a line's answer leaves only
-// once its audit entry is durable when audit.durability is sync, as a single search's does, but
-// the entries of many lines share each journal commit. Screened lines are not kept in the late
+// Lines are matched in chunks by four workers per CPU (the records a chunk's lines found are read in
+// one transaction, and each answer is encoded by the worker that matched it) and answered in their
+// order; a line's answer leaves only once its audit entry is durable when audit.durability is sync,
+// as a single search's does, but the entries of many lines share each journal commit. Screened lines are not kept in the late
 // window (that window holds officers' searches and has a size bound a manifest would flush); a
 // screening is a check at one moment, to be run again later.
 
+// batchChunkLines is the most lines matched together: their records are read in one read
+// transaction per shard and their answers encoded into one buffer, and a worker takes a chunk at a
+// time. A chunk ends early when the next line is not there yet (a client may wait for the answers
+// to its first lines before it sends more).
+const batchChunkLines = 64
+
 // batchWindow bounds the lines in flight between the reader and the writer: memory stays flat
 // however long the screening, and a slow client slows the matching down rather than piling up
-// answers.
-const batchWindow = 1024
+// answers. It counts lines, not chunks: a client whose lines arrive a few at a time makes small
+// chunks, and a window of chunks would then hold too few lines to keep the CPUs busy while the
+// audit commits they wait for sync.
+const batchWindow = 2048
 
-// batchLine is one line on its way through the pipeline.
+// batchLine is one line of a chunk.
 type batchLine struct {
-	line    int
+	line       int
+	start, end int // the line's bytes in the chunk's raw
+	tooLong    bool
+}
+
+// batchChunk is a run of consecutive lines on their way through the pipeline.
+type batchChunk struct {
+	lines   []batchLine
 	raw     []byte
-	answer  any           // wire.BatchAnswer or wire.BatchError
-	hit     bool          // the answer holds a HIT
-	pending audit.Pending // the line's audit entry (zero for an error line)
-	audited bool
-	done    chan struct{} // closed when answer is set
+	out     []byte          // the answers, JSON lines in the lines' order
+	pending []audit.Pending // the audit entries of the searched lines, in order
+	hits    [][]notify.Hit  // each searched line's hits, published once its entry is durable
+	errors  int             // lines answered with an error
+	done    chan struct{}   // closed when out is complete
 }
 
 // SearchBatch screens the JSON lines of body, one search request each (the fields of
-// POST /v1/search), and hands emit one answer per line in the order of the lines (wire.BatchAnswer or
-// wire.BatchError), then the wire.BatchDone. idle is called whenever the next answer is not ready yet, so a
-// streaming caller can flush what it has written. An error from emit (the client went away) or ctx
-// stops the screening; lines already answered stay audited.
+// POST /v1/search), and hands emit the answers in the order of the lines, one per line
+// (wire.BatchLines: the answers already encoded, wire.BatchAnswer or wire.BatchError each), then
+// the wire.BatchDone. idle is called whenever the next answers are not ready yet, so a streaming
+// caller can flush what it has written. An error from emit (the client went away) or ctx stops the
+// screening; lines already answered stay audited.
 func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader, emit func(any) error, idle func()) (wire.BatchDone, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := wire.BatchDone{Done: true, Batch: newID("b")}
-	order := make(chan *batchLine, batchWindow)
-	work := make(chan *batchLine, batchWindow)
+	order := make(chan *batchChunk, batchWindow) // every chunk holds a line: room is the bound
+	work := make(chan *batchChunk, batchWindow)
+	room := make(chan struct{}, batchWindow) // a token per line in flight
 	var readErr error
 	go func() {
 		defer close(order)
 		defer close(work)
-		readErr = readBatchLines(ctx, body, func(l *batchLine) bool {
-			select {
-			case order <- l:
-			case <-ctx.Done():
-				return false
+		readErr = readBatchChunks(ctx, body, func(c *batchChunk) bool {
+			for range c.lines {
+				select {
+				case room <- struct{}{}:
+				case <-ctx.Done():
+					return false
+				}
 			}
-			work <- l // never blocks for long: work has the room order had
+			order <- c // never blocks: room holds fewer chunks than order and work can
+			work <- c
 			return true
 		})
 	}()
 	cov := &batchCoverage{n: n}
 	var wg sync.WaitGroup
-	// More workers than CPUs: a line with a HIT waits for its notification's commit, and the CPU
-	// should go on matching meanwhile.
+	// More workers than CPUs: a worker waits now and then (the audit queue, a record read from
+	// disk), and the CPU should go on matching meanwhile.
 	for range 4 * runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for l := range work {
-				n.screenLine(ctx, p, done.Batch, cov, l)
-				close(l.done)
+			for c := range work {
+				n.screenChunk(ctx, p, done.Batch, cov, c)
+				close(c.done)
 			}
 		}()
 	}
+	var current *batchChunk // the chunk being answered
 	defer func() {
 		cancel() // the reader stops, closing work, so the workers end
 		wg.Wait()
+		// The hits of chunks matched but not answered (the client went away) are committed or
+		// about to be: publish them all the same, as a single search would have.
+		if current != nil {
+			_, _ = n.settleChunk(context.Background(), current, false)
+		}
+		for c := range order {
+			select {
+			case <-c.done:
+				_, _ = n.settleChunk(context.Background(), c, false)
+			default:
+			}
+		}
 	}()
 	durable := n.cfg.Audit.Durability == "sync"
 	for {
-		var l *batchLine
+		var c *batchChunk
 		var more bool
 		select {
-		case l, more = <-order:
+		case c, more = <-order:
 		default:
-			idle() // the next line is still being read
-			l, more = <-order
+			idle() // the next lines are still being read
+			c, more = <-order
 		}
 		if !more {
 			break
 		}
 		select {
-		case <-l.done:
+		case <-c.done:
 		default:
 			idle()
-			<-l.done
+			<-c.done
 		}
-		if durable && l.audited {
-			if _, err := l.pending.Wait(ctx); err != nil {
-				return done, err
-			}
+		current = c
+		hits, err := n.settleChunk(ctx, c, durable)
+		done.Hits += hits
+		if err != nil {
+			return done, err
 		}
-		if err := emit(l.answer); err != nil {
-			return done, fmt.Errorf("write answer of line %d: %w", l.line, err)
+		if err := emit(wire.BatchLines(c.out)); err != nil {
+			return done, fmt.Errorf("write answers of lines %d-%d: %w", c.lines[0].line, c.lines[len(c.lines)-1].line, err)
 		}
-		done.Count++
-		if l.hit {
-			done.Hits++
+		for range c.lines {
+			<-room
 		}
-		if _, ok := l.answer.(wire.BatchError); ok {
-			done.Errors++
-		}
+		done.Count += len(c.lines)
+		done.Errors += c.errors
 	}
 	if readErr != nil {
 		return done, readErr
@@ -129,65 +166,155 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 	return done, emit(done)
 }
 
-// readBatchLines reads body's lines (blank lines skipped, each numbered by its place in the body)
-// and hands each to next until EOF, a read error, or next returns false.
-func readBatchLines(ctx context.Context, body io.Reader, next func(*batchLine) bool) error {
+// settleChunk waits for the audit entries that must be durable before c's answers leave (every one
+// when durable, those with hits always, as for a single search) and publishes the hits. It returns
+// how many lines had hits published now.
+func (n *Node) settleChunk(ctx context.Context, c *batchChunk, durable bool) (int, error) {
+	lines := 0
+	// The journal commits entries in the order they were appended: once one is durable those
+	// before it are, and waiting for each costs nothing more.
+	for i, pd := range c.pending {
+		if !durable && len(c.hits[i]) == 0 {
+			continue
+		}
+		if _, err := pd.Wait(ctx); err != nil {
+			return lines, err
+		}
+		if len(c.hits[i]) > 0 {
+			n.publishHits(c.hits[i])
+			c.hits[i] = nil // published once, should the chunk be settled again
+			lines++
+		}
+	}
+	return lines, nil
+}
+
+// readBatchChunks reads body's lines (blank lines skipped, each numbered by its place in the body)
+// into chunks and hands each to next until EOF, a read error, or next returns false.
+func readBatchChunks(ctx context.Context, body io.Reader, next func(*batchChunk) bool) error {
 	br := bufio.NewReaderSize(body, 1<<16)
+	c := &batchChunk{done: make(chan struct{})}
+	send := func() bool {
+		if len(c.lines) == 0 {
+			return true
+		}
+		ok := next(c)
+		c = &batchChunk{done: make(chan struct{})}
+		return ok
+	}
 	for line := 1; ; line++ {
 		b, tooLong, err := readLine(br)
-		l := &batchLine{line: line, done: make(chan struct{})}
 		switch {
 		case tooLong:
-			l.answer = wire.BatchError{Line: line, Error: wire.Errorf(wire.Invalid, "invalid_json", "line is longer than %d bytes", maxLine)}
+			c.lines = append(c.lines, batchLine{line: line, tooLong: true})
 		case len(bytes.TrimSpace(b)) == 0:
-			l = nil
 		default:
-			l.raw = append([]byte(nil), b...)
-		}
-		if l != nil && !next(l) {
-			return ctx.Err()
+			start := len(c.raw)
+			c.raw = append(c.raw, b...)
+			c.lines = append(c.lines, batchLine{line: line, start: start, end: len(c.raw)})
 		}
 		if errors.Is(err, io.EOF) {
+			if !send() {
+				return ctx.Err()
+			}
 			return nil
 		}
 		if err != nil {
+			if !send() {
+				return ctx.Err()
+			}
 			return fmt.Errorf("read line %d: %w", line, err)
+		}
+		if (len(c.lines) >= batchChunkLines || br.Buffered() == 0) && !send() {
+			return ctx.Err()
 		}
 	}
 }
 
-// screenLine searches one line and records it like a search.
-func (n *Node) screenLine(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, l *batchLine) {
-	if l.answer != nil { // refused while reading
-		return
+// screenedLine is a chunk's line between its match and its answer.
+type screenedLine struct {
+	req          wire.SearchRequest
+	err          error
+	found        []matcher.Result
+	first, count int // its records in the chunk's record read
+	took         time.Duration
+}
+
+// screenChunk searches a chunk's lines and records each like a search. The index is searched line
+// by line, the records found for all of them are read together, and each line is then finished,
+// audited and encoded as a single search is.
+func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, c *batchChunk) {
+	lines := make([]screenedLine, len(c.lines))
+	var ids, shards []string
+	c.out = make([]byte, 0, 2048*len(c.lines)) // about what a line with results takes
+	for i, bl := range c.lines {
+		s := &lines[i]
+		if bl.tooLong {
+			s.err = wire.Errorf(wire.Invalid, "invalid_json", "line is longer than %d bytes", maxLine)
+			continue
+		}
+		t0 := n.now()
+		s.err = wire.DecodeStrict(bytes.NewReader(c.raw[bl.start:bl.end]), &s.req)
+		if s.err == nil {
+			s.err = n.checkSearch(&s.req)
+		}
+		if s.err == nil {
+			s.err = n.checkOnBehalfOf(p, s.req.OnBehalfOf)
+		}
+		if s.err == nil {
+			s.err = n.checkReads(p, s.req)
+		}
+		if s.err != nil {
+			s.err = apiError(s.err)
+			continue
+		}
+		var sh []string
+		s.found, sh = n.searchIndex(s.req)
+		s.first, s.count = len(ids), len(s.found)
+		for _, f := range s.found {
+			ids = append(ids, f.Key)
+		}
+		shards = append(shards, sh...)
+		s.took = n.since(t0)
 	}
 	t0 := n.now()
-	var req wire.SearchRequest
-	err := wire.DecodeStrict(bytes.NewReader(l.raw), &req)
-	if err == nil {
-		err = n.checkSearch(&req)
+	recs, ok := n.getRecords(ids, shards)
+	readShare := n.since(t0) / time.Duration(max(1, len(lines)))
+	coverage := cov.get()
+	for i, bl := range c.lines {
+		s := &lines[i]
+		s.took += readShare
+		if s.err == nil {
+			s.err = n.screenedAnswer(ctx, p, batch, coverage, bl.line, s, recs[s.first:s.first+s.count], ok[s.first:s.first+s.count], c)
+		}
+		if s.err != nil {
+			b, _ := json.Marshal(wire.BatchError{Line: bl.line, Error: apiError(s.err)})
+			c.out = append(append(c.out, b...), '\n')
+			c.errors++
+		}
 	}
-	if err == nil {
-		err = n.checkOnBehalfOf(p, req.OnBehalfOf)
-	}
-	if err == nil {
-		err = n.checkReads(p, req)
-	}
-	if err != nil {
-		l.answer = wire.BatchError{Line: l.line, Error: apiError(err)}
-		return
-	}
-	resp, hits := n.matchCovered(ctx, p, req, cov.get())
+}
+
+// screenedAnswer finishes a searched line of c like a single search (remote shards, order, limit,
+// hits, read limits), appends its answer to c and queues its audit entry.
+func (n *Node) screenedAnswer(ctx context.Context, p auth.Principal, batch string, cov wire.Coverage, line int, s *screenedLine,
+	recs []record.Record, ok []bool, c *batchChunk) error {
+	t0 := n.now()
+	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: cov}
+	resp.Results = n.foundResults(s.found, recs, ok, nil)
+	hits := n.finishMatch(ctx, p, s.req, resp)
 	resp.Results, resp.Limited = n.reads.take(p, n.now(), resp.Results)
-	entry := searchEntry(p, req, resp, batch)
-	pending, err := n.recordSearch(ctx, entry, hits)
+	out, err := wire.AppendBatchAnswer(c.out, wire.BatchAnswer{Line: line, SearchID: resp.SearchID, Results: resp.Results})
 	if err != nil {
-		l.answer = wire.BatchError{Line: l.line, Error: apiError(err)}
-		return
+		return err
 	}
-	l.pending, l.audited, l.hit = pending, true, len(hits) > 0
-	l.answer = wire.BatchAnswer{Line: l.line, SearchID: resp.SearchID, Results: resp.Results}
-	n.met.observeSearch(resp.Results, n.since(t0))
+	c.out = out
+	// The writer waits for the entry (and publishes the hits) before the answer leaves, so that
+	// this worker goes on matching while the commit syncs.
+	c.pending = append(c.pending, n.appendSearch(searchEntry(p, s.req, resp, batch), hits))
+	c.hits = append(c.hits, hits)
+	n.met.observeSearch(resp.Results, s.took+n.since(t0))
+	return nil
 }
 
 // batchCoverage is the coverage a screening's lines are matched under, read again once a second:

@@ -70,17 +70,31 @@ func searchEntry(p auth.Principal, req wire.SearchRequest, resp *wire.SearchResp
 // durable together before it returns (the answer must not leave before them; concurrent searches
 // share the commit); without, the caller decides whether to wait for the returned Pending.
 func (n *Node) recordSearch(ctx context.Context, entry audit.Entry, hits []notify.Hit) (audit.Pending, error) {
+	pending := n.appendSearch(entry, hits)
 	if len(hits) == 0 {
-		return n.audit.Append(entry), nil
+		return pending, nil
 	}
-	pending := n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
 	if _, err := pending.Wait(ctx); err != nil {
 		return pending, err
 	}
+	n.publishHits(hits)
+	return pending, nil
+}
+
+// appendSearch queues a search's audit entry and, in the same commit, its hits' notifications.
+// The hits may be published (publishHits) once the returned Pending is durable, not before.
+func (n *Node) appendSearch(entry audit.Entry, hits []notify.Hit) audit.Pending {
+	if len(hits) == 0 {
+		return n.audit.Append(entry)
+	}
+	return n.audit.AppendWith(entry, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
+}
+
+// publishHits hands durable hits to the inbox and the delivery.
+func (n *Node) publishHits(hits []notify.Hit) {
 	n.hits.Published(hits...)
 	n.kickDelivery()
 	n.met.hits.Add(float64(len(hits)))
-	return pending, nil
 }
 
 func (n *Node) checkSearch(req *wire.SearchRequest) error {
@@ -129,6 +143,12 @@ func (n *Node) match(ctx context.Context, p auth.Principal, req wire.SearchReque
 func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.SearchRequest, cov wire.Coverage) (*wire.SearchResponse, []notify.Hit) {
 	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: cov}
 	resp.Results = n.localResults(req, nil)
+	return resp, n.finishMatch(ctx, p, req, resp)
+}
+
+// finishMatch completes an answer holding the local results: the peers' results for the shards not
+// held, the order, the limit, the records past their review date, and the hits to notify.
+func (n *Node) finishMatch(ctx context.Context, p auth.Principal, req wire.SearchRequest, resp *wire.SearchResponse) []notify.Hit {
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
 	}
@@ -154,18 +174,30 @@ func (n *Node) matchCovered(ctx context.Context, p auth.Principal, req wire.Sear
 		res.NotificationID = h.ID
 		hits = append(hits, h)
 	}
-	return resp, hits
+	return hits
 }
 
 // localResults searches the local index; with only set, it keeps records of those shards alone.
 func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire.SearchResult {
-	found, shards := n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
-		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
+	found, shards := n.searchIndex(req)
 	ids := make([]string, len(found))
 	for i, f := range found {
 		ids[i] = f.Key
 	}
 	recs, ok := n.getRecords(ids, shards)
+	return n.foundResults(found, recs, ok, only)
+}
+
+// searchIndex matches req against the local index: the records found, and the shard each is filed
+// in.
+func (n *Node) searchIndex(req wire.SearchRequest) ([]matcher.Result, []string) {
+	return n.index.Search(matcher.Query{Serial: req.Serial, Make: req.Make, Model: req.Model,
+		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
+}
+
+// foundResults pairs what the index found with the records read for it (recs[i] and ok[i] for
+// found[i]); with only set, it keeps records of those shards alone.
+func (n *Node) foundResults(found []matcher.Result, recs []record.Record, ok []bool, only map[string]bool) []wire.SearchResult {
 	out := make([]wire.SearchResult, 0, len(found))
 	for i, f := range found {
 		if !ok[i] {
@@ -241,6 +273,9 @@ func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 				filed = append(filed, i)
 			}
 		}
+		// In key order, each lookup finds the pages of the one before it in cache: a screening
+		// reads the records of many searches at once, and a run's neighbours have neighbouring ids.
+		slices.SortFunc(filed, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 		if len(filed) > 0 {
 			read(s, filed)
 		}

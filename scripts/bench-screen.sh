@@ -6,6 +6,9 @@
 # concurrent clients (POST /v1/search), the rate a screening would get without the batch endpoint.
 # ROUNDS rounds; it prints every run and the medians.
 # Usage: scripts/bench-screen.sh [N [Q [ROUNDS]]]   (default 1400000 1000000 3; OUT=dir, default bench-out/screen)
+# PROFILE=S takes a CPU profile of the node for S seconds of the first round's screening, from the
+# moment its first audit entries appear, into $OUT/cpu.prof (`go tool pprof -top $OUT/fedarms
+# $OUT/cpu.prof`); the node then serves the profiler on loopback (FEDARMS_PPROF).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1400000}
@@ -13,9 +16,17 @@ Q=${2:-1000000}
 ROUNDS=${3:-3}
 OUT=${OUT:-bench-out/screen}
 PORT=${PORT:-18082}
+[ -n "${PROFILE:-}" ] && export FEDARMS_PPROF=127.0.0.1:${PPROF_PORT:-16082}
 . scripts/onenode.sh
 [ -s "$OUT/others-$Q.jsonl" ] || "$OUT/fedarms" gen --records "$Q" --seed 99 --out "$OUT/others-$Q.jsonl"
+entries() {
+  curl -s -H "Authorization: Bearer $(cat "$OUT/data/admin.token")" "http://127.0.0.1:$PORT/metrics" | grep -E '^fedarms_audit_entries_total ' || true
+}
 for r in $(seq 1 "$ROUNDS"); do
+  if [ -n "${PROFILE:-}" ] && [ "$r" = 1 ]; then
+    (e0=$(entries); for _ in $(seq 1 600); do sleep 0.5; [ "$(entries)" != "$e0" ] && break; done
+     curl -s -o "$OUT/cpu.prof" "http://$FEDARMS_PPROF/debug/pprof/profile?seconds=$PROFILE") &
+  fi
   "$OUT/benchtool" screen --in "$OUT/records-$N.jsonl" --others "$OUT/others-$Q.jsonl" --addr "http://127.0.0.1:$PORT" \
     --token-file "$OUT/data/admin.token" --n "$Q" >"$OUT/run-$r.json"
   python3 - "$OUT/run-$r.json" "$r" <<'PY'

@@ -27,7 +27,14 @@ func (a *api) searchBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	bw := bufio.NewWriterSize(streamWriter{w: w, d: d}, 32<<10)
 	enc := json.NewEncoder(bw)
 	wrote := false
-	emit := func(v any) error { wrote = true; return enc.Encode(v) }
+	emit := func(v any) error {
+		wrote = true
+		if b, ok := v.(wire.BatchLines); ok { // answers the node encoded as it matched them
+			_, err := bw.Write(b)
+			return err
+		}
+		return enc.Encode(v)
+	}
 	flush := func() {
 		if bw.Buffered() > 0 {
 			_ = bw.Flush()
