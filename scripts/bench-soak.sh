@@ -5,8 +5,9 @@
 # re-opened as the node closes them: benchtool hostile) and sends oversize and malformed bodies in
 # a loop, and a scraping token (a searcher token with the read limits of the node's defaults, from
 # 127.0.0.4) pages through the register with broad queries as fast as it is answered. It prints the
-# searchers' p99 in both runs, every search answered or not, what the scraper got before it was
-# refused, and the node's RSS before, during and after.
+# searchers' p99 in both runs and their ratio, every search answered or not, what the scraper got
+# before it was refused, the node's and the machine's CPU in each run, and the node's RSS before,
+# every 3 s through the attack, and after, with whether it stayed flat (see the last lines).
 # Usage: scripts/bench-soak.sh [N [CONNS]]   (default 200000 1000; OUT=dir, default bench-out/soak;
 #   HOSTILE_BACKOFF=1s: how long the hostile client waits after a connection refused at once, 50ms;
 #   ATTACK_NICE: the niceness of the attacking processes, 19 by default, so that on a 2-core machine
@@ -65,6 +66,7 @@ QUIET_RSS=$(rssmb)
 ( while kill -0 $DEV 2>/dev/null; do echo "$(rssmb)" >>"$OUT/rss-attack.txt"; sleep 3; done ) &
 SAMPLER=$!
 NICE="nice -n ${ATTACK_NICE:-19}"
+ATTACK_CPU=$(cpu)
 $NICE "$OUT/benchtool" hostile --addr "127.0.0.1:$PORT" --from 127.0.0.2 --conns "$CONNS" --duration 90s --backoff "${HOSTILE_BACKOFF:-50ms}" >"$OUT/hostile.json" &
 BG=$!
 # Oversize and malformed bodies, from 127.0.0.3.
@@ -95,6 +97,7 @@ renice -n "${ATTACK_NICE:-19}" -p $! >/dev/null
 BG="$BG $!"
 sleep 15
 echo "RSS under attack: $(rss)"
+echo "          the attack alone, 15 s: node CPU $(awk -v a="$ATTACK_CPU" -v b="$(cpu)" 'BEGIN {printf "%.1f", b - a}') s"
 search hostile
 echo "RSS under attack, after the searches: $(rss)"
 wait $BG || true
