@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,17 +27,19 @@ func (n *Node) Listen() error {
 		}
 		n.certs = cs
 	}
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	// Keep-alive is set by ConnLimit on the connections it admits, not on each one accepted.
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", n.cfg.HTTPAddr, err)
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fedarms_http_connections_refused_total",
 		Help: "API connections closed at accept, by the limit they broke (total, per_client)."}, []string{"reason"})
+	refusedBy := map[string]prometheus.Counter{}
 	for _, r := range []string{"total", "per_client"} {
-		refused.WithLabelValues(r)
+		refusedBy[r] = refused.WithLabelValues(r)
 	}
 	cl := &httpapi.ConnLimit{Listener: ln, Total: lim.MaxConns, PerClient: lim.MaxConnsPerClient,
-		Refused: func(reason string) { refused.WithLabelValues(reason).Inc() }}
+		KeepAlive: httpapi.DefaultKeepAlive, Refused: func(reason string) { refusedBy[reason].Inc() }}
 	n.met.reg.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fedarms_http_connections_open",
 		Help: "API connections open now."}, func() float64 { return float64(cl.Open()) }))
 	n.ln = cl

@@ -3,15 +3,24 @@ package httpapi
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // ConnLimit is a listener that holds at most Total open connections, and at most PerClient from
 // one IP address. A connection over either limit is closed as soon as it is accepted, before a byte
 // is read, and counted by Refused ("total" or "per_client"); so idle or slow clients can hold only
 // their share of the descriptors, and the rest of the node's clients still get in.
+//
+// A client that reconnects as fast as it is refused makes the node accept and close thousands of
+// connections a second, so a refusal costs as little as it can: the listener should not set
+// TCP keep-alive itself (net.ListenConfig.KeepAlive < 0); ConnLimit sets it (KeepAlive) only on the
+// connections it admits. A refused one is reset (SO_LINGER 0): one RST instead of the FIN exchange
+// and a TIME_WAIT socket per refusal.
 type ConnLimit struct {
 	net.Listener
 	Total, PerClient int
+	// KeepAlive is the TCP keep-alive set on each admitted connection (zero: none set here).
+	KeepAlive net.KeepAliveConfig
 	// Refused is told of each connection closed at accept, with the limit it broke.
 	Refused func(reason string)
 
@@ -19,6 +28,9 @@ type ConnLimit struct {
 	open   int
 	byAddr map[string]int
 }
+
+// DefaultKeepAlive is the keep-alive net.Listen would set on every accepted connection.
+var DefaultKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
 
 // Accept returns the next connection within the limits.
 func (l *ConnLimit) Accept() (net.Conn, error) {
@@ -30,7 +42,13 @@ func (l *ConnLimit) Accept() (net.Conn, error) {
 		host := clientHost(c.RemoteAddr())
 		reason := l.admit(host)
 		if reason == "" {
+			if tc, ok := c.(*net.TCPConn); ok && l.KeepAlive.Enable {
+				_ = tc.SetKeepAliveConfig(l.KeepAlive)
+			}
 			return &limitedConn{Conn: c, release: func() { l.release(host) }}, nil
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
 		}
 		c.Close()
 		if l.Refused != nil {

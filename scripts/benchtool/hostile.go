@@ -3,19 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // hostile holds -conns connections to a node from -from (another loopback address stands for
 // another host) for -duration: half sit idle, half send the headers of a 200 KB body and then
 // nothing, a byte every few seconds at most. Each connection the node closes (a timeout, the
-// connection limit) is opened again at once. It prints one JSON object: how many were opened, how
-// many the node closed at once (refused at accept) and how many later.
+// connection limit) is opened again at once, or after -backoff when it was refused at once (closed
+// or reset within 200 ms, or reset before the dial returned). It prints one JSON object: how many
+// were opened, how many the node closed at once (refused at accept) and how many later.
 func hostile(args []string) error {
 	fs := newFlags("hostile")
 	addr := fs.String("addr", "127.0.0.1:8080", "node HOST:PORT (plain TCP: what is refused happens before TLS)")
@@ -33,6 +36,13 @@ func hostile(args []string) error {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				c, err := d.DialContext(ctx, "tcp", *addr)
+				if errors.Is(err, syscall.ECONNRESET) {
+					// Reset at accept before the dial returned: refused at once like a close.
+					opened.Add(1)
+					refused.Add(1)
+					time.Sleep(*backoff)
+					continue
+				}
 				if err != nil {
 					dialErrs.Add(1)
 					select {
