@@ -120,10 +120,21 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 		}
 		return err
 	}
+	if err := h.takeVerified(tmp, st, cp.Index); err != nil {
+		return err
+	}
+	h.log.Info("feed: copy verified and taken", "source", src, "index", cp.Index, "records", st.Records)
+	return nil
+}
+
+// takeVerified swaps a verified copy at tmp in for the state, at index: the kept batches start
+// again there, the observer re-reads the state, holders fed from this one are woken, and a halt
+// ends.
+func (h *Holder) takeVerified(tmp string, st Stats, index uint64) error {
 	if err := h.state.swap(tmp, st); err != nil {
 		return err
 	}
-	h.kept.reset(cp.Index, h.cfg.KeepBytes)
+	h.kept.reset(index, h.cfg.KeepBytes)
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Restored(h.cfg.Shard, h.state)
 	}
@@ -131,7 +142,6 @@ func (h *Holder) copyFrom(ctx context.Context, src string) error {
 	h.kept.notify()
 	h.touched()
 	h.resumed()
-	h.log.Info("feed: copy verified and taken", "source", src, "index", cp.Index, "records", st.Records)
 	return nil
 }
 

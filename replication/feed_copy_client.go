@@ -197,17 +197,9 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 		return err
 	}
 	p.remove(h.cfg.Dir) // the copy is whole in tmp: no cut can need the partial file any more
-	if err := h.state.swap(tmp, st); err != nil {
+	if err := h.takeVerified(tmp, st, cp.Index); err != nil {
 		return err
 	}
-	h.kept.reset(cp.Index, h.cfg.KeepBytes)
-	if h.cfg.Observer != nil {
-		h.cfg.Observer.Restored(h.cfg.Shard, h.state)
-	}
-	h.copies.Add(1)
-	h.kept.notify()
-	h.touched()
-	h.resumed()
 	// The drill (scripts/drills/thinlink*) reads this line: size is the body, resumed what was held
 	// before this stream, sent the bytes this stream carried (compressed, as on the wire).
 	h.log.Info("feed copy received", "source", src, "index", cp.Index, "records", st.Records,
