@@ -272,8 +272,14 @@ func TestControlAdmitAtRuntimeJoinsAndReplicates(t *testing.T) {
 	// It learns the control state, its own admission included, and the roster says where each entry
 	// came from.
 	testutil.WaitFor(t, 10*time.Second, "the new edge to learn its own admission", func() bool { _, ok := edge.fed.control.Member(newID.String()); return ok })
+	// The view names the control group's leader, which a loaded machine may leave unknown for a
+	// moment (an election).
 	var view wire.RosterView
-	cf.http("lyon-2").json(t, "admin", "GET", "/v1/federation/roster", nil).decode(t, &view)
+	testutil.WaitFor(t, 15*time.Second, "lyon-2's roster view to name the control leader", func() bool {
+		view = wire.RosterView{}
+		cf.http("lyon-2").json(t, "admin", "GET", "/v1/federation/roster", nil).decode(t, &view)
+		return view.Leader != ""
+	})
 	sources := map[string]string{}
 	for _, m := range view.Members {
 		sources[m.Entry.Name] = m.Source
