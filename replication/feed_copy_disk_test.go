@@ -17,10 +17,7 @@ import (
 func TestFeedCopyThatDoesNotFitIsNotTaken(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 6000, 500)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	var small atomic.Bool
 	small.Store(true)
 	old := freeSpace

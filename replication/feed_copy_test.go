@@ -44,6 +44,16 @@ func compactedFeedCluster(t *testing.T) *feedCluster {
 	return c
 }
 
+// waitCompacted waits until the non-voter n3 has compacted its log, so a new holder fed from it
+// must take a copy.
+func (c *feedCluster) waitCompacted() {
+	c.t.Helper()
+	testutil.WaitFor(c.t, 20*time.Second, "n3's log to be compacted", func() bool {
+		first, _ := c.members[3].g.logs.FirstIndex()
+		return first > 2
+	})
+}
+
 // cutDial dials through the feed net and cuts the first copy stream once it has read cutAt bytes,
 // keeping the link down for hold: as the thin-link drill's cut at 90% does.
 type cutDial struct {
@@ -125,10 +135,7 @@ var copyReceived = regexp.MustCompile(`msg="feed copy received".* size=(\d+) res
 func TestFeedCopyResumesAfterCut(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 6000, 500)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	key, err := seal.NewKey(seal.Generate())
 	if err != nil {
 		t.Fatal(err)
@@ -168,10 +175,7 @@ func TestFeedCopyResumesAfterCut(t *testing.T) {
 func TestFeedCopyPartialAcrossRestart(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 6000, 500)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	dir := t.TempDir()
 	// Half a copy, as a holder stopped part way would leave it.
 	s := c.net.server("n3")
@@ -228,10 +232,7 @@ func TestFeedCopyPartialAcrossRestart(t *testing.T) {
 func TestFeedCopyResumeRefusedForOtherBytes(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 3000, 500)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	call := askNewCopy(t, c, "n3")
 	hdr, err := readCopyHeader(call.body)
 	if err != nil {
@@ -329,10 +330,7 @@ func TestFeedChunkedCopyForgedRefused(t *testing.T) {
 func TestFeedCopyFromOlderSource(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 400, 20)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	n3 := c.net.server("n3")
 	n3.mu.RLock()
 	o := n3.origins["europe"]
@@ -357,10 +355,7 @@ func TestFeedCopyFromOlderSource(t *testing.T) {
 func TestFeedCopyBadChunkRefused(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 400, 20)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	evil := func(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
 		if peer != "evil" {
 			return c.net.dial(ctx, peer)
@@ -406,10 +401,7 @@ func TestFeedCopyBadChunkRefused(t *testing.T) {
 func TestFeedCopySpoolRemoved(t *testing.T) {
 	c := compactedFeedCluster(t)
 	c.write(0, 400, 20)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	call := askNewCopy(t, c, "n3")
 	hdr, err := readCopyHeader(call.body)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/fedarms/fedarms/internal/record"
-	"github.com/fedarms/fedarms/internal/testutil"
 )
 
 // hostileOrigin serves a real copy's answers, tampered with.
@@ -197,10 +196,7 @@ func TestFeedCopyWhenBehind(t *testing.T) {
 		}
 	}
 	c.write(0, 400, 20)
-	testutil.WaitFor(t, 20*time.Second, "n3's log to be compacted", func() bool {
-		first, _ := c.members[3].g.logs.FirstIndex()
-		return first > 2
-	})
+	c.waitCompacted()
 	fromGroup := c.holder("ncb-2", func(hc *HolderConfig) { hc.KeepBytes = 1 }, "n3")
 	c.waitHolders("a holder to copy from a compacted raft member")
 	c.write(400, 600, 20)
