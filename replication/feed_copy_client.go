@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync/atomic"
 	"time"
 )
 
 // copyPrefer is how long after its last chunk arrived a copy held in part is resumed only from the
-// source that sent it: other sources cannot send the same bytes (each copies its own state at its
-// own index), so asking one would throw away what was held. Past it, the copy starts again from
-// whichever source answers.
+// source that sent it when the other source answering is of a release before FeedCopyResume: it
+// cannot send what differs, so asking it would throw away what was held. Past it, the copy starts
+// again from that source.
 const copyPrefer = 2 * time.Minute
 
 // errCopyElsewhere: this holder waits for the source it holds part of a copy from.
@@ -32,16 +31,18 @@ func (h *Holder) takeCopy(ctx context.Context, src string) error {
 }
 
 // copyChunks takes a copy in chunks from src into the partial file, then verifies it against its
-// checkpoint and swaps it in.
+// checkpoint and swaps it in. Part of a copy held from another source is resumed from src as what
+// differs (copyElsewhere), once that source has been away for CopyResumeWait.
 func (h *Holder) copyChunks(ctx context.Context, src string) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CopyTimeout)
 	defer cancel()
 	p := openCopyPartial(h.cfg.Dir, h.cfg.Shard, h.cfg.Key)
 	if p != nil && p.source != src {
-		if info, err := os.Stat(p.path); err == nil && time.Since(info.ModTime()) < copyPrefer && !h.isDropped(p.source) {
-			p.close()
-			return fmt.Errorf("%w (%s)", errCopyElsewhere, p.source)
+		err := h.copyElsewhere(ctx, src, p)
+		if !errors.Is(err, errStartAgain) {
+			return err
 		}
+		p = nil
 	}
 	q := FeedRequest{Kind: FeedCopyChunks, Shard: h.cfg.Shard}
 	if p != nil {
@@ -63,6 +64,16 @@ func (h *Holder) copyChunks(ctx context.Context, src string) error {
 		return err
 	}
 	defer c.close()
+	p, resumed, err := h.receiveCopy(ctx, c, wire, src, h.cfg.Dir, p)
+	if err != nil {
+		return err
+	}
+	return h.takePartial(p, src, resumed, wire.n.Load())
+}
+
+// receiveCopy reads a copy answer's header and chunks into p (nil: a new partial file under dir),
+// until it holds the whole body; resumed is what p held before. p is closed when it returns.
+func (h *Holder) receiveCopy(ctx context.Context, c *feedCall, wire *countedDial, src, dir string, p *copyPartial) (*copyPartial, uint64, error) {
 	hdr, err := readCopyHeader(c.body)
 	if err == nil && p != nil && (hdr.session != p.session || hdr.total != p.total || hdr.offset != p.held) {
 		err = fmt.Errorf("copy resumed as session %x at %d of %d, asked %x at %d of %d", hdr.session, hdr.offset, hdr.total,
@@ -76,9 +87,9 @@ func (h *Holder) copyChunks(ctx context.Context, src string) error {
 			p.close()
 		}
 		if cut(err) || ctx.Err() != nil {
-			return err
+			return nil, 0, err
 		}
-		return refused("malformed copy: %v", err)
+		return nil, 0, refused("malformed copy: %v", err)
 	}
 	held := uint64(0)
 	if p != nil {
@@ -90,29 +101,29 @@ func (h *Holder) copyChunks(ctx context.Context, src string) error {
 			p.close()
 		}
 		h.log.Warn("feed copy not taken", "source", src, "error", err)
-		return err
+		return nil, 0, err
 	}
 	if p == nil {
-		if p, err = createCopyPartial(h.cfg.Dir, h.cfg.Shard, h.cfg.Key, src, hdr.session, hdr.total); err != nil {
-			return err
+		if p, err = createCopyPartial(dir, h.cfg.Shard, h.cfg.Key, src, hdr.session, hdr.total); err != nil {
+			return nil, 0, err
 		}
 		h.log.Info("feed copy begun", "source", src, "size", hdr.total)
 	}
 	resumed := p.held
-	if err := h.receiveChunks(ctx, c.body, p); err != nil {
+	if err := h.receiveChunks(ctx, c.body, p, dir); err != nil {
 		if cut(err) || ctx.Err() != nil {
 			h.log.Info("feed copy cut; it resumes from what is held", "source", src, "size", p.total,
 				"resumed", resumed, "held", p.held, "sent", wire.n.Load(), "error", err)
 		}
-		return err
+		return nil, 0, err
 	}
-	return h.takePartial(p, src, resumed, wire.n.Load())
+	return p, resumed, nil
 }
 
 // receiveChunks reads chunks into the partial file until it holds the whole body, checking the
 // checkpoint as soon as the bytes hold it: a source that is not sending what a central voter signed
 // is dropped without waiting for the whole copy. The partial file is closed when it returns.
-func (h *Holder) receiveChunks(ctx context.Context, body *bufio.Reader, p *copyPartial) error {
+func (h *Holder) receiveChunks(ctx context.Context, body *bufio.Reader, p *copyPartial, dir string) error {
 	buf := make([]byte, copyChunk)
 	checked := false
 	for p.held < p.total {
@@ -122,7 +133,7 @@ func (h *Holder) receiveChunks(ctx context.Context, body *bufio.Reader, p *copyP
 			if cut(err) || ctx.Err() != nil {
 				return err
 			}
-			p.remove(h.cfg.Dir)
+			p.remove(dir)
 			return refused("copy chunk: %v", err)
 		}
 		if err := p.append(data); err != nil {
@@ -132,7 +143,7 @@ func (h *Holder) receiveChunks(ctx context.Context, body *bufio.Reader, p *copyP
 		if !checked {
 			ok, err := h.partialCheckpoint(p)
 			if err != nil {
-				p.remove(h.cfg.Dir)
+				p.remove(dir)
 				return err
 			}
 			checked = ok
@@ -207,10 +218,11 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 	return nil
 }
 
-// countedDial counts the bytes read from the streams it dials: a copy's bytes on the wire.
+// countedDial counts the bytes read from (n) and written to (w) the streams it dials: a copy's
+// bytes on the wire.
 type countedDial struct {
 	dial FeedDialer
-	n    atomic.Int64
+	n, w atomic.Int64
 }
 
 func (d *countedDial) Dial(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
@@ -218,12 +230,18 @@ func (d *countedDial) Dial(ctx context.Context, peer string) (io.ReadWriteCloser
 	if err != nil {
 		return nil, err
 	}
-	return countedStream{ReadWriteCloser: s, n: &d.n}, nil
+	return countedStream{ReadWriteCloser: s, n: &d.n, w: &d.w}, nil
 }
 
 type countedStream struct {
 	io.ReadWriteCloser
-	n *atomic.Int64
+	n, w *atomic.Int64
+}
+
+func (s countedStream) Write(p []byte) (int, error) {
+	n, err := s.ReadWriteCloser.Write(p)
+	s.w.Add(int64(n))
+	return n, err
 }
 
 func (s countedStream) Read(p []byte) (int, error) {
