@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -26,14 +25,6 @@ var errStartAgain = errors.New("the copy starts again")
 
 func elsewhereDir(dir string) string { return filepath.Join(dir, partialCopyDir, "elsewhere") }
 
-func modTime(path string) time.Time {
-	info, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return info.ModTime()
-}
-
 // copyElsewhere resumes from src the copy held in part (base) from another source: as what differs
 // from the records held, or the diff already held in part from src. It closes base. errStartAgain
 // when base cannot be used (nothing whole held, src of a release before FeedCopyResume and the
@@ -42,9 +33,9 @@ func (h *Holder) copyElsewhere(ctx context.Context, src string, base *copyPartia
 	base.close()
 	ddir := elsewhereDir(h.cfg.Dir)
 	d := openCopyPartial(ddir, h.cfg.Shard, h.cfg.Key)
-	owner, last := base.source, modTime(base.path)
+	owner, last := base.source, base.last
 	if d != nil {
-		owner, last = d.source, modTime(d.path)
+		owner, last = d.source, d.last
 	}
 	if d == nil || d.source != src {
 		if time.Since(last) < h.cfg.CopyResumeWait && !h.isDropped(owner) {
@@ -95,7 +86,7 @@ func (h *Holder) copyElsewhere(ctx context.Context, src string, base *copyPartia
 		if d != nil {
 			d.remove(ddir)
 		}
-		if time.Since(modTime(base.path)) < copyPrefer && !h.isDropped(base.source) {
+		if time.Since(base.last) < copyPrefer && !h.isDropped(base.source) {
 			return fmt.Errorf("%w (%s; %s cannot resume it)", errCopyElsewhere, base.source, src)
 		}
 		base.remove(h.cfg.Dir)
@@ -173,8 +164,12 @@ func (h *Holder) takeDiff(base, d *copyPartial, src string, resumed uint64, wire
 	<-done
 	if err != nil {
 		_ = removeIfExists(tmp)
-		if errors.Is(asmErr, errHeldChanged) {
+		switch {
+		case errors.Is(asmErr, errHeldChanged):
 			return asmErr
+		case asmErr != nil && !errors.Is(asmErr, io.ErrClosedPipe):
+			// The diff did not add up (the loader saw only a stream cut short).
+			return refused("malformed copy: %v", asmErr)
 		}
 		var re *refusal
 		if !errors.As(err, &re) && cut(err) {
