@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -47,6 +48,8 @@ func (h *Holder) copyChunks(ctx context.Context, src string) error {
 	q := FeedRequest{Kind: FeedCopyChunks, Shard: h.cfg.Shard}
 	if p != nil {
 		q.Resume = p.resume()
+		// A diff begun meanwhile from another source is of the records held before this resume.
+		_ = os.RemoveAll(elsewhereDir(h.cfg.Dir))
 	}
 	wire := &countedDial{dial: h.cfg.Dial}
 	c, err := ask(ctx, wire.Dial, src, q)
