@@ -68,7 +68,7 @@ func TestDrillThinLink(t *testing.T) {
 	hm := newHitMaker(t, f, "edge-cdg")
 	ncb := f.node("ncb-fr")
 	tok := ncb.mint(t, "FR-NCB", "FR", "recorder", "searcher")
-	lines, _ := genRecords(t, f, n+2*day, 11, "FR", "THIN-")
+	lines, _ := genRecords(t, f, n+3*day, 11, "FR", "THIN-")
 
 	// Initial catch-up: the edge away while n records are imported and the shard compacted.
 	total := n
@@ -149,7 +149,7 @@ func TestDrillThinLink(t *testing.T) {
 	// The link cut at 90% of a snapshot, held down, restored.
 	f.localfed("stop", "edge-cdg")
 	total += day
-	importAndCompact(t, f, ncb, tok, lines[n+day:], total)
+	importAndCompact(t, f, ncb, tok, lines[n+day:n+2*day], total)
 	logAt = logSize(edge)
 	t0 := time.Now()
 	started := make(chan error, 1)
@@ -195,6 +195,55 @@ func TestDrillThinLink(t *testing.T) {
 	}
 	if last.resumed*10 < last.size*8 {
 		t.Errorf("resumed %d of %d bytes after a cut at %.0f%%, want at least 80%%", last.resumed, last.size, 100*at)
+	}
+	f.waitConverged(t, 2*time.Minute)
+	cutElsewhere(t, f, link, edge, ncb, tok, lines[n+2*day:], total+day, hold)
+}
+
+// cutElsewhere: the link cut at 90% of a copy from ncb-fr, and ncb-fr stopped while it is down:
+// once the link is back, the edge resumes the copy from ncb-fr-2 (its next source), which sends
+// only the ranges of records that differ from those held and the records after them.
+func cutElsewhere(t *testing.T, f *fed, link *thinLink, edge, ncb *nodeClient, tok string, lines [][]byte, total int, hold time.Duration) {
+	f.localfed("stop", "edge-cdg")
+	importAndCompact(t, f, ncb, tok, lines, total)
+	logAt := logSize(edge)
+	t0 := time.Now()
+	started := make(chan error, 1)
+	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
+	var at float64
+	testutil.WaitFor(t, 5*time.Minute, "90% of the copy at the edge", func() bool {
+		at = partialShare(edge)
+		return at >= 0.9
+	})
+	link.cut(t)
+	f.localfed("stop", "ncb-fr")
+	time.Sleep(hold)
+	link.heal(t)
+	if err := <-started; err != nil {
+		t.Logf("localfed start edge-cdg across the cut: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
+		return records(edge, "europe") == uint64(total)
+	})
+	took := time.Since(t0)
+	snaps := snapshotsReceived(t, edge, logAt)
+	t.Logf("copies at the edge across the cut, ncb-fr gone: %+v", snaps)
+	f.localfed("start", "ncb-fr")
+	if len(snaps) < 2 || snaps[len(snaps)-1].err != "" {
+		t.Fatalf("want a cut copy then a whole one, got %+v", snaps)
+	}
+	first, last := snaps[0], snaps[len(snaps)-1]
+	measure(t, "thinlink", "elsewhere_cut_at_share", 100*at, "%")
+	measure(t, "thinlink", "elsewhere_total_seconds", took.Seconds(), "s")
+	measure(t, "thinlink", "elsewhere_copy_plain_bytes", float64(first.size), "bytes")
+	measure(t, "thinlink", "elsewhere_cut_stream_wire_bytes", float64(first.sent), "bytes")
+	measure(t, "thinlink", "elsewhere_diff_plain_bytes", float64(last.size), "bytes")
+	measure(t, "thinlink", "elsewhere_summary_wire_bytes", float64(last.asked), "bytes")
+	measure(t, "thinlink", "elsewhere_resume_stream_wire_bytes", float64(last.sent), "bytes")
+	measure(t, "thinlink", "elsewhere_records_kept", float64(last.kept), "records")
+	measure(t, "thinlink", "elsewhere_records_sent", float64(last.recs), "records")
+	if last.heldFrom != "ncb-fr" || last.kept == 0 {
+		t.Errorf("want the copy resumed from another source with records kept from ncb-fr, got %+v", last)
 	}
 	f.waitConverged(t, 2*time.Minute)
 }
