@@ -426,7 +426,7 @@ func tamperingDial(t *testing.T, c *feedCluster, asker, honest string, tamper fu
 			tamper(p)
 			forged := p.encode()
 			srv.Write([]byte{feedVersion, feedOK})
-			zw, _ := zstd.NewWriter(srv)
+			zw, _ := zstd.NewWriter(srv, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(feedWindow))
 			zw.Write(copyHeader{session: 7, total: uint64(len(forged))}.appendWire(nil))
 			cw := &chunkWriter{w: zw, buf: make([]byte, 0, copyChunk)}
 			cw.Write(forged)
