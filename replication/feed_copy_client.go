@@ -184,23 +184,13 @@ func (h *Holder) partialCheckpoint(p *copyPartial) (bool, error) {
 // the link.
 func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire int64) error {
 	defer p.remove(h.cfg.Dir)
-	r, err := p.body()
+	body, cp, entries, err := h.partialHead(p)
 	if err != nil {
 		return err
 	}
-	if c, ok := r.(io.Closer); ok {
-		defer c.Close()
-	}
-	body := bufio.NewReaderSize(r, 1<<16)
-	cp, entries, err := readFeedEntries(body, 0, false)
-	if err != nil {
-		return refused("malformed copy: %v", err)
-	}
-	if err := checkCheckpoint(&cp, h.cfg.Shard, h.cfg.Verify); err != nil {
-		return refused("%v", err)
-	}
+	defer body.Close()
 	tmp := h.state.Path() + ".feed"
-	st, err := loadVerified(tmp, h.cfg.Key, h.cfg.noSync, h.cfg.decode, body, cp, entries)
+	st, err := loadVerified(tmp, h.cfg.Key, h.cfg.noSync, h.cfg.decode, body.Reader, cp, entries)
 	if err != nil {
 		_ = removeIfExists(tmp)
 		var re *refusal
@@ -219,6 +209,33 @@ func (h *Holder) takePartial(p *copyPartial, src string, resumed uint64, wire in
 	h.log.Info("feed copy received", "source", src, "index", cp.Index, "records", st.Records,
 		"size", p.total, "resumed", resumed, "sent", wire)
 	return nil
+}
+
+// partialBodyReader is a whole body held in a partial file, read past its checkpoint and entries.
+type partialBodyReader struct {
+	*bufio.Reader
+	io.Closer
+}
+
+// partialHead opens the whole body p holds and reads its checkpoint, checked against the roster,
+// and the entries after the snapshot; the caller closes the body.
+func (h *Holder) partialHead(p *copyPartial) (partialBodyReader, Checkpoint, []FeedEntry, error) {
+	r, err := p.body()
+	if err != nil {
+		return partialBodyReader{}, Checkpoint{}, nil, err
+	}
+	body := partialBodyReader{Reader: bufio.NewReaderSize(r, 1<<16), Closer: r.(io.Closer)}
+	cp, entries, err := readFeedEntries(body.Reader, 0, false)
+	if err != nil {
+		err = refused("malformed copy: %v", err)
+	} else if err = checkCheckpoint(&cp, h.cfg.Shard, h.cfg.Verify); err != nil {
+		err = refused("%v", err)
+	}
+	if err != nil {
+		body.Close()
+		return partialBodyReader{}, cp, nil, err
+	}
+	return body, cp, entries, nil
 }
 
 // countedDial counts the bytes read from (n) and written to (w) the streams it dials: a copy's

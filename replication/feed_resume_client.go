@@ -120,20 +120,12 @@ func (h *Holder) copyElsewhere(ctx context.Context, src string, base *copyPartia
 // partial files are removed either way.
 func (h *Holder) takeDiff(base, d *copyPartial, src string, resumed uint64, wire *countedDial) error {
 	defer removeCopyPartials(h.cfg.Dir)
-	r, err := d.body()
+	body, cp, entries, err := h.partialHead(d)
 	if err != nil {
 		return err
 	}
-	defer r.(io.Closer).Close()
-	body := bufio.NewReaderSize(r, 1<<16)
-	cp, entries, err := readFeedEntries(body, 0, false)
-	if err != nil {
-		return refused("malformed copy: %v", err)
-	}
-	if err := checkCheckpoint(&cp, h.cfg.Shard, h.cfg.Verify); err != nil {
-		return refused("%v", err)
-	}
-	dh, err := readDiffHeader(body)
+	defer body.Close()
+	dh, err := readDiffHeader(body.Reader)
 	if err != nil {
 		return refused("malformed copy: %v", err)
 	}
@@ -155,7 +147,7 @@ func (h *Holder) takeDiff(base, d *copyPartial, src string, resumed uint64, wire
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		kept, sent, asmErr = assembleDiff(pw, held, rs, body, dh)
+		kept, sent, asmErr = assembleDiff(pw, held, rs, body.Reader, dh)
 		pw.CloseWithError(asmErr)
 	}()
 	tmp := h.state.Path() + ".feed"

@@ -150,27 +150,7 @@ func TestDrillThinLink(t *testing.T) {
 	f.localfed("stop", "edge-cdg")
 	total += day
 	importAndCompact(t, f, ncb, tok, lines[n+day:n+2*day], total)
-	logAt = logSize(edge)
-	t0 := time.Now()
-	started := make(chan error, 1)
-	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
-	var at float64
-	testutil.WaitFor(t, 5*time.Minute, "90% of the snapshot at the edge", func() bool {
-		at = partialShare(edge)
-		return at >= 0.9
-	})
-	link.cut(t)
-	cutAt := time.Since(t0)
-	time.Sleep(hold)
-	link.heal(t)
-	if err := <-started; err != nil {
-		t.Logf("localfed start edge-cdg across the cut: %v", err)
-	}
-	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
-		return records(edge, "europe") == uint64(total)
-	})
-	took = time.Since(t0)
-	snaps = snapshotsReceived(t, edge, logAt)
+	at, cutAt, took, snaps := cutCopyAt90(t, f, link, edge, total, hold, func() {})
 	t.Logf("snapshot transfers at the edge across the cut: %+v", snaps)
 	measure(t, "thinlink", "cut_at_share", 100*at, "%")
 	measure(t, "thinlink", "cut_at_seconds", cutAt.Seconds(), "s")
@@ -206,27 +186,7 @@ func TestDrillThinLink(t *testing.T) {
 func cutElsewhere(t *testing.T, f *fed, link *thinLink, edge, ncb *nodeClient, tok string, lines [][]byte, total int, hold time.Duration) {
 	f.localfed("stop", "edge-cdg")
 	importAndCompact(t, f, ncb, tok, lines, total)
-	logAt := logSize(edge)
-	t0 := time.Now()
-	started := make(chan error, 1)
-	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
-	var at float64
-	testutil.WaitFor(t, 5*time.Minute, "90% of the copy at the edge", func() bool {
-		at = partialShare(edge)
-		return at >= 0.9
-	})
-	link.cut(t)
-	f.localfed("stop", "ncb-fr")
-	time.Sleep(hold)
-	link.heal(t)
-	if err := <-started; err != nil {
-		t.Logf("localfed start edge-cdg across the cut: %v", err)
-	}
-	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
-		return records(edge, "europe") == uint64(total)
-	})
-	took := time.Since(t0)
-	snaps := snapshotsReceived(t, edge, logAt)
+	at, _, took, snaps := cutCopyAt90(t, f, link, edge, total, hold, func() { f.localfed("stop", "ncb-fr") })
 	t.Logf("copies at the edge across the cut, ncb-fr gone: %+v", snaps)
 	f.localfed("start", "ncb-fr")
 	if len(snaps) < 2 || snaps[len(snaps)-1].err != "" {
@@ -246,4 +206,33 @@ func cutElsewhere(t *testing.T, f *fed, link *thinLink, edge, ncb *nodeClient, t
 		t.Errorf("want the copy resumed from another source with records kept from ncb-fr, got %+v", last)
 	}
 	f.waitConverged(t, 2*time.Minute)
+}
+
+// cutCopyAt90 starts the edge (stopped, a copy behind), cuts its link once 90% of the copy has
+// arrived, runs whileDown, holds the link down for hold, restores it, and waits until the edge
+// holds total europe records: the share held at the cut, when the cut came and how long it all
+// took from the start, and the copies the edge logged meanwhile.
+func cutCopyAt90(t *testing.T, f *fed, link *thinLink, edge *nodeClient, total int, hold time.Duration, whileDown func()) (float64, time.Duration, time.Duration, []snapshotLine) {
+	t.Helper()
+	logAt := logSize(edge)
+	t0 := time.Now()
+	started := make(chan error, 1)
+	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
+	var at float64
+	testutil.WaitFor(t, 5*time.Minute, "90% of the copy at the edge", func() bool {
+		at = partialShare(edge)
+		return at >= 0.9
+	})
+	link.cut(t)
+	cutAt := time.Since(t0)
+	whileDown()
+	time.Sleep(hold)
+	link.heal(t)
+	if err := <-started; err != nil {
+		t.Logf("localfed start edge-cdg across the cut: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
+		return records(edge, "europe") == uint64(total)
+	})
+	return at, cutAt, time.Since(t0), snapshotsReceived(t, edge, logAt)
 }
