@@ -128,7 +128,7 @@ func TestFeedCopyResumesFromAnotherSource(t *testing.T) {
 	h := c.holder("edge", func(hc *HolderConfig) {
 		hc.Dir, hc.Dial, hc.Key = dir, d.Dial, key
 		hc.Centrals = func() []string { return nil }
-		hc.CopyResumeWait = 200 * time.Millisecond
+		hc.CopyResumeWait = time.Second
 		hc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	}, "n3", "n1")
 	// While the link is down after the cut, the diff held in part is on disk, sealed.
@@ -160,6 +160,9 @@ func TestFeedCopyResumesFromAnotherSource(t *testing.T) {
 	num := func(i int) int64 { v, _ := strconv.ParseInt(m[i], 10, 64); return v }
 	size, resumed, kept, sentRecs := num(1), num(2), num(6), num(7)
 	records := int64(h.State().Stats().Records)
+	if !strings.Contains(logs.String(), "part of a copy is held from another source (n3)") {
+		t.Fatalf("n1 asked before the wait for n3 was over:\n%s", logs.String())
+	}
 	if m[5] != "n3" || kept == 0 || resumed == 0 || resumed >= size {
 		t.Fatalf("want records kept from n3 and the diff resumed after its cut: %s", m[0])
 	}
@@ -214,6 +217,22 @@ func TestFeedCopyResumeFromOlderSource(t *testing.T) {
 	c.net.server("n1").maxKind = FeedCopyChunks
 	dir := t.TempDir()
 	held.writeTo(t, dir, nil)
+	// Held for less than a release before waits for the first source: the copy held is kept.
+	var waiting syncBuffer
+	h := c.holder("edge", func(hc *HolderConfig) {
+		hc.Dir = dir
+		hc.Centrals = func() []string { return nil }
+		hc.CopyResumeWait = time.Millisecond
+		hc.Logger = slog.New(slog.NewTextHandler(&waiting, nil))
+	}, "n3", "n1")
+	c.waitFor("the edge to find n1 cannot resume the copy", func() bool {
+		return strings.Contains(waiting.String(), "n1 cannot resume it")
+	})
+	h.Close()
+	delete(c.holders, "edge")
+	if strings.Contains(waiting.String(), "feed copy begun") {
+		t.Fatalf("a new copy begun within the wait for the first source:\n%s", waiting.String())
+	}
 	// Held for longer than a release before waits for the first source.
 	files, _ := filepath.Glob(filepath.Join(dir, partialCopyDir, "copy-*.part"))
 	old := time.Now().Add(-copyPrefer - time.Second)
@@ -221,7 +240,7 @@ func TestFeedCopyResumeFromOlderSource(t *testing.T) {
 		t.Fatalf("partial files %v", files)
 	}
 	var logs syncBuffer
-	h := c.holder("edge", func(hc *HolderConfig) {
+	h = c.holder("edge", func(hc *HolderConfig) {
 		hc.Dir = dir
 		hc.Centrals = func() []string { return nil }
 		hc.CopyResumeWait = time.Millisecond
