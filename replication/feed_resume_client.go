@@ -101,7 +101,7 @@ func (h *Holder) copyElsewhere(ctx context.Context, src string, base *copyPartia
 	defer c.close()
 	if d == nil {
 		h.log.Info("feed copy resumed from another source", "source", src, "held_from", base.source,
-			"held_bytes", base.held, "ranges", len(q.summary), "asked", wire.w.Load())
+			"held_bytes", base.held, "ranges", len(q.summary), "summary_bytes", len(appendSummary(nil, q.summary)))
 	}
 	d, resumed, err := h.receiveCopy(ctx, c, wire, src, ddir, d)
 	if err == nil {
