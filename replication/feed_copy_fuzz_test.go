@@ -103,7 +103,7 @@ func FuzzCopySummary(f *testing.F) {
 	f.Add([]byte{0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rs, err := readSummary(bufio.NewReader(bytes.NewReader(b)))
+		rs, err := readSummary(bufio.NewReader(bytes.NewReader(b)), nil)
 		if err != nil || rs == nil {
 			return
 		}
@@ -117,7 +117,7 @@ func FuzzCopySummary(f *testing.F) {
 			}
 			prev = r.last
 		}
-		again, err := readSummary(bufio.NewReader(bytes.NewReader(appendSummary(nil, rs))))
+		again, err := readSummary(bufio.NewReader(bytes.NewReader(appendSummary(nil, rs))), nil)
 		if err != nil || !reflect.DeepEqual(again, rs) {
 			t.Fatalf("round trip: %v", err)
 		}

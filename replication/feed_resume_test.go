@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,7 +418,7 @@ func tamperingDial(t *testing.T, c *feedCluster, asker, honest string, tamper fu
 				writeFeedStatus(srv, feedBehind, "take a copy")
 				return
 			}
-			if q.summary, err = readSummary(br); err != nil || q.summary == nil {
+			if q.summary, err = readSummary(br, nil); err != nil || q.summary == nil {
 				writeFeedStatus(srv, feedBadRequest, "bad request")
 				return
 			}
@@ -490,4 +491,47 @@ func (d *cutDial) wasCut() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cut
+}
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.last = t
+	c.mu.Unlock()
+	return nil
+}
+
+// A summary is given time to arrive at the lowest cap a node accepts: the server extends the
+// stream's read deadline by its length.
+func TestFeedCopyResumeSummaryDeadline(t *testing.T) {
+	s := NewFeedServer(nil)
+	rs := make([]heldRange, 20000)
+	for i := range rs {
+		rs[i].last = fmt.Sprintf("FR-%07d", i*16)
+	}
+	req, err := (&FeedRequest{Kind: FeedCopyResume, Shard: "europe", summary: rs}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, srv := net.Pipe()
+	defer client.Close()
+	dc := &deadlineConn{Conn: srv}
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(context.Background(), dc, "edge"); srv.Close() }()
+	go client.Write(req)
+	io.Copy(io.Discard, client) // shard not served here: the summary was read first
+	<-done
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	n := len(appendSummary(nil, rs))
+	want := time.Now().Add(time.Duration(n) * time.Second / summaryRate)
+	if dc.last.Before(want) {
+		t.Fatalf("a %d-byte summary given until %v, want at least %v", n, dc.last, want)
+	}
 }

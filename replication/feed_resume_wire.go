@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fedarms/fedarms/internal/record"
 )
@@ -46,6 +47,25 @@ const (
 )
 
 var diffMagic = []byte("FEDDIFF1")
+
+// A summary can be megabytes, longer to arrive on a thin link than a request's read deadline (the
+// node gives 10 s): a server extends the deadline by the summary's length at summaryRate, the
+// lowest replication cap a node accepts (config.MinBandwidth), plus summaryGrace.
+const (
+	summaryRate  = 4000 // bytes per second
+	summaryGrace = 10 * time.Second
+)
+
+// summaryDeadline extends rw's read deadline, when it has one, for a summary of n bytes.
+func summaryDeadline(rw any) func(n uint64) {
+	d, ok := rw.(interface{ SetReadDeadline(time.Time) error })
+	if !ok {
+		return nil
+	}
+	return func(n uint64) {
+		_ = d.SetReadDeadline(time.Now().Add(summaryGrace + time.Duration(n)*time.Second/summaryRate))
+	}
+}
 
 // heldRange is one range of the records an asker holds.
 type heldRange struct {
@@ -104,7 +124,8 @@ func summaryHash(rs []heldRange) [sha256.Size]byte { return sha256.Sum256(append
 // readSummary reads a summary, refusing what is out of bounds: its length, the count of ranges,
 // keys that are long, empty or not strictly increasing, bytes left over. A length of 0 is no
 // summary (an asker resuming its session).
-func readSummary(r *bufio.Reader) ([]heldRange, error) {
+// sized, when set, is told the summary's length once it is known to be within its bound.
+func readSummary(r *bufio.Reader, sized func(n uint64)) ([]heldRange, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, fmt.Errorf("summary: %w", err)
@@ -114,6 +135,9 @@ func readSummary(r *bufio.Reader) ([]heldRange, error) {
 	}
 	if n > maxResumeSummary {
 		return nil, fmt.Errorf("summary of %d bytes", n)
+	}
+	if sized != nil {
+		sized(n)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -100,7 +100,7 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 		// request's reader holds and then the stream, within the summary's own bound.
 		held, _ := br.Peek(br.Buffered())
 		rest := io.MultiReader(bytes.NewReader(held), io.LimitReader(rw, maxResumeSummary+binary.MaxVarintLen64))
-		q.summary, err = readSummary(bufio.NewReaderSize(rest, 1<<16))
+		q.summary, err = readSummary(bufio.NewReaderSize(rest, 1<<16), summaryDeadline(rw))
 		if err == nil && q.summary == nil && q.Resume.Session == 0 {
 			err = errors.New("feed request: a copy to resume with no summary")
 		}
