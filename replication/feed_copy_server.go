@@ -30,7 +30,7 @@ const (
 // copySession is one copy a source is sending or keeps to resume.
 type copySession struct {
 	id          uint64
-	kind        byte // the request kind that began it: a session resumes only under its own
+	kind        byte // the request kind that began it: resumed only under its own
 	shard, peer string
 	spool       *copyPartial // the body, whole
 	dir         string       // the spool's directory (as a partial file's holder dir)

@@ -18,7 +18,7 @@ import (
 // prefix of the second's body; but the records are in key order in both, and most of them are the
 // same. The asker sends a summary of the records it holds whole, and the source answers with what
 // differs, in chunks, as a copy in chunks is (feed_copy_wire.go: same header, chunks, spool and
-// resume by session and offset):
+// resumed at an offset):
 //
 //	request, after kind 4's fields: uvarint len | summary of len bytes (at most maxResumeSummary):
 //	         uvarint ranges (1..maxResumeRanges) | per range: uvarint shared | uvarint len, suffix
@@ -123,7 +123,7 @@ func summaryHash(rs []heldRange) [sha256.Size]byte { return sha256.Sum256(append
 
 // readSummary reads a summary, refusing what is out of bounds: its length, the count of ranges,
 // keys that are long, empty or not strictly increasing, bytes left over. A length of 0 is no
-// summary (an asker resuming its session).
+// summary (an asker resuming a diff it began).
 // sized, when set, is told the summary's length once it is known to be within its bound.
 func readSummary(r *bufio.Reader, sized func(n uint64)) ([]heldRange, error) {
 	n, err := binary.ReadUvarint(r)

@@ -83,7 +83,7 @@ type FeedRequest struct {
 	Wait time.Duration
 	// Resume is where a FeedCopyChunks or FeedCopyResume request picks a copy up (zero: a new copy).
 	Resume CopyResume
-	// summary sums the records a FeedCopyResume asker holds (none when it resumes a session).
+	// summary sums the records a FeedCopyResume asker holds (none when it resumes a diff it began).
 	summary []heldRange
 }
 
@@ -121,7 +121,7 @@ func (q *FeedRequest) MarshalBinary() ([]byte, error) {
 	}
 	if q.Kind == FeedCopyResume {
 		if len(q.summary) == 0 {
-			b = binary.AppendUvarint(b, 0) // resuming its session: no summary
+			b = binary.AppendUvarint(b, 0) // resuming a diff it began: no summary
 		} else {
 			b = appendSummary(b, q.summary)
 		}
