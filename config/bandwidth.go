@@ -16,6 +16,10 @@ type Replication struct {
 	MaxBandwidth string `toml:"max_bandwidth"`
 	// Sources makes this node a fed holder of the shards it names (sources.go).
 	Sources map[string][]string `toml:"sources"`
+	// CopyResumeWait is how long a fed holder holding part of a copy waits for the source it began
+	// with before resuming it from the next source, which then sends only what differs (default
+	// 20s when unset).
+	CopyResumeWait Duration `toml:"copy_resume_wait"`
 }
 
 // MinBandwidth is the lowest cap a node accepts, in bytes per second (32 kbit/s): below it raft's

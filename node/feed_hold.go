@@ -59,7 +59,8 @@ func (n *Node) openFedHolder(shard string, sources []string) (fedShard, error) {
 		Centrals: f.centralNames, Dial: n.meteredFeedDial(shard), Verify: f.verifyCheckpoint,
 		Observer: n.index, Logger: n.log.With("subsystem", "replication"), Key: n.atRest.key,
 		Refused: n.feedRefused, Wait: feedHolderWait(n.cfg.MaxStaleness.Duration),
-		MaxBytes: feedBatchBytes(n.cfg.Replication.MaxBandwidthBytes()),
+		MaxBytes:       feedBatchBytes(n.cfg.Replication.MaxBandwidthBytes()),
+		CopyResumeWait: n.cfg.Replication.CopyResumeWait.Duration,
 	})
 	if err != nil {
 		return fedShard{}, err

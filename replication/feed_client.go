@@ -67,7 +67,12 @@ func ask(ctx context.Context, dial FeedDialer, peer string, q FeedRequest) (*fee
 		}
 		return nil, fmt.Errorf("feed %s: %w", peer, err)
 	}
-	if _, err := s.Write(req); err != nil {
+	if q.Kind == FeedCopyResume {
+		// The summary can be megabytes, and a source of a release before it answers at the
+		// request's kind without reading on: the answer is read while the request is written (the
+		// write ends with the stream at the latest).
+		go func() { _, _ = s.Write(req) }()
+	} else if _, err := s.Write(req); err != nil {
 		return fail(err)
 	}
 	br := bufio.NewReaderSize(s, 4096)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fedarms/fedarms/internal/seal"
 )
@@ -47,6 +48,9 @@ type copyPartial struct {
 	chunks  uint64    // chunks held
 	prefix  hash.Hash // SHA-256 of the body bytes held
 	unsync  int
+	// last is when a chunk was last written, as the file said when it was opened (reading it
+	// back cuts a torn tail, which moves the file's time).
+	last time.Time
 }
 
 func partialCopyPath(dir string, session, total uint64) string {
@@ -121,6 +125,12 @@ func readCopyPartial(path, shard string, key *seal.Key) (*copyPartial, error) {
 		return nil, err
 	}
 	p := &copyPartial{path: path, f: f, key: key, shard: shard, prefix: sha256.New()}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.last = info.ModTime()
 	br := bufio.NewReaderSize(f, 1<<16)
 	magic := make([]byte, len(partialMagicFor(key)))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != partialMagicFor(key) {
@@ -151,9 +161,11 @@ func readCopyPartial(path, shard string, key *seal.Key) (*copyPartial, error) {
 		p.chunks++
 		end += int64(n)
 	}
-	if err := f.Truncate(end); err != nil {
-		f.Close()
-		return nil, err
+	if end != info.Size() {
+		if err := f.Truncate(end); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()

@@ -30,6 +30,7 @@ const (
 // copySession is one copy a source is sending or keeps to resume.
 type copySession struct {
 	id          uint64
+	kind        byte // the request kind that began it: resumed only under its own
 	shard, peer string
 	spool       *copyPartial // the body, whole
 	dir         string       // the spool's directory (as a partial file's holder dir)
@@ -185,12 +186,13 @@ func newCopyID() uint64 {
 	}
 }
 
-// serveCopy answers a FeedCopyChunks request: a new copy, or one resumed at the asker's offset.
+// serveCopy answers a FeedCopyChunks or FeedCopyResume request: a new copy (for FeedCopyResume,
+// what differs from the records the asker holds), or one resumed at the asker's offset.
 func (s *FeedServer) serveCopy(ctx context.Context, rw io.ReadWriter, peer string, q FeedRequest, o feedOrigin) error {
 	var c *copySession
 	if q.Resume.Session != 0 {
 		c = s.copies.get(q.Resume.Session)
-		if c == nil || c.peer != peer || c.shard != q.Shard || q.Resume.Offset > c.total {
+		if c == nil || c.peer != peer || c.shard != q.Shard || c.kind != q.Kind || q.Resume.Offset > c.total {
 			return writeFeedStatus(rw, feedNoSession, "no such copy here")
 		}
 	} else {
@@ -207,18 +209,23 @@ func (s *FeedServer) serveCopy(ctx context.Context, rw io.ReadWriter, peer strin
 		base, key := sp.copySpool()
 		s.copies.sweep(filepath.Join(base, "feed-serve"))
 		dir := filepath.Join(base, "feed-serve", fmt.Sprintf("%016x", id))
-		spool, err := spoolCopy(dir, q.Shard, key, id, &cp, entries, snap)
+		write := snap.write
+		if q.Kind == FeedCopyResume {
+			write = func(w io.Writer) error { return snap.writeDiff(w, q.summary) }
+		}
+		spool, err := spoolCopy(dir, q.Shard, key, id, &cp, entries, write)
 		snap.Release()
 		if err != nil {
 			_ = os.RemoveAll(dir)
 			return s.answerError(rw, peer, q, err)
 		}
-		c = &copySession{id: id, shard: q.Shard, peer: peer, spool: spool, dir: dir, total: spool.total}
+		c = &copySession{id: id, kind: q.Kind, shard: q.Shard, peer: peer, spool: spool, dir: dir, total: spool.total}
 		if err := s.copies.add(c); err != nil {
 			_ = os.RemoveAll(dir)
 			return s.answerError(rw, peer, q, err)
 		}
-		s.log.Info("feed copy begun", "peer", peer, "shard", q.Shard, "index", cp.Index, "bytes", c.total)
+		s.log.Info("feed copy begun", "peer", peer, "shard", q.Shard, "index", cp.Index, "bytes", c.total,
+			"held_ranges", len(q.summary))
 	}
 	stop := func() { // a reset ends a write blocked on a dead connection; a close may wait for it
 		if r, ok := rw.(interface{ Reset() error }); ok {

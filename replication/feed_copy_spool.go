@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,12 +14,14 @@ import (
 // A copy in chunks is spooled by its source (feed_copy_server.go): the body written once, in the
 // partial file's format, under <state dir>/feed-serve/<session>/.
 
-// spoolCopy writes a copy's body to a spool file under dir, in chunks.
-func spoolCopy(dir, shard string, key *seal.Key, id uint64, cp *Checkpoint, entries []FeedEntry, snap *stateSnapshot) (*copyPartial, error) {
+// spoolCopy writes a copy's body to a spool file under dir, in chunks: the checkpoint, the entries
+// and what write writes of the snapshot (its stream, or a diff), which it is called twice to write
+// the same (its size first).
+func spoolCopy(dir, shard string, key *seal.Key, id uint64, cp *Checkpoint, entries []FeedEntry, write func(io.Writer) error) (*copyPartial, error) {
 	var n byteCounter
 	head := appendFeedEntries(nil, cp, entries)
 	n.n = uint64(len(head))
-	if err := snap.write(&n); err != nil {
+	if err := write(&n); err != nil {
 		return nil, err
 	}
 	p, err := createCopyPartial(dir, shard, key, "", id, n.n)
@@ -27,7 +30,7 @@ func spoolCopy(dir, shard string, key *seal.Key, id uint64, cp *Checkpoint, entr
 	}
 	w := &chunkWriter{w: spoolWriter{p}, buf: make([]byte, 0, copyChunk), raw: true}
 	if _, err := w.Write(head); err == nil {
-		if err = snap.write(w); err == nil {
+		if err = write(w); err == nil {
 			err = w.flush()
 		}
 	}

@@ -63,6 +63,10 @@ type cutDial struct {
 	mu    sync.Mutex
 	cut   bool
 	until time.Time
+	// read and written count the bytes of every stream dialed.
+	read, written atomic.Int64
+	// exact cuts at cutAt even inside one large read.
+	exact bool
 }
 
 func (d *cutDial) Dial(ctx context.Context, peer string) (io.ReadWriteCloser, error) {
@@ -83,19 +87,25 @@ type cuttingStream struct {
 	io.ReadWriteCloser
 	d    *cutDial
 	read atomic.Int64
-	copy bool
+	copy atomic.Bool
 }
 
 func (s *cuttingStream) Write(p []byte) (int, error) {
-	if len(p) > 1 && p[1] == FeedCopyChunks {
-		s.copy = true
+	if len(p) > 1 && (p[1] == FeedCopyChunks || p[1] == FeedCopyResume) {
+		s.copy.Store(true)
 	}
-	return s.ReadWriteCloser.Write(p)
+	n, err := s.ReadWriteCloser.Write(p)
+	s.d.written.Add(int64(n))
+	return n, err
 }
 
 func (s *cuttingStream) Read(p []byte) (int, error) {
+	if left := s.d.cutAt - s.read.Load(); s.d.exact && s.copy.Load() && left > 0 && int64(len(p)) > left {
+		p = p[:left] // the cut falls where it is asked, not past a large read
+	}
 	n, err := s.ReadWriteCloser.Read(p)
-	if s.copy && s.read.Add(int64(n)) >= s.d.cutAt {
+	s.d.read.Add(int64(n))
+	if s.copy.Load() && s.read.Add(int64(n)) >= s.d.cutAt {
 		s.d.mu.Lock()
 		first := !s.d.cut
 		if first {

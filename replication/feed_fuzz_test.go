@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func FuzzFeedRequest(f *testing.F) {
 			t.Fatal(err)
 		}
 		q2, err := readFeedRequest(bufio.NewReader(bytes.NewReader(again)))
-		if err != nil || q2 != q {
+		if err != nil || !reflect.DeepEqual(q2, q) {
 			t.Fatalf("round trip: %+v %v, want %+v", q2, err, q)
 		}
 	})

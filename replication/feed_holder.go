@@ -39,6 +39,9 @@ type HolderConfig struct {
 	// much longer an answer may take (default 20 s); Away, how long a source that failed is
 	// skipped (default 5 s); CopyTimeout bounds a copy of the whole state (default 30 min).
 	Wait, Timeout, Away, CopyTimeout time.Duration
+	// CopyResumeWait is how long after the last chunk from the source a copy held in part began
+	// with another source resumes it, sending only what differs (default 20 s).
+	CopyResumeWait time.Duration
 	// MaxEntries and MaxBytes bound a batch asked for (defaults 256 entries, 8 MiB); KeepBytes
 	// bounds the entries kept to serve holders fed from this one (default 64 MiB).
 	MaxEntries, MaxBytes uint32
@@ -75,7 +78,7 @@ func OpenHolder(cfg HolderConfig) (*Holder, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	for p, d := range map[*time.Duration]time.Duration{&cfg.Wait: 10 * time.Second, &cfg.Timeout: 20 * time.Second,
-		&cfg.Away: 5 * time.Second, &cfg.CopyTimeout: 30 * time.Minute} {
+		&cfg.Away: 5 * time.Second, &cfg.CopyTimeout: 30 * time.Minute, &cfg.CopyResumeWait: defaultCopyResumeWait} {
 		if *p <= 0 {
 			*p = d
 		}

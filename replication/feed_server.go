@@ -2,7 +2,9 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,9 @@ type FeedServer struct {
 	// meter, when set, wraps the stream once the request names its shard, so the bytes served
 	// count per shard and peer (MeterWith).
 	meter func(shard, peer string, rw io.ReadWriter) io.ReadWriter
+	// maxKind, when set, is the highest request kind read: tests stand for a release before a
+	// kind with it.
+	maxKind byte
 }
 
 // MeterWith makes the server count what it serves: once a request has named its shard, the stream
@@ -87,6 +92,19 @@ func (s *FeedServer) ServeHolder(h *Holder) { s.set(h.Shard(), h) }
 func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) error {
 	br := bufio.NewReaderSize(io.LimitReader(rw, 1024), 256)
 	q, err := readFeedRequest(br)
+	if err == nil && s.maxKind != 0 && q.Kind > s.maxKind {
+		err = fmt.Errorf("feed request: kind %d", q.Kind)
+	}
+	if err == nil && q.Kind == FeedCopyResume {
+		// The summary follows, past the 1 KiB of the request's fields: read from what the
+		// request's reader holds and then the stream, within the summary's own bound.
+		held, _ := br.Peek(br.Buffered())
+		rest := io.MultiReader(bytes.NewReader(held), io.LimitReader(rw, maxResumeSummary+binary.MaxVarintLen64))
+		q.summary, err = readSummary(bufio.NewReaderSize(rest, 1<<16), summaryDeadline(rw))
+		if err == nil && q.summary == nil && q.Resume.Session == 0 {
+			err = errors.New("feed request: a copy to resume with no summary")
+		}
+	}
 	if err != nil {
 		_ = writeFeedStatus(rw, feedBadRequest, "bad request")
 		return err
@@ -124,7 +142,7 @@ func (s *FeedServer) Serve(ctx context.Context, rw io.ReadWriter, peer string) e
 			return s.answerError(rw, peer, q, err)
 		}
 		body = func(w io.Writer) error { _, err := w.Write(cp.appendWire(nil)); return err }
-	case FeedCopyChunks:
+	case FeedCopyChunks, FeedCopyResume:
 		return s.serveCopy(ctx, rw, peer, q, o)
 	case FeedCopy:
 		cp, entries, snap, err := o.feedCopy(ctx, q)

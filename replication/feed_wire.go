@@ -21,6 +21,8 @@ import (
 //	  checkpoint: checkpoint
 //	  copy:       checkpoint | a FEDSNAP1 snapshot stream of the state at the checkpoint's index
 //	  copy in chunks (kind 4, feed_copy_wire.go): a copy's body, resumable
+//	  copy resumed from another source (kind 5, feed_resume_wire.go): what differs from the records
+//	              the asker holds, in chunks as kind 4's (its summary follows the request's fields)
 //	checkpoint:   uvarint len, shard | uvarint index | 2048-byte hash | uvarint len, signer
 //	              | uvarint len, signature
 //
@@ -37,6 +39,10 @@ const (
 	// FeedCopyChunks is a copy in checksummed chunks, resumable at a byte offset (feed_copy_wire.go);
 	// a server of a release before it answers feedBadRequest, and the asker takes a FeedCopy.
 	FeedCopyChunks byte = 4
+	// FeedCopyResume resumes a copy cut part way from another source than the one it began with:
+	// the asker sums the records it holds and the source sends what differs (feed_resume_wire.go),
+	// in chunks as FeedCopyChunks. A server of a release before it answers feedBadRequest.
+	FeedCopyResume byte = 5
 )
 
 // Feed answer statuses.
@@ -75,8 +81,10 @@ type FeedRequest struct {
 	MaxBytes    uint32
 	// Wait is how long the server may hold the request when it has nothing after After yet.
 	Wait time.Duration
-	// Resume is where a FeedCopyChunks request picks a copy up (zero: a new copy).
+	// Resume is where a FeedCopyChunks or FeedCopyResume request picks a copy up (zero: a new copy).
 	Resume CopyResume
+	// summary sums the records a FeedCopyResume asker holds (none when it resumes a diff it began).
+	summary []heldRange
 }
 
 // FeedEntry is one committed command entry.
@@ -108,8 +116,15 @@ func (q *FeedRequest) MarshalBinary() ([]byte, error) {
 	for _, v := range []uint64{q.After, q.Want, q.Limit, uint64(q.MaxEntries), uint64(q.MaxBytes), uint64(q.Wait / time.Millisecond)} {
 		b = binary.AppendUvarint(b, v)
 	}
-	if q.Kind == FeedCopyChunks {
+	if q.Kind == FeedCopyChunks || q.Kind == FeedCopyResume {
 		b = q.Resume.appendWire(b)
+	}
+	if q.Kind == FeedCopyResume {
+		if len(q.summary) == 0 {
+			b = binary.AppendUvarint(b, 0) // resuming a diff it began: no summary
+		} else {
+			b = appendSummary(b, q.summary)
+		}
 	}
 	return b, nil
 }
@@ -127,7 +142,7 @@ func readFeedRequest(r *bufio.Reader) (FeedRequest, error) {
 	if q.Kind, err = r.ReadByte(); err != nil {
 		return q, fmt.Errorf("feed request: %w", err)
 	}
-	if q.Kind < FeedEntries || q.Kind > FeedCopyChunks {
+	if q.Kind < FeedEntries || q.Kind > FeedCopyResume {
 		return q, fmt.Errorf("feed request: kind %d", q.Kind)
 	}
 	if q.Shard, err = readFeedString(r, maxFeedShard); err != nil {
@@ -143,7 +158,7 @@ func readFeedRequest(r *bufio.Reader) (FeedRequest, error) {
 	q.MaxEntries = uint32(min(nums[3], maxFeedEntries))
 	q.MaxBytes = uint32(min(nums[4], maxFeedBatch))
 	q.Wait = time.Duration(min(nums[5], uint64(maxFeedWait/time.Millisecond))) * time.Millisecond
-	if q.Kind == FeedCopyChunks {
+	if q.Kind == FeedCopyChunks || q.Kind == FeedCopyResume {
 		if q.Resume, err = readCopyResume(r); err != nil {
 			return q, fmt.Errorf("feed request: %w", err)
 		}

@@ -3,7 +3,8 @@
 # network namespace behind a veth pair limited with tc tbf (512 kbit/s each way by default); the
 # rest of the federation runs outside. The drill (scripts/drills/thinlink_test.go, build tags
 # localfed and thinlink) measures the edge's initial catch-up of 100,000 records, a day of changes
-# after a week away, a link cut at 90% of a copy of the state (a feed copy in chunks), and hits made
+# after a week away, a link cut at 90% of a copy of the state (a feed copy in chunks), the same cut
+# with the copy's source (ncb-fr) stopped meanwhile (the copy resumes from ncb-fr-2), and hits made
 # at the edge meanwhile.
 #
 #   scripts/thinlink.sh            set the link up, run the drill, take the link down

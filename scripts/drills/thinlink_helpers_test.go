@@ -153,9 +153,13 @@ type snapshotLine struct {
 	size, resumed, sent, held int64
 	err                       string
 	feed                      bool
+	// A copy resumed from another source than the one it began with: that source (held_from), the
+	// bytes its request carried (the summary of the records held), the records kept and sent.
+	heldFrom          string
+	asked, kept, recs int64
 }
 
-var snapField = regexp.MustCompile(`"?(size|resumed|sent|held|err)"?[=:]"?([^" ,}]*)`)
+var snapField = regexp.MustCompile(`"?(size|resumed|sent|held|err|asked|held_from|kept_records|sent_records)"?[=:]"?([^" ,}]*)`)
 
 // snapshotsReceived reads the europe state transfers the node logged after offset.
 func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine {
@@ -187,6 +191,14 @@ func snapshotsReceived(t *testing.T, n *nodeClient, offset int64) []snapshotLine
 				s.sent = v
 			case "held":
 				s.held = v
+			case "held_from":
+				s.heldFrom = m[2]
+			case "asked":
+				s.asked = v
+			case "kept_records":
+				s.kept = v
+			case "sent_records":
+				s.recs = v
 			case "err":
 				if m[2] != "<nil>" && m[2] != "null" && m[2] != "" {
 					s.err = m[2]

@@ -68,7 +68,7 @@ func TestDrillThinLink(t *testing.T) {
 	hm := newHitMaker(t, f, "edge-cdg")
 	ncb := f.node("ncb-fr")
 	tok := ncb.mint(t, "FR-NCB", "FR", "recorder", "searcher")
-	lines, _ := genRecords(t, f, n+2*day, 11, "FR", "THIN-")
+	lines, _ := genRecords(t, f, n+3*day, 11, "FR", "THIN-")
 
 	// Initial catch-up: the edge away while n records are imported and the shard compacted.
 	total := n
@@ -149,28 +149,8 @@ func TestDrillThinLink(t *testing.T) {
 	// The link cut at 90% of a snapshot, held down, restored.
 	f.localfed("stop", "edge-cdg")
 	total += day
-	importAndCompact(t, f, ncb, tok, lines[n+day:], total)
-	logAt = logSize(edge)
-	t0 := time.Now()
-	started := make(chan error, 1)
-	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
-	var at float64
-	testutil.WaitFor(t, 5*time.Minute, "90% of the snapshot at the edge", func() bool {
-		at = partialShare(edge)
-		return at >= 0.9
-	})
-	link.cut(t)
-	cutAt := time.Since(t0)
-	time.Sleep(hold)
-	link.heal(t)
-	if err := <-started; err != nil {
-		t.Logf("localfed start edge-cdg across the cut: %v", err)
-	}
-	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
-		return records(edge, "europe") == uint64(total)
-	})
-	took = time.Since(t0)
-	snaps = snapshotsReceived(t, edge, logAt)
+	importAndCompact(t, f, ncb, tok, lines[n+day:n+2*day], total)
+	at, cutAt, took, snaps := cutCopyAt90(t, f, link, edge, total, hold, func() {})
 	t.Logf("snapshot transfers at the edge across the cut: %+v", snaps)
 	measure(t, "thinlink", "cut_at_share", 100*at, "%")
 	measure(t, "thinlink", "cut_at_seconds", cutAt.Seconds(), "s")
@@ -197,4 +177,62 @@ func TestDrillThinLink(t *testing.T) {
 		t.Errorf("resumed %d of %d bytes after a cut at %.0f%%, want at least 80%%", last.resumed, last.size, 100*at)
 	}
 	f.waitConverged(t, 2*time.Minute)
+	cutElsewhere(t, f, link, edge, ncb, tok, lines[n+2*day:], total+day, hold)
+}
+
+// cutElsewhere: the link cut at 90% of a copy from ncb-fr, and ncb-fr stopped while it is down:
+// once the link is back, the edge resumes the copy from ncb-fr-2 (its next source), which sends
+// only the ranges of records that differ from those held and the records after them.
+func cutElsewhere(t *testing.T, f *fed, link *thinLink, edge, ncb *nodeClient, tok string, lines [][]byte, total int, hold time.Duration) {
+	f.localfed("stop", "edge-cdg")
+	importAndCompact(t, f, ncb, tok, lines, total)
+	at, _, took, snaps := cutCopyAt90(t, f, link, edge, total, hold, func() { f.localfed("stop", "ncb-fr") })
+	t.Logf("copies at the edge across the cut, ncb-fr gone: %+v", snaps)
+	f.localfed("start", "ncb-fr")
+	if len(snaps) < 2 || snaps[len(snaps)-1].err != "" {
+		t.Fatalf("want a cut copy then a whole one, got %+v", snaps)
+	}
+	first, last := snaps[0], snaps[len(snaps)-1]
+	measure(t, "thinlink", "elsewhere_cut_at_share", 100*at, "%")
+	measure(t, "thinlink", "elsewhere_total_seconds", took.Seconds(), "s")
+	measure(t, "thinlink", "elsewhere_copy_plain_bytes", float64(first.size), "bytes")
+	measure(t, "thinlink", "elsewhere_cut_stream_wire_bytes", float64(first.sent), "bytes")
+	measure(t, "thinlink", "elsewhere_diff_plain_bytes", float64(last.size), "bytes")
+	measure(t, "thinlink", "elsewhere_summary_wire_bytes", float64(last.asked), "bytes")
+	measure(t, "thinlink", "elsewhere_resume_stream_wire_bytes", float64(last.sent), "bytes")
+	measure(t, "thinlink", "elsewhere_records_kept", float64(last.kept), "records")
+	measure(t, "thinlink", "elsewhere_records_sent", float64(last.recs), "records")
+	if last.heldFrom != "ncb-fr" || last.kept == 0 {
+		t.Errorf("want the copy resumed from another source with records kept from ncb-fr, got %+v", last)
+	}
+	f.waitConverged(t, 2*time.Minute)
+}
+
+// cutCopyAt90 starts the edge (stopped, a copy behind), cuts its link once 90% of the copy has
+// arrived, runs whileDown, holds the link down for hold, restores it, and waits until the edge
+// holds total europe records: the share held at the cut, when the cut came and how long it all
+// took from the start, and the copies the edge logged meanwhile.
+func cutCopyAt90(t *testing.T, f *fed, link *thinLink, edge *nodeClient, total int, hold time.Duration, whileDown func()) (float64, time.Duration, time.Duration, []snapshotLine) {
+	t.Helper()
+	logAt := logSize(edge)
+	t0 := time.Now()
+	started := make(chan error, 1)
+	go func() { _, err := f.localfedOut("start", "edge-cdg"); started <- err }()
+	var at float64
+	testutil.WaitFor(t, 5*time.Minute, "90% of the copy at the edge", func() bool {
+		at = partialShare(edge)
+		return at >= 0.9
+	})
+	link.cut(t)
+	cutAt := time.Since(t0)
+	whileDown()
+	time.Sleep(hold)
+	link.heal(t)
+	if err := <-started; err != nil {
+		t.Logf("localfed start edge-cdg across the cut: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Minute, fmt.Sprintf("%d europe records at edge-cdg", total), func() bool {
+		return records(edge, "europe") == uint64(total)
+	})
+	return at, cutAt, time.Since(t0), snapshotsReceived(t, edge, logAt)
 }
