@@ -127,16 +127,90 @@ func joinTag(cur, t uint8) uint8 {
 func tagMatches(e, q uint32) bool { return e == q || e == anyMake || q == anyMake }
 
 // appendDeletionEntries appends the deletion-index entries (key<<32 | tag<<26 | group) of group g
-// with skeleton skel and make tag tag: one per variant, none for a skeleton too long to have few.
-func appendDeletionEntries(dst []uint64, skel []byte, g uint32, tag uint8) []uint64 {
+// with skeleton skel and make tag tag, one per variant, to dst, and their position bytes (see
+// variantPos) to dpos; none for a skeleton too long to have few.
+func appendDeletionEntries(dst []uint64, dpos []uint8, skel []byte, g uint32, tag uint8) ([]uint64, []uint8) {
 	if len(skel) == 0 || len(skel) > maxDeletionLen || g > maxIndexedGroup {
-		return dst
+		return dst, dpos
 	}
 	var buf [maxVariants]uint32
-	keys, _ := appendVariants(buf[:0], skel, maxDeletions, false)
+	keys, level2 := appendVariants(buf[:0], skel, maxDeletions, false)
 	v := uint64(tag)<<tagBits | uint64(g)
 	for _, k := range keys {
 		dst = append(dst, uint64(k)<<32|v)
+	}
+	dpos = appendVariantPos(dpos, skel)
+	for range keys[level2:] {
+		dpos = append(dpos, 0)
+	}
+	return dst, dpos
+}
+
+// Position bytes of the deletion index. An entry of a one-deletion variant keeps the position it
+// deleted (1+i for s[i], the first of its run, as appendVariants deletes), so that an exact query
+// can tell, before it reads an entry's group, that the group lies two edits away rather than one.
+// The query's variant deleting q[i] and a group's variant deleting g[j] are the same string S;
+// q is S with q[i] put back at i, g is S with g[j] put back at j. When i and j are far apart, q
+// and g differ in every position between them unless S is one repeated character there (then a
+// substitution at the end of a run shows as deletions at its two ends), so:
+//
+//   - a substitution at p deletes p on both sides; the positions kept are the starts of p's runs in
+//     q and in g, one of which is p (q[p-1] = g[p-1] cannot repeat both q[p] and g[p]) and the
+//     other the start of a run of one character that ends at p-1;
+//   - a transposition of xy at p swaps into yx: deleting x keeps (start of x's run in q, p+1),
+//     deleting y keeps (p+1, start of y's run in g), and q[p-1] = g[p-1] cannot be both x and y,
+//     so one of the two pairs is p, p+1;
+//   - an insertion or a deletion pairs a variant with the other side's whole string (byte 0).
+//
+// So a group within one edit of q always has an entry whose pair (i, j) satisfies near: j in
+// [start of the run before i's, end of i's run], and a pair outside that range proves nothing
+// closer than two edits. TestPositionFilterAgreesWithDistance checks this on random skeletons.
+
+// variantPos returns the position byte of an entry deleting s[i] (the first of its run).
+func variantPos(i int) uint8 { return uint8(1 + i) }
+
+// appendVariantPos appends the position bytes of the variants of s that delete at most one
+// character, in the order appendVariants gives them: 0 for s itself, then variantPos(i) for
+// each first character of a run.
+func appendVariantPos(dst []uint8, s []byte) []uint8 {
+	dst = append(dst, 0)
+	if len(s) <= 1 {
+		return dst
+	}
+	for i := range s {
+		if i > 0 && s[i] == s[i-1] {
+			continue
+		}
+		dst = append(dst, variantPos(i))
+	}
+	return dst
+}
+
+// appendNearMasks appends, for every variant of q that deletes at most one character (in the
+// order appendVariants gives them), the mask of the entry positions through which a group may lie
+// within one edit of q: bit j stands for position byte variantPos(j). q itself may meet any
+// entry; its variant deleting q[i] meets deletions of g[j] for j from the start of the run before
+// q[i]'s to the end of q[i]'s run (see the comment above variantPos). q is at most maxDeletionLen
+// long.
+func appendNearMasks(dst []uint32, q []byte) []uint32 {
+	dst = append(dst, ^uint32(0))
+	if len(q) <= 1 {
+		return dst
+	}
+	prev := 0 // start of the run before the current one
+	for i := range q {
+		if i > 0 && q[i] == q[i-1] {
+			continue
+		}
+		end := i + 1
+		for end < len(q) && q[end] == q[i] {
+			end++
+		}
+		// positions prev..end inclusive: j <= end keeps q[i..j-1] inside i's run
+		upTo := uint32(1)<<(end+1) - 1 // bits 0..end
+		below := uint32(1)<<prev - 1   // bits 0..prev-1
+		dst = append(dst, upTo&^below)
+		prev = i
 	}
 	return dst
 }

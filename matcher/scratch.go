@@ -10,6 +10,7 @@ type scratch struct {
 	groups u32map // groups already verified in this search
 	pt     pattern
 	hashes []uint32
+	masks  []uint32 // position masks of the first edit pass (appendNearMasks)
 	vals   []uint32 // values of one index lookup
 	found  []uint32 // groups one probe found
 	subs   [][]byte // the query without a prefix or suffix token (noise tier)
@@ -30,6 +31,7 @@ func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
 	sc.probes, sc.matched, sc.checked, sc.verified, sc.skipped = 0, 0, 0, 0, false
+	sc.ls.passed = 0
 	sc.subs = sc.subs[:0]
 	sc.slots.reset()
 	sc.groups.reset()

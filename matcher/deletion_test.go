@@ -1,0 +1,176 @@
+package matcher
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// oneDeletions returns s and its variants deleting one character (the first of each run, as
+// appendVariants deletes), as strings, with their position bytes.
+func oneDeletions(s []byte) ([]string, []uint8) {
+	vs := []string{string(s)}
+	if len(s) > 1 {
+		for i := range s {
+			if i > 0 && s[i] == s[i-1] {
+				continue
+			}
+			vs = append(vs, string(s[:i])+string(s[i+1:]))
+		}
+	}
+	return vs, appendVariantPos(nil, s)
+}
+
+// TestPositionFilterAgreesWithDistance checks the claim the first edit pass relies on: a skeleton
+// within one edit of the query always shares a variant with it whose pair of position bytes the
+// query's masks take, so passing over the other entries loses nothing. Strings come from a
+// three-letter alphabet, so that runs (where deleting different positions gives the same
+// variant) are everywhere; pairs are one and two random edits apart, and random.
+func TestPositionFilterAgreesWithDistance(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	const alpha = "AB1"
+	randStr := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alpha[r.IntN(len(alpha))]
+		}
+		return b
+	}
+	edit := func(s []byte) []byte {
+		b := slices.Clone(s)
+		i := r.IntN(len(b))
+		switch r.IntN(4) {
+		case 0:
+			b[i] = alpha[r.IntN(len(alpha))]
+		case 1:
+			b = slices.Insert(b, i, alpha[r.IntN(len(alpha))])
+		case 2:
+			if len(b) > 1 {
+				b = slices.Delete(b, i, i+1)
+			}
+		case 3:
+			if i+1 < len(b) {
+				b[i], b[i+1] = b[i+1], b[i]
+			}
+		}
+		return b
+	}
+	near, passedAll := 0, 0
+	for range 200000 {
+		q := randStr(2 + r.IntN(maxDeletionLen-1))
+		var g []byte
+		switch r.IntN(3) {
+		case 0:
+			g = edit(q)
+		case 1:
+			g = edit(edit(q))
+		default:
+			g = randStr(max(1, len(q)+r.IntN(3)-1))
+		}
+		if len(g) < 2 || len(g) > maxDeletionLen {
+			continue // a single character has no variant left to share
+		}
+		qv, _ := oneDeletions(q)
+		masks := appendNearMasks(nil, q)
+		var hs []uint32
+		hs, level2 := appendVariants(hs, q, 1, true)
+		if len(masks) != level2 || len(qv) != level2 {
+			t.Fatalf("%s: %d masks, %d variants, appendVariants gives %d", q, len(masks), len(qv), level2)
+		}
+		gv, gpos := oneDeletions(g)
+		if gk, gl2 := appendVariants(nil, g, 2, false); gl2 != len(gv) || len(gk) < gl2 {
+			t.Fatalf("%s: %d position bytes for %d one-deletion variants", g, len(gv), gl2)
+		}
+		shared, taken := false, false
+		for i, v := range qv {
+			for j, w := range gv {
+				if v != w {
+					continue
+				}
+				shared = true
+				if gpos[j] == 0 || masks[i]>>(gpos[j]-1)&1 != 0 {
+					taken = true
+				}
+			}
+		}
+		d := osa(q, g)
+		if d <= 1 && !taken {
+			t.Fatalf("query %s, group %s at distance %d: every shared variant passed over (masks %x)", q, g, d, masks)
+		}
+		if d == 1 {
+			near++
+		}
+		if shared && !taken {
+			passedAll++
+		}
+	}
+	if near < 10000 || passedAll < 2000 {
+		t.Fatalf("only %d pairs one edit apart and %d passed over: the test checks too little", near, passedAll)
+	}
+}
+
+// TestFirstEditPassFindsEveryOneEditSerial checks, on an index, that the first edit pass (which
+// filters by position bytes) still finds every serial within one edit of an exact or one-edit
+// query, against a linear scan; on serials of dense factory runs and of long repeated characters;
+// in a bulk-built and a live-built index (the buffer and merged runs carry position bytes too).
+func TestFirstEditPassFindsEveryOneEditSerial(t *testing.T) {
+	serials := testSerials(4000, 3)
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 400 { // runs of one character: where deletions at different places coincide
+		b := []byte(fmt.Sprintf("%07d", r.IntN(10000000)))
+		for i := r.IntN(4); i < len(b) && r.IntN(3) > 0; i++ {
+			b[i] = b[max(0, i-1)]
+		}
+		serials = append(serials, "X"+string(b))
+	}
+	entries := make([]Entry, len(serials))
+	for i, s := range serials {
+		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s}
+	}
+	bulk := New(nil, Options{})
+	bulk.PutMany(entries)
+	live := New(nil, Options{})
+	for _, e := range entries {
+		live.Put(e)
+	}
+	passed := 0
+	for n := range 600 {
+		q := serials[r.IntN(len(serials))]
+		if n%2 == 1 {
+			q = corrupt(r, q, 1)
+		}
+		qskel := appendSkeleton(nil, normalize(nil, q, true))
+		var want []string
+		for i, s := range serials {
+			if osa([]byte(Skeleton(s)), qskel) <= 1 {
+				want = append(want, entries[i].Key)
+			}
+		}
+		for name, ix := range map[string]*Index{"bulk": bulk, "live": live} {
+			sc := getScratch()
+			qi := newQueryInfo(q, sc)
+			if qi.known < minKnownFuzzy {
+				putScratch(sc)
+				continue
+			}
+			qa := ix.resolveQuery(&Query{Serial: q})
+			qi.makeTag = qa.makeTag()
+			ix.generate(&qi, &qa, sc)
+			var got []string
+			for _, c := range sc.cands {
+				got = append(got, string(ix.recs.key(c.slot)))
+			}
+			passed += sc.ls.passed
+			putScratch(sc)
+			for _, w := range want {
+				if !slices.Contains(got, w) {
+					t.Fatalf("%s: query %q: %s (%s) one edit away not found", name, q, w, serials[keyIndex(w)])
+				}
+			}
+		}
+	}
+	if passed == 0 {
+		t.Fatal("no entry was passed over by position: the test checks nothing the filter does")
+	}
+}
