@@ -147,31 +147,53 @@ func appendDeletionEntries(dst []uint64, dpos []uint8, skel []byte, g uint32, ta
 }
 
 // Position bytes of the deletion index. An entry of a one-deletion variant keeps the position it
-// deleted (1+i for s[i], the first of its run, as appendVariants deletes), so that an exact query
-// can tell, before it reads an entry's group, that the group lies two edits away rather than one.
-// The query's variant deleting q[i] and a group's variant deleting g[j] are the same string S;
-// q is S with q[i] put back at i, g is S with g[j] put back at j. When i and j are far apart, q
-// and g differ in every position between them unless S is one repeated character there (then a
-// substitution at the end of a run shows as deletions at its two ends), so:
+// deleted and a 3-bit hash of the character it deleted (variantPos), so that an exact query can
+// tell, before it reads an entry's group, that the group lies two edits away rather than one.
+// The query's variant deleting c = q[i] and a group's variant deleting c' = g[j] are the same
+// string S: q is S with c put back at i, g is S with c' put back at j (i and j the first of their
+// runs, as appendVariants deletes). Then, for i != j:
 //
 //   - a substitution at p deletes p on both sides; the positions kept are the starts of p's runs in
-//     q and in g, one of which is p (q[p-1] = g[p-1] cannot repeat both q[p] and g[p]) and the
-//     other the start of a run of one character that ends at p-1;
+//     q and in g, one of which is p (q[p-1] = g[p-1] cannot repeat both q[p] and g[p]). Either
+//     j = p inside the run of q that starts at i, or i = p and g's run of c' covers j..p-1, so
+//     that q[j..i-1] lies in the run before q[i] and c' is its character;
 //   - a transposition of xy at p swaps into yx: deleting x keeps (start of x's run in q, p+1),
 //     deleting y keeps (p+1, start of y's run in g), and q[p-1] = g[p-1] cannot be both x and y,
-//     so one of the two pairs is p, p+1;
+//     so one of the two pairs is |i-j| = 1 with c' = c;
 //   - an insertion or a deletion pairs a variant with the other side's whole string (byte 0).
 //
-// So a group within one edit of q always has an entry whose pair (i, j) satisfies near: j in
-// [start of the run before i's, end of i's run], and a pair outside that range proves nothing
-// closer than two edits. TestPositionFilterAgreesWithDistance checks this on random skeletons.
+// So a group within one edit of q always has an entry that its variant's posFilter takes, and an
+// entry the filter turns away proves nothing closer than two edits (a hash collision of the
+// characters only makes the filter take more). TestPositionFilterAgreesWithDistance checks this
+// on random strings.
 
-// variantPos returns the position byte of an entry deleting s[i] (the first of its run).
-func variantPos(i int) uint8 { return uint8(1 + i) }
+// variantPos returns the position byte of an entry deleting s[i] = c: 1+i in the low five bits
+// (at most maxDeletionLen), a hash of c in the top three. 0 is an entry without a position (the
+// whole skeleton, or a two-deletion variant).
+func variantPos(i int, c byte) uint8 { return uint8(1+i) | charHash(c)<<5 }
+
+func charHash(c byte) uint8 { return c & 7 } // consecutive digits and letters differ
+
+// posFilter is what one query variant takes of the entries its key finds, by position byte:
+// deletions at the positions in any, at those in by1 when they deleted a character hashing to
+// c1, and at those in by2 when it hashes to c2 (bit j stands for a deletion at j).
+type posFilter struct {
+	any, by1, by2 uint32
+	c1, c2        uint8
+}
+
+// takes reports whether the filter takes an entry with position byte p.
+func (f *posFilter) takes(p uint8) bool {
+	if p&31 == 0 {
+		return true
+	}
+	bit := uint32(1) << (p&31 - 1)
+	return f.any&bit != 0 || f.by1&bit != 0 && p>>5 == f.c1 || f.by2&bit != 0 && p>>5 == f.c2
+}
 
 // appendVariantPos appends the position bytes of the variants of s that delete at most one
-// character, in the order appendVariants gives them: 0 for s itself, then variantPos(i) for
-// each first character of a run.
+// character, in the order appendVariants gives them: 0 for s itself, then variantPos for each
+// first character of a run.
 func appendVariantPos(dst []uint8, s []byte) []uint8 {
 	dst = append(dst, 0)
 	if len(s) <= 1 {
@@ -181,19 +203,19 @@ func appendVariantPos(dst []uint8, s []byte) []uint8 {
 		if i > 0 && s[i] == s[i-1] {
 			continue
 		}
-		dst = append(dst, variantPos(i))
+		dst = append(dst, variantPos(i, s[i]))
 	}
 	return dst
 }
 
-// appendNearMasks appends, for every variant of q that deletes at most one character (in the
-// order appendVariants gives them), the mask of the entry positions through which a group may lie
-// within one edit of q: bit j stands for position byte variantPos(j). q itself may meet any
-// entry; its variant deleting q[i] meets deletions of g[j] for j from the start of the run before
-// q[i]'s to the end of q[i]'s run (see the comment above variantPos). q is at most maxDeletionLen
-// long.
-func appendNearMasks(dst []uint32, q []byte) []uint32 {
-	dst = append(dst, ^uint32(0))
+// appendNearFilters appends, for every variant of q that deletes at most one character (in the
+// order appendVariants gives them), the filter of the entries through which a group may lie within
+// one edit of q (see the comment above variantPos): q itself takes every entry; its variant
+// deleting q[i] takes deletions at i and inside q[i]'s run, at i-1 and i+1 of q[i]'s character
+// (a transposition), and inside the run before q[i]'s of that run's character (a substitution at
+// the end of a run). q is at most maxDeletionLen long.
+func appendNearFilters(dst []posFilter, q []byte) []posFilter {
+	dst = append(dst, posFilter{any: ^uint32(0)})
 	if len(q) <= 1 {
 		return dst
 	}
@@ -206,10 +228,12 @@ func appendNearMasks(dst []uint32, q []byte) []uint32 {
 		for end < len(q) && q[end] == q[i] {
 			end++
 		}
-		// positions prev..end inclusive: j <= end keeps q[i..j-1] inside i's run
-		upTo := uint32(1)<<(end+1) - 1 // bits 0..end
-		below := uint32(1)<<prev - 1   // bits 0..prev-1
-		dst = append(dst, upTo&^below)
+		f := posFilter{any: uint32(1)<<end - uint32(1)<<i, by1: uint32(1) << (i + 1), c1: charHash(q[i])}
+		if i > 0 {
+			f.by1 |= uint32(1) << (i - 1)
+			f.by2, f.c2 = uint32(1)<<i-uint32(1)<<prev, charHash(q[i-1])
+		}
+		dst = append(dst, f)
 		prev = i
 	}
 	return dst

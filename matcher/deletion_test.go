@@ -24,7 +24,7 @@ func oneDeletions(s []byte) ([]string, []uint8) {
 
 // TestPositionFilterAgreesWithDistance checks the claim the first edit pass relies on: a skeleton
 // within one edit of the query always shares a variant with it whose pair of position bytes the
-// query's masks take, so passing over the other entries loses nothing. Strings come from a
+// query's filters take, so passing over the other entries loses nothing. Strings come from a
 // three-letter alphabet, so that runs (where deleting different positions gives the same
 // variant) are everywhere; pairs are one and two random edits apart, and random.
 func TestPositionFilterAgreesWithDistance(t *testing.T) {
@@ -72,11 +72,11 @@ func TestPositionFilterAgreesWithDistance(t *testing.T) {
 			continue // a single character has no variant left to share
 		}
 		qv, _ := oneDeletions(q)
-		masks := appendNearMasks(nil, q)
+		filters := appendNearFilters(nil, q)
 		var hs []uint32
 		hs, level2 := appendVariants(hs, q, 1, true)
-		if len(masks) != level2 || len(qv) != level2 {
-			t.Fatalf("%s: %d masks, %d variants, appendVariants gives %d", q, len(masks), len(qv), level2)
+		if len(filters) != level2 || len(qv) != level2 {
+			t.Fatalf("%s: %d filters, %d variants, appendVariants gives %d", q, len(filters), len(qv), level2)
 		}
 		gv, gpos := oneDeletions(g)
 		if gk, gl2 := appendVariants(nil, g, 2, false); gl2 != len(gv) || len(gk) < gl2 {
@@ -89,14 +89,14 @@ func TestPositionFilterAgreesWithDistance(t *testing.T) {
 					continue
 				}
 				shared = true
-				if gpos[j] == 0 || masks[i]>>(gpos[j]-1)&1 != 0 {
+				if filters[i].takes(gpos[j]) {
 					taken = true
 				}
 			}
 		}
 		d := osa(q, g)
 		if d <= 1 && !taken {
-			t.Fatalf("query %s, group %s at distance %d: every shared variant passed over (masks %x)", q, g, d, masks)
+			t.Fatalf("query %s, group %s at distance %d: every shared variant passed over (filters %+v)", q, g, d, filters)
 		}
 		if d == 1 {
 			near++

@@ -7,21 +7,21 @@ package matcher
 // k are remembered with their distance, for secondEdit.
 //
 // The first pass of a query without wildcards (k 1, q0 the query's skeleton) also filters by the
-// entries' position bytes (appendNearMasks): an entry whose deleted position shows its group two
-// edits away is passed over without reading its value or its group, which is most of what a
-// serial of a dense factory run finds (Colt's FA runs: 85 groups read, 18 within one edit).
-// secondEdit, when it runs, takes them up.
+// entries' position bytes (appendNearFilters): an entry whose deleted position and character show
+// its group two edits away is passed over without reading its value or its group, which is most
+// of what a serial of a dense factory run finds (Colt's FA runs: 85 groups read, 18 within one
+// edit). secondEdit, when it runs, takes them up.
 func (ix *Index) editTier(qi *queryInfo, sc *scratch, k int, q0 []byte, accept uint32) {
 	if len(q0) > maxDeletionLen || !sc.pt.compile(qi.qskel) {
 		return
 	}
 	sc.hashes, _ = appendVariants(sc.hashes[:0], q0, k, true)
-	var masks []uint32
+	var filters []posFilter
 	if k == 1 && !qi.wild() {
-		sc.masks = appendNearMasks(sc.masks[:0], q0)
-		masks = sc.masks
+		sc.filters = appendNearFilters(sc.filters[:0], q0)
+		filters = sc.filters
 	}
-	ix.probe(qi, sc, sc.hashes, accept, masks, k)
+	ix.probe(qi, sc, sc.hashes, accept, filters, k)
 }
 
 // secondEdit widens the edit tier of a query without wildcards from one edit to two: the
@@ -50,14 +50,14 @@ func (ix *Index) secondEdit(qi *queryInfo, sc *scratch) {
 	}
 }
 
-// probe looks up deletion-index keys (filtered by position bytes when masks is not nil, see
+// probe looks up deletion-index keys (filtered by position bytes when filters is not nil, see
 // hashRun.lookupBatch) and verifies the groups they lead to within k edits. Like
 // the lookups, the group checks go in passes: the groups found are touched once in a tight loop
 // (their records are scattered over tens of megabytes, and independent loads overlap their
 // misses) before the distance computations read them from cache.
-func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32, masks []uint32, k int) {
+func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32, filters []posFilter, k int) {
 	sc.probes += len(keys)
-	sc.vals = ix.del.lookupBatch(sc.vals[:0], keys, accept, masks, &sc.ls)
+	sc.vals = ix.del.lookupBatch(sc.vals[:0], keys, accept, filters, &sc.ls)
 	sc.matched += len(sc.vals)
 	found := sc.found[:0]
 	for _, v := range sc.vals {

@@ -155,15 +155,15 @@ func (x *hashIndex) lookup(dst []uint32, h uint32, accept uint32) []uint32 {
 }
 
 // lookupBatch is lookup for many hashes at once (low bits ignored), filtered by position bytes
-// when masks is not nil: see hashRun.lookupBatch.
-func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, masks []uint32, ls *lookupScratch) []uint32 {
+// when filters is not nil: see hashRun.lookupBatch.
+func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
 	if x.head != nil {
-		filter := masks != nil && x.withPos
+		filter := filters != nil && x.withPos
 		for j, h := range hs {
 			for i := x.head[h>>(32-headBits)]; i != 0; i = x.next[i-1] {
 				if k := x.key[i-1]; k>>1 == h>>1 && accept&(1<<(k&1)) != 0 {
 					if filter {
-						if p := x.pos[i-1]; p != 0 && masks[j]>>(p-1)&1 == 0 {
+						if !filters[j].takes(x.pos[i-1]) {
 							ls.passed++
 							continue
 						}
@@ -175,7 +175,7 @@ func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, masks 
 	}
 	for _, lv := range x.tiers.levels {
 		for _, r := range lv {
-			dst = r.lookupBatch(dst, hs, accept, masks, ls)
+			dst = r.lookupBatch(dst, hs, accept, filters, ls)
 		}
 	}
 	return dst

@@ -87,9 +87,10 @@ func TestHashIndexMatchesMap(t *testing.T) {
 					if !slices.Equal(got, exp) {
 						t.Fatalf("key %#x accept %d: got %d values, want %d", k, accept, len(got), len(exp))
 					}
-					mask := r.Uint32()
+					f := posFilter{any: r.Uint32()}
+					mask := f.any
 					var ls lookupScratch
-					got = x.lookupBatch(nil, []uint32{k &^ 1}, accept, []uint32{mask}, &ls)
+					got = x.lookupBatch(nil, []uint32{k &^ 1}, accept, []posFilter{f}, &ls)
 					exp = slices.DeleteFunc(exp, func(v uint32) bool { p := posOf(v); return p != 0 && mask>>(p-1)&1 == 0 })
 					slices.Sort(got)
 					if !slices.Equal(got, exp) || ls.passed != len(want[k])+len(want[k^1])-len(exp) && accept == 3 {

@@ -176,10 +176,10 @@ type lookupScratch struct {
 // misses: a search probes dozens of keys in a run of hundreds of megabytes, and one miss after
 // another would cost most of its time.
 //
-// masks, when not nil, filters by position byte: an entry found for hs[i] whose byte p is not 0
-// is taken only when bit p-1 of masks[i] is set; the others are counted in ls.passed and their
-// values are not read. An entry without a byte (p 0, or a run without positions) is always taken.
-func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, masks []uint32, ls *lookupScratch) []uint32 {
+// filters, when not nil, filters by position byte: an entry found for hs[i] is taken only when
+// filters[i] takes its byte; the others are counted in ls.passed and their values are not read.
+// An entry of a run without positions is always taken.
+func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
 	n := len(hs)
 	if cap(ls.seg) < n {
 		ls.seg, ls.from, ls.to = make([]*hashSeg, n), make([]uint32, n), make([]uint32, n)
@@ -194,7 +194,7 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, masks []
 	}
 	// Touch every bucket first: the loop below branches on what it loads, which would make the
 	// processor wait for each miss in turn.
-	filter := masks != nil && r.withPos
+	filter := filters != nil && r.withPos
 	touch := uint16(0)
 	for i := range hs {
 		if from[i] < to[i] {
@@ -213,7 +213,7 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, masks []
 		for j, l := range seg.lo[from[i]:to[i]] {
 			if l|1 == want && accept&(1<<(l&1)) != 0 {
 				if filter {
-					if p := seg.pos[from[i]+uint32(j)]; p != 0 && masks[i]>>(p-1)&1 == 0 {
+					if !filters[i].takes(seg.pos[from[i]+uint32(j)]) {
 						ls.passed++
 						continue
 					}
