@@ -242,7 +242,9 @@ func (ix *Index) withheld(c *candidate, runnerUp, top float64) string {
 }
 
 // sayTies fills the Tie count of every shown result, and for a REVIEW shared with other records
-// names them (the first in the answer's order) and says what to read next.
+// names them (the first in the answer's order) and says what to read next. Only a REVIEW names
+// anyone: the context under an exact HIT ties by the dozen (a factory run's neighbours), and
+// copying their keys for nothing was a third of an exact query's allocations.
 func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Result) {
 	if len(cands) < 2 {
 		return
@@ -253,13 +255,16 @@ func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Re
 		n := 0
 		var names [4]string
 		named := names[:0]
+		if c.verdict != verdictReview {
+			named = names[:0:0]
+		}
 		for _, ok := range order {
 			o := &cands[ok.i]
 			if math.Abs(o.bits+o.common-ev) > tieEpsilon {
 				continue
 			}
 			n++
-			if ok.i != k.i && len(named) < len(names) {
+			if ok.i != k.i && len(named) < cap(named) {
 				named = append(named, string(ix.recs.key(o.slot)))
 			}
 		}
