@@ -63,6 +63,10 @@ type Index struct {
 	// deletion entries were entered under (bit t for tag t); see claimTag.
 	multi map[uint32]uint64
 
+	// queryNames remembers what queries' makes, calibres, types and models resolved to (see
+	// resolveQuery); safe for concurrent Searches.
+	queryNames queryNameCache
+
 	// bulk is set while PutMany defers the fuzzy indexes' entries to flush; pending lists the
 	// groups to enter (group<<8 | first<<7 | tag) and pendingAux the auxiliary entries.
 	bulk       bool
