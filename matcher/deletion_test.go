@@ -23,13 +23,15 @@ func oneDeletions(s []byte) ([]string, []uint8) {
 }
 
 // TestPositionFilterAgreesWithDistance checks the claim the first edit pass relies on: a skeleton
-// within one edit of the query always shares a variant with it whose pair of position bytes the
-// query's filters take, so passing over the other entries loses nothing. Strings come from a
-// three-letter alphabet, so that runs (where deleting different positions gives the same
-// variant) are everywhere; pairs are one and two random edits apart, and random.
+// within one edit of the query, other than the query's own, always shares a variant with it whose
+// pair of position bytes the query's filters take, so passing over the other entries loses
+// nothing; and the query's own skeleton is turned away by every pair. Strings come from a
+// three-character alphabet, so that runs (where deleting different positions gives the same
+// variant) are everywhere, up to maxDeletionLen long (positions beyond 8 share residues); pairs
+// are one and two random edits apart, equal, and random.
 func TestPositionFilterAgreesWithDistance(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
-	const alpha = "AB1"
+	const alpha = "A81"
 	randStr := func(n int) []byte {
 		b := make([]byte, n)
 		for i := range b {
@@ -60,7 +62,9 @@ func TestPositionFilterAgreesWithDistance(t *testing.T) {
 	for range 200000 {
 		q := randStr(2 + r.IntN(maxDeletionLen-1))
 		var g []byte
-		switch r.IntN(3) {
+		switch r.IntN(4) {
+		case 3:
+			g = slices.Clone(q)
 		case 0:
 			g = edit(q)
 		case 1:
@@ -95,7 +99,10 @@ func TestPositionFilterAgreesWithDistance(t *testing.T) {
 			}
 		}
 		d := osa(q, g)
-		if d <= 1 && !taken {
+		if d == 0 && taken {
+			t.Fatalf("query %s: its own skeleton is taken (filters %+v)", q, filters)
+		}
+		if d == 1 && !taken {
 			t.Fatalf("query %s, group %s at distance %d: every shared variant passed over (filters %+v)", q, g, d, filters)
 		}
 		if d == 1 {
