@@ -3,7 +3,9 @@ package matcher
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -179,5 +181,54 @@ func TestFirstEditPassFindsEveryOneEditSerial(t *testing.T) {
 	}
 	if passed == 0 {
 		t.Fatal("no entry was passed over by position: the test checks nothing the filter does")
+	}
+}
+
+// TestPositionFilterKeepsAnswers compares whole answers (keys, scores, verdicts, reasons, ties)
+// with the first pass's position filter on and off, on serials of dense factory runs with makes,
+// for exact, confusable, one- and two-edit queries with and without the make, in a bulk-built
+// and a live-built index.
+func TestPositionFilterKeepsAnswers(t *testing.T) {
+	serials := testSerials(6000, 17)
+	makes := []string{"Glock", "Beretta", "Colt", ""}
+	entries := make([]Entry, len(serials))
+	for i, s := range serials {
+		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s, Make: makes[i%len(makes)], Type: "pistol"}
+	}
+	bulk := New(fakeRef{}, Options{})
+	bulk.PutMany(entries)
+	live := New(fakeRef{}, Options{})
+	for _, e := range entries {
+		live.Put(e)
+	}
+	r := rand.New(rand.NewPCG(17, 1))
+	passed := 0
+	for n := range 1500 {
+		e := entries[r.IntN(len(entries))]
+		q := Query{Serial: e.Serial}
+		switch n % 5 {
+		case 1:
+			q.Serial = strings.NewReplacer("0", "O", "1", "I", "5", "S").Replace(q.Serial)
+		case 2, 3:
+			q.Serial = corrupt(r, q.Serial, 1)
+		case 4:
+			q.Serial = corrupt(r, q.Serial, 2)
+		}
+		if r.IntN(2) == 0 {
+			q.Make = e.Make
+		}
+		for name, ix := range map[string]*Index{"bulk": bulk, "live": live} {
+			ix.noPosFilter = false
+			got := ix.Search(q)
+			passed += DebugSearch(ix, q).Passed
+			ix.noPosFilter = true
+			want := ix.Search(q)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %+v: with the filter\n%+v\nwithout\n%+v", name, q, got, want)
+			}
+		}
+	}
+	if passed == 0 {
+		t.Fatal("no entry was passed over by position: the test compares nothing")
 	}
 }

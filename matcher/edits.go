@@ -17,7 +17,7 @@ func (ix *Index) editTier(qi *queryInfo, sc *scratch, k int, q0 []byte, accept u
 	}
 	sc.hashes, _ = appendVariants(sc.hashes[:0], q0, k, true)
 	var filters []posFilter
-	if k == 1 && !qi.wild() {
+	if k == 1 && !qi.wild() && !ix.noPosFilter {
 		sc.filters = appendNearFilters(sc.filters[:0], q0)
 		filters = sc.filters
 	}

@@ -67,6 +67,10 @@ type Index struct {
 	// resolveQuery); safe for concurrent Searches.
 	queryNames queryNameCache
 
+	// noPosFilter turns the first edit pass's position filter off (editTier), for the test that
+	// compares answers with and without it.
+	noPosFilter bool
+
 	// bulk is set while PutMany defers the fuzzy indexes' entries to flush; pending lists the
 	// groups to enter (group<<8 | first<<7 | tag) and pendingAux the auxiliary entries.
 	bulk       bool
