@@ -59,6 +59,7 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 	for i := range cands {
 		c := &cands[i]
 		raw := scoreOf(c.bits)
+		c.score = raw // the raw score until the band is applied below (one exponential a candidate)
 		c.verdict, c.withheld = verdictNone, ""
 		if raw >= hitT {
 			runnerUp := best
@@ -112,7 +113,7 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 		if anyHit && !independent && c.verdict == verdictReview {
 			c.verdict, c.withheld = verdictNone, "context: the HIT above explains the query"
 		}
-		raw := scoreOf(c.bits)
+		raw := c.score
 		switch c.verdict {
 		case verdictHit:
 			c.score = raw
