@@ -133,16 +133,8 @@ func TestFirstEditPassFindsEveryOneEditSerial(t *testing.T) {
 		}
 		serials = append(serials, "X"+string(b))
 	}
-	entries := make([]Entry, len(serials))
-	for i, s := range serials {
-		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s}
-	}
-	bulk := New(nil, Options{})
-	bulk.PutMany(entries)
-	live := New(nil, Options{})
-	for _, e := range entries {
-		live.Put(e)
-	}
+	entries := keyedEntries(serials)
+	bulk, live := bulkAndLive(nil, entries)
 	passed := 0
 	for n := range 600 {
 		q := serials[r.IntN(len(serials))]
@@ -191,16 +183,11 @@ func TestFirstEditPassFindsEveryOneEditSerial(t *testing.T) {
 func TestPositionFilterKeepsAnswers(t *testing.T) {
 	serials := testSerials(6000, 17)
 	makes := []string{"Glock", "Beretta", "Colt", ""}
-	entries := make([]Entry, len(serials))
-	for i, s := range serials {
-		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s, Make: makes[i%len(makes)], Type: "pistol"}
+	entries := keyedEntries(serials)
+	for i := range entries {
+		entries[i].Make, entries[i].Type = makes[i%len(makes)], "pistol"
 	}
-	bulk := New(fakeRef{}, Options{})
-	bulk.PutMany(entries)
-	live := New(fakeRef{}, Options{})
-	for _, e := range entries {
-		live.Put(e)
-	}
+	bulk, live := bulkAndLive(fakeRef{}, entries)
 	r := rand.New(rand.NewPCG(17, 1))
 	passed := 0
 	for n := range 1500 {
