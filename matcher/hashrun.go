@@ -11,9 +11,9 @@ package matcher
 // (see hashMerge), and a segment holds about maxSegEntries entries.
 //
 // A run withPos also keeps a byte beside every entry (pos), which lookups may filter on before
-// they read the value: the deletion index stores there the position a variant deleted (see
-// variantPos), so that an exact query tells a dense run's neighbours two edits away from those
-// one edit away without reading them. Entries travel through builds and merges as key<<32|value
+// they read the value: the deletion index stores there the character a variant deleted and its
+// position (see variantPos), so that an exact query tells a dense run's neighbours two edits away
+// from those one edit away, and its own skeleton, without reading them. Entries travel through builds and merges as key<<32|value
 // with their position bytes in a parallel slice (nil for a run without).
 type hashRun struct {
 	n            int
