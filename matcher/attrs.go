@@ -1,6 +1,10 @@
 package matcher
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+)
 
 // unseen is the id of a query attribute that no record carries.
 const unseen = ^uint32(0)
@@ -18,8 +22,28 @@ type queryAttrs struct {
 	model          string
 }
 
-// resolveQuery resolves q's make, calibre, type and model.
+// resolveQuery resolves q's make, calibre, type and model, through queryNames when it has seen
+// the same four strings since the interned values last changed.
 func (ix *Index) resolveQuery(q *Query) queryAttrs {
+	gen := ix.recs.internGen()
+	key := queryNameKey{q.Make, q.Calibre, q.Type, q.Model}
+	if v, ok := ix.queryNames.m.Load(key); ok {
+		if e := v.(*queryNameEntry); e.gen == gen {
+			return e.attrs
+		}
+	}
+	a := ix.resolveQueryOnce(q)
+	if len(q.Make)+len(q.Calibre)+len(q.Type)+len(q.Model) <= maxQueryNameBytes && ix.queryNames.n.Load() < maxQueryNames {
+		if _, loaded := ix.queryNames.m.Swap(key, &queryNameEntry{gen: gen, attrs: a}); !loaded {
+			ix.queryNames.n.Add(1)
+		}
+	}
+	return a
+}
+
+// resolveQueryOnce is resolveQuery without the cache. Reference lookups and folding were a tenth
+// of an exact query's time, and officers type the same few makes over and over.
+func (ix *Index) resolveQueryOnce(q *Query) queryAttrs {
 	t := &ix.recs
 	var a queryAttrs
 	var makeName string
@@ -34,6 +58,35 @@ func (ix *Index) resolveQuery(q *Query) queryAttrs {
 	}
 	a.model = foldName(q.Model)
 	return a
+}
+
+// queryNameCache maps a query's make, calibre, type and model as typed to what they resolved to.
+// An entry is valid while the interned values it was resolved against are unchanged (gen): a
+// write that interns a new make, spelling, calibre or type makes every entry stale, and a stale
+// one is resolved again. At most maxQueryNames entries of at most maxQueryNameBytes are kept, so
+// queries with made-up names cannot grow it without bound (past it, new names are resolved each
+// time). Like the write side's attrCache, it takes the Reference to answer the same way for the
+// life of the index.
+type queryNameCache struct {
+	m sync.Map // queryNameKey -> *queryNameEntry
+	n atomic.Int32
+}
+
+type queryNameKey struct{ make, calibre, typ, model string }
+
+type queryNameEntry struct {
+	gen   int
+	attrs queryAttrs
+}
+
+const (
+	maxQueryNames     = 1 << 12
+	maxQueryNameBytes = 256
+)
+
+// internGen changes whenever a value a query resolves against is interned (interners only grow).
+func (t *recordTable) internGen() int {
+	return len(t.makes.names) + len(t.spellings.names) + len(t.calibres.names) + len(t.types.names)
 }
 
 // makeTag is the tag the edit tier filters candidates with: every make when the query names none

@@ -16,6 +16,9 @@ func DebugStats(ix *Index) string {
 // SearchStats counts the work one search did, for the evaluation suite.
 type SearchStats struct {
 	Probes, Matched, Checked, Verified, Candidates int
+	// Passed counts deletion-index entries the first edit pass turned away by their position
+	// bytes, without reading their values (see appendNearFilters); Matched counts those it took.
+	Passed int
 	// SecondEdit reports whether records two edits away were sought (see Index.collect).
 	SecondEdit bool
 }
@@ -34,7 +37,7 @@ func DebugSearch(ix *Index, q Query) SearchStats {
 		ix.collect(&qi, &qa, sc, min(limit, MaxLimit))
 	}
 	return SearchStats{Probes: sc.probes, Matched: sc.matched, Checked: sc.checked, Verified: sc.verified,
-		Candidates: len(sc.cands), SecondEdit: !sc.skipped && qi.twoEdits()}
+		Candidates: len(sc.cands), Passed: sc.ls.passed, SecondEdit: !sc.skipped && qi.twoEdits()}
 }
 
 // DebugCandidate is one ranked candidate's evidence, for the evaluation suite's analysis of what

@@ -127,16 +127,161 @@ func joinTag(cur, t uint8) uint8 {
 func tagMatches(e, q uint32) bool { return e == q || e == anyMake || q == anyMake }
 
 // appendDeletionEntries appends the deletion-index entries (key<<32 | tag<<26 | group) of group g
-// with skeleton skel and make tag tag: one per variant, none for a skeleton too long to have few.
-func appendDeletionEntries(dst []uint64, skel []byte, g uint32, tag uint8) []uint64 {
+// with skeleton skel and make tag tag, one per variant, to dst, and their position bytes (see
+// variantPos) to dpos; none for a skeleton too long to have few.
+func appendDeletionEntries(dst []uint64, dpos []uint8, skel []byte, g uint32, tag uint8) ([]uint64, []uint8) {
 	if len(skel) == 0 || len(skel) > maxDeletionLen || g > maxIndexedGroup {
-		return dst
+		return dst, dpos
 	}
 	var buf [maxVariants]uint32
-	keys, _ := appendVariants(buf[:0], skel, maxDeletions, false)
+	keys, level2 := appendVariants(buf[:0], skel, maxDeletions, false)
 	v := uint64(tag)<<tagBits | uint64(g)
 	for _, k := range keys {
 		dst = append(dst, uint64(k)<<32|v)
+	}
+	dpos = appendVariantPos(dpos, skel)
+	for range keys[level2:] {
+		dpos = append(dpos, 0)
+	}
+	return dst, dpos
+}
+
+// Position bytes of the deletion index. An entry of a one-deletion variant keeps the character it
+// deleted and, modulo 8, its position (variantPos), so that an exact query can tell, before it
+// reads an entry's group, that the group lies two edits away rather than one, or is the query's
+// own skeleton (which the exact tier has). The query's variant deleting c = q[i] and a group's
+// variant deleting c' = g[j] are the same string S: q is S with c put back at i, g is S with c'
+// put back at j (i and j the first of their runs, as appendVariants deletes). Then:
+//
+//   - i = j and c' = c: g is q, the exact tier's group;
+//   - a substitution at p deletes p on both sides; the positions kept are the starts of p's runs in
+//     q and in g, one of which is p (q[p-1] = g[p-1] cannot repeat both q[p] and g[p]), and the
+//     characters differ. Either j = p inside the run of q that starts at i, or i = p and g's run
+//     of c' covers j..p-1, so that q[j..i-1] lies in the run before q[i] and c' is its character;
+//   - a transposition of xy at p swaps into yx: deleting x keeps (start of x's run in q, p+1),
+//     deleting y keeps (p+1, start of y's run in g), and q[p-1] = g[p-1] cannot be both x and y,
+//     so one of the two pairs is |i-j| = 1 with c' = c;
+//   - an insertion or a deletion pairs a variant with the other side's whole string (no position).
+//
+// So a group within one edit of q, other than q's own, always has an entry that its variant's
+// posFilter takes: the filter takes every position whose residue modulo 8 is one of those above
+// (a residue stands for several positions in a skeleton longer than 8: the filter then takes more,
+// never less), and turns away only residue i with character c, which none of the pairs above is
+// unless g is q. TestPositionFilterAgreesWithDistance checks this on random strings.
+
+// posNone is the position byte of an entry without a position: the whole skeleton, or a
+// two-deletion variant.
+const posNone = 0
+
+// charOther is the character code of a character outside the skeleton alphabet: it may be any.
+const charOther = 31
+
+// charCodes gives every skeleton character a distinct code from 1: digits, and the letters the
+// skeleton keeps (O, I, L, S, B, Z, G, D and Q become digits).
+var charCodes = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = charOther
+	}
+	code := uint8(1)
+	for c := 0; c < 256; c++ {
+		if isDigit(byte(c)) || c >= 'A' && c <= 'Z' && skeletonOf[c] == byte(c) {
+			t[c] = code
+			code++
+		}
+	}
+	if code > charOther {
+		panic("matcher: skeleton alphabet does not fit a position byte")
+	}
+	return t
+}()
+
+// variantPos returns the position byte of an entry deleting s[i] = c: c's code in the top five
+// bits (never 0), i modulo 8 in the low three.
+func variantPos(i int, c byte) uint8 { return charCodes[c]<<3 | uint8(i&7) }
+
+// posFilter is what one query variant takes of the entries its key finds, by position byte (bit r
+// of a mask stands for positions of residue r modulo 8): deletions at residues in any, at residues
+// in by1 when they deleted the character of code c1, at residues in by2 when of code c2; but not
+// a deletion at residue self of the character of code selfCode (the query's own skeleton). whole
+// marks the query's whole skeleton, which takes every entry with a position and none without
+// (an entry without one that equals the whole query is the query's own skeleton).
+type posFilter struct {
+	any, by1, by2, self uint8
+	c1, c2, selfCode    uint8
+	whole               bool
+}
+
+// takes reports whether the filter takes an entry with position byte p.
+func (f *posFilter) takes(p uint8) bool {
+	if p == posNone {
+		return !f.whole
+	}
+	if f.whole {
+		return true
+	}
+	r, code := uint8(1)<<(p&7), p>>3
+	if p&7 == f.self && code == f.selfCode && code != charOther {
+		return false
+	}
+	anyChar := code == charOther
+	return f.any&r != 0 || f.by1&r != 0 && (code == f.c1 || anyChar) || f.by2&r != 0 && (code == f.c2 || anyChar)
+}
+
+// appendVariantPos appends the position bytes of the variants of s that delete at most one
+// character, in the order appendVariants gives them: posNone for s itself, then variantPos for
+// each first character of a run.
+func appendVariantPos(dst []uint8, s []byte) []uint8 {
+	dst = append(dst, posNone)
+	if len(s) <= 1 {
+		return dst
+	}
+	for i := range s {
+		if i > 0 && s[i] == s[i-1] {
+			continue
+		}
+		dst = append(dst, variantPos(i, s[i]))
+	}
+	return dst
+}
+
+// residues returns the mask of the residues modulo 8 of positions from to to (inclusive).
+func residues(from, to int) uint8 {
+	m := uint8(0)
+	for j := max(from, 0); j <= to && j < from+8; j++ {
+		m |= 1 << (j & 7)
+	}
+	return m
+}
+
+// appendNearFilters appends, for every variant of q that deletes at most one character (in the
+// order appendVariants gives them), the filter of the entries through which a group other than
+// q's own may lie within one edit of q (see the comment above posNone): its variant deleting q[i]
+// takes deletions inside q[i]'s run, at i-1 and i+1 of q[i]'s character (a transposition), and
+// inside the run before q[i]'s of that run's character (a substitution at the end of a run), and
+// not q[i] itself. q is at most maxDeletionLen long.
+func appendNearFilters(dst []posFilter, q []byte) []posFilter {
+	dst = append(dst, posFilter{whole: true})
+	if len(q) <= 1 {
+		return dst
+	}
+	prev := 0 // start of the run before the current one
+	for i := range q {
+		if i > 0 && q[i] == q[i-1] {
+			continue
+		}
+		end := i + 1
+		for end < len(q) && q[end] == q[i] {
+			end++
+		}
+		c := charCodes[q[i]]
+		f := posFilter{any: residues(i, end-1), by1: residues(i+1, i+1), c1: c,
+			self: uint8(i & 7), selfCode: c}
+		if i > 0 {
+			f.by1 |= residues(i-1, i-1)
+			f.by2, f.c2 = residues(prev, i-1), charCodes[q[i-1]]
+		}
+		dst = append(dst, f)
+		prev = i
 	}
 	return dst
 }

@@ -76,16 +76,8 @@ func TestSearchFuzzyTiers(t *testing.T) {
 // (bulk) and by Put (live), and after deletions.
 func TestEditTierIsComplete(t *testing.T) {
 	serials := testSerials(3000, 11)
-	entries := make([]Entry, len(serials))
-	for i, s := range serials {
-		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s}
-	}
-	bulk := New(nil, Options{})
-	bulk.PutMany(entries)
-	live := New(nil, Options{})
-	for _, e := range entries {
-		live.Put(e)
-	}
+	entries := keyedEntries(serials)
+	bulk, live := bulkAndLive(nil, entries)
 	for i := 0; i < len(entries); i += 10 {
 		bulk.Delete(entries[i].Key)
 		live.Delete(entries[i].Key)

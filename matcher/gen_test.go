@@ -73,3 +73,24 @@ func corrupt(r *rand.Rand, s string, k int) string {
 	}
 	return string(b)
 }
+
+// keyedEntries returns an entry keyed K%05d for every serial.
+func keyedEntries(serials []string) []Entry {
+	entries := make([]Entry, len(serials))
+	for i, s := range serials {
+		entries[i] = Entry{Key: fmt.Sprintf("K%05d", i), Serial: s}
+	}
+	return entries
+}
+
+// bulkAndLive builds two indexes of entries: one by PutMany (runs), one by Put (the buffer and
+// merges).
+func bulkAndLive(ref Reference, entries []Entry) (bulk, live *Index) {
+	bulk = New(ref, Options{})
+	bulk.PutMany(entries)
+	live = New(ref, Options{})
+	for _, e := range entries {
+		live.Put(e)
+	}
+	return bulk, live
+}

@@ -16,6 +16,8 @@ package matcher
 // a mask of the flags it accepts.
 type hashIndex struct {
 	key, val []uint32 // the buffer's entries
+	pos      []uint8  // their position bytes, in an index withPos (see hashRun)
+	withPos  bool
 	next     []uint32 // chain: index+1 of the previous entry in the same head slot, 0 ends
 	head     []uint32 // by the key's top headBits: index+1 of the newest entry, 0 when none
 	tiers    tiers[hashRun]
@@ -28,25 +30,34 @@ const (
 	headBits      = 16      // the bucket bits of a run of bufferEntries (see runShape)
 )
 
-func (x *hashIndex) init() {
-	x.key, x.val, x.next, x.head = nil, nil, nil, nil
+// init empties the index; withPos says whether its entries carry position bytes.
+func (x *hashIndex) init(withPos bool) {
+	x.key, x.val, x.pos, x.next, x.head = nil, nil, nil, nil, nil
+	x.withPos = withPos
 	x.tiers = tiers[hashRun]{base: bufferEntries,
 		size:    func(r *hashRun) int { return r.n },
 		merge:   func(in []*hashRun) merger[hashRun] { return newHashMerge(in, &x.pool) },
 		release: x.pool.release}
 }
 
-// add enters one entry in the buffer, turning the buffer into a run when full.
-func (x *hashIndex) add(key, val uint32) {
+// add enters one entry in the buffer, with its position byte pos (ignored in an index without),
+// turning the buffer into a run when full.
+func (x *hashIndex) add(key, val uint32, pos uint8) {
 	if x.head == nil {
 		x.head = make([]uint32, 1<<headBits)
 		x.key = make([]uint32, 0, bufferEntries)
 		x.val = make([]uint32, 0, bufferEntries)
 		x.next = make([]uint32, 0, bufferEntries)
+		if x.withPos {
+			x.pos = make([]uint8, 0, bufferEntries)
+		}
 	}
 	slot := key >> (32 - headBits)
 	x.key = append(x.key, key)
 	x.val = append(x.val, val)
+	if x.withPos {
+		x.pos = append(x.pos, pos)
+	}
 	x.next = append(x.next, x.head[slot])
 	x.head[slot] = uint32(len(x.key))
 	x.owed++
@@ -62,7 +73,7 @@ func (x *hashIndex) freeze() {
 	if len(x.key) == 0 {
 		return
 	}
-	r := &hashRun{n: len(x.key)}
+	r := &hashRun{n: len(x.key), withPos: x.withPos}
 	r.sBits, r.dBits = runShape(r.n)
 	if r.sBits+r.dBits != headBits {
 		panic("matcher: buffer and run shapes disagree")
@@ -84,7 +95,7 @@ func (x *hashIndex) freeze() {
 			sum += c
 		}
 		seg.dir[nb] = sum
-		seg.lo, seg.val = x.pool.loVal(int(sum))
+		seg.lo, seg.val, seg.pos = x.pool.loVal(int(sum), x.withPos)
 	}
 	for i, k := range x.key {
 		slot := k >> (32 - headBits)
@@ -93,18 +104,27 @@ func (x *hashIndex) freeze() {
 		fill[slot]++
 		seg.lo[p] = uint16(k)
 		seg.val[p] = x.val[i]
+		if x.withPos {
+			seg.pos[p] = x.pos[i]
+		}
 	}
 	x.tiers.add(r)
-	x.key, x.val, x.next = x.key[:0], x.val[:0], x.next[:0]
+	x.key, x.val, x.pos, x.next = x.key[:0], x.val[:0], x.pos[:0], x.next[:0]
 	clear(x.head)
 }
 
-// addEntries enters entries key<<32|value (reordering them) as one run: the bulk path.
-func (x *hashIndex) addEntries(ents []uint64) {
+// addEntries enters entries key<<32|value with their position bytes (pos: parallel to ents in an
+// index withPos, nil otherwise), reordering both, as one run: the bulk path.
+func (x *hashIndex) addEntries(ents []uint64, pos []uint8) {
 	if len(ents) == 0 {
 		return
 	}
-	x.tiers.add(newHashRun(ents, &x.pool))
+	if !x.withPos {
+		pos = nil
+	} else if len(pos) != len(ents) {
+		panic("matcher: entries and position bytes disagree")
+	}
+	x.tiers.add(newHashRun(ents, pos, &x.pool))
 	x.owed += len(ents)
 }
 
@@ -134,12 +154,20 @@ func (x *hashIndex) lookup(dst []uint32, h uint32, accept uint32) []uint32 {
 	return dst
 }
 
-// lookupBatch is lookup for many hashes at once (low bits ignored), see hashRun.lookupBatch.
-func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *lookupScratch) []uint32 {
+// lookupBatch is lookup for many hashes at once (low bits ignored), filtered by position bytes
+// when filters is not nil: see hashRun.lookupBatch.
+func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
 	if x.head != nil {
-		for _, h := range hs {
+		filter := filters != nil && x.withPos
+		for j, h := range hs {
 			for i := x.head[h>>(32-headBits)]; i != 0; i = x.next[i-1] {
 				if k := x.key[i-1]; k>>1 == h>>1 && accept&(1<<(k&1)) != 0 {
+					if filter {
+						if !filters[j].takes(x.pos[i-1]) {
+							ls.passed++
+							continue
+						}
+					}
 					dst = append(dst, x.val[i-1])
 				}
 			}
@@ -147,7 +175,7 @@ func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *lo
 	}
 	for _, lv := range x.tiers.levels {
 		for _, r := range lv {
-			dst = r.lookupBatch(dst, hs, accept, ls)
+			dst = r.lookupBatch(dst, hs, accept, filters, ls)
 		}
 	}
 	return dst
@@ -210,7 +238,7 @@ func (x *hashIndex) size() int {
 
 // bytes returns the memory the index holds (merges in progress not counted).
 func (x *hashIndex) bytes() int {
-	b := 4 * (cap(x.key) + cap(x.val) + cap(x.next) + len(x.head))
+	b := 4*(cap(x.key)+cap(x.val)+cap(x.next)+len(x.head)) + cap(x.pos)
 	x.tiers.each(func(r *hashRun) { b += r.bytes() })
 	return b
 }

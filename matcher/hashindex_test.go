@@ -10,7 +10,10 @@ import (
 // TestHashIndexMatchesMap checks the log-structured multimap against a plain map at every stage
 // of its life: entries in the mutable buffer, frozen runs, merges half done, and one compacted
 // run large enough that keys keep fewer than 16 bits beside the value. Keys come from a small
-// space so that many keys carry several values, with both flag values.
+// space so that many keys carry several values, with both flag values. Every entry carries a
+// position byte (a function of its value), and a lookup filtered by a random mask must return
+// exactly the values whose byte the mask takes: bytes stay with their entries through freezes,
+// runs and merges.
 func TestHashIndexMatchesMap(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -28,26 +31,29 @@ func TestHashIndexMatchesMap(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tt.n), 9))
 			var x hashIndex
-			x.init()
+			x.init(true)
+			posOf := func(v uint32) uint8 { return uint8(v * 2654435761 >> 24) }
 			want := map[uint32][]uint32{}
 			var bulk []uint64
+			var bulkPos []uint8
 			for i := range tt.n {
 				k := r.Uint32N(tt.keySpace) * 0x9e3779b1 // spread over all 32 bits
 				v := uint32(i)
 				want[k] = append(want[k], v)
 				if tt.bulk {
 					bulk = append(bulk, uint64(k)<<32|uint64(v))
+					bulkPos = append(bulkPos, posOf(v))
 					if len(bulk) == 1<<20 {
-						x.addEntries(bulk)
+						x.addEntries(bulk, bulkPos)
 						x.settle()
-						bulk = nil
+						bulk, bulkPos = nil, nil
 					}
 					continue
 				}
-				x.add(k, v)
+				x.add(k, v, posOf(v))
 				x.settle()
 			}
-			x.addEntries(bulk)
+			x.addEntries(bulk, bulkPos)
 			x.settle()
 			if tt.compact {
 				x.compact()
@@ -80,6 +86,16 @@ func TestHashIndexMatchesMap(t *testing.T) {
 					slices.Sort(exp)
 					if !slices.Equal(got, exp) {
 						t.Fatalf("key %#x accept %d: got %d values, want %d", k, accept, len(got), len(exp))
+					}
+					f := posFilter{any: uint8(r.Uint32())}
+					mask := f.any
+					var ls lookupScratch
+					got = x.lookupBatch(nil, []uint32{k &^ 1}, accept, []posFilter{f}, &ls)
+					exp = slices.DeleteFunc(exp, func(v uint32) bool { p := posOf(v); return p != posNone && mask>>(p&7)&1 == 0 })
+					slices.Sort(got)
+					if !slices.Equal(got, exp) || ls.passed != len(want[k])+len(want[k^1])-len(exp) && accept == 3 {
+						t.Fatalf("key %#x accept %d mask %#x: got %d values, want %d (%d passed over)", k, accept, mask,
+							len(got), len(exp), ls.passed)
 					}
 				}
 			}

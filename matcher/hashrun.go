@@ -9,9 +9,16 @@ package matcher
 //
 // Segments bound the work of one merge step: a merge builds its output one segment at a time
 // (see hashMerge), and a segment holds about maxSegEntries entries.
+//
+// A run withPos also keeps a byte beside every entry (pos), which lookups may filter on before
+// they read the value: the deletion index stores there the character a variant deleted and its
+// position (see variantPos), so that an exact query tells a dense run's neighbours two edits away
+// from those one edit away, and its own skeleton, without reading them. Entries travel through builds and merges as key<<32|value
+// with their position bytes in a parallel slice (nil for a run without).
 type hashRun struct {
 	n            int
 	sBits, dBits uint // segment and bucket bits; sBits+dBits >= 16
+	withPos      bool
 	segs         []hashSeg
 }
 
@@ -19,6 +26,7 @@ type hashSeg struct {
 	dir []uint32 // bucket b holds entries dir[b]:dir[b+1]
 	lo  []uint16 // key bits below sBits+dBits
 	val []uint32
+	pos []uint8 // the entries' position bytes (withPos only)
 }
 
 const (
@@ -35,16 +43,17 @@ func runShape(n int) (sBits, dBits uint) {
 
 func (r *hashRun) loBits() uint { return 32 - r.sBits - r.dBits }
 
-// newHashRun builds a run from entries key<<32|value in any order; it reorders ents. The entries
-// are first partitioned by segment (a scatter into few streams, which caches absorb), then each
-// segment is laid out by a counting sort on its bucket bits.
-func newHashRun(ents []uint64, pool *segPool) *hashRun {
-	r := &hashRun{n: len(ents)}
+// newHashRun builds a run from entries key<<32|value in any order, with their position bytes in
+// pos (nil: a run without positions); it reorders ents and pos. The entries are first partitioned
+// by segment (a scatter into few streams, which caches absorb), then each segment is laid out by
+// a counting sort on its bucket bits.
+func newHashRun(ents []uint64, pos []uint8, pool *segPool) *hashRun {
+	r := &hashRun{n: len(ents), withPos: pos != nil}
 	r.sBits, r.dBits = runShape(len(ents))
 	r.segs = make([]hashSeg, 1<<r.sBits)
 	sc := segScratch{pool: pool}
 	if r.sBits == 0 {
-		r.buildSeg(0, ents, &sc)
+		r.buildSeg(0, ents, pos, &sc)
 		return r
 	}
 	start := make([]int, len(r.segs)+1)
@@ -55,15 +64,26 @@ func newHashRun(ents []uint64, pool *segPool) *hashRun {
 		start[i] += start[i-1]
 	}
 	tmp := make([]uint64, len(ents))
+	var tmpPos []uint8
+	if pos != nil {
+		tmpPos = make([]uint8, len(ents))
+	}
 	fill := make([]int, len(r.segs))
 	copy(fill, start)
-	for _, e := range ents {
+	for i, e := range ents {
 		s := segOf(e, r.sBits)
 		tmp[fill[s]] = e
+		if pos != nil {
+			tmpPos[fill[s]] = pos[i]
+		}
 		fill[s]++
 	}
 	for s := range r.segs {
-		r.buildSeg(s, tmp[start[s]:start[s+1]], &sc)
+		var p []uint8
+		if pos != nil {
+			p = tmpPos[start[s]:start[s+1]]
+		}
+		r.buildSeg(s, tmp[start[s]:start[s+1]], p, &sc)
 	}
 	return r
 }
@@ -82,13 +102,17 @@ type segScratch struct {
 	pool *segPool
 }
 
-// buildSeg fills segment s from its entries, in any order, by a counting sort on the bucket bits.
-// Entries within a bucket stay in the order given: lookups scan a whole bucket.
-func (r *hashRun) buildSeg(s int, ents []uint64, sc *segScratch) {
+// buildSeg fills segment s from its entries, in any order, and their position bytes (pos, nil in a
+// run without), by a counting sort on the bucket bits. Entries within a bucket stay in the order
+// given: lookups scan a whole bucket.
+func (r *hashRun) buildSeg(s int, ents []uint64, pos []uint8, sc *segScratch) {
 	seg := &r.segs[s]
 	nb := 1 << r.dBits
 	seg.dir = sc.pool.dirOf(nb + 1)
-	seg.lo, seg.val = sc.pool.loVal(len(ents))
+	seg.lo, seg.val, seg.pos = sc.pool.loVal(len(ents), r.withPos)
+	if pos == nil {
+		clear(seg.pos) // a reused array: entries without a byte read as 0
+	}
 	lb := r.loBits()
 	bmask := uint64(nb - 1)
 	lomask := uint16(1<<lb - 1)
@@ -103,12 +127,15 @@ func (r *hashRun) buildSeg(s int, ents []uint64, sc *segScratch) {
 	}
 	fill := sc.fill[:nb]
 	copy(fill, seg.dir[:nb])
-	for _, e := range ents {
+	for k, e := range ents {
 		b := ((e >> 32) >> lb) & bmask
 		i := fill[b]
 		fill[b]++
 		seg.lo[i] = uint16(e>>32) & lomask
 		seg.val[i] = uint32(e)
+		if pos != nil {
+			seg.pos[i] = pos[k]
+		}
 	}
 }
 
@@ -139,6 +166,8 @@ type lookupScratch struct {
 	hitSeg   []*hashSeg
 	hitPos   []uint32
 	touch    int // sums what touching loops read, so the compiler keeps the loads
+	// passed counts the entries a position mask turned away (their values were not read).
+	passed int
 }
 
 // lookupBatch is lookup for many hashes at once (their low bits are ignored). It works in passes
@@ -146,7 +175,11 @@ type lookupScratch struct {
 // accesses of different hashes are independent and the processor overlaps their cache and TLB
 // misses: a search probes dozens of keys in a run of hundreds of megabytes, and one miss after
 // another would cost most of its time.
-func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *lookupScratch) []uint32 {
+//
+// filters, when not nil, filters by position byte: an entry found for hs[i] is taken only when
+// filters[i] takes its byte; the others are counted in ls.passed and their values are not read.
+// An entry of a run without positions is always taken.
+func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
 	n := len(hs)
 	if cap(ls.seg) < n {
 		ls.seg, ls.from, ls.to = make([]*hashSeg, n), make([]uint32, n), make([]uint32, n)
@@ -161,10 +194,14 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *look
 	}
 	// Touch every bucket first: the loop below branches on what it loads, which would make the
 	// processor wait for each miss in turn.
+	filter := filters != nil && r.withPos
 	touch := uint16(0)
 	for i := range hs {
 		if from[i] < to[i] {
 			touch += segs[i].lo[from[i]]
+			if filter {
+				touch += uint16(segs[i].pos[from[i]])
+			}
 		}
 	}
 	ls.touch += int(touch)
@@ -175,6 +212,12 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *look
 		seg := segs[i]
 		for j, l := range seg.lo[from[i]:to[i]] {
 			if l|1 == want && accept&(1<<(l&1)) != 0 {
+				if filter {
+					if !filters[i].takes(seg.pos[from[i]+uint32(j)]) {
+						ls.passed++
+						continue
+					}
+				}
 				ls.hitSeg = append(ls.hitSeg, seg)
 				ls.hitPos = append(ls.hitPos, from[i]+uint32(j))
 			}
@@ -189,8 +232,9 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, ls *look
 }
 
 // appendRange appends every entry whose key is in [from, to) (to may be 1<<32) as key<<32|value,
-// in bucket order. Both ends must fall on bucket boundaries of the run.
-func (r *hashRun) appendRange(dst []uint64, from, to uint64) []uint64 {
+// in bucket order, and when dpos is not nil its position byte to dpos (0 for a run without). Both
+// ends must fall on bucket boundaries of the run.
+func (r *hashRun) appendRange(dst []uint64, dpos []uint8, from, to uint64) ([]uint64, []uint8) {
 	lb := r.loBits()
 	for s := segOf(from<<32, r.sBits); int(s) < len(r.segs); s++ {
 		segStart := uint64(s) << (32 - r.sBits)
@@ -212,16 +256,25 @@ func (r *hashRun) appendRange(dst []uint64, from, to uint64) []uint64 {
 			for i := seg.dir[b]; i < seg.dir[b+1]; i++ {
 				dst = append(dst, (base|uint64(seg.lo[i]))<<32|uint64(seg.val[i]))
 			}
+			switch {
+			case dpos == nil:
+			case r.withPos:
+				dpos = append(dpos, seg.pos[seg.dir[b]:seg.dir[b+1]]...)
+			default:
+				for i := seg.dir[b]; i < seg.dir[b+1]; i++ {
+					dpos = append(dpos, 0)
+				}
+			}
 		}
 	}
-	return dst
+	return dst, dpos
 }
 
 // bytes returns the memory the run holds.
 func (r *hashRun) bytes() int {
 	b := 0
 	for i := range r.segs {
-		b += 4*cap(r.segs[i].dir) + 2*cap(r.segs[i].lo) + 4*cap(r.segs[i].val)
+		b += 4*cap(r.segs[i].dir) + 2*cap(r.segs[i].lo) + 4*cap(r.segs[i].val) + cap(r.segs[i].pos)
 	}
 	return b
 }
@@ -233,6 +286,7 @@ type hashMerge struct {
 	out  *hashRun
 	next int
 	buf  []uint64
+	pbuf []uint8 // the position bytes of buf, when the output has them
 	sc   segScratch
 }
 
@@ -240,6 +294,7 @@ func newHashMerge(in []*hashRun, pool *segPool) *hashMerge {
 	out := &hashRun{}
 	for _, r := range in {
 		out.n += r.n
+		out.withPos = out.withPos || r.withPos
 	}
 	out.sBits, out.dBits = runShape(out.n)
 	// Output segments must be whole buckets of every input.
@@ -259,15 +314,22 @@ func (m *hashMerge) step(budget int) (moved int, done bool) {
 			from, to = 0, 1<<32
 		}
 		m.buf = m.buf[:0]
-		for _, r := range m.in {
-			m.buf = r.appendRange(m.buf, from, to)
+		var pbuf []uint8
+		if m.out.withPos {
+			if pbuf = m.pbuf[:0]; pbuf == nil {
+				pbuf = make([]uint8, 0, maxSegEntries)
+			}
 		}
-		m.out.buildSeg(m.next, m.buf, &m.sc)
+		for _, r := range m.in {
+			m.buf, pbuf = r.appendRange(m.buf, pbuf, from, to)
+		}
+		m.out.buildSeg(m.next, m.buf, pbuf, &m.sc)
+		m.pbuf = pbuf
 		moved += len(m.buf)
 		m.next++
 	}
 	if m.next == len(m.out.segs) {
-		m.buf, m.sc.fill = nil, nil
+		m.buf, m.pbuf, m.sc.fill = nil, nil, nil
 		return moved, true
 	}
 	return moved, false

@@ -63,6 +63,14 @@ type Index struct {
 	// deletion entries were entered under (bit t for tag t); see claimTag.
 	multi map[uint32]uint64
 
+	// queryNames remembers what queries' makes, calibres, types and models resolved to (see
+	// resolveQuery); safe for concurrent Searches.
+	queryNames queryNameCache
+
+	// noPosFilter turns the first edit pass's position filter off (editTier), for the test that
+	// compares answers with and without it.
+	noPosFilter bool
+
 	// bulk is set while PutMany defers the fuzzy indexes' entries to flush; pending lists the
 	// groups to enter (group<<8 | first<<7 | tag) and pendingAux the auxiliary entries.
 	bulk       bool
@@ -80,8 +88,8 @@ func New(ref Reference, opts Options) *Index {
 	ix := &Index{ref: ref, opts: opts.withDefaults(), multi: map[uint32]uint64{}}
 	ix.recs.init()
 	ix.groups.init()
-	ix.del.init()
-	ix.aux.init()
+	ix.del.init(true)
+	ix.aux.init(false)
 	ix.fwd.init()
 	ix.rev.init()
 	return ix
@@ -209,7 +217,7 @@ func (ix *Index) addSerial(slot uint32, raw string, other bool, tag uint8) {
 		ix.indexGroup(g, tag, first)
 	}
 	for _, k := range aux {
-		ix.aux.add(k, id)
+		ix.aux.add(k, id, 0)
 	}
 }
 
@@ -244,8 +252,10 @@ func (ix *Index) claimTag(g uint32, t uint8) (enter, first bool) {
 func (ix *Index) indexGroup(g uint32, tag uint8, first bool) {
 	skel := ix.groups.skel(g)
 	var buf [maxVariants]uint64
-	for _, e := range appendDeletionEntries(buf[:0], skel, g, tag) {
-		ix.del.add(uint32(e>>32), uint32(e))
+	var pbuf [maxVariants]uint8
+	ents, pos := appendDeletionEntries(buf[:0], pbuf[:0], skel, g, tag)
+	for i, e := range ents {
+		ix.del.add(uint32(e>>32), uint32(e), pos[i])
 	}
 	if first {
 		ix.fwd.add(skel, g)

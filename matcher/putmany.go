@@ -36,15 +36,16 @@ const bulkChunk = 1 << 22
 // flush enters the pending groups and auxiliary entries in the fuzzy indexes as sorted runs.
 func (ix *Index) flush() {
 	var ents []uint64
+	var pos []uint8
 	if ix.pendingN > 0 {
-		ents = make([]uint64, 0, ix.pendingN)
+		ents, pos = make([]uint64, 0, ix.pendingN), make([]uint8, 0, ix.pendingN)
 	}
 	var fk, rk []uint64
 	var fg, rg []uint32
 	for _, p := range ix.pending {
 		g, tag, first := uint32(p>>8), uint8(p&63), p&128 != 0
 		skel := ix.groups.skel(g)
-		ents = appendDeletionEntries(ents, skel, g, tag)
+		ents, pos = appendDeletionEntries(ents, pos, skel, g, tag)
 		if first {
 			if k, ok := packSkel(skel); ok {
 				fk, fg = append(fk, k), append(fg, g)
@@ -55,8 +56,8 @@ func (ix *Index) flush() {
 			}
 		}
 	}
-	ix.del.addEntries(ents)
-	ix.aux.addEntries(ix.pendingAux)
+	ix.del.addEntries(ents, pos)
+	ix.aux.addEntries(ix.pendingAux, nil)
 	ix.fwd.addBulk(fk, fg)
 	ix.rev.addBulk(rk, rg)
 	ix.pending, ix.pendingN, ix.pendingAux = ix.pending[:0], 0, nil

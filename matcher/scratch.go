@@ -5,19 +5,20 @@ import "sync"
 // scratch is the per-search working memory, pooled so a search allocates little more than its
 // results. Nothing in it outlives a Search call.
 type scratch struct {
-	cands  []candidate
-	slots  u32map // record slot -> index in cands
-	groups u32map // groups already verified in this search
-	pt     pattern
-	hashes []uint32
-	vals   []uint32 // values of one index lookup
-	found  []uint32 // groups one probe found
-	subs   [][]byte // the query without a prefix or suffix token (noise tier)
-	ls     lookupScratch
-	touch  int // sums what prefetching loops read, so the compiler keeps the loads
-	qskel  []byte
-	buf    []byte
-	order  []rankKey // rank sorts these small keys rather than the candidates themselves
+	cands   []candidate
+	slots   u32map // record slot -> index in cands
+	groups  u32map // groups already verified in this search
+	pt      pattern
+	hashes  []uint32
+	filters []posFilter // position filters of the first edit pass (appendNearFilters)
+	vals    []uint32    // values of one index lookup
+	found   []uint32    // groups one probe found
+	subs    [][]byte    // the query without a prefix or suffix token (noise tier)
+	ls      lookupScratch
+	touch   int // sums what prefetching loops read, so the compiler keeps the loads
+	qskel   []byte
+	buf     []byte
+	order   []rankKey // rank sorts these small keys rather than the candidates themselves
 	// probes, checked and verified count deletion-index probes, groups checked with the banded
 	// alignment and groups verified in full, for DebugSearch.
 	probes, matched, checked, verified int
@@ -30,6 +31,7 @@ func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
 	sc.probes, sc.matched, sc.checked, sc.verified, sc.skipped = 0, 0, 0, 0, false
+	sc.ls.passed = 0
 	sc.subs = sc.subs[:0]
 	sc.slots.reset()
 	sc.groups.reset()

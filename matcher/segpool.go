@@ -13,6 +13,7 @@ type segPool struct {
 	exact bool
 	lo    map[int][][]uint16
 	val   map[int][][]uint32
+	pos   map[int][][]uint8
 	dir   map[int][][]uint32 // by exact length
 	bytes int
 }
@@ -24,14 +25,28 @@ const (
 
 func poolClass(n int) int { return (n + poolUnit - 1) / poolUnit }
 
-// loVal returns lo and val arrays of length n, reused when the pool has them.
-func (p *segPool) loVal(n int) ([]uint16, []uint32) {
+// loVal returns lo and val arrays of length n, and a pos array of length n when withPos (nil
+// otherwise), reused when the pool has them (not cleared: the caller fills them).
+func (p *segPool) loVal(n int, withPos bool) ([]uint16, []uint32, []uint8) {
 	if p.exact {
-		return make([]uint16, n), make([]uint32, n)
+		var pos []uint8
+		if withPos {
+			pos = make([]uint8, n)
+		}
+		return make([]uint16, n), make([]uint32, n), pos
 	}
 	c := poolClass(n)
 	var lo []uint16
 	var val []uint32
+	var pos []uint8
+	if withPos {
+		if l := p.pos[c]; len(l) > 0 {
+			pos, p.pos[c] = l[len(l)-1][:n], l[:len(l)-1]
+			p.bytes -= cap(pos)
+		} else {
+			pos = make([]uint8, n, c*poolUnit)
+		}
+	}
 	if l := p.lo[c]; len(l) > 0 {
 		lo, p.lo[c] = l[len(l)-1][:n], l[:len(l)-1]
 		p.bytes -= 2 * cap(lo)
@@ -44,7 +59,7 @@ func (p *segPool) loVal(n int) ([]uint16, []uint32) {
 	} else {
 		val = make([]uint32, n, c*poolUnit)
 	}
-	return lo, val
+	return lo, val, pos
 }
 
 // dirOf returns a zeroed directory of length n.
@@ -66,6 +81,7 @@ func (p *segPool) release(r *hashRun) {
 	}
 	if p.lo == nil {
 		p.lo, p.val, p.dir = map[int][][]uint16{}, map[int][][]uint32{}, map[int][][]uint32{}
+		p.pos = map[int][][]uint8{}
 	}
 	for i := range r.segs {
 		seg := &r.segs[i]
@@ -74,6 +90,11 @@ func (p *segPool) release(r *hashRun) {
 			p.lo[c] = append(p.lo[c], seg.lo)
 			p.val[c] = append(p.val[c], seg.val[:0:cap(seg.lo)])
 			p.bytes += 6 * cap(seg.lo)
+		}
+		if cap(seg.pos)%poolUnit == 0 && cap(seg.pos) > 0 && p.bytes+cap(seg.pos) <= poolMax {
+			c := cap(seg.pos) / poolUnit
+			p.pos[c] = append(p.pos[c], seg.pos[:0])
+			p.bytes += cap(seg.pos)
 		}
 		if len(seg.dir) > 0 && p.bytes+4*len(seg.dir) <= poolMax {
 			p.dir[len(seg.dir)] = append(p.dir[len(seg.dir)], seg.dir)

@@ -59,6 +59,7 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 	for i := range cands {
 		c := &cands[i]
 		raw := scoreOf(c.bits)
+		c.score = raw // the raw score until the band is applied below (one exponential a candidate)
 		c.verdict, c.withheld = verdictNone, ""
 		if raw >= hitT {
 			runnerUp := best
@@ -112,7 +113,7 @@ func (ix *Index) verdicts(cands []candidate, qskel []byte, independent bool) {
 		if anyHit && !independent && c.verdict == verdictReview {
 			c.verdict, c.withheld = verdictNone, "context: the HIT above explains the query"
 		}
-		raw := scoreOf(c.bits)
+		raw := c.score
 		switch c.verdict {
 		case verdictHit:
 			c.score = raw
@@ -242,7 +243,9 @@ func (ix *Index) withheld(c *candidate, runnerUp, top float64) string {
 }
 
 // sayTies fills the Tie count of every shown result, and for a REVIEW shared with other records
-// names them (the first in the answer's order) and says what to read next.
+// names them (the first in the answer's order) and says what to read next. Only a REVIEW names
+// anyone: the context under an exact HIT ties by the dozen (a factory run's neighbours), and
+// copying their keys for nothing was a third of an exact query's allocations.
 func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Result) {
 	if len(cands) < 2 {
 		return
@@ -253,13 +256,16 @@ func (ix *Index) sayTies(cands []candidate, order []rankKey, shown int, out []Re
 		n := 0
 		var names [4]string
 		named := names[:0]
+		if c.verdict != verdictReview {
+			named = names[:0:0]
+		}
 		for _, ok := range order {
 			o := &cands[ok.i]
 			if math.Abs(o.bits+o.common-ev) > tieEpsilon {
 				continue
 			}
 			n++
-			if ok.i != k.i && len(named) < len(names) {
+			if ok.i != k.i && len(named) < cap(named) {
 				named = append(named, string(ix.recs.key(o.slot)))
 			}
 		}

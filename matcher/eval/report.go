@@ -63,17 +63,17 @@ func (r *Report) Print(w io.Writer, verbose bool) {
 	for _, c := range r.Classes {
 		if st := c.Work; st.Probes+st.Candidates > 0 && c.N > 0 {
 			n := float64(c.N)
-			fmt.Fprintf(w, "  %s: per query %.0f probes, %.0f entries matched, %.0f groups checked, %.0f verified, %.0f candidates\n",
-				c.Class, float64(st.Probes)/n, float64(st.Matched)/n, float64(st.Checked)/n,
+			fmt.Fprintf(w, "  %s: per query %.0f probes, %.0f entries matched (%.0f passed over by position), %.0f groups checked, %.0f verified, %.0f candidates\n",
+				c.Class, float64(st.Probes)/n, float64(st.Matched)/n, float64(st.Passed)/n, float64(st.Checked)/n,
 				float64(st.Verified)/n, float64(st.Candidates)/n)
 		}
 	}
 	for _, c := range r.Classes {
 		for _, sq := range c.Slow {
 			st := sq.Stats
-			fmt.Fprintf(w, "  slow %s %v: %q make=%q: %d probes, %d matched, %d checked, %d verified, %d candidates, second edit %v\n",
+			fmt.Fprintf(w, "  slow %s %v: %q make=%q: %d probes, %d matched (%d passed over), %d checked, %d verified, %d candidates, second edit %v\n",
 				c.Class, sq.Took.Round(time.Microsecond), sq.Query.Serial, sq.Query.Make, st.Probes, st.Matched,
-				st.Checked, st.Verified, st.Candidates, st.SecondEdit)
+				st.Passed, st.Checked, st.Verified, st.Candidates, st.SecondEdit)
 		}
 	}
 	r.printShapes(w)

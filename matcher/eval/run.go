@@ -258,6 +258,7 @@ func Run(cfg Config) *Report {
 			st := matcher.DebugSearch(ix, cs.Query)
 			w.Probes += st.Probes
 			w.Matched += st.Matched
+			w.Passed += st.Passed
 			w.Checked += st.Checked
 			w.Verified += st.Verified
 			w.Candidates += st.Candidates
