@@ -84,7 +84,7 @@ func (l *Log) commitJournal(batch []*request) {
 	sealed := make([]sealedEntry, 0, len(batch))
 	values := make([][]byte, 0, len(batch))
 	for _, r := range batch {
-		e, v, err := seal(r.entry, h, l.now())
+		e, v, err := sealValid(r.entry, h, l.now())
 		if err != nil {
 			r.err = fmt.Errorf("audit append: %w", err)
 			continue

@@ -161,13 +161,9 @@ func (l *Log) AppendTx(tx *bbolt.Tx, e *Entry) error {
 
 // appendTx seals e after the head stored in tx and stores it there.
 func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time, key *atrest.Key) error {
-	entries, err := tx.CreateBucketIfNotExists(bucketEntries)
+	entries, meta, err := auditBuckets(tx)
 	if err != nil {
-		return fmt.Errorf("audit append: %w", err)
-	}
-	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-	if err != nil {
-		return fmt.Errorf("audit append: %w", err)
+		return err
 	}
 	prev, _, err := readHead(meta)
 	if err != nil {
@@ -308,8 +304,20 @@ func (l *Log) write() {
 // appendBatch appends the batch's entries in tx, each after its fn, and counts them. An fn that
 // declines (ErrDeclined, having written nothing) fails its entry alone, as does an entry without an
 // fn that cannot be encoded; any other error fails the transaction. Flush requests carry no entry.
+//
+// The head is read once and written once per batch (each entry had read and rewritten it, a
+// quarter of the writer's time in a screening): no fn writes audit entries, and nothing else
+// writes to tx meanwhile.
 func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 	entries := 0
+	bucket, meta, err := auditBuckets(tx)
+	if err != nil {
+		return 0, err
+	}
+	h, _, err := readHead(meta)
+	if err != nil {
+		return 0, fmt.Errorf("audit append: %w", err)
+	}
 	for _, r := range batch {
 		if r.flush {
 			continue
@@ -323,8 +331,9 @@ func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 				return entries, err
 			}
 		}
-		e := r.entry
-		if err := appendTx(tx, &e, l.now, l.key); err != nil {
+		e, value, err := sealValid(r.entry, h, l.now())
+		if err != nil {
+			err = fmt.Errorf("audit append: %w", err)
 			// With its fn's change already in tx, the entry cannot fail alone.
 			if errors.Is(err, ErrInvalidEntry) && r.with == nil {
 				r.err = err
@@ -332,10 +341,30 @@ func (l *Log) appendBatch(tx *bbolt.Tx, batch []*request) (int, error) {
 			}
 			return entries, err
 		}
+		if err := bucket.Put(seqKey(e.Seq), sealValue(l.key, e.Seq, value)); err != nil {
+			return entries, fmt.Errorf("audit append %d: %w", e.Seq, err)
+		}
+		h = head{Seq: e.Seq, Hash: e.Hash}
 		r.entry = e
 		entries++
 	}
+	if entries > 0 {
+		if err := writeHead(meta, h); err != nil {
+			return entries, fmt.Errorf("audit append %d: %w", h.Seq, err)
+		}
+	}
 	return entries, nil
+}
+
+// auditBuckets returns the entries and meta buckets of tx, creating them if needed.
+func auditBuckets(tx *bbolt.Tx) (entries, meta *bbolt.Bucket, err error) {
+	if entries, err = tx.CreateBucketIfNotExists(bucketEntries); err != nil {
+		return nil, nil, fmt.Errorf("audit append: %w", err)
+	}
+	if meta, err = tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+		return nil, nil, fmt.Errorf("audit append: %w", err)
+	}
+	return entries, meta, nil
 }
 
 // ErrDeclined, returned (wrapped) by an AppendWith fn that wrote nothing, says the change it would
