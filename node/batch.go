@@ -256,7 +256,7 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 			continue
 		}
 		t0 := n.now()
-		s.err = wire.DecodeStrict(bytes.NewReader(c.raw[bl.start:bl.end]), &s.req)
+		s.err = wire.DecodeSearchRequest(c.raw[bl.start:bl.end], &s.req)
 		if s.err == nil {
 			s.err = n.checkSearch(&s.req)
 		}
