@@ -139,14 +139,8 @@ func appendCanonical(b []byte, e *Entry) []byte {
 		b = appendCompactHTML(b, e.Query)
 	}
 	if len(e.ResultIDs) > 0 {
-		b = append(b, `,"result_ids":[`...)
-		for i, id := range e.ResultIDs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = record.AppendJSONString(b, id)
-		}
-		b = append(b, ']')
+		b = append(b, `,"result_ids":`...)
+		b = record.AppendJSONStrings(b, e.ResultIDs)
 	}
 	str("outcome", e.Outcome, false)
 	str("prev_hash", e.PrevHash, false)

@@ -203,6 +203,11 @@ func (l *Log) AppendWith(e Entry, fn func(*bbolt.Tx) error) Pending {
 	if err := validate(&r.one[0]); err != nil {
 		return r.fail(fmt.Errorf("audit append: %w", err))
 	}
+	return l.enqueue(r)
+}
+
+// enqueue hands r to the writer, or fails it after Close.
+func (l *Log) enqueue(r *request) Pending {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -229,13 +234,7 @@ func (l *Log) AppendGroup(es []Entry, fn func(*bbolt.Tx) error) Pending {
 			return r.fail(fmt.Errorf("audit append: entry %d of a group: %w", i, err))
 		}
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return r.fail(ErrClosed)
-	}
-	l.queue <- r
-	return Pending{r: r}
+	return l.enqueue(r)
 }
 
 func (r *request) fail(err error) Pending {
