@@ -1,8 +1,8 @@
 package matcher
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -100,7 +100,7 @@ func (m *serialMatch) describe(other bool) string {
 		parts = append(parts, "embedded letters ignored")
 	}
 	if m.confusions > 0 {
-		parts = append(parts, fmt.Sprintf("%d confusable (%s)", m.confusions, m.pair))
+		parts = append(parts, strconv.Itoa(m.confusions)+" confusable ("+m.pair+")")
 	}
 	if m.edits > 0 {
 		parts = append(parts, plural(m.edits, "edit"))
@@ -124,11 +124,13 @@ func (m *serialMatch) describe(other bool) string {
 	return s
 }
 
+// plural is "1 edit", "2 edits". Without fmt: every result of a screening says it (a sixth of the
+// time a screened line spent building its results).
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // scoreOf maps bits of evidence to [0,1].

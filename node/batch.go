@@ -18,6 +18,7 @@ import (
 	"github.com/fedarms/fedarms/matcher"
 	"github.com/fedarms/fedarms/node/notify"
 	"github.com/fedarms/fedarms/node/wire"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Bulk screening (POST /v1/search/batch, `fedarms screen`): a customs manifest, a dealer's
@@ -54,11 +55,13 @@ type batchLine struct {
 type batchChunk struct {
 	lines   []batchLine
 	raw     []byte
-	out     []byte          // the answers, JSON lines in the lines' order
-	pending []audit.Pending // the audit entries of the searched lines, in order
-	hits    [][]notify.Hit  // each searched line's hits, published once its entry is durable
-	errors  int             // lines answered with an error
-	done    chan struct{}   // closed when out is complete
+	out     []byte         // the answers, JSON lines in the lines' order
+	entries []audit.Entry  // the audit entries of the searched lines, in order
+	pending audit.Pending  // ... appended as one group (with every hit of the chunk)
+	hits    [][]notify.Hit // each searched line's hits, published once its entry is durable
+	anyHit  bool
+	errors  int           // lines answered with an error
+	done    chan struct{} // closed when out is complete
 }
 
 // SearchBatch screens the JSON lines of body, one search request each (the fields of
@@ -170,22 +173,21 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 // when durable, those with hits always, as for a single search) and publishes the hits. It returns
 // how many lines had hits published now.
 func (n *Node) settleChunk(ctx context.Context, c *batchChunk, durable bool) (int, error) {
+	if len(c.entries) == 0 || !durable && !c.anyHit {
+		return 0, nil
+	}
+	if _, err := c.pending.Wait(ctx); err != nil {
+		return 0, err
+	}
 	lines := 0
-	// The journal commits entries in the order they were appended: once one is durable those
-	// before it are, and waiting for each costs nothing more.
-	for i, pd := range c.pending {
-		if !durable && len(c.hits[i]) == 0 {
-			continue
-		}
-		if _, err := pd.Wait(ctx); err != nil {
-			return lines, err
-		}
-		if len(c.hits[i]) > 0 {
-			n.publishHits(c.hits[i])
+	for i, hits := range c.hits {
+		if len(hits) > 0 {
+			n.publishHits(hits)
 			c.hits[i] = nil // published once, should the chunk be settled again
 			lines++
 		}
 	}
+	c.anyHit = false
 	return lines, nil
 }
 
@@ -254,7 +256,7 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 			continue
 		}
 		t0 := n.now()
-		s.err = wire.DecodeStrict(bytes.NewReader(c.raw[bl.start:bl.end]), &s.req)
+		s.err = wire.DecodeSearchRequest(c.raw[bl.start:bl.end], &s.req)
 		if s.err == nil {
 			s.err = n.checkSearch(&s.req)
 		}
@@ -293,6 +295,27 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 			c.errors++
 		}
 	}
+	n.auditChunk(c)
+}
+
+// auditChunk appends the audit entries of c's searched lines as one group, with the notifications
+// of all their hits in the same commit: a chunk is one request to the audit writer and at least
+// one commit's worth of entries (one request a line had made commits of a dozen entries, nearly
+// every one a node.db transaction for the hit it carried).
+func (n *Node) auditChunk(c *batchChunk) {
+	if len(c.entries) == 0 {
+		return
+	}
+	var hits []notify.Hit
+	for _, h := range c.hits {
+		hits = append(hits, h...)
+	}
+	if len(hits) == 0 {
+		c.pending = n.audit.AppendGroup(c.entries, nil)
+		return
+	}
+	c.anyHit = true
+	c.pending = n.audit.AppendGroup(c.entries, func(tx *bolt.Tx) error { return notify.PutTx(tx, hits) })
 }
 
 // screenedAnswer finishes a searched line of c like a single search (remote shards, order, limit,
@@ -310,8 +333,9 @@ func (n *Node) screenedAnswer(ctx context.Context, p auth.Principal, batch strin
 	}
 	c.out = out
 	// The writer waits for the entry (and publishes the hits) before the answer leaves, so that
-	// this worker goes on matching while the commit syncs.
-	c.pending = append(c.pending, n.appendSearch(searchEntry(p, s.req, resp, batch), hits))
+	// this worker goes on matching while the commit syncs; the chunk's entries are appended
+	// together once all its lines are answered (auditChunk).
+	c.entries = append(c.entries, searchEntry(p, s.req, resp, batch))
 	c.hits = append(c.hits, hits)
 	n.met.observeSearch(resp.Results, s.took+n.since(t0))
 	return nil

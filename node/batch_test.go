@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedarms/fedarms/config"
 	"github.com/fedarms/fedarms/node/wire"
 )
 
@@ -234,4 +235,87 @@ func TestSearchBatchRefusals(t *testing.T) {
 	if lines, done := readBatchAnswer(t, a.body); len(lines) != 0 || done.Count != 0 {
 		t.Fatalf("empty screening: %s", a.body)
 	}
+}
+
+// A screened line with a HIT is answered only once its audit entry and the hit's notification are
+// durable, also when the entries of a chunk go to the audit log as one group: while node.db's write
+// lock is held (the commit that carries them cannot happen) the line before it, without a hit and
+// with audit.durability async, is answered, the HIT line is not, and nothing is in the inbox; once
+// the lock is released the answer comes, with the hit listed.
+func TestSearchBatchHitWaitsForItsAuditEntry(t *testing.T) {
+	tn := startNode(t, t.TempDir(), func(c *config.Config) { c.Audit.Durability = "async" })
+	tn.importLines(t, "fr", jsonLines(frRecord("FR-1", "HOLD00123")))
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", tn.srv.URL+"/v1/search/batch", pr)
+	req.Header.Set("Authorization", "Bearer "+tn.tokens["wco"])
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	tx, err := tn.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			tx.Rollback()
+		}
+	}
+	defer release()
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			close(got)
+			return
+		}
+		got <- resp
+	}()
+	io.WriteString(pw, `{"serial":"NOTHERE99"}`+"\n")
+	resp, ok := <-got
+	if !ok {
+		t.FailNow()
+	}
+	defer resp.Body.Close()
+	lines := make(chan []byte, 4)
+	go func() {
+		br := bufio.NewReader(resp.Body)
+		for {
+			b, err := br.ReadBytes('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- b
+		}
+	}()
+	next := func(within time.Duration) []byte {
+		select {
+		case b := <-lines:
+			return b
+		case <-time.After(within):
+			return nil
+		}
+	}
+	if b := next(30 * time.Second); b == nil || !strings.Contains(string(b), `"line":1,`) {
+		t.Fatalf("the line without a hit was not answered while the audit commit waits: %q", b)
+	}
+	io.WriteString(pw, `{"serial":"HOLD00123","make":"Glock"}`+"\n")
+	if b := next(500 * time.Millisecond); b != nil {
+		t.Fatalf("a HIT's answer left before its audit entry was durable: %s", b)
+	}
+	release()
+	b := next(30 * time.Second)
+	var o batchOut
+	if json.Unmarshal(b, &o) != nil || o.Line != 2 || len(o.Results) == 0 || !o.Results[0].Hit {
+		t.Fatalf("after the commit: %q", b)
+	}
+	var list struct {
+		Hits []struct{ ID string } `json:"hits"`
+	}
+	tn.json(t, "admin", "GET", "/v1/hits", nil).decode(t, &list)
+	if len(list.Hits) != 1 {
+		t.Fatalf("%d hits listed once the HIT was answered", len(list.Hits))
+	}
+	pw.Close()
 }

@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +117,55 @@ func TestOutsideVerifier(t *testing.T) {
 			t.Errorf("walked %d entries, want 40", count)
 		}
 	})
+}
+
+// TestCanonicalIsEncodingJSON holds the hand-written canonical encoding to the bytes json.Marshal
+// writes, over random entries with what a string can hold (escapes, HTML characters, control
+// characters, invalid UTF-8, U+2028) in every field and in the query.
+func TestCanonicalIsEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	pieces := []string{"", "a", "FR-NCB", "<", ">", "&", `"`, `\`, "\n", "\t", "\x01", "\x7f", "\xff", "\xe2\x80\xa8",
+		"\u2029", "é", "日本", "\ufffd", " ", "/"}
+	str := func() string {
+		var b strings.Builder
+		for range rng.IntN(4) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	for i := range 5000 {
+		e := Entry{Seq: rng.Uint64() >> rng.IntN(64), TokenID: str(), Agency: str(), Country: str(), OnBehalfOf: str(),
+			Action: "search" + str(), Outcome: "ok" + str(), PrevHash: str(),
+			Time: time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)).In(time.FixedZone("X", 3600*rng.IntN(5)))}
+		for range rng.IntN(3) {
+			e.ResultIDs = append(e.ResultIDs, str())
+		}
+		if rng.IntN(4) > 0 {
+			q, _ := json.Marshal(map[string]any{"serial": str(), "make": str(), "limit": rng.IntN(100), "x": []string{str()}})
+			if rng.IntN(2) == 0 {
+				q = bytes.ReplaceAll(q, []byte(","), []byte(" ,\n "))
+			}
+			if rng.IntN(2) == 0 { // characters json.Marshal escapes but a client may send raw
+				raw := []string{"<", ">", "&", "\u2028", "\u2029", "\xe2\x80\xa9", "é"}
+				q = fmt.Appendf(nil, `{"model":"%s%s", "n": [1, 2]}`, raw[rng.IntN(len(raw))], raw[rng.IntN(len(raw))])
+			}
+			e.Query = q
+		}
+		if err := validate(&e); err != nil {
+			t.Fatal(err)
+		}
+		got, err := canonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Hash = ""
+		e.Time = e.Time.UTC()
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("entry %d: canonical\n%s\njson.Marshal\n%s", i, got, want)
+		}
+	}
 }

@@ -84,16 +84,25 @@ func (l *Log) commitJournal(batch []*request) {
 	sealed := make([]sealedEntry, 0, len(batch))
 	values := make([][]byte, 0, len(batch))
 	for _, r := range batch {
-		e, v, err := seal(r.entry, h, l.now())
-		if err != nil {
-			r.err = fmt.Errorf("audit append: %w", err)
+		es := r.group
+		hr, n := h, len(sealed)
+		for i := range es {
+			e, v, err := sealValid(es[i], hr, l.now())
+			if err != nil {
+				r.err = fmt.Errorf("audit append: %w", err)
+				break
+			}
+			v = sealValue(l.key, e.Seq, v)
+			sealed = append(sealed, sealedEntry{seq: e.Seq, prev: e.PrevHash, hash: e.Hash, value: v})
+			values = append(values, v)
+			es[i] = e
+			hr = head{Seq: e.Seq, Hash: e.Hash}
+		}
+		if r.err != nil { // a group is appended whole or not at all
+			sealed, values = sealed[:n], values[:n]
 			continue
 		}
-		v = sealValue(l.key, e.Seq, v)
-		sealed = append(sealed, sealedEntry{seq: e.Seq, prev: e.PrevHash, hash: e.Hash, value: v})
-		values = append(values, v)
-		r.entry = e
-		h = head{Seq: e.Seq, Hash: e.Hash}
+		h = hr
 	}
 	if len(sealed) == 0 {
 		l.chainMu.Unlock()

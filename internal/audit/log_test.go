@@ -310,3 +310,61 @@ func TestAppendWithDeclinedFailsAlone(t *testing.T) {
 		mustVerifyOK(t, l, 1)
 	})
 }
+
+// A group is sealed in order after what was appended before it, in one commit with its fn's write;
+// a failing fn or an invalid entry leaves none of it, and the chain stays whole.
+func TestAppendGroupCommitsTogether(t *testing.T) {
+	forModes(t, func(t *testing.T, m mode) {
+		l, db, _ := newLog(t, m.opts(Options{}))
+		if _, err := l.Append(searchEntry(0)).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		commits := l.Stats().Commits
+		group := []Entry{searchEntry(1), searchEntry(2), searchEntry(3)}
+		last, err := l.AppendGroup(group, nil).Wait(context.Background())
+		if err != nil || last.Seq != 4 {
+			t.Fatalf("group: %v, last %+v", err, last)
+		}
+		if got := l.Stats().Commits - commits; got != 1 {
+			t.Errorf("a group took %d commits", got)
+		}
+		for i, e := range group {
+			if e.Seq != uint64(i+2) || e.Hash == "" || i > 0 && e.PrevHash != group[i-1].Hash {
+				t.Errorf("group entry %d not sealed in order: %+v", i, e)
+			}
+		}
+		hits := []Entry{searchEntry(4), searchEntry(5)}
+		if _, err := l.AppendGroup(hits, func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("outbox"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("hit-5"), []byte("{}"))
+		}).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("disk full")
+		if _, err := l.AppendGroup([]Entry{searchEntry(6)}, func(*bbolt.Tx) error { return boom }).Wait(context.Background()); !errors.Is(err, boom) {
+			t.Fatalf("want the fn's error, got %v", err)
+		}
+		bad := []Entry{searchEntry(7), {Agency: "FR-NCB", Action: ActionSearch}}
+		if _, err := l.AppendGroup(bad, nil).Wait(context.Background()); !errors.Is(err, ErrInvalidEntry) {
+			t.Fatalf("a group with an entry without outcome: %v", err)
+		}
+		if _, err := l.AppendGroup(nil, nil).Wait(context.Background()); !errors.Is(err, ErrInvalidEntry) {
+			t.Fatalf("an empty group: %v", err)
+		}
+		e, err := l.Append(searchEntry(8)).Wait(context.Background())
+		if err != nil || e.Seq != 7 {
+			t.Fatalf("after the groups: %v %+v", err, e)
+		}
+		db.View(func(tx *bbolt.Tx) error {
+			if tx.Bucket([]byte("outbox")).Get([]byte("hit-5")) == nil {
+				t.Error("the write made with the group is missing")
+			}
+			return nil
+		})
+		settled(t, l)
+		mustVerifyOK(t, l, 7)
+	})
+}

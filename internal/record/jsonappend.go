@@ -16,14 +16,8 @@ func AppendJSON(dst []byte, r *Record) []byte {
 	dst = append(dst, `,"serial":`...)
 	dst = AppendJSONString(dst, r.Serial)
 	if len(r.OtherSerials) > 0 {
-		dst = append(dst, `,"other_serials":[`...)
-		for i, s := range r.OtherSerials {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendJSONString(dst, s)
-		}
-		dst = append(dst, ']')
+		dst = append(dst, `,"other_serials":`...)
+		dst = AppendJSONStrings(dst, r.OtherSerials)
 	}
 	dst = append(dst, `,"make":`...)
 	dst = AppendJSONString(dst, r.Make)
@@ -52,6 +46,18 @@ func appendOmitEmpty(dst []byte, key, v string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// AppendJSONStrings appends ss as a JSON array of strings, each as AppendJSONString writes it.
+func AppendJSONStrings(dst []byte, ss []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(dst, s)
+	}
+	return append(dst, ']')
+}
 
 // AppendJSONString appends s quoted as encoding/json does with HTML escaping (its default):
 // <, > and & as \u00XX, control characters as their short or \u00XX escapes, invalid UTF-8 as

@@ -31,3 +31,27 @@ func BenchmarkDecodeSearchRequest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeSearchRequestLine: a screening's line through DecodeSearchRequest (the common form
+// read directly) beside DecodeStrict.
+func BenchmarkDecodeSearchRequestLine(b *testing.B) {
+	line := []byte(`{"serial":"WA39657","make":"Beretta","model":"1301"}`)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r SearchRequest
+			if err := DecodeSearchRequest(line, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r SearchRequest
+			if err := DecodeStrict(bytes.NewReader(line), &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,9 @@ func screenBench(args []string) error {
 	positive := fs.Float64("positive", 0.01, "fraction of queries for recorded serials")
 	single := fs.Int("single", 40000, "queries sent one by one (the first ones of the screening's)")
 	clients := fs.Int("clients", 4, "concurrent clients sending one by one")
+	nodePID := fs.Int("node-pid", 0, "the node's process id: report the CPU seconds it spent in each phase (Linux /proc)")
 	fs.Parse(args)
+	cpu := func() float64 { return procCPU(*nodePID) }
 	recs, err := readRecords(*in)
 	if err != nil {
 		return err
@@ -78,7 +81,7 @@ func screenBench(args []string) error {
 	req, _ := http.NewRequest("POST", *addr+"/v1/search/batch", bytes.NewReader(body.Bytes()))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpu()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func screenBench(args []string) error {
 		}
 	}
 	resp.Body.Close()
-	batchTook := time.Since(t0)
+	batchTook, batchCPU := time.Since(t0), cpu()-c0
 	if !done.Done || done.Count != *n {
 		return fmt.Errorf("screening ended after %d answers without a complete done line (%+v)", answered, done)
 	}
@@ -119,7 +122,7 @@ func screenBench(args []string) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Value
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpu()
 	for range *clients {
 		wg.Add(1)
 		go func() {
@@ -139,19 +142,48 @@ func screenBench(args []string) error {
 		}()
 	}
 	wg.Wait()
-	singleTook := time.Since(t1)
+	singleTook, singleCPU := time.Since(t1), cpu()-c1
 	if err, _ := failed.Load().(error); err != nil {
 		return fmt.Errorf("one by one: %w", err)
 	}
 	out := map[string]any{
 		"mode": "screen", "queries": *n, "positive_fraction": *positive,
 		"batch": map[string]any{"seconds": batchTook.Seconds(), "queries_per_s": float64(*n) / batchTook.Seconds(),
-			"hits": done.Hits, "errors": done.Errors, "lines_with_results": withResults},
+			"hits": done.Hits, "errors": done.Errors, "lines_with_results": withResults,
+			"node_cpu_s": batchCPU, "node_cpu_us_per_query": 1e6 * batchCPU / float64(*n)},
 		"one_by_one": map[string]any{"queries": m, "clients": *clients, "seconds": singleTook.Seconds(),
-			"queries_per_s": float64(m) / singleTook.Seconds()},
+			"queries_per_s": float64(m) / singleTook.Seconds(), "node_cpu_s": singleCPU,
+			"node_cpu_us_per_query": 1e6 * singleCPU / float64(m)},
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
+
+// procCPU returns the CPU seconds (user and system) process pid has used, 0 without a pid or
+// where /proc cannot tell.
+func procCPU(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64) // utime, field 14
+	st, _ := strconv.ParseFloat(f[12], 64) // stime, field 15
+	return (ut + st) / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
+const clockTicks = 100
 
 // serialKey is a serial as the register compares it at least: letters and digits, upper case.
 func serialKey(s string) string {
