@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,13 +54,21 @@ type lateWindow struct {
 	fed      *federationLate
 	handOver func(s rememberedSearch, found []string)
 
-	mu       sync.Mutex // guards everything below
-	ix       *matcher.Index
-	searches map[string]*rememberedSearch
-	order    []string // search ids, oldest first
-	// seen holds, per search, the records already answered (at search time or late); it is
-	// dropped with its search, so forgetting costs the same however full the window is.
-	seen map[string]map[string]bool
+	// wmu makes remember one writer at a time (the worker, and the load at start), so a sealed
+	// generation's index is rebuilt outside mu.
+	wmu sync.Mutex
+
+	mu sync.Mutex // guards everything below
+	// gens are the generations, oldest first; the last takes new searches (late_store.go).
+	gens []*lateGen
+	next uint64 // sequence number of the next search
+	n    int    // searches remembered
+	ids  map[[12]byte]uint64
+	// otherIDs are the ids not in the node's own form (searchKey).
+	otherIDs map[string]uint64
+	// seen holds, per search with any, the records already answered (at search time or late); it
+	// is dropped with its search, so forgetting costs the same however full the window is.
+	seen map[uint64][]string
 }
 
 type pendingSearch struct {
@@ -67,8 +77,8 @@ type pendingSearch struct {
 }
 
 func newLateWindow(window time.Duration, max int) *lateWindow {
-	w := &lateWindow{window: window, max: max, ix: matcher.New(referenceTables{}, matcher.Options{}),
-		searches: map[string]*rememberedSearch{}, seen: map[string]map[string]bool{},
+	w := &lateWindow{window: window, max: max, gens: []*lateGen{newLateGen(0)},
+		ids: map[[12]byte]uint64{}, otherIDs: map[string]uint64{}, seen: map[uint64][]string{},
 		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -92,8 +102,8 @@ func (w *lateWindow) sync() {
 	for len(w.queue) > 0 {
 		time.Sleep(time.Millisecond) // wall clock: a wait for the worker goroutine, not a time
 	}
-	w.mu.Lock() // the worker holds mu while it remembers the last one taken
-	w.mu.Unlock()
+	w.wmu.Lock() // the worker holds wmu while it remembers the last one taken
+	w.wmu.Unlock()
 }
 
 func (w *lateWindow) close() {
@@ -102,50 +112,151 @@ func (w *lateWindow) close() {
 	<-w.done
 }
 
+// genSize is how many searches a generation takes before it is sealed.
+func (w *lateWindow) genSize() int { return max(1, w.max/lateGenDiv) }
+
+// lookup finds a remembered search by id; the caller holds mu.
+func (w *lateWindow) lookup(id string) (uint64, bool) {
+	if k, ok := searchKey(id); ok {
+		seq, found := w.ids[k]
+		return seq, found
+	}
+	seq, found := w.otherIDs[id]
+	return seq, found
+}
+
+// at is the generation and entry of a search's sequence number; the caller holds mu.
+func (w *lateWindow) at(seq uint64) (*lateGen, *lateEntry) {
+	for _, g := range w.gens {
+		if seq >= g.first && seq < g.first+uint64(len(g.entries)) && int(seq-g.first) >= g.head {
+			return g, &g.entries[seq-g.first]
+		}
+	}
+	return nil, nil
+}
+
 // remember adds a search and the records it already found. Queries with unreadable characters are
 // not re-checked (the reverse lookup cannot index a pattern).
 func (w *lateWindow) remember(s rememberedSearch, found []string) {
-	if strings.ContainsAny(s.Req.Serial, "?*") {
+	if strings.ContainsAny(s.Req.Serial, "?*") || w.max <= 0 {
 		return
 	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, dup := w.searches[s.ID]; dup {
+	if _, dup := w.lookup(s.ID); dup {
+		w.mu.Unlock()
 		return
 	}
-	w.searches[s.ID] = &s
-	w.order = append(w.order, s.ID)
-	seen := make(map[string]bool, len(found))
-	for _, id := range found {
-		seen[id] = true
+	seq := w.next
+	w.next++
+	if k, ok := searchKey(s.ID); ok {
+		w.ids[k] = seq
+	} else {
+		w.otherIDs[s.ID] = seq
 	}
-	w.seen[s.ID] = seen
-	w.ix.Put(matcher.Entry{Key: s.ID, Serial: s.Req.Serial, Make: s.Req.Make, Model: s.Req.Model, Calibre: s.Req.Calibre, Type: s.Req.Type})
-	for len(w.order) > w.max {
+	if len(found) > 0 {
+		w.seen[seq] = slices.Clone(found)
+	}
+	cur := w.gens[len(w.gens)-1]
+	cur.add(&s)
+	w.n++
+	for w.n > w.max {
 		w.forgetOldest()
+	}
+	var sealed *lateGen
+	if len(cur.entries) >= w.genSize() {
+		// Sealed, it takes nothing more: its arrays are cut to their length (append left up to
+		// half of them spare) and its index is rebuilt in one run below.
+		cur.sealed, cur.queries = true, nil
+		cur.entries, cur.arena, cur.newest = slices.Clone(cur.entries), slices.Clone(cur.arena), slices.Clone(cur.newest)
+		w.gens = append(w.gens, newLateGen(w.next))
+		sealed = cur
+	}
+	w.mu.Unlock()
+	if sealed != nil {
+		ix := sealed.compacted()
+		w.mu.Lock()
+		sealed.ix = ix
+		w.mu.Unlock()
 	}
 }
 
+// forgetOldest forgets the oldest search; the caller holds mu.
 func (w *lateWindow) forgetOldest() {
-	id := w.order[0]
-	w.order = w.order[1:]
-	delete(w.searches, id)
-	delete(w.seen, id)
-	w.ix.Delete(id)
+	g := w.gens[0]
+	for g.head == len(g.entries) { // an emptied newest generation (the window's time passed)
+		if len(w.gens) == 1 {
+			return
+		}
+		w.gens = w.gens[1:]
+		g = w.gens[0]
+	}
+	e := &g.entries[g.head]
+	seq := g.first + uint64(g.head)
+	if k, ok := searchKey(g.field(e, lfID)); ok {
+		delete(w.ids, k)
+	} else {
+		delete(w.otherIDs, g.field(e, lfID))
+	}
+	delete(w.seen, seq)
+	g.head++
+	w.n--
+	if g.head == len(g.entries) {
+		if len(w.gens) > 1 {
+			w.gens = w.gens[1:]
+		} else {
+			// The only generation, emptied: start it afresh so its index and arena go.
+			w.gens[0] = newLateGen(w.next)
+		}
+	}
+}
+
+// oldest is the oldest remembered search's entry; the caller holds mu and w.n > 0.
+func (w *lateWindow) oldest() *lateEntry {
+	for _, g := range w.gens {
+		if g.head < len(g.entries) {
+			return &g.entries[g.head]
+		}
+	}
+	return nil
 }
 
 // candidates are the remembered searches that a record might answer.
 func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSearch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for len(w.order) > 0 && now.Sub(w.searches[w.order[0]].At) > w.window {
+	for w.n > 0 && now.Sub(time.Unix(0, w.oldest().at)) > w.window {
 		w.forgetOldest()
 	}
 	var out []rememberedSearch
+	var taken map[uint64]bool
 	for _, serial := range append([]string{r.Serial}, r.OtherSerials...) {
-		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}) {
-			if s := w.searches[res.Key]; s != nil && res.Review && !w.seen[s.ID][r.ID] {
-				out = append(out, *s)
+		q := matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}
+		for _, g := range w.gens {
+			if g.head == len(g.entries) {
+				continue
+			}
+			for _, res := range g.ix.Search(q) {
+				if !res.Review {
+					continue
+				}
+				qn, err := strconv.ParseUint(res.Key, 36, 32)
+				if err != nil || qn >= uint64(len(g.newest)) {
+					continue
+				}
+				// The query's searches, newest first, down to the first one forgotten.
+				for idx := g.newest[qn]; idx > uint32(g.head); idx = g.entries[idx-1].same {
+					seq := g.first + uint64(idx-1)
+					if taken[seq] || slices.Contains(w.seen[seq], r.ID) {
+						continue
+					}
+					if taken == nil {
+						taken = map[uint64]bool{}
+					}
+					taken[seq] = true
+					out = append(out, g.search(&g.entries[idx-1]))
+				}
 			}
 		}
 	}
@@ -156,18 +267,39 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 func (w *lateWindow) search(id string) (rememberedSearch, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if s := w.searches[id]; s != nil {
-		return *s, true
+	if seq, ok := w.lookup(id); ok {
+		if g, e := w.at(seq); e != nil {
+			return g.search(e), true
+		}
 	}
 	return rememberedSearch{}, false
 }
 
+// each calls f with every remembered search, oldest first, and the records it has answered (f
+// must not keep found); it holds the window's lock throughout.
+func (w *lateWindow) each(f func(s rememberedSearch, found []string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, g := range w.gens {
+		for i := g.head; i < len(g.entries); i++ {
+			f(g.search(&g.entries[i]), w.seen[g.first+uint64(i)])
+		}
+	}
+}
+
+// len is the number of searches remembered.
+func (w *lateWindow) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
 func (w *lateWindow) markSeen(searchID, recordID string) {
 	w.mu.Lock()
-	if s := w.seen[searchID]; s != nil {
-		s[recordID] = true
+	defer w.mu.Unlock()
+	if seq, ok := w.lookup(searchID); ok && !slices.Contains(w.seen[seq], recordID) {
+		w.seen[seq] = append(w.seen[seq], recordID)
 	}
-	w.mu.Unlock()
 }
 
 // lateCheck re-checks remembered searches against records just applied (called by the index
