@@ -89,6 +89,9 @@ type latencies struct {
 }
 
 func summarise(ds []time.Duration) latencies {
+	if len(ds) == 0 {
+		return latencies{}
+	}
 	slices.Sort(ds)
 	q := func(p float64) float64 {
 		i := int(p * float64(len(ds)-1))
