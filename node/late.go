@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,22 +52,26 @@ type lateWindow struct {
 	// handOver gives a remembered search to it; both set by Open in a federation.
 	fed      *federationLate
 	handOver func(s rememberedSearch, found []string)
-
-	// wmu makes remember one writer at a time (the worker, and the load at start), so a sealed
-	// generation's index is rebuilt outside mu.
-	wmu sync.Mutex
+	// rebuilds are the index rebuilds running (late_store.go).
+	rebuilds sync.WaitGroup
 
 	mu sync.Mutex // guards everything below
-	// gens are the generations, oldest first; the last takes new searches (late_store.go).
-	gens []*lateGen
-	next uint64 // sequence number of the next search
-	n    int    // searches remembered
-	ids  map[[12]byte]uint64
+	// chunks hold the searches, oldest first; every chunk but the last is full (late_store.go).
+	chunks []*lateChunk
+	next   uint64 // sequence number of the next search
+	n      int    // searches remembered
+	ids    map[[12]byte]uint64
 	// otherIDs are the ids not in the node's own form (searchKey).
 	otherIDs map[string]uint64
 	// seen holds, per search with any, the records already answered (at search time or late); it
 	// is dropped with its search, so forgetting costs the same however full the window is.
 	seen map[uint64][]string
+	// ix indexes the distinct queries of the searches remembered (key: queryKey); queries has,
+	// for each, its searches; put counts the queries put in ix since it was built.
+	ix      *matcher.Index
+	queries map[string]lateQuery
+	put     int
+	rebuild *lateRebuild // non-nil while a rebuild runs
 }
 
 type pendingSearch struct {
@@ -77,8 +80,9 @@ type pendingSearch struct {
 }
 
 func newLateWindow(window time.Duration, max int) *lateWindow {
-	w := &lateWindow{window: window, max: max, gens: []*lateGen{newLateGen(0)},
+	w := &lateWindow{window: window, max: max, chunks: []*lateChunk{{}},
 		ids: map[[12]byte]uint64{}, otherIDs: map[string]uint64{}, seen: map[uint64][]string{},
+		ix: matcher.New(referenceTables{}, matcher.Options{}), queries: map[string]lateQuery{},
 		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -102,18 +106,16 @@ func (w *lateWindow) sync() {
 	for len(w.queue) > 0 {
 		time.Sleep(time.Millisecond) // wall clock: a wait for the worker goroutine, not a time
 	}
-	w.wmu.Lock() // the worker holds wmu while it remembers the last one taken
-	w.wmu.Unlock()
+	w.mu.Lock() // the worker holds mu while it remembers the last one taken
+	w.mu.Unlock()
 }
 
 func (w *lateWindow) close() {
 	<-w.loaded
 	close(w.queue)
 	<-w.done
+	w.rebuilds.Wait()
 }
-
-// genSize is how many searches a generation takes before it is sealed.
-func (w *lateWindow) genSize() int { return max(1, w.max/lateGenDiv) }
 
 // lookup finds a remembered search by id; the caller holds mu.
 func (w *lateWindow) lookup(id string) (uint64, bool) {
@@ -125,14 +127,17 @@ func (w *lateWindow) lookup(id string) (uint64, bool) {
 	return seq, found
 }
 
-// at is the generation and entry of a search's sequence number; the caller holds mu.
-func (w *lateWindow) at(seq uint64) (*lateGen, *lateEntry) {
-	for _, g := range w.gens {
-		if seq >= g.first && seq < g.first+uint64(len(g.entries)) && int(seq-g.first) >= g.head {
-			return g, &g.entries[seq-g.first]
-		}
-	}
-	return nil, nil
+// oldestSeq is the sequence number of the oldest search remembered (w.next when none); the
+// caller holds mu.
+func (w *lateWindow) oldestSeq() uint64 {
+	c := w.chunks[0]
+	return c.first + uint64(c.head)
+}
+
+// at is the chunk and entry of a remembered search; the caller holds mu and seq is remembered.
+func (w *lateWindow) at(seq uint64) (*lateChunk, *lateEntry) {
+	c := w.chunks[(seq-w.chunks[0].first)/lateChunkSize]
+	return c, &c.entries[seq-c.first]
 }
 
 // remember adds a search and the records it already found. Queries with unreadable characters are
@@ -141,11 +146,9 @@ func (w *lateWindow) remember(s rememberedSearch, found []string) {
 	if strings.ContainsAny(s.Req.Serial, "?*") || w.max <= 0 {
 		return
 	}
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if _, dup := w.lookup(s.ID); dup {
-		w.mu.Unlock()
 		return
 	}
 	seq := w.next
@@ -158,105 +161,126 @@ func (w *lateWindow) remember(s rememberedSearch, found []string) {
 	if len(found) > 0 {
 		w.seen[seq] = slices.Clone(found)
 	}
-	cur := w.gens[len(w.gens)-1]
-	cur.add(&s)
+	cur := w.chunks[len(w.chunks)-1]
+	if len(cur.entries) >= lateChunkSize {
+		cur = &lateChunk{first: seq, entries: make([]lateEntry, 0, lateChunkSize)}
+		w.chunks = append(w.chunks, cur)
+	}
+	key := queryKey(&s.Req)
+	q, known := w.queries[key]
+	cur.add(&s, q.newest)
+	q.newest, q.refs = seq+1, q.refs+1
+	w.queries[key] = q
 	w.n++
+	if !known {
+		w.ix.Put(queryEntry(key))
+		w.put++
+		if w.rebuild != nil {
+			w.rebuild.touched = append(w.rebuild.touched, key)
+		}
+	}
 	for w.n > w.max {
 		w.forgetOldest()
 	}
-	var sealed *lateGen
-	if len(cur.entries) >= w.genSize() {
-		// Sealed, it takes nothing more: its arrays are cut to their length (append left up to
-		// half of them spare) and its index is rebuilt in one run below.
-		cur.sealed, cur.queries = true, nil
-		cur.entries, cur.arena, cur.newest = slices.Clone(cur.entries), slices.Clone(cur.arena), slices.Clone(cur.newest)
-		w.gens = append(w.gens, newLateGen(w.next))
-		sealed = cur
+	if w.rebuild == nil && w.put >= max(lateRebuildMin, len(w.queries)/2) {
+		w.startRebuild()
 	}
-	w.mu.Unlock()
-	if sealed != nil {
-		ix := sealed.compacted()
+}
+
+// startRebuild builds the index afresh from the live queries on a goroutine of its own, and swaps
+// it in with the queries put or removed meanwhile; the caller holds mu.
+func (w *lateWindow) startRebuild() {
+	keys := make([]string, 0, len(w.queries))
+	for k := range w.queries {
+		keys = append(keys, k)
+	}
+	w.rebuild = &lateRebuild{}
+	w.rebuilds.Add(1)
+	go func() {
+		defer w.rebuilds.Done()
+		ix := buildLateIndex(keys)
 		w.mu.Lock()
-		sealed.ix = ix
-		w.mu.Unlock()
-	}
+		defer w.mu.Unlock()
+		for _, k := range w.rebuild.touched {
+			if _, live := w.queries[k]; live {
+				ix.Put(queryEntry(k))
+			} else {
+				ix.Delete(k)
+			}
+		}
+		w.ix, w.put, w.rebuild = ix, len(w.rebuild.touched), nil
+	}()
 }
 
 // forgetOldest forgets the oldest search; the caller holds mu.
 func (w *lateWindow) forgetOldest() {
-	g := w.gens[0]
-	for g.head == len(g.entries) { // an emptied newest generation (the window's time passed)
-		if len(w.gens) == 1 {
-			return
-		}
-		w.gens = w.gens[1:]
-		g = w.gens[0]
+	c := w.chunks[0]
+	if c.head == len(c.entries) {
+		return
 	}
-	e := &g.entries[g.head]
-	seq := g.first + uint64(g.head)
-	if k, ok := searchKey(g.field(e, lfID)); ok {
+	e := &c.entries[c.head]
+	seq := c.first + uint64(c.head)
+	if k, ok := searchKey(c.field(e, lfID)); ok {
 		delete(w.ids, k)
 	} else {
-		delete(w.otherIDs, g.field(e, lfID))
+		delete(w.otherIDs, c.field(e, lfID))
 	}
 	delete(w.seen, seq)
-	g.head++
+	key := c.queryKey(e)
+	if q := w.queries[key]; q.refs > 1 {
+		q.refs--
+		w.queries[key] = q
+	} else {
+		delete(w.queries, key)
+		w.ix.Delete(key)
+		if w.rebuild != nil {
+			w.rebuild.touched = append(w.rebuild.touched, key)
+		}
+	}
+	c.head++
 	w.n--
-	if g.head == len(g.entries) {
-		if len(w.gens) > 1 {
-			w.gens = w.gens[1:]
+	if c.head == len(c.entries) {
+		if len(w.chunks) > 1 {
+			w.chunks = w.chunks[1:]
 		} else {
-			// The only generation, emptied: start it afresh so its index and arena go.
-			w.gens[0] = newLateGen(w.next)
+			w.chunks[0] = &lateChunk{first: w.next} // the only chunk, emptied: its arrays go
 		}
 	}
-}
-
-// oldest is the oldest remembered search's entry; the caller holds mu and w.n > 0.
-func (w *lateWindow) oldest() *lateEntry {
-	for _, g := range w.gens {
-		if g.head < len(g.entries) {
-			return &g.entries[g.head]
-		}
-	}
-	return nil
 }
 
 // candidates are the remembered searches that a record might answer.
 func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSearch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.n > 0 && now.Sub(time.Unix(0, w.oldest().at)) > w.window {
+	for w.n > 0 {
+		_, e := w.at(w.oldestSeq())
+		if now.Sub(time.Unix(0, e.at)) <= w.window {
+			break
+		}
 		w.forgetOldest()
 	}
 	var out []rememberedSearch
 	var taken map[uint64]bool
+	oldest := w.oldestSeq()
 	for _, serial := range append([]string{r.Serial}, r.OtherSerials...) {
-		q := matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}
-		for _, g := range w.gens {
-			if g.head == len(g.entries) {
+		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}) {
+			q, live := w.queries[res.Key]
+			if !res.Review || !live {
 				continue
 			}
-			for _, res := range g.ix.Search(q) {
-				if !res.Review {
+			// The query's searches, newest first, down to the first one forgotten.
+			for next := q.newest; next > oldest; {
+				seq := next - 1
+				c, e := w.at(seq)
+				next = e.same
+				if taken[seq] || slices.Contains(w.seen[seq], r.ID) {
 					continue
 				}
-				qn, err := strconv.ParseUint(res.Key, 36, 32)
-				if err != nil || qn >= uint64(len(g.newest)) {
-					continue
+				if taken == nil {
+					taken = map[uint64]bool{}
 				}
-				// The query's searches, newest first, down to the first one forgotten.
-				for idx := g.newest[qn]; idx > uint32(g.head); idx = g.entries[idx-1].same {
-					seq := g.first + uint64(idx-1)
-					if taken[seq] || slices.Contains(w.seen[seq], r.ID) {
-						continue
-					}
-					if taken == nil {
-						taken = map[uint64]bool{}
-					}
-					taken[seq] = true
-					out = append(out, g.search(&g.entries[idx-1]))
-				}
+				taken[seq] = true
+				out = append(out, c.search(e))
 			}
 		}
 	}
@@ -268,11 +292,14 @@ func (w *lateWindow) search(id string) (rememberedSearch, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if seq, ok := w.lookup(id); ok {
-		if g, e := w.at(seq); e != nil {
-			return g.search(e), true
-		}
+		return w.chunkSearch(seq), true
 	}
 	return rememberedSearch{}, false
+}
+
+func (w *lateWindow) chunkSearch(seq uint64) rememberedSearch {
+	c, e := w.at(seq)
+	return c.search(e)
 }
 
 // each calls f with every remembered search, oldest first, and the records it has answered (f
@@ -280,9 +307,9 @@ func (w *lateWindow) search(id string) (rememberedSearch, bool) {
 func (w *lateWindow) each(f func(s rememberedSearch, found []string)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, g := range w.gens {
-		for i := g.head; i < len(g.entries); i++ {
-			f(g.search(&g.entries[i]), w.seen[g.first+uint64(i)])
+	for _, c := range w.chunks {
+		for i := c.head; i < len(c.entries); i++ {
+			f(c.search(&c.entries[i]), w.seen[c.first+uint64(i)])
 		}
 	}
 }

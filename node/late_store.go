@@ -2,7 +2,6 @@ package node
 
 import (
 	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,19 +9,28 @@ import (
 	"github.com/fedarms/fedarms/node/wire"
 )
 
-// How the late window holds its searches (DESIGN.md, "The late window's memory"). A remembered
-// search is a fixed-size entry whose strings sit in its generation's byte arena, and the reverse
-// index holds one entry per distinct query of a generation (serial, make, model, calibre and type),
-// however many searches asked it. Searches are kept in generations of max/4: the newest takes
-// them one by one; a full one is sealed and its index rebuilt compact (PutMany and Compact, away
-// from the lock); the oldest is dropped whole once its last search is forgotten. The matcher
-// never frees what Delete removes (its entries stay until the index is built afresh), so a single
-// index that forgot its oldest search at each new one grew by ~700 bytes a search for ever; a
-// generation's index is built once and dropped whole, so the window holds at most max + max/4
-// queries' entries whatever it has seen.
+// How the late window holds its searches (DESIGN.md, "The late window's memory").
+//
+// A remembered search is a fixed-size entry whose strings sit in its chunk's byte arena; chunks of
+// lateChunkSize searches are dropped whole once their last search is forgotten. The reverse index
+// holds one entry per distinct query (serial, make, model, calibre and type joined by NUL, which
+// no search field may hold: the key itself), with the number of remembered searches that asked it
+// and the newest of them; the searches of a query are chained newest first.
+//
+// The matcher never frees what Delete removes (its entries stay until the index is built afresh),
+// so an index that forgot one query for each new one grew by ~700 bytes a distinct query for ever.
+// The window's index is rebuilt, from its live queries, once it has taken half as many queries since
+// its last build as it holds live (and at least lateRebuildMin): built in one run (PutMany and Compact)
+// by a goroutine of its own while searches and writes go on against the old one, then swapped in
+// with the writes made meanwhile replayed. So it holds at most about one and a half times its live
+// queries, whatever the window has seen, and the rebuilds cost about two entries built in one run
+// per query put (a fraction of a Put each).
 
-// lateGenDiv is how many generations the window's bound is split into.
-const lateGenDiv = 4
+// lateChunkSize is how many searches a chunk of the window takes.
+const lateChunkSize = 4096
+
+// lateRebuildMin is the fewest queries put between two rebuilds of the window's index.
+const lateRebuildMin = 4096
 
 // lateField names a string of a remembered search in its entry.
 const (
@@ -47,89 +55,103 @@ type lateEntry struct {
 	lens   [lateFields]uint32
 	limit  int32
 	urgent bool
-	query  uint32 // its query's key in the generation's index
-	// same is the index+1 of the generation's previous entry with the same query (0: none).
-	same uint32
+	// same is the sequence number+1 of the previous search of the same query (0: none).
+	same uint64
 }
 
-// lateGen is a generation of the window: the searches remembered between two seals.
-type lateGen struct {
-	first   uint64 // sequence number of entries[0]
-	head    int    // entries[:head] are forgotten
+// lateChunk holds the searches remembered with sequence numbers first to first+len(entries)-1.
+type lateChunk struct {
+	first   uint64
+	head    int // entries[:head] are forgotten
 	entries []lateEntry
 	arena   []byte
-	// ix indexes the generation's distinct queries (key: the query's number); newest names, per
-	// query, the index+1 of its newest entry.
-	ix     *matcher.Index
-	newest []uint32
-	// queries finds a query's number while the generation takes searches (nil once sealed).
-	queries map[string]uint32
-	sealed  bool
 }
 
-func newLateGen(first uint64) *lateGen {
-	return &lateGen{first: first, ix: matcher.New(referenceTables{}, matcher.Options{}), queries: map[string]uint32{}}
+// lateQuery is a distinct query of the window.
+type lateQuery struct {
+	newest uint64 // sequence number+1 of its newest search
+	refs   uint32 // its searches remembered
+}
+
+// lateRebuild is a rebuild of the window's index in progress: the queries put or removed since its
+// snapshot, replayed on the new index before it replaces the old.
+type lateRebuild struct {
+	touched []string
 }
 
 // field returns string f of entry e.
-func (g *lateGen) field(e *lateEntry, f int) string {
+func (c *lateChunk) field(e *lateEntry, f int) string {
 	off := e.str
 	for i := 0; i < f; i++ {
 		off += e.lens[i]
 	}
-	return string(g.arena[off : off+e.lens[f]])
+	return string(c.arena[off : off+e.lens[f]])
 }
 
-func (g *lateGen) search(e *lateEntry) rememberedSearch {
-	s := rememberedSearch{ID: g.field(e, lfID), At: time.Unix(0, e.at).UTC(), Agency: g.field(e, lfAgency),
-		OnBehalfOf: g.field(e, lfOnBehalfOf),
-		Req: wire.SearchRequest{Serial: g.field(e, lfSerial), Make: g.field(e, lfMake), Model: g.field(e, lfModel),
-			Calibre: g.field(e, lfCalibre), Type: g.field(e, lfType), OnBehalfOf: g.field(e, lfReqOnBehalfOf),
-			Reference: g.field(e, lfReference), Limit: int(e.limit), Urgent: e.urgent}}
-	if u := g.field(e, lfUncovered); u != "" {
+func (c *lateChunk) search(e *lateEntry) rememberedSearch {
+	s := rememberedSearch{ID: c.field(e, lfID), At: time.Unix(0, e.at).UTC(), Agency: c.field(e, lfAgency),
+		OnBehalfOf: c.field(e, lfOnBehalfOf),
+		Req: wire.SearchRequest{Serial: c.field(e, lfSerial), Make: c.field(e, lfMake), Model: c.field(e, lfModel),
+			Calibre: c.field(e, lfCalibre), Type: c.field(e, lfType), OnBehalfOf: c.field(e, lfReqOnBehalfOf),
+			Reference: c.field(e, lfReference), Limit: int(e.limit), Urgent: e.urgent}}
+	if u := c.field(e, lfUncovered); u != "" {
 		s.Uncovered = strings.Split(u, "\x00")
 	}
 	return s
 }
 
-// queryEntry is the index entry of query number q, whose fields entry e holds.
-func (g *lateGen) queryEntry(q uint32, e *lateEntry) matcher.Entry {
-	return matcher.Entry{Key: strconv.FormatUint(uint64(q), 36), Serial: g.field(e, lfSerial), Make: g.field(e, lfMake),
-		Model: g.field(e, lfModel), Calibre: g.field(e, lfCalibre), Type: g.field(e, lfType)}
+// queryKey is the window's key of a search's query.
+func queryKey(r *wire.SearchRequest) string {
+	return r.Serial + "\x00" + r.Make + "\x00" + r.Model + "\x00" + r.Calibre + "\x00" + r.Type
 }
 
-// add appends s; the caller holds the window's lock.
-func (g *lateGen) add(s *rememberedSearch) {
+// chunkQueryKey is queryKey of entry e.
+func (c *lateChunk) queryKey(e *lateEntry) string {
+	off := e.str
+	for i := 0; i < lfSerial; i++ {
+		off += e.lens[i]
+	}
+	end := off
+	for i := lfSerial; i <= lfType; i++ {
+		end += e.lens[i]
+	}
+	b := make([]byte, 0, end-off+4)
+	for i := lfSerial; i <= lfType; i++ {
+		if i > lfSerial {
+			b = append(b, 0)
+		}
+		b = append(b, c.arena[off:off+e.lens[i]]...)
+		off += e.lens[i]
+	}
+	return string(b)
+}
+
+// queryEntry is the index entry of a query.
+func queryEntry(key string) matcher.Entry {
+	f := strings.SplitN(key, "\x00", 5)
+	for len(f) < 5 {
+		f = append(f, "")
+	}
+	return matcher.Entry{Key: key, Serial: f[0], Make: f[1], Model: f[2], Calibre: f[3], Type: f[4]}
+}
+
+// add appends s as search seq; the caller holds the window's lock.
+func (c *lateChunk) add(s *rememberedSearch, same uint64) {
 	fields := [lateFields]string{s.ID, s.Agency, s.OnBehalfOf, s.Req.Serial, s.Req.Make, s.Req.Model, s.Req.Calibre,
 		s.Req.Type, s.Req.OnBehalfOf, s.Req.Reference, strings.Join(s.Uncovered, "\x00")}
-	e := lateEntry{at: s.At.UnixNano(), str: uint32(len(g.arena)), limit: int32(s.Req.Limit), urgent: s.Req.Urgent}
+	e := lateEntry{at: s.At.UnixNano(), str: uint32(len(c.arena)), limit: int32(s.Req.Limit), urgent: s.Req.Urgent, same: same}
 	for i, f := range fields {
 		e.lens[i] = uint32(len(f))
-		g.arena = append(g.arena, f...)
+		c.arena = append(c.arena, f...)
 	}
-	key := strings.Join(fields[lfSerial:lfType+1], "\x00")
-	q, known := g.queries[key]
-	if !known {
-		q = uint32(len(g.newest))
-		g.queries[key] = q
-		g.newest = append(g.newest, 0)
-	} else {
-		e.same = g.newest[q]
-	}
-	e.query = q
-	g.entries = append(g.entries, e)
-	g.newest[q] = uint32(len(g.entries))
-	if !known {
-		g.ix.Put(g.queryEntry(q, &g.entries[len(g.entries)-1]))
-	}
+	c.entries = append(c.entries, e)
 }
 
-// compacted builds the sealed generation's index afresh, in one run. It reads only what a sealed
-// generation never changes (entries' strings and queries), so it runs without the window's lock.
-func (g *lateGen) compacted() *matcher.Index {
-	es := make([]matcher.Entry, len(g.newest))
-	for q, idx := range g.newest {
-		es[q] = g.queryEntry(uint32(q), &g.entries[idx-1])
+// buildLateIndex builds an index of the queries keys in one run.
+func buildLateIndex(keys []string) *matcher.Index {
+	es := make([]matcher.Entry, len(keys))
+	for i, k := range keys {
+		es[i] = queryEntry(k)
 	}
 	ix := matcher.New(referenceTables{}, matcher.Options{})
 	ix.PutMany(es)

@@ -20,16 +20,13 @@ func TestLateWindowStaysBounded(t *testing.T) {
 		w.remember(rememberedSearch{ID: fmt.Sprintf("s-%d", i), At: at, Req: wire.SearchRequest{Serial: fmt.Sprintf("AB%06d", i)}},
 			[]string{"FR-1", "FR-2", fmt.Sprintf("FR-%d", i)})
 	}
+	w.sync()
 	w.mu.Lock()
-	indexed := 0
-	for _, g := range w.gens {
-		indexed += g.ix.Len()
-	}
-	n, seen, others := w.n, len(w.seen), len(w.otherIDs)
+	n, seen, others, queries, indexed := w.n, len(w.seen), len(w.otherIDs), len(w.queries), w.ix.Len()
 	w.mu.Unlock()
-	if n != 100 || seen != 100 || others != 100 || indexed > 100+100/lateGenDiv {
-		t.Fatalf("window holds %d searches, %d seen sets, %d ids, %d indexed; want 100, 100, 100 and at most %d indexed",
-			n, seen, others, indexed, 100+100/lateGenDiv)
+	if n != 100 || seen != 100 || others != 100 || queries != 100 || indexed != 100 {
+		t.Fatalf("window holds %d searches, %d seen sets, %d ids, %d queries, %d indexed; want 100 each",
+			n, seen, others, queries, indexed)
 	}
 	if _, ok := w.search("s-899"); ok {
 		t.Fatal("an old search was kept")
@@ -93,8 +90,10 @@ func TestLateWindowMemoryBounded(t *testing.T) {
 	defer w.close()
 	close(w.loaded)
 	rememberDistinct(w, 0, 2*size)
+	w.rebuilds.Wait()
 	early := liveHeap() - base
 	rememberDistinct(w, 2*size, 18*size)
+	w.rebuilds.Wait()
 	late := liveHeap() - base
 	if w.len() != size {
 		t.Fatalf("window holds %d searches, want %d", w.len(), size)
@@ -120,6 +119,7 @@ func BenchmarkLateWindowBytesPerSearch(b *testing.B) {
 				for j := 0; j < size; j += distinct {
 					rememberDistinct(w, 0, distinct)
 				}
+				w.rebuilds.Wait()
 				after := liveHeap()
 				b.ReportMetric(float64(after-before)/size, "B/search")
 				runtime.KeepAlive(w)
