@@ -52,8 +52,6 @@ type lateWindow struct {
 	// handOver gives a remembered search to it; both set by Open in a federation.
 	fed      *federationLate
 	handOver func(s rememberedSearch, found []string)
-	// rebuilds are the index rebuilds running (late_store.go).
-	rebuilds sync.WaitGroup
 
 	mu sync.Mutex // guards everything below
 	// chunks hold the searches, oldest first; every chunk but the last is full (late_store.go).
@@ -67,11 +65,9 @@ type lateWindow struct {
 	// is dropped with its search, so forgetting costs the same however full the window is.
 	seen map[uint64][]string
 	// ix indexes the distinct queries of the searches remembered (key: queryKey); queries has,
-	// for each, its searches; put counts the queries put in ix since it was built.
-	ix      *matcher.Index
+	// for each, its searches.
+	ix      *lateIndex
 	queries map[string]lateQuery
-	put     int
-	rebuild *lateRebuild // non-nil while a rebuild runs
 }
 
 type pendingSearch struct {
@@ -82,7 +78,7 @@ type pendingSearch struct {
 func newLateWindow(window time.Duration, max int) *lateWindow {
 	w := &lateWindow{window: window, max: max, chunks: []*lateChunk{{}},
 		ids: map[[12]byte]uint64{}, otherIDs: map[string]uint64{}, seen: map[uint64][]string{},
-		ix: matcher.New(referenceTables{}, matcher.Options{}), queries: map[string]lateQuery{},
+		ix: newLateIndex(), queries: map[string]lateQuery{},
 		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -114,7 +110,7 @@ func (w *lateWindow) close() {
 	<-w.loaded
 	close(w.queue)
 	<-w.done
-	w.rebuilds.Wait()
+	w.ix.wait()
 }
 
 // lookup finds a remembered search by id; the caller holds mu.
@@ -174,42 +170,20 @@ func (w *lateWindow) remember(s rememberedSearch, found []string) {
 	w.n++
 	if !known {
 		w.ix.Put(queryEntry(key))
-		w.put++
-		if w.rebuild != nil {
-			w.rebuild.touched = append(w.rebuild.touched, key)
-		}
 	}
 	for w.n > w.max {
 		w.forgetOldest()
 	}
-	if w.rebuild == nil && w.put >= max(lateRebuildMin, len(w.queries)/2) {
-		w.startRebuild()
-	}
-}
-
-// startRebuild builds the index afresh from the live queries on a goroutine of its own, and swaps
-// it in with the queries put or removed meanwhile; the caller holds mu.
-func (w *lateWindow) startRebuild() {
-	keys := make([]string, 0, len(w.queries))
-	for k := range w.queries {
-		keys = append(keys, k)
-	}
-	w.rebuild = &lateRebuild{}
-	w.rebuilds.Add(1)
-	go func() {
-		defer w.rebuilds.Done()
-		ix := buildLateIndex(keys)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, k := range w.rebuild.touched {
-			if _, live := w.queries[k]; live {
-				ix.Put(queryEntry(k))
-			} else {
-				ix.Delete(k)
-			}
+	if w.ix.due(len(w.queries)) {
+		es := make([]matcher.Entry, 0, len(w.queries))
+		for k := range w.queries {
+			es = append(es, queryEntry(k))
 		}
-		w.ix, w.put, w.rebuild = ix, len(w.rebuild.touched), nil
-	}()
+		w.ix.rebuild(es, &w.mu, func(k string) (matcher.Entry, bool) {
+			_, live := w.queries[k]
+			return queryEntry(k), live
+		})
+	}
 }
 
 // forgetOldest forgets the oldest search; the caller holds mu.
@@ -233,9 +207,6 @@ func (w *lateWindow) forgetOldest() {
 	} else {
 		delete(w.queries, key)
 		w.ix.Delete(key)
-		if w.rebuild != nil {
-			w.rebuild.touched = append(w.rebuild.touched, key)
-		}
 	}
 	c.head++
 	w.n--

@@ -17,20 +17,11 @@ import (
 // no search field may hold: the key itself), with the number of remembered searches that asked it
 // and the newest of them; the searches of a query are chained newest first.
 //
-// The matcher never frees what Delete removes (its entries stay until the index is built afresh),
-// so an index that forgot one query for each new one grew by ~700 bytes a distinct query for ever.
-// The window's index is rebuilt, from its live queries, once it has taken half as many queries since
-// its last build as it holds live (and at least lateRebuildMin): built in one run (PutMany and Compact)
-// by a goroutine of its own while searches and writes go on against the old one, then swapped in
-// with the writes made meanwhile replayed. So it holds at most about one and a half times its live
-// queries, whatever the window has seen, and the rebuilds cost about two entries built in one run
-// per query put (a fraction of a Put each).
+// The index is a lateIndex (late_index.go): rebuilt from the live queries, so what it holds is
+// bounded by the window's size, not by how many searches the window has seen.
 
 // lateChunkSize is how many searches a chunk of the window takes.
 const lateChunkSize = 4096
-
-// lateRebuildMin is the fewest queries put between two rebuilds of the window's index.
-const lateRebuildMin = 4096
 
 // lateField names a string of a remembered search in its entry.
 const (
@@ -71,12 +62,6 @@ type lateChunk struct {
 type lateQuery struct {
 	newest uint64 // sequence number+1 of its newest search
 	refs   uint32 // its searches remembered
-}
-
-// lateRebuild is a rebuild of the window's index in progress: the queries put or removed since its
-// snapshot, replayed on the new index before it replaces the old.
-type lateRebuild struct {
-	touched []string
 }
 
 // field returns string f of entry e.
@@ -145,18 +130,6 @@ func (c *lateChunk) add(s *rememberedSearch, same uint64) {
 		c.arena = append(c.arena, f...)
 	}
 	c.entries = append(c.entries, e)
-}
-
-// buildLateIndex builds an index of the queries keys in one run.
-func buildLateIndex(keys []string) *matcher.Index {
-	es := make([]matcher.Entry, len(keys))
-	for i, k := range keys {
-		es[i] = queryEntry(k)
-	}
-	ix := matcher.New(referenceTables{}, matcher.Options{})
-	ix.PutMany(es)
-	ix.Compact()
-	return ix
 }
 
 // searchKey packs a search id as the node makes them ("s-" and 24 hex digits) into 12 bytes; other

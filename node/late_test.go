@@ -90,10 +90,10 @@ func TestLateWindowMemoryBounded(t *testing.T) {
 	defer w.close()
 	close(w.loaded)
 	rememberDistinct(w, 0, 2*size)
-	w.rebuilds.Wait()
+	w.ix.wait()
 	early := liveHeap() - base
 	rememberDistinct(w, 2*size, 18*size)
-	w.rebuilds.Wait()
+	w.ix.wait()
 	late := liveHeap() - base
 	if w.len() != size {
 		t.Fatalf("window holds %d searches, want %d", w.len(), size)
@@ -119,7 +119,7 @@ func BenchmarkLateWindowBytesPerSearch(b *testing.B) {
 				for j := 0; j < size; j += distinct {
 					rememberDistinct(w, 0, distinct)
 				}
-				w.rebuilds.Wait()
+				w.ix.wait()
 				after := liveHeap()
 				b.ReportMetric(float64(after-before)/size, "B/search")
 				runtime.KeepAlive(w)
