@@ -27,6 +27,7 @@
 #   ATTACK_CPU: the confined run's CPU budget in cores, 1 by default (0: no confined run);
 #   BODIES, SCRAPES: the bodies and scraping searches a second, 100 each;
 #   WARMUP: searches before the quiet run, 100000 by default;
+#   ATTACK_ORDER: "confined unconfined" (default) or "unconfined confined";
 #   FEDARMS_BIN: a fedarms binary to run instead of building this tree's, to compare releases.)
 # The confined run needs a writable cgroup CPU controller (v2 cpu.max, or v1 cpu.cfs_quota_us);
 # without one it says so and is skipped.
@@ -150,20 +151,25 @@ search quiet
 echo "RSS after the quiet searches: $(rss)"
 QUIET_RSS=$(rssmb)
 RUNS=""
-if [ "$ATTACK_CPU" != 0 ]; then
-  PROCS=$(confine)
-  if [ -n "$PROCS" ]; then
+# ATTACK_ORDER: which attacked run goes first ("confined unconfined", the default, or the reverse),
+# so that runs alternate what the machine's other load falls on.
+for run in ${ATTACK_ORDER:-confined unconfined}; do
+  if [ "$run" = confined ]; then
+    [ "$ATTACK_CPU" != 0 ] || continue
+    PROCS=$(confine)
+    if [ -z "$PROCS" ]; then
+      echo "confined run skipped: no writable cgroup CPU controller"
+      continue
+    fi
     CG=$(dirname "$PROCS")
     echo "confined: the attackers share a CPU budget of $ATTACK_CPU core(s) ($CG), as an attacker on another host would bring its own CPU; the node's work for them is not confined"
     attack confined "$PROCS"
-    RUNS="confined"
   else
-    echo "confined run skipped: no writable cgroup CPU controller"
+    echo "unconfined: the attackers share the node's 2 cores at nice ${ATTACK_NICE:-19}"
+    attack unconfined
   fi
-fi
-echo "unconfined: the attackers share the node's 2 cores at nice ${ATTACK_NICE:-19}"
-attack unconfined
-RUNS="$RUNS unconfined"
+  RUNS="$RUNS $run"
+done
 # Quiet again: the machine is shared, and what others run moves the quiet figure too; the ratios
 # are read against the mean of the quiet runs before and after the attacks.
 search quiet-after
