@@ -106,25 +106,34 @@ func TestLateWindowMemoryBounded(t *testing.T) {
 }
 
 // BenchmarkLateWindowBytesPerSearch reports the live heap a remembered search costs in a full
-// window of 100,000 (notify.late_max_searches' default): distinct serials, and the same 20,000
-// queries asked five times over (as scripts/bench-soak.sh's searchers do).
+// window of 100,000 (notify.late_max_searches' default), once filled (searches=1x) and after three
+// times its size (3x: it has forgotten 200,000): distinct serials throughout, and the same 20,000
+// queries asked again and again (as scripts/bench-soak.sh's searchers do).
 func BenchmarkLateWindowBytesPerSearch(b *testing.B) {
 	const size = 100000
 	for _, distinct := range []int{size, 20000} {
-		b.Run(fmt.Sprintf("distinct=%d", distinct), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				before := liveHeap()
-				w := newLateWindow(72*time.Hour, size)
-				close(w.loaded)
-				for j := 0; j < size; j += distinct {
-					rememberDistinct(w, 0, distinct)
+		for _, rounds := range []int{1, 3} {
+			b.Run(fmt.Sprintf("distinct=%d/searches=%dx", distinct, rounds), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					before := liveHeap()
+					w := newLateWindow(72*time.Hour, size)
+					close(w.loaded)
+					for r := 0; r < rounds; r++ {
+						for j := 0; j < size; j += distinct {
+							from := r*size + j // distinct serials throughout
+							if distinct < size {
+								from = 0 // the same queries again and again
+							}
+							rememberDistinct(w, from, distinct)
+						}
+					}
+					w.ix.wait()
+					after := liveHeap()
+					b.ReportMetric(float64(after-before)/size, "B/search")
+					runtime.KeepAlive(w)
+					w.close()
 				}
-				w.ix.wait()
-				after := liveHeap()
-				b.ReportMetric(float64(after-before)/size, "B/search")
-				runtime.KeepAlive(w)
-				w.close()
-			}
-		})
+			})
+		}
 	}
 }
