@@ -212,6 +212,7 @@ func (w *lateWindow) forgetOldest() {
 	w.n--
 	if c.head == len(c.entries) {
 		if len(w.chunks) > 1 {
+			w.chunks[0] = nil // the slice's array would keep it until it is next copied
 			w.chunks = w.chunks[1:]
 		} else {
 			w.chunks[0] = &lateChunk{first: w.next} // the only chunk, emptied: its arrays go
