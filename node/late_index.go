@@ -19,8 +19,9 @@ import (
 // at most about one and a half times the window's live queries, whatever the window has seen, and
 // the rebuilds cost about two entries built in one run per query put (a fraction of a Put each).
 type lateIndex struct {
-	ix  *matcher.Index
-	put int // entries put since ix was built
+	ix    *matcher.Index
+	built int // entries ix was built with
+	put   int // entries put since ix was built
 	// touched are the keys put or removed while a rebuild runs (rebuilding).
 	touched    []string
 	rebuilding bool
@@ -53,6 +54,9 @@ func (x *lateIndex) Delete(key string) {
 
 func (x *lateIndex) Search(q matcher.Query) []matcher.Result { return x.ix.Search(q) }
 
+// held bounds the entries the index holds, live or removed.
+func (x *lateIndex) held() int { return x.built + x.put }
+
 // Len is the number of entries live in the index.
 func (x *lateIndex) Len() int { return x.ix.Len() }
 
@@ -81,7 +85,7 @@ func (x *lateIndex) rebuild(es []matcher.Entry, mu *sync.Mutex, entry func(key s
 				ix.Delete(k)
 			}
 		}
-		x.ix, x.put, x.touched, x.rebuilding = ix, len(x.touched), nil, false
+		x.ix, x.built, x.put, x.touched, x.rebuilding = ix, len(es), len(x.touched), nil, false
 	}()
 }
 
