@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,13 +53,21 @@ type lateWindow struct {
 	fed      *federationLate
 	handOver func(s rememberedSearch, found []string)
 
-	mu       sync.Mutex // guards everything below
-	ix       *matcher.Index
-	searches map[string]*rememberedSearch
-	order    []string // search ids, oldest first
-	// seen holds, per search, the records already answered (at search time or late); it is
-	// dropped with its search, so forgetting costs the same however full the window is.
-	seen map[string]map[string]bool
+	mu sync.Mutex // guards everything below
+	// chunks hold the searches, oldest first; every chunk but the last is full (late_store.go).
+	chunks []*lateChunk
+	next   uint64 // sequence number of the next search
+	n      int    // searches remembered
+	ids    map[[12]byte]uint64
+	// otherIDs are the ids not in the node's own form (searchKey).
+	otherIDs map[string]uint64
+	// seen holds, per search with any, the records already answered (at search time or late); it
+	// is dropped with its search, so forgetting costs the same however full the window is.
+	seen map[uint64][]string
+	// ix indexes the distinct queries of the searches remembered (key: queryKey); queries has,
+	// for each, its searches.
+	ix      *lateIndex
+	queries map[string]lateQuery
 }
 
 type pendingSearch struct {
@@ -67,8 +76,9 @@ type pendingSearch struct {
 }
 
 func newLateWindow(window time.Duration, max int) *lateWindow {
-	w := &lateWindow{window: window, max: max, ix: matcher.New(referenceTables{}, matcher.Options{}),
-		searches: map[string]*rememberedSearch{}, seen: map[string]map[string]bool{},
+	w := &lateWindow{window: window, max: max, chunks: []*lateChunk{{}},
+		ids: map[[12]byte]uint64{}, otherIDs: map[string]uint64{}, seen: map[uint64][]string{},
+		ix: newLateIndex(), queries: map[string]lateQuery{},
 		queue: make(chan pendingSearch, 4096), done: make(chan struct{}), loaded: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -100,52 +110,149 @@ func (w *lateWindow) close() {
 	<-w.loaded
 	close(w.queue)
 	<-w.done
+	w.ix.wait()
+}
+
+// lookup finds a remembered search by id; the caller holds mu.
+func (w *lateWindow) lookup(id string) (uint64, bool) {
+	if k, ok := searchKey(id); ok {
+		seq, found := w.ids[k]
+		return seq, found
+	}
+	seq, found := w.otherIDs[id]
+	return seq, found
+}
+
+// oldestSeq is the sequence number of the oldest search remembered (w.next when none); the
+// caller holds mu.
+func (w *lateWindow) oldestSeq() uint64 {
+	c := w.chunks[0]
+	return c.first + uint64(c.head)
+}
+
+// at is the chunk and entry of a remembered search; the caller holds mu and seq is remembered.
+func (w *lateWindow) at(seq uint64) (*lateChunk, *lateEntry) {
+	c := w.chunks[(seq-w.chunks[0].first)/lateChunkSize]
+	return c, &c.entries[seq-c.first]
 }
 
 // remember adds a search and the records it already found. Queries with unreadable characters are
 // not re-checked (the reverse lookup cannot index a pattern).
 func (w *lateWindow) remember(s rememberedSearch, found []string) {
-	if strings.ContainsAny(s.Req.Serial, "?*") {
+	if strings.ContainsAny(s.Req.Serial, "?*") || w.max <= 0 {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, dup := w.searches[s.ID]; dup {
+	if _, dup := w.lookup(s.ID); dup {
 		return
 	}
-	w.searches[s.ID] = &s
-	w.order = append(w.order, s.ID)
-	seen := make(map[string]bool, len(found))
-	for _, id := range found {
-		seen[id] = true
+	seq := w.next
+	w.next++
+	if k, ok := searchKey(s.ID); ok {
+		w.ids[k] = seq
+	} else {
+		w.otherIDs[s.ID] = seq
 	}
-	w.seen[s.ID] = seen
-	w.ix.Put(matcher.Entry{Key: s.ID, Serial: s.Req.Serial, Make: s.Req.Make, Model: s.Req.Model, Calibre: s.Req.Calibre, Type: s.Req.Type})
-	for len(w.order) > w.max {
+	if len(found) > 0 {
+		w.seen[seq] = slices.Clone(found)
+	}
+	cur := w.chunks[len(w.chunks)-1]
+	if len(cur.entries) >= lateChunkSize {
+		cur = &lateChunk{first: seq, entries: make([]lateEntry, 0, lateChunkSize)}
+		w.chunks = append(w.chunks, cur)
+	}
+	key := queryKey(&s.Req)
+	q, known := w.queries[key]
+	cur.add(&s, q.newest)
+	q.newest, q.refs = seq+1, q.refs+1
+	w.queries[key] = q
+	w.n++
+	if !known {
+		w.ix.Put(queryEntry(key))
+	}
+	for w.n > w.max {
 		w.forgetOldest()
+	}
+	if w.ix.due(len(w.queries)) {
+		es := make([]matcher.Entry, 0, len(w.queries))
+		for k := range w.queries {
+			es = append(es, queryEntry(k))
+		}
+		w.ix.rebuild(es, &w.mu, func(k string) (matcher.Entry, bool) {
+			_, live := w.queries[k]
+			return queryEntry(k), live
+		})
 	}
 }
 
+// forgetOldest forgets the oldest search; the caller holds mu.
 func (w *lateWindow) forgetOldest() {
-	id := w.order[0]
-	w.order = w.order[1:]
-	delete(w.searches, id)
-	delete(w.seen, id)
-	w.ix.Delete(id)
+	c := w.chunks[0]
+	if c.head == len(c.entries) {
+		return
+	}
+	e := &c.entries[c.head]
+	seq := c.first + uint64(c.head)
+	if k, ok := searchKey(c.field(e, lfID)); ok {
+		delete(w.ids, k)
+	} else {
+		delete(w.otherIDs, c.field(e, lfID))
+	}
+	delete(w.seen, seq)
+	key := c.queryKey(e)
+	if q := w.queries[key]; q.refs > 1 {
+		q.refs--
+		w.queries[key] = q
+	} else {
+		delete(w.queries, key)
+		w.ix.Delete(key)
+	}
+	c.head++
+	w.n--
+	if c.head == len(c.entries) {
+		if len(w.chunks) > 1 {
+			w.chunks[0] = nil // the slice's array would keep it until it is next copied
+			w.chunks = w.chunks[1:]
+		} else {
+			w.chunks[0] = &lateChunk{first: w.next} // the only chunk, emptied: its arrays go
+		}
+	}
 }
 
 // candidates are the remembered searches that a record might answer.
 func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSearch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for len(w.order) > 0 && now.Sub(w.searches[w.order[0]].At) > w.window {
+	for w.n > 0 {
+		_, e := w.at(w.oldestSeq())
+		if now.Sub(time.Unix(0, e.at)) <= w.window {
+			break
+		}
 		w.forgetOldest()
 	}
 	var out []rememberedSearch
+	var taken map[uint64]bool
+	oldest := w.oldestSeq()
 	for _, serial := range append([]string{r.Serial}, r.OtherSerials...) {
 		for _, res := range w.ix.Search(matcher.Query{Serial: serial, Make: r.Make, Calibre: r.Calibre, Type: r.Type, Limit: 50, Independent: true}) {
-			if s := w.searches[res.Key]; s != nil && res.Review && !w.seen[s.ID][r.ID] {
-				out = append(out, *s)
+			q, live := w.queries[res.Key]
+			if !res.Review || !live {
+				continue
+			}
+			// The query's searches, newest first, down to the first one forgotten.
+			for next := q.newest; next > oldest; {
+				seq := next - 1
+				c, e := w.at(seq)
+				next = e.same
+				if taken[seq] || slices.Contains(w.seen[seq], r.ID) {
+					continue
+				}
+				if taken == nil {
+					taken = map[uint64]bool{}
+				}
+				taken[seq] = true
+				out = append(out, c.search(e))
 			}
 		}
 	}
@@ -156,18 +263,42 @@ func (w *lateWindow) candidates(r *record.Record, now time.Time) []rememberedSea
 func (w *lateWindow) search(id string) (rememberedSearch, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if s := w.searches[id]; s != nil {
-		return *s, true
+	if seq, ok := w.lookup(id); ok {
+		return w.chunkSearch(seq), true
 	}
 	return rememberedSearch{}, false
 }
 
+func (w *lateWindow) chunkSearch(seq uint64) rememberedSearch {
+	c, e := w.at(seq)
+	return c.search(e)
+}
+
+// each calls f with every remembered search, oldest first, and the records it has answered (f
+// must not keep found); it holds the window's lock throughout.
+func (w *lateWindow) each(f func(s rememberedSearch, found []string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.chunks {
+		for i := c.head; i < len(c.entries); i++ {
+			f(c.search(&c.entries[i]), w.seen[c.first+uint64(i)])
+		}
+	}
+}
+
+// len is the number of searches remembered.
+func (w *lateWindow) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
 func (w *lateWindow) markSeen(searchID, recordID string) {
 	w.mu.Lock()
-	if s := w.seen[searchID]; s != nil {
-		s[recordID] = true
+	defer w.mu.Unlock()
+	if seq, ok := w.lookup(searchID); ok && !slices.Contains(w.seen[seq], recordID) {
+		w.seen[seq] = append(w.seen[seq], recordID)
 	}
-	w.mu.Unlock()
 }
 
 // lateCheck re-checks remembered searches against records just applied (called by the index

@@ -172,17 +172,11 @@ func (n *Node) requeueSince() {
 		return
 	}
 	var again []lateHandover
-	w := n.late
-	w.mu.Lock()
-	for _, id := range w.order {
-		s := w.searches[id]
+	n.late.each(func(s rememberedSearch, seen []string) {
 		if !s.At.After(through) {
-			continue
+			return
 		}
-		var found []string
-		for r := range w.seen[id] {
-			found = append(found, r)
-		}
+		found := slices.Clone(seen)
 		slices.Sort(found)
 		if len(found) > n.cfg.Limits.MaxSearchLimit {
 			found = found[:n.cfg.Limits.MaxSearchLimit]
@@ -191,8 +185,7 @@ func (n *Node) requeueSince() {
 			Shards: uncovered, Found: found, Request: s.Req}
 		h.Request.OnBehalfOf = s.OnBehalfOf
 		again = append(again, h)
-	}
-	w.mu.Unlock()
+	})
 	if len(again) > 0 {
 		n.log.Info("searches queued again for hand-over at start (made after the newest queued)", "count", len(again))
 	}

@@ -62,13 +62,13 @@ type handedWindow struct {
 	key    *seal.Key // seals the searches kept in node.db (nil: a plain dir)
 
 	mu       sync.Mutex // guards everything below
-	ix       *matcher.Index
+	ix       *lateIndex // rebuilt as the window turns over (late_index.go)
 	searches map[string]*handedSearch
 	byOrigin map[string]int
 }
 
 func newHandedWindow(window time.Duration, share int, key *seal.Key) *handedWindow {
-	return &handedWindow{window: window, share: share, key: key, ix: matcher.New(referenceTables{}, matcher.Options{}),
+	return &handedWindow{window: window, share: share, key: key, ix: newLateIndex(),
 		searches: map[string]*handedSearch{}, byOrigin: map[string]int{}}
 }
 
@@ -100,9 +100,26 @@ func (w *handedWindow) add(h lateHandover) error {
 	}
 	w.searches[k] = s
 	w.byOrigin[h.Origin]++
-	r := h.Request
-	w.ix.Put(matcher.Entry{Key: k, Serial: r.Serial, Make: r.Make, Model: r.Model, Calibre: r.Calibre, Type: r.Type})
+	w.ix.Put(s.entry())
+	if w.ix.due(len(w.searches)) {
+		es := make([]matcher.Entry, 0, len(w.searches))
+		for _, s := range w.searches {
+			es = append(es, s.entry())
+		}
+		w.ix.rebuild(es, &w.mu, func(k string) (matcher.Entry, bool) {
+			if s := w.searches[k]; s != nil {
+				return s.entry(), true
+			}
+			return matcher.Entry{}, false
+		})
+	}
 	return nil
+}
+
+// entry is the search's entry in the window's index.
+func (s *handedSearch) entry() matcher.Entry {
+	r := &s.Request
+	return matcher.Entry{Key: s.key(), Serial: r.Serial, Make: r.Make, Model: r.Model, Calibre: r.Calibre, Type: r.Type}
 }
 
 func (w *handedWindow) forget(k string) {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -113,4 +114,45 @@ func TestLateHandedWindowShareExpiryAndRestart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A central node's window turns over without growing: searches handed over and expired, round
+// after round, leave it holding what one round holds (its index is rebuilt, late_index.go).
+func TestLateHandedWindowMemoryBounded(t *testing.T) {
+	const round = 4000
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	w := newHandedWindow(time.Hour, round, nil)
+	base := int64(liveHeap())
+	var early, late int64
+	for r := 0; r < 20; r++ {
+		at = at.Add(2 * time.Hour)
+		if gone := w.expire(at); r > 0 && len(gone) != round {
+			t.Fatalf("round %d: %d expired, want %d", r, len(gone), round)
+		}
+		for i := 0; i < round; i++ {
+			j := r*round + i
+			if err := w.add(lateHandover{SearchID: fmt.Sprintf("s-%d", j), At: at, Agency: "A-EDGE", Origin: "edge-cdg",
+				Shards: []string{"africa"}, Request: wire.SearchRequest{Serial: fmt.Sprintf("KEX%07d", j)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch r {
+		case 1:
+			w.ix.wait()
+			early = int64(liveHeap()) - base
+		case 19:
+			w.ix.wait()
+			late = int64(liveHeap()) - base
+		}
+	}
+	t.Logf("holding a round of %d, after 2 rounds: %d KB; after 20: %d KB", round, early>>10, late>>10)
+	w.mu.Lock()
+	held, live := w.ix.held(), len(w.searches)
+	w.mu.Unlock()
+	if held > 2*live+2*lateRebuildMin {
+		t.Fatalf("the index holds up to %d entries for %d live searches", held, live)
+	}
+	if os.Getenv("FEDARMS_MEASURE_HEAP") != "" && late > early+early/4 { // see TestLateWindowMemoryBounded
+		t.Fatalf("the window grew from %d KB to %d KB while it turned over", early>>10, late>>10)
+	}
 }

@@ -22,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http|snapshot-catchup|screen|hostile [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool bolt-baseline|search-inproc|search-http|snapshot-catchup|screen|hostile|abuse [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -37,6 +37,8 @@ func main() {
 		err = snapshotCatchup(os.Args[2:])
 	case "screen":
 		err = screenBench(os.Args[2:])
+	case "abuse":
+		err = abuse(os.Args[2:])
 	case "hostile":
 		err = hostile(os.Args[2:])
 	default:
@@ -89,6 +91,9 @@ type latencies struct {
 }
 
 func summarise(ds []time.Duration) latencies {
+	if len(ds) == 0 {
+		return latencies{}
+	}
 	slices.Sort(ds)
 	q := func(p float64) float64 {
 		i := int(p * float64(len(ds)-1))

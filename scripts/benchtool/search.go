@@ -102,6 +102,7 @@ func searchHTTP(args []string) error {
 	negative := fs.Float64("negative", 0, "fraction of queries for serials that are not recorded (hits are rare in real traffic)")
 	client := fs.String("client", "conn", "HTTP client: conn (one keep-alive connection per client, messages written and read directly) or nethttp (net/http's client)")
 	caFile := fs.String("ca", "", "CA certificate (PEM) of a node serving https://")
+	serialN := fs.Int("serial", -1, "searches for the one-client latency run, after 500 to warm up (-1: as many as -n; 0: no one-client run)")
 	fs.Parse(args)
 	if err := trustCA(*caFile); err != nil {
 		return err
@@ -126,11 +127,15 @@ func searchHTTP(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, q := range queries[:min(500, len(queries))] {
+	one := queries
+	if *serialN >= 0 {
+		one = queries[:min(*serialN, len(queries))]
+	}
+	for _, q := range one[:min(500, len(one))] {
 		serial.search(q.Serial)
 	}
-	ds := make([]time.Duration, 0, len(queries))
-	for _, q := range queries {
+	ds := make([]time.Duration, 0, len(one))
+	for _, q := range one {
 		d, err := serial.search(q.Serial)
 		if err != nil {
 			return err
