@@ -55,7 +55,8 @@ func transfer(t *testing.T, la, lb *RaftLayer, b *node, payload, answer []byte) 
 		t.Fatal(err)
 	}
 	defer c.Close()
-	go c.Write(payload)
+	wrote := make(chan error, 1)
+	go func() { _, err := c.Write(payload); wrote <- err }()
 	in, err := lb.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,11 @@ func transfer(t *testing.T, la, lb *RaftLayer, b *node, payload, answer []byte) 
 	}
 	if _, err := io.ReadFull(c, make([]byte, len(answer))); err != nil {
 		t.Fatalf("answer: %v", err)
+	}
+	// The sender counts a write once the stream has taken it, which can be after the receiver has
+	// read it: the counters are read only once the write has returned.
+	if err := <-wrote; err != nil {
+		t.Fatalf("send: %v", err)
 	}
 	return took
 }
