@@ -21,7 +21,6 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/fedarms/fedarms/internal/record"
 	"github.com/fedarms/fedarms/internal/seal"
 	"github.com/fedarms/fedarms/internal/testutil"
 )
@@ -302,37 +301,7 @@ type olderOrigin struct{ feedOrigin }
 
 // A forged state sent in chunks under a genuine checkpoint is refused once whole.
 func TestFeedChunkedCopyForgedRefused(t *testing.T) {
-	c := newFeedCluster(t)
-	c.write(0, 200, 50)
-	honest := c.holder("bad", nil, "n3")
-	c.waitHolders("the source to take the records")
-	forged, err := OpenState(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer forged.Close()
-	recs := []Command{{Op: OpUpsert, Principal: Principal{Country: "FR"}}}
-	honest.State().ForEach(func(r *record.Record) error { recs[0].Records = append(recs[0].Records, *r); return nil })
-	recs[0].Records = append(recs[0].Records, rec("FR-9999999", "FR", "FORGED"))
-	var res Result
-	if _, err := forged.applyBatch([]appliedEntry{{index: honest.State().Stats().AppliedIndex, term: 1, cmd: &recs[0], result: &res}}); err != nil {
-		t.Fatal(err)
-	}
-	c.net.server("bad").set("europe", spooledHostileCopy{hostileCopy{feedOrigin: honest, forged: forged}})
-	edge := c.holder("edge", nil, "bad")
-	select {
-	case got := <-c.refusal:
-		if got[0] != "bad" || !strings.Contains(got[1], "state hash differs") {
-			t.Fatalf("refusal %q", got)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no refusal reported")
-	}
-	c.write(200, 250, 50)
-	c.waitHolders("the edge to converge from a central node")
-	if _, found, _ := edge.State().Get("FR-9999999"); found {
-		t.Fatal("the forged record reached the edge")
-	}
+	forgedCopyRefused(t, func(c hostileCopy) feedOrigin { return spooledHostileCopy{c} })
 }
 
 // A source of a release before copies in chunks answers them as a bad request: the holder takes a

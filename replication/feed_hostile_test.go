@@ -146,25 +146,32 @@ func (o hostileCopy) feedCopy(ctx context.Context, q FeedRequest) (Checkpoint, [
 // A copy of a state with a record the voters never committed, under a genuine checkpoint, is
 // refused; the holder then takes the shard from a central node.
 func TestFeedForgedCopyRefused(t *testing.T) {
+	forgedCopyRefused(t, func(c hostileCopy) feedOrigin { return c })
+}
+
+// forgedCopyRefused has a source ("bad") serve, through the origin wrap makes of it, a copy of the
+// honest state's records plus one never written, at the honest applied index and under its genuine
+// checkpoint; an edge fed from it must refuse the copy for its state hash and converge from a
+// central node without the forged record.
+func forgedCopyRefused(t *testing.T, wrap func(hostileCopy) feedOrigin) {
+	t.Helper()
 	c := newFeedCluster(t)
 	c.write(0, 200, 50)
 	honest := c.holder("bad", nil, "n3")
 	c.waitHolders("the source to take the records")
-	// The forged state: the honest one's records plus one, at the same applied index.
 	forged, err := OpenState(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer forged.Close()
-	var recs = []Command{{Op: OpUpsert, Principal: Principal{Country: "FR"}}}
+	recs := []Command{{Op: OpUpsert, Principal: Principal{Country: "FR"}}}
 	honest.State().ForEach(func(r *record.Record) error { recs[0].Records = append(recs[0].Records, *r); return nil })
 	recs[0].Records = append(recs[0].Records, rec("FR-9999999", "FR", "FORGED"))
-	at := honest.State().Stats().AppliedIndex
 	var res Result
-	if _, err := forged.applyBatch([]appliedEntry{{index: at, term: 1, cmd: &recs[0], result: &res}}); err != nil {
+	if _, err := forged.applyBatch([]appliedEntry{{index: honest.State().Stats().AppliedIndex, term: 1, cmd: &recs[0], result: &res}}); err != nil {
 		t.Fatal(err)
 	}
-	c.net.server("bad").set("europe", hostileCopy{feedOrigin: honest, forged: forged})
+	c.net.server("bad").set("europe", wrap(hostileCopy{feedOrigin: honest, forged: forged}))
 	edge := c.holder("edge", nil, "bad")
 	select {
 	case got := <-c.refusal:
