@@ -216,6 +216,9 @@ func readBatchChunks(ctx context.Context, body io.Reader, next func(*batchChunk)
 			c.lines = append(c.lines, batchLine{line: line, tooLong: true})
 		case len(bytes.TrimSpace(b)) == 0:
 		default:
+			if c.raw == nil {
+				c.raw = make([]byte, 0, 4096) // a chunk's lines, 60-100 bytes each: grown once or twice
+			}
 			start := len(c.raw)
 			c.raw = append(c.raw, b...)
 			c.lines = append(c.lines, batchLine{line: line, start: start, end: len(c.raw)})
@@ -290,6 +293,8 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 	sc.lines = lines
 	ids, shards := sc.ids[:0], sc.shards[:0]
 	c.out = getAnswerBuffer(2048 * len(c.lines)) // about what a line with results takes
+	c.entries = make([]audit.Entry, 0, len(c.lines))
+	c.hits = make([][]notify.Hit, 0, len(c.lines))
 	for i, bl := range c.lines {
 		s := &lines[i]
 		if bl.tooLong {

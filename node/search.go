@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -56,7 +55,9 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 // searchEntry is a search's audit entry: the query (with its search id, and the screening it was a
 // line of, if any) and the ids it answered.
 func searchEntry(p auth.Principal, req wire.SearchRequest, resp *wire.SearchResponse, batch string) audit.Entry {
-	query := appendAuditedQuery(make([]byte, 0, 160), &auditedSearch{SearchID: resp.SearchID, Batch: batch, SearchRequest: req})
+	// The keys and ids take about 200 bytes, the values the rest.
+	size := 224 + len(req.Serial) + len(req.Make) + len(req.Model) + len(req.Calibre) + len(req.Type) + len(req.OnBehalfOf) + len(req.Reference)
+	query := appendAuditedQuery(make([]byte, 0, size), &auditedSearch{SearchID: resp.SearchID, Batch: batch, SearchRequest: req})
 	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
 		Action: "search", Query: query, Outcome: "ok"}
 	if len(resp.Results) > 0 {
@@ -154,12 +155,16 @@ func (n *Node) finishMatch(ctx context.Context, p auth.Principal, req wire.Searc
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
 	}
-	sort.SliceStable(resp.Results, func(i, j int) bool {
-		a, b := resp.Results[i], resp.Results[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
+	slices.SortStableFunc(resp.Results, func(a, b wire.SearchResult) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		case a.Score != b.Score: // NaN: neither before the other, as sort.SliceStable had it
+			return 0
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	if len(resp.Results) > req.Limit {
 		resp.Results = resp.Results[:req.Limit]
