@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,7 +68,8 @@ type batchChunk struct {
 // SearchBatch screens the JSON lines of body, one search request each (the fields of
 // POST /v1/search), and hands emit the answers in the order of the lines, one per line
 // (wire.BatchLines: the answers already encoded, wire.BatchAnswer or wire.BatchError each), then
-// the wire.BatchDone. idle is called whenever the next answers are not ready yet, so a streaming
+// the wire.BatchDone; emit must not keep a wire.BatchLines once it returns (its memory answers
+// later lines). idle is called whenever the next answers are not ready yet, so a streaming
 // caller can flush what it has written. An error from emit (the client went away) or ctx stops the
 // screening; lines already answered stay audited.
 func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader, emit func(any) error, idle func()) (wire.BatchDone, error) {
@@ -101,8 +103,9 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sc screenScratch
 			for c := range work {
-				n.screenChunk(ctx, p, done.Batch, cov, c)
+				n.screenChunk(ctx, p, done.Batch, cov, c, &sc)
 				close(c.done)
 			}
 		}()
@@ -152,6 +155,8 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 		if err := emit(wire.BatchLines(c.out)); err != nil {
 			return done, fmt.Errorf("write answers of lines %d-%d: %w", c.lines[0].line, c.lines[len(c.lines)-1].line, err)
 		}
+		putAnswerBuffer(c.out) // emit wrote it out; it does not keep it
+		c.out = nil
 		for range c.lines {
 			<-room
 		}
@@ -211,6 +216,9 @@ func readBatchChunks(ctx context.Context, body io.Reader, next func(*batchChunk)
 			c.lines = append(c.lines, batchLine{line: line, tooLong: true})
 		case len(bytes.TrimSpace(b)) == 0:
 		default:
+			if c.raw == nil {
+				c.raw = make([]byte, 0, 4096) // a chunk's lines, 60-100 bytes each: grown once or twice
+			}
 			start := len(c.raw)
 			c.raw = append(c.raw, b...)
 			c.lines = append(c.lines, batchLine{line: line, start: start, end: len(c.raw)})
@@ -242,13 +250,51 @@ type screenedLine struct {
 	took         time.Duration
 }
 
+// screenScratch is a worker's memory, reused from one chunk to the next: the lines, the ids found
+// and the records read for them, a line's results. Nothing of it outlives the chunk (answers are
+// encoded, audit entries and hits copy what they keep), and allocating it for each chunk was a
+// good part of a screening's garbage.
+type screenScratch struct {
+	lines       []screenedLine
+	ids, shards []string
+	recs        []record.Record
+	found       []bool
+	results     []wire.SearchResult
+}
+
+// answerBuffers holds chunks' answer buffers once written out (*[]byte): they have grown to what
+// a chunk's answers take, and a new one for each chunk was the largest allocation of a screening.
+var answerBuffers sync.Pool
+
+// answerBufferMax is the largest buffer kept for reuse: a chunk of lines with many long records
+// should not pin its memory for the rest of the process.
+const answerBufferMax = 4 << 20
+
+func getAnswerBuffer(size int) []byte {
+	if b, ok := answerBuffers.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+func putAnswerBuffer(b []byte) {
+	if cap(b) > 0 && cap(b) <= answerBufferMax {
+		b = b[:0]
+		answerBuffers.Put(&b)
+	}
+}
+
 // screenChunk searches a chunk's lines and records each like a search. The index is searched line
 // by line, the records found for all of them are read together, and each line is then finished,
 // audited and encoded as a single search is.
-func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, c *batchChunk) {
-	lines := make([]screenedLine, len(c.lines))
-	var ids, shards []string
-	c.out = make([]byte, 0, 2048*len(c.lines)) // about what a line with results takes
+func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, cov *batchCoverage, c *batchChunk, sc *screenScratch) {
+	lines := slices.Grow(sc.lines[:0], len(c.lines))[:len(c.lines)]
+	clear(lines)
+	sc.lines = lines
+	ids, shards := sc.ids[:0], sc.shards[:0]
+	c.out = getAnswerBuffer(2048 * len(c.lines)) // about what a line with results takes
+	c.entries = make([]audit.Entry, 0, len(c.lines))
+	c.hits = make([][]notify.Hit, 0, len(c.lines))
 	for i, bl := range c.lines {
 		s := &lines[i]
 		if bl.tooLong {
@@ -279,15 +325,20 @@ func (n *Node) screenChunk(ctx context.Context, p auth.Principal, batch string, 
 		shards = append(shards, sh...)
 		s.took = n.since(t0)
 	}
+	sc.ids, sc.shards = ids, shards
 	t0 := n.now()
-	recs, ok := n.getRecords(ids, shards)
+	sc.recs = slices.Grow(sc.recs[:0], len(ids))[:len(ids)]
+	sc.found = slices.Grow(sc.found[:0], len(ids))[:len(ids)]
+	clear(sc.found)
+	n.readRecords(ids, shards, sc.recs, sc.found)
+	recs, ok := sc.recs, sc.found
 	readShare := n.since(t0) / time.Duration(max(1, len(lines)))
 	coverage := cov.get()
 	for i, bl := range c.lines {
 		s := &lines[i]
 		s.took += readShare
 		if s.err == nil {
-			s.err = n.screenedAnswer(ctx, p, batch, coverage, bl.line, s, recs[s.first:s.first+s.count], ok[s.first:s.first+s.count], c)
+			s.err = n.screenedAnswer(ctx, p, batch, coverage, bl.line, s, recs[s.first:s.first+s.count], ok[s.first:s.first+s.count], c, sc)
 		}
 		if s.err != nil {
 			b, _ := json.Marshal(wire.BatchError{Line: bl.line, Error: apiError(s.err)})
@@ -321,10 +372,11 @@ func (n *Node) auditChunk(c *batchChunk) {
 // screenedAnswer finishes a searched line of c like a single search (remote shards, order, limit,
 // hits, read limits), appends its answer to c and queues its audit entry.
 func (n *Node) screenedAnswer(ctx context.Context, p auth.Principal, batch string, cov wire.Coverage, line int, s *screenedLine,
-	recs []record.Record, ok []bool, c *batchChunk) error {
+	recs []record.Record, ok []bool, c *batchChunk, sc *screenScratch) error {
 	t0 := n.now()
 	resp := &wire.SearchResponse{SearchID: newID("s"), Coverage: cov}
-	resp.Results = n.foundResults(s.found, recs, ok, nil)
+	resp.Results = n.foundResults(sc.results[:0], s.found, recs, ok, nil)
+	sc.results = resp.Results[:0]
 	hits := n.finishMatch(ctx, p, s.req, resp)
 	resp.Results, resp.Limited = n.reads.take(p, n.now(), resp.Results)
 	out, err := wire.AppendBatchAnswer(c.out, wire.BatchAnswer{Line: line, SearchID: resp.SearchID, Results: resp.Results})

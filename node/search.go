@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -57,11 +55,16 @@ func (n *Node) Search(ctx context.Context, p auth.Principal, req wire.SearchRequ
 // searchEntry is a search's audit entry: the query (with its search id, and the screening it was a
 // line of, if any) and the ids it answered.
 func searchEntry(p auth.Principal, req wire.SearchRequest, resp *wire.SearchResponse, batch string) audit.Entry {
-	query, _ := json.Marshal(auditedSearch{SearchID: resp.SearchID, Batch: batch, SearchRequest: req})
+	// The keys and ids take about 200 bytes, the values the rest.
+	size := 224 + len(req.Serial) + len(req.Make) + len(req.Model) + len(req.Calibre) + len(req.Type) + len(req.OnBehalfOf) + len(req.Reference)
+	query := appendAuditedQuery(make([]byte, 0, size), &auditedSearch{SearchID: resp.SearchID, Batch: batch, SearchRequest: req})
 	entry := audit.Entry{TokenID: p.TokenID, Agency: p.Agency, Country: p.Country, OnBehalfOf: req.OnBehalfOf,
 		Action: "search", Query: query, Outcome: "ok"}
-	for _, r := range resp.Results {
-		entry.ResultIDs = append(entry.ResultIDs, r.ID)
+	if len(resp.Results) > 0 {
+		entry.ResultIDs = make([]string, len(resp.Results))
+		for i, r := range resp.Results {
+			entry.ResultIDs[i] = r.ID
+		}
 	}
 	return entry
 }
@@ -152,12 +155,16 @@ func (n *Node) finishMatch(ctx context.Context, p auth.Principal, req wire.Searc
 	if n.fed != nil && !resp.Coverage.Complete {
 		n.searchRemote(ctx, req, resp)
 	}
-	sort.SliceStable(resp.Results, func(i, j int) bool {
-		a, b := resp.Results[i], resp.Results[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
+	slices.SortStableFunc(resp.Results, func(a, b wire.SearchResult) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		case a.Score != b.Score: // NaN: neither before the other, as sort.SliceStable had it
+			return 0
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	if len(resp.Results) > req.Limit {
 		resp.Results = resp.Results[:req.Limit]
@@ -185,7 +192,7 @@ func (n *Node) localResults(req wire.SearchRequest, only map[string]bool) []wire
 		ids[i] = f.Key
 	}
 	recs, ok := n.getRecords(ids, shards)
-	return n.foundResults(found, recs, ok, only)
+	return n.foundResults(nil, found, recs, ok, only)
 }
 
 // searchIndex matches req against the local index: the records found, and the shard each is filed
@@ -195,10 +202,13 @@ func (n *Node) searchIndex(req wire.SearchRequest) ([]matcher.Result, []string) 
 		Calibre: req.Calibre, Type: req.Type, Limit: req.Limit})
 }
 
-// foundResults pairs what the index found with the records read for it (recs[i] and ok[i] for
-// found[i]); with only set, it keeps records of those shards alone.
-func (n *Node) foundResults(found []matcher.Result, recs []record.Record, ok []bool, only map[string]bool) []wire.SearchResult {
-	out := make([]wire.SearchResult, 0, len(found))
+// foundResults appends to dst what the index found paired with the records read for it (recs[i]
+// and ok[i] for found[i]); with only set, it keeps records of those shards alone.
+func (n *Node) foundResults(dst []wire.SearchResult, found []matcher.Result, recs []record.Record, ok []bool, only map[string]bool) []wire.SearchResult {
+	out := slices.Grow(dst, len(found))
+	if out == nil {
+		out = []wire.SearchResult{} // no result is "results": [], not null
+	}
 	for i, f := range found {
 		if !ok[i] {
 			continue // deleted between the index read and now
@@ -259,6 +269,12 @@ func (n *Node) getRecord(id string) (record.Record, bool) {
 func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 	recs := make([]record.Record, len(ids))
 	found := make([]bool, len(ids))
+	n.readRecords(ids, shards, recs, found)
+	return recs, found
+}
+
+// readRecords is getRecords into recs and found (as long as ids, found all false).
+func (n *Node) readRecords(ids, shards []string, recs []record.Record, found []bool) {
 	read := func(s string, only []int) {
 		if err := n.copies[s].State().GetMany(ids, recs, found, only); err != nil {
 			n.log.Error("reading records", "shard", s, "error", err)
@@ -286,12 +302,18 @@ func (n *Node) getRecords(ids, shards []string) ([]record.Record, []bool) {
 		}
 		read(s, nil)
 	}
-	return recs, found
 }
 
-// newID makes a random, unguessable id with a readable prefix.
+// newID makes a random, unguessable id with a readable prefix: 96 random bits, in hex.
 func newID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
+	var h [24]byte
+	hex.Encode(h[:], b[:])
+	var id strings.Builder // one allocation, not three: a screening makes an id a line
+	id.Grow(len(prefix) + 1 + len(h))
+	id.WriteString(prefix)
+	id.WriteByte('-')
+	id.Write(h[:])
+	return id.String()
 }

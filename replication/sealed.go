@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -44,6 +46,43 @@ func (r records) get(id []byte) ([]byte, error) {
 		return nil, nil
 	}
 	return r.open(id, v)
+}
+
+// lookup reads many records of r, one after another, with one cursor and reused buffers.
+type lookup struct {
+	r          records
+	c          *bolt.Cursor
+	key, ad, v []byte
+}
+
+func (r records) lookup() *lookup { return &lookup{r: r, c: r.b.Cursor()} }
+
+// get is records.get for id; what it returns is valid until the next call (and, in a plain dir,
+// only inside the transaction).
+func (l *lookup) get(id string) ([]byte, error) {
+	l.key = append(l.key[:0], id...)
+	k, v := l.c.Seek(l.key)
+	if v == nil || !bytes.Equal(k, l.key) {
+		return nil, nil
+	}
+	if l.r.key == nil {
+		return v, nil
+	}
+	l.ad = appendRecordAD(l.ad[:0], l.key)
+	p, err := l.r.key.Open(l.v[:0], l.ad, v)
+	if err != nil {
+		return nil, fmt.Errorf("stored record %q: %w", id, err)
+	}
+	l.v = p
+	return p, nil
+}
+
+// appendRecordAD appends recordAD(id) to dst.
+func appendRecordAD(dst, id []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(bucketRecords)))
+	dst = append(dst, bucketRecords...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(id)))
+	return append(dst, id...)
 }
 
 // put stores plain under id; bbolt keeps the value until commit, so it is sealed into (or copied

@@ -209,12 +209,16 @@ func (s *State) Get(id string) (record.Record, bool, error) {
 
 // GetMany looks up several ids in one read transaction: those at the positions in only, or every
 // one when only is nil. out[i] is set for every id found (found[i] true); ids already marked found
-// are skipped, so a caller can try several shards in turn.
+// are skipped, so a caller can try several shards in turn. One cursor seeks every id (bbolt's Get
+// makes a cursor, and grows its stack, per key), and the key, the associated data and the opened
+// value are built in buffers reused from one id to the next: a screening reads millions of
+// records, and the decoded record copies what it keeps.
 func (s *State) GetMany(ids []string, out []record.Record, found []bool, only []int) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error {
-		b := s.records(tx)
+		r := s.records(tx)
+		l := r.lookup()
 		n := len(ids)
 		if only != nil {
 			n = len(only)
@@ -227,7 +231,7 @@ func (s *State) GetMany(ids []string, out []record.Record, found []bool, only []
 			if found[i] {
 				continue
 			}
-			v, err := b.get([]byte(ids[i]))
+			v, err := l.get(ids[i])
 			if err != nil {
 				return err
 			}

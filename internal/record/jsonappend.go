@@ -47,6 +47,15 @@ func appendOmitEmpty(dst []byte, key, v string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain holds the bytes AppendJSONString copies as they are: printable ASCII but for ", \, <, >
+// and &. Bytes from 0x80 are not plain: they start a rune that is checked.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendJSONStrings appends ss as a JSON array of strings, each as AppendJSONString writes it.
 func AppendJSONStrings(dst []byte, ss []string) []byte {
 	dst = append(dst, '[')
@@ -62,12 +71,23 @@ func AppendJSONStrings(dst []byte, ss []string) []byte {
 // AppendJSONString appends s quoted as encoding/json does with HTML escaping (its default):
 // <, > and & as \u00XX, control characters as their short or \u00XX escapes, invalid UTF-8 as
 // \ufffd, and U+2028 and U+2029 escaped.
+//
+// Nearly every string a screening writes (ids, serials, makes, dates) has nothing to escape: it is
+// scanned once with a table and appended whole.
 func AppendJSONString(dst []byte, s string) []byte {
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
 	dst = append(dst, '"')
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonPlain[c] {
 				i++
 				continue
 			}
