@@ -31,7 +31,7 @@ func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
 	sc.probes, sc.matched, sc.checked, sc.verified, sc.skipped = 0, 0, 0, 0, false
-	sc.ls.passed = 0
+	sc.ls.passed, sc.ls.otherMake = 0, 0
 	sc.subs = sc.subs[:0]
 	sc.slots.reset()
 	sc.groups.reset()
