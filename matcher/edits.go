@@ -70,10 +70,9 @@ func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32,
 			continue // another make's serial (that the run's tag bits could not tell): it could only rank below this make's
 		}
 		g := v & maxIndexedGroup
-		if _, seen := sc.groups.get(g); seen {
-			continue
+		if !sc.groups.add(g, groupOffered) {
+			continue // seen already
 		}
-		sc.groups.put(g, groupOffered)
 		found = append(found, g)
 	}
 	sc.found = found
