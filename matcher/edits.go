@@ -21,7 +21,7 @@ func (ix *Index) editTier(qi *queryInfo, sc *scratch, k int, q0 []byte, accept u
 		sc.filters = appendNearFilters(sc.filters[:0], q0)
 		filters = sc.filters
 	}
-	ix.probe(qi, sc, sc.hashes, len(sc.hashes), [2]uint32{accept, accept}, filters, k)
+	ix.probe(qi, sc, sc.hashes, accept, filters, k)
 }
 
 // secondEdit widens the edit tier of a query without wildcards from one edit to two: the
@@ -44,44 +44,36 @@ func (ix *Index) secondEdit(qi *queryInfo, sc *scratch) {
 	if sc.ls.passed > 0 {
 		accept = flagAnyDel // groups seen already are skipped; those passed over are checked now
 	}
-	keys := sc.hashes
-	if qi.known < minKnownTwo { // a shorter query drops at most one character (twoEdits)
-		keys = sc.hashes[:level2]
+	ix.probe(qi, sc, sc.hashes[:level2], accept, nil, 2)
+	if qi.known >= minKnownTwo { // a shorter query drops at most one character (twoEdits)
+		ix.probe(qi, sc, sc.hashes[level2:], flagAnyDel, nil, 2)
 	}
-	ix.probe(qi, sc, keys, level2, [2]uint32{accept, flagAnyDel}, nil, 2)
 }
 
 // probe looks up deletion-index keys (filtered by position bytes when filters is not nil, see
-// hashRun.lookupBatch) and verifies the groups they lead to within k edits: keys[:split] taking
-// the entries whose flag accept[0] takes, keys[split:] those accept[1] takes. That is two probes
-// in one (secondEdit's one- and two-deletion variants), whose memory accesses overlap; the groups
-// are verified in the order the two probes one after the other would (those of keys[:split]
-// first, a group found by both once), so the candidates are offered in the same order. Like the
-// lookups, the group checks go in passes: the groups found are touched once in a tight loop
+// hashRun.lookupBatch) and verifies the groups they lead to within k edits. Like
+// the lookups, the group checks go in passes: the groups found are touched once in a tight loop
 // (their records are scattered over tens of megabytes, and independent loads overlap their
 // misses) before the distance computations read them from cache.
-func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, split int, accept [2]uint32, filters []posFilter, k int) {
+func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32, filters []posFilter, k int) {
 	sc.probes += len(keys)
 	tag := qi.makeTag
 	if ix.noTagFilter {
 		tag = anyMake
 	}
 	other := sc.ls.otherMake
-	sc.parts[0], sc.parts[1] = sc.parts[0][:0], sc.parts[1][:0]
-	ix.del.lookupBatch(&sc.parts, keys, split, accept, filters, tag, &sc.ls)
-	sc.matched += len(sc.parts[0]) + len(sc.parts[1]) + sc.ls.otherMake - other
+	sc.vals = ix.del.lookupBatch(sc.vals[:0], keys, accept, filters, tag, &sc.ls)
+	sc.matched += len(sc.vals) + sc.ls.otherMake - other
 	found := sc.found[:0]
-	for _, vals := range sc.parts {
-		for _, v := range vals {
-			if !tagMatches(v>>tagBits, qi.makeTag) {
-				continue // another make's serial (that the run's tag bits could not tell): it could only rank below this make's
-			}
-			g := v & maxIndexedGroup
-			if !sc.groups.add(g, groupOffered) {
-				continue // seen already
-			}
-			found = append(found, g)
+	for _, v := range sc.vals {
+		if !tagMatches(v>>tagBits, qi.makeTag) {
+			continue // another make's serial (that the run's tag bits could not tell): it could only rank below this make's
 		}
+		g := v & maxIndexedGroup
+		if !sc.groups.add(g, groupOffered) {
+			continue // seen already
+		}
+		found = append(found, g)
 	}
 	sc.found = found
 	touch := uint8(0)

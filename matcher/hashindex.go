@@ -156,21 +156,16 @@ func (x *hashIndex) lookup(dst []uint32, h uint32, accept uint32) []uint32 {
 	return dst
 }
 
-// lookupBatch is lookup for many hashes at once (low bits ignored), in two parts (hs[:split] with
-// accept[0] into dst[0], the rest with accept[1] into dst[1]), filtered by position bytes when
-// filters is not nil, and in a tagged index by the query's make tag (anyMake: every make): see
-// hashRun.lookupBatch.
-func (x *hashIndex) lookupBatch(dst *[2][]uint32, hs []uint32, split int, accept [2]uint32, filters []posFilter, tag uint32, ls *lookupScratch) {
+// lookupBatch is lookup for many hashes at once (low bits ignored), filtered by position bytes
+// when filters is not nil, and in a tagged index by the query's make tag (anyMake: every make):
+// see hashRun.lookupBatch.
+func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, tag uint32, ls *lookupScratch) []uint32 {
 	if x.head != nil {
 		filter := filters != nil && x.withPos
 		byTag := x.tagged && tag != anyMake
 		for j, h := range hs {
-			part := 0
-			if j >= split {
-				part = 1
-			}
 			for i := x.head[h>>(32-headBits)]; i != 0; i = x.next[i-1] {
-				if k := x.key[i-1]; k>>1 == h>>1 && accept[part]&(1<<(k&1)) != 0 {
+				if k := x.key[i-1]; k>>1 == h>>1 && accept&(1<<(k&1)) != 0 {
 					if filter && !filters[j].takes(x.pos[i-1]) {
 						ls.passed++
 						continue
@@ -180,16 +175,17 @@ func (x *hashIndex) lookupBatch(dst *[2][]uint32, hs []uint32, split int, accept
 						ls.otherMake++
 						continue
 					}
-					dst[part] = append(dst[part], v)
+					dst = append(dst, v)
 				}
 			}
 		}
 	}
 	for _, lv := range x.tiers.levels {
 		for _, r := range lv {
-			r.lookupBatch(dst, hs, split, accept, filters, tag, ls)
+			dst = r.lookupBatch(dst, hs, accept, filters, tag, ls)
 		}
 	}
+	return dst
 }
 
 // touch reads the bucket of hash h in every run, as lookup will, and returns a value to keep the

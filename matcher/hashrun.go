@@ -216,12 +216,7 @@ type lookupScratch struct {
 // bits in lo show another make (tagMatches false on them) is counted in ls.otherMake and its
 // value is not read. With fewer than six tag bits kept, some entries of other makes are taken
 // still; the caller checks the values' tags.
-//
-// The hashes are two parts, so that two probes that would follow one another share the passes
-// (their misses overlap): hs[:split] take the flags accept[0] and their values are appended to
-// dst[0], hs[split:] take accept[1] and go to dst[1]; each part in the order a lookupBatch of its
-// hashes alone would give.
-func (r *hashRun) lookupBatch(dst *[2][]uint32, hs []uint32, split int, accept [2]uint32, filters []posFilter, tag uint32, ls *lookupScratch) {
+func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, tag uint32, ls *lookupScratch) []uint32 {
 	n := len(hs)
 	if cap(ls.seg) < n {
 		ls.seg, ls.from, ls.to = make([]*hashSeg, n), make([]uint32, n), make([]uint32, n)
@@ -254,19 +249,11 @@ func (r *hashRun) lookupBatch(dst *[2][]uint32, hs []uint32, split int, accept [
 	allMakes := tb == 0 || tag == anyMake
 	qt, at := uint16(tag)&(1<<tb-1), uint16(1<<tb-1)
 	ls.hitSeg, ls.hitPos = ls.hitSeg[:0], ls.hitPos[:0]
-	firstHits := 0 // the hits of hs[:split]
 	for i, h := range hs {
-		if i == split {
-			firstHits = len(ls.hitSeg)
-		}
-		acc := accept[0]
-		if i >= split {
-			acc = accept[1]
-		}
 		want := (uint16(h) | 1) & lomask
 		seg := segs[i]
 		for j, l := range seg.lo[from[i]:to[i]] {
-			if (l|1)&lomask != want || acc&(1<<(l&1)) == 0 {
+			if (l|1)&lomask != want || accept&(1<<(l&1)) == 0 {
 				continue
 			}
 			if filter && !filters[i].takes(seg.pos[from[i]+uint32(j)]) {
@@ -281,17 +268,12 @@ func (r *hashRun) lookupBatch(dst *[2][]uint32, hs []uint32, split int, accept [
 			ls.hitPos = append(ls.hitPos, from[i]+uint32(j))
 		}
 	}
-	if split >= len(hs) {
-		firstHits = len(ls.hitSeg)
-	}
-	for i, seg := range ls.hitSeg[:firstHits] {
-		dst[0] = append(dst[0], seg.val[ls.hitPos[i]])
-	}
-	for i, seg := range ls.hitSeg[firstHits:] {
-		dst[1] = append(dst[1], seg.val[ls.hitPos[firstHits+i]])
+	for i, seg := range ls.hitSeg {
+		dst = append(dst, seg.val[ls.hitPos[i]])
 	}
 	clear(segs)
 	clear(ls.hitSeg)
+	return dst
 }
 
 // appendRange appends every entry whose key is in [from, to) (to may be 1<<32) as key<<32|value,

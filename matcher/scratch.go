@@ -12,7 +12,6 @@ type scratch struct {
 	hashes  []uint32
 	filters []posFilter // position filters of the first edit pass (appendNearFilters)
 	vals    []uint32    // values of one index lookup
-	parts   [2][]uint32 // values of one deletion-index probe, by part (see probe)
 	found   []uint32    // groups one probe found
 	subs    [][]byte    // the query without a prefix or suffix token (noise tier)
 	ls      lookupScratch
