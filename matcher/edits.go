@@ -67,7 +67,7 @@ func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32,
 	found := sc.found[:0]
 	for _, v := range sc.vals {
 		if !tagMatches(v>>tagBits, qi.makeTag) {
-			continue // another make's serial (that the run's tag bits could not tell): it could only rank below this make's
+			continue // another make's, which the run's tag bits could not tell: it could only rank below
 		}
 		g := v & maxIndexedGroup
 		if !sc.groups.add(g, groupOffered) {
