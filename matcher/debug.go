@@ -19,6 +19,9 @@ type SearchStats struct {
 	// Passed counts deletion-index entries the first edit pass turned away by their position
 	// bytes, without reading their values (see appendNearFilters); Matched counts those it took.
 	Passed int
+	// OtherMake counts the entries of Matched that the bucket scan turned away by the make tag
+	// kept beside their key bits, without reading their values (see hashRun.lookupBatch).
+	OtherMake int
 	// SecondEdit reports whether records two edits away were sought (see Index.collect).
 	SecondEdit bool
 }
@@ -37,7 +40,7 @@ func DebugSearch(ix *Index, q Query) SearchStats {
 		ix.collect(&qi, &qa, sc, min(limit, MaxLimit))
 	}
 	return SearchStats{Probes: sc.probes, Matched: sc.matched, Checked: sc.checked, Verified: sc.verified,
-		Candidates: len(sc.cands), Passed: sc.ls.passed, SecondEdit: !sc.skipped && qi.twoEdits()}
+		Candidates: len(sc.cands), Passed: sc.ls.passed, OtherMake: sc.ls.otherMake, SecondEdit: !sc.skipped && qi.twoEdits()}
 }
 
 // DebugCandidate is one ranked candidate's evidence, for the evaluation suite's analysis of what

@@ -205,18 +205,79 @@ func TestPositionFilterKeepsAnswers(t *testing.T) {
 		if r.IntN(2) == 0 {
 			q.Make = e.Make
 		}
-		for name, ix := range map[string]*Index{"bulk": bulk, "live": live} {
-			ix.noPosFilter = false
-			got := ix.Search(q)
-			passed += DebugSearch(ix, q).Passed
-			ix.noPosFilter = true
-			want := ix.Search(q)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: %+v: with the filter\n%+v\nwithout\n%+v", name, q, got, want)
-			}
-		}
+		passed += sameAnswers(t, map[string]*Index{"bulk": bulk, "live": live}, q, "the filter",
+			func(ix *Index, off bool) { ix.noPosFilter = off }, func(st SearchStats) int { return st.Passed })
 	}
 	if passed == 0 {
 		t.Fatal("no entry was passed over by position: the test compares nothing")
 	}
+}
+
+// TestMakeTagBitsKeepAnswers compares whole answers with the deletion index's bucket scan turning
+// away other makes' entries by the tag bits beside their keys, and without (the values' tags are
+// checked either way), on an index large enough that its runs keep tag bits, with a dozen makes
+// and records without one, for unrecorded serials (what a screening sends), one- and two-edit
+// queries, with and without the make, in a bulk-built and a live-built index (whose merged runs
+// keep tag bits too, and its buffer none).
+func TestMakeTagBitsKeepAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two indexes of 100,000 serials")
+	}
+	serials := testSerials(100000, 23)
+	makes := []string{"Glock", "Beretta", "Colt", "HK", "Izhmash", "S&W", "Ruger", "Taurus", "CZ", "Walther", "SIG", ""}
+	entries := keyedEntries(serials)
+	for i := range entries {
+		entries[i].Make, entries[i].Type = makes[i%len(makes)], "pistol"
+	}
+	bulk, live := bulkAndLive(fakeRef{}, entries)
+	for name, ix := range map[string]*Index{"bulk": bulk, "live": live} {
+		tagged := false
+		ix.del.tiers.each(func(r *hashRun) { tagged = tagged || r.loTagBits() > 0 })
+		if !tagged {
+			t.Fatalf("%s: no run keeps tag bits: the test compares nothing", name)
+		}
+	}
+	unrecorded := testSerials(300, 29)
+	r := rand.New(rand.NewPCG(23, 1))
+	turned := 0
+	for n := range 900 {
+		e := entries[r.IntN(len(entries))]
+		q := Query{Serial: e.Serial, Make: e.Make, Type: e.Type}
+		switch n % 3 {
+		case 0:
+			q.Serial = unrecorded[n/3]
+			q.Make = makes[r.IntN(len(makes))]
+		case 1:
+			q.Serial = corrupt(r, q.Serial, 1)
+		case 2:
+			q.Serial = corrupt(r, q.Serial, 2)
+		}
+		if r.IntN(4) == 0 {
+			q.Make = ""
+		}
+		turned += sameAnswers(t, map[string]*Index{"bulk": bulk, "live": live}, q, "the tag bits",
+			func(ix *Index, off bool) { ix.noTagFilter = off }, func(st SearchStats) int { return st.OtherMake })
+	}
+	if turned == 0 {
+		t.Fatal("no entry was turned away by its make: the test compares nothing")
+	}
+}
+
+// sameAnswers searches q in every index with a shortcut of the search on and off (set turns it
+// off), fails when the answers differ, and returns the sum of what count reads of the work the
+// shortcut did.
+func sameAnswers(t *testing.T, ixs map[string]*Index, q Query, shortcut string, set func(ix *Index, off bool), count func(SearchStats) int) int {
+	t.Helper()
+	n := 0
+	for name, ix := range ixs {
+		set(ix, false)
+		got := ix.Search(q)
+		n += count(DebugSearch(ix, q))
+		set(ix, true)
+		want := ix.Search(q)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %+v: with %s\n%+v\nwithout\n%+v", name, q, shortcut, got, want)
+		}
+	}
+	return n
 }

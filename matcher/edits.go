@@ -57,18 +57,22 @@ func (ix *Index) secondEdit(qi *queryInfo, sc *scratch) {
 // misses) before the distance computations read them from cache.
 func (ix *Index) probe(qi *queryInfo, sc *scratch, keys []uint32, accept uint32, filters []posFilter, k int) {
 	sc.probes += len(keys)
-	sc.vals = ix.del.lookupBatch(sc.vals[:0], keys, accept, filters, &sc.ls)
-	sc.matched += len(sc.vals)
+	tag := qi.makeTag
+	if ix.noTagFilter {
+		tag = anyMake
+	}
+	other := sc.ls.otherMake
+	sc.vals = ix.del.lookupBatch(sc.vals[:0], keys, accept, filters, tag, &sc.ls)
+	sc.matched += len(sc.vals) + sc.ls.otherMake - other
 	found := sc.found[:0]
 	for _, v := range sc.vals {
 		if !tagMatches(v>>tagBits, qi.makeTag) {
-			continue // another make's serial: it could only rank below this make's
+			continue // another make's, which the run's tag bits could not tell: it could only rank below
 		}
 		g := v & maxIndexedGroup
-		if _, seen := sc.groups.get(g); seen {
-			continue
+		if !sc.groups.add(g, groupOffered) {
+			continue // seen already
 		}
-		sc.groups.put(g, groupOffered)
 		found = append(found, g)
 	}
 	sc.found = found

@@ -18,6 +18,7 @@ type hashIndex struct {
 	key, val []uint32 // the buffer's entries
 	pos      []uint8  // their position bytes, in an index withPos (see hashRun)
 	withPos  bool
+	tagged   bool     // values carry make tags (tag<<tagBits|group), which runs keep in lo
 	next     []uint32 // chain: index+1 of the previous entry in the same head slot, 0 ends
 	head     []uint32 // by the key's top headBits: index+1 of the newest entry, 0 when none
 	tiers    tiers[hashRun]
@@ -30,10 +31,11 @@ const (
 	headBits      = 16      // the bucket bits of a run of bufferEntries (see runShape)
 )
 
-// init empties the index; withPos says whether its entries carry position bytes.
-func (x *hashIndex) init(withPos bool) {
+// init empties the index; withPos says whether its entries carry position bytes, tagged whether
+// its values carry make tags.
+func (x *hashIndex) init(withPos, tagged bool) {
 	x.key, x.val, x.pos, x.next, x.head = nil, nil, nil, nil, nil
-	x.withPos = withPos
+	x.withPos, x.tagged = withPos, tagged
 	x.tiers = tiers[hashRun]{base: bufferEntries,
 		size:    func(r *hashRun) int { return r.n },
 		merge:   func(in []*hashRun) merger[hashRun] { return newHashMerge(in, &x.pool) },
@@ -73,7 +75,7 @@ func (x *hashIndex) freeze() {
 	if len(x.key) == 0 {
 		return
 	}
-	r := &hashRun{n: len(x.key), withPos: x.withPos}
+	r := &hashRun{n: len(x.key), withPos: x.withPos, tagged: x.tagged}
 	r.sBits, r.dBits = runShape(r.n)
 	if r.sBits+r.dBits != headBits {
 		panic("matcher: buffer and run shapes disagree")
@@ -102,7 +104,7 @@ func (x *hashIndex) freeze() {
 		seg := &r.segs[slot>>r.dBits]
 		p := fill[slot]
 		fill[slot]++
-		seg.lo[p] = uint16(k)
+		seg.lo[p] = r.loOf(k, x.val[i])
 		seg.val[p] = x.val[i]
 		if x.withPos {
 			seg.pos[p] = x.pos[i]
@@ -124,7 +126,7 @@ func (x *hashIndex) addEntries(ents []uint64, pos []uint8) {
 	} else if len(pos) != len(ents) {
 		panic("matcher: entries and position bytes disagree")
 	}
-	x.tiers.add(newHashRun(ents, pos, &x.pool))
+	x.tiers.add(newHashRun(ents, pos, x.tagged, &x.pool))
 	x.owed += len(ents)
 }
 
@@ -155,27 +157,32 @@ func (x *hashIndex) lookup(dst []uint32, h uint32, accept uint32) []uint32 {
 }
 
 // lookupBatch is lookup for many hashes at once (low bits ignored), filtered by position bytes
-// when filters is not nil: see hashRun.lookupBatch.
-func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
+// when filters is not nil, and in a tagged index by the query's make tag (anyMake: every make):
+// see hashRun.lookupBatch.
+func (x *hashIndex) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, tag uint32, ls *lookupScratch) []uint32 {
 	if x.head != nil {
 		filter := filters != nil && x.withPos
+		byTag := x.tagged && tag != anyMake
 		for j, h := range hs {
 			for i := x.head[h>>(32-headBits)]; i != 0; i = x.next[i-1] {
 				if k := x.key[i-1]; k>>1 == h>>1 && accept&(1<<(k&1)) != 0 {
-					if filter {
-						if !filters[j].takes(x.pos[i-1]) {
-							ls.passed++
-							continue
-						}
+					if filter && !filters[j].takes(x.pos[i-1]) {
+						ls.passed++
+						continue
 					}
-					dst = append(dst, x.val[i-1])
+					v := x.val[i-1]
+					if byTag && !tagMatches(v>>tagBits, tag) {
+						ls.otherMake++
+						continue
+					}
+					dst = append(dst, v)
 				}
 			}
 		}
 	}
 	for _, lv := range x.tiers.levels {
 		for _, r := range lv {
-			dst = r.lookupBatch(dst, hs, accept, filters, ls)
+			dst = r.lookupBatch(dst, hs, accept, filters, tag, ls)
 		}
 	}
 	return dst

@@ -15,16 +15,25 @@ package matcher
 // position (see variantPos), so that an exact query tells a dense run's neighbours two edits away
 // from those one edit away, and its own skeleton, without reading them. Entries travel through builds and merges as key<<32|value
 // with their position bytes in a parallel slice (nil for a run without).
+//
+// A run that is tagged (the deletion index's: every value is tag<<tagBits|group, see makeTag)
+// also keeps the make tag in the bits of lo above the key's (loTagBits of them: all six where the
+// key leaves room, as in the runs of a large index, fewer in smaller runs, none in the smallest),
+// so that lookupBatch turns away another make's entries in the bucket scan, without reading their
+// values: an unrecorded serial's two-edit probes match a hundred entries a query, nine in ten of
+// other makes. The tag bits are a copy of the value's: builds and merges take them from the value
+// and rebuild keys without them.
 type hashRun struct {
 	n            int
 	sBits, dBits uint // segment and bucket bits; sBits+dBits >= 16
 	withPos      bool
+	tagged       bool
 	segs         []hashSeg
 }
 
 type hashSeg struct {
 	dir []uint32 // bucket b holds entries dir[b]:dir[b+1]
-	lo  []uint16 // key bits below sBits+dBits
+	lo  []uint16 // key bits below sBits+dBits, and above them the make tag's low loTagBits
 	val []uint32
 	pos []uint8 // the entries' position bytes (withPos only)
 }
@@ -43,12 +52,36 @@ func runShape(n int) (sBits, dBits uint) {
 
 func (r *hashRun) loBits() uint { return 32 - r.sBits - r.dBits }
 
+// makeTagBits is how many bits a make tag has (1 to 62, anyMake).
+const makeTagBits = 6
+
+// loTagBits returns how many low bits of the make tag a tagged run keeps in lo: what the key bits
+// leave of sixteen, at most the whole tag.
+func (r *hashRun) loTagBits() uint {
+	if !r.tagged {
+		return 0
+	}
+	return min(makeTagBits, 16-r.loBits())
+}
+
+// loOf returns what lo holds for an entry of key k and value v: the key's low bits and, in a
+// tagged run, the tag bits the run keeps.
+func (r *hashRun) loOf(k, v uint32) uint16 {
+	lb := r.loBits()
+	lo := uint16(k) & uint16(1<<lb-1)
+	if tb := r.loTagBits(); tb > 0 {
+		lo |= uint16(v>>tagBits) & uint16(1<<tb-1) << lb
+	}
+	return lo
+}
+
 // newHashRun builds a run from entries key<<32|value in any order, with their position bytes in
-// pos (nil: a run without positions); it reorders ents and pos. The entries are first partitioned
+// pos (nil: a run without positions), tagged when its values carry make tags; it reorders ents
+// and pos. The entries are first partitioned
 // by segment (a scatter into few streams, which caches absorb), then each segment is laid out by
 // a counting sort on its bucket bits.
-func newHashRun(ents []uint64, pos []uint8, pool *segPool) *hashRun {
-	r := &hashRun{n: len(ents), withPos: pos != nil}
+func newHashRun(ents []uint64, pos []uint8, tagged bool, pool *segPool) *hashRun {
+	r := &hashRun{n: len(ents), withPos: pos != nil, tagged: tagged}
 	r.sBits, r.dBits = runShape(len(ents))
 	r.segs = make([]hashSeg, 1<<r.sBits)
 	sc := segScratch{pool: pool}
@@ -115,7 +148,6 @@ func (r *hashRun) buildSeg(s int, ents []uint64, pos []uint8, sc *segScratch) {
 	}
 	lb := r.loBits()
 	bmask := uint64(nb - 1)
-	lomask := uint16(1<<lb - 1)
 	for _, e := range ents {
 		seg.dir[((e>>32)>>lb)&bmask+1]++
 	}
@@ -131,7 +163,7 @@ func (r *hashRun) buildSeg(s int, ents []uint64, pos []uint8, sc *segScratch) {
 		b := ((e >> 32) >> lb) & bmask
 		i := fill[b]
 		fill[b]++
-		seg.lo[i] = uint16(e>>32) & lomask
+		seg.lo[i] = r.loOf(uint32(e>>32), uint32(e))
 		seg.val[i] = uint32(e)
 		if pos != nil {
 			seg.pos[i] = pos[k]
@@ -141,18 +173,16 @@ func (r *hashRun) buildSeg(s int, ents []uint64, pos []uint8, sc *segScratch) {
 
 // lookup appends the values under hash h (its low bit clear) whose key's low bit is accepted:
 // accept bit 0 takes keys h, bit 1 takes keys h|1. The low key bit is a flag the owner chooses
-// (the deletion index marks two-deletion variants with it).
+// (the deletion index marks two-deletion variants with it). It takes every make.
 func (r *hashRun) lookup(dst []uint32, h uint32, accept uint32) []uint32 {
 	seg := &r.segs[segOf(uint64(h)<<32, r.sBits)]
 	lb := r.loBits()
 	b := (h >> lb) & (1<<r.dBits - 1)
-	want := uint16(h) | 1
-	if lb < 16 {
-		want &= 1<<lb - 1
-	}
+	lomask := uint16(1<<lb - 1)
+	want := (uint16(h) | 1) & lomask
 	lo, val := seg.lo[seg.dir[b]:seg.dir[b+1]], seg.val[seg.dir[b]:seg.dir[b+1]]
 	for i, l := range lo {
-		if l|1 == want && accept&(1<<(l&1)) != 0 {
+		if (l|1)&lomask == want && accept&(1<<(l&1)) != 0 {
 			dst = append(dst, val[i])
 		}
 	}
@@ -168,6 +198,8 @@ type lookupScratch struct {
 	touch    int // sums what touching loops read, so the compiler keeps the loads
 	// passed counts the entries a position mask turned away (their values were not read).
 	passed int
+	// otherMake counts the entries turned away by their make tag.
+	otherMake int
 }
 
 // lookupBatch is lookup for many hashes at once (their low bits are ignored). It works in passes
@@ -179,7 +211,12 @@ type lookupScratch struct {
 // filters, when not nil, filters by position byte: an entry found for hs[i] is taken only when
 // filters[i] takes its byte; the others are counted in ls.passed and their values are not read.
 // An entry of a run without positions is always taken.
-func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, ls *lookupScratch) []uint32 {
+//
+// tag is the query's make tag (anyMake takes every make): in a tagged run, an entry whose tag
+// bits in lo show another make (tagMatches false on them) is counted in ls.otherMake and its
+// value is not read. With fewer than six tag bits kept, some entries of other makes are taken
+// still; the caller checks the values' tags.
+func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters []posFilter, tag uint32, ls *lookupScratch) []uint32 {
 	n := len(hs)
 	if cap(ls.seg) < n {
 		ls.seg, ls.from, ls.to = make([]*hashSeg, n), make([]uint32, n), make([]uint32, n)
@@ -206,21 +243,29 @@ func (r *hashRun) lookupBatch(dst []uint32, hs []uint32, accept uint32, filters 
 	}
 	ls.touch += int(touch)
 	lomask := uint16(1<<lb - 1)
+	// An entry's tag bits t are taken when they are the query's (qt) or anyMake's (all ones);
+	// with no bits kept, or a query of any make, every entry is.
+	tb := r.loTagBits()
+	allMakes := tb == 0 || tag == anyMake
+	qt, at := uint16(tag)&(1<<tb-1), uint16(1<<tb-1)
 	ls.hitSeg, ls.hitPos = ls.hitSeg[:0], ls.hitPos[:0]
 	for i, h := range hs {
 		want := (uint16(h) | 1) & lomask
 		seg := segs[i]
 		for j, l := range seg.lo[from[i]:to[i]] {
-			if l|1 == want && accept&(1<<(l&1)) != 0 {
-				if filter {
-					if !filters[i].takes(seg.pos[from[i]+uint32(j)]) {
-						ls.passed++
-						continue
-					}
-				}
-				ls.hitSeg = append(ls.hitSeg, seg)
-				ls.hitPos = append(ls.hitPos, from[i]+uint32(j))
+			if (l|1)&lomask != want || accept&(1<<(l&1)) == 0 {
+				continue
 			}
+			if filter && !filters[i].takes(seg.pos[from[i]+uint32(j)]) {
+				ls.passed++
+				continue
+			}
+			if t := l >> lb; !allMakes && t != qt && t != at {
+				ls.otherMake++
+				continue
+			}
+			ls.hitSeg = append(ls.hitSeg, seg)
+			ls.hitPos = append(ls.hitPos, from[i]+uint32(j))
 		}
 	}
 	for i, seg := range ls.hitSeg {
@@ -251,10 +296,11 @@ func (r *hashRun) appendRange(dst []uint64, dpos []uint8, from, to uint64) ([]ui
 			b0 = (from - segStart) >> lb
 		}
 		b1 := min(nb, (to-segStart)>>lb)
+		lomask := uint16(1<<lb - 1)
 		for b := b0; b < b1; b++ {
 			base := segStart | b<<lb
 			for i := seg.dir[b]; i < seg.dir[b+1]; i++ {
-				dst = append(dst, (base|uint64(seg.lo[i]))<<32|uint64(seg.val[i]))
+				dst = append(dst, (base|uint64(seg.lo[i]&lomask))<<32|uint64(seg.val[i]))
 			}
 			switch {
 			case dpos == nil:
@@ -295,6 +341,7 @@ func newHashMerge(in []*hashRun, pool *segPool) *hashMerge {
 	for _, r := range in {
 		out.n += r.n
 		out.withPos = out.withPos || r.withPos
+		out.tagged = out.tagged || r.tagged
 	}
 	out.sBits, out.dBits = runShape(out.n)
 	// Output segments must be whole buckets of every input.

@@ -70,6 +70,9 @@ type Index struct {
 	// noPosFilter turns the first edit pass's position filter off (editTier), for the test that
 	// compares answers with and without it.
 	noPosFilter bool
+	// noTagFilter turns off the make tag check of the deletion index's bucket scan (probe), for
+	// the test that compares answers with and without it.
+	noTagFilter bool
 
 	// bulk is set while PutMany defers the fuzzy indexes' entries to flush; pending lists the
 	// groups to enter (group<<8 | first<<7 | tag) and pendingAux the auxiliary entries.
@@ -88,8 +91,8 @@ func New(ref Reference, opts Options) *Index {
 	ix := &Index{ref: ref, opts: opts.withDefaults(), multi: map[uint32]uint64{}}
 	ix.recs.init()
 	ix.groups.init()
-	ix.del.init(true)
-	ix.aux.init(false)
+	ix.del.init(true, true)
+	ix.aux.init(false, false)
 	ix.fwd.init()
 	ix.rev.init()
 	return ix

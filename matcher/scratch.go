@@ -31,7 +31,7 @@ func getScratch() *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.cands = sc.cands[:0]
 	sc.probes, sc.matched, sc.checked, sc.verified, sc.skipped = 0, 0, 0, 0, false
-	sc.ls.passed = 0
+	sc.ls.passed, sc.ls.otherMake = 0, 0
 	sc.subs = sc.subs[:0]
 	sc.slots.reset()
 	sc.groups.reset()
@@ -88,6 +88,22 @@ func (m *u32map) keysWith(dst []uint32, v int32) []uint32 {
 
 // put sets k to v.
 func (m *u32map) put(k uint32, v int32) {
+	i, _ := m.slot(k)
+	m.vals[i] = v
+}
+
+// add sets k to v if k is absent, and reports whether it was: one probe where get and put would
+// take two.
+func (m *u32map) add(k uint32, v int32) bool {
+	i, added := m.slot(k)
+	if added {
+		m.vals[i] = v
+	}
+	return added
+}
+
+// slot returns k's position, entering k there if it is absent (and reporting that it was).
+func (m *u32map) slot(k uint32) (uint32, bool) {
 	if 2*(len(m.used)+1) > len(m.keys) {
 		m.grow()
 	}
@@ -96,10 +112,12 @@ func (m *u32map) put(k uint32, v int32) {
 	for m.keys[i] != 0 && m.keys[i] != k+1 {
 		i = (i + 1) & mask
 	}
-	if m.keys[i] == 0 {
-		m.used = append(m.used, i)
+	if m.keys[i] != 0 {
+		return i, false
 	}
-	m.keys[i], m.vals[i] = k+1, v
+	m.used = append(m.used, i)
+	m.keys[i] = k + 1
+	return i, true
 }
 
 func (m *u32map) grow() {
