@@ -188,7 +188,8 @@ func appendTx(tx *bbolt.Tx, e *Entry, now func() time.Time, key *atrest.Key) err
 
 // Append queues e for the writer and returns at once, or blocks while the queue is full; entries
 // are never dropped. Entries queued while a commit is in flight share the next commit: a node.db
-// transaction, or with a journal one journal frame and one fdatasync.
+// transaction, or with a journal one journal frame and one fdatasync. A compact e.Query is kept,
+// not copied: it must not change until Wait returns.
 func (l *Log) Append(e Entry) Pending { return l.AppendWith(e, nil) }
 
 // AppendWith is Append with fn run in the same transaction, right after the entry is appended, so
