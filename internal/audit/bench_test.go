@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	atrest "github.com/fedarms/fedarms/internal/seal"
 )
 
 // BenchmarkAppend compares, on a real file, one db.Update per entry (naive), group commit into
@@ -110,8 +112,19 @@ func runClients(b *testing.B, clients int, appendOne func(i int) error) {
 // used size (high-water mark less free pages) once everything is folded, pwrites/entry and
 // db-KiB-written/entry what bbolt wrote to get there.
 //
+// "sealed" is an encrypted data dir (the node's default), "plain" one without a key.
+//
 //	go test -run XXX -bench Screening -benchtime 64000x ./internal/audit/
 func BenchmarkScreening(b *testing.B) {
+	key, err := atrest.NewKey(atrest.Generate())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("plain", func(b *testing.B) { benchScreening(b, nil) })
+	b.Run("sealed", func(b *testing.B) { benchScreening(b, key) })
+}
+
+func benchScreening(b *testing.B, key *atrest.Key) {
 	const group, workers = 64, 8
 	dir := b.TempDir()
 	db, err := bbolt.Open(filepath.Join(dir, "node.db"), 0o600,
@@ -126,7 +139,7 @@ func BenchmarkScreening(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	l, err := Open(db, Options{Journal: filepath.Join(dir, "audit.journal")})
+	l, err := Open(db, Options{Journal: filepath.Join(dir, "audit.journal"), Key: key})
 	if err != nil {
 		b.Fatal(err)
 	}
