@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -25,8 +26,10 @@ func sealValue(key *atrest.Key, seq uint64, plain []byte) []byte {
 	if key == nil {
 		return plain
 	}
-	k := seqKey(seq)
-	return key.Seal(k, atrest.AD(bucketEntries, k), plain)
+	// One allocation of the final size: the sequence key, then the sealed bytes appended to it.
+	v := make([]byte, 8, 8+atrest.Overhead+len(plain))
+	binary.BigEndian.PutUint64(v, seq)
+	return key.Seal(v, atrest.AD(bucketEntries, v), plain)
 }
 
 // openValue returns the plain bytes of a stored value; k, when not nil, is the key it is stored

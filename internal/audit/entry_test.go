@@ -167,5 +167,60 @@ func TestCanonicalIsEncodingJSON(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("entry %d: canonical\n%s\njson.Marshal\n%s", i, got, want)
 		}
+		// Sealing builds the stored value in one buffer: the same bytes and hash as the canonical
+		// encoding with the hash filled in.
+		prev := head{Seq: e.Seq, Hash: e.PrevHash}
+		sealed, value, err := sealValid(e, prev, e.Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
+		canon, err := canonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := chainHash(prev.Hash, canon); sealed.Hash != h || !bytes.Equal(value, withHash(canon, h)) {
+			t.Fatalf("entry %d: sealed %s\n%s\nwant %s\n%s", i, sealed.Hash, value, h, withHash(canon, h))
+		}
+	}
+}
+
+// TestValidateCompactsQueries holds validate to json.Compact: a query already compact is kept as
+// it is, any other is compacted, whatever its strings hold (escaped quotes and backslashes,
+// whitespace inside strings), and one that is not JSON is refused.
+func TestValidateCompactsQueries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	pieces := []string{`{`, `}`, `[`, `]`, `,`, `:`, `"a"`, `"a b"`, `"\""`, `"\\"`, `"\\\" x"`, `"\n"`, `"\u0020"`,
+		`1`, `-2.5e3`, `true`, `null`, ` `, "\t", "\n", "\r", `"`, `\`, `"{\"k\": 1}"`}
+	valid := 0
+	for i := range 20000 {
+		var q []byte
+		for range 1 + rng.IntN(8) {
+			q = append(q, pieces[rng.IntN(len(pieces))]...)
+		}
+		if rng.IntN(3) == 0 { // a well-formed object with whitespace in and around its strings
+			q = fmt.Appendf(nil, `{"serial": "WA %d", "make":"Smith \" Wesson","n":[ %d ,%d]}`, i, i, i)
+		}
+		var want bytes.Buffer
+		werr := json.Compact(&want, q)
+		e := Entry{Action: ActionSearch, Outcome: OutcomeOK, Query: bytes.Clone(q)}
+		err := validate(&e)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("query %q: validate %v, json.Compact %v", q, err, werr)
+		}
+		if err != nil {
+			continue
+		}
+		valid++
+		w := want.Bytes()
+		if bytes.Equal(w, []byte("null")) {
+			w = nil
+		}
+		if !bytes.Equal(e.Query, w) {
+			t.Fatalf("query %q: validate kept %q, json.Compact gives %q", q, e.Query, w)
+		}
+	}
+	if valid < 5000 {
+		t.Fatalf("only %d valid queries of 20000: the test needs more", valid)
 	}
 }

@@ -218,7 +218,7 @@ func (l *Log) foldInto(tx *bbolt.Tx) (head, error) {
 	if err != nil || len(l.unfolded) == 0 {
 		return h, err
 	}
-	entries := tx.Bucket(bucketEntries)
+	entries := appendOnly(tx.Bucket(bucketEntries))
 	moved := false
 	for _, s := range l.unfolded {
 		if s.seq <= h.Seq {

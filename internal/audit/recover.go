@@ -75,7 +75,7 @@ func (l *Log) recoverJournal(path string, data []byte) error {
 		if err != nil || len(live) == 0 {
 			return err
 		}
-		entries := tx.Bucket(bucketEntries)
+		entries := appendOnly(tx.Bucket(bucketEntries))
 		for _, s := range live {
 			if err := entries.Put(seqKey(s.seq), s.value); err != nil {
 				return fmt.Errorf("recover journaled entry %d: %w", s.seq, err)
