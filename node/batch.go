@@ -33,23 +33,67 @@ import (
 // screening is a check at one moment, to be run again later.
 
 // batchChunkLines is the most lines matched together: their records are read in one read
-// transaction per shard and their answers encoded into one buffer, and a worker takes a chunk at a
-// time. A chunk ends early when the next line is not there yet (a client may wait for the answers
-// to its first lines before it sends more).
-const batchChunkLines = 64
+// transaction per shard (in key order, so that neighbouring reads share pages), their answers
+// encoded into one buffer, their audit entries appended as one group (one commit's worth), and a
+// worker takes a chunk at a time. A chunk ends early when the next line is not there yet (a client
+// may wait for the answers to its first lines before it sends more). 256 rather than 64: a
+// screened line cost ~5% less CPU, most of it in the audit writer's commits (node/DESIGN.md).
+const batchChunkLines = 256
 
-// batchWindow bounds the lines in flight between the reader and the writer: memory stays flat
-// however long the screening, and a slow client slows the matching down rather than piling up
-// answers. It counts lines, not chunks: a client whose lines arrive a few at a time makes small
-// chunks, and a window of chunks would then hold too few lines to keep the CPUs busy while the
-// audit commits they wait for sync.
-const batchWindow = 2048
+// batchWindow bounds what is in flight between the reader and the writer, in units of about a
+// line's worth of memory (lineUnits): memory stays flat however long the screening, and a slow
+// client slows the matching down rather than piling up answers. At most ~8 MiB of lines and, as a
+// line of the default limit answers at most 10 results a unit, ~16-32 MiB of answers. It counts
+// lines, not chunks: a client whose lines arrive a few at a time makes small chunks, and a window
+// of chunks would then hold too few lines to keep the CPUs busy while the audit commits they wait
+// for sync. 32 whole chunks: the workers go on matching while the chunks before them wait for
+// their commit (16 left the CPUs idle 3-4% of a screening, node/DESIGN.md).
+const batchWindow = 32 * batchChunkLines
+
+// batchChunkBytes ends a chunk early once its lines hold this many bytes: the chunk being read is
+// outside batchWindow, and 256 lines at the line limit would be 16 MiB.
+const batchChunkBytes = 256 << 10
+
+// batchLineUnit is the bytes of a line that weigh one more unit of batchWindow.
+const batchLineUnit = 1 << 10
+
+// batchLimitUnits is what a line that may ask for more results than the default weighs beside its
+// bytes: up to limits.max_search_limit (100) results, ten times a default answer and more.
+const batchLimitUnits = 20
+
+// lineUnits is what line l of raw weighs in batchWindow: one unit, one more a batchLineUnit of its
+// bytes, and batchLimitUnits more when it may set a limit. The reader does not decode lines, so a
+// line is taken to set one when it holds "limit" in any case, or a backslash (a key can be
+// written with escapes); a value that happens to hold either only weighs more.
+func lineUnits(raw []byte, l batchLine) int {
+	line := raw[l.start:l.end]
+	u := 1 + len(line)/batchLineUnit
+	if bytes.IndexByte(line, '\\') >= 0 || containsFold(line, "limit") {
+		u += batchLimitUnits
+	}
+	return u
+}
+
+// containsFold reports whether b holds the ASCII lower-case word w in any case.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		j := 0
+		for j < len(w) && b[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
 
 // batchLine is one line of a chunk.
 type batchLine struct {
 	line       int
 	start, end int // the line's bytes in the chunk's raw
 	tooLong    bool
+	units      int // what it weighs in batchWindow (lineUnits), taken when read, given back when answered
 }
 
 // batchChunk is a run of consecutive lines on their way through the pipeline.
@@ -77,20 +121,23 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 	done := wire.BatchDone{Done: true, Batch: newID("b")}
 	order := make(chan *batchChunk, batchWindow) // every chunk holds a line: room is the bound
 	work := make(chan *batchChunk, batchWindow)
-	room := make(chan struct{}, batchWindow) // a token per line in flight
+	room := make(chan struct{}, batchWindow) // a token per unit in flight (lineUnits)
 	var readErr error
 	go func() {
 		defer close(order)
 		defer close(work)
 		readErr = readBatchChunks(ctx, body, func(c *batchChunk) bool {
-			for range c.lines {
-				select {
-				case room <- struct{}{}:
-				case <-ctx.Done():
-					return false
+			for i := range c.lines {
+				c.lines[i].units = lineUnits(c.raw, c.lines[i])
+				for range c.lines[i].units {
+					select {
+					case room <- struct{}{}:
+					case <-ctx.Done():
+						return false
+					}
 				}
 			}
-			order <- c // never blocks: room holds fewer chunks than order and work can
+			order <- c // never blocks: a chunk holds a token, and order and work hold as many chunks as room tokens
 			work <- c
 			return true
 		})
@@ -157,8 +204,10 @@ func (n *Node) SearchBatch(ctx context.Context, p auth.Principal, body io.Reader
 		}
 		putAnswerBuffer(c.out) // emit wrote it out; it does not keep it
 		c.out = nil
-		for range c.lines {
-			<-room
+		for _, l := range c.lines {
+			for range l.units {
+				<-room
+			}
 		}
 		done.Count += len(c.lines)
 		done.Errors += c.errors
@@ -235,7 +284,7 @@ func readBatchChunks(ctx context.Context, body io.Reader, next func(*batchChunk)
 			}
 			return fmt.Errorf("read line %d: %w", line, err)
 		}
-		if (len(c.lines) >= batchChunkLines || br.Buffered() == 0) && !send() {
+		if (len(c.lines) >= batchChunkLines || len(c.raw) >= batchChunkBytes || br.Buffered() == 0) && !send() {
 			return ctx.Err()
 		}
 	}

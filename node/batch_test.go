@@ -319,3 +319,57 @@ func TestSearchBatchHitWaitsForItsAuditEntry(t *testing.T) {
 	}
 	pw.Close()
 }
+
+// TestLineUnits: a line weighs a unit, one more a KiB, and more when it may set a limit (in any
+// case, or with an escape that could spell the key).
+func TestLineUnits(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{`{"serial":"FR123","make":"Beretta"}`, 1},
+		{`{"serial":"FR123","limit":100}`, 1 + batchLimitUnits},
+		{`{"serial":"FR123","LIMIT":100}`, 1 + batchLimitUnits},
+		{`{"serial":"FR123","\u006cimit":100}`, 1 + batchLimitUnits},
+		{`{"serial":"` + strings.Repeat("9", 3000) + `"}`, 3}, // 3,013 bytes
+	} {
+		raw := []byte("xx" + tc.line)
+		if got := lineUnits(raw, batchLine{start: 2, end: len(raw)}); got != tc.want {
+			t.Errorf("%.40s: %d units, want %d", tc.line, got, tc.want)
+		}
+	}
+}
+
+// TestSearchBatchHeavyLinesPastTheWindow: lines that weigh many units (a limit, bytes) and
+// together weigh several windows are all answered, in order: the window's units are given back.
+func TestSearchBatchHeavyLinesPastTheWindow(t *testing.T) {
+	tn := startNode(t, t.TempDir())
+	tn.importLines(t, "fr", jsonLines(frRecord("FR-001", "QZX07000")))
+	var body strings.Builder
+	units := 0
+	n := 0
+	for i := 0; units < 3*batchWindow; i++ {
+		var l string
+		if i%5 == 4 {
+			l = `{"serial": "QZX0` + fmt.Sprint(7000+i) + `"` + strings.Repeat(" ", 20<<10) + `}`
+		} else {
+			l = `{"serial": "QZX0` + fmt.Sprint(7000+i) + `", "limit": 100}`
+		}
+		body.WriteString(l + "\n")
+		units += lineUnits([]byte(l), batchLine{end: len(l)})
+		n++
+	}
+	a := tn.call(t, "wco", "POST", "/v1/search/batch", "application/x-ndjson", strings.NewReader(body.String()))
+	if a.status != 200 {
+		t.Fatalf("batch: %d %s", a.status, a.body)
+	}
+	lines, done := readBatchAnswer(t, a.body)
+	if len(lines) != n || done.Count != n || done.Errors != 0 {
+		t.Fatalf("%d answers, done %+v, for %d lines", len(lines), done, n)
+	}
+	for i, l := range lines {
+		if l.Line != i+1 || l.Error != nil {
+			t.Fatalf("answer %d: %+v", i, l)
+		}
+	}
+}
