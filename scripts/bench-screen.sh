@@ -34,7 +34,7 @@ for r in $(seq 1 "$ROUNDS"); do
 import json, sys
 d = json.load(open(sys.argv[1]))
 b, o = d["batch"], d["one_by_one"]
-print(f'round {sys.argv[2]}: screening {d["queries"]} queries in {b["seconds"]:.1f} s = {b["queries_per_s"]:.0f}/s ({b["hits"]} hits, {b["lines_with_results"]} lines with results), node CPU {b.get("node_cpu_s", 0):.1f} s = {b.get("node_cpu_us_per_query", 0):.0f} us a line | one by one, {o["clients"]} clients: {o["queries_per_s"]:.0f}/s, node CPU {o.get("node_cpu_us_per_query", 0):.0f} us a query')
+print(f'round {sys.argv[2]}: screening {d["queries"]} queries in {b["seconds"]:.1f} s = {b["queries_per_s"]:.0f}/s ({b["hits"]} hits, {b["lines_with_results"]} lines with results), node CPU {b.get("node_cpu_s", 0):.1f} s = {b.get("node_cpu_us_per_query", 0):.0f} us a line, client CPU {b.get("client_cpu_s", 0):.1f} s, machine idle {100*b.get("machine_idle", 0):.0f}% | one by one, {o["clients"]} clients: {o["queries_per_s"]:.0f}/s, node CPU {o.get("node_cpu_us_per_query", 0):.0f} us a query')
 PY
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fedarms/fedarms/internal/record"
@@ -81,7 +82,7 @@ func screenBench(args []string) error {
 	req, _ := http.NewRequest("POST", *addr+"/v1/search/batch", bytes.NewReader(body.Bytes()))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	t0, c0 := time.Now(), cpu()
+	t0, c0, s0, m0 := time.Now(), cpu(), selfCPU(), machineCPU()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -111,7 +112,12 @@ func screenBench(args []string) error {
 		}
 	}
 	resp.Body.Close()
-	batchTook, batchCPU := time.Since(t0), cpu()-c0
+	batchTook, batchCPU, clientCPU := time.Since(t0), cpu()-c0, selfCPU()-s0
+	m1 := machineCPU()
+	idle := 0.0
+	if m1.total > m0.total {
+		idle = (m1.idle - m0.idle) / (m1.total - m0.total)
+	}
 	if !done.Done || done.Count != *n {
 		return fmt.Errorf("screening ended after %d answers without a complete done line (%+v)", answered, done)
 	}
@@ -150,7 +156,8 @@ func screenBench(args []string) error {
 		"mode": "screen", "queries": *n, "positive_fraction": *positive,
 		"batch": map[string]any{"seconds": batchTook.Seconds(), "queries_per_s": float64(*n) / batchTook.Seconds(),
 			"hits": done.Hits, "errors": done.Errors, "lines_with_results": withResults,
-			"node_cpu_s": batchCPU, "node_cpu_us_per_query": 1e6 * batchCPU / float64(*n)},
+			"node_cpu_s": batchCPU, "node_cpu_us_per_query": 1e6 * batchCPU / float64(*n),
+			"client_cpu_s": clientCPU, "machine_idle": idle},
 		"one_by_one": map[string]any{"queries": m, "clients": *clients, "seconds": singleTook.Seconds(),
 			"queries_per_s": float64(m) / singleTook.Seconds(), "node_cpu_s": singleCPU,
 			"node_cpu_us_per_query": 1e6 * singleCPU / float64(m)},
@@ -180,6 +187,37 @@ func procCPU(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64) // utime, field 14
 	st, _ := strconv.ParseFloat(f[12], 64) // stime, field 15
 	return (ut + st) / clockTicks
+}
+
+// selfCPU returns the CPU seconds (user and system) this process has used.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// machineTimes is the machine's idle and total CPU time (in clock ticks, all CPUs) from /proc/stat.
+type machineTimes struct{ idle, total float64 }
+
+// machineCPU reads the machine's CPU times; zero where /proc cannot tell.
+func machineCPU() machineTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var t machineTimes
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		t.total += x
+		if i == 3 || i == 4 { // idle, iowait
+			t.idle += x
+		}
+	}
+	return t
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
